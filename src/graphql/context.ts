@@ -1,0 +1,7 @@
+import type { Services } from '../services/registry.js';
+import type { Viewer } from '../services/viewer.js';
+
+export interface Context {
+  viewer: Viewer;
+  services: Services;
+}

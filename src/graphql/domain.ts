@@ -1,0 +1,113 @@
+import { DOMAIN_STATES } from '../libvirt/constants.js';
+import type { DomainDisk, DomainGraphics, DomainInterface, DomainRecord } from '../libvirt/types.js';
+import { builder } from './builder.js';
+import { connectionFromSorted } from './connection.js';
+import { DOMAIN_ACTION_ERRORS } from './errors.js';
+import { localId } from './ids.js';
+import { NetworkRef } from './network.js';
+
+export const DomainStateEnum = builder.enumType('DomainState', {
+  description: "libvirt's virDomainState, by libvirt's names.",
+  values: DOMAIN_STATES,
+});
+
+const DomainInterfaceRef = builder.objectRef<DomainInterface>('DomainInterface').implement({
+  fields: (t) => ({
+    type: t.exposeString('type', { description: 'libvirt interface type: network, bridge, …' }),
+    mac: t.exposeString('mac', { nullable: true }),
+    model: t.exposeString('model', { nullable: true }),
+    network: t.field({
+      type: NetworkRef,
+      nullable: true,
+      resolve: (i, _args, ctx) => (i.network ? (ctx.services.networks.byName(i.network) ?? null) : null),
+    }),
+  }),
+});
+
+const DomainDiskRef = builder.objectRef<DomainDisk>('DomainDisk').implement({
+  fields: (t) => ({
+    target: t.exposeString('target', { description: 'Guest device name, e.g. vda.' }),
+    device: t.exposeString('device', { description: 'disk, cdrom, floppy or lun.' }),
+    source: t.exposeString('source', { nullable: true }),
+    capacityBytes: t.float({ nullable: true, resolve: (d) => d.capacityBytes }),
+  }),
+});
+
+const DomainGraphicsRef = builder.objectRef<DomainGraphics>('DomainGraphics').implement({
+  fields: (t) => ({
+    type: t.exposeString('type', { description: 'SPICE or VNC.' }),
+    listen: t.exposeString('listen', { nullable: true }),
+    port: t.exposeInt('port', { nullable: true }),
+  }),
+});
+
+export const DomainRef = builder.node(builder.objectRef<DomainRecord>('Domain'), {
+  description: 'A libvirt domain (virtual machine).',
+  id: { resolve: (d) => d.uuid },
+  isTypeOf: (value) => typeof value === 'object' && value !== null && 'vcpus' in value && 'disks' in value,
+  loadOne: (uuid, ctx) => ctx.services.domains.find(ctx.viewer, uuid),
+  fields: (t) => ({
+    uuid: t.exposeString('uuid'),
+    name: t.exposeString('name'),
+    state: t.field({ type: DomainStateEnum, resolve: (d) => d.state }),
+    stateReason: t.exposeString('stateReason', { description: "libvirt's reason for the state, e.g. BOOTED, DESTROYED." }),
+    vcpus: t.exposeInt('vcpus'),
+    memoryMiB: t.exposeInt('memoryMiB'),
+    persistent: t.exposeBoolean('persistent'),
+    autostart: t.exposeBoolean('autostart'),
+    interfaces: t.field({ type: [DomainInterfaceRef], resolve: (d) => d.interfaces }),
+    disks: t.field({ type: [DomainDiskRef], resolve: (d) => d.disks }),
+    graphics: t.field({ type: [DomainGraphicsRef], resolve: (d) => d.graphics }),
+  }),
+});
+
+const DomainFilterInput = builder.inputType('DomainFilter', {
+  fields: (t) => ({
+    state: t.field({ type: DomainStateEnum, required: false }),
+    nameContains: t.string({ required: false }),
+  }),
+});
+
+builder.queryField('domains', (t) =>
+  t.connection(
+    {
+      type: DomainRef,
+      description: 'Domains visible to you, ordered by name.',
+      args: { filter: t.arg({ type: DomainFilterInput, required: false }) },
+      resolve: (_root, args, ctx) =>
+        connectionFromSorted(ctx.services.domains.list(ctx.viewer, args.filter ?? {}), args, (d) => [d.name, d.uuid]),
+    },
+    {
+      name: 'DomainConnection',
+      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: number }).totalCount }) }),
+    },
+    { name: 'DomainEdge' },
+  ),
+);
+
+const ACTIONS = {
+  startDomain: ['create', 'Starts (boots) a defined domain.'],
+  shutdownDomain: ['shutdown', 'Asks the guest to shut down (ACPI).'],
+  destroyDomain: ['destroy', 'Forces the domain off at once.'],
+  rebootDomain: ['reboot', 'Asks the guest to reboot.'],
+  resetDomain: ['reset', 'Resets the domain like a hardware reset button.'],
+  suspendDomain: ['suspend', 'Pauses the domain’s vCPUs.'],
+  resumeDomain: ['resume', 'Resumes a paused domain.'],
+} as const;
+
+for (const [field, [action, description]] of Object.entries(ACTIONS)) {
+  builder.mutationField(field, (t) =>
+    t.field({
+      type: DomainRef,
+      description,
+      args: { id: t.arg.id({ required: true }) },
+      errors: {
+        types: DOMAIN_ACTION_ERRORS,
+        result: { name: 'DomainActionSuccess' },
+        union: { name: 'DomainActionResult' },
+        dataField: { name: 'domain' },
+      },
+      resolve: (_root, args, ctx) => ctx.services.domains.act(ctx.viewer, localId(String(args.id), 'Domain'), action),
+    }),
+  );
+}

@@ -1,0 +1,61 @@
+import {
+  ConflictError,
+  ERROR_CODES,
+  ForbiddenError,
+  InvalidStateError,
+  LibvirtFailedError,
+  LibvirtUnavailableError,
+  NotFoundError,
+  ServiceError,
+  UnsupportedError,
+  ValidationError,
+} from '../services/errors.js';
+import { builder } from './builder.js';
+
+export const ErrorCodeEnum = builder.enumType('ErrorCode', { values: ERROR_CODES });
+
+export const ErrorInterface = builder.interfaceRef<ServiceError>('Error').implement({
+  description: 'Every failure a mutation returns as data implements this.',
+  fields: (t) => ({
+    code: t.field({ type: ErrorCodeEnum, resolve: (e) => e.code }),
+    message: t.exposeString('message'),
+  }),
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function errorType(cls: new (...args: any[]) => ServiceError, name: string, description: string) {
+  builder.objectType(cls, {
+    name,
+    description,
+    interfaces: [ErrorInterface],
+    isTypeOf: (value) => value instanceof cls,
+    fields: () => ({}),
+  });
+}
+
+errorType(NotFoundError, 'NotFoundError', 'The object does not exist, or is not visible to you.');
+errorType(InvalidStateError, 'InvalidStateError', 'The object is not in a state that allows this action.');
+errorType(ForbiddenError, 'ForbiddenError', 'Your role does not allow this action.');
+errorType(ConflictError, 'ConflictError', 'The change conflicts with an existing object.');
+errorType(UnsupportedError, 'UnsupportedError', 'The libvirt driver in use does not support this.');
+errorType(LibvirtUnavailableError, 'LibvirtUnavailableError', 'libvirt cannot be reached right now.');
+errorType(LibvirtFailedError, 'LibvirtError', "libvirt refused the request; its own message is kept.");
+
+
+builder.objectType(ValidationError, {
+  name: 'ValidationError',
+  description: 'The input is invalid; `field` names the offending input field when there is one.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ValidationError,
+  fields: (t) => ({ field: t.exposeString('field', { nullable: true }) }),
+});
+
+/** Errors any domain lifecycle action can return. */
+export const DOMAIN_ACTION_ERRORS = [
+  NotFoundError,
+  InvalidStateError,
+  ForbiddenError,
+  UnsupportedError,
+  LibvirtUnavailableError,
+  LibvirtFailedError,
+];

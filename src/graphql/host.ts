@@ -1,0 +1,16 @@
+import type { HostView } from '../services/host.js';
+import { builder } from './builder.js';
+
+const HostRef = builder.objectRef<HostView>('Host').implement({
+  description: 'The libvirt host this server manages.',
+  fields: (t) => ({
+    hostname: t.exposeString('hostname'),
+    libvirtVersion: t.exposeString('libvirtVersion'),
+    driver: t.exposeString('driver', { description: 'libvirt driver behind libvirt-dbus: Test or QEMU.' }),
+    cpus: t.exposeInt('cpus'),
+    memoryMiB: t.exposeInt('memoryMiB'),
+    stale: t.exposeBoolean('stale', { description: 'True while libvirt is unreachable and answers come from the last known state.' }),
+  }),
+});
+
+builder.queryField('host', (t) => t.field({ type: HostRef, resolve: (_root, _args, ctx) => ctx.services.host.info() }));

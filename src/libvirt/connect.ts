@@ -1,0 +1,64 @@
+import type { Lane, LibvirtBus } from './bus.js';
+import type { HostInfo } from './types.js';
+import { child, children, parseXml, text } from './xml/parser.js';
+
+const CONNECT = 'org.libvirt.Connect';
+
+/** libvirt packs versions as major * 1e6 + minor * 1e3 + release. */
+export function formatLibvirtVersion(packed: number): string {
+  return `${Math.floor(packed / 1e6)}.${Math.floor((packed % 1e6) / 1e3)}.${packed % 1e3}`;
+}
+
+export async function listDomainPaths(bus: LibvirtBus, driverPath: string, lane: Lane = 'bulk'): Promise<string[]> {
+  const [paths] = await bus.call(driverPath, CONNECT, 'ListDomains', 'u', [0], { lane });
+  return paths as string[];
+}
+
+export async function listNetworkPaths(bus: LibvirtBus, driverPath: string, lane: Lane = 'bulk'): Promise<string[]> {
+  const [paths] = await bus.call(driverPath, CONNECT, 'ListNetworks', 'u', [0], { lane });
+  return paths as string[];
+}
+
+export async function lookupDomainByUUID(bus: LibvirtBus, driverPath: string, uuid: string): Promise<string> {
+  const [path] = await bus.call(driverPath, CONNECT, 'DomainLookupByUUID', 's', [uuid]);
+  return path as string;
+}
+
+export async function defineDomainXML(bus: LibvirtBus, driverPath: string, xml: string): Promise<string> {
+  const [path] = await bus.call(driverPath, CONNECT, 'DomainDefineXML', 's', [xml]);
+  return path as string;
+}
+
+export async function defineNetworkXML(bus: LibvirtBus, driverPath: string, xml: string): Promise<string> {
+  const [path] = await bus.call(driverPath, CONNECT, 'NetworkDefineXML', 's', [xml]);
+  return path as string;
+}
+
+export async function lookupNetworkByName(bus: LibvirtBus, driverPath: string, name: string): Promise<string> {
+  const [path] = await bus.call(driverPath, CONNECT, 'NetworkLookupByName', 's', [name]);
+  return path as string;
+}
+
+/** Cheapest round trip that proves libvirt answers on this driver. */
+export async function ping(bus: LibvirtBus, driverPath: string): Promise<void> {
+  await bus.getProperty(driverPath, CONNECT, 'Version');
+}
+
+export async function readHostInfo(bus: LibvirtBus, driverPath: string): Promise<HostInfo> {
+  const [hostname, libVersion, [cpuMap], [capsXml]] = await Promise.all([
+    bus.getProperty(driverPath, CONNECT, 'Hostname'),
+    bus.getProperty(driverPath, CONNECT, 'LibVersion'),
+    bus.call(driverPath, CONNECT, 'NodeGetCPUMap', 'u', [0]),
+    bus.call(driverPath, CONNECT, 'GetCapabilities'),
+  ]);
+  const cells = children(child(child(child(parseXml(capsXml as string), 'capabilities'), 'host'), 'topology'), 'cells');
+  const memoryKiB = cells
+    .flatMap((c) => children(c, 'cell'))
+    .reduce((sum, cell) => sum + Number(text(child(cell, 'memory')) ?? 0), 0);
+  return {
+    hostname: String(hostname),
+    libvirtVersion: formatLibvirtVersion(Number(libVersion)),
+    cpus: (cpuMap as boolean[]).length,
+    memoryMiB: Math.round(memoryKiB / 1024),
+  };
+}

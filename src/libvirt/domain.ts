@@ -1,0 +1,82 @@
+import type { Lane, LibvirtBus } from './bus.js';
+import { domainStateName, domainStateReasonName, VIR_DOMAIN_XML_INACTIVE } from './constants.js';
+import { volumeCapacity } from './storage.js';
+import type { DomainRecord } from './types.js';
+import { parseDomainXml } from './xml/domain.js';
+
+const DOMAIN = 'org.libvirt.Domain';
+
+/** libvirt-dbus names objects by UUID: `<driver>/domain/_<uuid with '-' as '_'>`. */
+export function uuidFromDomainPath(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 2).replace(/_/g, '-');
+}
+
+/**
+ * Reads everything the API shows about one domain: properties, state, and the parts of its XML we expose.
+ * Three calls (GetAll, GetState, GetXMLDesc) plus one per disk backed by a storage volume.
+ */
+export async function readDomain(bus: LibvirtBus, driverPath: string, path: string, lane: Lane = 'interactive'): Promise<DomainRecord> {
+  const [props, [stateTuple], [xml]] = await Promise.all([
+    bus.getAllProperties(path, DOMAIN, lane),
+    bus.call(path, DOMAIN, 'GetState', 'u', [0], { lane }),
+    bus.call(path, DOMAIN, 'GetXMLDesc', 'u', [0], { lane }),
+  ]);
+  const [stateCode, reasonCode] = stateTuple as [number, number];
+  const parsed = parseDomainXml(xml as string);
+  const state = domainStateName(stateCode);
+  const disks = await Promise.all(
+    parsed.disks.map(async (d) => ({
+      ...d,
+      capacityBytes: d.device === 'disk' ? await volumeCapacity(bus, driverPath, { path: d.source, pool: d.pool, volume: d.volume }, lane) : null,
+    })),
+  );
+  return {
+    uuid: String(props.UUID ?? parsed.uuid),
+    name: String(props.Name ?? parsed.name),
+    path,
+    state,
+    stateReason: domainStateReasonName(state, reasonCode),
+    active: props.Active === true,
+    persistent: props.Persistent === true,
+    autostart: props.Autostart === true,
+    vcpus: parsed.vcpus,
+    memoryMiB: parsed.memoryMiB,
+    interfaces: parsed.interfaces,
+    disks,
+    graphics: parsed.graphics,
+    metadata: parsed.metadata,
+  };
+}
+
+export async function getDomainXml(bus: LibvirtBus, path: string, flags = VIR_DOMAIN_XML_INACTIVE): Promise<string> {
+  const [xml] = await bus.call(path, DOMAIN, 'GetXMLDesc', 'u', [flags]);
+  return xml as string;
+}
+
+/** The lifecycle actions libvirt offers on a domain, by libvirt's method names. */
+export const domainActions = {
+  create: (bus: LibvirtBus, path: string) => bus.call(path, DOMAIN, 'Create', 'u', [0]),
+  shutdown: (bus: LibvirtBus, path: string) => bus.call(path, DOMAIN, 'Shutdown', 'u', [0]),
+  destroy: (bus: LibvirtBus, path: string) => bus.call(path, DOMAIN, 'Destroy', 'u', [0]),
+  reboot: (bus: LibvirtBus, path: string) => bus.call(path, DOMAIN, 'Reboot', 'u', [0]),
+  reset: (bus: LibvirtBus, path: string) => bus.call(path, DOMAIN, 'Reset', 'u', [0]),
+  suspend: (bus: LibvirtBus, path: string) => bus.call(path, DOMAIN, 'Suspend'),
+  resume: (bus: LibvirtBus, path: string) => bus.call(path, DOMAIN, 'Resume'),
+} as const;
+export type DomainAction = keyof typeof domainActions;
+
+export async function undefineDomain(bus: LibvirtBus, path: string, flags = 0): Promise<void> {
+  await bus.call(path, DOMAIN, 'Undefine', 'u', [flags]);
+}
+
+export async function setDomainMetadata(
+  bus: LibvirtBus,
+  path: string,
+  xml: string,
+  key: string,
+  uri: string,
+  flags: number,
+): Promise<void> {
+  // 2 = VIR_DOMAIN_METADATA_ELEMENT
+  await bus.call(path, DOMAIN, 'SetMetadata', 'isssu', [2, xml, key, uri, flags]);
+}

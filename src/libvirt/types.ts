@@ -1,0 +1,79 @@
+import type { DomainState } from './constants.js';
+
+/** What the libvirt layer hands up about a domain: plain data, no variants, no XML. */
+export interface DomainRecord {
+  uuid: string;
+  name: string;
+  /** libvirt-dbus object path; valid until the domain is undefined. */
+  path: string;
+  state: DomainState;
+  stateReason: string;
+  active: boolean;
+  persistent: boolean;
+  autostart: boolean;
+  vcpus: number;
+  memoryMiB: number;
+  interfaces: DomainInterface[];
+  disks: DomainDisk[];
+  graphics: DomainGraphics[];
+  /** Contents of our own `<metadata>` element, when present. */
+  metadata: DomainMetadata;
+}
+
+export interface DomainInterface {
+  type: string;
+  mac: string | null;
+  model: string | null;
+  network: string | null;
+}
+
+export interface DomainDisk {
+  device: string;
+  target: string;
+  bus: string | null;
+  source: string | null;
+  /** Pool/volume when the disk is a storage volume. */
+  pool: string | null;
+  volume: string | null;
+  capacityBytes: number | null;
+}
+
+export interface DomainGraphics {
+  type: string;
+  listen: string | null;
+  port: number | null;
+}
+
+export interface DomainMetadata {
+  ownerId: string | null;
+}
+
+export type NetworkForwardMode = 'NAT' | 'ROUTE' | 'OPEN' | 'BRIDGE' | 'ISOLATED' | 'OTHER';
+
+export interface NetworkRecord {
+  uuid: string;
+  name: string;
+  path: string;
+  active: boolean;
+  persistent: boolean;
+  autostart: boolean;
+  forwardMode: NetworkForwardMode;
+  forwardDevice: string | null;
+  bridge: string | null;
+  ipv4: NetworkAddress | null;
+  ipv6: NetworkAddress | null;
+}
+
+export interface NetworkAddress {
+  address: string;
+  prefix: number;
+  dhcpRanges: { start: string; end: string }[];
+  dhcpHosts: { mac: string | null; name: string | null; ip: string }[];
+}
+
+export interface HostInfo {
+  hostname: string;
+  libvirtVersion: string;
+  cpus: number;
+  memoryMiB: number;
+}

@@ -1,0 +1,140 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GraphQLError, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga, type YogaInitialContext } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import type { Context } from './graphql/context.js';
+import { InvalidPageArgsError } from './graphql/connection.js';
+import { bearerToken } from './services/auth.js';
+import { ServiceError } from './services/errors.js';
+import { SlowSubscriberError } from './services/event-hub.js';
+import type { Services } from './services/registry.js';
+import type { Viewer } from './services/viewer.js';
+
+export interface HttpServerOptions {
+  schema: GraphQLSchema;
+  services: Services;
+  log: Logger;
+  graphiql: boolean;
+}
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+function unauthenticated(): GraphQLError {
+  return new GraphQLError('a valid API token is required: send "Authorization: Bearer <token>"', {
+    extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+  });
+}
+
+/** Deliberate errors keep their code; everything else is masked as INTERNAL_SERVER_ERROR and logged. */
+function maskError(log: Logger) {
+  return (error: unknown): Error => {
+    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+    if (original instanceof GraphQLError) return original;
+    if (original instanceof ServiceError || original instanceof SlowSubscriberError) {
+      return new GraphQLError(original.message, { extensions: { code: original.code } });
+    }
+    if (original instanceof InvalidPageArgsError) {
+      return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    log.error({ err: original }, 'unexpected error while executing an operation');
+    const path = error instanceof GraphQLError ? error.path : undefined;
+    return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  };
+}
+
+type WsContextExtra = { viewer?: Viewer };
+
+/**
+ * Wires yoga (HTTP) and graphql-ws (WebSocket) onto one HTTP server. Both transports run through
+ * yoga's envelope, so parsing, validation, limits and context are shared.
+ */
+export function startHttpServer(opts: HttpServerOptions, host: string, port: number): Promise<RunningServer> {
+  const { services, log } = opts;
+
+  const yoga = createYoga<{ viewer?: Viewer; connectionParams?: Record<string, unknown> }, Context>({
+    schema: opts.schema,
+    graphiql: opts.graphiql,
+    logging: false,
+    landingPage: false,
+    maskedErrors: { maskError: maskError(log) },
+    context: (initial: YogaInitialContext & { viewer?: Viewer }): Context => {
+      const viewer = initial.viewer ?? services.auth.authenticate(bearerToken(initial.request?.headers.get('authorization')));
+      if (!viewer) throw unauthenticated();
+      return { viewer, services };
+    },
+  });
+
+  const server = createServer(async (req, res) => {
+    if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const ok = await services.host.healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: ok ? 'ok' : 'libvirt unavailable' }));
+      return;
+    }
+    return yoga.handle(req, res);
+  });
+
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wsServer = useServer<Record<string, unknown>, WsContextExtra>(
+    {
+      connectionInitWaitTimeout: 10_000,
+      onConnect: (ctx) => {
+        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const token = typeof raw === 'string' ? (bearerToken(raw) ?? raw) : null;
+        const viewer = services.auth.authenticate(token);
+        if (!viewer) return false; // graphql-ws closes with 4403 Forbidden
+        ctx.extra.viewer = viewer;
+        return true;
+      },
+      execute: (args: ExecutionArgs) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        const extra = ctx.extra as WsContextExtra & { request: unknown; socket: unknown };
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: extra.request,
+          socket: extra.socket,
+          params,
+          viewer: extra.viewer,
+        });
+        const args: ExecutionArgs = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+    },
+    wss,
+  );
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address() as AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      resolve({
+        server,
+        url: `http://${shownHost}:${address.port}${yoga.graphqlEndpoint}`,
+        close: async () => {
+          await wsServer.dispose();
+          wss.close();
+          server.closeAllConnections();
+          await new Promise<void>((r) => server.close(() => r()));
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,64 @@
+import type { LibvirtBus } from '../libvirt/bus.js';
+import { domainActions, type DomainAction } from '../libvirt/domain.js';
+import type { DomainState } from '../libvirt/constants.js';
+import type { DomainRecord } from '../libvirt/types.js';
+import type { AccessPolicy } from './authorization.js';
+import { fromLibvirt, NotFoundError } from './errors.js';
+import type { LibvirtSync } from './libvirt-sync.js';
+import type { StateCache } from './state-cache.js';
+import type { Viewer } from './viewer.js';
+
+export interface DomainFilter {
+  state?: DomainState | null;
+  nameContains?: string | null;
+}
+
+export type { DomainAction };
+
+/** Reading and driving domains on behalf of a viewer. Reads come from the cache; changes go to libvirt. */
+export class DomainService {
+  constructor(
+    private readonly bus: LibvirtBus,
+    private readonly cache: StateCache,
+    private readonly sync: LibvirtSync,
+    private readonly access: AccessPolicy,
+  ) {}
+
+  /** Visible domains in connection order (name, then UUID). */
+  list(viewer: Viewer, filter: DomainFilter = {}): readonly DomainRecord[] {
+    const needle = filter.nameContains?.toLowerCase();
+    const all = this.cache.sortedDomains();
+    if (!filter.state && !needle && viewer.role === 'ADMIN') return all;
+    return all.filter(
+      (d) =>
+        this.access.canSeeDomain(viewer, d) &&
+        (!filter.state || d.state === filter.state) &&
+        (!needle || d.name.toLowerCase().includes(needle)),
+    );
+  }
+
+  /** A domain the viewer may see, or NOT_FOUND — the same answer for missing and foreign domains. */
+  get(viewer: Viewer, uuid: string): DomainRecord {
+    const d = this.cache.domains.get(uuid);
+    if (!d || !this.access.canSeeDomain(viewer, d)) throw new NotFoundError('domain', uuid);
+    return d;
+  }
+
+  find(viewer: Viewer, uuid: string): DomainRecord | null {
+    const d = this.cache.domains.get(uuid);
+    return d && this.access.canSeeDomain(viewer, d) ? d : null;
+  }
+
+  /** Runs a lifecycle action and answers with the domain as committed after it. */
+  async act(viewer: Viewer, uuid: string, action: DomainAction): Promise<DomainRecord> {
+    const domain = this.get(viewer, uuid);
+    try {
+      await domainActions[action](this.bus, domain.path);
+    } catch (err) {
+      throw fromLibvirt(err, { kind: 'domain', id: uuid });
+    }
+    const after = await this.sync.refreshDomain(domain.path);
+    if (!after) throw new NotFoundError('domain', uuid);
+    return after;
+  }
+}

@@ -1,0 +1,90 @@
+import { LibvirtError } from '../libvirt/errors.js';
+
+/**
+ * Failures a user can act on. The GraphQL layer exposes each class as a type implementing `Error`, and
+ * mutations return them as data; anything else thrown is an unexpected failure.
+ */
+export const ERROR_CODES = [
+  'NOT_FOUND',
+  'VALIDATION',
+  'INVALID_STATE',
+  'QUOTA_EXCEEDED',
+  'FORBIDDEN',
+  'CONFLICT',
+  'IN_USE',
+  'ADDRESS_EXHAUSTED',
+  'UNSUPPORTED',
+  'LIBVIRT_UNAVAILABLE',
+  'LIBVIRT_ERROR',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export abstract class ServiceError extends Error {
+  abstract readonly code: ErrorCode;
+}
+
+export class NotFoundError extends ServiceError {
+  readonly code = 'NOT_FOUND';
+  constructor(readonly kind: string, readonly id: string) {
+    super(`${kind} ${JSON.stringify(id)} not found`);
+  }
+}
+
+export class ValidationError extends ServiceError {
+  readonly code = 'VALIDATION';
+  constructor(message: string, readonly field: string | null = null) {
+    super(message);
+  }
+}
+
+export class InvalidStateError extends ServiceError {
+  readonly code = 'INVALID_STATE';
+}
+
+export class ForbiddenError extends ServiceError {
+  readonly code = 'FORBIDDEN';
+  constructor(message = 'this operation needs the ADMIN role') {
+    super(message);
+  }
+}
+
+export class ConflictError extends ServiceError {
+  readonly code = 'CONFLICT';
+}
+
+export class UnsupportedError extends ServiceError {
+  readonly code = 'UNSUPPORTED';
+}
+
+export class LibvirtUnavailableError extends ServiceError {
+  readonly code = 'LIBVIRT_UNAVAILABLE';
+  constructor(message = 'libvirt is not reachable right now; try again shortly') {
+    super(message);
+  }
+}
+
+/** A libvirt failure with no more specific meaning; libvirt's own message is kept. */
+export class LibvirtFailedError extends ServiceError {
+  readonly code = 'LIBVIRT_ERROR';
+}
+
+/** Maps a libvirt failure onto the error a user sees, keeping libvirt's message. */
+export function fromLibvirt(err: unknown, subject?: { kind: string; id: string }): Error {
+  if (!(err instanceof LibvirtError)) return err as Error;
+  switch (err.kind) {
+    case 'NOT_FOUND':
+      return subject ? new NotFoundError(subject.kind, subject.id) : new LibvirtFailedError(err.message);
+    case 'INVALID_STATE':
+      return new InvalidStateError(err.message);
+    case 'INVALID_ARGUMENT':
+      return new ValidationError(err.message);
+    case 'CONFLICT':
+      return new ConflictError(err.message);
+    case 'UNSUPPORTED':
+      return new UnsupportedError(err.message);
+    case 'UNAVAILABLE':
+      return new LibvirtUnavailableError();
+    default:
+      return new LibvirtFailedError(err.message);
+  }
+}

@@ -1,0 +1,275 @@
+import type { Logger } from 'pino';
+import type { LibvirtBus, LibvirtSignal } from '../libvirt/bus.js';
+import { listDomainPaths, listNetworkPaths, readHostInfo } from '../libvirt/connect.js';
+import {
+  domainEventDetailName,
+  domainEventName,
+  NETWORK_EVENT_TYPES,
+  STATE_AFTER_EVENT,
+  type DomainEventType,
+  type DomainState,
+} from '../libvirt/constants.js';
+import { readDomain } from '../libvirt/domain.js';
+import { LibvirtError } from '../libvirt/errors.js';
+import { readNetwork } from '../libvirt/network.js';
+import type { DomainRecord, HostInfo, NetworkRecord } from '../libvirt/types.js';
+import type { EventHub } from './event-hub.js';
+import type { DomainLifecycleEvent, NetworkLifecycleEvent } from './events.js';
+import type { StateCache } from './state-cache.js';
+
+type Read<T> = { ok: T } | { err: LibvirtError };
+type Incoming = { type: DomainEventType; detail: string };
+
+const TOMBSTONES = 1024;
+
+/** The event a resync reports when it finds a domain in a state no signal announced. */
+function eventForStateChange(from: DomainState | undefined, to: DomainState): Incoming | null {
+  if (from === to) return null;
+  switch (to) {
+    case 'RUNNING':
+    case 'BLOCKED':
+      return from === 'PAUSED' ? { type: 'RESUMED', detail: 'UNPAUSED' } : { type: 'STARTED', detail: 'BOOTED' };
+    case 'PAUSED':
+      return { type: 'SUSPENDED', detail: 'PAUSED' };
+    case 'SHUTOFF':
+      return from === undefined ? null : { type: 'STOPPED', detail: 'SHUTDOWN' };
+    case 'CRASHED':
+      return { type: 'CRASHED', detail: 'PANICKED' };
+    case 'PMSUSPENDED':
+      return { type: 'PMSUSPENDED', detail: 'MEMORY' };
+    default:
+      return null;
+  }
+}
+
+function asRead<T>(p: Promise<T>): Promise<Read<T>> {
+  return p.then(
+    (ok) => ({ ok }),
+    (err) => ({ err: err instanceof LibvirtError ? err : new LibvirtError('FAILED', String(err)) }),
+  );
+}
+
+/**
+ * The one path every libvirt change takes: signal → re-read → cache → publish.
+ *
+ * Each signal gets its place in line on arrival; its re-read starts at once (re-reads run concurrently),
+ * but commits (cache update, sequence number, publish) happen strictly in arrival order. Mutations wait for
+ * their own re-read to commit, so they answer from a cache that already holds their effect. On start and
+ * whenever `org.libvirt` gets a new owner, everything is re-read and differences become synthetic events.
+ */
+export class LibvirtSync {
+  private tail: Promise<unknown> = Promise.resolve();
+  private seq = 0;
+  private readonly tombstones = new Map<string, DomainRecord>();
+  private resyncTimer: NodeJS.Timeout | null = null;
+  private resyncAttempt = 0;
+  private stopped = false;
+  /** Whether the last contact with libvirt succeeded. */
+  connected = false;
+  host: HostInfo | null = null;
+
+  constructor(
+    private readonly bus: LibvirtBus,
+    private readonly driverPath: string,
+    private readonly cache: StateCache,
+    private readonly domainEvents: EventHub<DomainLifecycleEvent>,
+    private readonly networkEvents: EventHub<NetworkLifecycleEvent>,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.bus.on('signal', (s: LibvirtSignal) => this.onSignal(s));
+    this.bus.on('owner-changed', (owner: string) => {
+      if (owner) {
+        this.log.info('org.libvirt has a new owner; resyncing');
+        this.scheduleResync(0);
+      } else {
+        this.log.warn('org.libvirt left the bus');
+        this.connected = false;
+      }
+    });
+    this.bus.on('disconnected', () => (this.connected = false));
+    await this.bus.subscribeDriver(this.driverPath);
+    await this.resync(true);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+  }
+
+  /** Waits until everything queued so far has been committed. */
+  async settled(): Promise<void> {
+    await this.tail;
+  }
+
+  /** Re-reads one domain through the ordered path and returns it as committed (undefined once gone). */
+  refreshDomain(path: string): Promise<DomainRecord | undefined> {
+    return this.enqueueDomain(path, null);
+  }
+
+  refreshNetwork(path: string): Promise<NetworkRecord | undefined> {
+    return this.enqueueNetwork(path, null);
+  }
+
+  private onSignal(sig: LibvirtSignal): void {
+    if (sig.path !== this.driverPath || sig.iface !== 'org.libvirt.Connect') return;
+    if (sig.member === 'DomainEvent') {
+      const [path, typeCode, detailCode] = sig.body as [string, number, number];
+      const type = domainEventName(typeCode);
+      if (type) void this.enqueueDomain(path, { type, detail: domainEventDetailName(type, detailCode) });
+    } else if (sig.member === 'NetworkEvent') {
+      const [path, typeCode] = sig.body as [string, number];
+      const type = NETWORK_EVENT_TYPES[typeCode];
+      if (type) void this.enqueueNetwork(path, type);
+    }
+  }
+
+  private enqueue<T>(read: Promise<T>, commit: (r: T) => void | Promise<void>): Promise<void> {
+    const done = this.tail.then(async () => commit(await read));
+    this.tail = done.catch((err) => this.log.error({ err }, 'commit failed'));
+    return done;
+  }
+
+  private enqueueDomain(path: string, event: Incoming | null): Promise<DomainRecord | undefined> {
+    let result: DomainRecord | undefined;
+    const read = asRead(readDomain(this.bus, this.driverPath, path, event ? 'bulk' : 'interactive'));
+    return this.enqueue(read, (r) => {
+      result = this.commitDomain(path, r, event);
+    }).then(() => result);
+  }
+
+  private commitDomain(path: string, read: Read<DomainRecord>, event: Incoming | null): DomainRecord | undefined {
+    const previous = this.cache.domainByPath(path) ?? this.tombstones.get(path);
+    if ('ok' in read) {
+      this.connected = true;
+      this.tombstones.delete(path);
+      this.cache.setDomain(read.ok);
+      if (event) this.publishDomain(event, read.ok, false);
+      return read.ok;
+    }
+    if (read.err.kind === 'NOT_FOUND') {
+      // Undefined, or a transient domain that stopped: it can no longer be read, so its last copy speaks for it.
+      if (previous) {
+        const gone = { ...previous, active: false, state: 'SHUTOFF' as const };
+        if (event) this.publishDomain(event, gone, false);
+        this.cache.deleteDomain(previous.uuid);
+        this.remember(path, gone);
+      }
+      return undefined;
+    }
+    if (read.err.kind === 'UNAVAILABLE') this.connected = false;
+    this.log.warn({ path, err: read.err.message }, 'domain re-read failed; resync will correct the cache');
+    if (event && previous) this.publishDomain(event, previous, false);
+    if (!this.connected) this.scheduleResync(500);
+    return previous;
+  }
+
+  private remember(path: string, record: DomainRecord): void {
+    this.tombstones.set(path, record);
+    if (this.tombstones.size > TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);
+  }
+
+  private publishDomain(event: Incoming, domain: DomainRecord, synthetic: boolean): void {
+    const state = STATE_AFTER_EVENT[event.type] ?? domain.state;
+    this.domainEvents.publish({
+      seq: ++this.seq,
+      type: event.type,
+      detail: event.detail,
+      at: new Date(),
+      domain: state === domain.state ? domain : { ...domain, state, active: state !== 'SHUTOFF' },
+      synthetic,
+    });
+  }
+
+  private enqueueNetwork(path: string, type: NetworkLifecycleEvent['type'] | null): Promise<NetworkRecord | undefined> {
+    let result: NetworkRecord | undefined;
+    const read = asRead(readNetwork(this.bus, path, type ? 'bulk' : 'interactive'));
+    return this.enqueue(read, (r) => {
+      const previous = this.cache.networkByPath(path);
+      if ('ok' in r) {
+        this.cache.setNetwork(r.ok);
+        result = r.ok;
+      } else if (r.err.kind === 'NOT_FOUND' && previous) {
+        this.cache.deleteNetwork(previous.uuid);
+      }
+      const network = result ?? previous;
+      if (type && network) this.networkEvents.publish({ seq: ++this.seq, type, at: new Date(), network, synthetic: false });
+    }).then(() => result);
+  }
+
+  private scheduleResync(delayMs: number): void {
+    if (this.stopped || this.resyncTimer) return;
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = null;
+      this.resync(false).then(
+        () => (this.resyncAttempt = 0),
+        (err) => {
+          this.resyncAttempt++;
+          const next = Math.min(250 * 2 ** this.resyncAttempt, 10_000);
+          this.log.warn({ err: String(err), retryInMs: next }, 'resync failed');
+          this.scheduleResync(next);
+        },
+      );
+    }, delayMs);
+  }
+
+  /**
+   * Reloads every domain and network and commits the difference in line with signals. On the first load
+   * nothing is announced; later, each difference is published as a synthetic event.
+   */
+  async resync(initial: boolean): Promise<void> {
+    const load = (async () => {
+      const [domainPaths, networkPaths, host] = await Promise.all([
+        listDomainPaths(this.bus, this.driverPath),
+        listNetworkPaths(this.bus, this.driverPath),
+        readHostInfo(this.bus, this.driverPath),
+      ]);
+      const domains = await Promise.all(domainPaths.map((p) => asRead(readDomain(this.bus, this.driverPath, p, 'bulk'))));
+      const networks = await Promise.all(networkPaths.map((p) => asRead(readNetwork(this.bus, p, 'bulk'))));
+      const failed = [...domains, ...networks].find((r) => 'err' in r && r.err.kind !== 'NOT_FOUND');
+      if (failed && 'err' in failed) throw failed.err;
+      const ok = <T>(rs: Read<T>[]) => rs.flatMap((r) => ('ok' in r ? [r.ok] : []));
+      return { domains: ok(domains), networks: ok(networks), host };
+    })();
+    let failure: unknown;
+    await this.enqueue(
+      load.catch((err) => {
+        failure = err;
+        return null;
+      }),
+      (loaded) => {
+        if (!loaded) return;
+        this.applySnapshot(loaded.domains, loaded.networks, initial);
+        this.host = loaded.host;
+        this.connected = true;
+      },
+    );
+    if (failure) {
+      this.connected = false;
+      throw failure;
+    }
+  }
+
+  private applySnapshot(domains: DomainRecord[], networks: NetworkRecord[], initial: boolean): void {
+    const seen = new Set<string>();
+    for (const d of domains) {
+      seen.add(d.uuid);
+      const before = this.cache.domains.get(d.uuid);
+      this.cache.setDomain(d);
+      if (initial) continue;
+      if (!before) this.publishDomain({ type: 'DEFINED', detail: 'ADDED' }, { ...d, state: 'SHUTOFF' }, true);
+      const change = eventForStateChange(before?.state ?? 'SHUTOFF', d.state);
+      if (change) this.publishDomain(change, d, true);
+    }
+    for (const [uuid, d] of [...this.cache.domains]) {
+      if (seen.has(uuid)) continue;
+      this.cache.deleteDomain(uuid);
+      if (d.active) this.publishDomain({ type: 'STOPPED', detail: 'DESTROYED' }, d, true);
+      if (d.persistent) this.publishDomain({ type: 'UNDEFINED', detail: 'REMOVED' }, { ...d, state: 'SHUTOFF', active: false }, true);
+    }
+    const seenNetworks = new Set(networks.map((n) => n.uuid));
+    for (const n of networks) this.cache.setNetwork(n);
+    for (const uuid of [...this.cache.networks.keys()]) if (!seenNetworks.has(uuid)) this.cache.deleteNetwork(uuid);
+  }
+}

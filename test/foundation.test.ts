@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+
+const TEST_DOMAIN_UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f';
+
+describe('foundation: live libvirt state over GraphQL (test driver)', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  test('lists the test driver domain and network with their libvirt state', async () => {
+    const r = await s.gql(`{
+      domains(first: 10) { totalCount edges { node { id uuid name state vcpus memoryMiB persistent
+        interfaces { mac network { name } } disks { target device source } } } }
+      networks(first: 10) { totalCount edges { node { name active forwardMode bridge ipv4 { address prefix dhcpRanges { start end } } } } }
+      host { driver libvirtVersion cpus memoryMiB stale }
+    }`);
+    assert.equal(r.errors, undefined);
+    const d = r.data.domains.edges[0].node;
+    assert.equal(r.data.domains.totalCount, 1);
+    assert.equal(d.name, 'test');
+    assert.equal(d.state, 'RUNNING');
+    assert.equal(d.uuid, TEST_DOMAIN_UUID);
+    assert.equal(d.id, domainGlobalId(TEST_DOMAIN_UUID));
+    assert.equal(d.vcpus, 2);
+    assert.deepEqual(d.interfaces, [{ mac: 'aa:bb:cc:dd:ee:ff', network: { name: 'default' } }]);
+    assert.deepEqual(d.disks, [{ target: 'vda', device: 'disk', source: '/guest/diskimage1' }]);
+    const n = r.data.networks.edges[0].node;
+    assert.deepEqual(
+      { name: n.name, active: n.active, forwardMode: n.forwardMode, prefix: n.ipv4.prefix },
+      { name: 'default', active: true, forwardMode: 'NAT', prefix: 24 },
+    );
+    assert.equal(r.data.host.driver, 'Test');
+    assert.match(r.data.host.libvirtVersion, /^\d+\.\d+\.\d+$/);
+    assert.ok(r.data.host.cpus > 0 && r.data.host.memoryMiB > 0);
+    assert.equal(r.data.host.stale, false);
+  });
+
+  test('node(id:) loads a domain by its global ID, and a forged ID finds nothing', async () => {
+    const r = await s.gql(`query($id: ID!, $bad: ID!) { node(id: $id) { ... on Domain { name } } bad: node(id: $bad) { id } }`, {
+      id: domainGlobalId(TEST_DOMAIN_UUID),
+      bad: domainGlobalId('00000000-0000-0000-0000-000000000000'),
+    });
+    assert.equal(r.errors, undefined);
+    assert.equal(r.data.node.name, 'test');
+    assert.equal(r.data.bad, null);
+  });
+
+  test('filters domains by state and name', async () => {
+    const q = `query($f: DomainFilter) { domains(filter: $f) { totalCount } }`;
+    assert.equal((await s.gql(q, { f: { nameContains: 'TES' } })).data.domains.totalCount, 1);
+    assert.equal((await s.gql(q, { f: { nameContains: 'nope' } })).data.domains.totalCount, 0);
+  });
+
+  test('destroy then start is seen as STOPPED then STARTED over graphql-ws, with the state after each', async () => {
+    const client = s.ws();
+    const sub = collect(client, `subscription { domainEvents { cursor type detail synthetic domain { name state } } }`);
+    // The subscription is live once the server has it registered; a round trip on the same socket proves that.
+    await new Promise<void>((resolve, reject) =>
+      client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+    );
+    const id = domainGlobalId(TEST_DOMAIN_UUID);
+    const action = `mutation($id: ID!) { a: %s(id: $id) { __typename ... on DomainActionSuccess { domain { state stateReason } } ... on Error { code message } } }`;
+    const destroyed = await s.gql(action.replace('%s', 'destroyDomain'), { id });
+    assert.deepEqual(destroyed.data.a, { __typename: 'DomainActionSuccess', domain: { state: 'SHUTOFF', stateReason: 'DESTROYED' } });
+    const started = await s.gql(action.replace('%s', 'startDomain'), { id });
+    assert.deepEqual(started.data.a, { __typename: 'DomainActionSuccess', domain: { state: 'RUNNING', stateReason: 'BOOTED' } });
+
+    const events = (await sub.next(2)).map((e: any) => e.domainEvents);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.detail, e.domain.state, e.synthetic]),
+      [
+        ['STOPPED', 'DESTROYED', 'SHUTOFF', false],
+        ['STARTED', 'BOOTED', 'RUNNING', false],
+      ],
+    );
+    assert.notEqual(events[0].cursor, events[1].cursor);
+    sub.unsubscribe();
+  });
+
+  test('suspend and resume change state; a second resume is INVALID_STATE', async () => {
+    const id = domainGlobalId(TEST_DOMAIN_UUID);
+    const m = (f: string) =>
+      s.gql(`mutation($id: ID!) { r: ${f}(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`, { id });
+    assert.equal((await m('suspendDomain')).data.r.domain.state, 'PAUSED');
+    assert.equal((await m('resumeDomain')).data.r.domain.state, 'RUNNING');
+    const again = (await m('resumeDomain')).data.r;
+    assert.equal(again.__typename, 'InvalidStateError');
+    assert.equal(again.code, 'INVALID_STATE');
+    assert.match(again.message, /not paused|not valid/i);
+  });
+
+  test('an action on a missing domain is NOT_FOUND as data', async () => {
+    const r = await s.gql(`mutation { startDomain(id: "${domainGlobalId('11111111-2222-3333-4444-555555555555')}") { __typename ... on Error { code } } }`);
+    assert.deepEqual(r.data.startDomain, { __typename: 'NotFoundError', code: 'NOT_FOUND' });
+  });
+
+  test('connections page with stable cursors', async () => {
+    const r = await s.gql(`{ domains(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage endCursor } } }`);
+    assert.equal(r.data.domains.totalCount, 1);
+    assert.equal(r.data.domains.edges.length, 0);
+    assert.equal(r.data.domains.pageInfo.hasNextPage, true);
+    const all = await s.gql(`{ domains(first: 1) { edges { cursor } } }`);
+    const rest = await s.gql(`query($a: String) { domains(first: 5, after: $a) { edges { cursor } pageInfo { hasNextPage } } }`, {
+      a: all.data.domains.edges[0].cursor,
+    });
+    assert.deepEqual(rest.data.domains, { edges: [], pageInfo: { hasNextPage: false } });
+  });
+});
+
+describe('foundation: authentication', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  test('an anonymous or wrongly-tokened HTTP request is refused with UNAUTHENTICATED', async () => {
+    for (const token of [null, 'vp_not-a-real-token']) {
+      const r = await s.gql(`{ domains { totalCount } }`, {}, token);
+      assert.equal(r.data, undefined);
+      assert.equal(r.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+      assert.equal(r.status, 401);
+    }
+  });
+
+  test('a WebSocket without a valid token is closed with 4403', async () => {
+    const ws = new WebSocket(s.wsUrl, 'graphql-transport-ws');
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer wrong' } }));
+    const code = await new Promise<number>((resolve) => ws.once('close', (c) => resolve(c)));
+    assert.equal(code, 4403);
+  });
+
+  test('GET /healthz is 200 while libvirt answers', async () => {
+    const res = await fetch(s.url.replace('/graphql', '/healthz'));
+    assert.equal(res.status, 200);
+  });
+});
