@@ -29,7 +29,7 @@ export const DEFAULT_LIMITS: QueryLimits = {
   maxDepth: 10,
   maxAliases: 15,
   maxTokens: 2000,
-  maxCost: 5000,
+  maxCost: 50000,
   maxDirectives: 20,
   maxSubscriptionsPerToken: 20,
 };
@@ -65,7 +65,8 @@ Limits (every operation; refusals are GraphQL errors with extensions.code):
   VIRTPLANE_MAX_DEPTH                   selection depth                (default 10,   QUERY_TOO_DEEP)
   VIRTPLANE_MAX_ALIASES                 aliases per operation          (default 15,   TOO_MANY_ALIASES)
   VIRTPLANE_MAX_TOKENS                  lexical tokens per document    (default 2000, QUERY_TOO_LARGE)
-  VIRTPLANE_MAX_COST                    graphql-armor cost estimate    (default 5000, QUERY_TOO_COSTLY)
+  VIRTPLANE_MAX_COST                    graphql-armor cost estimate    (default 50000, QUERY_TOO_COSTLY;
+                                        a list field multiplies its cost by "first")
   VIRTPLANE_MAX_DIRECTIVES              directives per operation       (default 20,   TOO_MANY_DIRECTIVES)
   VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN open subscriptions per token   (default 20,   LIMIT_EXCEEDED)
 `;

@@ -13,6 +13,13 @@ function codeOf(err: unknown): string {
   return typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR';
 }
 
+/** The ServiceError a mutation returned as data (plugin-errors hands back a proxy; its constructor is the class). */
+function returnedError(result: unknown): ServiceError | null {
+  if (result instanceof ServiceError) return result;
+  const ctor = (result as { constructor?: { prototype?: unknown } } | null)?.constructor;
+  return ctor?.prototype instanceof ServiceError ? (result as ServiceError) : null;
+}
+
 /**
  * Cross-cutting rules applied to the built schema, so that every field — including ones added later —
  * obeys them without its resolver knowing:
@@ -44,7 +51,8 @@ export function guardSchema(schema: GraphQLSchema): GraphQLSchema {
         record(undefined, codeOf(err), err instanceof ServiceError ? err.message : null);
         throw err;
       }
-      if (result instanceof ServiceError) record(undefined, result.code, result.message);
+      const failed = returnedError(result);
+      if (failed) record(undefined, failed.code, failed.message);
       else record(result, 'SUCCESS', null);
       return result;
     };
