@@ -90,6 +90,12 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
     const reconciled = provisioning.reconcile();
+    // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota.
+    const undefinedDomains = domainHub.subscribe((e) => e.type === 'UNDEFINED');
+    void (async () => {
+      for await (const e of undefinedDomains) provisioning.forget(e.domain.uuid);
+    })().catch((err) => log.error({ err }, 'releasing quota of undefined domains stopped'));
+    cleanups.push(() => void undefinedDomains.return?.());
     if (reconciled.dropped || reconciled.rebuilt) log.info(reconciled, 'ownership and reservations reconciled with libvirt');
 
     const http = await startHttpServer(

@@ -232,6 +232,27 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     assert.deepEqual(await domainNames(b.token), ['bob-app']);
   });
 
+  test('a domain undefined behind virtplane’s back (virsh undefine) frees its owner’s quota', async () => {
+    const h = await createTenant('heidi', BIG);
+    const made = (await createDomain(h, 'heidi-1', { vcpus: 2 })).data.createDomain.domain;
+    assert.equal((await usage(h)).vcpus, 2);
+    const bus = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
+    try {
+      const [path] = await bus.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainLookupByUUID', 's', [made.uuid]);
+      await bus.call(path as string, 'org.libvirt.Domain', 'Undefine', 'u', [0]);
+    } finally {
+      bus.disconnect();
+    }
+    let u = await usage(h);
+    for (let i = 0; i < 100 && u.domains !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      u = await usage(h);
+    }
+    assert.deepEqual(u, { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 });
+    const del = await s.gql(`mutation($id: ID!) { deleteUser(id: $id) { __typename } }`, { id: h.id });
+    assert.equal(del.data.deleteUser.__typename, 'DeleteUserSuccess');
+  });
+
   test('revoking a token refuses its next request and closes its open WebSocket', async () => {
     const f = await createTenant('frank', BIG);
     const client = s.ws(f.token);

@@ -125,6 +125,11 @@ export class ProvisioningService {
     return { dropped: dropped.length, rebuilt };
   }
 
+  /** A domain was undefined (by us or behind our back): its reservation and ownership go with it. */
+  forget(uuid: string): void {
+    if (this.owners.get(uuid) !== undefined || this.quotas.has(uuid)) this.unbind(uuid);
+  }
+
   protected validate(input: CreateDomainInput): Resources {
     if (!NAME.test(input.name)) {
       throw new ValidationError('name must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
