@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { quotas, reservations, users } from '../db/schema.js';
 import type { AccessPolicy } from './authorization.js';
@@ -149,7 +149,7 @@ export class QuotaService {
         .all()
         .map((r) => r.uuid)
         .filter((u) => !existing.has(u));
-      for (const uuid of gone) tx.delete(reservations).where(and(eq(reservations.domainUuid, uuid))).run();
+      for (const uuid of gone) tx.delete(reservations).where(eq(reservations.domainUuid, uuid)).run();
       return gone;
     });
   }
