@@ -12,7 +12,36 @@ export interface Config {
   adminToken: string | null;
   logLevel: string;
   development: boolean;
+  limits: QueryLimits;
 }
+
+/** Per-operation limits (graphql-armor) and the cap on open subscriptions per API token. */
+export interface QueryLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxCost: number;
+  maxDirectives: number;
+  maxSubscriptionsPerToken: number;
+}
+
+export const DEFAULT_LIMITS: QueryLimits = {
+  maxDepth: 10,
+  maxAliases: 15,
+  maxTokens: 2000,
+  maxCost: 50000,
+  maxDirectives: 20,
+  maxSubscriptionsPerToken: 20,
+};
+
+const LIMIT_ENV: Record<keyof QueryLimits, string> = {
+  maxDepth: 'VIRTPLANE_MAX_DEPTH',
+  maxAliases: 'VIRTPLANE_MAX_ALIASES',
+  maxTokens: 'VIRTPLANE_MAX_TOKENS',
+  maxCost: 'VIRTPLANE_MAX_COST',
+  maxDirectives: 'VIRTPLANE_MAX_DIRECTIVES',
+  maxSubscriptionsPerToken: 'VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN',
+};
 
 export class ConfigError extends Error {}
 
@@ -31,6 +60,15 @@ Environment:
   VIRTPLANE_ADMIN_TOKEN  bootstrap admin token (unset: one is generated on first start and printed once)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
+
+Limits (every operation; refusals are GraphQL errors with extensions.code):
+  VIRTPLANE_MAX_DEPTH                   selection depth                (default 10,   QUERY_TOO_DEEP)
+  VIRTPLANE_MAX_ALIASES                 aliases per operation          (default 15,   TOO_MANY_ALIASES)
+  VIRTPLANE_MAX_TOKENS                  lexical tokens per document    (default 2000, QUERY_TOO_LARGE)
+  VIRTPLANE_MAX_COST                    graphql-armor cost estimate    (default 50000, QUERY_TOO_COSTLY;
+                                        a list field multiplies its cost by "first")
+  VIRTPLANE_MAX_DIRECTIVES              directives per operation       (default 20,   TOO_MANY_DIRECTIVES)
+  VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN open subscriptions per token   (default 20,   LIMIT_EXCEEDED)
 `;
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -60,7 +98,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
 
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [key, name] of Object.entries(LIMIT_ENV) as [keyof QueryLimits, string][]) {
+    const raw = env[name]?.trim();
+    if (!raw) continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+    limits[key] = n;
+  }
+
   return {
+    limits,
     host: env.HOST?.trim() || '127.0.0.1',
     port,
     dataDir: resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data'),

@@ -5,6 +5,7 @@ import { openDatabase } from './db/index.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
+import { AuditService } from './services/audit.js';
 import { AuthService } from './services/auth.js';
 import { AccessPolicy } from './services/authorization.js';
 import { DomainEventService } from './services/domain-events.js';
@@ -14,6 +15,11 @@ import type { DomainLifecycleEvent, NetworkLifecycleEvent } from './services/eve
 import { HostService } from './services/host.js';
 import { LibvirtSync } from './services/libvirt-sync.js';
 import { NetworkService } from './services/networks.js';
+import { OwnershipStore } from './services/ownership.js';
+import { ProvisioningService } from './services/provisioning.js';
+import { QuotaService } from './services/quotas.js';
+import { SubscriptionRegistry } from './services/subscriptions.js';
+import { UserService } from './services/users.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
 import { startHttpServer } from './server.js';
@@ -59,19 +65,44 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     cleanups.push(() => sync.stop());
     await sync.start();
 
-    const access = new AccessPolicy();
+    const owners = new OwnershipStore(db);
+    const access = new AccessPolicy(owners);
     const auth = new AuthService(db);
+    const domains = new DomainService(bus, cache, sync, access);
+    const users = new UserService(db, access);
+    const quotas = new QuotaService(db, access);
+    const subscriptions = new SubscriptionRegistry(config.limits.maxSubscriptionsPerToken);
+    users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
+    const virtType = config.driver === 'Test' ? 'test' : 'qemu';
+    const provisioning = new ProvisioningService(bus, driverPath, virtType, cache, sync, access, domains, owners, quotas, users);
     const services: Services = {
       auth,
       access,
-      domains: new DomainService(bus, cache, sync, access),
+      domains,
       networks: new NetworkService(cache, access),
       host: new HostService(bus, driverPath, config.driver, sync),
       domainEvents: new DomainEventService(domainHub, access),
+      users,
+      quotas,
+      provisioning,
+      audit: new AuditService(db, access),
+      subscriptions,
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
+    const reconciled = provisioning.reconcile();
+    // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota.
+    const undefinedDomains = domainHub.subscribe((e) => e.type === 'UNDEFINED');
+    void (async () => {
+      for await (const e of undefinedDomains) provisioning.forget(e.domain.uuid);
+    })().catch((err) => log.error({ err }, 'releasing quota of undefined domains stopped'));
+    cleanups.push(() => void undefinedDomains.return?.());
+    if (reconciled.dropped || reconciled.rebuilt) log.info(reconciled, 'ownership and reservations reconciled with libvirt');
 
-    const http = await startHttpServer({ schema: buildSchema(), services, log, graphiql: config.development }, config.host, config.port);
+    const http = await startHttpServer(
+      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits },
+      config.host,
+      config.port,
+    );
     cleanups.push(() => http.close());
     log.info({ url: http.url, driver: config.driver, embedded: embedded !== null }, 'virtplane listening');
 

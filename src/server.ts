@@ -1,10 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { EnvelopArmor } from '@escape.tech/graphql-armor';
+import { GraphQLError, type ExecutionArgs, type GraphQLSchema, type ValidationContext } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { QueryLimits } from './config.js';
 import type { Context } from './graphql/context.js';
 import { InvalidPageArgsError } from './graphql/connection.js';
 import { bearerToken } from './services/auth.js';
@@ -18,6 +20,7 @@ export interface HttpServerOptions {
   services: Services;
   log: Logger;
   graphiql: boolean;
+  limits: QueryLimits;
 }
 
 export interface RunningServer {
@@ -51,6 +54,31 @@ function maskError(log: Logger) {
 
 type WsContextExtra = { viewer?: Viewer };
 
+/** Close code for a WebSocket whose API token was revoked (graphql-ws' Unauthorized). */
+export const WS_TOKEN_REVOKED = 4401;
+
+/** A graphql-armor rejection as a GraphQL error with our code (validation rules report, the parser throws). */
+function rejectWith(code: string) {
+  return (ctx: ValidationContext | null, err: GraphQLError) => {
+    const coded = new GraphQLError(err.message.replace(/^Syntax Error: /, ''), { extensions: { code } });
+    if (!ctx) throw coded;
+    ctx.reportError(coded);
+  };
+}
+
+/** Depth, alias, token, cost and directive limits on every operation, over HTTP and WebSocket alike. */
+function armorPlugins(limits: QueryLimits) {
+  const common = { propagateOnRejection: false, exposeLimits: true };
+  return new EnvelopArmor({
+    maxDepth: { ...common, n: limits.maxDepth, onReject: [rejectWith('QUERY_TOO_DEEP')] },
+    maxAliases: { ...common, n: limits.maxAliases, onReject: [rejectWith('TOO_MANY_ALIASES')] },
+    maxTokens: { ...common, n: limits.maxTokens, onReject: [rejectWith('QUERY_TOO_LARGE')] },
+    costLimit: { ...common, maxCost: limits.maxCost, onReject: [rejectWith('QUERY_TOO_COSTLY')] },
+    maxDirectives: { ...common, n: limits.maxDirectives, onReject: [rejectWith('TOO_MANY_DIRECTIVES')] },
+    blockFieldSuggestion: { enabled: true },
+  }).protect().plugins;
+}
+
 /**
  * Wires yoga (HTTP) and graphql-ws (WebSocket) onto one HTTP server. Both transports run through
  * yoga's envelope, so parsing, validation, limits and context are shared.
@@ -64,6 +92,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     logging: false,
     landingPage: false,
     maskedErrors: { maskError: maskError(log) },
+    plugins: armorPlugins(opts.limits),
     context: (initial: YogaInitialContext & { viewer?: Viewer }): Context => {
       const viewer = initial.viewer ?? services.auth.authenticate(bearerToken(initial.request?.headers.get('authorization')));
       if (!viewer) throw unauthenticated();
@@ -82,6 +111,12 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   });
 
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  // Open sockets per API token, so that revoking a token closes its connections at once.
+  const socketsByToken = new Map<string, Set<WebSocket>>();
+  const onRevoked = (tokenIds: string[]) => {
+    for (const id of tokenIds) for (const socket of socketsByToken.get(id) ?? []) socket.close(WS_TOKEN_REVOKED, 'API token revoked');
+  };
+  services.users.on('revoked', onRevoked);
   const wsServer = useServer<Record<string, unknown>, WsContextExtra>(
     {
       connectionInitWaitTimeout: 10_000,
@@ -91,12 +126,21 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
         const viewer = services.auth.authenticate(token);
         if (!viewer) return false; // graphql-ws closes with 4403 Forbidden
         ctx.extra.viewer = viewer;
+        const socket = (ctx.extra as unknown as { socket: WebSocket }).socket;
+        const open = socketsByToken.get(viewer.tokenId) ?? new Set();
+        open.add(socket);
+        socketsByToken.set(viewer.tokenId, open);
+        socket.once('close', () => {
+          open.delete(socket);
+          if (open.size === 0 && socketsByToken.get(viewer.tokenId) === open) socketsByToken.delete(viewer.tokenId);
+        });
         return true;
       },
       execute: (args: ExecutionArgs) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
         const extra = ctx.extra as WsContextExtra & { request: unknown; socket: unknown };
+        if (!extra.viewer || !services.auth.isTokenActive(extra.viewer.tokenId)) return [unauthenticated()];
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: extra.request,
@@ -104,16 +148,22 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
           params,
           viewer: extra.viewer,
         });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+        }
+        const errors = validate(schema, document);
+        if (errors.length) return errors;
         const args: ExecutionArgs = {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
         };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
         return args;
       },
     },
@@ -129,6 +179,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
         server,
         url: `http://${shownHost}:${address.port}${yoga.graphqlEndpoint}`,
         close: async () => {
+          services.users.off('revoked', onRevoked);
           await wsServer.dispose();
           wss.close();
           server.closeAllConnections();

@@ -2,9 +2,10 @@ import { DOMAIN_STATES } from '../libvirt/constants.js';
 import type { DomainDisk, DomainGraphics, DomainInterface, DomainRecord } from '../libvirt/types.js';
 import { builder } from './builder.js';
 import { connectionFromSorted } from './connection.js';
-import { DOMAIN_ACTION_ERRORS } from './errors.js';
-import { localId } from './ids.js';
+import { CREATE_DOMAIN_ERRORS, DOMAIN_ACTION_ERRORS } from './errors.js';
+import { encodeGlobalID, localId } from './ids.js';
 import { NetworkRef } from './network.js';
+import { UserRef } from './users.js';
 
 export const DomainStateEnum = builder.enumType('DomainState', {
   description: "libvirt's virDomainState, by libvirt's names.",
@@ -58,6 +59,15 @@ export const DomainRef = builder.node(builder.objectRef<DomainRecord>('Domain'),
     interfaces: t.field({ type: [DomainInterfaceRef], resolve: (d) => d.interfaces }),
     disks: t.field({ type: [DomainDiskRef], resolve: (d) => d.disks }),
     graphics: t.field({ type: [DomainGraphicsRef], resolve: (d) => d.graphics }),
+    owner: t.field({
+      type: UserRef,
+      nullable: true,
+      description: 'Who owns the domain (null when nobody does; admins only see other users).',
+      resolve: (d, _a, ctx) => {
+        const owner = ctx.services.access.ownerOf(d);
+        return owner ? ctx.services.users.find(ctx.viewer, owner) : null;
+      },
+    }),
   }),
 });
 
@@ -111,3 +121,63 @@ for (const [field, [action, description]] of Object.entries(ACTIONS)) {
     }),
   );
 }
+
+const CreateDomainInput = builder.inputType('CreateDomainInput', {
+  fields: (t) => ({
+    name: t.string({ required: true, description: 'libvirt name: letters, digits, ".", "_", "-".' }),
+    vcpus: t.int({ required: true }),
+    memoryMiB: t.int({ required: true }),
+    diskGiB: t.int({ required: true }),
+    network: t.string({ required: true, description: 'Name of the libvirt network the NIC joins.' }),
+  }),
+});
+
+const domainTarget = (_args: unknown, result: unknown) =>
+  result && typeof result === 'object' && 'uuid' in result ? encodeGlobalID('Domain', String(result.uuid)) : null;
+
+builder.mutationField('createDomain', (t) =>
+  t.field({
+    type: DomainRef,
+    description: "Defines a domain owned by you, reserving its resources against your quota first.",
+    args: { input: t.arg({ type: CreateDomainInput, required: true }) },
+    extensions: { auditTarget: domainTarget },
+    errors: {
+      types: CREATE_DOMAIN_ERRORS,
+      result: { name: 'CreateDomainSuccess' },
+      union: { name: 'CreateDomainResult' },
+      dataField: { name: 'domain' },
+    },
+    resolve: (_root, args, ctx) => ctx.services.provisioning.create(ctx.viewer, args.input),
+  }),
+);
+
+builder.mutationField('deleteDomain', (t) =>
+  t.field({
+    type: DomainRef,
+    description: 'Stops and undefines a domain, releasing its quota. Answers with its last state.',
+    args: { id: t.arg.id({ required: true }) },
+    errors: {
+      types: DOMAIN_ACTION_ERRORS,
+      result: { name: 'DeleteDomainSuccess' },
+      union: { name: 'DeleteDomainResult' },
+      dataField: { name: 'domain' },
+    },
+    resolve: (_root, args, ctx) => ctx.services.provisioning.delete(ctx.viewer, localId(String(args.id), 'Domain')),
+  }),
+);
+
+builder.mutationField('assignDomain', (t) =>
+  t.field({
+    type: DomainRef,
+    description: "Admins: gives a domain (e.g. one defined outside virtplane) to a user; its resources count against that user's quota.",
+    args: { id: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    errors: {
+      types: DOMAIN_ACTION_ERRORS,
+      result: { name: 'AssignDomainSuccess' },
+      union: { name: 'AssignDomainResult' },
+      dataField: { name: 'domain' },
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.provisioning.assign(ctx.viewer, localId(String(args.id), 'Domain'), localId(String(args.userId), 'User')),
+  }),
+);

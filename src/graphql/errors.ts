@@ -2,10 +2,13 @@ import {
   ConflictError,
   ERROR_CODES,
   ForbiddenError,
+  InUseError,
   InvalidStateError,
   LibvirtFailedError,
   LibvirtUnavailableError,
   NotFoundError,
+  QUOTA_RESOURCES,
+  QuotaExceededError,
   ServiceError,
   UnsupportedError,
   ValidationError,
@@ -40,7 +43,22 @@ errorType(ConflictError, 'ConflictError', 'The change conflicts with an existing
 errorType(UnsupportedError, 'UnsupportedError', 'The libvirt driver in use does not support this.');
 errorType(LibvirtUnavailableError, 'LibvirtUnavailableError', 'libvirt cannot be reached right now.');
 errorType(LibvirtFailedError, 'LibvirtError', "libvirt refused the request; its own message is kept.");
+errorType(InUseError, 'InUseError', 'The object is still in use and cannot be removed.');
 
+export const QuotaResourceEnum = builder.enumType('QuotaResource', { values: QUOTA_RESOURCES });
+
+builder.objectType(QuotaExceededError, {
+  name: 'QuotaExceededError',
+  description: 'The request would take you past your quota; nothing was changed.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof QuotaExceededError,
+  fields: (t) => ({
+    resource: t.field({ type: QuotaResourceEnum, resolve: (e) => e.resource }),
+    limit: t.exposeInt('limit'),
+    used: t.exposeInt('used', { description: 'Already reserved before this request.' }),
+    requested: t.exposeInt('requested'),
+  }),
+});
 
 builder.objectType(ValidationError, {
   name: 'ValidationError',
@@ -55,6 +73,21 @@ export const DOMAIN_ACTION_ERRORS = [
   NotFoundError,
   InvalidStateError,
   ForbiddenError,
+  UnsupportedError,
+  LibvirtUnavailableError,
+  LibvirtFailedError,
+];
+
+/** Errors of admin-only mutations on users and tokens. */
+export const ADMIN_ERRORS = [ForbiddenError, NotFoundError, ValidationError, ConflictError, InvalidStateError, InUseError];
+
+/** Errors creating a domain can return. */
+export const CREATE_DOMAIN_ERRORS = [
+  QuotaExceededError,
+  ValidationError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
   UnsupportedError,
   LibvirtUnavailableError,
   LibvirtFailedError,

@@ -5,11 +5,14 @@ import './network.js';
 import './domain.js';
 import './host.js';
 import './events.js';
+import './users.js';
+import './audit.js';
+import { guardSchema } from './guards.js';
 
 let schema: GraphQLSchema | undefined;
 
 /** The whole API; type files register themselves on the builder when imported above. */
 export function buildSchema(): GraphQLSchema {
-  schema ??= builder.toSchema({ sortSchema: true });
+  schema ??= guardSchema(builder.toSchema({ sortSchema: true }));
   return schema;
 }

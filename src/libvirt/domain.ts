@@ -2,7 +2,8 @@ import type { Lane, LibvirtBus } from './bus.js';
 import { domainStateName, domainStateReasonName, VIR_DOMAIN_XML_INACTIVE } from './constants.js';
 import { volumeCapacity } from './storage.js';
 import type { DomainRecord } from './types.js';
-import { parseDomainXml } from './xml/domain.js';
+import { buildOwnerMetadataXml } from './xml/build.js';
+import { METADATA_NAMESPACE, METADATA_PREFIX, parseDomainXml } from './xml/domain.js';
 
 const DOMAIN = 'org.libvirt.Domain';
 
@@ -79,4 +80,13 @@ export async function setDomainMetadata(
 ): Promise<void> {
   // 2 = VIR_DOMAIN_METADATA_ELEMENT
   await bus.call(path, DOMAIN, 'SetMetadata', 'isssu', [2, xml, key, uri, flags]);
+}
+
+/** VIR_DOMAIN_AFFECT_LIVE / VIR_DOMAIN_AFFECT_CONFIG */
+const AFFECT_LIVE = 1;
+const AFFECT_CONFIG = 2;
+
+/** Writes the owner into our `<metadata>` element (persistent config, and the live definition when running). */
+export async function setDomainOwner(bus: LibvirtBus, path: string, ownerId: string, live: boolean): Promise<void> {
+  await setDomainMetadata(bus, path, buildOwnerMetadataXml(ownerId), METADATA_PREFIX, METADATA_NAMESPACE, AFFECT_CONFIG | (live ? AFFECT_LIVE : 0));
 }

@@ -1,19 +1,28 @@
 import type { DomainRecord } from '../libvirt/types.js';
 import { ForbiddenError } from './errors.js';
+import type { OwnershipStore } from './ownership.js';
 import { isAdmin, type Viewer } from './viewer.js';
 
 /**
  * The one rule of tenant isolation: admins see every domain; a tenant sees only the domains it owns.
  * Everything that lists, loads, mutates or streams a domain asks here, and a domain the viewer may not see
  * is treated exactly like one that does not exist.
+ *
+ * Ownership comes from SQLite first; the owner written into the domain's own libvirt `<metadata>` is the
+ * fallback (and what start-up reconciliation rebuilds SQLite from when a row is missing). Domains with
+ * neither are visible to admins only.
  */
 export class AccessPolicy {
+  constructor(private readonly owners: OwnershipStore) {}
+
   ownerOf(domain: DomainRecord): string | null {
-    return domain.metadata.ownerId;
+    return this.owners.get(domain.uuid) ?? domain.metadata.ownerId ?? null;
   }
 
   canSeeDomain(viewer: Viewer, domain: DomainRecord): boolean {
-    return isAdmin(viewer) || this.ownerOf(domain) === viewer.userId;
+    if (isAdmin(viewer)) return true;
+    const owner = this.ownerOf(domain);
+    return owner !== null && owner === viewer.userId;
   }
 
   requireAdmin(viewer: Viewer): void {

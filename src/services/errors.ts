@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'CONFLICT',
   'IN_USE',
   'ADDRESS_EXHAUSTED',
+  'LIMIT_EXCEEDED',
   'UNSUPPORTED',
   'LIBVIRT_UNAVAILABLE',
   'LIBVIRT_ERROR',
@@ -50,6 +51,32 @@ export class ForbiddenError extends ServiceError {
 
 export class ConflictError extends ServiceError {
   readonly code = 'CONFLICT';
+}
+
+/** The resources a quota limits, by the names QuotaExceededError reports. */
+export const QUOTA_RESOURCES = ['DOMAINS', 'VCPUS', 'MEMORY_MIB', 'DISK_GIB', 'INTERFACES'] as const;
+export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
+
+export class QuotaExceededError extends ServiceError {
+  readonly code = 'QUOTA_EXCEEDED';
+  constructor(
+    readonly resource: QuotaResource,
+    readonly limit: number,
+    readonly used: number,
+    readonly requested: number,
+  ) {
+    super(`quota exceeded for ${resource}: limit ${limit}, in use ${used}, requested ${requested}`);
+  }
+}
+
+/** The object is still in use by others (e.g. a user who owns domains). */
+export class InUseError extends ServiceError {
+  readonly code = 'IN_USE';
+}
+
+/** A per-token limit on server resources (e.g. open subscriptions) is reached. */
+export class LimitExceededError extends ServiceError {
+  readonly code = 'LIMIT_EXCEEDED';
 }
 
 export class UnsupportedError extends ServiceError {

@@ -1,9 +1,14 @@
+import type { AuditService } from './audit.js';
 import type { AuthService } from './auth.js';
 import type { AccessPolicy } from './authorization.js';
 import type { DomainEventService } from './domain-events.js';
 import type { DomainService } from './domains.js';
 import type { HostService } from './host.js';
 import type { NetworkService } from './networks.js';
+import type { ProvisioningService } from './provisioning.js';
+import type { QuotaService } from './quotas.js';
+import type { SubscriptionRegistry } from './subscriptions.js';
+import type { UserService } from './users.js';
 
 /** The services one server instance runs, handed to every request context. Built in main.ts. */
 export interface Services {
@@ -13,4 +18,9 @@ export interface Services {
   networks: NetworkService;
   host: HostService;
   domainEvents: DomainEventService;
+  users: UserService;
+  quotas: QuotaService;
+  provisioning: ProvisioningService;
+  audit: AuditService;
+  subscriptions: SubscriptionRegistry;
 }

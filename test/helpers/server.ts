@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import type { Config } from '../../src/config.js';
+import { DEFAULT_LIMITS, type Config } from '../../src/config.js';
 import { startVirtplane, type Virtplane } from '../../src/main.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -42,6 +42,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     adminToken: ADMIN_TOKEN,
     logLevel: 'silent',
     development: false,
+    limits: DEFAULT_LIMITS,
     ...overrides,
   };
   const app = await startVirtplane(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));

@@ -1,0 +1,82 @@
+import type { AuditEvent } from '../services/audit.js';
+import { builder } from './builder.js';
+import { encodeCursor, InvalidPageArgsError } from './connection.js';
+
+const AuditEventRef = builder.objectRef<AuditEvent>('AuditEvent').implement({
+  description: 'One mutation: who called it, on what, and what they got.',
+  fields: (t) => ({
+    at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
+    actorId: t.string({ description: 'Global ID of the user (kept after the user is deleted).', resolve: (e) => Buffer.from(`User:${e.actorId}`).toString('base64') }),
+    actorName: t.exposeString('actorName'),
+    tokenId: t.string({ nullable: true, description: 'Global ID of the API token used.', resolve: (e) => (e.tokenId ? Buffer.from(`ApiToken:${e.tokenId}`).toString('base64') : null) }),
+    action: t.exposeString('action', { description: 'The mutation, e.g. createDomain.' }),
+    target: t.exposeString('target', { nullable: true, description: 'Global ID of the object acted on, when there is one.' }),
+    result: t.exposeString('result', { description: 'SUCCESS, or the error code returned.' }),
+    message: t.exposeString('message', { nullable: true, description: 'The error message, on failure.' }),
+  }),
+});
+
+const AuditLogFilter = builder.inputType('AuditLogFilter', {
+  fields: (t) => ({
+    actorId: t.id({ required: false }),
+    action: t.string({ required: false }),
+    target: t.id({ required: false }),
+    result: t.string({ required: false }),
+    since: t.field({ type: 'DateTime', required: false }),
+    until: t.field({ type: 'DateTime', required: false }),
+  }),
+});
+
+function afterId(cursor: string | null | undefined): number | null {
+  if (!cursor) return null;
+  try {
+    const [id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const n = Number(id);
+    if (Number.isInteger(n)) return n;
+  } catch {
+    // fall through
+  }
+  throw new InvalidPageArgsError('invalid cursor in "after"');
+}
+
+function userLocalId(globalId: string | null | undefined): string | null {
+  if (!globalId) return null;
+  const raw = Buffer.from(globalId, 'base64').toString('utf8');
+  return raw.startsWith('User:') ? raw.slice(5) : '';
+}
+
+builder.queryField('auditLog', (t) =>
+  t.connection(
+    {
+      type: AuditEventRef,
+      description: 'Every mutation, newest first (admins only; FORBIDDEN otherwise).',
+      args: { filter: t.arg({ type: AuditLogFilter, required: false }) },
+      resolve: (_r, args, ctx) => {
+        const first = args.first ?? 50;
+        if (first < 0 || first > 1000) throw new InvalidPageArgsError('first must be between 0 and 1000');
+        const f = args.filter ?? {};
+        const page = ctx.services.audit.list(ctx.viewer, first, afterId(args.after), {
+          ...f,
+          actorId: userLocalId(f.actorId ? String(f.actorId) : null),
+          target: f.target ? String(f.target) : null,
+        });
+        const edges = page.events.map((e) => ({ cursor: encodeCursor([String(e.id)]), node: e }));
+        return {
+          edges,
+          totalCount: page.totalCount,
+          pageInfo: {
+            hasNextPage: page.hasNextPage,
+            hasPreviousPage: !!args.after,
+            startCursor: edges[0]?.cursor ?? null,
+            endCursor: edges.at(-1)?.cursor ?? null,
+          },
+        };
+      },
+    },
+    {
+      name: 'AuditEventConnection',
+      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: number }).totalCount }) }),
+    },
+    { name: 'AuditEventEdge' },
+  ),
+);

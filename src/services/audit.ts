@@ -1,0 +1,82 @@
+import { and, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { auditEvents } from '../db/schema.js';
+import type { AccessPolicy } from './authorization.js';
+import type { Viewer } from './viewer.js';
+
+export interface AuditEvent {
+  id: number;
+  at: Date;
+  actorId: string;
+  actorName: string;
+  tokenId: string | null;
+  action: string;
+  target: string | null;
+  /** SUCCESS, or the error code the caller got. */
+  result: string;
+  message: string | null;
+}
+
+export interface AuditFilter {
+  actorId?: string | null;
+  action?: string | null;
+  target?: string | null;
+  result?: string | null;
+  since?: Date | null;
+  until?: Date | null;
+}
+
+export interface AuditPage {
+  events: AuditEvent[];
+  hasNextPage: boolean;
+  totalCount: number;
+}
+
+/**
+ * The trail of every mutation: who (user and token id), what (the mutation), on which target, with which
+ * result, when. Arguments and results are never stored, so neither tokens nor passwords can end up here.
+ */
+export class AuditService {
+  constructor(
+    private readonly db: Db,
+    private readonly access: AccessPolicy,
+  ) {}
+
+  record(viewer: Viewer, entry: { action: string; target: string | null; result: string; message?: string | null }): void {
+    this.db
+      .insert(auditEvents)
+      .values({
+        at: new Date(),
+        actorId: viewer.userId,
+        actorName: viewer.name,
+        tokenId: viewer.tokenId,
+        action: entry.action,
+        target: entry.target,
+        result: entry.result,
+        message: entry.message?.slice(0, 500) ?? null,
+      })
+      .run();
+  }
+
+  /** Newest first; `afterId` continues below the last id of the previous page. */
+  list(viewer: Viewer, first: number, afterId: number | null, filter: AuditFilter = {}): AuditPage {
+    this.access.requireAdmin(viewer);
+    const where: SQL[] = [];
+    if (filter.actorId) where.push(eq(auditEvents.actorId, filter.actorId));
+    if (filter.action) where.push(eq(auditEvents.action, filter.action));
+    if (filter.target) where.push(eq(auditEvents.target, filter.target));
+    if (filter.result) where.push(eq(auditEvents.result, filter.result));
+    if (filter.since) where.push(gte(auditEvents.at, filter.since));
+    if (filter.until) where.push(lte(auditEvents.at, filter.until));
+    const totalCount = this.db.select({ n: sql<number>`count(*)` }).from(auditEvents).where(and(...where)).get()!.n;
+    if (afterId !== null) where.push(lt(auditEvents.id, afterId));
+    const rows = this.db
+      .select()
+      .from(auditEvents)
+      .where(and(...where))
+      .orderBy(desc(auditEvents.id))
+      .limit(first + 1)
+      .all();
+    return { events: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
+  }
+}

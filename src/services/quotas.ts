@@ -1,0 +1,167 @@
+import { eq, sql } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { quotas, reservations, users } from '../db/schema.js';
+import type { AccessPolicy } from './authorization.js';
+import { NotFoundError, QuotaExceededError, ValidationError, type QuotaResource } from './errors.js';
+import type { Viewer } from './viewer.js';
+
+/** What one domain holds against its owner's quota. */
+export interface Resources {
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  interfaces: number;
+}
+
+/** Limits per user; null means unlimited (admins without a quota row). */
+export interface QuotaLimits {
+  maxDomains: number | null;
+  maxVcpus: number | null;
+  maxMemoryMiB: number | null;
+  maxDiskGiB: number | null;
+  maxInterfaces: number | null;
+}
+
+export interface QuotaUsage {
+  domains: number;
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  interfaces: number;
+}
+
+export type QuotaInput = { [K in keyof QuotaLimits]: number };
+
+const ZERO: QuotaInput = { maxDomains: 0, maxVcpus: 0, maxMemoryMiB: 0, maxDiskGiB: 0, maxInterfaces: 0 };
+const UNLIMITED: QuotaLimits = { maxDomains: null, maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: null, maxInterfaces: null };
+
+/** Check order and the names a QuotaExceededError reports. */
+const CHECKS: [QuotaResource, keyof QuotaLimits, keyof QuotaUsage, (r: Resources) => number][] = [
+  ['DOMAINS', 'maxDomains', 'domains', () => 1],
+  ['VCPUS', 'maxVcpus', 'vcpus', (r) => r.vcpus],
+  ['MEMORY_MIB', 'maxMemoryMiB', 'memoryMiB', (r) => r.memoryMiB],
+  ['DISK_GIB', 'maxDiskGiB', 'diskGiB', (r) => r.diskGiB],
+  ['INTERFACES', 'maxInterfaces', 'interfaces', (r) => r.interfaces],
+];
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/**
+ * Quotas and reservations. `reserve` checks and records in ONE synchronous better-sqlite3 transaction, so no
+ * other request of this process can interleave between reading the totals and inserting the reservation;
+ * `BEGIN IMMEDIATE` also serialises against other writers of the same database file.
+ */
+export class QuotaService {
+  constructor(
+    private readonly db: Db,
+    private readonly access: AccessPolicy,
+  ) {}
+
+  limits(userId: string, tx: Tx | Db = this.db): QuotaLimits {
+    const user = tx.select({ role: users.role }).from(users).where(eq(users.id, userId)).get();
+    if (!user) throw new NotFoundError('user', userId);
+    const row = tx.select().from(quotas).where(eq(quotas.userId, userId)).get();
+    if (row) {
+      const { maxDomains, maxVcpus, maxMemoryMiB, maxDiskGiB, maxInterfaces } = row;
+      return { maxDomains, maxVcpus, maxMemoryMiB, maxDiskGiB, maxInterfaces };
+    }
+    return user.role === 'ADMIN' ? UNLIMITED : ZERO;
+  }
+
+  usage(userId: string, tx: Tx | Db = this.db): QuotaUsage {
+    const row = tx
+      .select({
+        domains: sql<number>`count(*)`,
+        vcpus: sql<number>`coalesce(sum(${reservations.vcpus}), 0)`,
+        memoryMiB: sql<number>`coalesce(sum(${reservations.memoryMiB}), 0)`,
+        diskGiB: sql<number>`coalesce(sum(${reservations.diskGiB}), 0)`,
+        interfaces: sql<number>`coalesce(sum(${reservations.interfaces}), 0)`,
+      })
+      .from(reservations)
+      .where(eq(reservations.userId, userId))
+      .get();
+    return row ?? { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 };
+  }
+
+  /** Admins: sets a user's limits. */
+  set(viewer: Viewer, userId: string, input: QuotaInput): QuotaLimits {
+    this.access.requireAdmin(viewer);
+    for (const [key, value] of Object.entries(input)) {
+      if (!Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) throw new ValidationError(`${key} must be a non-negative integer`, key);
+    }
+    return this.db.transaction(
+      (tx) => {
+        this.limits(userId, tx); // NOT_FOUND for an unknown user
+        tx.insert(quotas)
+          .values({ userId, ...input, updatedAt: new Date() })
+          .onConflictDoUpdate({ target: quotas.userId, set: { ...input, updatedAt: new Date() } })
+          .run();
+        return this.limits(userId, tx);
+      },
+      { behavior: 'immediate' },
+    );
+  }
+
+  /**
+   * Holds `resources` plus one domain slot for `domainUuid`, or throws QuotaExceededError (changing nothing).
+   * Call before libvirt; then `activate` on success or `release` on failure.
+   */
+  reserve(userId: string, domainUuid: string, resources: Resources): void {
+    this.db.transaction(
+      (tx) => {
+        const limits = this.limits(userId, tx);
+        const used = this.usage(userId, tx);
+        for (const [resource, limitKey, usageKey, amount] of CHECKS) {
+          const limit = limits[limitKey];
+          const requested = amount(resources);
+          if (limit !== null && used[usageKey] + requested > limit) {
+            throw new QuotaExceededError(resource, limit, used[usageKey], requested);
+          }
+        }
+        tx.insert(reservations).values({ domainUuid, userId, ...resources, state: 'PENDING' }).run();
+      },
+      { behavior: 'immediate' },
+    );
+  }
+
+  activate(domainUuid: string, tx: Tx | Db = this.db): void {
+    tx.update(reservations).set({ state: 'ACTIVE' }).where(eq(reservations.domainUuid, domainUuid)).run();
+  }
+
+  release(domainUuid: string, tx: Tx | Db = this.db): void {
+    tx.delete(reservations).where(eq(reservations.domainUuid, domainUuid)).run();
+  }
+
+  /** Records (or moves) an already existing domain's resources to a user, without a limit check (admin adoption). */
+  adopt(userId: string, domainUuid: string, resources: Resources, tx: Tx | Db = this.db): void {
+    tx.insert(reservations)
+      .values({ domainUuid, userId, ...resources, state: 'ACTIVE' })
+      .onConflictDoUpdate({ target: reservations.domainUuid, set: { userId, state: 'ACTIVE' } })
+      .run();
+  }
+
+  /** Reservations whose domain libvirt does not have (creation interrupted, or undefined behind our back). */
+  dropMissing(existing: ReadonlySet<string>): string[] {
+    return this.db.transaction((tx) => {
+      const gone = tx
+        .select({ uuid: reservations.domainUuid })
+        .from(reservations)
+        .all()
+        .map((r) => r.uuid)
+        .filter((u) => !existing.has(u));
+      for (const uuid of gone) tx.delete(reservations).where(eq(reservations.domainUuid, uuid)).run();
+      return gone;
+    });
+  }
+
+  has(domainUuid: string): boolean {
+    return !!this.db.select({ u: reservations.domainUuid }).from(reservations).where(eq(reservations.domainUuid, domainUuid)).get();
+  }
+
+  /** For callers composing a larger transaction (e.g. binding ownership and activating in one step). */
+  transaction<T>(fn: (tx: Tx) => T): T {
+    return this.db.transaction(fn, { behavior: 'immediate' });
+  }
+}
+
+export type { Tx };

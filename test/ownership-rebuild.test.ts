@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { openDatabase, type Db } from '../src/db/index.js';
+import { users } from '../src/db/schema.js';
+import { defineDomainXML } from '../src/libvirt/connect.js';
+import { buildDomainXml } from '../src/libvirt/xml/build.js';
+import { AccessPolicy } from '../src/services/authorization.js';
+import { DomainService } from '../src/services/domains.js';
+import { EventHub } from '../src/services/event-hub.js';
+import { LibvirtSync } from '../src/services/libvirt-sync.js';
+import { OwnershipStore } from '../src/services/ownership.js';
+import { ProvisioningService } from '../src/services/provisioning.js';
+import { QuotaService } from '../src/services/quotas.js';
+import { StateCache } from '../src/services/state-cache.js';
+import { UserService } from '../src/services/users.js';
+import { startLibvirtStack, TEST_DRIVER } from './helpers/libvirt-stack.js';
+
+// A lost database: libvirt still has a domain with our owner metadata, SQLite has the user but no ownership row.
+let stack: Awaited<ReturnType<typeof startLibvirtStack>>;
+let db: Db;
+let sync: LibvirtSync;
+let dir: string;
+
+before(async () => {
+  stack = await startLibvirtStack();
+  dir = mkdtempSync(join(tmpdir(), 'virtplane-rebuild-'));
+  db = openDatabase(join(dir, 'db.sqlite'));
+});
+after(async () => {
+  sync?.stop();
+  db?.$client.close();
+  await stack?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('start-up reconciliation rebuilds ownership from libvirt metadata and drops reservations of missing domains', async () => {
+  const userId = randomUUID();
+  db.insert(users).values({ id: userId, name: 'tenant', role: 'TENANT', createdAt: new Date() }).run();
+  const uuid = randomUUID();
+  await defineDomainXML(
+    stack.bus,
+    TEST_DRIVER,
+    buildDomainXml({ uuid, name: 'orphan', virtType: 'test', vcpus: 2, memoryMiB: 256, diskGiB: 0, network: 'default', ownerId: userId }),
+  );
+
+  const cache = new StateCache();
+  sync = new LibvirtSync(stack.bus, TEST_DRIVER, cache, new EventHub(), new EventHub(), pino({ level: 'silent' }));
+  await sync.start();
+  const owners = new OwnershipStore(db);
+  const access = new AccessPolicy(owners);
+  const quotas = new QuotaService(db, access);
+  const userService = new UserService(db, access);
+  const domains = new DomainService(stack.bus, cache, sync, access);
+  const provisioning = new ProvisioningService(stack.bus, TEST_DRIVER, 'test', cache, sync, access, domains, owners, quotas, userService);
+
+  const viewer = { userId, name: 'tenant', role: 'TENANT' as const, tokenId: 't' };
+  // Before the rebuild, the metadata alone already decides visibility.
+  assert.deepEqual(domains.list(viewer).map((d) => d.name), ['orphan']);
+  const stale = randomUUID();
+  db.$client.prepare(`INSERT INTO reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces, state) VALUES (?, ?, 1, 1, 1, 1, 'PENDING')`).run(stale, userId);
+
+  assert.deepEqual(provisioning.reconcile(), { dropped: 1, rebuilt: 1 });
+  assert.equal(owners.get(uuid), userId);
+  assert.deepEqual(quotas.usage(userId), { domains: 1, vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1 });
+  assert.deepEqual(provisioning.reconcile(), { dropped: 0, rebuilt: 0 });
+  // The unowned test-driver domain stays unowned: admins only.
+  assert.equal(access.ownerOf(cache.domains.get('6695eb01-f6a4-8304-79aa-97f2502e193f')!), null);
+});
