@@ -127,7 +127,7 @@ export function virsh(...args: string[]): string {
 
 export function virshQuiet(...args: string[]): void {
   try {
-    virsh(...args);
+    execFileSync('virsh', ['-q', '-c', 'qemu:///system', ...args], { stdio: 'ignore' });
   } catch {
     /* already gone */
   }

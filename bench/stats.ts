@@ -1,0 +1,16 @@
+/** Nearest-rank percentile of samples in milliseconds. */
+export function percentile(samples: readonly number[], q: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+}
+
+export function ms(n: number): string {
+  return `${n.toFixed(n < 10 ? 2 : 1)} ms`;
+}
+
+/** Wall-clock milliseconds of fn. */
+export async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
