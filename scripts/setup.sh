@@ -23,6 +23,13 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Debian's udev gives /dev/kvm to group kvm (mode 0660); machines without udev leave it root-only, so libvirt's
+# qemu user cannot use it and libvirtd re-probes QEMU on nearly every call ("KVM was enabled when probing …
+# but it is not available now"), costing seconds each. Set what udev would have set.
+if [ -c /dev/kvm ] && [ "$(id -u)" = 0 ] && getent group kvm >/dev/null; then
+  chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies"
   npm ci --no-audit --no-fund

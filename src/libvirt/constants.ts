@@ -42,6 +42,7 @@ export const STATE_AFTER_EVENT: Partial<Record<DomainEventType, DomainState>> = 
   SUSPENDED: 'PAUSED',
   RESUMED: 'RUNNING',
   STOPPED: 'SHUTOFF',
+  SHUTDOWN: 'SHUTDOWN',
   PMSUSPENDED: 'PMSUSPENDED',
   CRASHED: 'CRASHED',
 };
