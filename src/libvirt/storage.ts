@@ -142,21 +142,18 @@ export async function lookupVolumeByPath(bus: LibvirtBus, driverPath: string, ho
   return path as string;
 }
 
+/** Read from the volume's XML: the test driver lacks virStorageVolGetInfoFlags, which GetInfo calls. */
 export async function readVolume(bus: LibvirtBus, volPath: string, lane: Lane = 'interactive'): Promise<VolumeRecord> {
-  const [[xml], [info]] = await Promise.all([
-    bus.call(volPath, VOLUME, 'GetXMLDesc', 'u', [0], { lane }),
-    bus.call(volPath, VOLUME, 'GetInfo', 'u', [0], { lane }),
-  ]);
+  const [xml] = await bus.call(volPath, VOLUME, 'GetXMLDesc', 'u', [0], { lane });
   const parsed = parseVolumeXml(xml as string);
-  const [, capacity, allocation] = info as [number, number, number];
   return {
     path: volPath,
     name: parsed.name,
     key: parsed.key,
     targetPath: parsed.path,
     format: parsed.format,
-    capacityBytes: capacity,
-    allocationBytes: allocation,
+    capacityBytes: parsed.capacityBytes,
+    allocationBytes: parsed.allocationBytes,
   };
 }
 
@@ -191,8 +188,7 @@ export async function volumeCapacity(
     } else {
       return null;
     }
-    const [[, capacity]] = (await bus.call(volPath, VOLUME, 'GetInfo', 'u', [0], { lane })) as [[number, number, number]];
-    return capacity;
+    return (await readVolume(bus, volPath, lane)).capacityBytes;
   } catch {
     // A disk whose file is in no pool has no volume to ask; its capacity is simply unknown here.
     return null;
