@@ -7,12 +7,15 @@ import { LibvirtBus } from './libvirt/bus.js';
 import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
 import { AuthService } from './services/auth.js';
 import { AccessPolicy } from './services/authorization.js';
+import { ConsoleService } from './services/console.js';
 import { DomainEventService } from './services/domain-events.js';
 import { DomainService } from './services/domains.js';
 import { EventHub } from './services/event-hub.js';
 import type { DomainLifecycleEvent, NetworkLifecycleEvent } from './services/events.js';
 import { HostService } from './services/host.js';
+import { ImageService } from './services/images.js';
 import { LibvirtSync } from './services/libvirt-sync.js';
+import { MediaService } from './services/media.js';
 import { NetworkService } from './services/networks.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
@@ -61,13 +64,18 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
 
     const access = new AccessPolicy();
     const auth = new AuthService(db);
+    const domains = new DomainService(bus, cache, sync, access);
+    const images = new ImageService(db, bus, driverPath, config.imagePools, access);
     const services: Services = {
       auth,
       access,
-      domains: new DomainService(bus, cache, sync, access),
+      domains,
       networks: new NetworkService(cache, access),
       host: new HostService(bus, driverPath, config.driver, sync),
       domainEvents: new DomainEventService(domainHub, access),
+      images,
+      media: new MediaService(bus, sync, domains, images),
+      console: new ConsoleService(bus, domains, config.publicHost),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
 

@@ -5,6 +5,8 @@ import './network.js';
 import './domain.js';
 import './host.js';
 import './events.js';
+import './image.js';
+import './console.js';
 
 let schema: GraphQLSchema | undefined;
 

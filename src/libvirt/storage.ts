@@ -1,4 +1,6 @@
+import { basename, dirname, normalize } from 'node:path';
 import type { Lane, LibvirtBus } from './bus.js';
+import { LibvirtError } from './errors.js';
 import { buildPoolXml, buildVolumeXml, parsePoolXml, parseVolumeXml, type PoolSpec, type VolumeSpec } from './xml/storage.js';
 
 const CONNECT = 'org.libvirt.Connect';
@@ -193,4 +195,27 @@ export async function volumeCapacity(
     // A disk whose file is in no pool has no volume to ask; its capacity is simply unknown here.
     return null;
   }
+}
+
+/**
+ * The volume whose file is `hostPath`, looked for only in the pools named (all pools when none are named)
+ * whose directory holds it. The pool is refreshed first, so a file copied in by hand is found; null when no
+ * such pool holds such a file.
+ */
+export async function findVolumeInPools(bus: LibvirtBus, driverPath: string, hostPath: string, poolNames: string[]): Promise<VolumeRecord | null> {
+  const file = normalize(hostPath);
+  const poolPaths = poolNames.length
+    ? (await Promise.all(poolNames.map((n) => lookupPool(bus, driverPath, n).catch(() => null)))).filter((p): p is string => p !== null)
+    : await listPools(bus, driverPath, 'interactive');
+  for (const poolPath of poolPaths) {
+    const pool = await readPool(bus, poolPath);
+    if (!pool.active || pool.type !== 'dir' || !pool.targetPath || normalize(pool.targetPath) !== dirname(file)) continue;
+    await refreshPool(bus, poolPath);
+    try {
+      return await readVolume(bus, await lookupVolume(bus, poolPath, basename(file)));
+    } catch (err) {
+      if (!(err instanceof LibvirtError && err.kind === 'NOT_FOUND')) throw err;
+    }
+  }
+  return null;
 }

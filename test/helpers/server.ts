@@ -42,6 +42,8 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     adminToken: ADMIN_TOKEN,
     logLevel: 'silent',
     development: false,
+    publicHost: 'vm-host.example.net',
+    imagePools: [],
     ...overrides,
   };
   const app = await startVirtplane(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));

@@ -88,20 +88,20 @@ function sourceElement(source: DiskSource, what: string): XmlTree {
 }
 
 /** The `<disk device='cdrom'>` element alone: used when defining and for UpdateDevice (insert/eject). */
-export function cdromDiskTree(source: DiskSource | null, bootOrder?: number): XmlTree {
+export function cdromDiskTree(source: DiskSource | null, bootOrder?: number, target = { dev: CDROM_TARGET, bus: 'sata' }): XmlTree {
   return {
     [a('type')]: source?.type ?? 'file',
     [a('device')]: 'cdrom',
     driver: { [a('name')]: 'qemu', [a('type')]: 'raw' },
     source: source ? sourceElement(source, 'cdrom') : undefined,
-    target: { [a('dev')]: CDROM_TARGET, [a('bus')]: 'sata' },
+    target: { [a('dev')]: xmlSafe(target.dev, 'cdrom target'), [a('bus')]: xmlSafe(target.bus, 'cdrom bus') },
     readonly: '',
     boot: bootOrder === undefined ? undefined : { [a('order')]: bootOrder },
   };
 }
 
-export function buildCdromXml(source: DiskSource | null): string {
-  return buildXml({ disk: cdromDiskTree(source) });
+export function buildCdromXml(source: DiskSource | null, target?: { dev: string; bus: string }): string {
+  return buildXml({ disk: cdromDiskTree(source, undefined, target) });
 }
 
 /** The `<graphics>` element alone: used when defining and for UpdateDevice (password rotation). */

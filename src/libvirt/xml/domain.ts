@@ -1,5 +1,5 @@
 import type { DomainDisk, DomainGraphics, DomainInterface, DomainMetadata } from '../types.js';
-import type { DiskSource, DomainSpec } from './domain-builder.js';
+import type { DiskSource, DomainSpec, GraphicsType } from './domain-builder.js';
 import { attr, child, children, parseXml, text } from './parser.js';
 
 /** Namespace of the `<metadata>` element virtplane owns in each domain it manages. */
@@ -136,4 +136,26 @@ export function parseDomainSpec(xml: string): DomainSpec {
     ...(partition !== null ? { partition } : {}),
   };
   return spec;
+}
+
+/** A graphics console with its secret: only ever read from XML fetched with the secure flag. */
+export interface ConsoleGraphics {
+  type: GraphicsType;
+  listen: string | null;
+  /** null until the guest runs (autoport). */
+  port: number | null;
+  password: string | null;
+}
+
+export function parseConsoleGraphics(xml: string): ConsoleGraphics | null {
+  const devices = child(child(parseXml(xml), 'domain'), 'devices');
+  const g = children(devices, 'graphics').find((x) => ['vnc', 'spice'].includes(attr(x, 'type') ?? ''));
+  if (!g) return null;
+  const port = Number(attr(g, 'port'));
+  return {
+    type: attr(g, 'type') === 'spice' ? 'SPICE' : 'VNC',
+    listen: attr(g, 'listen') ?? attr(child(g, 'listen'), 'address'),
+    port: Number.isInteger(port) && port > 0 ? port : null,
+    password: attr(g, 'passwd'),
+  };
 }
