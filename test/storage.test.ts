@@ -20,7 +20,7 @@ import {
   stopPool,
   undefinePool,
 } from '../src/libvirt/storage.js';
-import { parsePoolXml, parseVolumeXml } from '../src/libvirt/xml/storage.js';
+import { buildVolumeXml, parsePoolXml, parseVolumeXml } from '../src/libvirt/xml/storage.js';
 import { startLibvirtStack, TEST_DRIVER } from './helpers/libvirt-stack.js';
 
 const MiB = 1024 ** 2;
@@ -82,7 +82,10 @@ describe('storage pools and volumes (test driver)', () => {
     await startPool(bus, pool);
     const vol = await createVolume(bus, pool, { name: 'guest1', capacityBytes: 32 * MiB, format: 'qcow2' });
     const v = await readVolume(bus, vol);
-    assert.deepEqual([v.name, v.capacityBytes], ['guest1', 32 * MiB]);
+    // Fully allocated: a logical volume with allocation < capacity would be a sparse snapshot LV.
+    assert.deepEqual([v.name, v.capacityBytes, v.allocationBytes], ['guest1', 32 * MiB, 32 * MiB]);
+    const volXml = buildVolumeXml({ name: 'guest1', capacityBytes: 32 * MiB, format: 'qcow2' }, 'logical');
+    assert.equal(parseVolumeXml(volXml).format, null, 'no file format on an LV');
     assert.ok(v.format === null || v.format === 'raw', `an LV has no file format, got ${v.format}`);
     await deleteVolume(bus, vol);
     await stopPool(bus, pool);

@@ -25,7 +25,7 @@ export interface VolumeSpec {
   capacityBytes: number;
   /** File format in a `dir` pool; ignored (always raw) in a `logical` pool. Default raw. */
   format?: VolumeFormat;
-  /** Bytes to allocate up front; default 0 (sparse / thin where the pool allows it). */
+  /** Bytes to allocate up front; default 0 (sparse) in a dir pool, the whole capacity in a logical pool. */
   allocationBytes?: number;
 }
 
@@ -56,7 +56,8 @@ export function buildVolumeXml(spec: VolumeSpec, poolType: string): string {
     volume: {
       name: xmlSafe(spec.name, 'volume name'),
       capacity: { [a('unit')]: 'bytes', '#text': spec.capacityBytes },
-      allocation: { [a('unit')]: 'bytes', '#text': spec.allocationBytes ?? 0 },
+      // An LV with allocation below capacity becomes a sparse snapshot LV; guest disks are plain, full LVs.
+      allocation: { [a('unit')]: 'bytes', '#text': spec.allocationBytes ?? (poolType === 'logical' ? spec.capacityBytes : 0) },
       target: poolType === 'logical' ? undefined : { format: { [a('type')]: spec.format ?? 'raw' } },
     },
   });
