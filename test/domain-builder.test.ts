@@ -152,6 +152,28 @@ describe('domain XML round trip through libvirt (test driver)', () => {
     assert.deepEqual(back, { ...spec, uuid: back.uuid, cpuMode: 'host-model' });
   });
 
+  test('a SPICE console, a block-device disk and an empty CD-ROM tray round-trip', async () => {
+    const spec: DomainSpec = {
+      type: 'kvm',
+      name: 'spice',
+      vcpus: 4,
+      memoryMiB: 2048,
+      cpuMode: 'host-passthrough',
+      disks: [
+        { source: { type: 'block', path: '/dev/vg_main/spice' }, format: 'raw' },
+        { source: { type: 'file', path: '/var/lib/libvirt/images/data.qcow2' }, format: 'qcow2' },
+      ],
+      cdrom: { source: null },
+      interfaces: [{ network: 'default', mac: '52:54:00:00:00:02' }],
+      graphics: { type: 'SPICE', password: 'a-longer-spice-password' },
+      ownerId: 'user-3',
+    };
+    const path = await defineDomainXML(bus, TEST_DRIVER, buildDomainXml(spec));
+    defined.push(path);
+    const back = parseDomainSpec(await getDomainXml(bus, path, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+    assert.deepEqual(back, { ...spec, uuid: back.uuid });
+  });
+
   test('libvirt stores a hostile name as plain text', async () => {
     const name = HOSTILE.replace(/\//g, '_'); // libvirt refuses '/' in names
     const path = await defineDomainXML(bus, TEST_DRIVER, buildDomainXml({ ...fullSpec(name), uuid: undefined, title: name }));

@@ -196,6 +196,10 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
   test('destroyed through the API, undefined, its volume deleted and the pool removed', async () => {
     const r = await s.gql(ACTION.replace('%s', 'destroyDomain'), { id }, alice.token);
     assert.deepEqual(r.data.r, { __typename: 'DomainActionSuccess', domain: { state: 'SHUTOFF' } });
+    // Stopped: the drive changes in the definition only.
+    const eject = await s.gql(`mutation($id: ID!) { ejectMedia(id: $id) { __typename ... on Error { code message } } }`, { id }, alice.token);
+    assert.equal(eject.data.ejectMedia.__typename, 'EjectMediaSuccess', JSON.stringify(eject.data));
+    assert.ok(!virsh('dumpxml', '--inactive', domainName).includes('install.iso'));
     await undefineDomain(bus, domainPath);
     const pool = await lookupPool(bus, QEMU, poolName);
     await deleteVolume(bus, await lookupVolume(bus, pool, `${prefix}-disk.qcow2`));

@@ -6,6 +6,7 @@ import {
   buildPool,
   createVolume,
   definePool,
+  ensurePool,
   deleteVolume,
   getPoolXml,
   getVolumeXml,
@@ -70,6 +71,19 @@ describe('storage pools and volumes (test driver)', () => {
     await stopPool(bus, pool);
     await undefinePool(bus, pool);
     await assert.rejects(lookupPool(bus, TEST_DRIVER, 'images'), (e: LibvirtError) => e.kind === 'NOT_FOUND');
+  });
+
+  test('ensurePool defines, builds, starts and autostarts a missing pool, and leaves a ready one as it is', async () => {
+    const spec = { type: 'dir', name: 'guests', targetPath: '/srv/guests' } as const;
+    const pool = await ensurePool(bus, TEST_DRIVER, spec);
+    const info = await readPool(bus, pool);
+    assert.deepEqual([info.active, info.persistent, info.autostart, info.targetPath], [true, true, true, '/srv/guests']);
+    assert.equal(await ensurePool(bus, TEST_DRIVER, spec), pool);
+    await stopPool(bus, pool);
+    assert.equal(await ensurePool(bus, TEST_DRIVER, spec), pool);
+    assert.equal((await readPool(bus, pool)).active, true);
+    await stopPool(bus, pool);
+    await undefinePool(bus, pool);
   });
 
   test('a logical (LVM) pool: volume group and devices in the pool XML, volumes without a file format', async () => {

@@ -121,6 +121,32 @@ export async function getPoolXml(bus: LibvirtBus, poolPath: string): Promise<str
   return xml as string;
 }
 
+/**
+ * The pool named in `spec`, made ready for volumes: defined if missing, built and started if inactive, and
+ * set to autostart. Idempotent; returns the pool's object path.
+ */
+export async function ensurePool(bus: LibvirtBus, driverPath: string, spec: PoolSpec): Promise<string> {
+  let poolPath: string;
+  try {
+    poolPath = await lookupPool(bus, driverPath, spec.name);
+  } catch (err) {
+    if (!(err instanceof LibvirtError && err.kind === 'NOT_FOUND')) throw err;
+    poolPath = await definePool(bus, driverPath, spec);
+  }
+  const pool = await readPool(bus, poolPath);
+  if (!pool.active) {
+    try {
+      await startPool(bus, poolPath);
+    } catch {
+      // Not built yet (no directory, no volume group): build it, then start.
+      await buildPool(bus, poolPath);
+      await startPool(bus, poolPath);
+    }
+  }
+  if (pool.persistent && !pool.autostart) await setPoolAutostart(bus, poolPath, true);
+  return poolPath;
+}
+
 export async function listVolumes(bus: LibvirtBus, poolPath: string, lane: Lane = 'interactive'): Promise<string[]> {
   const [paths] = await bus.call(poolPath, POOL, 'ListStorageVolumes', 'u', [0], { lane });
   return paths as string[];
