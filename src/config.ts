@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { BusTarget } from './libvirt/bus.js';
 
@@ -13,6 +14,10 @@ export interface Config {
   logLevel: string;
   development: boolean;
   limits: QueryLimits;
+  /** Host name users reach over SSH for console tunnels. */
+  publicHost: string;
+  /** Storage pools install images must live in; empty = any libvirt storage pool. */
+  imagePools: string[];
 }
 
 /** Per-operation limits (graphql-armor) and the cap on open subscriptions per API token. */
@@ -58,6 +63,9 @@ Environment:
   VIRTPLANE_DRIVER       Test | QEMU: libvirt driver behind libvirt-dbus
                                                                       (default Test when embedded, else QEMU)
   VIRTPLANE_ADMIN_TOKEN  bootstrap admin token (unset: one is generated on first start and printed once)
+  VIRTPLANE_PUBLIC_HOST  host name users SSH to for console tunnels     (default: this machine's hostname)
+  VIRTPLANE_IMAGE_POOLS  comma-separated storage pools that install images must be in
+                                                                      (default: any storage pool)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 
@@ -117,5 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken,
     logLevel,
     development: env.NODE_ENV !== 'production',
+    publicHost: env.VIRTPLANE_PUBLIC_HOST?.trim() || hostname(),
+    imagePools: (env.VIRTPLANE_IMAGE_POOLS ?? '').split(',').map((p) => p.trim()).filter(Boolean),
   };
 }

@@ -8,12 +8,15 @@ import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
 import { AuditService } from './services/audit.js';
 import { AuthService } from './services/auth.js';
 import { AccessPolicy } from './services/authorization.js';
+import { ConsoleService } from './services/console.js';
 import { DomainEventService } from './services/domain-events.js';
 import { DomainService } from './services/domains.js';
 import { EventHub } from './services/event-hub.js';
 import type { DomainLifecycleEvent, NetworkLifecycleEvent } from './services/events.js';
 import { HostService } from './services/host.js';
+import { ImageService } from './services/images.js';
 import { LibvirtSync } from './services/libvirt-sync.js';
+import { MediaService } from './services/media.js';
 import { NetworkService } from './services/networks.js';
 import { OwnershipStore } from './services/ownership.js';
 import { ProvisioningService } from './services/provisioning.js';
@@ -75,6 +78,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
     const virtType = config.driver === 'Test' ? 'test' : 'qemu';
     const provisioning = new ProvisioningService(bus, driverPath, virtType, cache, sync, access, domains, owners, quotas, users);
+    const images = new ImageService(db, bus, driverPath, config.imagePools, access);
     const services: Services = {
       auth,
       access,
@@ -87,6 +91,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       provisioning,
       audit: new AuditService(db, access),
       subscriptions,
+      images,
+      media: new MediaService(bus, sync, domains, images),
+      console: new ConsoleService(bus, domains, config.publicHost),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
     const reconciled = provisioning.reconcile();

@@ -1,3 +1,4 @@
 // Every table, one file per area under tables/; drizzle-kit and the query builder read this list.
 export * from './tables/auth.js';
 export * from './tables/tenants.js';
+export * from './tables/images.js';

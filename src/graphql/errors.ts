@@ -68,6 +68,8 @@ builder.objectType(ValidationError, {
   fields: (t) => ({ field: t.exposeString('field', { nullable: true }) }),
 });
 
+export { ConflictError, ForbiddenError, LibvirtFailedError, LibvirtUnavailableError, NotFoundError, ValidationError };
+
 /** Errors any domain lifecycle action can return. */
 export const DOMAIN_ACTION_ERRORS = [
   NotFoundError,

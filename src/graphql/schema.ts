@@ -10,6 +10,8 @@ import './events.js';
 import './users.js';
 import './audit.js';
 import { guardSchema } from './guards.js';
+import './image.js';
+import './console.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -1,9 +1,17 @@
 import type { Lane, LibvirtBus } from './bus.js';
-import { domainStateName, domainStateReasonName, VIR_DOMAIN_XML_INACTIVE } from './constants.js';
+import {
+  domainStateName,
+  domainStateReasonName,
+  VIR_DOMAIN_AFFECT_CONFIG,
+  VIR_DOMAIN_AFFECT_LIVE,
+  VIR_DOMAIN_XML_INACTIVE,
+  VIR_DOMAIN_XML_SECURE,
+} from './constants.js';
 import { volumeCapacity } from './storage.js';
 import type { DomainRecord } from './types.js';
 import { buildOwnerMetadataXml } from './xml/build.js';
-import { METADATA_NAMESPACE, METADATA_PREFIX, parseDomainXml } from './xml/domain.js';
+import { buildCdromXml, buildGraphicsXml, type DiskSource, type GraphicsType } from './xml/domain-builder.js';
+import { METADATA_NAMESPACE, METADATA_PREFIX, parseConsoleGraphics, parseDomainXml, type ConsoleGraphics } from './xml/domain.js';
 
 const DOMAIN = 'org.libvirt.Domain';
 
@@ -82,11 +90,46 @@ export async function setDomainMetadata(
   await bus.call(path, DOMAIN, 'SetMetadata', 'isssu', [2, xml, key, uri, flags]);
 }
 
-/** VIR_DOMAIN_AFFECT_LIVE / VIR_DOMAIN_AFFECT_CONFIG */
-const AFFECT_LIVE = 1;
-const AFFECT_CONFIG = 2;
-
 /** Writes the owner into our `<metadata>` element (persistent config, and the live definition when running). */
 export async function setDomainOwner(bus: LibvirtBus, path: string, ownerId: string, live: boolean): Promise<void> {
-  await setDomainMetadata(bus, path, buildOwnerMetadataXml(ownerId), METADATA_PREFIX, METADATA_NAMESPACE, AFFECT_CONFIG | (live ? AFFECT_LIVE : 0));
+  await setDomainMetadata(bus, path, buildOwnerMetadataXml(ownerId), METADATA_PREFIX, METADATA_NAMESPACE, VIR_DOMAIN_AFFECT_CONFIG | (live ? VIR_DOMAIN_AFFECT_LIVE : 0));
+}
+
+/** virDomainUpdateDeviceFlags: changes a device in the running guest (LIVE) and/or its definition (CONFIG). */
+export async function updateDevice(bus: LibvirtBus, path: string, xml: string, flags: number): Promise<void> {
+  await bus.call(path, DOMAIN, 'UpdateDevice', 'su', [xml, flags]);
+}
+
+/** LIVE for a running guest, CONFIG for a persistent one: a change must outlive neither less nor more. */
+export function affectFlags(domain: { active: boolean; persistent: boolean }): number {
+  return (domain.active ? VIR_DOMAIN_AFFECT_LIVE : 0) | (domain.persistent ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+}
+
+/**
+ * The first SPICE/VNC console with its password, read with the secure flag (the only place a password is
+ * read; it is never cached, stored or logged). Live XML for a running guest, so the port is the real one.
+ */
+export async function readConsoleGraphics(bus: LibvirtBus, path: string, active: boolean): Promise<ConsoleGraphics | null> {
+  const xml = await getDomainXml(bus, path, VIR_DOMAIN_XML_SECURE | (active ? 0 : VIR_DOMAIN_XML_INACTIVE));
+  return parseConsoleGraphics(xml);
+}
+
+/** Sets a new console password on the running guest and in its definition. */
+export async function setConsolePassword(
+  bus: LibvirtBus,
+  domain: { path: string; active: boolean; persistent: boolean },
+  type: GraphicsType,
+  password: string,
+): Promise<void> {
+  await updateDevice(bus, domain.path, buildGraphicsXml({ type, password }), affectFlags(domain));
+}
+
+/** Puts media into (or, with null, ejects it from) the CD-ROM drive `target` (e.g. sda on bus sata). */
+export async function changeMedia(
+  bus: LibvirtBus,
+  domain: { path: string; active: boolean; persistent: boolean },
+  drive: { target: string; bus: string | null },
+  source: DiskSource | null,
+): Promise<void> {
+  await updateDevice(bus, domain.path, buildCdromXml(source, { dev: drive.target, bus: drive.bus ?? 'sata' }), affectFlags(domain));
 }

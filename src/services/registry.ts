@@ -1,9 +1,12 @@
 import type { AuditService } from './audit.js';
 import type { AuthService } from './auth.js';
 import type { AccessPolicy } from './authorization.js';
+import type { ConsoleService } from './console.js';
 import type { DomainEventService } from './domain-events.js';
 import type { DomainService } from './domains.js';
 import type { HostService } from './host.js';
+import type { ImageService } from './images.js';
+import type { MediaService } from './media.js';
 import type { NetworkService } from './networks.js';
 import type { ProvisioningService } from './provisioning.js';
 import type { QuotaService } from './quotas.js';
@@ -23,4 +26,7 @@ export interface Services {
   provisioning: ProvisioningService;
   audit: AuditService;
   subscriptions: SubscriptionRegistry;
+  images: ImageService;
+  media: MediaService;
+  console: ConsoleService;
 }

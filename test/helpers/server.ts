@@ -43,6 +43,8 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     logLevel: 'silent',
     development: false,
     limits: DEFAULT_LIMITS,
+    publicHost: 'vm-host.example.net',
+    imagePools: [],
     ...overrides,
   };
   const app = await startVirtplane(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));

@@ -1,4 +1,5 @@
 import type { DomainDisk, DomainGraphics, DomainInterface, DomainMetadata } from '../types.js';
+import type { DiskSource, DomainSpec, GraphicsType } from './domain-builder.js';
 import { attr, child, children, parseXml, text } from './parser.js';
 
 /** Namespace of the `<metadata>` element virtplane owns in each domain it manages. */
@@ -66,5 +67,95 @@ export function parseDomainXml(xml: string): ParsedDomainXml {
       };
     }),
     metadata: { ownerId: owner ? attr(owner, 'id') ?? text(owner) : null },
+  };
+}
+
+function diskSource(disk: unknown): DiskSource | null {
+  const source = child(disk, 'source');
+  if (!source) return null;
+  const pool = attr(source, 'pool');
+  const volume = attr(source, 'volume');
+  if (pool !== null && volume !== null) return { type: 'volume', pool, volume };
+  const file = attr(source, 'file');
+  if (file !== null) return { type: 'file', path: file };
+  const dev = attr(source, 'dev');
+  if (dev !== null) return { type: 'block', path: dev };
+  return null;
+}
+
+/**
+ * Reads a domain's XML back into the spec it was built from (xml/domain-builder.ts). Only what the spec
+ * describes is read; what libvirt adds (controllers, video, addresses, an expanded host-model CPU of a running
+ * guest — read the inactive XML for the spec) is ignored. The graphics password is there only in XML fetched
+ * with the secure flag; otherwise it reads as ''.
+ */
+export function parseDomainSpec(xml: string): DomainSpec {
+  const domain = child(parseXml(xml), 'domain');
+  if (!domain) throw new Error('not a domain XML document');
+  const parsed = parseDomainXml(xml);
+  const devices = child(domain, 'devices');
+  const diskNodes = children(devices, 'disk');
+  const title = text(child(domain, 'title'));
+  const partition = text(child(child(domain, 'resource'), 'partition'));
+  const cpuMode = attr(child(domain, 'cpu'), 'mode');
+  const cdrom = diskNodes.find((d) => attr(d, 'device') === 'cdrom');
+  const graphics = children(devices, 'graphics')[0];
+  const type = attr(domain, 'type');
+
+  const spec: DomainSpec = {
+    type: type === 'kvm' ? 'kvm' : 'qemu',
+    name: parsed.name,
+    uuid: parsed.uuid,
+    ...(title !== null ? { title } : {}),
+    vcpus: parsed.vcpus,
+    memoryMiB: parsed.memoryMiB,
+    ...(cpuMode === 'host-model' || cpuMode === 'host-passthrough' || cpuMode === 'maximum' ? { cpuMode } : {}),
+    disks: diskNodes
+      .filter((d) => (attr(d, 'device') ?? 'disk') === 'disk')
+      .flatMap((d) => {
+        const source = diskSource(d);
+        const format = attr(child(d, 'driver'), 'type');
+        return source ? [{ source, format: format === 'qcow2' ? 'qcow2' : 'raw' } as const] : [];
+      }),
+    ...(cdrom ? { cdrom: { source: diskSource(cdrom) } } : {}),
+    interfaces: children(devices, 'interface')
+      .filter((i) => attr(i, 'type') === 'network')
+      .map((i) => {
+        const ref = child(i, 'filterref');
+        const parameters = children(ref, 'parameter').map((p) => ({ name: attr(p, 'name') ?? '', value: attr(p, 'value') ?? '' }));
+        return {
+          network: attr(child(i, 'source'), 'network') ?? '',
+          mac: attr(child(i, 'mac'), 'address') ?? '',
+          ...(ref ? { filterref: { filter: attr(ref, 'filter') ?? '', ...(parameters.length ? { parameters } : {}) } } : {}),
+        };
+      }),
+    ...(graphics && ['vnc', 'spice'].includes(attr(graphics, 'type') ?? '')
+      ? { graphics: { type: attr(graphics, 'type') === 'spice' ? 'SPICE' : 'VNC', password: attr(graphics, 'passwd') ?? '' } as const }
+      : {}),
+    ownerId: parsed.metadata.ownerId ?? '',
+    ...(partition !== null ? { partition } : {}),
+  };
+  return spec;
+}
+
+/** A graphics console with its secret: only ever read from XML fetched with the secure flag. */
+export interface ConsoleGraphics {
+  type: GraphicsType;
+  listen: string | null;
+  /** null until the guest runs (autoport). */
+  port: number | null;
+  password: string | null;
+}
+
+export function parseConsoleGraphics(xml: string): ConsoleGraphics | null {
+  const devices = child(child(parseXml(xml), 'domain'), 'devices');
+  const g = children(devices, 'graphics').find((x) => ['vnc', 'spice'].includes(attr(x, 'type') ?? ''));
+  if (!g) return null;
+  const port = Number(attr(g, 'port'));
+  return {
+    type: attr(g, 'type') === 'spice' ? 'SPICE' : 'VNC',
+    listen: attr(g, 'listen') ?? attr(child(g, 'listen'), 'address'),
+    port: Number.isInteger(port) && port > 0 ? port : null,
+    password: attr(g, 'passwd'),
   };
 }

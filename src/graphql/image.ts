@@ -1,0 +1,83 @@
+import type { ImageView } from '../services/images.js';
+import { builder } from './builder.js';
+import { DomainRef } from './domain.js';
+import { ConflictError, DOMAIN_ACTION_ERRORS, ForbiddenError, LibvirtFailedError, LibvirtUnavailableError, NotFoundError, ValidationError } from './errors.js';
+import { localId } from './ids.js';
+
+const ImageRef = builder.objectRef<ImageView>('Image').implement({
+  description: 'Install media (an ISO in an image pool) that an admin published; pick one by name.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    sizeBytes: t.float({ resolve: (i) => i.sizeBytes }),
+    path: t.exposeString('path', { nullable: true, description: 'Host path of the ISO; only admins see it.' }),
+    createdAt: t.field({ type: 'DateTime', resolve: (i) => i.createdAt }),
+  }),
+});
+
+builder.queryField('images', (t) =>
+  t.field({
+    type: [ImageRef],
+    description: 'Install images, ordered by name.',
+    resolve: (_root, _args, ctx) => ctx.services.images.list(ctx.viewer),
+  }),
+);
+
+builder.mutationField('addImage', (t) =>
+  t.field({
+    type: ImageRef,
+    description: 'Publishes an ISO that is a volume in an image pool (admins only).',
+    args: { name: t.arg.string({ required: true }), path: t.arg.string({ required: true }) },
+    errors: {
+      types: [ValidationError, ConflictError, ForbiddenError, LibvirtUnavailableError, LibvirtFailedError],
+      result: { name: 'AddImageSuccess' },
+      union: { name: 'AddImageResult' },
+      dataField: { name: 'image' },
+    },
+    resolve: (_root, args, ctx) => ctx.services.images.add(ctx.viewer, args.name, args.path),
+  }),
+);
+
+builder.mutationField('removeImage', (t) =>
+  t.field({
+    type: ImageRef,
+    description: 'Withdraws an image from the list (admins only); the file stays where it is.',
+    args: { name: t.arg.string({ required: true }) },
+    errors: {
+      types: [NotFoundError, ForbiddenError],
+      result: { name: 'RemoveImageSuccess' },
+      union: { name: 'RemoveImageResult' },
+      dataField: { name: 'image' },
+    },
+    resolve: (_root, args, ctx) => ctx.services.images.remove(ctx.viewer, args.name),
+  }),
+);
+
+builder.mutationField('insertMedia', (t) =>
+  t.field({
+    type: DomainRef,
+    description: "Puts an install image into the domain's CD-ROM drive (live if it runs, and in its definition).",
+    args: { id: t.arg.id({ required: true }), image: t.arg.string({ required: true, description: 'Image name.' }) },
+    errors: {
+      types: [...DOMAIN_ACTION_ERRORS, ValidationError],
+      result: { name: 'InsertMediaSuccess' },
+      union: { name: 'InsertMediaResult' },
+      dataField: { name: 'domain' },
+    },
+    resolve: (_root, args, ctx) => ctx.services.media.insert(ctx.viewer, localId(String(args.id), 'Domain'), args.image),
+  }),
+);
+
+builder.mutationField('ejectMedia', (t) =>
+  t.field({
+    type: DomainRef,
+    description: "Empties the domain's CD-ROM drive (live if it runs, and in its definition).",
+    args: { id: t.arg.id({ required: true }) },
+    errors: {
+      types: [...DOMAIN_ACTION_ERRORS, ValidationError],
+      result: { name: 'EjectMediaSuccess' },
+      union: { name: 'EjectMediaResult' },
+      dataField: { name: 'domain' },
+    },
+    resolve: (_root, args, ctx) => ctx.services.media.eject(ctx.viewer, localId(String(args.id), 'Domain')),
+  }),
+);

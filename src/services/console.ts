@@ -1,0 +1,74 @@
+import { randomInt } from 'node:crypto';
+import type { LibvirtBus } from '../libvirt/bus.js';
+import { readConsoleGraphics, setConsolePassword } from '../libvirt/domain.js';
+import type { GraphicsType } from '../libvirt/xml/domain-builder.js';
+import type { DomainService } from './domains.js';
+import { fromLibvirt, UnsupportedError } from './errors.js';
+import type { Viewer } from './viewer.js';
+
+export interface DomainConsole {
+  type: GraphicsType;
+  listen: string;
+  /** null while the domain is not running (libvirt picks the port at start). */
+  port: number | null;
+  password: string;
+  /** What the user runs to reach the console through SSH; null while there is no port. */
+  sshTunnelCommand: string | null;
+}
+
+const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+
+/** VNC authentication uses at most 8 characters of a password; SPICE takes longer ones. */
+export function generateConsolePassword(type: GraphicsType): string {
+  const length = type === 'VNC' ? 8 : 20;
+  let out = '';
+  for (let i = 0; i < length; i++) out += ALPHABET[randomInt(ALPHABET.length)];
+  return out;
+}
+
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9._@:-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The graphical console of a domain, as the seed hands it out: SPICE/VNC on the host's loopback, reached
+ * through an SSH tunnel. Passwords are read from libvirt (secure XML) on demand and never stored or logged.
+ */
+export class ConsoleService {
+  constructor(
+    private readonly bus: LibvirtBus,
+    private readonly domains: DomainService,
+    private readonly publicHost: string,
+  ) {}
+
+  async get(viewer: Viewer, uuid: string): Promise<DomainConsole> {
+    const domain = this.domains.get(viewer, uuid);
+    let g;
+    try {
+      g = await readConsoleGraphics(this.bus, domain.path, domain.active);
+    } catch (err) {
+      throw fromLibvirt(err, { kind: 'domain', id: uuid });
+    }
+    if (!g) throw new UnsupportedError('this domain has no SPICE or VNC console');
+    const listen = g.listen ?? '127.0.0.1';
+    return {
+      type: g.type,
+      listen,
+      port: g.port,
+      password: g.password ?? '',
+      sshTunnelCommand: g.port === null ? null : `ssh -L ${g.port}:${listen}:${g.port} ${shellWord(viewer.name)}@${shellWord(this.publicHost)}`,
+    };
+  }
+
+  /** A new password, on the running guest (live) and in its definition; answers with the console as it now is. */
+  async rotatePassword(viewer: Viewer, uuid: string): Promise<DomainConsole> {
+    const domain = this.domains.get(viewer, uuid);
+    const current = await this.get(viewer, uuid);
+    try {
+      await setConsolePassword(this.bus, domain, current.type, generateConsolePassword(current.type));
+    } catch (err) {
+      throw fromLibvirt(err, { kind: 'domain', id: uuid });
+    }
+    return this.get(viewer, uuid);
+  }
+}

@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { isAbsolute } from 'node:path';
+import { asc, eq } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { images } from '../db/schema.js';
+import type { LibvirtBus } from '../libvirt/bus.js';
+import { findVolumeInPools } from '../libvirt/storage.js';
+import type { AccessPolicy } from './authorization.js';
+import { ConflictError, fromLibvirt, NotFoundError, ValidationError } from './errors.js';
+import { isAdmin, type Viewer } from './viewer.js';
+
+export type Image = typeof images.$inferSelect;
+
+/** An image as a viewer may see it: the host path only for admins. */
+export type ImageView = Omit<Image, 'path'> & { path: string | null };
+
+const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Install media: an admin-managed list of ISOs that live in image pools (VIRTPLANE_IMAGE_POOLS, or any
+ * pool). Everyone may list them; tenants refer to them by name.
+ */
+export class ImageService {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: LibvirtBus,
+    private readonly driverPath: string,
+    private readonly imagePools: string[],
+    private readonly access: AccessPolicy,
+  ) {}
+
+  list(viewer: Viewer): ImageView[] {
+    const admin = isAdmin(viewer);
+    return this.db
+      .select()
+      .from(images)
+      .orderBy(asc(images.name))
+      .all()
+      .map((i) => (admin ? i : { ...i, path: null }));
+  }
+
+  byName(name: string): Image {
+    const row = this.db.select().from(images).where(eq(images.name, name)).get();
+    if (!row) throw new NotFoundError('image', name);
+    return row;
+  }
+
+  async add(viewer: Viewer, name: string, path: string): Promise<Image> {
+    this.access.requireAdmin(viewer);
+    if (!IMAGE_NAME.test(name)) throw new ValidationError('name: 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
+    if (!isAbsolute(path)) throw new ValidationError('path must be an absolute path on the host', 'path');
+    let volume;
+    try {
+      volume = await findVolumeInPools(this.bus, this.driverPath, path, this.imagePools);
+    } catch (err) {
+      throw fromLibvirt(err);
+    }
+    if (!volume) {
+      const where = this.imagePools.length ? `the image pools (${this.imagePools.join(', ')})` : 'an active dir storage pool';
+      throw new ValidationError(`no file ${path} in ${where}`, 'path');
+    }
+    const row: Image = { id: randomUUID(), name, path: volume.targetPath ?? path, sizeBytes: volume.capacityBytes, createdAt: new Date() };
+    // One synchronous transaction: the check and the insert cannot interleave with another request.
+    return this.db.transaction((tx) => {
+      if (tx.select({ id: images.id }).from(images).where(eq(images.name, name)).get()) {
+        throw new ConflictError(`an image named ${JSON.stringify(name)} already exists`);
+      }
+      tx.insert(images).values(row).run();
+      return row;
+    });
+  }
+
+  remove(viewer: Viewer, name: string): Image {
+    this.access.requireAdmin(viewer);
+    const row = this.byName(name);
+    this.db.delete(images).where(eq(images.id, row.id)).run();
+    return row;
+  }
+}
