@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { TABLE_NAME, type NftConfig } from './firewall/nftables.js';
 import type { BusTarget } from './libvirt/bus.js';
 
 /** Everything the server reads from its environment, parsed once at start. */
@@ -12,6 +13,8 @@ export interface Config {
   adminToken: string | null;
   logLevel: string;
   development: boolean;
+  /** nft binary (null: host firewall changes off) and the `inet` table virtplane owns. */
+  nft: NftConfig;
 }
 
 export class ConfigError extends Error {}
@@ -29,6 +32,8 @@ Environment:
   VIRTPLANE_DRIVER       Test | QEMU: libvirt driver behind libvirt-dbus
                                                                       (default Test when embedded, else QEMU)
   VIRTPLANE_ADMIN_TOKEN  bootstrap admin token (unset: one is generated on first start and printed once)
+  VIRTPLANE_NFT          nft binary for NAT port forwards, or "off"   (default nft)
+  VIRTPLANE_NFT_TABLE    the nftables table virtplane owns (inet)     (default virtplane)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 `;
@@ -60,6 +65,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
 
+  const rawNft = env.VIRTPLANE_NFT?.trim() || 'nft';
+  const nftTable = env.VIRTPLANE_NFT_TABLE?.trim() || 'virtplane';
+  if (!TABLE_NAME.test(nftTable)) throw new ConfigError(`VIRTPLANE_NFT_TABLE must be a letter then up to 31 letters, digits or _, got "${nftTable}"`);
+
   return {
     host: env.HOST?.trim() || '127.0.0.1',
     port,
@@ -69,5 +78,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken,
     logLevel,
     development: env.NODE_ENV !== 'production',
+    nft: { binary: rawNft.toLowerCase() === 'off' ? null : rawNft, table: nftTable },
   };
 }

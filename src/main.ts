@@ -13,7 +13,9 @@ import { EventHub } from './services/event-hub.js';
 import type { DomainLifecycleEvent, NetworkLifecycleEvent } from './services/events.js';
 import { HostService } from './services/host.js';
 import { LibvirtSync } from './services/libvirt-sync.js';
+import { IpamService } from './services/ipam.js';
 import { NetworkService } from './services/networks.js';
+import { PortForwardService } from './services/port-forwards.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
 import { startHttpServer } from './server.js';
@@ -61,11 +63,18 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
 
     const access = new AccessPolicy();
     const auth = new AuthService(db);
+    const networks = new NetworkService(bus, driverPath, db, cache, sync, access);
+    await networks.probe();
+    const ipam = new IpamService(bus, db, cache, networks, access);
+    const portForwards = new PortForwardService(db, cache, ipam, access, config.nft, log.child({ component: 'nftables' }));
+    await portForwards.start();
     const services: Services = {
       auth,
       access,
       domains: new DomainService(bus, cache, sync, access),
-      networks: new NetworkService(cache, access),
+      networks,
+      ipam,
+      portForwards,
       host: new HostService(bus, driverPath, config.driver, sync),
       domainEvents: new DomainEventService(domainHub, access),
     };

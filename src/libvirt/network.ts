@@ -43,19 +43,26 @@ export async function updateNetwork(bus: LibvirtBus, path: string, command: numb
   await bus.call(path, NETWORK, 'Update', 'uuisu', [command, section, -1, xml, flags]);
 }
 
-/** Where a network change must land: the running network too when it is active, else only its definition. */
-function affect(active: boolean): number {
-  return active ? NETWORK_UPDATE.flags.LIVE | NETWORK_UPDATE.flags.CONFIG : NETWORK_UPDATE.flags.CONFIG;
+export interface NetworkTarget {
+  path: string;
+  active: boolean;
+  persistent: boolean;
+}
+
+/** Where a network change must land: the running network when active, its definition when persistent. */
+function affect(n: NetworkTarget): number {
+  const { LIVE, CONFIG } = NETWORK_UPDATE.flags;
+  return (n.active ? LIVE : 0) | (n.persistent || !n.active ? CONFIG : 0);
 }
 
 /** Adds a DHCP host entry mapping `mac` to `ip` (ip-dhcp-host add-last). */
-export async function addDhcpHost(bus: LibvirtBus, path: string, active: boolean, host: { mac: string; ip: string }): Promise<void> {
+export async function addDhcpHost(bus: LibvirtBus, network: NetworkTarget, host: { mac: string; ip: string }): Promise<void> {
   const { command, section } = NETWORK_UPDATE;
-  await updateNetwork(bus, path, command.ADD_LAST, section.IP_DHCP_HOST, buildDhcpHostXml(host), affect(active));
+  await updateNetwork(bus, network.path, command.ADD_LAST, section.IP_DHCP_HOST, buildDhcpHostXml(host), affect(network));
 }
 
 /** Removes the DHCP host entry for `mac`/`ip` (ip-dhcp-host delete). */
-export async function deleteDhcpHost(bus: LibvirtBus, path: string, active: boolean, host: { mac: string; ip: string }): Promise<void> {
+export async function deleteDhcpHost(bus: LibvirtBus, network: NetworkTarget, host: { mac: string; ip: string }): Promise<void> {
   const { command, section } = NETWORK_UPDATE;
-  await updateNetwork(bus, path, command.DELETE, section.IP_DHCP_HOST, buildDhcpHostXml(host), affect(active));
+  await updateNetwork(bus, network.path, command.DELETE, section.IP_DHCP_HOST, buildDhcpHostXml(host), affect(network));
 }

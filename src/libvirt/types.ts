@@ -25,6 +25,8 @@ export interface DomainInterface {
   mac: string | null;
   model: string | null;
   network: string | null;
+  /** Host bridge of a `type='bridge'` interface. */
+  bridge: string | null;
 }
 
 export interface DomainDisk {

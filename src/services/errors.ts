@@ -52,6 +52,19 @@ export class ConflictError extends ServiceError {
   readonly code = 'CONFLICT';
 }
 
+export class QuotaExceededError extends ServiceError {
+  readonly code = 'QUOTA_EXCEEDED';
+}
+
+export class InUseError extends ServiceError {
+  readonly code = 'IN_USE';
+}
+
+/** No free address is left in a network's pool; nothing was allocated. */
+export class AddressExhaustedError extends ServiceError {
+  readonly code = 'ADDRESS_EXHAUSTED';
+}
+
 export class UnsupportedError extends ServiceError {
   readonly code = 'UNSUPPORTED';
 }
