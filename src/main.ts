@@ -65,8 +65,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const auth = new AuthService(db);
     const networks = new NetworkService(bus, driverPath, db, cache, sync, access);
     await networks.probe();
-    const ipam = new IpamService(bus, db, cache, networks, access);
+    const ipam = new IpamService(bus, db, cache, networks, sync, access);
     const portForwards = new PortForwardService(db, cache, ipam, access, config.nft, log.child({ component: 'nftables' }));
+    ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
     await portForwards.start();
     const services: Services = {
       auth,

@@ -4,7 +4,7 @@ import { builder } from './builder.js';
 import { connectionFromSorted } from './connection.js';
 import { DOMAIN_ACTION_ERRORS } from './errors.js';
 import { localId } from './ids.js';
-import { NetworkRef } from './network.js';
+import { NetworkLeaseRef, NetworkRef } from './network.js';
 
 export const DomainStateEnum = builder.enumType('DomainState', {
   description: "libvirt's virDomainState, by libvirt's names.",
@@ -20,6 +20,16 @@ const DomainInterfaceRef = builder.objectRef<DomainInterface>('DomainInterface')
       type: NetworkRef,
       nullable: true,
       resolve: (i, _args, ctx) => (i.network ? (ctx.services.networks.byName(i.network) ?? null) : null),
+    }),
+    ipv4: t.string({
+      nullable: true,
+      description: 'The IPv4 address virtplane gave this NIC (pinned in the network’s DHCP hosts).',
+      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv4 ?? null) : null),
+    }),
+    ipv6: t.string({
+      nullable: true,
+      description: 'The IPv6 address virtplane gave this NIC.',
+      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv6 ?? null) : null),
     }),
   }),
 });
@@ -58,6 +68,17 @@ export const DomainRef = builder.node(builder.objectRef<DomainRecord>('Domain'),
     interfaces: t.field({ type: [DomainInterfaceRef], resolve: (d) => d.interfaces }),
     disks: t.field({ type: [DomainDiskRef], resolve: (d) => d.disks }),
     graphics: t.field({ type: [DomainGraphicsRef], resolve: (d) => d.graphics }),
+  }),
+});
+
+NetworkLeaseRef.implement({
+  description: 'The addresses virtplane gave one NIC on a network.',
+  fields: (t) => ({
+    mac: t.exposeString('mac'),
+    ipv4: t.exposeString('ipv4', { nullable: true }),
+    ipv6: t.exposeString('ipv6', { nullable: true }),
+    pinned: t.exposeBoolean('pinned', { description: 'Whether the IPv4 is pinned as a DHCP host of the network.' }),
+    domain: t.field({ type: DomainRef, nullable: true, resolve: (l) => l.domain }),
   }),
 });
 

@@ -1,5 +1,8 @@
 import {
+  AddressExhaustedError,
   ConflictError,
+  InUseError,
+  QuotaExceededError,
   ERROR_CODES,
   ForbiddenError,
   InvalidStateError,
@@ -40,6 +43,9 @@ errorType(ConflictError, 'ConflictError', 'The change conflicts with an existing
 errorType(UnsupportedError, 'UnsupportedError', 'The libvirt driver in use does not support this.');
 errorType(LibvirtUnavailableError, 'LibvirtUnavailableError', 'libvirt cannot be reached right now.');
 errorType(LibvirtFailedError, 'LibvirtError', "libvirt refused the request; its own message is kept.");
+errorType(InUseError, 'InUseError', 'The object is still in use, e.g. a network with domains on it.');
+errorType(AddressExhaustedError, 'AddressExhaustedError', 'No free address is left; nothing was allocated.');
+errorType(QuotaExceededError, 'QuotaExceededError', 'The change would exceed your quota.');
 
 
 builder.objectType(ValidationError, {
@@ -59,3 +65,19 @@ export const DOMAIN_ACTION_ERRORS = [
   LibvirtUnavailableError,
   LibvirtFailedError,
 ];
+
+/** Errors network mutations can return. */
+export const NETWORK_ERRORS = [
+  ValidationError,
+  ConflictError,
+  NotFoundError,
+  ForbiddenError,
+  InvalidStateError,
+  InUseError,
+  UnsupportedError,
+  LibvirtUnavailableError,
+  LibvirtFailedError,
+];
+
+/** Errors port forward mutations can return. */
+export const PORT_FORWARD_ERRORS = [ValidationError, ConflictError, NotFoundError, ForbiddenError, InvalidStateError, QuotaExceededError, UnsupportedError];

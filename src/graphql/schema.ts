@@ -5,6 +5,7 @@ import './network.js';
 import './domain.js';
 import './host.js';
 import './events.js';
+import './port-forward.js';
 
 let schema: GraphQLSchema | undefined;
 

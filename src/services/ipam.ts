@@ -10,6 +10,7 @@ import type { CleanTrafficParams } from '../libvirt/xml/nwfilter.js';
 import { allocationPool, countFree, firstFree, formatIp, parseIp, type Pool } from './addresses.js';
 import type { AccessPolicy } from './authorization.js';
 import { AddressExhaustedError, fromLibvirt, NotFoundError, ValidationError } from './errors.js';
+import type { LibvirtSync } from './libvirt-sync.js';
 import type { NetworkService } from './networks.js';
 import type { StateCache } from './state-cache.js';
 import { isAdmin, type Viewer } from './viewer.js';
@@ -50,8 +51,16 @@ export class IpamService {
     private readonly db: Db,
     private readonly cache: StateCache,
     private readonly networks: NetworkService,
+    private readonly sync: LibvirtSync,
     private readonly access: AccessPolicy,
   ) {}
+
+  private readonly releaseHooks: ((domainUuid: string) => Promise<void>)[] = [];
+
+  /** Runs `fn` after a domain's addresses are released (the port forwards to it go with them). */
+  onRelease(fn: (domainUuid: string) => Promise<void>): void {
+    this.releaseHooks.push(fn);
+  }
 
   /** A MAC in QEMU's 52:54:00 range that no lease and no known domain uses; leased to `domainUuid` until release. */
   allocateMac(domainUuid: string): string {
@@ -122,6 +131,8 @@ export class IpamService {
       } catch (err) {
         throw fromLibvirt(err, { kind: 'network', id: network.uuid });
       }
+      // virNetworkUpdate sends no lifecycle event: re-read the network so the cache shows the new host.
+      await this.sync.refreshNetwork(network.path);
     }
     this.db.update(ipAllocations).set({ pinned: true }).where(eq(ipAllocations.mac, alloc.mac)).run();
     return { ...alloc, pinned: true };
@@ -139,11 +150,13 @@ export class IpamService {
         // Already unpinned by hand or the network was redefined: the entry is gone, which is what we want.
         if (!(err instanceof LibvirtError) || err.kind === 'UNAVAILABLE') throw fromLibvirt(err);
       }
+      await this.sync.refreshNetwork(network.path);
     }
     this.db.transaction((tx) => {
       tx.delete(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).run();
       tx.delete(macLeases).where(eq(macLeases.domainUuid, domainUuid)).run();
     });
+    for (const fn of this.releaseHooks) await fn(domainUuid);
   }
 
   addressesOf(mac: string): NicAddresses | null {
