@@ -10,7 +10,7 @@ import { buildNetworkXml } from '../libvirt/xml/network.js';
 import type { NetworkRecord, NetworkSpec } from '../libvirt/types.js';
 import { formatIp, isValidPrefix, overlaps, parseIp, rangeWithin, subnetOf, type Family, type IpRange } from './addresses.js';
 import type { AccessPolicy } from './authorization.js';
-import { ConflictError, fromLibvirt, InUseError, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, fromLibvirt, InUseError, InvalidStateError, NotFoundError, ValidationError } from './errors.js';
 import type { LibvirtSync } from './libvirt-sync.js';
 import type { StateCache } from './state-cache.js';
 import type { Viewer } from './viewer.js';
@@ -128,11 +128,18 @@ export class NetworkService {
   }
 
   start(viewer: Viewer, uuid: string): Promise<NetworkRecord> {
-    return this.act(viewer, uuid, (path) => networkActions.create(this.bus, path));
+    return this.act(viewer, uuid, (path, n) => {
+      if (n.active) throw new InvalidStateError(`network ${n.name} is already running`);
+      return networkActions.create(this.bus, path);
+    });
   }
 
+  /** Stops a running network (some drivers, like the test driver, would accept stopping a stopped one). */
   stop(viewer: Viewer, uuid: string): Promise<NetworkRecord> {
-    return this.act(viewer, uuid, (path) => networkActions.destroy(this.bus, path));
+    return this.act(viewer, uuid, (path, n) => {
+      if (!n.active) throw new InvalidStateError(`network ${n.name} is not running`);
+      return networkActions.destroy(this.bus, path);
+    });
   }
 
   setAutostart(viewer: Viewer, uuid: string, autostart: boolean): Promise<NetworkRecord> {
@@ -162,11 +169,11 @@ export class NetworkService {
     return uuid;
   }
 
-  private async act(viewer: Viewer, uuid: string, fn: (path: string) => Promise<unknown>): Promise<NetworkRecord> {
+  private async act(viewer: Viewer, uuid: string, fn: (path: string, network: NetworkRecord) => Promise<unknown>): Promise<NetworkRecord> {
     this.access.requireAdmin(viewer);
     const network = this.get(viewer, uuid);
     try {
-      await fn(network.path);
+      await fn(network.path, network);
     } catch (err) {
       throw fromLibvirt(err, { kind: 'network', id: uuid });
     }
