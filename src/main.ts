@@ -64,7 +64,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const access = new AccessPolicy();
     const auth = new AuthService(db);
     const networks = new NetworkService(bus, driverPath, db, cache, sync, access);
-    await networks.probe();
+    await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
     const portForwards = new PortForwardService(db, cache, ipam, access, config.nft, log.child({ component: 'nftables' }));
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));

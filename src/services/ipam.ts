@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { ipAllocations, macLeases } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
@@ -196,7 +196,8 @@ export class IpamService {
       const visible = isAdmin(viewer) || (domain !== null && this.access.canSeeDomain(viewer, domain));
       if (visible) out.push({ ...row(r), domain: domain && this.access.canSeeDomain(viewer, domain) ? domain : null });
     }
-    return out.sort((a, b) => (a.ipv4 ?? '').localeCompare(b.ipv4 ?? '', undefined, { numeric: true }) || a.mac.localeCompare(b.mac));
+    const key = (l: Lease) => (l.ipv4 ? (parseIp(l.ipv4)?.value ?? 0n) : -1n);
+    return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.mac.localeCompare(b.mac)));
   }
 
   /** How many IPv4 addresses the network can still hand out (null when it has no IPv4). */
@@ -206,7 +207,7 @@ export class IpamService {
     const rows = this.db
       .select({ ipv4: ipAllocations.ipv4 })
       .from(ipAllocations)
-      .where(and(eq(ipAllocations.networkUuid, network.uuid)))
+      .where(eq(ipAllocations.networkUuid, network.uuid))
       .all();
     return Number(countFree(pool.ranges, this.takenIn(network.ipv4, rows.map((r) => r.ipv4)), pool.excluded));
   }

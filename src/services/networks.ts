@@ -62,9 +62,17 @@ export class NetworkService {
     private readonly access: AccessPolicy,
   ) {}
 
-  /** Asks the driver once whether it can filter NICs with clean-traffic (the test driver cannot). */
-  async probe(): Promise<void> {
-    this.nwfilter = await hasNWFilter(this.bus, this.driverPath, CLEAN_TRAFFIC);
+  /**
+   * Asks the driver once whether it can filter NICs with clean-traffic (the test driver cannot). A failed
+   * probe reports "unsupported" rather than stopping the server.
+   */
+  async probe(onError: (err: unknown) => void = () => {}): Promise<void> {
+    try {
+      this.nwfilter = await hasNWFilter(this.bus, this.driverPath, CLEAN_TRAFFIC);
+    } catch (err) {
+      this.nwfilter = false;
+      onError(err);
+    }
   }
 
   get nwfilterSupported(): boolean {
