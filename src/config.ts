@@ -32,7 +32,7 @@ Environment:
   VIRTPLANE_DRIVER       Test | QEMU: libvirt driver behind libvirt-dbus
                                                                       (default Test when embedded, else QEMU)
   VIRTPLANE_ADMIN_TOKEN  bootstrap admin token (unset: one is generated on first start and printed once)
-  VIRTPLANE_NFT          nft binary for NAT port forwards, or "off"   (default nft)
+  VIRTPLANE_NFT          nft binary for NAT port forwards, or "off"   (default nft with QEMU, off with Test)
   VIRTPLANE_NFT_TABLE    the nftables table virtplane owns (inet)     (default virtplane)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
@@ -65,7 +65,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
 
-  const rawNft = env.VIRTPLANE_NFT?.trim() || 'nft';
+  // The test driver has no real guests: unless asked, a server on it leaves the host firewall alone.
+  const rawNft = env.VIRTPLANE_NFT?.trim() || (driver === 'QEMU' ? 'nft' : 'off');
   const nftTable = env.VIRTPLANE_NFT_TABLE?.trim() || 'virtplane';
   if (!TABLE_NAME.test(nftTable)) throw new ConfigError(`VIRTPLANE_NFT_TABLE must be a letter then up to 31 letters, digits or _, got "${nftTable}"`);
 
