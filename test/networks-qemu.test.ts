@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,25 @@ import { METADATA_NAMESPACE } from '../src/libvirt/xml/domain.js';
 import { cleanTrafficFilterrefXml } from '../src/libvirt/xml/nwfilter.js';
 import { acquireLibvirtd, domainType, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+
+/** Answers each connection on port 22 with the peer's address, then closes. */
+const GUEST_SERVER = `
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 22)); s.listen()
+print('listening', flush=True)
+while True:
+    conn, peer = s.accept(); conn.sendall(('guest saw %s\\n' % peer[0]).encode()); conn.close()
+`;
+/** Connects to host:port, retrying for a few seconds while the new bridge port starts forwarding (STP). */
+const CLIENT = `
+import socket, sys, time
+for attempt in range(40):
+    try:
+        c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2); print(c.recv(100).decode().strip()); break
+    except OSError:
+        if attempt == 39: raise
+        time.sleep(0.25)
+`;
 
 /**
  * Real networks on the QEMU driver through the host's libvirtd: a routed network on documentation ranges,
@@ -32,12 +51,30 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
   let ipv4 = '';
   let networkId = '';
   const domainUuid = randomUUID();
+  const tag = randomBytes(3).toString('hex');
+  const clientNet = 4 * (randomBytes(1)[0]! % 64); // a random /30 of 192.0.2.0/24
+  const netns: { guest: string; client: string; guestHost: string; clientHost: string; hostSide: string; clientSide: string; server?: ChildProcess } = {
+    guest: `vptest-g-${tag}`,
+    client: `vptest-c-${tag}`,
+    guestHost: `vpg${tag}`,
+    clientHost: `vpc${tag}`,
+    hostSide: `192.0.2.${clientNet + 1}`,
+    clientSide: `192.0.2.${clientNet + 2}`,
+  };
 
   before(async () => {
     lease = await acquireLibvirtd();
     s = await startTestServer({ driver: 'QEMU', dataDir, nft });
   });
   after(async () => {
+    netns.server?.kill();
+    for (const args of [['link', 'del', netns.guestHost], ['link', 'del', netns.clientHost], ['netns', 'del', netns.guest], ['netns', 'del', netns.client]]) {
+      try {
+        execFileSync('ip', args, { stdio: 'ignore' });
+      } catch {
+        /* never made */
+      }
+    }
     virshQuiet('destroy', vmName);
     virshQuiet('undefine', vmName);
     virshQuiet('net-destroy', name);
@@ -138,6 +175,30 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
     assert.deepEqual(rules(), expected, 'rewritten once, not duplicated');
     const after = await s.gql(`{ portForwards { hostPort guestIpv4 } }`);
     assert.deepEqual(after.data.portForwards, [{ hostPort: 40022, guestIpv4: ipv4 }]);
+
+    // Traffic, between namespaces this test makes: a "guest" namespace on the network's bridge holding the
+    // VM's pinned address (the diskless VM never uses it) and a "client" namespace wired to the host.
+    // The client connects to the host's port 40022 and gets the guest's port 22.
+    const g = netns.guest;
+    const c = netns.client;
+    const sh = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+    sh('netns', 'add', g);
+    sh('netns', 'add', c);
+    sh('link', 'add', netns.guestHost, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', g);
+    sh('link', 'set', netns.guestHost, 'master', bridge, 'up');
+    sh('-n', g, 'addr', 'add', `${ipv4}/29`, 'dev', 'eth0');
+    sh('-n', g, 'link', 'set', 'eth0', 'up');
+    sh('-n', g, 'route', 'add', 'default', 'via', v4(1));
+    sh('link', 'add', netns.clientHost, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', c);
+    sh('addr', 'add', `${netns.hostSide}/30`, 'dev', netns.clientHost);
+    sh('link', 'set', netns.clientHost, 'up');
+    sh('-n', c, 'addr', 'add', `${netns.clientSide}/30`, 'dev', 'eth0');
+    sh('-n', c, 'link', 'set', 'eth0', 'up');
+    sh('-n', c, 'route', 'add', 'default', 'via', netns.hostSide);
+    netns.server = spawn('ip', ['netns', 'exec', g, 'python3', '-c', GUEST_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => netns.server!.stdout!.once('data', resolve)); // "listening"
+    const reply = execFileSync('ip', ['netns', 'exec', c, 'python3', '-c', CLIENT, netns.hostSide, '40022'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(reply.trim(), `guest saw ${netns.clientSide}`);
 
     // Deleting the guest releases its addresses: the DHCP entry and the rule go; then the network can go.
     virsh('destroy', vmName);
