@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { TABLE_NAME, type NftConfig } from './firewall/nftables.js';
 import type { BusTarget } from './libvirt/bus.js';
 
 /** Everything the server reads from its environment, parsed once at start. */
@@ -18,6 +19,8 @@ export interface Config {
   publicHost: string;
   /** Storage pools install images must live in; empty = any libvirt storage pool. */
   imagePools: string[];
+  /** nft binary (null: host firewall changes off) and the `inet` table virtplane owns. */
+  nft: NftConfig;
 }
 
 /** Per-operation limits (graphql-armor) and the cap on open subscriptions per API token. */
@@ -66,6 +69,8 @@ Environment:
   VIRTPLANE_PUBLIC_HOST  host name users SSH to for console tunnels     (default: this machine's hostname)
   VIRTPLANE_IMAGE_POOLS  comma-separated storage pools that install images must be in
                                                                       (default: any storage pool)
+  VIRTPLANE_NFT          nft binary for NAT port forwards, or "off"   (default nft with QEMU, off with Test)
+  VIRTPLANE_NFT_TABLE    the nftables table virtplane owns (inet)     (default virtplane)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 
@@ -114,6 +119,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
     limits[key] = n;
   }
+  // The test driver has no real guests: unless asked, a server on it leaves the host firewall alone.
+  const rawNft = env.VIRTPLANE_NFT?.trim() || (driver === 'QEMU' ? 'nft' : 'off');
+  const nftTable = env.VIRTPLANE_NFT_TABLE?.trim() || 'virtplane';
+  if (!TABLE_NAME.test(nftTable)) throw new ConfigError(`VIRTPLANE_NFT_TABLE must be a letter then up to 31 letters, digits or _, got "${nftTable}"`);
 
   return {
     limits,
@@ -127,5 +136,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     development: env.NODE_ENV !== 'production',
     publicHost: env.VIRTPLANE_PUBLIC_HOST?.trim() || hostname(),
     imagePools: (env.VIRTPLANE_IMAGE_POOLS ?? '').split(',').map((p) => p.trim()).filter(Boolean),
+    nft: { binary: rawNft.toLowerCase() === 'off' ? null : rawNft, table: nftTable },
   };
 }

@@ -23,6 +23,8 @@ import { ProvisioningService } from './services/provisioning.js';
 import { QuotaService } from './services/quotas.js';
 import { SubscriptionRegistry } from './services/subscriptions.js';
 import { UserService } from './services/users.js';
+import { IpamService } from './services/ipam.js';
+import { PortForwardService } from './services/port-forwards.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
 import { startHttpServer } from './server.js';
@@ -79,11 +81,19 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const virtType = config.driver === 'Test' ? 'test' : 'qemu';
     const provisioning = new ProvisioningService(bus, driverPath, virtType, cache, sync, access, domains, owners, quotas, users);
     const images = new ImageService(db, bus, driverPath, config.imagePools, access);
+    const networks = new NetworkService(bus, driverPath, db, cache, sync, access);
+    await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
+    const ipam = new IpamService(bus, db, cache, networks, sync, access);
+    const portForwards = new PortForwardService(db, cache, ipam, access, config.nft, log.child({ component: 'nftables' }));
+    ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
+    await portForwards.start();
     const services: Services = {
       auth,
       access,
       domains,
-      networks: new NetworkService(cache, access),
+      networks,
+      ipam,
+      portForwards,
       host: new HostService(bus, driverPath, config.driver, sync),
       domainEvents: new DomainEventService(domainHub, access),
       users,

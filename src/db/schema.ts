@@ -2,3 +2,4 @@
 export * from './tables/auth.js';
 export * from './tables/tenants.js';
 export * from './tables/images.js';
+export * from './tables/networks.js';

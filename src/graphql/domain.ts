@@ -4,7 +4,7 @@ import { builder } from './builder.js';
 import { connectionFromSorted } from './connection.js';
 import { CREATE_DOMAIN_ERRORS, DOMAIN_ACTION_ERRORS } from './errors.js';
 import { encodeGlobalID, localId } from './ids.js';
-import { NetworkRef } from './network.js';
+import { NetworkLeaseRef, NetworkRef } from './network.js';
 import { UserRef } from './users.js';
 
 export const DomainStateEnum = builder.enumType('DomainState', {
@@ -21,6 +21,16 @@ const DomainInterfaceRef = builder.objectRef<DomainInterface>('DomainInterface')
       type: NetworkRef,
       nullable: true,
       resolve: (i, _args, ctx) => (i.network ? (ctx.services.networks.byName(i.network) ?? null) : null),
+    }),
+    ipv4: t.string({
+      nullable: true,
+      description: 'The IPv4 address virtplane gave this NIC (pinned in the network’s DHCP hosts).',
+      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv4 ?? null) : null),
+    }),
+    ipv6: t.string({
+      nullable: true,
+      description: 'The IPv6 address virtplane gave this NIC.',
+      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv6 ?? null) : null),
     }),
   }),
 });
@@ -68,6 +78,17 @@ export const DomainRef = builder.node(builder.objectRef<DomainRecord>('Domain'),
         return owner ? ctx.services.users.find(ctx.viewer, owner) : null;
       },
     }),
+  }),
+});
+
+NetworkLeaseRef.implement({
+  description: 'The addresses virtplane gave one NIC on a network.',
+  fields: (t) => ({
+    mac: t.exposeString('mac'),
+    ipv4: t.exposeString('ipv4', { nullable: true }),
+    ipv6: t.exposeString('ipv6', { nullable: true }),
+    pinned: t.exposeBoolean('pinned', { description: 'Whether the IPv4 is pinned as a DHCP host of the network.' }),
+    domain: t.field({ type: DomainRef, nullable: true, resolve: (l) => l.domain }),
   }),
 });
 

@@ -1,4 +1,5 @@
 import {
+  AddressExhaustedError,
   ConflictError,
   ERROR_CODES,
   ForbiddenError,
@@ -43,7 +44,8 @@ errorType(ConflictError, 'ConflictError', 'The change conflicts with an existing
 errorType(UnsupportedError, 'UnsupportedError', 'The libvirt driver in use does not support this.');
 errorType(LibvirtUnavailableError, 'LibvirtUnavailableError', 'libvirt cannot be reached right now.');
 errorType(LibvirtFailedError, 'LibvirtError', "libvirt refused the request; its own message is kept.");
-errorType(InUseError, 'InUseError', 'The object is still in use and cannot be removed.');
+errorType(InUseError, 'InUseError', 'The object is still in use (a user owning domains, a network with domains on it).');
+errorType(AddressExhaustedError, 'AddressExhaustedError', 'No free address is left; nothing was allocated.');
 
 export const QuotaResourceEnum = builder.enumType('QuotaResource', { values: QUOTA_RESOURCES });
 
@@ -90,7 +92,24 @@ export const CREATE_DOMAIN_ERRORS = [
   ConflictError,
   ForbiddenError,
   NotFoundError,
+  AddressExhaustedError,
   UnsupportedError,
   LibvirtUnavailableError,
   LibvirtFailedError,
 ];
+
+/** Errors network mutations can return. */
+export const NETWORK_ERRORS = [
+  ValidationError,
+  ConflictError,
+  NotFoundError,
+  ForbiddenError,
+  InvalidStateError,
+  InUseError,
+  UnsupportedError,
+  LibvirtUnavailableError,
+  LibvirtFailedError,
+];
+
+/** Errors port forward mutations can return. */
+export const PORT_FORWARD_ERRORS = [ValidationError, ConflictError, NotFoundError, ForbiddenError, InvalidStateError, QuotaExceededError, UnsupportedError];

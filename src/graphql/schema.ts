@@ -12,6 +12,7 @@ import './audit.js';
 import { guardSchema } from './guards.js';
 import './image.js';
 import './console.js';
+import './port-forward.js';
 
 let schema: GraphQLSchema | undefined;
 

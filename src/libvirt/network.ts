@@ -1,6 +1,6 @@
 import type { Lane, LibvirtBus } from './bus.js';
 import type { NetworkRecord } from './types.js';
-import { parseNetworkXml } from './xml/network.js';
+import { buildDhcpHostXml, parseNetworkXml } from './xml/network.js';
 
 const NETWORK = 'org.libvirt.Network';
 
@@ -31,7 +31,38 @@ export async function setNetworkAutostart(bus: LibvirtBus, path: string, autosta
   await bus.setProperty(path, NETWORK, 'Autostart', 'b', autostart);
 }
 
-/** virNetworkUpdate: command (1 modify, 2 delete, 3 add-last), section (4 = ip-dhcp-host), flags (1 live | 2 config). */
+/** virNetworkUpdateCommand, virNetworkUpdateSection and virNetworkUpdateFlags, as libvirt numbers them. */
+export const NETWORK_UPDATE = {
+  command: { MODIFY: 1, DELETE: 2, ADD_LAST: 3, ADD_FIRST: 4 },
+  section: { IP_DHCP_HOST: 4 },
+  flags: { CURRENT: 0, LIVE: 1, CONFIG: 2 },
+} as const;
+
+/** virNetworkUpdate(command, section, parentIndex -1 = the matching `<ip>`, xml, flags). */
 export async function updateNetwork(bus: LibvirtBus, path: string, command: number, section: number, xml: string, flags: number): Promise<void> {
   await bus.call(path, NETWORK, 'Update', 'uuisu', [command, section, -1, xml, flags]);
+}
+
+export interface NetworkTarget {
+  path: string;
+  active: boolean;
+  persistent: boolean;
+}
+
+/** Where a network change must land: the running network when active, its definition when persistent. */
+function affect(n: NetworkTarget): number {
+  const { LIVE, CONFIG } = NETWORK_UPDATE.flags;
+  return (n.active ? LIVE : 0) | (n.persistent || !n.active ? CONFIG : 0);
+}
+
+/** Adds a DHCP host entry mapping `mac` to `ip` (ip-dhcp-host add-last). */
+export async function addDhcpHost(bus: LibvirtBus, network: NetworkTarget, host: { mac: string; ip: string }): Promise<void> {
+  const { command, section } = NETWORK_UPDATE;
+  await updateNetwork(bus, network.path, command.ADD_LAST, section.IP_DHCP_HOST, buildDhcpHostXml(host), affect(network));
+}
+
+/** Removes the DHCP host entry for `mac`/`ip` (ip-dhcp-host delete). */
+export async function deleteDhcpHost(bus: LibvirtBus, network: NetworkTarget, host: { mac: string; ip: string }): Promise<void> {
+  const { command, section } = NETWORK_UPDATE;
+  await updateNetwork(bus, network.path, command.DELETE, section.IP_DHCP_HOST, buildDhcpHostXml(host), affect(network));
 }

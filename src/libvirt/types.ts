@@ -25,6 +25,8 @@ export interface DomainInterface {
   mac: string | null;
   model: string | null;
   network: string | null;
+  /** Host bridge of a `type='bridge'` interface. */
+  bridge: string | null;
 }
 
 export interface DomainDisk {
@@ -69,6 +71,17 @@ export interface NetworkAddress {
   prefix: number;
   dhcpRanges: { start: string; end: string }[];
   dhcpHosts: { mac: string | null; name: string | null; ip: string }[];
+}
+
+/** What virtplane asks libvirt to define: the subset of libvirt's network XML the API offers. */
+export interface NetworkSpec {
+  name: string;
+  forwardMode: 'NAT' | 'ROUTE' | 'ISOLATED';
+  /** Host interface the network forwards through; null lets the routing table decide. */
+  forwardDevice: string | null;
+  bridge: string;
+  ipv4: { address: string; prefix: number; dhcpRange: { start: string; end: string } | null } | null;
+  ipv6: { address: string; prefix: number } | null;
 }
 
 export interface HostInfo {

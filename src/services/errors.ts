@@ -54,7 +54,7 @@ export class ConflictError extends ServiceError {
 }
 
 /** The resources a quota limits, by the names QuotaExceededError reports. */
-export const QUOTA_RESOURCES = ['DOMAINS', 'VCPUS', 'MEMORY_MIB', 'DISK_GIB', 'INTERFACES'] as const;
+export const QUOTA_RESOURCES = ['DOMAINS', 'VCPUS', 'MEMORY_MIB', 'DISK_GIB', 'INTERFACES', 'PORT_FORWARDS'] as const;
 export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
 
 export class QuotaExceededError extends ServiceError {
@@ -77,6 +77,11 @@ export class InUseError extends ServiceError {
 /** A per-token limit on server resources (e.g. open subscriptions) is reached. */
 export class LimitExceededError extends ServiceError {
   readonly code = 'LIMIT_EXCEEDED';
+}
+
+/** No free address is left in a network's pool; nothing was allocated. */
+export class AddressExhaustedError extends ServiceError {
+  readonly code = 'ADDRESS_EXHAUSTED';
 }
 
 export class UnsupportedError extends ServiceError {

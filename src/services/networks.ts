@@ -1,15 +1,83 @@
-import type { NetworkRecord } from '../libvirt/types.js';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { ipAllocations, networkSettings } from '../db/schema.js';
+import type { LibvirtBus } from '../libvirt/bus.js';
+import { defineNetworkXML } from '../libvirt/connect.js';
+import { networkActions, setNetworkAutostart } from '../libvirt/network.js';
+import { hasNWFilter } from '../libvirt/nwfilter.js';
+import { CLEAN_TRAFFIC } from '../libvirt/xml/nwfilter.js';
+import { buildNetworkXml } from '../libvirt/xml/network.js';
+import type { NetworkRecord, NetworkSpec } from '../libvirt/types.js';
+import { formatIp, isValidPrefix, overlaps, parseIp, rangeWithin, subnetOf, type Family, type IpRange } from './addresses.js';
 import type { AccessPolicy } from './authorization.js';
-import { NotFoundError } from './errors.js';
+import { ConflictError, fromLibvirt, InUseError, InvalidStateError, NotFoundError, ValidationError } from './errors.js';
+import type { LibvirtSync } from './libvirt-sync.js';
 import type { StateCache } from './state-cache.js';
 import type { Viewer } from './viewer.js';
 
-/** Networks as libvirt has them. Every viewer may read them: tenants pick one for their NICs. */
+export interface CreateNetworkInput {
+  name: string;
+  forwardMode: NetworkSpec['forwardMode'];
+  forwardDevice?: string | null;
+  bridge: string;
+  ipv4?: { address: string; prefix: number; dhcpRange?: { start: string; end: string } | null } | null;
+  ipv6?: { address: string; prefix: number } | null;
+  autostart?: boolean | null;
+  /** Start the network right after defining it. */
+  start?: boolean | null;
+}
+
+/** What virtplane adds to a libvirt network: its anti-spoofing setting and whether the driver can honour it. */
+export interface AntiSpoofingView {
+  enabled: boolean;
+  supported: boolean;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
+/** Linux interface names: at most 15 bytes, no '/', ':', whitespace; we also keep to a portable alphabet. */
+const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+
+function subnetsOf(n: { ipv4: { address: string; prefix: number } | null; ipv6: { address: string; prefix: number } | null }): IpRange[] {
+  const out: IpRange[] = [];
+  for (const a of [n.ipv4, n.ipv6]) {
+    const ip = a && parseIp(a.address);
+    if (ip && isValidPrefix(ip.family, a.prefix)) out.push(subnetOf(ip, a.prefix));
+  }
+  return out;
+}
+
+/**
+ * Networks: read by everyone (tenants pick one for their NICs), defined and driven by admins. Mutations
+ * answer from the state the sync pipeline committed after the change.
+ */
 export class NetworkService {
+  private nwfilter = false;
+
   constructor(
+    private readonly bus: LibvirtBus,
+    private readonly driverPath: string,
+    private readonly db: Db,
     private readonly cache: StateCache,
+    private readonly sync: LibvirtSync,
     private readonly access: AccessPolicy,
   ) {}
+
+  /**
+   * Asks the driver once whether it can filter NICs with clean-traffic (the test driver cannot). A failed
+   * probe reports "unsupported" rather than stopping the server.
+   */
+  async probe(onError: (err: unknown) => void = () => {}): Promise<void> {
+    try {
+      this.nwfilter = await hasNWFilter(this.bus, this.driverPath, CLEAN_TRAFFIC);
+    } catch (err) {
+      this.nwfilter = false;
+      onError(err);
+    }
+  }
+
+  get nwfilterSupported(): boolean {
+    return this.nwfilter;
+  }
 
   list(_viewer: Viewer): readonly NetworkRecord[] {
     return this.cache.sortedNetworks();
@@ -28,5 +96,155 @@ export class NetworkService {
   byName(name: string): NetworkRecord | undefined {
     for (const n of this.cache.networks.values()) if (n.name === name) return n;
     return undefined;
+  }
+
+  antiSpoofing(networkUuid: string): AntiSpoofingView {
+    const row = this.db.select().from(networkSettings).where(eq(networkSettings.networkUuid, networkUuid)).get();
+    return { enabled: row?.antiSpoofing ?? true, supported: this.nwfilter };
+  }
+
+  /** Whether tenant NICs on this network get clean-traffic: on by default, off per network by an admin. */
+  antiSpoofingEnabled(networkUuid: string): boolean {
+    return this.antiSpoofing(networkUuid).enabled;
+  }
+
+  async setAntiSpoofing(viewer: Viewer, uuid: string, enabled: boolean): Promise<NetworkRecord> {
+    this.access.requireAdmin(viewer);
+    const network = this.get(viewer, uuid);
+    this.db
+      .insert(networkSettings)
+      .values({ networkUuid: uuid, antiSpoofing: enabled })
+      .onConflictDoUpdate({ target: networkSettings.networkUuid, set: { antiSpoofing: enabled } })
+      .run();
+    return network;
+  }
+
+  async create(viewer: Viewer, input: CreateNetworkInput): Promise<NetworkRecord> {
+    this.access.requireAdmin(viewer);
+    const spec = this.validate(input);
+    let path: string;
+    try {
+      path = await defineNetworkXML(this.bus, this.driverPath, buildNetworkXml(spec));
+      if (input.autostart) await setNetworkAutostart(this.bus, path, true);
+      if (input.start) await networkActions.create(this.bus, path);
+    } catch (err) {
+      throw fromLibvirt(err);
+    }
+    const after = await this.sync.refreshNetwork(path);
+    if (!after) throw new NotFoundError('network', spec.name);
+    return after;
+  }
+
+  start(viewer: Viewer, uuid: string): Promise<NetworkRecord> {
+    return this.act(viewer, uuid, (path, n) => {
+      if (n.active) throw new InvalidStateError(`network ${n.name} is already running`);
+      return networkActions.create(this.bus, path);
+    });
+  }
+
+  /** Stops a running network (some drivers, like the test driver, would accept stopping a stopped one). */
+  stop(viewer: Viewer, uuid: string): Promise<NetworkRecord> {
+    return this.act(viewer, uuid, (path, n) => {
+      if (!n.active) throw new InvalidStateError(`network ${n.name} is not running`);
+      return networkActions.destroy(this.bus, path);
+    });
+  }
+
+  setAutostart(viewer: Viewer, uuid: string, autostart: boolean): Promise<NetworkRecord> {
+    return this.act(viewer, uuid, (path) => setNetworkAutostart(this.bus, path, autostart));
+  }
+
+  /** Stops and undefines a network no domain uses; IN_USE while a domain has a NIC on it or holds its addresses. */
+  async delete(viewer: Viewer, uuid: string): Promise<string> {
+    this.access.requireAdmin(viewer);
+    const network = this.get(viewer, uuid);
+    const users = [...this.cache.domains.values()].filter((d) =>
+      d.interfaces.some((i) => i.network === network.name || (network.bridge !== null && i.bridge === network.bridge)),
+    );
+    if (users.length) {
+      throw new InUseError(`network ${network.name} is used by ${users.length} domain(s): ${users.slice(0, 5).map((d) => d.name).join(', ')}`);
+    }
+    const held = this.db.select({ mac: ipAllocations.mac }).from(ipAllocations).where(eq(ipAllocations.networkUuid, uuid)).all();
+    if (held.length) throw new InUseError(`network ${network.name} still has ${held.length} address allocation(s)`);
+    try {
+      if (network.active) await networkActions.destroy(this.bus, network.path);
+      if (network.persistent) await networkActions.undefine(this.bus, network.path);
+    } catch (err) {
+      throw fromLibvirt(err, { kind: 'network', id: uuid });
+    }
+    await this.sync.refreshNetwork(network.path);
+    this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).run();
+    return uuid;
+  }
+
+  private async act(viewer: Viewer, uuid: string, fn: (path: string, network: NetworkRecord) => Promise<unknown>): Promise<NetworkRecord> {
+    this.access.requireAdmin(viewer);
+    const network = this.get(viewer, uuid);
+    try {
+      await fn(network.path, network);
+    } catch (err) {
+      throw fromLibvirt(err, { kind: 'network', id: uuid });
+    }
+    const after = await this.sync.refreshNetwork(network.path);
+    if (!after) throw new NotFoundError('network', uuid);
+    return after;
+  }
+
+  /** Checks an input against libvirt's rules and the networks that exist; returns the spec to define. */
+  private validate(input: CreateNetworkInput): NetworkSpec {
+    if (!NAME.test(input.name)) throw new ValidationError('name: 1–64 characters of A–Z a–z 0–9 _ . + -, starting with a letter or digit', 'name');
+    if (!IFNAME.test(input.bridge)) throw new ValidationError('bridge: 1–15 characters of A–Z a–z 0–9 _ . -, starting with a letter or digit', 'bridge');
+    const forwardDevice = input.forwardDevice?.trim() || null;
+    if (forwardDevice !== null) {
+      if (input.forwardMode === 'ISOLATED') throw new ValidationError('an ISOLATED network has no forward device', 'forwardDevice');
+      if (!IFNAME.test(forwardDevice)) throw new ValidationError('forwardDevice: not a legal interface name', 'forwardDevice');
+    }
+    if (!input.ipv4 && !input.ipv6 && input.forwardMode !== 'ISOLATED') throw new ValidationError(`a ${input.forwardMode} network needs an address`, 'ipv4');
+    if (input.forwardMode === 'NAT' && !input.ipv4) throw new ValidationError('a NAT network needs an IPv4 address', 'ipv4');
+
+    const spec: NetworkSpec = { name: input.name, forwardMode: input.forwardMode, forwardDevice, bridge: input.bridge, ipv4: null, ipv6: null };
+    if (input.ipv4) {
+      const { host, subnet } = this.checkAddress(4, input.ipv4.address, input.ipv4.prefix, 'ipv4', 30);
+      let dhcpRange: { start: string; end: string } | null = null;
+      if (input.ipv4.dhcpRange) {
+        const start = parseIp(input.ipv4.dhcpRange.start);
+        const end = parseIp(input.ipv4.dhcpRange.end);
+        if (!start || start.family !== 4 || !end || end.family !== 4) throw new ValidationError('dhcpRange: start and end must be IPv4 addresses', 'ipv4.dhcpRange');
+        const range = { family: 4 as const, first: start.value, last: end.value };
+        const hosts = { family: 4 as const, first: subnet.first + 1n, last: subnet.last - 1n };
+        if (start.value > end.value) throw new ValidationError('dhcpRange: start is after end', 'ipv4.dhcpRange');
+        if (!rangeWithin(range, hosts)) throw new ValidationError('dhcpRange: must lie inside the network, without its network and broadcast address', 'ipv4.dhcpRange');
+        if (start.value === host.value && end.value === host.value) throw new ValidationError('dhcpRange: holds only the host address', 'ipv4.dhcpRange');
+        dhcpRange = { start: formatIp(start), end: formatIp(end) };
+      }
+      spec.ipv4 = { address: formatIp(host), prefix: input.ipv4.prefix, dhcpRange };
+    }
+    if (input.ipv6) {
+      const { host } = this.checkAddress(6, input.ipv6.address, input.ipv6.prefix, 'ipv6', 126);
+      spec.ipv6 = { address: formatIp(host), prefix: input.ipv6.prefix };
+    }
+
+    const mine = subnetsOf(spec);
+    for (const other of this.cache.networks.values()) {
+      if (other.name === spec.name) throw new ConflictError(`a network named ${spec.name} already exists`);
+      if (other.bridge === spec.bridge) throw new ConflictError(`bridge ${spec.bridge} is already used by network ${other.name}`);
+      for (const theirs of subnetsOf(other)) {
+        if (mine.some((m) => overlaps(m, theirs))) throw new ConflictError(`the addresses overlap those of network ${other.name}`);
+      }
+    }
+    return spec;
+  }
+
+  private checkAddress(family: Family, address: string, prefix: number, field: string, maxPrefix: number) {
+    const host = parseIp(address);
+    if (!host || host.family !== family) throw new ValidationError(`${field}.address: not an IPv${family} address`, `${field}.address`);
+    if (!isValidPrefix(family, prefix) || prefix < 8 || prefix > maxPrefix) {
+      throw new ValidationError(`${field}.prefix: must be from 8 to ${maxPrefix}`, `${field}.prefix`);
+    }
+    const subnet = subnetOf(host, prefix);
+    if (host.value === subnet.first || (family === 4 && host.value === subnet.last)) {
+      throw new ValidationError(`${field}.address: the host needs an address of the network, not its network or broadcast address`, `${field}.address`);
+    }
+    return { host, subnet };
   }
 }

@@ -7,11 +7,13 @@ import type { DomainService } from './domains.js';
 import type { HostService } from './host.js';
 import type { ImageService } from './images.js';
 import type { MediaService } from './media.js';
-import type { NetworkService } from './networks.js';
 import type { ProvisioningService } from './provisioning.js';
 import type { QuotaService } from './quotas.js';
 import type { SubscriptionRegistry } from './subscriptions.js';
 import type { UserService } from './users.js';
+import type { IpamService } from './ipam.js';
+import type { NetworkService } from './networks.js';
+import type { PortForwardService } from './port-forwards.js';
 
 /** The services one server instance runs, handed to every request context. Built in main.ts. */
 export interface Services {
@@ -19,6 +21,8 @@ export interface Services {
   access: AccessPolicy;
   domains: DomainService;
   networks: NetworkService;
+  ipam: IpamService;
+  portForwards: PortForwardService;
   host: HostService;
   domainEvents: DomainEventService;
   users: UserService;

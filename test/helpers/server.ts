@@ -30,9 +30,12 @@ export interface TestServer {
 /**
  * Starts the whole server the way `npm start` does — embedded private bus, libvirt-dbus, test driver —
  * in a temporary data directory, on a free loopback port. stop() ends every process it started.
+ * Host firewall changes are off unless `nft` is given. With `dataDir` given (e.g. to restart a server on
+ * the same database), the caller owns that directory and stop() leaves it.
  */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-test-'));
+  const ownDir = overrides.dataDir === undefined;
+  const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'virtplane-test-'));
   const config: Config = {
     host: '127.0.0.1',
     port: 0,
@@ -45,6 +48,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     limits: DEFAULT_LIMITS,
     publicHost: 'vm-host.example.net',
     imagePools: [],
+    nft: { binary: null, table: 'virtplane' },
     ...overrides,
   };
   const app = await startVirtplane(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
@@ -77,7 +81,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     async stop() {
       await Promise.all(clients.map((c) => c.dispose()));
       await app.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

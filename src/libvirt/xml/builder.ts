@@ -12,6 +12,7 @@ const builder = new XMLBuilder({
   format: true,
   indentBy: '  ',
   suppressEmptyNode: true,
+  suppressBooleanAttributes: false,
   processEntities: true,
 });
 
@@ -40,8 +41,8 @@ function prune(value: XmlValue): XmlValue {
   return value;
 }
 
-export function buildXml(tree: XmlTree): string {
-  return builder.build(prune(tree)) as string;
+export function buildXml(tree: XmlTree | Record<string, unknown>): string {
+  return builder.build(prune(tree as XmlTree)) as string;
 }
 
 /** Shorthand for an attribute key. */

@@ -46,6 +46,7 @@ export function parseDomainXml(xml: string): ParsedDomainXml {
       mac: attr(child(i, 'mac'), 'address'),
       model: attr(child(i, 'model'), 'type'),
       network: attr(child(i, 'source'), 'network'),
+      bridge: attr(child(i, 'source'), 'bridge'),
     })),
     disks: children(devices, 'disk').map((d) => {
       const source = child(d, 'source');

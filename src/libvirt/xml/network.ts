@@ -1,5 +1,6 @@
-import type { NetworkAddress, NetworkForwardMode } from '../types.js';
-import { attr, child, children, parseXml, text } from './parser.js';
+import type { NetworkAddress, NetworkForwardMode, NetworkSpec } from '../types.js';
+import { buildXml } from './builder.js';
+import { ATTR, attr, child, children, parseXml, text, type XmlNode } from './parser.js';
 
 export interface ParsedNetworkXml {
   uuid: string;
@@ -45,4 +46,35 @@ export function parseNetworkXml(xml: string): ParsedNetworkXml {
     ipv4: ips.find(([f]) => f === 'ipv4')?.[1] ?? null,
     ipv6: ips.find(([f]) => f === 'ipv6')?.[1] ?? null,
   };
+}
+
+/**
+ * libvirt network XML for a spec, in libvirt's own format (as `virsh net-dumpxml` prints it). Values are
+ * escaped by the builder; the service validates them before they get here.
+ */
+export function buildNetworkXml(spec: NetworkSpec): string {
+  const network: XmlNode = { name: spec.name };
+  if (spec.forwardMode !== 'ISOLATED') {
+    const forward: XmlNode = { [`${ATTR}mode`]: spec.forwardMode === 'NAT' ? 'nat' : 'route' };
+    if (spec.forwardDevice) {
+      forward[`${ATTR}dev`] = spec.forwardDevice;
+      forward.interface = { [`${ATTR}dev`]: spec.forwardDevice };
+    }
+    network.forward = forward;
+  }
+  network.bridge = { [`${ATTR}name`]: spec.bridge, [`${ATTR}stp`]: 'on', [`${ATTR}delay`]: '0' };
+  const ips: XmlNode[] = [];
+  if (spec.ipv4) {
+    const ip: XmlNode = { [`${ATTR}address`]: spec.ipv4.address, [`${ATTR}prefix`]: String(spec.ipv4.prefix) };
+    if (spec.ipv4.dhcpRange) ip.dhcp = { range: { [`${ATTR}start`]: spec.ipv4.dhcpRange.start, [`${ATTR}end`]: spec.ipv4.dhcpRange.end } };
+    ips.push(ip);
+  }
+  if (spec.ipv6) ips.push({ [`${ATTR}family`]: 'ipv6', [`${ATTR}address`]: spec.ipv6.address, [`${ATTR}prefix`]: String(spec.ipv6.prefix) });
+  if (ips.length) network.ip = ips;
+  return buildXml({ network });
+}
+
+/** One `<host>` of a network's DHCP section: pins a MAC to an IPv4 address (virNetworkUpdate ip-dhcp-host). */
+export function buildDhcpHostXml(host: { mac: string; ip: string }): string {
+  return buildXml({ host: { [`${ATTR}mac`]: host.mac, [`${ATTR}ip`]: host.ip } }).trim();
 }

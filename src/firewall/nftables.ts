@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process';
+
+/**
+ * The host firewall part of virtplane: one nftables table it owns (`inet <table>`), rewritten as a whole in
+ * one `nft -f` transaction. The file first adds the table (a no-op when it exists), deletes it, then defines
+ * it again, so the kernel swaps old rules for new atomically and a rewrite never duplicates or loses rules.
+ * No other table is ever touched.
+ */
+export interface DnatRule {
+  /** Shown as the rule's comment, so `nft list` tells which forward a rule is. */
+  id: string;
+  protocol: 'TCP' | 'UDP';
+  hostPort: number;
+  /** IPv4 address of the guest, already validated. */
+  guestIpv4: string;
+  guestPort: number;
+}
+
+export interface NftConfig {
+  /** Path or name of the nft binary; null turns host firewall changes off. */
+  binary: string | null;
+  /** Name of the `inet` table virtplane owns. */
+  table: string;
+}
+
+export type NftFailureKind = 'DISABLED' | 'MISSING' | 'DENIED' | 'FAILED';
+
+export class NftError extends Error {
+  constructor(
+    readonly kind: NftFailureKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'NftError';
+  }
+}
+
+export const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const PORT = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
+
+/** The whole ruleset file for the table: DNAT from host ports to guests, for traffic arriving and local. */
+export function buildRuleset(table: string, rules: readonly DnatRule[]): string {
+  if (!TABLE_NAME.test(table)) throw new NftError('FAILED', `illegal nftables table name ${JSON.stringify(table)}`);
+  const lines = (prefix: string) =>
+    rules.map((r) => {
+      // Everything interpolated is checked here, so no input can add a statement to the file.
+      if (!IPV4.test(r.guestIpv4) || !PORT(r.hostPort) || !PORT(r.guestPort) || !/^[A-Za-z0-9-]{1,64}$/.test(r.id)) {
+        throw new NftError('FAILED', `refusing to write an invalid rule ${JSON.stringify(r)}`);
+      }
+      const proto = r.protocol === 'UDP' ? 'udp' : 'tcp';
+      return `    ${prefix}meta nfproto ipv4 ${proto} dport ${r.hostPort} dnat ip to ${r.guestIpv4}:${r.guestPort} comment "${r.id}"`;
+    });
+  return [
+    `table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
+    `  chain prerouting {`,
+    `    type nat hook prerouting priority dstnat; policy accept;`,
+    ...lines(''),
+    `  }`,
+    `  chain output {`,
+    `    type nat hook output priority -100; policy accept;`,
+    ...lines('fib daddr type local '),
+    `  }`,
+    `}`,
+    '',
+  ].join('\n');
+}
+
+function run(binary: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(binary, args, { timeout: 15_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return reject(new NftError('MISSING', `nftables is not available on this host (no ${binary})`));
+      if (code === 'EACCES' || /Operation not permitted|Permission denied/i.test(stderr)) {
+        return reject(new NftError('DENIED', `nft may not change the firewall: ${stderr.trim() || err.message}`));
+      }
+      reject(new NftError('FAILED', `nft failed: ${stderr.trim() || err.message}`));
+    });
+    child.stdin?.on('error', () => {}); // a missing binary closes stdin early; the callback reports it
+    child.stdin?.end(input ?? '');
+  });
+}
+
+/** Replaces the table's contents with `rules` in one transaction. */
+export async function applyRuleset(config: NftConfig, rules: readonly DnatRule[]): Promise<void> {
+  if (config.binary === null) throw new NftError('DISABLED', 'host firewall changes are turned off (VIRTPLANE_NFT=off)');
+  await run(config.binary, ['-f', '-'], buildRuleset(config.table, rules));
+}

@@ -1,0 +1,87 @@
+import type { PortForward } from '../services/port-forwards.js';
+import { builder } from './builder.js';
+import { DomainRef } from './domain.js';
+import { PORT_FORWARD_ERRORS } from './errors.js';
+import { encodeGlobalID, localId } from './ids.js';
+
+const ProtocolEnum = builder.enumType('PortForwardProtocol', { values: ['TCP', 'UDP'] as const });
+
+const PortForwardRef = builder.objectRef<PortForward>('PortForward').implement({
+  description: 'A NAT port forward: traffic to a host port goes to a port of the guest’s pinned IPv4.',
+  fields: (t) => ({
+    id: t.id({ resolve: (p) => encodeGlobalID('PortForward', p.id) }),
+    protocol: t.field({ type: ProtocolEnum, resolve: (p) => p.protocol }),
+    hostPort: t.exposeInt('hostPort'),
+    guestPort: t.exposeInt('guestPort'),
+    guestIpv4: t.exposeString('guestIpv4', { nullable: true, description: 'Where the rule sends traffic now; null while the guest has no IPv4.' }),
+    domain: t.field({
+      type: DomainRef,
+      nullable: true,
+      resolve: (p, _a, ctx) => ctx.services.domains.find(ctx.viewer, p.domainUuid),
+    }),
+    createdAt: t.field({ type: 'DateTime', resolve: (p) => p.createdAt }),
+  }),
+});
+
+const PortForwardQuotaRef = builder
+  .objectRef<{ userId: string; maxPortForwards: number; used: number }>('PortForwardQuota')
+  .implement({
+    fields: (t) => ({
+      userId: t.exposeID('userId'),
+      maxPortForwards: t.exposeInt('maxPortForwards'),
+      used: t.exposeInt('used'),
+    }),
+  });
+
+builder.queryField('portForwards', (t) =>
+  t.field({
+    type: [PortForwardRef],
+    description: 'Port forwards you may see (admins: all), by protocol and host port.',
+    resolve: (_root, _args, ctx) => ctx.services.portForwards.list(ctx.viewer),
+  }),
+);
+
+const AddPortForwardInput = builder.inputType('AddPortForwardInput', {
+  fields: (t) => ({
+    domainId: t.id({ required: true }),
+    protocol: t.field({ type: ProtocolEnum, required: true }),
+    hostPort: t.int({ required: true }),
+    guestPort: t.int({ required: true }),
+  }),
+});
+
+builder.mutationField('addPortForward', (t) =>
+  t.field({
+    type: PortForwardRef,
+    description: 'Forwards a host port to a domain you may see (tenants: within maxPortForwards).',
+    args: { input: t.arg({ type: AddPortForwardInput, required: true }) },
+    errors: { types: PORT_FORWARD_ERRORS, result: { name: 'AddPortForwardSuccess' }, union: { name: 'AddPortForwardResult' }, dataField: { name: 'portForward' } },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.portForwards.add(ctx.viewer, {
+        domainUuid: localId(String(input.domainId), 'Domain'),
+        protocol: input.protocol,
+        hostPort: input.hostPort,
+        guestPort: input.guestPort,
+      }),
+  }),
+);
+
+builder.mutationField('removePortForward', (t) =>
+  t.field({
+    type: PortForwardRef,
+    description: 'Removes a port forward; returns it as it was.',
+    args: { id: t.arg.id({ required: true }) },
+    errors: { types: PORT_FORWARD_ERRORS, result: { name: 'RemovePortForwardSuccess' }, union: { name: 'RemovePortForwardResult' }, dataField: { name: 'portForward' } },
+    resolve: (_root, args, ctx) => ctx.services.portForwards.remove(ctx.viewer, localId(String(args.id), 'PortForward')),
+  }),
+);
+
+builder.mutationField('setPortForwardQuota', (t) =>
+  t.field({
+    type: PortForwardQuotaRef,
+    description: 'Sets how many port forwards a tenant may hold (admin).',
+    args: { userId: t.arg.id({ required: true }), max: t.arg.int({ required: true }) },
+    errors: { types: PORT_FORWARD_ERRORS, result: { name: 'SetPortForwardQuotaSuccess' }, union: { name: 'SetPortForwardQuotaResult' }, dataField: { name: 'quota' } },
+    resolve: (_root, args, ctx) => ctx.services.portForwards.setQuota(ctx.viewer, String(args.userId), args.max),
+  }),
+);

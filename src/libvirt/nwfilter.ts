@@ -1,0 +1,18 @@
+import type { LibvirtBus } from './bus.js';
+import { LibvirtError } from './errors.js';
+
+const CONNECT = 'org.libvirt.Connect';
+
+/**
+ * Whether the driver has nwfilter support and knows the filter `name`. The test driver has no nwfilter
+ * driver at all ("not supported"); a real libvirtd ships clean-traffic. Other failures propagate.
+ */
+export async function hasNWFilter(bus: LibvirtBus, driverPath: string, name: string): Promise<boolean> {
+  try {
+    await bus.call(driverPath, CONNECT, 'NWFilterLookupByName', 's', [name]);
+    return true;
+  } catch (err) {
+    if (err instanceof LibvirtError && (err.kind === 'UNSUPPORTED' || err.kind === 'NOT_FOUND')) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { ipAllocations, macLeases } from '../db/schema.js';
+import type { LibvirtBus } from '../libvirt/bus.js';
+import { LibvirtError } from '../libvirt/errors.js';
+import { addDhcpHost, deleteDhcpHost } from '../libvirt/network.js';
+import type { DomainRecord, NetworkAddress, NetworkRecord } from '../libvirt/types.js';
+import type { CleanTrafficParams } from '../libvirt/xml/nwfilter.js';
+import { allocationPool, countFree, firstFree, formatIp, parseIp, type Pool } from './addresses.js';
+import type { AccessPolicy } from './authorization.js';
+import { AddressExhaustedError, fromLibvirt, NotFoundError, ValidationError } from './errors.js';
+import type { LibvirtSync } from './libvirt-sync.js';
+import type { NetworkService } from './networks.js';
+import type { StateCache } from './state-cache.js';
+import { isAdmin, type Viewer } from './viewer.js';
+
+/** The addresses of one NIC, as IPAM keeps them. */
+export interface NicAddresses {
+  mac: string;
+  networkUuid: string;
+  domainUuid: string;
+  ipv4: string | null;
+  ipv6: string | null;
+  /** True once the IPv4 is pinned in the network's DHCP hosts. */
+  pinned: boolean;
+}
+
+export interface Lease extends NicAddresses {
+  /** The domain, when it exists in libvirt and the viewer may see it. */
+  domain: DomainRecord | null;
+}
+
+const MAC = /^52:54:00(:[0-9a-f]{2}){3}$/;
+const MAC_ATTEMPTS = 64;
+
+function row(r: typeof ipAllocations.$inferSelect): NicAddresses {
+  return { mac: r.mac, networkUuid: r.networkUuid, domainUuid: r.domainUuid, ipv4: r.ipv4, ipv6: r.ipv6, pinned: r.pinned };
+}
+
+/**
+ * Address management: unique MACs, one IPv4 and one IPv6 per NIC, pinned in the network's DHCP hosts.
+ *
+ * The provisioning flow is: `allocateMac` → `allocate` (both synchronous SQLite transactions, so two requests
+ * can never take the same address) → define the domain with `cleanTrafficFor(mac)` in its NIC → `pin(mac)`.
+ * On failure or when the domain is deleted: `release(domainUuid)`.
+ */
+export class IpamService {
+  constructor(
+    private readonly bus: LibvirtBus,
+    private readonly db: Db,
+    private readonly cache: StateCache,
+    private readonly networks: NetworkService,
+    private readonly sync: LibvirtSync,
+    private readonly access: AccessPolicy,
+  ) {}
+
+  private readonly releaseHooks: ((domainUuid: string) => Promise<void>)[] = [];
+
+  /** Runs `fn` after a domain's addresses are released (the port forwards to it go with them). */
+  onRelease(fn: (domainUuid: string) => Promise<void>): void {
+    this.releaseHooks.push(fn);
+  }
+
+  /** A MAC in QEMU's 52:54:00 range that no lease and no known domain uses; leased to `domainUuid` until release. */
+  allocateMac(domainUuid: string): string {
+    const inUse = new Set<string>();
+    for (const d of this.cache.domains.values()) for (const i of d.interfaces) if (i.mac) inUse.add(i.mac.toLowerCase());
+    return this.db.transaction((tx) => {
+      for (let i = 0; i < MAC_ATTEMPTS; i++) {
+        const mac = `52:54:00:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+        if (inUse.has(mac) || tx.select().from(macLeases).where(eq(macLeases.mac, mac)).get()) continue;
+        tx.insert(macLeases).values({ mac, domainUuid }).run();
+        return mac;
+      }
+      throw new AddressExhaustedError('no unused MAC address found');
+    });
+  }
+
+  /**
+   * Takes one free IPv4 (from the DHCP range, else the subnet) and one free IPv6 (from the subnet) of the
+   * network for `mac`, in one transaction. A MAC that already has addresses on that network gets them back.
+   * ADDRESS_EXHAUSTED when either family has none left; then nothing is recorded.
+   */
+  allocate(req: { networkUuid: string; domainUuid: string; mac?: string | null }): NicAddresses {
+    const network = this.cache.networks.get(req.networkUuid);
+    if (!network) throw new NotFoundError('network', req.networkUuid);
+    const mac = req.mac?.toLowerCase() ?? this.allocateMac(req.domainUuid);
+    if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) throw new ValidationError(`not a MAC address: ${mac}`, 'mac');
+    const pools = { ipv4: this.poolOf(network.ipv4), ipv6: this.poolOf(network.ipv6) };
+    return this.db.transaction((tx) => {
+      const existing = tx.select().from(ipAllocations).where(eq(ipAllocations.mac, mac)).get();
+      if (existing) {
+        if (existing.networkUuid !== network.uuid) throw new ValidationError(`MAC ${mac} already has addresses on another network`, 'mac');
+        return row(existing);
+      }
+      const rows = tx.select().from(ipAllocations).where(eq(ipAllocations.networkUuid, network.uuid)).all();
+      const pick = (family: 'ipv4' | 'ipv6'): string | null => {
+        const pool = pools[family];
+        if (!pool) return null;
+        const taken = this.takenIn(network[family], rows.map((r) => r[family]));
+        const ip = firstFree(pool.ranges, taken, pool.excluded);
+        if (!ip) throw new AddressExhaustedError(`network ${network.name} has no free ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address left`);
+        return formatIp(ip);
+      };
+      const ipv4 = pick('ipv4');
+      const ipv6 = pick('ipv6');
+      if (MAC.test(mac) && !tx.select().from(macLeases).where(eq(macLeases.mac, mac)).get()) {
+        tx.insert(macLeases).values({ mac, domainUuid: req.domainUuid }).run();
+      }
+      const created = { mac, networkUuid: network.uuid, domainUuid: req.domainUuid, ipv4, ipv6, pinned: false };
+      tx.insert(ipAllocations).values(created).run();
+      return created;
+    });
+  }
+
+  /**
+   * Pins the MAC's IPv4 as a DHCP host of its network (libvirt ip-dhcp-host add; live and config when the
+   * network runs, config otherwise). A network without DHCP has nothing to pin. Idempotent.
+   */
+  async pin(mac: string): Promise<NicAddresses> {
+    const alloc = this.addressesOf(mac);
+    if (!alloc) throw new NotFoundError('address allocation', mac);
+    const network = this.cache.networks.get(alloc.networkUuid);
+    if (!network) throw new NotFoundError('network', alloc.networkUuid);
+    if (alloc.pinned || !alloc.ipv4 || !network.ipv4?.dhcpRanges.length) return alloc;
+    const already = network.ipv4.dhcpHosts.some((h) => h.mac?.toLowerCase() === alloc.mac && h.ip === alloc.ipv4);
+    if (!already) {
+      try {
+        await addDhcpHost(this.bus, network, { mac: alloc.mac, ip: alloc.ipv4 });
+      } catch (err) {
+        throw fromLibvirt(err, { kind: 'network', id: network.uuid });
+      }
+      // virNetworkUpdate sends no lifecycle event: re-read the network so the cache shows the new host.
+      await this.sync.refreshNetwork(network.path);
+    }
+    this.db.update(ipAllocations).set({ pinned: true }).where(eq(ipAllocations.mac, alloc.mac)).run();
+    return { ...alloc, pinned: true };
+  }
+
+  /** Unpins and forgets every address and MAC of a domain. A DHCP entry or network already gone is fine. */
+  async release(domainUuid: string): Promise<void> {
+    const rows = this.db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).all();
+    for (const r of rows) {
+      const network = this.cache.networks.get(r.networkUuid);
+      if (!r.pinned || !r.ipv4 || !network) continue;
+      try {
+        await deleteDhcpHost(this.bus, network, { mac: r.mac, ip: r.ipv4 });
+      } catch (err) {
+        // Already unpinned by hand or the network was redefined: the entry is gone, which is what we want.
+        if (!(err instanceof LibvirtError) || err.kind === 'UNAVAILABLE') throw fromLibvirt(err);
+      }
+      await this.sync.refreshNetwork(network.path);
+    }
+    this.db.transaction((tx) => {
+      tx.delete(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).run();
+      tx.delete(macLeases).where(eq(macLeases.domainUuid, domainUuid)).run();
+    });
+    for (const fn of this.releaseHooks) await fn(domainUuid);
+  }
+
+  addressesOf(mac: string): NicAddresses | null {
+    const r = this.db.select().from(ipAllocations).where(eq(ipAllocations.mac, mac.toLowerCase())).get();
+    return r ? row(r) : null;
+  }
+
+  /** The domain's allocation with an IPv4 (its first NIC that has one), e.g. the target of a port forward. */
+  primaryIpv4(domainUuid: string): NicAddresses | null {
+    const rows = this.db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).all();
+    const r = rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.mac.localeCompare(b.mac)).find((x) => x.ipv4);
+    return r ? row(r) : null;
+  }
+
+  allocations(): NicAddresses[] {
+    return this.db.select().from(ipAllocations).all().map(row);
+  }
+
+  /**
+   * What the provisioning flow puts into the NIC's `<filterref>` (see libvirt/xml/nwfilter.ts), or null when
+   * the network's anti-spoofing is off or the driver has no nwfilter support.
+   */
+  cleanTrafficFor(mac: string): CleanTrafficParams | null {
+    const alloc = this.addressesOf(mac);
+    if (!alloc) throw new NotFoundError('address allocation', mac);
+    const s = this.networks.antiSpoofing(alloc.networkUuid);
+    if (!s.enabled || !s.supported) return null;
+    return { ipv4: alloc.ipv4 ? [alloc.ipv4] : [] };
+  }
+
+  /** The network's allocations: all for admins, only those of the viewer's own domains for tenants. */
+  leases(viewer: Viewer, networkUuid: string): Lease[] {
+    const rows = this.db.select().from(ipAllocations).where(eq(ipAllocations.networkUuid, networkUuid)).all();
+    const out: Lease[] = [];
+    for (const r of rows) {
+      const domain = this.cache.domains.get(r.domainUuid) ?? null;
+      const visible = isAdmin(viewer) || (domain !== null && this.access.canSeeDomain(viewer, domain));
+      if (visible) out.push({ ...row(r), domain: domain && this.access.canSeeDomain(viewer, domain) ? domain : null });
+    }
+    const key = (l: Lease) => (l.ipv4 ? (parseIp(l.ipv4)?.value ?? 0n) : -1n);
+    return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.mac.localeCompare(b.mac)));
+  }
+
+  /** How many IPv4 addresses the network can still hand out (null when it has no IPv4). */
+  freeIpv4(network: NetworkRecord): number | null {
+    const pool = this.poolOf(network.ipv4);
+    if (!pool) return null;
+    const rows = this.db
+      .select({ ipv4: ipAllocations.ipv4 })
+      .from(ipAllocations)
+      .where(eq(ipAllocations.networkUuid, network.uuid))
+      .all();
+    return Number(countFree(pool.ranges, this.takenIn(network.ipv4, rows.map((r) => r.ipv4)), pool.excluded));
+  }
+
+  private poolOf(address: NetworkAddress | null): Pool | null {
+    return address ? allocationPool(address.address, address.prefix, address.dhcpRanges) : null;
+  }
+
+  /** Addresses in use: our allocations plus DHCP hosts someone else pinned in the network. */
+  private takenIn(address: NetworkAddress | null, ours: (string | null)[]): Set<bigint> {
+    const taken = new Set<bigint>();
+    for (const text of [...ours, ...(address?.dhcpHosts.map((h) => h.ip) ?? [])]) {
+      const ip = text ? parseIp(text) : null;
+      if (ip) taken.add(ip.value);
+    }
+    return taken;
+  }
+}

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { count, eq } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from '../db/index.js';
+import { portForwardQuotas, portForwards, users } from '../db/schema.js';
+import { applyRuleset, NftError, type DnatRule, type NftConfig } from '../firewall/nftables.js';
+import type { AccessPolicy } from './authorization.js';
+import { ConflictError, InvalidStateError, NotFoundError, QuotaExceededError, UnsupportedError, ValidationError } from './errors.js';
+import type { IpamService } from './ipam.js';
+import type { StateCache } from './state-cache.js';
+import { isAdmin, type Viewer } from './viewer.js';
+
+export type Protocol = 'TCP' | 'UDP';
+
+export interface PortForward {
+  id: string;
+  domainUuid: string;
+  userId: string | null;
+  protocol: Protocol;
+  hostPort: number;
+  guestPort: number;
+  /** The guest address the rule sends to now (its pinned IPv4), null while it has none. */
+  guestIpv4: string | null;
+  createdAt: Date;
+}
+
+/** A tenant without a quota row may hold this many forwards. */
+export const DEFAULT_MAX_PORT_FORWARDS = 0;
+
+const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
+
+/**
+ * NAT port forwards: host port → a guest's pinned IPv4. SQLite is the truth; the nftables table is
+ * rewritten from it as a whole at start-up and after every change, one rewrite at a time.
+ */
+export class PortForwardService {
+  private applying: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    private readonly cache: StateCache,
+    private readonly ipam: IpamService,
+    private readonly access: AccessPolicy,
+    private readonly nft: NftConfig,
+    private readonly log: Logger,
+  ) {}
+
+  /** Start-up: puts the rules SQLite holds back into the kernel. A host without nft is logged, not fatal. */
+  async start(): Promise<void> {
+    try {
+      await this.apply();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'port forward rules not applied');
+    }
+  }
+
+  list(viewer: Viewer): PortForward[] {
+    return this.db
+      .select()
+      .from(portForwards)
+      .all()
+      .filter((r) => this.visible(viewer, r))
+      .map((r) => this.view(r))
+      .sort((a, b) => a.protocol.localeCompare(b.protocol) || a.hostPort - b.hostPort);
+  }
+
+  async add(viewer: Viewer, input: { domainUuid: string; protocol: Protocol; hostPort: number; guestPort: number }): Promise<PortForward> {
+    const domain = this.cache.domains.get(input.domainUuid);
+    if (!domain || !this.access.canSeeDomain(viewer, domain)) throw new NotFoundError('domain', input.domainUuid);
+    if (!isPort(input.hostPort)) throw new ValidationError('hostPort must be from 1 to 65535', 'hostPort');
+    if (!isPort(input.guestPort)) throw new ValidationError('guestPort must be from 1 to 65535', 'guestPort');
+    if (!this.ipam.primaryIpv4(domain.uuid)) throw new InvalidStateError(`domain ${domain.name} has no IPv4 address from virtplane to forward to`);
+    const owner = this.access.ownerOf(domain);
+    const id = randomUUID();
+    this.db.transaction((tx) => {
+      if (!isAdmin(viewer)) {
+        const limit = tx.select().from(portForwardQuotas).where(eq(portForwardQuotas.userId, viewer.userId)).get()?.maxPortForwards ?? DEFAULT_MAX_PORT_FORWARDS;
+        const used = tx.select({ n: count() }).from(portForwards).where(eq(portForwards.userId, viewer.userId)).get()?.n ?? 0;
+        if (used >= limit) throw new QuotaExceededError('PORT_FORWARDS', limit, used, 1);
+      }
+      const clash = tx.select().from(portForwards).all().find((r) => r.protocol === input.protocol && r.hostPort === input.hostPort);
+      if (clash) throw new ConflictError(`host port ${input.protocol} ${input.hostPort} is already forwarded`);
+      tx.insert(portForwards).values({ id, domainUuid: domain.uuid, userId: owner, protocol: input.protocol, hostPort: input.hostPort, guestPort: input.guestPort }).run();
+    });
+    try {
+      await this.apply();
+    } catch (err) {
+      this.db.delete(portForwards).where(eq(portForwards.id, id)).run();
+      throw this.asServiceError(err);
+    }
+    return this.view(this.db.select().from(portForwards).where(eq(portForwards.id, id)).get()!);
+  }
+
+  async remove(viewer: Viewer, id: string): Promise<PortForward> {
+    const r = this.db.select().from(portForwards).where(eq(portForwards.id, id)).get();
+    if (!r || !this.visible(viewer, r)) throw new NotFoundError('port forward', id);
+    this.db.delete(portForwards).where(eq(portForwards.id, id)).run();
+    try {
+      await this.apply();
+    } catch (err) {
+      this.db.insert(portForwards).values(r).run();
+      throw this.asServiceError(err);
+    }
+    return this.view(r);
+  }
+
+  /** Forgets a deleted domain's forwards and takes its rules out. */
+  async releaseDomain(domainUuid: string): Promise<void> {
+    const n = this.db.delete(portForwards).where(eq(portForwards.domainUuid, domainUuid)).run().changes;
+    if (n > 0) await this.start();
+  }
+
+  /** Admin: how many forwards a tenant may hold. */
+  setQuota(viewer: Viewer, userId: string, max: number): { userId: string; maxPortForwards: number; used: number } {
+    this.access.requireAdmin(viewer);
+    if (!Number.isInteger(max) || max < 0 || max > 65535) throw new ValidationError('max must be from 0 to 65535', 'max');
+    if (!this.db.select({ id: users.id }).from(users).where(eq(users.id, userId)).get()) throw new NotFoundError('user', userId);
+    this.db
+      .insert(portForwardQuotas)
+      .values({ userId, maxPortForwards: max })
+      .onConflictDoUpdate({ target: portForwardQuotas.userId, set: { maxPortForwards: max } })
+      .run();
+    const used = this.db.select({ n: count() }).from(portForwards).where(eq(portForwards.userId, userId)).get()?.n ?? 0;
+    return { userId, maxPortForwards: max, used };
+  }
+
+  /** Rewrites the table from SQLite; rewrites run one after another, each from the state at its turn. */
+  apply(): Promise<void> {
+    const run = this.applying.then(() => applyRuleset(this.nft, this.rules()));
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  private rules(): DnatRule[] {
+    const out: DnatRule[] = [];
+    for (const r of this.db.select().from(portForwards).all()) {
+      const ip = this.ipam.primaryIpv4(r.domainUuid)?.ipv4;
+      if (ip) out.push({ id: r.id, protocol: r.protocol, hostPort: r.hostPort, guestIpv4: ip, guestPort: r.guestPort });
+    }
+    return out.sort((a, b) => a.protocol.localeCompare(b.protocol) || a.hostPort - b.hostPort);
+  }
+
+  private visible(viewer: Viewer, r: typeof portForwards.$inferSelect): boolean {
+    if (isAdmin(viewer)) return true;
+    const domain = this.cache.domains.get(r.domainUuid);
+    return domain ? this.access.canSeeDomain(viewer, domain) : r.userId === viewer.userId;
+  }
+
+  private view(r: typeof portForwards.$inferSelect): PortForward {
+    return { ...r, guestIpv4: this.ipam.primaryIpv4(r.domainUuid)?.ipv4 ?? null };
+  }
+
+  private asServiceError(err: unknown): Error {
+    if (err instanceof NftError) return new UnsupportedError(`port forwarding is unavailable: ${err.message}`);
+    return err as Error;
+  }
+}

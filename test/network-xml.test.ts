@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { cleanTrafficFilterref, cleanTrafficFilterrefXml } from '../src/libvirt/xml/nwfilter.js';
+import { buildDhcpHostXml, buildNetworkXml, parseNetworkXml } from '../src/libvirt/xml/network.js';
+import { parseXml } from '../src/libvirt/xml/parser.js';
+
+describe('network and filter XML', () => {
+  test("the seed's routed network in libvirt's format", () => {
+    const xml = buildNetworkXml({
+      name: 'for-all-vms',
+      forwardMode: 'ROUTE',
+      forwardDevice: 'eth0',
+      bridge: 'guests1',
+      ipv4: { address: '203.0.113.177', prefix: 29, dhcpRange: { start: '203.0.113.178', end: '203.0.113.182' } },
+      ipv6: { address: '2001:db8:e2f3:e12d::1', prefix: 64 },
+    });
+    assert.equal(
+      xml.trim(),
+      `<network>
+  <name>for-all-vms</name>
+  <forward mode="route" dev="eth0">
+    <interface dev="eth0"/>
+  </forward>
+  <bridge name="guests1" stp="on" delay="0"/>
+  <ip address="203.0.113.177" prefix="29">
+    <dhcp>
+      <range start="203.0.113.178" end="203.0.113.182"/>
+    </dhcp>
+  </ip>
+  <ip family="ipv6" address="2001:db8:e2f3:e12d::1" prefix="64"/>
+</network>`,
+    );
+  });
+
+  test('hostile values stay values: escaped, and parsed back unchanged', () => {
+    const name = `a'"<b>&</name><evil/>`;
+    const xml = buildNetworkXml({ name, forwardMode: 'ISOLATED', forwardDevice: null, bridge: `x"/><y a='`, ipv4: null, ipv6: null });
+    assert.doesNotMatch(xml, /<evil/);
+    const parsed = parseNetworkXml(xml);
+    assert.equal(parsed.name, name);
+    assert.equal(parsed.bridge, `x"/><y a='`);
+    assert.equal(parsed.forwardMode, 'ISOLATED');
+    assert.deepEqual(parseXml(buildDhcpHostXml({ mac: '52:54:00:aa:bb:cc', ip: `1"/><x` })), { host: [{ '@_mac': '52:54:00:aa:bb:cc', '@_ip': '1"/><x' }] });
+  });
+
+  test('a clean-traffic filterref carries one IP parameter per address', () => {
+    assert.deepEqual(parseXml(cleanTrafficFilterrefXml({ ipv4: ['203.0.113.178'] })), {
+      filterref: { '@_filter': 'clean-traffic', parameter: { '@_name': 'IP', '@_value': '203.0.113.178' } },
+    });
+    assert.deepEqual(cleanTrafficFilterref({ ipv4: [] }), { '@_filter': 'clean-traffic' });
+  });
+});

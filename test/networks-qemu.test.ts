@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { METADATA_NAMESPACE } from '../src/libvirt/xml/domain.js';
+import { cleanTrafficFilterrefXml } from '../src/libvirt/xml/nwfilter.js';
+import { acquireLibvirtd, domainType, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
+import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+
+/** Answers each connection on port 22 with the peer's address, then closes. */
+const GUEST_SERVER = `
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 22)); s.listen()
+print('listening', flush=True)
+while True:
+    conn, peer = s.accept(); conn.sendall(('guest saw %s\\n' % peer[0]).encode()); conn.close()
+`;
+/** Connects to host:port, retrying for a few seconds while the new bridge port starts forwarding (STP). */
+const CLIENT = `
+import socket, sys, time
+for attempt in range(40):
+    try:
+        c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2); print(c.recv(100).decode().strip()); break
+    except OSError:
+        if attempt == 39: raise
+        time.sleep(0.25)
+`;
+
+/**
+ * Real networks on the QEMU driver through the host's libvirtd: a routed network on documentation ranges,
+ * a TCG guest on it with a pinned address and clean-traffic, and NAT rules in a table this test owns.
+ */
+describe('networks on a real libvirtd (QEMU driver)', () => {
+  const prefix = uniquePrefix('net');
+  const name = `${prefix}-routed`;
+  const vmName = `${prefix}-vm`;
+  const bridge = `vp${randomBytes(4).toString('hex')}`; // 10 characters, under the 15 Linux allows
+  // A random /29 and /64 of the documentation ranges, so parallel runs do not collide.
+  const base = 8 * (1 + (randomBytes(1)[0]! % 30));
+  const v4 = (n: number) => `198.51.100.${base + n}`;
+  const v6 = `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
+  const table = `vpt_${process.pid}_${Date.now().toString(36)}`;
+  const nft = { binary: 'nft', table };
+  const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-qemu-net-'));
+  let lease: LibvirtdLease;
+  let s: TestServer | undefined;
+  let mac = '';
+  let ipv4 = '';
+  let networkId = '';
+  const domainUuid = randomUUID();
+  const tag = randomBytes(3).toString('hex');
+  const clientNet = 4 * (randomBytes(1)[0]! % 64); // a random /30 of 192.0.2.0/24
+  const netns: { guest: string; client: string; guestHost: string; clientHost: string; hostSide: string; clientSide: string; server?: ChildProcess } = {
+    guest: `vptest-g-${tag}`,
+    client: `vptest-c-${tag}`,
+    guestHost: `vpg${tag}`,
+    clientHost: `vpc${tag}`,
+    hostSide: `192.0.2.${clientNet + 1}`,
+    clientSide: `192.0.2.${clientNet + 2}`,
+  };
+
+  before(async () => {
+    lease = await acquireLibvirtd();
+    s = await startTestServer({ driver: 'QEMU', dataDir, nft });
+  });
+  after(async () => {
+    netns.server?.kill();
+    for (const args of [['link', 'del', netns.guestHost], ['link', 'del', netns.clientHost], ['netns', 'del', netns.guest], ['netns', 'del', netns.client]]) {
+      try {
+        execFileSync('ip', args, { stdio: 'ignore' });
+      } catch {
+        /* never made */
+      }
+    }
+    virshQuiet('destroy', vmName);
+    virshQuiet('undefine', vmName);
+    virshQuiet('net-destroy', name);
+    virshQuiet('net-undefine', name);
+    try {
+      execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
+    } catch {
+      /* libvirt removed it */
+    }
+    try {
+      execFileSync('nft', ['delete', 'table', 'inet', table], { stdio: 'ignore' });
+    } catch {
+      /* not there */
+    }
+    await s?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    await lease?.release();
+  });
+
+  test('an admin defines and starts a routed network; libvirt runs it with the bridge and addresses asked for', async () => {
+    const r = await s!.gql(
+      `mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { __typename
+        ... on CreateNetworkSuccess { network { id active bridge forwardMode freeIpv4 antiSpoofing { enabled supported } } } ... on Error { code message } } }`,
+      {
+        input: {
+          name,
+          forwardMode: 'ROUTE',
+          bridge,
+          ipv4: { address: v4(1), prefix: 29, dhcpRange: { start: v4(2), end: v4(6) } },
+          ipv6: { address: `${v6}::1`, prefix: 64 },
+          start: true,
+        },
+      },
+    );
+    assert.equal(r.data?.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(r));
+    const n = r.data.createNetwork.network;
+    networkId = n.id;
+    assert.deepEqual({ ...n, id: undefined }, { id: undefined, active: true, bridge, forwardMode: 'ROUTE', freeIpv4: 5, antiSpoofing: { enabled: true, supported: true } });
+    const xml = virsh('net-dumpxml', name);
+    assert.match(xml, /<forward mode='route'\/>/);
+    assert.match(xml, new RegExp(`<range start='${v4(2)}' end='${v4(6)}'`));
+    assert.match(execFileSync('ip', ['-o', 'addr', 'show', 'dev', bridge], { encoding: 'utf8' }), new RegExp(`inet ${v4(1).replace(/\./g, '\\.')}/29`));
+  });
+
+  test('a guest NIC gets a pinned DHCP host entry and is bound to clean-traffic with its IPv4', async () => {
+    const { ipam } = s!.app.services;
+    const network = s!.app.services.networks.byName(name)!;
+    mac = ipam.allocateMac(domainUuid);
+    const alloc = ipam.allocate({ networkUuid: network.uuid, domainUuid, mac });
+    ipv4 = alloc.ipv4!;
+    assert.equal(ipv4, v4(2));
+    assert.equal(alloc.ipv6, `${v6}::2`);
+    await ipam.pin(mac);
+    const hosts = virsh('net-dumpxml', name);
+    assert.match(hosts, new RegExp(`<host mac='${mac}' ip='${ipv4}'/>`));
+    assert.match(virsh('net-dumpxml', '--inactive', name), new RegExp(`<host mac='${mac}' ip='${ipv4}'/>`), 'pinned in the definition too');
+
+    const filter = ipam.cleanTrafficFor(mac);
+    assert.deepEqual(filter, { ipv4: [ipv4] });
+    const xml = `<domain type='${domainType()}'><name>${vmName}</name><uuid>${domainUuid}</uuid>
+      <metadata><virtplane:instance xmlns:virtplane='${METADATA_NAMESPACE}'><virtplane:owner id='nobody'/></virtplane:instance></metadata>
+      <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+      <devices><interface type='network'><mac address='${mac}'/><source network='${name}'/><model type='virtio'/><rom enabled='no'/>
+      ${cleanTrafficFilterrefXml(filter!)}</interface></devices></domain>`;
+    const file = join(dataDir, 'vm.xml');
+    writeFileSync(file, xml);
+    virsh('define', file);
+    virsh('start', vmName);
+    const dev = virsh('domiflist', vmName).trim().split(/\s+/)[0]!;
+    const bindings = virsh('nwfilter-binding-list');
+    assert.match(bindings, new RegExp(`${dev}\\s+clean-traffic`));
+    assert.match(virsh('nwfilter-binding-dumpxml', dev), new RegExp(`<parameter name='IP' value='${ipv4.replace(/\./g, '\\.')}'/>`));
+
+    const seen = await waitFor(async () => {
+      const r = await s!.gql(`query($id: ID!) { node(id: $id) { ... on Domain { state interfaces { mac ipv4 ipv6 } } } }`, { id: domainGlobalId(domainUuid) });
+      return r.data?.node?.state === 'RUNNING' ? r.data.node : null;
+    });
+    assert.deepEqual(seen.interfaces, [{ mac, ipv4, ipv6: `${v6}::2` }]);
+    const del = await s!.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { ... on Error { code } } }`, { id: networkId });
+    assert.equal(del.data.deleteNetwork.code, 'IN_USE');
+  });
+
+  test('a port forward to the guest is an nftables DNAT rule to its pinned IPv4, still there after a server restart', async () => {
+    const r = await s!.gql(`mutation($input: AddPortForwardInput!) { addPortForward(input: $input) { __typename ... on Error { code message } } }`, {
+      input: { domainId: domainGlobalId(domainUuid), protocol: 'TCP', hostPort: 40022, guestPort: 22 },
+    });
+    assert.equal(r.data.addPortForward.__typename, 'AddPortForwardSuccess', JSON.stringify(r));
+    const rules = () =>
+      JSON.parse(execFileSync('nft', ['-j', 'list', 'table', 'inet', table], { encoding: 'utf8' }))
+        .nftables.filter((x: any) => x.rule)
+        .map((x: any) => `${x.rule.chain}: ${JSON.stringify(x.rule.expr.find((e: any) => e.dnat).dnat)}`);
+    const expected = [`prerouting: {"family":"ip","addr":"${ipv4}","port":22}`, `output: {"family":"ip","addr":"${ipv4}","port":22}`];
+    assert.deepEqual(rules(), expected);
+
+    await s!.stop();
+    s = undefined;
+    s = await startTestServer({ driver: 'QEMU', dataDir, nft });
+    assert.deepEqual(rules(), expected, 'rewritten once, not duplicated');
+    const after = await s.gql(`{ portForwards { hostPort guestIpv4 } }`);
+    assert.deepEqual(after.data.portForwards, [{ hostPort: 40022, guestIpv4: ipv4 }]);
+
+    // Traffic, between namespaces this test makes: a "guest" namespace on the network's bridge holding the
+    // VM's pinned address (the diskless VM never uses it) and a "client" namespace wired to the host.
+    // The client connects to the host's port 40022 and gets the guest's port 22.
+    const g = netns.guest;
+    const c = netns.client;
+    const sh = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+    sh('netns', 'add', g);
+    sh('netns', 'add', c);
+    sh('link', 'add', netns.guestHost, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', g);
+    sh('link', 'set', netns.guestHost, 'master', bridge, 'up');
+    sh('-n', g, 'addr', 'add', `${ipv4}/29`, 'dev', 'eth0');
+    sh('-n', g, 'link', 'set', 'eth0', 'up');
+    sh('-n', g, 'route', 'add', 'default', 'via', v4(1));
+    sh('link', 'add', netns.clientHost, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', c);
+    sh('addr', 'add', `${netns.hostSide}/30`, 'dev', netns.clientHost);
+    sh('link', 'set', netns.clientHost, 'up');
+    sh('-n', c, 'addr', 'add', `${netns.clientSide}/30`, 'dev', 'eth0');
+    sh('-n', c, 'link', 'set', 'eth0', 'up');
+    sh('-n', c, 'route', 'add', 'default', 'via', netns.hostSide);
+    netns.server = spawn('ip', ['netns', 'exec', g, 'python3', '-c', GUEST_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => netns.server!.stdout!.once('data', resolve)); // "listening"
+    const reply = execFileSync('ip', ['netns', 'exec', c, 'python3', '-c', CLIENT, netns.hostSide, '40022'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(reply.trim(), `guest saw ${netns.clientSide}`);
+
+    // Deleting the guest releases its addresses: the DHCP entry and the rule go; then the network can go.
+    virsh('destroy', vmName);
+    virsh('undefine', vmName);
+    await s.app.services.ipam.release(domainUuid);
+    assert.doesNotMatch(virsh('net-dumpxml', name), /<host /);
+    assert.deepEqual(rules(), []);
+    await waitFor(async () => ((await s!.gql(`{ domains(filter: { nameContains: "${prefix}" }) { totalCount } }`)).data.domains.totalCount === 0 ? true : null));
+    const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on Error { code message } } }`, { id: networkId });
+    assert.equal(del.data.deleteNetwork.__typename, 'DeleteNetworkSuccess', JSON.stringify(del));
+    assert.throws(() => virsh('net-info', name));
+  });
+});
+
+/**
+ * Polls `probe` until it returns non-null. A failed request is retried too: the synchronous virsh calls above
+ * block this process's event loop, so the server's keep-alive timer may close a pooled connection just as
+ * the client reuses it (ECONNRESET).
+ */
+async function waitFor<T>(probe: () => Promise<T | null>, tries = 100): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await probe().catch(() => null);
+    if (v !== null) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('condition not met in time');
+}

@@ -1,0 +1,283 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { LibvirtBus } from '../src/libvirt/bus.js';
+import { lookupDomainByUUID } from '../src/libvirt/connect.js';
+import { undefineDomain } from '../src/libvirt/domain.js';
+import { readNetwork } from '../src/libvirt/network.js';
+import { METADATA_NAMESPACE } from '../src/libvirt/xml/domain.js';
+import { AddressExhaustedError } from '../src/services/errors.js';
+import { hashToken } from '../src/services/auth.js';
+import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+
+const SEED_NETWORK = {
+  name: 'for-all-vms',
+  forwardMode: 'ROUTE',
+  forwardDevice: 'eth0',
+  bridge: 'guests1',
+  ipv4: { address: '203.0.113.177', prefix: 29, dhcpRange: { start: '203.0.113.178', end: '203.0.113.182' } },
+  ipv6: { address: '2001:db8:e2f3:e12d::1', prefix: 64 },
+  autostart: true,
+  start: true,
+};
+
+const CREATE = `mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { __typename
+  ... on CreateNetworkSuccess { network { id name active autostart forwardMode forwardDevice bridge
+    ipv4 { address prefix dhcpRanges { start end } } ipv6 { address prefix } antiSpoofing { enabled supported } freeIpv4 } }
+  ... on ValidationError { field } ... on Error { code message } } }`;
+
+/** A tenant with a token, written straight into the server's database (user management is another issue). */
+function addTenant(dataDir: string, name: string): { userId: string; token: string } {
+  const db = new Database(join(dataDir, 'virtplane.sqlite'));
+  try {
+    const userId = randomUUID();
+    const token = `vp_test_${randomUUID()}`;
+    db.prepare(`insert into users (id, name, role) values (?, ?, 'TENANT')`).run(userId, name);
+    db.prepare(`insert into api_tokens (id, user_id, label, prefix, hash) values (?, ?, 'test', ?, ?)`).run(randomUUID(), userId, token.slice(0, 9), hashToken(token));
+    return { userId, token };
+  } finally {
+    db.close();
+  }
+}
+
+/** A domain on the test driver with one NIC on `network`, owned by `ownerId`. */
+function domainXml(name: string, uuid: string, network: string, mac: string, ownerId: string): string {
+  return `<domain type='test'><name>${name}</name><uuid>${uuid}</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+  <metadata><virtplane:instance xmlns:virtplane='${METADATA_NAMESPACE}'><virtplane:owner id='${ownerId}'/></virtplane:instance></metadata>
+  <os><type>hvm</type></os><devices><interface type='network'><mac address='${mac}'/><source network='${network}'/></interface></devices></domain>`;
+}
+
+describe('networks and IPAM over GraphQL (test driver)', () => {
+  let s: TestServer;
+  let bus: LibvirtBus;
+  let tenant: { userId: string; token: string };
+  let other: { userId: string; token: string };
+  let networkId: string;
+  let networkUuid: string;
+  const domains: string[] = [];
+
+  before(async () => {
+    // A host without nft: the server starts anyway, and port forward mutations say why they cannot work.
+    s = await startTestServer({ nft: { binary: '/nonexistent/nft', table: 'virtplane' } });
+    bus = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
+    tenant = addTenant(s.dataDir, 'alice');
+    other = addTenant(s.dataDir, 'bob');
+  });
+  after(async () => {
+    bus?.disconnect();
+    await s?.stop();
+  });
+
+  test("an admin recreates the seed's routed network; it runs with libvirt's XML as in the guide", async () => {
+    const r = await s.gql(CREATE, { input: SEED_NETWORK });
+    assert.equal(r.errors, undefined);
+    const n = r.data.createNetwork.network;
+    assert.deepEqual(
+      { ...n, id: undefined },
+      {
+        id: undefined,
+        name: 'for-all-vms',
+        active: true,
+        autostart: true,
+        forwardMode: 'ROUTE',
+        forwardDevice: 'eth0',
+        bridge: 'guests1',
+        ipv4: { address: '203.0.113.177', prefix: 29, dhcpRanges: [{ start: '203.0.113.178', end: '203.0.113.182' }] },
+        ipv6: { address: '2001:db8:e2f3:e12d::1', prefix: 64 },
+        antiSpoofing: { enabled: true, supported: false },
+        freeIpv4: 5,
+      },
+    );
+    networkId = n.id;
+    networkUuid = Buffer.from(networkId, 'base64').toString().split(':').slice(1).join(':');
+  });
+
+  test('invalid or conflicting networks are refused as data, and tenants may not create networks', async () => {
+    const cases: [Record<string, unknown>, string, string | null][] = [
+      [{ bridge: 'a-bridge-name-too-long' }, 'VALIDATION', 'bridge'],
+      [{ bridge: 'br0;rm' }, 'VALIDATION', 'bridge'],
+      [{ name: "x'/><evil/>" }, 'VALIDATION', 'name'],
+      [{ ipv4: { address: '198.51.100.1', prefix: 29, dhcpRange: { start: '198.51.100.2', end: '198.51.100.9' } } }, 'VALIDATION', 'ipv4.dhcpRange'],
+      [{ ipv4: { address: '198.51.100.0', prefix: 24 } }, 'VALIDATION', 'ipv4.address'],
+      [{ ipv4: { address: '198.51.100.1', prefix: 33 } }, 'VALIDATION', 'ipv4.prefix'],
+      [{ ipv4: { address: '2001:db8::1', prefix: 24 } }, 'VALIDATION', 'ipv4.address'],
+      [{ ipv4: { address: '203.0.113.181', prefix: 30 } }, 'CONFLICT', null],
+      [{ ipv4: null, ipv6: { address: '2001:db8:e2f3:e12d:1::1', prefix: 80 } }, 'CONFLICT', null],
+      [{ bridge: 'guests1' }, 'CONFLICT', null],
+      [{ name: 'for-all-vms' }, 'CONFLICT', null],
+      [{ forwardMode: 'NAT', ipv4: null }, 'VALIDATION', 'ipv4'],
+    ];
+    const base = { ...SEED_NETWORK, name: 'other', bridge: 'other0', ipv4: { address: '198.51.100.1', prefix: 24 }, ipv6: null };
+    for (const [change, code, field] of cases) {
+      const r = await s.gql(CREATE, { input: { ...base, ...change } });
+      assert.equal(r.data?.createNetwork.code, code, `${JSON.stringify(change)}: ${JSON.stringify(r)}`);
+      if (field) assert.equal(r.data.createNetwork.field, field, JSON.stringify(change));
+    }
+    const denied = await s.gql(CREATE, { input: base }, tenant.token);
+    assert.equal(denied.data.createNetwork.code, 'FORBIDDEN');
+    const list = await s.gql(`{ networks { totalCount } }`);
+    assert.equal(list.data.networks.totalCount, 2, 'only default and for-all-vms exist');
+  });
+
+  test("IPAM hands out exactly the /29's .178–.182 with distinct IPv6 addresses, then ADDRESS_EXHAUSTED changes nothing", () => {
+    const { ipam } = s.app.services;
+    const got = [1, 2, 3, 4, 5].map(() => {
+      const uuid = randomUUID();
+      domains.push(uuid);
+      return ipam.allocate({ networkUuid, domainUuid: uuid });
+    });
+    assert.deepEqual(got.map((a) => a.ipv4), ['203.0.113.178', '203.0.113.179', '203.0.113.180', '203.0.113.181', '203.0.113.182']);
+    assert.equal(new Set(got.map((a) => a.ipv6)).size, 5);
+    assert.ok(got.every((a) => a.ipv6!.startsWith('2001:db8:e2f3:e12d::') && a.ipv6 !== '2001:db8:e2f3:e12d::1'));
+    assert.equal(new Set(got.map((a) => a.mac)).size, 5);
+    assert.ok(got.every((a) => /^52:54:00(:[0-9a-f]{2}){3}$/.test(a.mac)));
+
+    const before = ipam.allocations().length;
+    assert.throws(() => ipam.allocate({ networkUuid, domainUuid: randomUUID() }), AddressExhaustedError);
+    assert.equal(ipam.allocations().length, before);
+    // The same MAC asking again gets its own addresses back, not new ones.
+    assert.deepEqual(ipam.allocate({ networkUuid, domainUuid: domains[0]!, mac: got[0]!.mac }), got[0]);
+  });
+
+  test('a pinned address is a DHCP host of the network in libvirt; the NIC and the network show it', async () => {
+    const { ipam } = s.app.services;
+    const [first] = ipam.allocations().filter((a) => a.domainUuid === domains[0]);
+    const pinned = await ipam.pin(first!.mac);
+    assert.equal(pinned.pinned, true);
+    await ipam.pin(first!.mac); // idempotent: no second entry
+
+    const network = s.app.services.networks.byName('for-all-vms')!;
+    const live = await readNetwork(bus, network.path);
+    assert.deepEqual(live.ipv4!.dhcpHosts, [{ mac: first!.mac, name: null, ip: '203.0.113.178' }]);
+
+    // A tenant's domain with that NIC (its define signal reaches the cache through the sync pipeline).
+    await bus.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainDefineXML', 's', [
+      domainXml('alice-vm', domains[0]!, 'for-all-vms', first!.mac, tenant.userId),
+    ]);
+    const id = domainGlobalId(domains[0]!);
+    let r;
+    for (let i = 0; i < 50; i++) {
+      r = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { name interfaces { mac ipv4 ipv6 network { name } } } } }`, { id }, tenant.token);
+      if (r.data?.node) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.deepEqual(r!.data.node.interfaces, [{ mac: first!.mac, ipv4: '203.0.113.178', ipv6: first!.ipv6, network: { name: 'for-all-vms' } }]);
+
+    const leases = `query($id: ID!) { node(id: $id) { ... on Network { freeIpv4 leases { mac ipv4 ipv6 pinned domain { name } } } } }`;
+    const admin = (await s.gql(leases, { id: networkId })).data.node;
+    assert.equal(admin.freeIpv4, 0);
+    assert.equal(admin.leases.length, 5);
+    assert.deepEqual(admin.leases[0], { mac: first!.mac, ipv4: '203.0.113.178', ipv6: first!.ipv6, pinned: true, domain: { name: 'alice-vm' } });
+    const mine = (await s.gql(leases, { id: networkId }, tenant.token)).data.node;
+    assert.deepEqual(mine, { freeIpv4: null, leases: [admin.leases[0]] });
+    const theirs = (await s.gql(leases, { id: networkId }, other.token)).data.node;
+    assert.deepEqual(theirs.leases, []);
+  });
+
+  test('deleteNetwork is IN_USE while a domain has a NIC on it; stop, autostart and anti-spoofing are admin actions', async () => {
+    const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on Error { code message } } }`, { id: networkId });
+    assert.equal(del.data.deleteNetwork.code, 'IN_USE');
+    assert.match(del.data.deleteNetwork.message, /alice-vm/);
+    const act = (m: string, extra = '') =>
+      s.gql(`mutation($id: ID!) { r: ${m}(id: $id${extra}) { __typename ... on NetworkActionSuccess { network { active autostart antiSpoofing { enabled } } } ... on Error { code } } }`, { id: networkId });
+    assert.deepEqual((await act('setNetworkAutostart', ', autostart: false')).data.r.network, { active: true, autostart: false, antiSpoofing: { enabled: true } });
+    assert.deepEqual((await act('setNetworkAntiSpoofing', ', enabled: false')).data.r.network.antiSpoofing, { enabled: false });
+    assert.equal((await act('stopNetwork')).data.r.network.active, false);
+    assert.equal((await act('stopNetwork')).data.r.code, 'INVALID_STATE');
+    assert.equal((await act('startNetwork')).data.r.network.active, true);
+    const tenantTry = await s.gql(`mutation($id: ID!) { stopNetwork(id: $id) { ... on Error { code } } }`, { id: networkId }, tenant.token);
+    assert.equal(tenantTry.data.stopNetwork.code, 'FORBIDDEN');
+  });
+
+  test('port forwards: NOT_FOUND for foreign domains, QUOTA_EXCEEDED past the quota, UNSUPPORTED without nft', async () => {
+    const add = `mutation($input: AddPortForwardInput!) { addPortForward(input: $input) { __typename ... on AddPortForwardSuccess { portForward { hostPort } } ... on Error { code message } } }`;
+    const input = { domainId: domainGlobalId(domains[0]!), protocol: 'TCP', hostPort: 2222, guestPort: 22 };
+    assert.equal((await s.gql(add, { input }, other.token)).data.addPortForward.code, 'NOT_FOUND');
+    assert.equal((await s.gql(add, { input }, tenant.token)).data.addPortForward.code, 'QUOTA_EXCEEDED');
+    const quota = await s.gql(`mutation($u: ID!) { setPortForwardQuota(userId: $u, max: 1) { ... on SetPortForwardQuotaSuccess { quota { maxPortForwards used } } ... on Error { code } } }`, { u: tenant.userId });
+    assert.deepEqual(quota.data.setPortForwardQuota.quota, { maxPortForwards: 1, used: 0 });
+    const r = (await s.gql(add, { input }, tenant.token)).data.addPortForward;
+    assert.equal(r.code, 'UNSUPPORTED');
+    assert.match(r.message, /port forwarding is unavailable: nftables is not available on this host/);
+    assert.deepEqual((await s.gql(`{ portForwards { id } }`, {}, tenant.token)).data.portForwards, [], 'a failed forward is not kept');
+  });
+
+  test('release unpins and frees the addresses of a domain', async () => {
+    const { ipam, networks } = s.app.services;
+    await undefineDomain(bus, await lookupDomainByUUID(bus, '/org/libvirt/Test', domains[0]!));
+    for (const d of domains) await ipam.release(d);
+    assert.equal(ipam.allocations().length, 0);
+    const live = await readNetwork(bus, networks.byName('for-all-vms')!.path);
+    assert.deepEqual(live.ipv4!.dhcpHosts, []);
+    const free = await s.gql(`query($id: ID!) { node(id: $id) { ... on Network { freeIpv4 leases { mac } } } }`, { id: networkId });
+    assert.deepEqual(free.data.node, { freeIpv4: 5, leases: [] });
+    const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on DeleteNetworkSuccess { deletedId } ... on Error { code message } } }`, { id: networkId });
+    assert.deepEqual(del.data.deleteNetwork, { __typename: 'DeleteNetworkSuccess', deletedId: networkId });
+    assert.equal((await s.gql(`{ networks { totalCount } }`)).data.networks.totalCount, 1);
+  });
+});
+
+describe('NAT port forward rules in nftables, rewritten from SQLite (test driver, real nft)', () => {
+  const table = `vpt_${process.pid}_${Date.now().toString(36)}`;
+  const nft = { binary: 'nft', table };
+  const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-pf-'));
+  let s: TestServer | undefined;
+  const listRules = () => {
+    const json = JSON.parse(execFileSync('nft', ['-j', 'list', 'table', 'inet', table], { encoding: 'utf8' }));
+    return json.nftables
+      .filter((x: any) => x.rule?.chain === 'prerouting')
+      .map((x: any) => {
+        const dnat = x.rule.expr.find((e: any) => e.dnat).dnat;
+        const port = x.rule.expr.find((e: any) => e.match?.left?.payload?.field === 'dport').match;
+        return `${port.left.payload.protocol} ${port.right} -> ${dnat.addr}:${dnat.port}`;
+      });
+  };
+
+  after(async () => {
+    await s?.stop();
+    try {
+      execFileSync('nft', ['delete', 'table', 'inet', table], { stdio: 'ignore' });
+    } catch {
+      /* not there */
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('rules follow the pinned IPv4, host ports are unique per protocol, and a restart puts lost rules back', async () => {
+    s = await startTestServer({ dataDir, nft });
+    assert.deepEqual(listRules(), [], 'start-up writes the (empty) table');
+    const { ipam } = s.app.services;
+    const testDomain = '6695eb01-f6a4-8304-79aa-97f2502e193f';
+    const net = s.app.services.networks.byName('default')!;
+    const alloc = ipam.allocate({ networkUuid: net.uuid, domainUuid: testDomain, mac: 'aa:bb:cc:dd:ee:ff' });
+    const add = `mutation($input: AddPortForwardInput!) { addPortForward(input: $input) { __typename ... on AddPortForwardSuccess { portForward { id protocol hostPort guestPort guestIpv4 domain { name } } } ... on Error { code message } } }`;
+    const id = domainGlobalId(testDomain);
+    const ssh = await s.gql(add, { input: { domainId: id, protocol: 'TCP', hostPort: 2222, guestPort: 22 } });
+    assert.deepEqual({ ...ssh.data.addPortForward.portForward, id: undefined }, { id: undefined, protocol: 'TCP', hostPort: 2222, guestPort: 22, guestIpv4: alloc.ipv4, domain: { name: 'test' } });
+    assert.equal((await s.gql(add, { input: { domainId: id, protocol: 'TCP', hostPort: 2222, guestPort: 80 } })).data.addPortForward.code, 'CONFLICT');
+    assert.equal((await s.gql(add, { input: { domainId: id, protocol: 'UDP', hostPort: 2222, guestPort: 53 } })).data.addPortForward.__typename, 'AddPortForwardSuccess');
+    assert.equal((await s.gql(add, { input: { domainId: id, protocol: 'TCP', hostPort: 0, guestPort: 53 } })).data.addPortForward.code, 'VALIDATION');
+    assert.deepEqual(listRules(), [`tcp 2222 -> ${alloc.ipv4}:22`, `udp 2222 -> ${alloc.ipv4}:53`]);
+
+    const removed = await s.gql(`mutation($id: ID!) { removePortForward(id: $id) { __typename } }`, { id: ssh.data.addPortForward.portForward.id });
+    assert.equal(removed.data.removePortForward.__typename, 'RemovePortForwardSuccess');
+    assert.deepEqual(listRules(), [`udp 2222 -> ${alloc.ipv4}:53`]);
+
+    // The table vanishes behind the server's back (e.g. a firewall reload); a restart writes it again.
+    await s.stop();
+    s = undefined;
+    execFileSync('nft', ['delete', 'table', 'inet', table]);
+    s = await startTestServer({ dataDir, nft });
+    assert.deepEqual(listRules(), [`udp 2222 -> ${alloc.ipv4}:53`]);
+    const after = await s.gql(`{ portForwards { protocol hostPort guestPort guestIpv4 } }`);
+    assert.deepEqual(after.data.portForwards, [{ protocol: 'UDP', hostPort: 2222, guestPort: 53, guestIpv4: alloc.ipv4 }]);
+    // Another start does not duplicate anything.
+    await s.app.services.portForwards.apply();
+    assert.deepEqual(listRules(), [`udp 2222 -> ${alloc.ipv4}:53`]);
+  });
+});
