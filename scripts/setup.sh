@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(dbus libvirt-dbus libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
-  dnsmasq-base nftables lvm2 xorriso iproute2)
+  dnsmasq-base nftables lvm2 xorriso iproute2 iptables)
 
 missing=()
 for p in "${packages[@]}"; do

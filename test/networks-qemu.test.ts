@@ -133,7 +133,7 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
     assert.match(virsh('net-dumpxml', '--inactive', name), new RegExp(`<host mac='${mac}' ip='${ipv4}'/>`), 'pinned in the definition too');
 
     const filter = ipam.cleanTrafficFor(mac);
-    assert.deepEqual(filter, { ipv4: [ipv4] });
+    assert.deepEqual(filter, { ipv4: [ipv4], ipv6: [`${v6}::2`] });
     const xml = `<domain type='${domainType()}'><name>${vmName}</name><uuid>${domainUuid}</uuid>
       <metadata><virtplane:instance xmlns:virtplane='${METADATA_NAMESPACE}'><virtplane:owner id='nobody'/></virtplane:instance></metadata>
       <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
@@ -145,8 +145,12 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
     virsh('start', vmName);
     const dev = virsh('domiflist', vmName).trim().split(/\s+/)[0]!;
     const bindings = virsh('nwfilter-binding-list');
-    assert.match(bindings, new RegExp(`${dev}\\s+clean-traffic`));
-    assert.match(virsh('nwfilter-binding-dumpxml', dev), new RegExp(`<parameter name='IP' value='${ipv4.replace(/\./g, '\\.')}'/>`));
+    assert.match(bindings, new RegExp(`${dev}\\s+virtplane-clean-traffic`));
+    const binding = virsh('nwfilter-binding-dumpxml', dev);
+    assert.match(binding, new RegExp(`<parameter name='IP' value='${ipv4.replace(/\./g, '\\.')}'/>`));
+    assert.match(binding, new RegExp(`<parameter name='IPV6' value='${v6}::2'/>`));
+    // The filter is instantiated: its IPv6 anti-spoofing chain exists for this NIC in the host's bridge firewall.
+    assert.match(execFileSync('ebtables', ['-t', 'nat', '-L'], { encoding: 'utf8' }), /-p IPv6 .*-j I-.*-ipv6-ip/);
 
     const seen = await waitFor(async () => {
       const r = await s!.gql(`query($id: ID!) { node(id: $id) { ... on Domain { state interfaces { mac ipv4 ipv6 } } } }`, { id: domainGlobalId(domainUuid) });

@@ -16,3 +16,8 @@ export async function hasNWFilter(bus: LibvirtBus, driverPath: string, name: str
     throw err;
   }
 }
+
+/** Defines (or, for an existing UUID, updates) a network filter. */
+export async function defineNWFilter(bus: LibvirtBus, driverPath: string, xml: string): Promise<void> {
+  await bus.call(driverPath, CONNECT, 'NWFilterDefineXML', 's', [xml]);
+}

@@ -184,7 +184,7 @@ export class IpamService {
     if (!alloc) throw new NotFoundError('address allocation', mac);
     const s = this.networks.antiSpoofing(alloc.networkUuid);
     if (!s.enabled || !s.supported) return null;
-    return { ipv4: alloc.ipv4 ? [alloc.ipv4] : [] };
+    return { ipv4: alloc.ipv4 ? [alloc.ipv4] : [], ipv6: alloc.ipv6 ? [alloc.ipv6] : [] };
   }
 
   /** The network's allocations: all for admins, only those of the viewer's own domains for tenants. */

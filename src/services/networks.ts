@@ -4,8 +4,8 @@ import { ipAllocations, networkSettings } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
 import { defineNetworkXML } from '../libvirt/connect.js';
 import { networkActions, setNetworkAutostart } from '../libvirt/network.js';
-import { hasNWFilter } from '../libvirt/nwfilter.js';
-import { CLEAN_TRAFFIC } from '../libvirt/xml/nwfilter.js';
+import { defineNWFilter, hasNWFilter } from '../libvirt/nwfilter.js';
+import { STOCK_CLEAN_TRAFFIC, virtplaneFilterXmls } from '../libvirt/xml/nwfilter.js';
 import { buildNetworkXml } from '../libvirt/xml/network.js';
 import type { NetworkRecord, NetworkSpec } from '../libvirt/types.js';
 import { formatIp, isValidPrefix, overlaps, parseIp, rangeWithin, subnetOf, type Family, type IpRange } from './addresses.js';
@@ -63,12 +63,13 @@ export class NetworkService {
   ) {}
 
   /**
-   * Asks the driver once whether it can filter NICs with clean-traffic (the test driver cannot). A failed
-   * probe reports "unsupported" rather than stopping the server.
+   * Asks the driver once whether it can filter NICs (the test driver cannot) and, where it can, defines
+   * virtplane's anti-spoofing filters. A failed probe reports "unsupported" rather than stopping the server.
    */
   async probe(onError: (err: unknown) => void = () => {}): Promise<void> {
     try {
-      this.nwfilter = await hasNWFilter(this.bus, this.driverPath, CLEAN_TRAFFIC);
+      this.nwfilter = await hasNWFilter(this.bus, this.driverPath, STOCK_CLEAN_TRAFFIC);
+      if (this.nwfilter) for (const xml of virtplaneFilterXmls()) await defineNWFilter(this.bus, this.driverPath, xml);
     } catch (err) {
       this.nwfilter = false;
       onError(err);

@@ -1,16 +1,84 @@
 import { ATTR, type XmlNode } from './parser.js';
 import { buildXml } from './builder.js';
 
-/** libvirt's stock filter against MAC, IP and ARP spoofing (ships with libvirt as clean-traffic.xml). */
-export const CLEAN_TRAFFIC = 'clean-traffic';
+/**
+ * virtplane's anti-spoofing filter. libvirt's stock `clean-traffic` passes IPv4 and ARP only (its
+ * no-other-l2-traffic part drops every IPv6 frame), so a guest behind it could not use the IPv6 address it
+ * is given. `virtplane-clean-traffic` is clean-traffic plus IPv6: the guest may send IPv6 only from its own
+ * address or link-local (which neighbour discovery needs), and never as a router (RA) or DHCPv6 server.
+ * The filters are defined at start-up with fixed UUIDs, so defining them again updates them in place.
+ */
+export const CLEAN_TRAFFIC = 'virtplane-clean-traffic';
+
+/** The stock filter whose presence tells that the driver has a working nwfilter subsystem. */
+export const STOCK_CLEAN_TRAFFIC = 'clean-traffic';
 
 export interface CleanTrafficParams {
   /**
-   * The addresses the NIC may send from: each becomes one `IP` parameter. Giving them turns libvirt's
-   * address learning off, so the guest cannot claim another address by sending from it first.
-   * (clean-traffic filters IPv4 and ARP; its no-other-l2-traffic part drops IPv6 frames altogether.)
+   * The addresses the NIC may send from: each becomes one `IP` / `IPV6` parameter. Giving them turns
+   * libvirt's address learning off, so the guest cannot claim another address by sending from it first.
    */
   ipv4: readonly string[];
+  ipv6?: readonly string[];
+}
+
+const rule = (action: string, direction: string, priority: number, match: XmlNode = {}): XmlNode => ({
+  [`${ATTR}action`]: action,
+  [`${ATTR}direction`]: direction,
+  [`${ATTR}priority`]: priority,
+  ...match,
+});
+const ref = (filter: string): XmlNode => ({ [`${ATTR}filter`]: filter });
+const filter = (name: string, uuid: string, chain: string, priority: number | null, body: XmlNode): string =>
+  buildXml({
+    filter: {
+      [`${ATTR}name`]: name,
+      [`${ATTR}chain`]: chain,
+      ...(priority === null ? {} : { [`${ATTR}priority`]: priority }),
+      uuid,
+      ...body,
+    },
+  });
+
+/**
+ * The filter definitions, dependencies first. Chain priorities put the IPv6 checks (-680, -670) before the
+ * root chain's "accept IPv6 out" rule (-650), the same way clean-traffic orders its IPv4 check (-710).
+ */
+export function virtplaneFilterXmls(): string[] {
+  return [
+    filter('virtplane-no-ipv6-spoofing', '6c3f0b7e-3f25-4a63-9a0e-6b1c2f0d7a10', 'ipv6-ip', -680, {
+      rule: [
+        rule('return', 'out', 100, { ipv6: { [`${ATTR}srcipaddr`]: 'fe80::', [`${ATTR}srcipmask`]: 10 } }),
+        rule('return', 'out', 500, { ipv6: { [`${ATTR}srcipaddr`]: '$IPV6' } }),
+        rule('drop', 'out', 1000),
+      ],
+    }),
+    filter('virtplane-no-ipv6-router', '6c3f0b7e-3f25-4a63-9a0e-6b1c2f0d7a11', 'ipv6-ra', -670, {
+      rule: [
+        // ICMPv6 134 = router advertisement; UDP source port 547 = a DHCPv6 server answering.
+        rule('drop', 'out', 100, { ipv6: { [`${ATTR}protocol`]: 'icmpv6', [`${ATTR}type`]: 134 } }),
+        rule('drop', 'out', 110, { ipv6: { [`${ATTR}protocol`]: 'udp', [`${ATTR}srcportstart`]: 547 } }),
+      ],
+    }),
+    filter(CLEAN_TRAFFIC, '6c3f0b7e-3f25-4a63-9a0e-6b1c2f0d7a12', 'root', null, {
+      filterref: [
+        ref('no-mac-spoofing'),
+        ref('no-ip-spoofing'),
+        ref('virtplane-no-ipv6-spoofing'),
+        ref('virtplane-no-ipv6-router'),
+        ref('allow-incoming-ipv4'),
+        ref('allow-incoming-ipv6'),
+        ref('no-arp-spoofing'),
+        ref('no-other-l2-traffic'),
+        ref('qemu-announce-self'),
+      ],
+      rule: [
+        rule('accept', 'out', -650, { mac: { [`${ATTR}protocolid`]: 'ipv4' } }),
+        rule('accept', 'out', -650, { mac: { [`${ATTR}protocolid`]: 'ipv6' } }),
+        rule('accept', 'inout', -500, { mac: { [`${ATTR}protocolid`]: 'arp' } }),
+      ],
+    }),
+  ];
 }
 
 /**
@@ -19,11 +87,15 @@ export interface CleanTrafficParams {
  */
 export function cleanTrafficFilterref(params: CleanTrafficParams): XmlNode {
   const node: XmlNode = { [`${ATTR}filter`]: CLEAN_TRAFFIC };
-  if (params.ipv4.length) node.parameter = params.ipv4.map((ip) => ({ [`${ATTR}name`]: 'IP', [`${ATTR}value`]: ip }));
+  const parameters = [
+    ...params.ipv4.map((ip) => ({ [`${ATTR}name`]: 'IP', [`${ATTR}value`]: ip })),
+    ...(params.ipv6 ?? []).map((ip) => ({ [`${ATTR}name`]: 'IPV6', [`${ATTR}value`]: ip })),
+  ];
+  if (parameters.length) node.parameter = parameters;
   return node;
 }
 
-/** The same element as XML text: `<filterref filter="clean-traffic"><parameter name="IP" value="…"/></filterref>`. */
+/** The same element as XML text: `<filterref filter="virtplane-clean-traffic"><parameter name="IP" …/></filterref>`. */
 export function cleanTrafficFilterrefXml(params: CleanTrafficParams): string {
   return buildXml({ filterref: cleanTrafficFilterref(params) });
 }
