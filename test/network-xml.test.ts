@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cleanTrafficFilterref, cleanTrafficFilterrefXml } from '../src/libvirt/xml/nwfilter.js';
+import { cleanTrafficFilterref, cleanTrafficFilterrefXml, virtplaneFilterXmls } from '../src/libvirt/xml/nwfilter.js';
 import { buildDhcpHostXml, buildNetworkXml, parseNetworkXml } from '../src/libvirt/xml/network.js';
 import { parseXml } from '../src/libvirt/xml/parser.js';
 
@@ -43,10 +43,25 @@ describe('network and filter XML', () => {
     assert.deepEqual(parseXml(buildDhcpHostXml({ mac: '52:54:00:aa:bb:cc', ip: `1"/><x` })), { host: [{ '@_mac': '52:54:00:aa:bb:cc', '@_ip': '1"/><x' }] });
   });
 
-  test('a clean-traffic filterref carries one IP parameter per address', () => {
-    assert.deepEqual(parseXml(cleanTrafficFilterrefXml({ ipv4: ['203.0.113.178'] })), {
-      filterref: { '@_filter': 'clean-traffic', parameter: { '@_name': 'IP', '@_value': '203.0.113.178' } },
+  test('the anti-spoofing filterref carries one IP / IPV6 parameter per address', () => {
+    assert.deepEqual(parseXml(cleanTrafficFilterrefXml({ ipv4: ['203.0.113.178'], ipv6: ['2001:db8::178'] })), {
+      filterref: {
+        '@_filter': 'virtplane-clean-traffic',
+        parameter: [
+          { '@_name': 'IP', '@_value': '203.0.113.178' },
+          { '@_name': 'IPV6', '@_value': '2001:db8::178' },
+        ],
+      },
     });
-    assert.deepEqual(cleanTrafficFilterref({ ipv4: [] }), { '@_filter': 'clean-traffic' });
+    assert.deepEqual(cleanTrafficFilterref({ ipv4: [] }), { '@_filter': 'virtplane-clean-traffic' });
+  });
+
+  test('the filter definitions name their dependencies before use and check IPv6 before accepting it', () => {
+    const xmls = virtplaneFilterXmls().map((x) => parseXml(x).filter as Record<string, any>);
+    assert.deepEqual(xmls.map((f) => f['@_name']), ['virtplane-no-ipv6-spoofing', 'virtplane-no-ipv6-router', 'virtplane-clean-traffic']);
+    const [spoof, , root] = xmls;
+    const acceptV6 = root!.rule.find((r: any) => r.mac?.['@_protocolid'] === 'ipv6');
+    assert.ok(Number(spoof!['@_priority']) < Number(acceptV6['@_priority']), 'the spoofing chain runs before IPv6 is accepted');
+    assert.ok(root!.filterref.some((r: any) => r['@_filter'] === 'no-other-l2-traffic'));
   });
 });
