@@ -12,7 +12,11 @@ export interface Config {
   adminToken: string | null;
   logLevel: string;
   development: boolean;
+  /** Event log retention (count and age; 0 = unlimited) and the live buffer per subscriber. */
+  events?: { maxCount: number; maxAgeMs: number; bufferLimit: number };
 }
+
+export const DEFAULT_EVENTS: NonNullable<Config['events']> = { maxCount: 100_000, maxAgeMs: 7 * 24 * 3600_000, bufferLimit: 1000 };
 
 export class ConfigError extends Error {}
 
@@ -29,6 +33,10 @@ Environment:
   VIRTPLANE_DRIVER       Test | QEMU: libvirt driver behind libvirt-dbus
                                                                       (default Test when embedded, else QEMU)
   VIRTPLANE_ADMIN_TOKEN  bootstrap admin token (unset: one is generated on first start and printed once)
+  VIRTPLANE_EVENTS_MAX_COUNT   keep at most this many events in the log; 0 = no limit (default 100000)
+  VIRTPLANE_EVENTS_MAX_AGE_HOURS  drop events older than this; 0 = no limit      (default 168 = 7 days)
+                         Pruning never removes an event a connected subscriber has not received yet.
+  VIRTPLANE_EVENTS_BUFFER  events a subscriber may lag behind before it is disconnected (default 1000)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 `;
@@ -60,7 +68,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
 
+  const nonNegative = (name: string, fallback: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name} must be a number ≥ 0, got "${raw}"`);
+    return n;
+  };
+  const events = {
+    maxCount: Math.floor(nonNegative('VIRTPLANE_EVENTS_MAX_COUNT', DEFAULT_EVENTS.maxCount)),
+    maxAgeMs: nonNegative('VIRTPLANE_EVENTS_MAX_AGE_HOURS', DEFAULT_EVENTS.maxAgeMs / 3600_000) * 3600_000,
+    bufferLimit: Math.max(1, Math.floor(nonNegative('VIRTPLANE_EVENTS_BUFFER', DEFAULT_EVENTS.bufferLimit))),
+  };
+
   return {
+    events,
     host: env.HOST?.trim() || '127.0.0.1',
     port,
     dataDir: resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data'),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import type { Config } from './config.js';
+import { DEFAULT_EVENTS, type Config } from './config.js';
 import { openDatabase } from './db/index.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
@@ -9,10 +9,11 @@ import { AuthService } from './services/auth.js';
 import { AccessPolicy } from './services/authorization.js';
 import { DomainEventService } from './services/domain-events.js';
 import { DomainService } from './services/domains.js';
-import { EventHub } from './services/event-hub.js';
-import type { DomainLifecycleEvent, NetworkLifecycleEvent } from './services/events.js';
+import { EventLog } from './services/event-log.js';
+import { EventStream } from './services/event-stream.js';
 import { HostService } from './services/host.js';
 import { LibvirtSync } from './services/libvirt-sync.js';
+import { NetworkEventService } from './services/network-events.js';
 import { NetworkService } from './services/networks.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
@@ -53,13 +54,15 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
 
     const driverPath = `/org/libvirt/${config.driver}`;
     const cache = new StateCache();
-    const domainHub = new EventHub<DomainLifecycleEvent>();
-    const networkHub = new EventHub<NetworkLifecycleEvent>();
-    const sync = new LibvirtSync(bus, driverPath, cache, domainHub, networkHub, log.child({ component: 'sync' }));
+    const access = new AccessPolicy();
+    const events = config.events ?? DEFAULT_EVENTS;
+    const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit });
+    stream.start();
+    cleanups.push(() => stream.stop());
+    const sync = new LibvirtSync(bus, driverPath, cache, stream, log.child({ component: 'sync' }));
     cleanups.push(() => sync.stop());
     await sync.start();
 
-    const access = new AccessPolicy();
     const auth = new AuthService(db);
     const services: Services = {
       auth,
@@ -67,7 +70,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       domains: new DomainService(bus, cache, sync, access),
       networks: new NetworkService(cache, access),
       host: new HostService(bus, driverPath, config.driver, sync),
-      domainEvents: new DomainEventService(domainHub, access),
+      domainEvents: new DomainEventService(stream, access),
+      networkEvents: new NetworkEventService(stream, access),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
 

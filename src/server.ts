@@ -9,7 +9,7 @@ import type { Context } from './graphql/context.js';
 import { InvalidPageArgsError } from './graphql/connection.js';
 import { bearerToken } from './services/auth.js';
 import { ServiceError } from './services/errors.js';
-import { SlowSubscriberError } from './services/event-hub.js';
+import { SlowSubscriberError, StreamError } from './services/event-hub.js';
 import type { Services } from './services/registry.js';
 import type { Viewer } from './services/viewer.js';
 
@@ -37,7 +37,7 @@ function maskError(log: Logger) {
   return (error: unknown): Error => {
     const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
     if (original instanceof GraphQLError) return original;
-    if (original instanceof ServiceError || original instanceof SlowSubscriberError) {
+    if (original instanceof ServiceError || original instanceof StreamError) {
       return new GraphQLError(original.message, { extensions: { code: original.code } });
     }
     if (original instanceof InvalidPageArgsError) {

@@ -1,2 +1,3 @@
 // Every table, one file per area under tables/; drizzle-kit and the query builder read this list.
 export * from './tables/auth.js';
+export * from './tables/events.js';

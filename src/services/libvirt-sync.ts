@@ -13,8 +13,7 @@ import { readDomain } from '../libvirt/domain.js';
 import { LibvirtError } from '../libvirt/errors.js';
 import { readNetwork } from '../libvirt/network.js';
 import type { DomainRecord, HostInfo, NetworkRecord } from '../libvirt/types.js';
-import type { EventHub } from './event-hub.js';
-import type { DomainLifecycleEvent, NetworkLifecycleEvent } from './events.js';
+import type { EventSink, NetworkLifecycleEvent } from './events.js';
 import type { StateCache } from './state-cache.js';
 
 type Read<T> = { ok: T } | { err: LibvirtError };
@@ -50,16 +49,17 @@ function asRead<T>(p: Promise<T>): Promise<Read<T>> {
 }
 
 /**
- * The one path every libvirt change takes: signal → re-read → cache → publish.
+ * The one path every libvirt change takes: signal → re-read → cache → event log → publish.
  *
  * Each signal gets its place in line on arrival; its re-read starts at once (re-reads run concurrently),
- * but commits (cache update, sequence number, publish) happen strictly in arrival order. Mutations wait for
+ * but commits (cache update, log append — which gives the cursor —, publish) happen strictly in arrival order. Mutations wait for
  * their own re-read to commit, so they answer from a cache that already holds their effect. On start and
- * whenever `org.libvirt` gets a new owner, everything is re-read and differences become synthetic events.
+ * whenever `org.libvirt` gets a new owner, everything is re-read and differences become synthetic events;
+ * the first load after a server restart is compared with the state the log last knew, so changes made while
+ * the server was down are announced too.
  */
 export class LibvirtSync {
   private tail: Promise<unknown> = Promise.resolve();
-  private seq = 0;
   private readonly tombstones = new Map<string, DomainRecord>();
   private resyncTimer: NodeJS.Timeout | null = null;
   private resyncAttempt = 0;
@@ -72,8 +72,7 @@ export class LibvirtSync {
     private readonly bus: LibvirtBus,
     private readonly driverPath: string,
     private readonly cache: StateCache,
-    private readonly domainEvents: EventHub<DomainLifecycleEvent>,
-    private readonly networkEvents: EventHub<NetworkLifecycleEvent>,
+    private readonly events: EventSink,
     private readonly log: Logger,
   ) {}
 
@@ -89,8 +88,18 @@ export class LibvirtSync {
       }
     });
     this.bus.on('disconnected', () => (this.connected = false));
+    this.bus.on('reconnected', () => {
+      this.log.info('bus connection restored; resyncing');
+      this.scheduleResync(0);
+    });
     await this.bus.subscribeDriver(this.driverPath);
-    await this.resync(true);
+    const known = this.events.lastKnown();
+    if (known) {
+      // A restart: what the server knew last time is the baseline, so changes made while it was down are announced.
+      for (const d of known.domains) this.cache.setDomain(d);
+      for (const n of known.networks) this.cache.setNetwork(n);
+    }
+    await this.resync(known === null);
   }
 
   stop(): void {
@@ -172,8 +181,7 @@ export class LibvirtSync {
 
   private publishDomain(event: Incoming, domain: DomainRecord, synthetic: boolean): void {
     const state = STATE_AFTER_EVENT[event.type] ?? domain.state;
-    this.domainEvents.publish({
-      seq: ++this.seq,
+    this.events.domain({
       type: event.type,
       detail: event.detail,
       at: new Date(),
@@ -194,7 +202,7 @@ export class LibvirtSync {
         this.cache.deleteNetwork(previous.uuid);
       }
       const network = result ?? previous;
-      if (type && network) this.networkEvents.publish({ seq: ++this.seq, type, at: new Date(), network, synthetic: false });
+      if (type && network) this.events.network({ type, at: new Date(), network, synthetic: false });
     }).then(() => result);
   }
 
@@ -241,6 +249,7 @@ export class LibvirtSync {
       (loaded) => {
         if (!loaded) return;
         this.applySnapshot(loaded.domains, loaded.networks, initial);
+        this.events.snapshot(this.cache.domains.values(), this.cache.networks.values());
         this.host = loaded.host;
         this.connected = true;
       },
@@ -269,7 +278,20 @@ export class LibvirtSync {
       if (d.persistent) this.publishDomain({ type: 'UNDEFINED', detail: 'REMOVED' }, { ...d, state: 'SHUTOFF', active: false }, true);
     }
     const seenNetworks = new Set(networks.map((n) => n.uuid));
-    for (const n of networks) this.cache.setNetwork(n);
-    for (const uuid of [...this.cache.networks.keys()]) if (!seenNetworks.has(uuid)) this.cache.deleteNetwork(uuid);
+    const announce = (type: NetworkLifecycleEvent['type'], network: NetworkRecord) =>
+      !initial && this.events.network({ type, at: new Date(), network, synthetic: true });
+    for (const n of networks) {
+      const before = this.cache.networks.get(n.uuid);
+      this.cache.setNetwork(n);
+      if (!before) announce('DEFINED', { ...n, active: false });
+      if (n.active && !before?.active) announce('STARTED', n);
+      if (!n.active && before?.active) announce('STOPPED', n);
+    }
+    for (const [uuid, n] of [...this.cache.networks]) {
+      if (seenNetworks.has(uuid)) continue;
+      this.cache.deleteNetwork(uuid);
+      if (n.active) announce('STOPPED', { ...n, active: false });
+      announce('UNDEFINED', { ...n, active: false });
+    }
   }
 }

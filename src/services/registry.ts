@@ -3,6 +3,7 @@ import type { AccessPolicy } from './authorization.js';
 import type { DomainEventService } from './domain-events.js';
 import type { DomainService } from './domains.js';
 import type { HostService } from './host.js';
+import type { NetworkEventService } from './network-events.js';
 import type { NetworkService } from './networks.js';
 
 /** The services one server instance runs, handed to every request context. Built in main.ts. */
@@ -13,4 +14,5 @@ export interface Services {
   networks: NetworkService;
   host: HostService;
   domainEvents: DomainEventService;
+  networkEvents: NetworkEventService;
 }
