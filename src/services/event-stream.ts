@@ -146,7 +146,9 @@ export class EventStream implements EventSink {
   }
 
   private afterAppend(): void {
-    if (++this.appendsSincePrune >= PRUNE_EVERY_APPENDS) this.prune();
+    // Often enough that the count limit is never overshot by more than a tenth.
+    const every = this.retention.maxCount > 0 ? Math.min(PRUNE_EVERY_APPENDS, Math.ceil(this.retention.maxCount / 10)) : PRUNE_EVERY_APPENDS;
+    if (++this.appendsSincePrune >= every) this.prune();
   }
 
   prune(): number {

@@ -202,7 +202,9 @@ export class LibvirtSync {
         this.cache.deleteNetwork(previous.uuid);
       }
       const network = result ?? previous;
-      if (type && network) this.events.network({ type, at: new Date(), network, synthetic: false });
+      // As with domains, the event says what state followed it; the re-read may already see a later one.
+      const active = type === 'STARTED' ? true : type === 'STOPPED' ? false : network?.active;
+      if (type && network) this.events.network({ type, at: new Date(), network: { ...network, active: active! }, synthetic: false });
     }).then(() => result);
   }
 

@@ -32,7 +32,8 @@ export interface TestServer {
  * in a temporary data directory, on a free loopback port. stop() ends every process it started.
  */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-test-'));
+  // A given dataDir is kept on stop(), so a test can start a second server on the same database.
+  const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'virtplane-test-'));
   const config: Config = {
     host: '127.0.0.1',
     port: 0,
@@ -74,7 +75,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     async stop() {
       await Promise.all(clients.map((c) => c.dispose()));
       await app.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!overrides.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
