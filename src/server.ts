@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { Context } from './graphql/context.js';
 import { InvalidPageArgsError } from './graphql/connection.js';
+import { useSharedSubscriptionExecution } from './graphql/shared-execution.js';
 import { bearerToken } from './services/auth.js';
 import { ServiceError } from './services/errors.js';
 import { SlowSubscriberError, StreamError } from './services/event-hub.js';
@@ -51,6 +52,11 @@ function maskError(log: Logger) {
 
 type WsContextExtra = { viewer?: Viewer };
 
+/** WebSocket close code for a subscriber that fell too far behind (private range; graphql-ws uses 44xx). */
+export const SLOW_CONSUMER_CLOSE_CODE = 4008;
+/** graphql-ws pings every this often and drops a connection that has not answered the previous ping. */
+const KEEP_ALIVE_MS = 12_000;
+
 /**
  * Wires yoga (HTTP) and graphql-ws (WebSocket) onto one HTTP server. Both transports run through
  * yoga's envelope, so parsing, validation, limits and context are shared.
@@ -64,6 +70,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     logging: false,
     landingPage: false,
     maskedErrors: { maskError: maskError(log) },
+    plugins: [useSharedSubscriptionExecution()],
     context: (initial: YogaInitialContext & { viewer?: Viewer }): Context => {
       const viewer = initial.viewer ?? services.auth.authenticate(bearerToken(initial.request?.headers.get('authorization')));
       if (!viewer) throw unauthenticated();
@@ -93,6 +100,17 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
         ctx.extra.viewer = viewer;
         return true;
       },
+      onError: (ctx, _id, _payload, errors) => {
+        // A stream that ended on purpose (slow consumer, expired cursor) keeps its code; a slow consumer's
+        // whole connection is closed with a reason saying how to resume.
+        const streamError = errors.map((e) => e.originalError).find((e) => e instanceof StreamError);
+        if (!streamError) return;
+        if (streamError instanceof SlowSubscriberError) {
+          const socket = (ctx.extra as { socket: { close(code: number, reason: string): void } }).socket;
+          setImmediate(() => socket.close(SLOW_CONSUMER_CLOSE_CODE, `slow consumer: more than ${streamError.limit} events behind; resume from your last cursor`));
+        }
+        return [{ message: streamError.message, extensions: { code: streamError.code } }];
+      },
       execute: (args: ExecutionArgs) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
@@ -118,6 +136,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       },
     },
     wss,
+    KEEP_ALIVE_MS,
   );
 
   return new Promise((resolve, reject) => {
