@@ -37,7 +37,7 @@ const cpuOf = (pid: number) => {
 };
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
-const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', new URL('./lib/events-server.ts', import.meta.url).pathname], {
+const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), '--expose-gc', '--import', 'tsx', new URL('./lib/events-server.ts', import.meta.url).pathname], {
   stdio: ['ignore', 'pipe', 'inherit'],
   env: { ...process.env, BENCH_TOKEN },
 });

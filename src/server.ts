@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type ExecutionArgs, type GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -13,6 +12,7 @@ import { ServiceError } from './services/errors.js';
 import { SlowSubscriberError, StreamError } from './services/event-hub.js';
 import type { Services } from './services/registry.js';
 import type { Viewer } from './services/viewer.js';
+import { serveGraphqlWs, SLOW_CONSUMER_CLOSE_CODE } from './ws-transport.js';
 
 export interface HttpServerOptions {
   schema: GraphQLSchema;
@@ -52,10 +52,10 @@ function maskError(log: Logger) {
 
 type WsContextExtra = { viewer?: Viewer };
 
-/** WebSocket close code for a subscriber that fell too far behind (private range; graphql-ws uses 44xx). */
-export const SLOW_CONSUMER_CLOSE_CODE = 4008;
-/** graphql-ws pings every this often and drops a connection that has not answered the previous ping. */
+/** Every socket is pinged this often; one that did not answer the previous ping is dropped. */
 const KEEP_ALIVE_MS = 12_000;
+/** Unsent bytes one WebSocket may hold before its client is disconnected as a slow consumer. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /**
  * Wires yoga (HTTP) and graphql-ws (WebSocket) onto one HTTP server. Both transports run through
@@ -89,7 +89,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   });
 
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  const wsServer = useServer<Record<string, unknown>, WsContextExtra>(
+  const wsServer = serveGraphqlWs<WsContextExtra>(
     {
       connectionInitWaitTimeout: 10_000,
       onConnect: (ctx) => {
@@ -136,7 +136,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       },
     },
     wss,
-    KEEP_ALIVE_MS,
+    { keepAliveMs: KEEP_ALIVE_MS, maxBufferedBytes: MAX_BUFFERED_BYTES },
   );
 
   return new Promise((resolve, reject) => {
