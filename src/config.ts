@@ -36,7 +36,8 @@ Environment:
   VIRTPLANE_EVENTS_MAX_COUNT   keep at most this many events in the log; 0 = no limit (default 100000)
   VIRTPLANE_EVENTS_MAX_AGE_HOURS  drop events older than this; 0 = no limit      (default 168 = 7 days)
                          Pruning never removes an event a connected subscriber has not received yet.
-  VIRTPLANE_EVENTS_BUFFER  events a subscriber may lag behind before it is disconnected (default 1000)
+  VIRTPLANE_EVENTS_BUFFER  events a subscriber may lag behind before it is disconnected with close code
+                         4008 (default 1000; on its socket: that many × 4 KiB of unsent frames)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 `;

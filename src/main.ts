@@ -75,7 +75,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
 
-    const http = await startHttpServer({ schema: buildSchema(), services, log, graphiql: config.development }, config.host, config.port);
+    const http = await startHttpServer({ schema: buildSchema(), services, log, graphiql: config.development, maxBufferedBytes: events.bufferLimit * 4096 }, config.host, config.port);
     cleanups.push(() => http.close());
     log.info({ url: http.url, driver: config.driver, embedded: embedded !== null }, 'virtplane listening');
 

@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   services: Services;
   log: Logger;
   graphiql: boolean;
+  /** Unsent bytes one WebSocket may hold before its client is disconnected as a slow consumer. */
+  maxBufferedBytes?: number;
 }
 
 export interface RunningServer {
@@ -54,7 +56,6 @@ type WsContextExtra = { viewer?: Viewer };
 
 /** Every socket is pinged this often; one that did not answer the previous ping is dropped. */
 const KEEP_ALIVE_MS = 12_000;
-/** Unsent bytes one WebSocket may hold before its client is disconnected as a slow consumer. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /**
@@ -136,7 +137,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       },
     },
     wss,
-    { keepAliveMs: KEEP_ALIVE_MS, maxBufferedBytes: MAX_BUFFERED_BYTES },
+    { keepAliveMs: KEEP_ALIVE_MS, maxBufferedBytes: opts.maxBufferedBytes ?? MAX_BUFFERED_BYTES },
   );
 
   return new Promise((resolve, reject) => {

@@ -9,7 +9,8 @@ import { openDatabase } from '../src/db/index.js';
 import { apiTokens, users } from '../src/db/schema.js';
 import { LibvirtBus } from '../src/libvirt/bus.js';
 import { hashToken } from '../src/services/auth.js';
-import { collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+import WebSocket from 'ws';
+import { ADMIN_TOKEN, collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 
 const TEST_DOMAIN = domainGlobalId('6695eb01-f6a4-8304-79aa-97f2502e193f');
 const SUB = `subscription($after: String, $types: [DomainEventType!]) {
@@ -285,6 +286,63 @@ describe('events: the server restarts mid-stream', () => {
       history.data.events.edges.map((e: any) => e.node.type),
       ['SUSPENDED', 'RESUMED', 'STOPPED', 'STARTED', 'SUSPENDED'],
     );
+    resumed.unsubscribe();
+  });
+});
+
+describe('events: a slow consumer', () => {
+  let s: TestServer;
+  before(async () => {
+    // 20 events ≈ 80 KiB of unsent frames per socket.
+    s = await startTestServer({ events: { maxCount: 0, maxAgeMs: 0, bufferLimit: 20 } });
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  test('is closed with 4008 and a reason once its buffer is full, harms no other subscriber, and resumes from its last cursor', async () => {
+    const healthy = await subscribe(s.ws(), SUB);
+
+    // A raw graphql-ws client that stops reading its socket: ten subscriptions of large frames.
+    const ws = new WebSocket(s.wsUrl, 'graphql-transport-ws');
+    await new Promise((resolve) => ws.once('open', resolve));
+    const frames: any[] = [];
+    let acked!: () => void;
+    const ack = new Promise<void>((r) => (acked = r));
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data));
+      if (msg.type === 'connection_ack') acked();
+      else frames.push(msg);
+    });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+    await ack;
+    const big = `cursor domain { ${Array.from({ length: 10 }, (_, i) => `a${i}: disks { target device source } b${i}: interfaces { mac type model } c${i}: name`).join(' ')} }`;
+    for (let i = 0; i < 10; i++) ws.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: `subscription { domainEvents { ${big} } }` } }));
+    ws.send(JSON.stringify({ id: 'rt', type: 'subscribe', payload: { query: '{ __typename }' } }));
+    await until('the subscriptions are registered', async () => frames.some((f) => f.id === 'rt' && f.type === 'complete'));
+    (ws as any)._socket.pause();
+
+    const N = 300;
+    for (let i = 0; i < N / 2; i++) {
+      await act(s, 'suspendDomain');
+      await act(s, 'resumeDomain');
+    }
+    const all = (await healthy.next(N, 30_000)).map((i) => i.domainEvents.cursor);
+    assert.equal(new Set(all).size, N);
+
+    (ws as any)._socket.resume();
+    const { code, reason } = await closed;
+    assert.equal(code, 4008);
+    assert.match(reason, /slow consumer.*resume from your last cursor/);
+    // What it did get is a prefix of the stream, in order, once; it resumes from its last cursor.
+    const got = frames.filter((f) => f.id === 's0' && f.type === 'next').map((f) => f.payload.data.domainEvents.cursor);
+    assert.ok(got.length < N, `the slow client received all ${got.length} events`);
+    assert.deepEqual(got, all.slice(0, got.length));
+    const resumed = await subscribe(s.ws(), SUB, { after: got.at(-1) ?? all[0] });
+    const rest = (await resumed.next(N - Math.max(got.length, 1), 30_000)).map((i) => i.domainEvents.cursor);
+    assert.deepEqual(rest, all.slice(Math.max(got.length, 1)));
+    healthy.unsubscribe();
     resumed.unsubscribe();
   });
 });
