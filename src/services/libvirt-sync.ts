@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { LibvirtBus, LibvirtSignal } from '../libvirt/bus.js';
-import { listDomainPaths, listNetworkPaths, readHostInfo } from '../libvirt/connect.js';
+import { domainStatesByName, listDomainPaths, listNetworkPaths, readHostInfo } from '../libvirt/connect.js';
 import {
   domainEventDetailName,
   domainEventName,
@@ -20,6 +20,8 @@ type Read<T> = { ok: T } | { err: LibvirtError };
 type Incoming = { type: DomainEventType; detail: string };
 
 const TOMBSTONES = 1024;
+/** How often the cheap state check (one GetAllDomainStats call) looks for changes no signal announced. */
+const CHECK_INTERVAL_MS = 30_000;
 
 /** The event a resync reports when it finds a domain in a state no signal announced. */
 function eventForStateChange(from: DomainState | undefined, to: DomainState): Incoming | null {
@@ -62,6 +64,7 @@ export class LibvirtSync {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly tombstones = new Map<string, DomainRecord>();
   private resyncTimer: NodeJS.Timeout | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
   private resyncAttempt = 0;
   private stopped = false;
   /** Whether the last contact with libvirt succeeded. */
@@ -100,11 +103,38 @@ export class LibvirtSync {
       for (const n of known.networks) this.cache.setNetwork(n);
     }
     await this.resync(known === null);
+    this.checkTimer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
+    this.checkTimer.unref();
+  }
+
+  /**
+   * The periodic cheap check: one call for every domain's state. A difference from the cache (once everything
+   * in line has committed) means a change went unannounced — e.g. libvirtd restarted behind libvirt-dbus — so
+   * everything is reloaded; a failed call marks libvirt unavailable and retries the reload with backoff.
+   */
+  async check(): Promise<void> {
+    if (this.stopped || this.resyncTimer) return;
+    try {
+      const states = await domainStatesByName(this.bus, this.driverPath);
+      await this.settled();
+      const cached = [...this.cache.domains.values()];
+      const differs = cached.length !== states.size || cached.some((d) => states.get(d.name) !== d.state);
+      if (differs) {
+        this.log.warn('state check found changes no signal announced; resyncing');
+        this.scheduleResync(0);
+      }
+    } catch (err) {
+      if (err instanceof LibvirtError && err.kind === 'UNAVAILABLE') {
+        this.connected = false;
+        this.scheduleResync(500);
+      }
+    }
   }
 
   stop(): void {
     this.stopped = true;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    if (this.checkTimer) clearInterval(this.checkTimer);
   }
 
   /** Waits until everything queued so far has been committed. */
