@@ -126,6 +126,7 @@ await waitAll(20, 10_000);
 
 // Steady: 200 events at 20/s.
 reset();
+const steadyCpu0 = { server: cpuOf(info.pid), clients: process.cpuUsage() };
 const rawLatency: number[] = [];
 for (let i = 0; i < STEADY; i++) {
   const t0 = performance.now();
@@ -137,6 +138,7 @@ for (let i = 0; i < STEADY; i++) {
   await sleep(Math.max(0, next - performance.now()));
 }
 await waitAll(STEADY, 30_000);
+const steadyCpu = { server: cpuOf(info.pid) - steadyCpu0.server, clients: process.cpuUsage(steadyCpu0.clients) };
 const lastArrival = (k: number) => Math.max(...subs.map((s) => s.times[k] ?? Infinity));
 const firstArrival = (k: number) => Math.min(...subs.map((s) => s.times[k] ?? Infinity));
 const steadyLast = Array.from({ length: STEADY }, (_, k) => lastArrival(k) - signalTimes[k]!);
@@ -162,6 +164,7 @@ console.log(`steady: ${STEADY} events at ${STEADY_RATE}/s, all delivered to all:
 console.log(`  raw libvirt signal latency (call → signal on a bus connection): p50 ${ms(pct(rawLatency, 50))}  p99 ${ms(pct(rawLatency, 99))}`);
 console.log(`  signal → FIRST subscriber:  p50 ${ms(pct(steadyFirst, 50))}  p99 ${ms(pct(steadyFirst, 99))}`);
 console.log(`  signal → LAST subscriber:   p50 ${ms(pct(steadyLast, 50))}  p99 ${ms(pct(steadyLast, 99))}  (target p99 ≤ 50 ms)`);
+console.log(`  CPU per event: server ${((steadyCpu.server * 1000) / STEADY).toFixed(1)} ms, subscribers' process ${((steadyCpu.clients.user + steadyCpu.clients.system) / 1000 / STEADY).toFixed(1)} ms`);
 console.log(`burst: ${BURST} events; libvirt emitted them in ${ms(libvirtDone - burstStart)} (${((BURST * 1000) / (libvirtDone - burstStart)).toFixed(0)} events/s)`);
 console.log(`  every subscriber got all, in order, once: ${burstOk}`);
 console.log(`  last frame at ${ms(burstEnd - burstStart)} after the first call; ${((subs.length * BURST * 1000) / (burstEnd - burstStart)).toFixed(0)} frames/s delivered`);
