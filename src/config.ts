@@ -21,6 +21,8 @@ export interface Config {
   imagePools: string[];
   /** nft binary (null: host firewall changes off) and the `inet` table virtplane owns. */
   nft: NftConfig;
+  /** Event log retention (count and age; 0 = unlimited) and the live buffer per subscriber. */
+  events?: { maxCount: number; maxAgeMs: number; bufferLimit: number };
 }
 
 /** Per-operation limits (graphql-armor) and the cap on open subscriptions per API token. */
@@ -51,6 +53,8 @@ const LIMIT_ENV: Record<keyof QueryLimits, string> = {
   maxSubscriptionsPerToken: 'VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN',
 };
 
+export const DEFAULT_EVENTS: NonNullable<Config['events']> = { maxCount: 100_000, maxAgeMs: 7 * 24 * 3600_000, bufferLimit: 1000 };
+
 export class ConfigError extends Error {}
 
 export const CONFIG_HELP = `virtplane: GraphQL control plane for libvirt
@@ -71,6 +75,11 @@ Environment:
                                                                       (default: any storage pool)
   VIRTPLANE_NFT          nft binary for NAT port forwards, or "off"   (default nft with QEMU, off with Test)
   VIRTPLANE_NFT_TABLE    the nftables table virtplane owns (inet)     (default virtplane)
+  VIRTPLANE_EVENTS_MAX_COUNT   keep at most this many events in the log; 0 = no limit (default 100000)
+  VIRTPLANE_EVENTS_MAX_AGE_HOURS  drop events older than this; 0 = no limit      (default 168 = 7 days)
+                         Pruning never removes an event a connected subscriber has not received yet.
+  VIRTPLANE_EVENTS_BUFFER  events a subscriber may lag behind before it is disconnected with close code
+                         4008 (default 1000; on its socket: that many × 4 KiB of unsent frames)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 
@@ -124,8 +133,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const nftTable = env.VIRTPLANE_NFT_TABLE?.trim() || 'virtplane';
   if (!TABLE_NAME.test(nftTable)) throw new ConfigError(`VIRTPLANE_NFT_TABLE must be a letter then up to 31 letters, digits or _, got "${nftTable}"`);
 
+  const nonNegative = (name: string, fallback: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name} must be a number ≥ 0, got "${raw}"`);
+    return n;
+  };
+  const events = {
+    maxCount: Math.floor(nonNegative('VIRTPLANE_EVENTS_MAX_COUNT', DEFAULT_EVENTS.maxCount)),
+    maxAgeMs: nonNegative('VIRTPLANE_EVENTS_MAX_AGE_HOURS', DEFAULT_EVENTS.maxAgeMs / 3600_000) * 3600_000,
+    bufferLimit: Math.max(1, Math.floor(nonNegative('VIRTPLANE_EVENTS_BUFFER', DEFAULT_EVENTS.bufferLimit))),
+  };
+
   return {
     limits,
+    events,
     host: env.HOST?.trim() || '127.0.0.1',
     port,
     dataDir: resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data'),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import type { Config } from './config.js';
+import { DEFAULT_EVENTS, type Config } from './config.js';
 import { openDatabase } from './db/index.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
@@ -11,12 +11,13 @@ import { AccessPolicy } from './services/authorization.js';
 import { ConsoleService } from './services/console.js';
 import { DomainEventService } from './services/domain-events.js';
 import { DomainService } from './services/domains.js';
-import { EventHub } from './services/event-hub.js';
-import type { DomainLifecycleEvent, NetworkLifecycleEvent } from './services/events.js';
+import { EventLog } from './services/event-log.js';
+import { EventStream } from './services/event-stream.js';
 import { HostService } from './services/host.js';
 import { ImageService } from './services/images.js';
 import { LibvirtSync } from './services/libvirt-sync.js';
 import { MediaService } from './services/media.js';
+import { NetworkEventService } from './services/network-events.js';
 import { NetworkService } from './services/networks.js';
 import { OwnershipStore } from './services/ownership.js';
 import { ProvisioningService } from './services/provisioning.js';
@@ -64,14 +65,16 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
 
     const driverPath = `/org/libvirt/${config.driver}`;
     const cache = new StateCache();
-    const domainHub = new EventHub<DomainLifecycleEvent>();
-    const networkHub = new EventHub<NetworkLifecycleEvent>();
-    const sync = new LibvirtSync(bus, driverPath, cache, domainHub, networkHub, log.child({ component: 'sync' }));
+    const owners = new OwnershipStore(db);
+    const access = new AccessPolicy(owners);
+    const events = config.events ?? DEFAULT_EVENTS;
+    const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit });
+    stream.start();
+    cleanups.push(() => stream.stop());
+    const sync = new LibvirtSync(bus, driverPath, cache, stream, log.child({ component: 'sync' }));
     cleanups.push(() => sync.stop());
     await sync.start();
 
-    const owners = new OwnershipStore(db);
-    const access = new AccessPolicy(owners);
     const auth = new AuthService(db);
     const domains = new DomainService(bus, cache, sync, access);
     const users = new UserService(db, access);
@@ -95,7 +98,6 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       ipam,
       portForwards,
       host: new HostService(bus, driverPath, config.driver, sync),
-      domainEvents: new DomainEventService(domainHub, access),
       users,
       quotas,
       provisioning,
@@ -104,11 +106,13 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       images,
       media: new MediaService(bus, sync, domains, images),
       console: new ConsoleService(bus, domains, config.publicHost),
+      domainEvents: new DomainEventService(stream, access),
+      networkEvents: new NetworkEventService(stream, access),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
     const reconciled = provisioning.reconcile();
     // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota.
-    const undefinedDomains = domainHub.subscribe((e) => e.type === 'UNDEFINED');
+    const undefinedDomains = stream.domains.subscribe((e) => e.type === 'UNDEFINED');
     void (async () => {
       for await (const e of undefinedDomains) provisioning.forget(e.domain.uuid);
     })().catch((err) => log.error({ err }, 'releasing quota of undefined domains stopped'));
@@ -116,7 +120,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     if (reconciled.dropped || reconciled.rebuilt) log.info(reconciled, 'ownership and reservations reconciled with libvirt');
 
     const http = await startHttpServer(
-      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits },
+      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096 },
       config.host,
       config.port,
     );

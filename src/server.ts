@@ -2,18 +2,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type ExecutionArgs, type GraphQLSchema, type ValidationContext } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { QueryLimits } from './config.js';
 import type { Context } from './graphql/context.js';
 import { InvalidPageArgsError } from './graphql/connection.js';
+import { useSharedSubscriptionExecution } from './graphql/shared-execution.js';
 import { bearerToken } from './services/auth.js';
 import { ServiceError } from './services/errors.js';
-import { SlowSubscriberError } from './services/event-hub.js';
+import { SlowSubscriberError, StreamError } from './services/event-hub.js';
 import type { Services } from './services/registry.js';
 import type { Viewer } from './services/viewer.js';
+import { serveGraphqlWs, SLOW_CONSUMER_CLOSE_CODE } from './ws-transport.js';
 
 export interface HttpServerOptions {
   schema: GraphQLSchema;
@@ -21,6 +22,8 @@ export interface HttpServerOptions {
   log: Logger;
   graphiql: boolean;
   limits: QueryLimits;
+  /** Unsent bytes one WebSocket may hold before its client is disconnected as a slow consumer. */
+  maxBufferedBytes?: number;
 }
 
 export interface RunningServer {
@@ -40,7 +43,7 @@ function maskError(log: Logger) {
   return (error: unknown): Error => {
     const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
     if (original instanceof GraphQLError) return original;
-    if (original instanceof ServiceError || original instanceof SlowSubscriberError) {
+    if (original instanceof ServiceError || original instanceof StreamError) {
       return new GraphQLError(original.message, { extensions: { code: original.code } });
     }
     if (original instanceof InvalidPageArgsError) {
@@ -56,6 +59,10 @@ type WsContextExtra = { viewer?: Viewer };
 
 /** Close code for a WebSocket whose API token was revoked (graphql-ws' Unauthorized). */
 export const WS_TOKEN_REVOKED = 4401;
+
+/** Every socket is pinged this often; one that did not answer the previous ping is dropped. */
+const KEEP_ALIVE_MS = 12_000;
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /** A graphql-armor rejection as a GraphQL error with our code (validation rules report, the parser throws). */
 function rejectWith(code: string) {
@@ -92,7 +99,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     logging: false,
     landingPage: false,
     maskedErrors: { maskError: maskError(log) },
-    plugins: armorPlugins(opts.limits),
+    plugins: [...armorPlugins(opts.limits), useSharedSubscriptionExecution()],
     context: (initial: YogaInitialContext & { viewer?: Viewer }): Context => {
       const viewer = initial.viewer ?? services.auth.authenticate(bearerToken(initial.request?.headers.get('authorization')));
       if (!viewer) throw unauthenticated();
@@ -117,7 +124,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     for (const id of tokenIds) for (const socket of socketsByToken.get(id) ?? []) socket.close(WS_TOKEN_REVOKED, 'API token revoked');
   };
   services.users.on('revoked', onRevoked);
-  const wsServer = useServer<Record<string, unknown>, WsContextExtra>(
+  const wsServer = serveGraphqlWs<WsContextExtra>(
     {
       connectionInitWaitTimeout: 10_000,
       onConnect: (ctx) => {
@@ -135,6 +142,17 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
           if (open.size === 0 && socketsByToken.get(viewer.tokenId) === open) socketsByToken.delete(viewer.tokenId);
         });
         return true;
+      },
+      onError: (ctx, _id, _payload, errors) => {
+        // A stream that ended on purpose (slow consumer, expired cursor) keeps its code; a slow consumer's
+        // whole connection is closed with a reason saying how to resume.
+        const streamError = errors.map((e) => e.originalError).find((e) => e instanceof StreamError);
+        if (!streamError) return;
+        if (streamError instanceof SlowSubscriberError) {
+          const socket = (ctx.extra as { socket: { close(code: number, reason: string): void } }).socket;
+          setImmediate(() => socket.close(SLOW_CONSUMER_CLOSE_CODE, `slow consumer: more than ${streamError.limit} events behind; resume from your last cursor`));
+        }
+        return [{ message: streamError.message, extensions: { code: streamError.code } }];
       },
       execute: (args: ExecutionArgs) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
@@ -168,6 +186,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       },
     },
     wss,
+    { keepAliveMs: KEEP_ALIVE_MS, maxBufferedBytes: opts.maxBufferedBytes ?? MAX_BUFFERED_BYTES },
   );
 
   return new Promise((resolve, reject) => {

@@ -11,7 +11,9 @@ import { defineDomainXML } from '../src/libvirt/connect.js';
 import { buildDomainXml } from '../src/libvirt/xml/build.js';
 import { AccessPolicy } from '../src/services/authorization.js';
 import { DomainService } from '../src/services/domains.js';
-import { EventHub } from '../src/services/event-hub.js';
+import { DEFAULT_EVENTS } from '../src/config.js';
+import { EventLog } from '../src/services/event-log.js';
+import { EventStream } from '../src/services/event-stream.js';
 import { LibvirtSync } from '../src/services/libvirt-sync.js';
 import { OwnershipStore } from '../src/services/ownership.js';
 import { ProvisioningService } from '../src/services/provisioning.js';
@@ -49,10 +51,11 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   );
 
   const cache = new StateCache();
-  sync = new LibvirtSync(stack.bus, TEST_DRIVER, cache, new EventHub(), new EventHub(), pino({ level: 'silent' }));
-  await sync.start();
   const owners = new OwnershipStore(db);
   const access = new AccessPolicy(owners);
+  const stream = new EventStream(new EventLog(db), access, DEFAULT_EVENTS, pino({ level: 'silent' }));
+  sync = new LibvirtSync(stack.bus, TEST_DRIVER, cache, stream, pino({ level: 'silent' }));
+  await sync.start();
   const quotas = new QuotaService(db, access);
   const userService = new UserService(db, access);
   const domains = new DomainService(stack.bus, cache, sync, access);

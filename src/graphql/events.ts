@@ -1,10 +1,23 @@
-import { DOMAIN_EVENT_DETAIL_NAMES, DOMAIN_EVENT_TYPES } from '../libvirt/constants.js';
+import { DOMAIN_EVENT_DETAIL_NAMES, DOMAIN_EVENT_TYPES, NETWORK_EVENT_TYPES } from '../libvirt/constants.js';
 import { NotFoundError } from '../services/errors.js';
-import type { DomainLifecycleEvent } from '../services/events.js';
+import type { DomainLifecycleEvent, NetworkLifecycleEvent } from '../services/events.js';
 import { builder } from './builder.js';
-import { encodeCursor } from './connection.js';
-import { DomainRef } from './domain.js';
+import { InvalidPageArgsError } from './connection.js';
+import { DomainRef, DomainStateEnum } from './domain.js';
 import { localId } from './ids.js';
+import { NetworkRef } from './network.js';
+
+/** Event cursors are opaque to clients; inside they are the log's row id. */
+export function encodeEventCursor(seq: number): string {
+  return Buffer.from(`event:${seq}`).toString('base64url');
+}
+
+export function decodeEventCursor(cursor: string | null | undefined): number | null {
+  if (cursor === null || cursor === undefined) return null;
+  const m = /^event:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw new InvalidPageArgsError('invalid event cursor');
+  return Number(m[1]);
+}
 
 export const DomainEventTypeEnum = builder.enumType('DomainEventType', {
   description: "libvirt's virDomainEventType, by libvirt's names.",
@@ -16,31 +29,126 @@ export const DomainEventDetailEnum = builder.enumType('DomainEventDetail', {
   values: DOMAIN_EVENT_DETAIL_NAMES,
 });
 
+export const NetworkEventTypeEnum = builder.enumType('NetworkEventType', {
+  description: "libvirt's virNetworkEventLifecycleType, by libvirt's names.",
+  values: NETWORK_EVENT_TYPES,
+});
+
 export const DomainLifecycleEventRef = builder.objectRef<DomainLifecycleEvent>('DomainLifecycleEvent').implement({
+  description: 'One lifecycle change of a domain, as recorded in the durable event log.',
   fields: (t) => ({
-    cursor: t.string({ description: 'Opaque position of this event in the stream.', resolve: (e) => encodeCursor([String(e.seq)]) }),
+    cursor: t.string({
+      description: 'Opaque position of this event in the log: pass it as `after` to resume right after it.',
+      resolve: (e) => encodeEventCursor(e.seq),
+    }),
     type: t.field({ type: DomainEventTypeEnum, resolve: (e) => e.type }),
     detail: t.field({ type: DomainEventDetailEnum, resolve: (e) => e.detail as (typeof DOMAIN_EVENT_DETAIL_NAMES)[number] }),
+    state: t.field({ type: DomainStateEnum, description: 'The state the domain was in right after the event.', resolve: (e) => e.domain.state }),
     at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
-    synthetic: t.exposeBoolean('synthetic', { description: 'True when inferred on resync rather than signalled by libvirt.' }),
+    synthetic: t.exposeBoolean('synthetic', {
+      description: 'True when the server inferred the change on resync (e.g. after libvirt restarted) rather than receiving a libvirt signal.',
+    }),
+    ownerId: t.string({ nullable: true, description: 'Id of the user that owned the domain when the event happened.', resolve: (e) => e.ownerId }),
     domain: t.field({ type: DomainRef, description: 'The domain as it was right after the event.', resolve: (e) => e.domain }),
   }),
 });
 
+export const NetworkLifecycleEventRef = builder.objectRef<NetworkLifecycleEvent>('NetworkLifecycleEvent').implement({
+  description: 'One lifecycle change of a libvirt network, as recorded in the durable event log.',
+  fields: (t) => ({
+    cursor: t.string({ description: 'Opaque position of this event in the log.', resolve: (e) => encodeEventCursor(e.seq) }),
+    type: t.field({ type: NetworkEventTypeEnum, resolve: (e) => e.type }),
+    at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
+    synthetic: t.exposeBoolean('synthetic', { description: 'True when inferred on resync rather than signalled by libvirt.' }),
+    network: t.field({ type: NetworkRef, description: 'The network as it was right after the event.', resolve: (e) => e.network }),
+  }),
+});
+
+const DomainEventFilterInput = builder.inputType('DomainEventFilter', {
+  fields: (t) => ({
+    domainId: t.id({ required: false }),
+    types: t.field({ type: [DomainEventTypeEnum], required: false }),
+    ownerId: t.string({ required: false, description: 'Only events of domains this user owned (useful to admins).' }),
+  }),
+});
+
+function domainUuidOf(id: string | number | null | undefined): string | null {
+  return id ? localId(String(id), 'Domain') : null;
+}
+
+builder.queryField('events', (t) =>
+  t.connection(
+    {
+      type: DomainLifecycleEventRef,
+      description: 'Domain events you may see, oldest first, from the durable log (as far back as retention keeps them).',
+      args: { filter: t.arg({ type: DomainEventFilterInput, required: false }) },
+      resolve: (_root, args, ctx) => {
+        if (args.last != null || args.before != null) throw new InvalidPageArgsError('events pages forward only: use first/after');
+        const first = args.first ?? 100;
+        if (first < 0 || first > 1000) throw new InvalidPageArgsError('first must be between 0 and 1000');
+        const f = args.filter ?? {};
+        const page = ctx.services.domainEvents.history(ctx.viewer, decodeEventCursor(args.after), first, {
+          domainUuid: domainUuidOf(f.domainId),
+          types: f.types,
+          ownerId: f.ownerId,
+        });
+        const edges = page.events.map((e) => ({ cursor: encodeEventCursor(e.seq), node: e }));
+        return {
+          edges,
+          pageInfo: {
+            hasNextPage: page.hasNextPage,
+            hasPreviousPage: false,
+            startCursor: edges[0]?.cursor ?? null,
+            endCursor: edges.at(-1)?.cursor ?? args.after ?? null,
+          },
+        };
+      },
+    },
+    { name: 'DomainEventConnection' },
+    { name: 'DomainEventEdge' },
+  ),
+);
+
 builder.subscriptionField('domainEvents', (t) =>
   t.field({
     type: DomainLifecycleEventRef,
-    description: 'Domain lifecycle events you may see, in the order libvirt reported them.',
-    args: { domainId: t.arg.id({ required: false }) },
-    subscribe: (_root, args, ctx) => {
-      let domainUuid: string | null = null;
-      if (args.domainId) {
-        domainUuid = localId(String(args.domainId), 'Domain');
-        // Same answer for a missing and a foreign domain.
-        if (!ctx.services.domains.find(ctx.viewer, domainUuid)) throw new NotFoundError('domain', String(args.domainId));
-      }
-      return ctx.services.domainEvents.subscribe(ctx.viewer, { domainUuid });
+    description:
+      'Domain lifecycle events you may see, in log order. With `after`, first replays everything after that cursor, ' +
+      'then continues live with no gap and no duplicate; a cursor older than retention fails with CURSOR_EXPIRED.',
+    args: {
+      after: t.arg.string({ required: false }),
+      domainId: t.arg.id({ required: false }),
+      types: t.arg({ type: [DomainEventTypeEnum], required: false }),
+      ownerId: t.arg.string({ required: false }),
     },
+    subscribe: (_root, args, ctx) => {
+      const after = decodeEventCursor(args.after);
+      const domainUuid = domainUuidOf(args.domainId);
+      // Live only: the domain must exist and be yours (same answer for a missing and a foreign one). A resumed
+      // stream may name a domain that is gone since; visibility is checked per event either way.
+      if (args.domainId && after === null && !ctx.services.domains.find(ctx.viewer, domainUuid!)) {
+        throw new NotFoundError('domain', String(args.domainId));
+      }
+      return ctx.services.domainEvents.subscribe(ctx.viewer, after, { domainUuid, types: args.types, ownerId: args.ownerId });
+    },
+    resolve: (event) => event,
+  }),
+);
+
+builder.subscriptionField('networkEvents', (t) =>
+  t.field({
+    type: NetworkLifecycleEventRef,
+    description: 'Network lifecycle events (admins only), replayed from `after` like domainEvents, then live.',
+    args: {
+      after: t.arg.string({ required: false }),
+      networkId: t.arg.id({ required: false }),
+      types: t.arg({ type: [NetworkEventTypeEnum], required: false }),
+    },
+    subscribe: (_root, args, ctx) =>
+      ctx.services.networkEvents.subscribe(ctx.viewer, decodeEventCursor(args.after), {
+        networkUuid: args.networkId ? localId(String(args.networkId), 'Network') : null,
+        types: args.types,
+      }),
     resolve: (event) => event,
   }),
 );

@@ -64,14 +64,28 @@ export function plain(value: unknown): unknown {
  * low-level messages (a proxy object per domain costs ~3 ms of introspection each); signals arrive through
  * one match rule per driver path, and `org.libvirt` owner changes are reported so callers can resync.
  *
- * Events: `signal` (LibvirtSignal), `owner-changed` (new owner or '' when gone), `disconnected`.
+ * Events: `signal` (LibvirtSignal), `owner-changed` (new owner or '' when gone), `disconnected` (the bus
+ * connection itself dropped: calls fail as UNAVAILABLE meanwhile), `reconnected` (a new connection is up, with
+ * every match rule added again; state may have changed unannounced in between).
  */
 export class LibvirtBus extends EventEmitter {
   private readonly lanes = new Lanes();
   private closed = false;
+  private disposed = false;
+  private readonly rules: string[] = [];
+  private reconnectAttempt = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
 
-  private constructor(private readonly bus: dbus.MessageBus) {
+  private constructor(
+    private bus: dbus.MessageBus,
+    private readonly target: BusTarget,
+  ) {
     super();
+    this.attach(bus);
+  }
+
+  private attach(bus: dbus.MessageBus): void {
+    this.bus = bus;
     bus.on('message', (msg: dbus.Message) => {
       if (msg.type !== MessageType.SIGNAL) return;
       if (msg.interface === 'org.freedesktop.DBus' && msg.member === 'NameOwnerChanged') {
@@ -83,24 +97,29 @@ export class LibvirtBus extends EventEmitter {
         this.emit('signal', { path: msg.path, iface: msg.interface ?? '', member: msg.member ?? '', body: msg.body.map(plain) });
       }
     });
+    let gone = false;
     const onGone = () => {
-      if (this.closed) return;
+      if (gone || this.bus !== bus) return;
+      gone = true;
       this.closed = true;
+      if (this.disposed) return;
       this.emit('disconnected');
+      this.scheduleReconnect();
     };
     bus.on('error', onGone);
     (bus as unknown as { _connection: EventEmitter })._connection.on('end', onGone);
   }
 
-  static async connect(target: BusTarget): Promise<LibvirtBus> {
-    const raw =
-      target.kind === 'system'
-        ? dbus.systemBus()
-        : target.kind === 'session'
-          ? dbus.sessionBus()
-          : dbus.sessionBus({ busAddress: target.address });
-    const bus = new LibvirtBus(raw);
-    await new Promise<void>((resolve, reject) => {
+  private static open(target: BusTarget): dbus.MessageBus {
+    return target.kind === 'system'
+      ? dbus.systemBus()
+      : target.kind === 'session'
+        ? dbus.sessionBus()
+        : dbus.sessionBus({ busAddress: target.address });
+  }
+
+  private static ready(raw: dbus.MessageBus): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new LibvirtError('UNAVAILABLE', 'timed out connecting to the D-Bus bus')), 5000);
       raw.once('connect', () => {
         clearTimeout(timer);
@@ -111,6 +130,48 @@ export class LibvirtBus extends EventEmitter {
         reject(classifyLibvirtError(err));
       });
     });
+  }
+
+  /** Reconnects with backoff (250 ms doubling to 10 s) and adds every match rule again. */
+  private scheduleReconnect(): void {
+    if (this.disposed || this.reconnectTimer) return;
+    const delay = Math.min(250 * 2 ** this.reconnectAttempt, 10_000);
+    this.reconnectTimer = setTimeout(async () => {
+      this.reconnectTimer = null;
+      if (this.disposed) return;
+      const raw = LibvirtBus.open(this.target);
+      raw.on('error', () => {}); // reported through ready() / attach()
+      try {
+        await LibvirtBus.ready(raw);
+        this.attach(raw);
+        this.closed = false;
+        for (const rule of this.rules) await this.rawCall('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [rule]);
+        this.reconnectAttempt = 0;
+        this.emit('reconnected');
+      } catch {
+        try {
+          raw.disconnect();
+        } catch {
+          /* never connected */
+        }
+        this.closed = true;
+        this.reconnectAttempt++;
+        this.scheduleReconnect();
+      }
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  static async connect(target: BusTarget): Promise<LibvirtBus> {
+    const raw = LibvirtBus.open(target);
+    const ready = LibvirtBus.ready(raw);
+    const bus = new LibvirtBus(raw, target);
+    try {
+      await ready;
+    } catch (err) {
+      bus.disconnect();
+      throw err;
+    }
     await bus.addMatch(`type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${LIBVIRT_BUS_NAME}'`);
     return bus;
   }
@@ -125,6 +186,7 @@ export class LibvirtBus extends EventEmitter {
   }
 
   private async addMatch(rule: string): Promise<void> {
+    if (!this.rules.includes(rule)) this.rules.push(rule);
     await this.rawCall('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [rule]);
   }
 
@@ -192,6 +254,8 @@ export class LibvirtBus extends EventEmitter {
 
   disconnect(): void {
     this.closed = true;
+    this.disposed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.bus.disconnect();
   }
 }

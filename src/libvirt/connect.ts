@@ -1,4 +1,5 @@
 import type { Lane, LibvirtBus } from './bus.js';
+import { domainStateName, type DomainState } from './constants.js';
 import type { HostInfo } from './types.js';
 import { child, children, parseXml, text } from './xml/parser.js';
 
@@ -61,4 +62,14 @@ export async function readHostInfo(bus: LibvirtBus, driverPath: string): Promise
     cpus: (cpuMap as boolean[]).length,
     memoryMiB: Math.round(memoryKiB / 1024),
   };
+}
+
+const VIR_DOMAIN_STATS_STATE = 1;
+
+/** Every domain's state in one call (GetAllDomainStats, state group only), keyed by domain *name*. */
+export async function domainStatesByName(bus: LibvirtBus, driverPath: string, lane: Lane = 'bulk'): Promise<Map<string, DomainState>> {
+  const [records] = await bus.call(driverPath, CONNECT, 'GetAllDomainStats', 'uu', [VIR_DOMAIN_STATS_STATE, 0], { lane });
+  const out = new Map<string, DomainState>();
+  for (const [name, stats] of records as [string, Record<string, unknown>][]) out.set(name, domainStateName(Number(stats['state.state'])));
+  return out;
 }

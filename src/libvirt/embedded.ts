@@ -15,6 +15,11 @@ export interface EmbeddedStack {
   readonly address: string;
   /** PID of the current libvirt-dbus child (changes after a restart). */
   libvirtDbusPid(): number | undefined;
+  /**
+   * While paused, a libvirt-dbus that dies stays down until restarts are resumed (then it starts at once):
+   * lets an operator — or a fault test — hold libvirt away for as long as needed.
+   */
+  pauseRestarts(paused: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -25,6 +30,28 @@ export interface EmbeddedOptions {
 }
 
 const PID_FILE = 'pids.json';
+
+const BUS_CONFIG = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+  <limit name="max_incoming_bytes">1000000000</limit>
+  <limit name="max_outgoing_bytes">1000000000</limit>
+  <limit name="max_message_size">1000000000</limit>
+  <limit name="max_completed_connections">100000</limit>
+  <limit name="max_connections_per_user">100000</limit>
+  <limit name="max_match_rules_per_connection">50000</limit>
+  <limit name="max_replies_per_connection">50000</limit>
+</busconfig>
+`;
 
 function isOurProcess(pid: number, names: string[]): boolean {
   try {
@@ -107,7 +134,12 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
   cleanStale(runDir, log);
 
   const socket = join(runDir, 'bus');
-  const daemon = spawn('dbus-daemon', ['--session', '--nofork', '--nopidfile', `--address=unix:path=${socket}`, '--print-address=1'], {
+  // Our own bus configuration: a session bus WITHOUT service directories. The stock session config would
+  // bus-activate /usr/share/dbus-1/services/org.libvirt.service on the first call after libvirt-dbus died,
+  // starting an unmanaged libvirt-dbus behind our back (and hiding the outage from /healthz).
+  const configFile = join(runDir, 'bus.conf');
+  writeFileSync(configFile, BUS_CONFIG);
+  const daemon = spawn('dbus-daemon', [`--config-file=${configFile}`, '--nofork', '--nopidfile', `--address=unix:path=${socket}`, '--print-address=1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // As root without CAP_SYS_RESOURCE, dbus-daemon warns that it cannot raise its fd limit: harmless.
@@ -120,6 +152,8 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
   let libvirtDbus: ChildProcess | undefined;
   let stopping = false;
   let failures = 0;
+  let paused = false;
+  let downWhilePaused = false;
   const writePids = () =>
     writeFileSync(join(runDir, PID_FILE), JSON.stringify({ 'dbus-daemon': daemon.pid, 'libvirt-dbus': libvirtDbus?.pid }));
 
@@ -132,6 +166,11 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
     writePids();
     child.once('exit', (code, signal) => {
       if (stopping || libvirtDbus !== child) return;
+      if (paused) {
+        log?.('libvirt-dbus exited; restarts are paused', { code, signal });
+        downWhilePaused = true;
+        return;
+      }
       failures++;
       const delay = Math.min(100 * 2 ** (failures - 1), 5000);
       log?.('libvirt-dbus exited; restarting', { code, signal, delayMs: delay });
@@ -161,6 +200,13 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
   return {
     address,
     libvirtDbusPid: () => libvirtDbus?.pid,
+    pauseRestarts(p: boolean) {
+      paused = p;
+      if (!p && downWhilePaused && !stopping) {
+        downWhilePaused = false;
+        startLibvirtDbus().catch((err) => log?.('libvirt-dbus restart failed', { err: String(err) }));
+      }
+    },
     async stop() {
       stopping = true;
       process.removeListener('exit', onExit);

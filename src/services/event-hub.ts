@@ -2,16 +2,29 @@
  * In-process fan-out of committed events to live subscribers. Each subscriber has its own bounded queue:
  * one that falls too far behind is ended with SlowSubscriberError instead of slowing anyone else.
  */
-export class SlowSubscriberError extends Error {
+/** A failure that ends one event stream; `code` becomes the GraphQL error's extensions.code. */
+export abstract class StreamError extends Error {
+  abstract readonly code: string;
+}
+
+export class SlowSubscriberError extends StreamError {
   readonly code = 'SLOW_SUBSCRIBER';
-  constructor(limit: number) {
+  constructor(readonly limit: number) {
     super(`subscriber fell more than ${limit} events behind and was disconnected; resume from the last cursor received`);
   }
 }
 
-const DEFAULT_BUFFER_LIMIT = 10_000;
+/** A cursor the log no longer (or never) held: the client must re-list and subscribe afresh (cf. HTTP 410). */
+export class CursorExpiredError extends StreamError {
+  readonly code = 'CURSOR_EXPIRED';
+  constructor(message = 'this cursor is older than the event log retains; re-list the current state and subscribe again without it') {
+    super(message);
+  }
+}
 
-class Subscriber<E> implements AsyncIterableIterator<E> {
+export const DEFAULT_BUFFER_LIMIT = 1_000;
+
+export class Subscriber<E> implements AsyncIterableIterator<E> {
   private readonly queue: E[] = [];
   private waiter: { resolve: (r: IteratorResult<E>) => void; reject: (e: unknown) => void } | null = null;
   private done = false;
@@ -83,12 +96,15 @@ class Subscriber<E> implements AsyncIterableIterator<E> {
 export class EventHub<E> {
   private readonly subscribers = new Set<Subscriber<E>>();
 
+  /** `bufferLimit`: events one subscriber may lag behind before it is disconnected. */
+  constructor(private readonly bufferLimit = DEFAULT_BUFFER_LIMIT) {}
+
   publish(event: E): void {
     for (const s of this.subscribers) s.push(event);
   }
 
-  subscribe(accept: (e: E) => boolean, opts: { bufferLimit?: number } = {}): AsyncIterableIterator<E> {
-    const sub = new Subscriber<E>(accept, opts.bufferLimit ?? DEFAULT_BUFFER_LIMIT, (s) => this.subscribers.delete(s));
+  subscribe(accept: (e: E) => boolean, opts: { bufferLimit?: number } = {}): Subscriber<E> {
+    const sub = new Subscriber<E>(accept, opts.bufferLimit ?? this.bufferLimit, (s) => this.subscribers.delete(s));
     this.subscribers.add(sub);
     return sub;
   }

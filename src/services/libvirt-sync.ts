@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { LibvirtBus, LibvirtSignal } from '../libvirt/bus.js';
-import { listDomainPaths, listNetworkPaths, readHostInfo } from '../libvirt/connect.js';
+import { domainStatesByName, listDomainPaths, listNetworkPaths, readHostInfo } from '../libvirt/connect.js';
 import {
   domainEventDetailName,
   domainEventName,
@@ -13,14 +13,15 @@ import { readDomain } from '../libvirt/domain.js';
 import { LibvirtError } from '../libvirt/errors.js';
 import { readNetwork } from '../libvirt/network.js';
 import type { DomainRecord, HostInfo, NetworkRecord } from '../libvirt/types.js';
-import type { EventHub } from './event-hub.js';
-import type { DomainLifecycleEvent, NetworkLifecycleEvent } from './events.js';
+import type { EventSink, NetworkLifecycleEvent } from './events.js';
 import type { StateCache } from './state-cache.js';
 
 type Read<T> = { ok: T } | { err: LibvirtError };
 type Incoming = { type: DomainEventType; detail: string };
 
 const TOMBSTONES = 1024;
+/** How often the cheap state check (one GetAllDomainStats call) looks for changes no signal announced. */
+const CHECK_INTERVAL_MS = 30_000;
 
 /** The event a resync reports when it finds a domain in a state no signal announced. */
 function eventForStateChange(from: DomainState | undefined, to: DomainState): Incoming | null {
@@ -50,18 +51,20 @@ function asRead<T>(p: Promise<T>): Promise<Read<T>> {
 }
 
 /**
- * The one path every libvirt change takes: signal → re-read → cache → publish.
+ * The one path every libvirt change takes: signal → re-read → cache → event log → publish.
  *
  * Each signal gets its place in line on arrival; its re-read starts at once (re-reads run concurrently),
- * but commits (cache update, sequence number, publish) happen strictly in arrival order. Mutations wait for
+ * but commits (cache update, log append — which gives the cursor —, publish) happen strictly in arrival order. Mutations wait for
  * their own re-read to commit, so they answer from a cache that already holds their effect. On start and
- * whenever `org.libvirt` gets a new owner, everything is re-read and differences become synthetic events.
+ * whenever `org.libvirt` gets a new owner, everything is re-read and differences become synthetic events;
+ * the first load after a server restart is compared with the state the log last knew, so changes made while
+ * the server was down are announced too.
  */
 export class LibvirtSync {
   private tail: Promise<unknown> = Promise.resolve();
-  private seq = 0;
   private readonly tombstones = new Map<string, DomainRecord>();
   private resyncTimer: NodeJS.Timeout | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
   private resyncAttempt = 0;
   private stopped = false;
   /** Whether the last contact with libvirt succeeded. */
@@ -72,8 +75,7 @@ export class LibvirtSync {
     private readonly bus: LibvirtBus,
     private readonly driverPath: string,
     private readonly cache: StateCache,
-    private readonly domainEvents: EventHub<DomainLifecycleEvent>,
-    private readonly networkEvents: EventHub<NetworkLifecycleEvent>,
+    private readonly events: EventSink,
     private readonly log: Logger,
   ) {}
 
@@ -89,17 +91,51 @@ export class LibvirtSync {
       }
     });
     this.bus.on('disconnected', () => (this.connected = false));
+    this.bus.on('reconnected', () => {
+      this.log.info('bus connection restored; resyncing');
+      this.scheduleResync(0);
+    });
     await this.bus.subscribeDriver(this.driverPath);
-    await this.resync(true);
+    const known = this.events.lastKnown();
+    if (known) {
+      // A restart: what the server knew last time is the baseline, so changes made while it was down are announced.
+      for (const d of known.domains) this.cache.setDomain(d);
+      for (const n of known.networks) this.cache.setNetwork(n);
+    }
+    await this.resync(known === null);
+    this.checkTimer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
+    this.checkTimer.unref();
   }
 
-  stop(): void {
+  /**
+   * The periodic cheap check: one call for every domain's state. A difference from the cache (once everything
+   * in line has committed) means a change went unannounced — e.g. libvirtd restarted behind libvirt-dbus — so
+   * everything is reloaded; a failed call marks libvirt unavailable and retries the reload with backoff.
+   */
+  async check(): Promise<void> {
+    if (this.stopped || this.resyncTimer) return;
+    try {
+      const states = await domainStatesByName(this.bus, this.driverPath);
+      await this.tail;
+      const cached = [...this.cache.domains.values()];
+      const differs = cached.length !== states.size || cached.some((d) => states.get(d.name) !== d.state);
+      if (differs) {
+        this.log.warn('state check found changes no signal announced; resyncing');
+        this.scheduleResync(0);
+      }
+    } catch (err) {
+      if (err instanceof LibvirtError && err.kind === 'UNAVAILABLE') {
+        this.connected = false;
+        this.scheduleResync(500);
+      }
+    }
+  }
+
+  /** Stops taking signals and lets what is already in line finish, so nothing commits after the log closes. */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
-  }
-
-  /** Waits until everything queued so far has been committed. */
-  async settled(): Promise<void> {
+    if (this.checkTimer) clearInterval(this.checkTimer);
     await this.tail;
   }
 
@@ -113,6 +149,7 @@ export class LibvirtSync {
   }
 
   private onSignal(sig: LibvirtSignal): void {
+    if (this.stopped) return;
     if (sig.path !== this.driverPath || sig.iface !== 'org.libvirt.Connect') return;
     if (sig.member === 'DomainEvent') {
       const [path, typeCode, detailCode] = sig.body as [string, number, number];
@@ -172,8 +209,7 @@ export class LibvirtSync {
 
   private publishDomain(event: Incoming, domain: DomainRecord, synthetic: boolean): void {
     const state = STATE_AFTER_EVENT[event.type] ?? domain.state;
-    this.domainEvents.publish({
-      seq: ++this.seq,
+    this.events.domain({
       type: event.type,
       detail: event.detail,
       at: new Date(),
@@ -194,7 +230,9 @@ export class LibvirtSync {
         this.cache.deleteNetwork(previous.uuid);
       }
       const network = result ?? previous;
-      if (type && network) this.networkEvents.publish({ seq: ++this.seq, type, at: new Date(), network, synthetic: false });
+      // As with domains, the event says what state followed it; the re-read may already see a later one.
+      const active = type === 'STARTED' ? true : type === 'STOPPED' ? false : network?.active;
+      if (type && network) this.events.network({ type, at: new Date(), network: { ...network, active: active! }, synthetic: false });
     }).then(() => result);
   }
 
@@ -241,6 +279,7 @@ export class LibvirtSync {
       (loaded) => {
         if (!loaded) return;
         this.applySnapshot(loaded.domains, loaded.networks, initial);
+        this.events.snapshot(this.cache.domains.values(), this.cache.networks.values());
         this.host = loaded.host;
         this.connected = true;
       },
@@ -269,7 +308,20 @@ export class LibvirtSync {
       if (d.persistent) this.publishDomain({ type: 'UNDEFINED', detail: 'REMOVED' }, { ...d, state: 'SHUTOFF', active: false }, true);
     }
     const seenNetworks = new Set(networks.map((n) => n.uuid));
-    for (const n of networks) this.cache.setNetwork(n);
-    for (const uuid of [...this.cache.networks.keys()]) if (!seenNetworks.has(uuid)) this.cache.deleteNetwork(uuid);
+    const announce = (type: NetworkLifecycleEvent['type'], network: NetworkRecord) =>
+      !initial && this.events.network({ type, at: new Date(), network, synthetic: true });
+    for (const n of networks) {
+      const before = this.cache.networks.get(n.uuid);
+      this.cache.setNetwork(n);
+      if (!before) announce('DEFINED', { ...n, active: false });
+      if (n.active && !before?.active) announce('STARTED', n);
+      if (!n.active && before?.active) announce('STOPPED', n);
+    }
+    for (const [uuid, n] of [...this.cache.networks]) {
+      if (seenNetworks.has(uuid)) continue;
+      this.cache.deleteNetwork(uuid);
+      if (n.active) announce('STOPPED', { ...n, active: false });
+      announce('UNDEFINED', { ...n, active: false });
+    }
   }
 }

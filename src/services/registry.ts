@@ -12,6 +12,7 @@ import type { QuotaService } from './quotas.js';
 import type { SubscriptionRegistry } from './subscriptions.js';
 import type { UserService } from './users.js';
 import type { IpamService } from './ipam.js';
+import type { NetworkEventService } from './network-events.js';
 import type { NetworkService } from './networks.js';
 import type { PortForwardService } from './port-forwards.js';
 
@@ -33,4 +34,5 @@ export interface Services {
   images: ImageService;
   media: MediaService;
   console: ConsoleService;
+  networkEvents: NetworkEventService;
 }

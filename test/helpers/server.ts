@@ -34,6 +34,7 @@ export interface TestServer {
  * the same database), the caller owns that directory and stop() leaves it.
  */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+  // A given dataDir is kept on stop(), so a test can start a second server on the same database.
   const ownDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'virtplane-test-'));
   const config: Config = {
@@ -81,6 +82,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     async stop() {
       await Promise.all(clients.map((c) => c.dispose()));
       await app.stop();
+  // A given dataDir is kept on stop(), so a test can start a second server on the same database.
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

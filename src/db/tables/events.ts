@@ -1,0 +1,42 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * The durable event log. `id` is the cursor: AUTOINCREMENT never reuses an id, and rows are only ever pruned
+ * from the oldest end, so the ids present always form one contiguous range.
+ */
+export const events = sqliteTable(
+  'events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    kind: text('kind', { enum: ['DOMAIN', 'NETWORK'] }).notNull(),
+    subjectUuid: text('subject_uuid').notNull(),
+    subjectName: text('subject_name').notNull(),
+    /** Owner at append time (AccessPolicy.ownerOf); null for networks and unowned domains. */
+    ownerId: text('owner_id'),
+    type: text('type').notNull(),
+    detail: text('detail').notNull(),
+    /** The state the object was in right after the event (DomainState, or ACTIVE/INACTIVE for networks). */
+    state: text('state').notNull(),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+    synthetic: integer('synthetic', { mode: 'boolean' }).notNull(),
+    /** The object as it was right after the event (JSON of DomainRecord / NetworkRecord). */
+    snapshot: text('snapshot', { mode: 'json' }).notNull(),
+  },
+  (t) => [
+    index('events_subject_idx').on(t.subjectUuid, t.id),
+    index('events_owner_idx').on(t.ownerId, t.id),
+    index('events_at_idx').on(t.at),
+  ],
+);
+
+/**
+ * The last state the server knew of every domain and network, kept in step with the log (same transaction),
+ * so a restarted server can tell what changed while it was down and say so with synthetic events.
+ */
+export const knownObjects = sqliteTable('known_objects', {
+  uuid: text('uuid').primaryKey(),
+  kind: text('kind', { enum: ['DOMAIN', 'NETWORK'] }).notNull(),
+  snapshot: text('snapshot', { mode: 'json' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+});

@@ -1,0 +1,187 @@
+import { and, asc, count, eq, gt, inArray, lt, lte, max, min, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { events, knownObjects } from '../db/schema.js';
+import type { DomainRecord, NetworkRecord } from '../libvirt/types.js';
+import type { DomainLifecycleEvent, NetworkLifecycleEvent, NewDomainEvent, NewNetworkEvent } from './events.js';
+
+export interface Retention {
+  /** Keep at most this many events (0 = no limit). */
+  maxCount: number;
+  /** Drop events older than this (0 = no limit). */
+  maxAgeMs: number;
+}
+
+export interface LogFilter {
+  kind: 'DOMAIN' | 'NETWORK';
+  subjectUuid?: string | null;
+  types?: readonly string[] | null;
+  ownerId?: string | null;
+}
+
+type Row = typeof events.$inferSelect;
+
+/** A subscriber's position, which pruning must not pass. */
+export interface CursorHold {
+  cursor: number;
+  release(): void;
+}
+
+/**
+ * The durable event log (SQLite). Appends are synchronous (better-sqlite3), so an event is on disk before
+ * anyone hears of it; the row id is the cursor. Also keeps `known_objects`, the last state the server knew,
+ * in the same transaction as each append.
+ */
+export class EventLog {
+  private readonly holds = new Set<CursorHold>();
+
+  constructor(private readonly db: Db) {}
+
+  appendDomain(e: NewDomainEvent, ownerId: string | null): DomainLifecycleEvent {
+    return this.db.transaction((tx) => {
+      const [row] = tx
+        .insert(events)
+        .values({
+          kind: 'DOMAIN',
+          subjectUuid: e.domain.uuid,
+          subjectName: e.domain.name,
+          ownerId,
+          type: e.type,
+          detail: e.detail,
+          state: e.domain.state,
+          at: e.at,
+          synthetic: e.synthetic,
+          snapshot: e.domain,
+        })
+        .returning({ id: events.id })
+        .all();
+      this.remember(tx as unknown as Db, 'DOMAIN', e.domain.uuid, e.type === 'UNDEFINED' ? null : e.domain);
+      return { ...e, seq: row!.id, ownerId };
+    });
+  }
+
+  appendNetwork(e: NewNetworkEvent): NetworkLifecycleEvent {
+    return this.db.transaction((tx) => {
+      const [row] = tx
+        .insert(events)
+        .values({
+          kind: 'NETWORK',
+          subjectUuid: e.network.uuid,
+          subjectName: e.network.name,
+          ownerId: null,
+          type: e.type,
+          detail: '',
+          state: e.network.active ? 'ACTIVE' : 'INACTIVE',
+          at: e.at,
+          synthetic: e.synthetic,
+          snapshot: e.network,
+        })
+        .returning({ id: events.id })
+        .all();
+      this.remember(tx as unknown as Db, 'NETWORK', e.network.uuid, e.type === 'UNDEFINED' ? null : e.network);
+      return { ...e, seq: row!.id };
+    });
+  }
+
+  private remember(db: Db, kind: 'DOMAIN' | 'NETWORK', uuid: string, record: DomainRecord | NetworkRecord | null): void {
+    if (record === null) {
+      db.delete(knownObjects).where(eq(knownObjects.uuid, uuid)).run();
+      return;
+    }
+    const now = new Date();
+    db.insert(knownObjects)
+      .values({ uuid, kind, snapshot: record, updatedAt: now })
+      .onConflictDoUpdate({ target: knownObjects.uuid, set: { snapshot: record, updatedAt: now } })
+      .run();
+  }
+
+  /** Replaces the known state as a whole (after a full load of libvirt). */
+  saveKnown(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
+    this.db.transaction((tx) => {
+      tx.delete(knownObjects).run();
+      for (const d of domains) this.remember(tx as unknown as Db, 'DOMAIN', d.uuid, d);
+      for (const n of networks) this.remember(tx as unknown as Db, 'NETWORK', n.uuid, n);
+    });
+  }
+
+  /** The last known state, or null when nothing was ever recorded (a first start). */
+  loadKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null {
+    const rows = this.db.select().from(knownObjects).all();
+    if (rows.length === 0 && this.lastId() === 0) return null;
+    return {
+      domains: rows.filter((r) => r.kind === 'DOMAIN').map((r) => r.snapshot as DomainRecord),
+      networks: rows.filter((r) => r.kind === 'NETWORK').map((r) => r.snapshot as NetworkRecord),
+    };
+  }
+
+  /** The newest cursor ever issued (0 before the first event). */
+  lastId(): number {
+    const row = this.db.$client.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as { seq: number } | undefined;
+    return row?.seq ?? 0;
+  }
+
+  /** Every event with an id ≤ this has been pruned: a cursor below it cannot be resumed from. */
+  prunedThrough(): number {
+    const [row] = this.db.select({ oldest: min(events.id) }).from(events).all();
+    return row?.oldest != null ? row.oldest - 1 : this.lastId();
+  }
+
+  /** Whether a client may resume after `cursor` without missing anything. */
+  canResumeAfter(cursor: number): boolean {
+    return cursor >= this.prunedThrough() && cursor <= this.lastId();
+  }
+
+  /** Up to `limit` events after `after` that match the filter, oldest first. */
+  read(after: number, filter: LogFilter, limit: number): Row[] {
+    const where: (SQL | undefined)[] = [gt(events.id, after), eq(events.kind, filter.kind)];
+    if (filter.subjectUuid) where.push(eq(events.subjectUuid, filter.subjectUuid));
+    if (filter.types?.length) where.push(inArray(events.type, [...filter.types]));
+    if (filter.ownerId) where.push(eq(events.ownerId, filter.ownerId));
+    return this.db.select().from(events).where(and(...where)).orderBy(asc(events.id)).limit(limit).all();
+  }
+
+  static toDomainEvent(r: Row): DomainLifecycleEvent {
+    return {
+      seq: r.id,
+      type: r.type as DomainLifecycleEvent['type'],
+      detail: r.detail,
+      at: r.at,
+      domain: r.snapshot as DomainRecord,
+      ownerId: r.ownerId,
+      synthetic: r.synthetic,
+    };
+  }
+
+  static toNetworkEvent(r: Row): NetworkLifecycleEvent {
+    return { seq: r.id, type: r.type as NetworkLifecycleEvent['type'], at: r.at, network: r.snapshot as NetworkRecord, synthetic: r.synthetic };
+  }
+
+  /** Registers a subscriber's position; pruning never removes an event after the lowest held cursor. */
+  hold(cursor: number): CursorHold {
+    const hold: CursorHold = { cursor, release: () => this.holds.delete(hold) };
+    this.holds.add(hold);
+    return hold;
+  }
+
+  /**
+   * Deletes events beyond the retention limits, but never one newer than the oldest cursor a connected
+   * subscriber holds. Always deletes a prefix of ids, so the ids left stay one contiguous range and
+   * `prunedThrough` stays exact. Returns how many were deleted.
+   */
+  prune(retention: Retention, now = Date.now()): number {
+    let through = 0;
+    if (retention.maxCount > 0) through = Math.max(through, this.lastId() - retention.maxCount);
+    if (retention.maxAgeMs > 0) {
+      const [row] = this.db.select({ id: max(events.id) }).from(events).where(lt(events.at, new Date(now - retention.maxAgeMs))).all();
+      through = Math.max(through, row?.id ?? 0);
+    }
+    for (const h of this.holds) through = Math.min(through, h.cursor);
+    if (through <= this.prunedThrough()) return 0;
+    return this.db.delete(events).where(lte(events.id, through)).run().changes;
+  }
+
+  count(): number {
+    return this.db.select({ n: count() }).from(events).all()[0]!.n;
+  }
+
+}
+

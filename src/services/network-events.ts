@@ -1,0 +1,29 @@
+import type { NetworkEventType } from '../libvirt/constants.js';
+import type { AccessPolicy } from './authorization.js';
+import type { EventStream } from './event-stream.js';
+import type { NetworkLifecycleEvent } from './events.js';
+import type { Viewer } from './viewer.js';
+
+export interface NetworkEventFilter {
+  networkUuid?: string | null;
+  types?: readonly NetworkEventType[] | null;
+}
+
+/** Network lifecycle events (admins only): live, or resumed from a cursor. */
+export class NetworkEventService {
+  constructor(
+    private readonly stream: EventStream,
+    private readonly access: AccessPolicy,
+  ) {}
+
+  subscribe(viewer: Viewer, after: number | null, filter: NetworkEventFilter = {}): AsyncIterableIterator<NetworkLifecycleEvent> {
+    this.access.requireAdmin(viewer);
+    const types = filter.types?.length ? new Set<string>(filter.types) : null;
+    return this.stream.subscribe<NetworkLifecycleEvent>({
+      kind: 'NETWORK',
+      after,
+      sql: { subjectUuid: filter.networkUuid, types: filter.types },
+      accept: (e) => (!filter.networkUuid || e.network.uuid === filter.networkUuid) && (!types || types.has(e.type)),
+    });
+  }
+}
