@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TABLE_NAME, type NftConfig } from './firewall/nftables.js';
 import type { BusTarget } from './libvirt/bus.js';
 
@@ -21,6 +21,22 @@ export interface Config {
   imagePools: string[];
   /** nft binary (null: host firewall changes off) and the `inet` table virtplane owns. */
   nft: NftConfig;
+  provisioning: ProvisioningConfig;
+}
+
+/** How new domains are made (createDomain). */
+export interface ProvisioningConfig {
+  /** libvirt storage pool guest disks are created in; a `dir` pool at `storageDir` is made if it is missing. */
+  storagePool: string;
+  storageDir: string;
+  /** `auto`: kvm when the host offers it, else qemu (TCG). The Test driver always uses `test`. */
+  domainType: 'auto' | 'kvm' | 'qemu';
+  /** Upper bounds per domain; null = the host's capacity. */
+  maxVcpus: number | null;
+  maxMemoryMiB: number | null;
+  maxDiskGiB: number;
+  /** Put each tenant's guests into the cgroup partition /machine/<user> (the partition must exist on the host). */
+  partitions: boolean;
 }
 
 /** Per-operation limits (graphql-armor) and the cap on open subscriptions per API token. */
@@ -71,6 +87,16 @@ Environment:
                                                                       (default: any storage pool)
   VIRTPLANE_NFT          nft binary for NAT port forwards, or "off"   (default nft with QEMU, off with Test)
   VIRTPLANE_NFT_TABLE    the nftables table virtplane owns (inet)     (default virtplane)
+  VIRTPLANE_STORAGE_POOL storage pool for guest disks                 (default virtplane)
+  VIRTPLANE_STORAGE_DIR  directory of that pool when virtplane has to create it (a dir pool)
+                                                                      (default <data dir>/storage)
+  VIRTPLANE_DOMAIN_TYPE  auto | kvm | qemu: libvirt domain type of new guests
+                                                                      (default auto: kvm when usable)
+  VIRTPLANE_MAX_VCPUS    most vCPUs per domain                        (default: host CPUs)
+  VIRTPLANE_MAX_MEMORY_MIB most memory per domain, MiB                (default: host memory)
+  VIRTPLANE_MAX_DISK_GIB most disk per domain, GiB                    (default 1024)
+  VIRTPLANE_PARTITIONS   on | off: guests in cgroup partition /machine/<user>
+                                                                      (default off)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 
@@ -124,11 +150,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const nftTable = env.VIRTPLANE_NFT_TABLE?.trim() || 'virtplane';
   if (!TABLE_NAME.test(nftTable)) throw new ConfigError(`VIRTPLANE_NFT_TABLE must be a letter then up to 31 letters, digits or _, got "${nftTable}"`);
 
+  const positive = (name: string, fallback: number | null): number | null => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+    return n;
+  };
+  const domainType = (env.VIRTPLANE_DOMAIN_TYPE?.trim() || 'auto').toLowerCase();
+  if (domainType !== 'auto' && domainType !== 'kvm' && domainType !== 'qemu') {
+    throw new ConfigError(`VIRTPLANE_DOMAIN_TYPE must be auto, kvm or qemu, got "${env.VIRTPLANE_DOMAIN_TYPE}"`);
+  }
+  const partitions = (env.VIRTPLANE_PARTITIONS?.trim() || 'off').toLowerCase();
+  if (partitions !== 'on' && partitions !== 'off') throw new ConfigError(`VIRTPLANE_PARTITIONS must be on or off, got "${partitions}"`);
+  const dataDir = resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data');
+
   return {
     limits,
     host: env.HOST?.trim() || '127.0.0.1',
     port,
-    dataDir: resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data'),
+    dataDir,
     bus,
     driver,
     adminToken,
@@ -137,5 +178,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicHost: env.VIRTPLANE_PUBLIC_HOST?.trim() || hostname(),
     imagePools: (env.VIRTPLANE_IMAGE_POOLS ?? '').split(',').map((p) => p.trim()).filter(Boolean),
     nft: { binary: rawNft.toLowerCase() === 'off' ? null : rawNft, table: nftTable },
+    provisioning: {
+      storagePool: env.VIRTPLANE_STORAGE_POOL?.trim() || 'virtplane',
+      storageDir: resolve(env.VIRTPLANE_STORAGE_DIR?.trim() || join(dataDir, 'storage')),
+      domainType,
+      maxVcpus: positive('VIRTPLANE_MAX_VCPUS', null),
+      maxMemoryMiB: positive('VIRTPLANE_MAX_MEMORY_MIB', null),
+      maxDiskGiB: positive('VIRTPLANE_MAX_DISK_GIB', 1024)!,
+      partitions: partitions === 'on',
+    },
   };
 }

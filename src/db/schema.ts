@@ -3,3 +3,4 @@ export * from './tables/auth.js';
 export * from './tables/tenants.js';
 export * from './tables/images.js';
 export * from './tables/networks.js';
+export * from './tables/provisioning.js';

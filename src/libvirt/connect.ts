@@ -1,6 +1,6 @@
 import type { Lane, LibvirtBus } from './bus.js';
 import type { HostInfo } from './types.js';
-import { child, children, parseXml, text } from './xml/parser.js';
+import { attr, child, children, parseXml, text } from './xml/parser.js';
 
 const CONNECT = 'org.libvirt.Connect';
 
@@ -61,4 +61,20 @@ export async function readHostInfo(bus: LibvirtBus, driverPath: string): Promise
     cpus: (cpuMap as boolean[]).length,
     memoryMiB: Math.round(memoryKiB / 1024),
   };
+}
+
+/** The domain types (`kvm`, `qemu`, …) libvirt offers for x86_64 guests on this host, from its capabilities. */
+export async function hostDomainTypes(bus: LibvirtBus, driverPath: string): Promise<string[]> {
+  const [capsXml] = await bus.call(driverPath, CONNECT, 'GetCapabilities');
+  const guests = children(child(parseXml(capsXml as string), 'capabilities'), 'guest');
+  const types = new Set<string>();
+  for (const g of guests) {
+    const arch = child(g, 'arch');
+    if (attr(arch, 'name') !== 'x86_64') continue;
+    for (const d of children(arch, 'domain')) {
+      const t = attr(d, 'type');
+      if (t) types.add(t);
+    }
+  }
+  return [...types];
 }

@@ -7,10 +7,10 @@ import {
   VIR_DOMAIN_XML_INACTIVE,
   VIR_DOMAIN_XML_SECURE,
 } from './constants.js';
+import { LibvirtError } from './errors.js';
 import { volumeCapacity } from './storage.js';
 import type { DomainRecord } from './types.js';
-import { buildOwnerMetadataXml } from './xml/build.js';
-import { buildCdromXml, buildGraphicsXml, type DiskSource, type GraphicsType } from './xml/domain-builder.js';
+import { buildCdromXml, buildGraphicsXml, buildOwnerMetadataXml, type DiskSource, type GraphicsType } from './xml/domain-builder.js';
 import { METADATA_NAMESPACE, METADATA_PREFIX, parseConsoleGraphics, parseDomainXml, type ConsoleGraphics } from './xml/domain.js';
 
 const DOMAIN = 'org.libvirt.Domain';
@@ -76,6 +76,32 @@ export type DomainAction = keyof typeof domainActions;
 
 export async function undefineDomain(bus: LibvirtBus, path: string, flags = 0): Promise<void> {
   await bus.call(path, DOMAIN, 'Undefine', 'u', [flags]);
+}
+
+/** virDomainUndefineFlagsValues: what goes with the definition (managed save image, snapshot/checkpoint metadata, NVRAM). */
+export const VIR_DOMAIN_UNDEFINE_MANAGED_SAVE = 1;
+export const VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA = 2;
+export const VIR_DOMAIN_UNDEFINE_NVRAM = 4;
+export const VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA = 16;
+
+/**
+ * Undefines a domain together with its managed save image, snapshot and checkpoint metadata and NVRAM file,
+ * which a plain undefine refuses to leave behind. Drivers that do not know a flag (the test driver has no
+ * NVRAM) are asked again with the flags they take.
+ */
+export async function undefineDomainFully(bus: LibvirtBus, path: string): Promise<void> {
+  const attempts = [
+    VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
+    VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+  ];
+  for (const flags of attempts) {
+    try {
+      return await undefineDomain(bus, path, flags);
+    } catch (err) {
+      if (!(err instanceof LibvirtError && /unsupported flags/i.test(err.message))) throw err;
+    }
+  }
+  await undefineDomain(bus, path, 0);
 }
 
 export async function setDomainMetadata(

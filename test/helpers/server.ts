@@ -49,6 +49,15 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     publicHost: 'vm-host.example.net',
     imagePools: [],
     nft: { binary: null, table: 'virtplane' },
+    provisioning: {
+      storagePool: 'virtplane',
+      storageDir: join(dataDir, 'storage'),
+      domainType: 'auto',
+      maxVcpus: null,
+      maxMemoryMiB: null,
+      maxDiskGiB: 1024,
+      partitions: false,
+    },
     ...overrides,
   };
   const app = await startVirtplane(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
