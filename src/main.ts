@@ -130,7 +130,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       console: new ConsoleService(bus, domains, config.publicHost),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
-    await provisioning.reconcile();
+    await provisioning.start();
     // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota and addresses.
     const undefinedDomains = domainHub.subscribe((e) => e.type === 'UNDEFINED');
     void (async () => {

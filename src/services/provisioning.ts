@@ -141,6 +141,20 @@ export class ProvisioningService {
     return this.options.domainType;
   }
 
+  /**
+   * At start-up: makes the storage pool ready (a failure is logged and retried by the first create), then
+   * reconciles SQLite and storage with libvirt.
+   */
+  async start(): Promise<ReconcileReport> {
+    try {
+      await this.pool();
+    } catch (err) {
+      this.storage = null;
+      this.log.warn({ pool: this.options.storagePool, err: String(err) }, 'storage pool not ready; creating domains will retry');
+    }
+    return this.reconcile();
+  }
+
   async create(viewer: Viewer, input: CreateDomainInput): Promise<DomainRecord> {
     const valid = this.validateCreate(input);
     const uuid = randomUUID();

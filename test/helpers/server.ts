@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +38,8 @@ export interface TestServer {
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const ownDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'virtplane-test-'));
+  // On the shared libvirtd every server gets its own storage pool (made at start-up), removed again by stop().
+  const qemuPool = overrides.driver === 'QEMU' && !overrides.provisioning ? `vptest-pool-${process.pid}-${randomBytes(4).toString('hex')}` : null;
   const config: Config = {
     host: '127.0.0.1',
     port: 0,
@@ -50,7 +54,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     imagePools: [],
     nft: { binary: null, table: 'virtplane' },
     provisioning: {
-      storagePool: 'virtplane',
+      storagePool: qemuPool ?? 'virtplane',
       storageDir: join(dataDir, 'storage'),
       domainType: 'auto',
       maxVcpus: null,
@@ -90,6 +94,15 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     async stop() {
       await Promise.all(clients.map((c) => c.dispose()));
       await app.stop();
+      if (qemuPool) {
+        for (const cmd of ['pool-destroy', 'pool-undefine']) {
+          try {
+            execFileSync('virsh', ['-q', '-c', 'qemu:///system', cmd, qemuPool], { stdio: 'ignore' });
+          } catch {
+            /* never made, or already gone */
+          }
+        }
+      }
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
