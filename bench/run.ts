@@ -4,6 +4,7 @@
  */
 const benches: [name: string, load: () => Promise<{ run(): Promise<void> }>][] = [
   ['foundation', () => import('./foundation.js')],
+  ['provisioning', () => import('./provisioning.js')],
 ];
 
 const only = process.argv.slice(2);

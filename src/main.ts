@@ -5,6 +5,7 @@ import { openDatabase } from './db/index.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { hostDomainTypes } from './libvirt/connect.js';
+import { PoolPathCache } from './libvirt/storage.js';
 import type { DomainType } from './libvirt/xml/domain-builder.js';
 import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
 import { AuditService } from './services/audit.js';
@@ -75,7 +76,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const cache = new StateCache();
     const domainHub = new EventHub<DomainLifecycleEvent>();
     const networkHub = new EventHub<NetworkLifecycleEvent>();
-    const sync = new LibvirtSync(bus, driverPath, cache, domainHub, networkHub, log.child({ component: 'sync' }));
+    const sync = new LibvirtSync(bus, driverPath, cache, domainHub, networkHub, log.child({ component: 'sync' }), new PoolPathCache(bus, driverPath));
     cleanups.push(() => sync.stop());
     await sync.start();
 

@@ -5,7 +5,7 @@ import { domainDeletions, keptVolumes, type VolumeRef } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
 import { defineDomainXML, lookupDomainByUUID } from '../libvirt/connect.js';
 import { VIR_DOMAIN_XML_INACTIVE, VIR_DOMAIN_XML_SECURE } from '../libvirt/constants.js';
-import { domainActions, getDomainXml, setDomainOwner, undefineDomainFully } from '../libvirt/domain.js';
+import { domainActions, getDomainXml, setDomainOwner, UNDEFINE_FLAG_SETS, undefineDomainFully } from '../libvirt/domain.js';
 import { LibvirtError } from '../libvirt/errors.js';
 import {
   createVolume,
@@ -106,8 +106,8 @@ interface ValidCreate {
 /**
  * Creating, resizing, deleting and adopting domains on behalf of a viewer.
  *
- * Create: validate (no side effects) → reserve quota → MAC + addresses → disk volume → install image still
- * there → define → bind ownership → pin the DHCP host → start. A failure undoes every step already done, in
+ * Create: validate (no side effects) → reserve quota → MAC + addresses → { disk volume, install image still
+ * there, DHCP host pinned } → define → bind ownership → start. A failure undoes every step already done, in
  * reverse (stop, undefine, delete the volume, release addresses and MAC, release the quota), so a failed
  * create leaves nothing in libvirt or SQLite.
  *
@@ -119,6 +119,7 @@ export class ProvisioningService {
   /** Domains being created, resized or deleted: the UNDEFINED handler and other mutations keep off them. */
   private readonly busy = new Set<string>();
   private storage: Promise<StoragePool> | null = null;
+  private undefineFlags: readonly number[] = UNDEFINE_FLAG_SETS;
 
   constructor(
     private readonly bus: LibvirtBus,
@@ -193,17 +194,16 @@ export class ProvisioningService {
       throw err;
     }
     const volumeName = `vp-${uuid}${pool.type === 'logical' ? '' : '.qcow2'}`;
-    const volumePath = await createVolume(this.bus, pool.path, {
-      name: volumeName,
-      capacityBytes: valid.resources.diskGiB * GiB,
-      format: 'qcow2',
-    }).catch((err) => {
-      this.storage = null; // the pool may have been stopped or removed: look it up afresh next time
-      throw err;
-    });
-    undo.push(() => deleteVolume(this.bus, volumePath));
-
-    if (valid.imagePath !== null) await this.checkImage(input.installImage!, valid.imagePath);
+    // Independent steps run together — the disk volume, the install image check, the DHCP host pin — and all
+    // settle before anything else happens; whatever of them was done is undone on failure.
+    const [volume, image, pin] = await Promise.allSettled([
+      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes: valid.resources.diskGiB * GiB, format: 'qcow2' }, pool.type),
+      valid.imagePath === null ? null : this.checkImage(input.installImage!, valid.imagePath),
+      this.ipam.pin(mac),
+    ]);
+    if (volume.status === 'fulfilled') undo.push(() => deleteVolume(this.bus, volume.value));
+    else this.storage = null; // the pool may have been stopped or removed: look it up afresh next time
+    for (const step of [volume, image, pin]) if (step.status === 'rejected') throw step.reason;
 
     const clean = this.ipam.cleanTrafficFor(mac);
     const spec: DomainSpec = {
@@ -227,14 +227,14 @@ export class ProvisioningService {
       ...(this.options.partitions ? { partition: `/machine/${viewer.name}` } : {}),
     };
     const path = await defineDomainXML(this.bus, this.driverPath, buildDomainXml(spec));
-    undo.push(() => undefineDomainFully(this.bus, path).catch(ignoreKinds('NOT_FOUND')));
+    undo.push(() => this.undefine(path));
     this.bind(uuid, viewer.userId);
-    await this.ipam.pin(mac);
     if (input.start) {
       await domainActions.create(this.bus, path);
       undo.push(() => domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND')));
     }
-    const created = await this.sync.refreshDomain(path);
+    // The DEFINED event's re-read has read the new volume's capacity; starting does not change it.
+    const created = await this.sync.refreshDomain(path, { reuseDiskCapacity: true });
     if (!created) throw new NotFoundError('domain', uuid);
     return created;
   }
@@ -249,6 +249,21 @@ export class ProvisioningService {
       }
       throw err;
     }
+  }
+
+  /** Undefines with everything that belongs to the definition, starting with the flags this driver took last time. */
+  private async undefine(path: string): Promise<void> {
+    try {
+      this.undefineFlags = [await undefineDomainFully(this.bus, path, this.undefineFlags)];
+    } catch (err) {
+      ignoreKinds('NOT_FOUND')(err);
+    }
+  }
+
+  /** Object path of a pool by name; our own storage pool's is already known. */
+  private async poolPath(name: string): Promise<string> {
+    const ours = this.storage ? await this.storage.catch(() => null) : null;
+    return ours?.name === name ? ours.path : lookupPool(this.bus, this.driverPath, name);
   }
 
   /** The storage pool of guest disks, made ready once (defined as a `dir` pool if missing, started). */
@@ -331,6 +346,8 @@ export class ProvisioningService {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
       this.db.insert(domainDeletions).values({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes }).onConflictDoNothing().run();
       await this.finishDeletion(uuid);
+      // Through the ordered pipeline: once this answers, no query shows the domain any more.
+      await this.sync.refreshDomain(domain.path);
     } finally {
       this.busy.delete(uuid);
     }
@@ -342,20 +359,23 @@ export class ProvisioningService {
     const row = this.db.select().from(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).get();
     if (!row) return;
     try {
-      let path: string | null = null;
-      try {
-        path = await lookupDomainByUUID(this.bus, this.driverPath, uuid);
-      } catch (err) {
-        ignoreKinds('NOT_FOUND')(err);
+      // The cached path when the domain is known (libvirt-dbus paths are derived from the UUID), else a lookup.
+      let path = this.cache.domains.get(uuid)?.path ?? null;
+      if (path === null) {
+        try {
+          path = await lookupDomainByUUID(this.bus, this.driverPath, uuid);
+        } catch (err) {
+          ignoreKinds('NOT_FOUND')(err);
+        }
       }
       if (path) {
-        await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE'));
-        await undefineDomainFully(this.bus, path).catch(ignoreKinds('NOT_FOUND'));
+        await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
+        await this.undefine(path);
       }
       if (!row.keepDisk) {
         for (const v of row.volumes) {
           try {
-            await deleteVolume(this.bus, await lookupVolume(this.bus, await lookupPool(this.bus, this.driverPath, v.pool), v.volume));
+            await deleteVolume(this.bus, await lookupVolume(this.bus, await this.poolPath(v.pool), v.volume));
           } catch (err) {
             ignoreKinds('NOT_FOUND')(err);
           }
@@ -418,7 +438,10 @@ export class ProvisioningService {
         }
         if (volumePath !== null && target.diskGiB * GiB > capacity) await resizeVolume(this.bus, volumePath, target.diskGiB * GiB);
       } catch (err) {
-        if (redefined) await defineDomainXML(this.bus, this.driverPath, xml).catch(() => undefined);
+        if (redefined) {
+          await defineDomainXML(this.bus, this.driverPath, xml).catch(() => undefined);
+          await this.sync.refreshDomain(domain.path); // queries after this answer show the definition put back
+        }
         if (before) this.quotas.restore(uuid, before);
         throw fromLibvirt(err, { kind: 'domain', id: uuid });
       }
