@@ -43,6 +43,7 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'VPE2E', '-o', join(poolDir, 'install.iso'), src], { stdio: 'ignore' });
     s = await startTestServer({
       driver: 'QEMU',
+      imagePools: [poolName],
       provisioning: { storagePool: poolName, storageDir: poolDir, domainType: domainType(), maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: 4, partitions: false },
     });
     alice = addTenant(s.dataDir, 'alice');

@@ -272,7 +272,13 @@ export async function findVolumeInPools(bus: LibvirtBus, driverPath: string, hos
     ? (await Promise.all(poolNames.map((n) => lookupPool(bus, driverPath, n).catch(() => null)))).filter((p): p is string => p !== null)
     : await listPools(bus, driverPath, 'interactive');
   for (const poolPath of poolPaths) {
-    const pool = await readPool(bus, poolPath);
+    let pool: PoolRecord;
+    try {
+      pool = await readPool(bus, poolPath);
+    } catch (err) {
+      if (err instanceof LibvirtError && err.kind === 'NOT_FOUND') continue; // undefined since it was listed
+      throw err;
+    }
     if (!pool.active || pool.type !== 'dir' || !pool.targetPath || normalize(pool.targetPath) !== dirname(file)) continue;
     await refreshPool(bus, poolPath);
     try {
