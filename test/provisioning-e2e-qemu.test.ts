@@ -98,6 +98,14 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
       p: join(poolDir, 'install.iso'),
     });
     assert.equal(img.data.addImage.__typename, 'AddImageSuccess', JSON.stringify(img.data));
+    if (domainType() === 'qemu') {
+      const nested = await s!.gql(
+        `mutation($i: CreateDomainInput!) { createDomain(input: $i) { __typename ... on Error { code } } }`,
+        { i: { name: `${prefix}-nested`, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: networkName, nestedVirt: true } },
+        alice.token,
+      );
+      assert.deepEqual(nested.data.createDomain, { __typename: 'UnsupportedError', code: 'UNSUPPORTED' }, 'no nested virtualization under TCG');
+    }
   });
 
   test('createDomain with the ISO and start: RUNNING, with an IPv4 and an IPv6, pinned as a DHCP host, and its events', async () => {

@@ -486,37 +486,50 @@ export class ProvisioningService {
       volumesDeleted: 0,
       ownershipRebuilt: 0,
     };
+    // One failing item (libvirt refusing, a network gone) is logged and left for the next start; it never
+    // keeps the server from starting.
+    const attempt = async (what: object, fn: () => unknown): Promise<boolean> => {
+      try {
+        await fn();
+        return true;
+      } catch (err) {
+        this.log.warn({ ...what, err: String(err) }, 'reconciliation step failed; left for the next start');
+        return false;
+      }
+    };
+    const deleted = new Set<string>();
     for (const row of this.db.select().from(domainDeletions).all()) {
-      await this.finishDeletion(row.domainUuid);
+      if (!(await attempt({ domain: row.domainUuid }, () => this.finishDeletion(row.domainUuid)))) continue;
       this.log.info({ domain: row.domainUuid, name: row.domainName }, 'finished an interrupted deletion');
+      deleted.add(row.domainUuid);
       report.deletionsFinished++;
     }
 
-    const existing = new Set(this.cache.domains.keys());
+    // Domains just deleted may linger in the cache until their UNDEFINED event is committed.
+    const existing = new Set([...this.cache.domains.keys()].filter((u) => !deleted.has(u)));
     const dropped = this.quotas.dropMissing(existing);
     report.reservationsDropped = dropped.length;
     for (const uuid of this.owners.domains()) if (!existing.has(uuid)) this.unbind(uuid);
     for (const uuid of this.ipam.leaseholders()) {
       if (existing.has(uuid)) continue;
-      await this.ipam.release(uuid);
-      report.addressesReleased++;
+      if (await attempt({ domain: uuid }, () => this.ipam.release(uuid))) report.addressesReleased++;
     }
     for (const a of this.ipam.allocations()) {
       if (a.pinned || !existing.has(a.domainUuid)) continue;
-      await this.ipam.pin(a.mac);
-      report.addressesPinned++;
+      if (await attempt({ mac: a.mac }, () => this.ipam.pin(a.mac))) report.addressesPinned++;
     }
 
-    const orphans = await this.orphanVolumes(existing);
+    let orphans: { name: string; path: string }[] = [];
+    await attempt({ pool: this.options.storagePool }, async () => (orphans = await this.orphanVolumes(existing)));
     for (const v of orphans) {
-      await deleteVolume(this.bus, v.path);
+      if (!(await attempt({ volume: v.name }, () => deleteVolume(this.bus, v.path)))) continue;
       this.log.info({ pool: this.options.storagePool, volume: v.name }, 'deleted an orphan volume (no domain)');
+      report.volumesDeleted++;
     }
-    report.volumesDeleted = orphans.length;
 
     for (const d of this.cache.domains.values()) {
       const owner = d.metadata.ownerId;
-      if (!owner || this.owners.get(d.uuid) || !this.users.exists(owner)) continue;
+      if (!owner || !existing.has(d.uuid) || this.owners.get(d.uuid) || !this.users.exists(owner)) continue;
       this.quotas.transaction((tx) => {
         this.quotas.adopt(owner, d.uuid, resourcesOf(d), tx);
         return this.owners.write(tx, d.uuid, owner);
