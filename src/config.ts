@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TABLE_NAME, type NftConfig } from './firewall/nftables.js';
 import type { BusTarget } from './libvirt/bus.js';
 
@@ -23,6 +23,22 @@ export interface Config {
   nft: NftConfig;
   /** Event log retention (count and age; 0 = unlimited) and the live buffer per subscriber. */
   events?: { maxCount: number; maxAgeMs: number; bufferLimit: number };
+  provisioning: ProvisioningConfig;
+}
+
+/** How new domains are made (createDomain). */
+export interface ProvisioningConfig {
+  /** libvirt storage pool guest disks are created in; a `dir` pool at `storageDir` is made if it is missing. */
+  storagePool: string;
+  storageDir: string;
+  /** `auto`: kvm when the host offers it, else qemu (TCG). The Test driver always uses `test`. */
+  domainType: 'auto' | 'kvm' | 'qemu';
+  /** Upper bounds per domain; null = the host's capacity. */
+  maxVcpus: number | null;
+  maxMemoryMiB: number | null;
+  maxDiskGiB: number;
+  /** Put each tenant's guests into the cgroup partition /machine/<user> (the partition must exist on the host). */
+  partitions: boolean;
 }
 
 /** Per-operation limits (graphql-armor) and the cap on open subscriptions per API token. */
@@ -80,6 +96,16 @@ Environment:
                          Pruning never removes an event a connected subscriber has not received yet.
   VIRTPLANE_EVENTS_BUFFER  events a subscriber may lag behind before it is disconnected with close code
                          4008 (default 1000; on its socket: that many × 4 KiB of unsent frames)
+  VIRTPLANE_STORAGE_POOL storage pool for guest disks                 (default virtplane)
+  VIRTPLANE_STORAGE_DIR  directory of that pool when virtplane has to create it (a dir pool)
+                                                                      (default <data dir>/storage)
+  VIRTPLANE_DOMAIN_TYPE  auto | kvm | qemu: libvirt domain type of new guests
+                                                                      (default auto: kvm when usable)
+  VIRTPLANE_MAX_VCPUS    most vCPUs per domain                        (default: host CPUs)
+  VIRTPLANE_MAX_MEMORY_MIB most memory per domain, MiB                (default: host memory)
+  VIRTPLANE_MAX_DISK_GIB most disk per domain, GiB                    (default 1024)
+  VIRTPLANE_PARTITIONS   on | off: guests in cgroup partition /machine/<user>
+                                                                      (default off)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 
@@ -145,13 +171,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxAgeMs: nonNegative('VIRTPLANE_EVENTS_MAX_AGE_HOURS', DEFAULT_EVENTS.maxAgeMs / 3600_000) * 3600_000,
     bufferLimit: Math.max(1, Math.floor(nonNegative('VIRTPLANE_EVENTS_BUFFER', DEFAULT_EVENTS.bufferLimit))),
   };
+  const positive = (name: string, fallback: number | null): number | null => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+    return n;
+  };
+  const domainType = (env.VIRTPLANE_DOMAIN_TYPE?.trim() || 'auto').toLowerCase();
+  if (domainType !== 'auto' && domainType !== 'kvm' && domainType !== 'qemu') {
+    throw new ConfigError(`VIRTPLANE_DOMAIN_TYPE must be auto, kvm or qemu, got "${env.VIRTPLANE_DOMAIN_TYPE}"`);
+  }
+  const partitions = (env.VIRTPLANE_PARTITIONS?.trim() || 'off').toLowerCase();
+  if (partitions !== 'on' && partitions !== 'off') throw new ConfigError(`VIRTPLANE_PARTITIONS must be on or off, got "${partitions}"`);
+  const dataDir = resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data');
 
   return {
     limits,
     events,
     host: env.HOST?.trim() || '127.0.0.1',
     port,
-    dataDir: resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data'),
+    dataDir,
     bus,
     driver,
     adminToken,
@@ -160,5 +200,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicHost: env.VIRTPLANE_PUBLIC_HOST?.trim() || hostname(),
     imagePools: (env.VIRTPLANE_IMAGE_POOLS ?? '').split(',').map((p) => p.trim()).filter(Boolean),
     nft: { binary: rawNft.toLowerCase() === 'off' ? null : rawNft, table: nftTable },
+    provisioning: {
+      storagePool: env.VIRTPLANE_STORAGE_POOL?.trim() || 'virtplane',
+      storageDir: resolve(env.VIRTPLANE_STORAGE_DIR?.trim() || join(dataDir, 'storage')),
+      domainType,
+      maxVcpus: positive('VIRTPLANE_MAX_VCPUS', null),
+      maxMemoryMiB: positive('VIRTPLANE_MAX_MEMORY_MIB', null),
+      maxDiskGiB: positive('VIRTPLANE_MAX_DISK_GIB', 1024)!,
+      partitions: partitions === 'on',
+    },
   };
 }

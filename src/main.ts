@@ -4,6 +4,9 @@ import { DEFAULT_EVENTS, type Config } from './config.js';
 import { openDatabase } from './db/index.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
+import { hostDomainTypes } from './libvirt/connect.js';
+import { PoolPathCache } from './libvirt/storage.js';
+import type { DomainType } from './libvirt/xml/domain-builder.js';
 import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
 import { AuditService } from './services/audit.js';
 import { AuthService } from './services/auth.js';
@@ -29,6 +32,13 @@ import { PortForwardService } from './services/port-forwards.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
 import { startHttpServer } from './server.js';
+
+/** `test` on the Test driver; on QEMU the configured type, or with `auto` kvm when libvirt offers it, else qemu (TCG). */
+async function resolveDomainType(config: Config, bus: LibvirtBus, driverPath: string): Promise<DomainType> {
+  if (config.driver === 'Test') return 'test';
+  if (config.provisioning.domainType !== 'auto') return config.provisioning.domainType;
+  return (await hostDomainTypes(bus, driverPath)).includes('kvm') ? 'kvm' : 'qemu';
+}
 
 export interface Virtplane {
   url: string;
@@ -71,7 +81,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit });
     stream.start();
     cleanups.push(() => stream.stop());
-    const sync = new LibvirtSync(bus, driverPath, cache, stream, log.child({ component: 'sync' }));
+    const sync = new LibvirtSync(bus, driverPath, cache, stream, log.child({ component: 'sync' }), new PoolPathCache(bus, driverPath));
     cleanups.push(() => sync.stop());
     await sync.start();
 
@@ -81,12 +91,27 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const quotas = new QuotaService(db, access);
     const subscriptions = new SubscriptionRegistry(config.limits.maxSubscriptionsPerToken);
     users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
-    const virtType = config.driver === 'Test' ? 'test' : 'qemu';
-    const provisioning = new ProvisioningService(bus, driverPath, virtType, cache, sync, access, domains, owners, quotas, users);
     const images = new ImageService(db, bus, driverPath, config.imagePools, access);
     const networks = new NetworkService(bus, driverPath, db, cache, sync, access);
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
+    const domainType = await resolveDomainType(config, bus, driverPath);
+    const provisioning = new ProvisioningService(
+      bus,
+      driverPath,
+      db,
+      cache,
+      sync,
+      access,
+      domains,
+      owners,
+      quotas,
+      users,
+      ipam,
+      images,
+      { ...config.provisioning, domainType },
+      log.child({ component: 'provisioning' }),
+    );
     const portForwards = new PortForwardService(db, cache, ipam, access, config.nft, log.child({ component: 'nftables' }));
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
     await portForwards.start();
@@ -97,7 +122,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       networks,
       ipam,
       portForwards,
-      host: new HostService(bus, driverPath, config.driver, sync),
+      host: new HostService(bus, driverPath, config.driver, domainType, sync),
       users,
       quotas,
       provisioning,
@@ -110,14 +135,15 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       networkEvents: new NetworkEventService(stream, access),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
-    const reconciled = provisioning.reconcile();
-    // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota.
+    await provisioning.start();
+    // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota and addresses.
     const undefinedDomains = stream.domains.subscribe((e) => e.type === 'UNDEFINED');
     void (async () => {
-      for await (const e of undefinedDomains) provisioning.forget(e.domain.uuid);
+      for await (const e of undefinedDomains) {
+        await provisioning.forget(e.domain.uuid).catch((err) => log.warn({ err: String(err), domain: e.domain.uuid }, 'releasing an undefined domain failed'));
+      }
     })().catch((err) => log.error({ err }, 'releasing quota of undefined domains stopped'));
     cleanups.push(() => void undefinedDomains.return?.());
-    if (reconciled.dropped || reconciled.rebuilt) log.info(reconciled, 'ownership and reservations reconciled with libvirt');
 
     const http = await startHttpServer(
       { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096 },

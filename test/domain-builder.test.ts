@@ -5,7 +5,7 @@ import { defineDomainXML } from '../src/libvirt/connect.js';
 import { VIR_DOMAIN_XML_INACTIVE, VIR_DOMAIN_XML_SECURE } from '../src/libvirt/constants.js';
 import { getDomainXml, readDomain, undefineDomain } from '../src/libvirt/domain.js';
 import { XmlValueError } from '../src/libvirt/xml/builder.js';
-import { buildDomainXml, type DomainSpec } from '../src/libvirt/xml/domain-builder.js';
+import { buildDomainXml, buildOwnerMetadataXml, type DomainSpec } from '../src/libvirt/xml/domain-builder.js';
 import { parseDomainSpec, parseDomainXml } from '../src/libvirt/xml/domain.js';
 import { parseXml } from '../src/libvirt/xml/parser.js';
 import { startLibvirtStack, TEST_DRIVER } from './helpers/libvirt-stack.js';
@@ -90,6 +90,12 @@ describe('domain XML builder', () => {
     assert.equal(back.ownerId, HOSTILE);
     assert.equal(back.interfaces[0]!.network, HOSTILE);
     assert.equal(back.graphics!.password, HOSTILE);
+  });
+
+  test('the owner metadata for SetMetadata is escaped and bare (libvirt adds prefix and namespace)', () => {
+    const xml = buildOwnerMetadataXml('a"<b');
+    assert.equal(xml.replace(/\s+/g, ''), '<instance><ownerid="a&quot;&lt;b"/></instance>');
+    assert.deepEqual(parseXml(xml), { instance: { owner: { '@_id': 'a"<b' } } });
   });
 
   test('refuses characters XML cannot carry instead of passing them on', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cleanTrafficFilterref, cleanTrafficFilterrefXml, virtplaneFilterXmls } from '../src/libvirt/xml/nwfilter.js';
+import { cleanTrafficFilterRef, cleanTrafficFilterrefXml, virtplaneFilterXmls } from '../src/libvirt/xml/nwfilter.js';
 import { buildDhcpHostXml, buildNetworkXml, parseNetworkXml } from '../src/libvirt/xml/network.js';
 import { parseXml } from '../src/libvirt/xml/parser.js';
 
@@ -53,7 +53,8 @@ describe('network and filter XML', () => {
         ],
       },
     });
-    assert.deepEqual(cleanTrafficFilterref({ ipv4: [] }), { '@_filter': 'virtplane-clean-traffic' });
+    // Without an IPv6 address, the stock filter (IPv4 only) — IPV6 would be an unresolvable variable.
+    assert.deepEqual(cleanTrafficFilterRef({ ipv4: ['203.0.113.178'] }), { filter: 'clean-traffic', parameters: [{ name: 'IP', value: '203.0.113.178' }] });
   });
 
   test('the filter definitions name their dependencies before use and check IPv6 before accepting it', () => {

@@ -41,7 +41,8 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
   // A random /29 and /64 of the documentation ranges, so parallel runs do not collide.
   const base = 8 * (1 + (randomBytes(1)[0]! % 30));
   const v4 = (n: number) => `198.51.100.${base + n}`;
-  const v6 = `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
+  // Groups without leading zeros: addresses come back in canonical form (03f3 reads as 3f3).
+  const v6 = `2001:db8:${randomBytes(2).readUInt16BE().toString(16)}:${randomBytes(2).readUInt16BE().toString(16)}`;
   const table = `vpt_${process.pid}_${Date.now().toString(36)}`;
   const nft = { binary: 'nft', table };
   const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-qemu-net-'));

@@ -8,7 +8,10 @@ import { pino } from 'pino';
 import { openDatabase, type Db } from '../src/db/index.js';
 import { users } from '../src/db/schema.js';
 import { defineDomainXML } from '../src/libvirt/connect.js';
-import { buildDomainXml } from '../src/libvirt/xml/build.js';
+import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
+import { ImageService } from '../src/services/images.js';
+import { IpamService } from '../src/services/ipam.js';
+import { NetworkService } from '../src/services/networks.js';
 import { AccessPolicy } from '../src/services/authorization.js';
 import { DomainService } from '../src/services/domains.js';
 import { DEFAULT_EVENTS } from '../src/config.js';
@@ -47,7 +50,16 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   await defineDomainXML(
     stack.bus,
     TEST_DRIVER,
-    buildDomainXml({ uuid, name: 'orphan', virtType: 'test', vcpus: 2, memoryMiB: 256, diskGiB: 0, network: 'default', ownerId: userId }),
+    buildDomainXml({
+      uuid,
+      name: 'orphan',
+      type: 'test',
+      vcpus: 2,
+      memoryMiB: 256,
+      disks: [],
+      interfaces: [{ network: 'default', mac: '52:54:00:aa:bb:cc' }],
+      ownerId: userId,
+    }),
   );
 
   const cache = new StateCache();
@@ -59,7 +71,12 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   const quotas = new QuotaService(db, access);
   const userService = new UserService(db, access);
   const domains = new DomainService(stack.bus, cache, sync, access);
-  const provisioning = new ProvisioningService(stack.bus, TEST_DRIVER, 'test', cache, sync, access, domains, owners, quotas, userService);
+  const networks = new NetworkService(stack.bus, TEST_DRIVER, db, cache, sync, access);
+  const ipam = new IpamService(stack.bus, db, cache, networks, sync, access);
+  const images = new ImageService(db, stack.bus, TEST_DRIVER, [], access);
+  const options = { storagePool: 'default-pool', storageDir: '/default-pool', domainType: 'test' as const, maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: 100, partitions: false };
+  const log = { info: () => {}, warn: () => {} };
+  const provisioning = new ProvisioningService(stack.bus, TEST_DRIVER, db, cache, sync, access, domains, owners, quotas, userService, ipam, images, options, log);
 
   const viewer = { userId, name: 'tenant', role: 'TENANT' as const, tokenId: 't' };
   // Before the rebuild, the metadata alone already decides visibility.
@@ -67,10 +84,12 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   const stale = randomUUID();
   db.$client.prepare(`INSERT INTO reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces, state) VALUES (?, ?, 1, 1, 1, 1, 'PENDING')`).run(stale, userId);
 
-  assert.deepEqual(provisioning.reconcile(), { dropped: 1, rebuilt: 1 });
+  const first = await provisioning.reconcile();
+  assert.deepEqual([first.reservationsDropped, first.ownershipRebuilt], [1, 1]);
   assert.equal(owners.get(uuid), userId);
   assert.deepEqual(quotas.usage(userId), { domains: 1, vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1 });
-  assert.deepEqual(provisioning.reconcile(), { dropped: 0, rebuilt: 0 });
+  const again = await provisioning.reconcile();
+  assert.deepEqual([again.reservationsDropped, again.ownershipRebuilt], [0, 0]);
   // The unowned test-driver domain stays unowned: admins only.
   assert.equal(access.ownerOf(cache.domains.get('6695eb01-f6a4-8304-79aa-97f2502e193f')!), null);
 });

@@ -3,16 +3,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { DEFAULT_LIMITS } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import { startVirtplane } from '../../src/main.js';
 
 const BENCH_TOKEN = process.env.BENCH_TOKEN!;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-bench-'));
+// The server's own configuration parser, so the bench follows every new setting's default.
+const config = loadConfig({ PORT: '0', VIRTPLANE_DATA_DIR: dataDir, VIRTPLANE_ADMIN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'silent', NODE_ENV: 'production' });
 const app = await startVirtplane(
-  { host: '127.0.0.1', port: 0, dataDir, bus: null, driver: 'Test', adminToken: BENCH_TOKEN, logLevel: 'silent', development: false,
-    limits: DEFAULT_LIMITS, publicHost: 'localhost', imagePools: [], nft: { binary: null, table: 'virtplane' },
-    events: { maxCount: 0, maxAgeMs: 0, bufferLimit: 5000 } },
+  { ...config, events: { maxCount: 0, maxAgeMs: 0, bufferLimit: 5000 } },
   pino({ level: 'silent' }),
 );
 process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());

@@ -4,3 +4,4 @@ export * from './tables/tenants.js';
 export * from './tables/images.js';
 export * from './tables/networks.js';
 export * from './tables/events.js';
+export * from './tables/provisioning.js';

@@ -3,7 +3,7 @@ import { builder } from './builder.js';
 import { DOMAIN_ACTION_ERRORS, ValidationError } from './errors.js';
 import { localId } from './ids.js';
 
-const GraphicsTypeEnum = builder.enumType('GraphicsType', { values: ['SPICE', 'VNC'] as const });
+export const GraphicsTypeEnum = builder.enumType('GraphicsType', { values: ['SPICE', 'VNC'] as const });
 
 const DomainConsoleRef = builder.objectRef<DomainConsole>('DomainConsole').implement({
   description:

@@ -2,7 +2,8 @@ import { DOMAIN_STATES } from '../libvirt/constants.js';
 import type { DomainDisk, DomainGraphics, DomainInterface, DomainRecord } from '../libvirt/types.js';
 import { builder } from './builder.js';
 import { connectionFromSorted } from './connection.js';
-import { CREATE_DOMAIN_ERRORS, DOMAIN_ACTION_ERRORS } from './errors.js';
+import { GraphicsTypeEnum } from './console.js';
+import { CREATE_DOMAIN_ERRORS, DOMAIN_ACTION_ERRORS, RESIZE_DOMAIN_ERRORS } from './errors.js';
 import { encodeGlobalID, localId } from './ids.js';
 import { NetworkLeaseRef, NetworkRef } from './network.js';
 import { UserRef } from './users.js';
@@ -150,6 +151,21 @@ const CreateDomainInput = builder.inputType('CreateDomainInput', {
     memoryMiB: t.int({ required: true }),
     diskGiB: t.int({ required: true }),
     network: t.string({ required: true, description: 'Name of the libvirt network the NIC joins.' }),
+    installImage: t.string({ required: false, description: 'Name of an install image (see `images`), put into the CD-ROM drive.' }),
+    start: t.boolean({ required: false, description: 'Start the domain once it is defined (default false).' }),
+    nestedVirt: t.boolean({
+      required: false,
+      description: "Pass the host CPU's virtualization extensions through (host-passthrough); needs domainType kvm.",
+    }),
+    graphics: t.field({ type: GraphicsTypeEnum, required: false, description: 'Console type (default VNC), on 127.0.0.1 with a generated password.' }),
+  }),
+});
+
+const ResizeDomainInput = builder.inputType('ResizeDomainInput', {
+  fields: (t) => ({
+    vcpus: t.int({ required: false }),
+    memoryMiB: t.int({ required: false }),
+    diskGiB: t.int({ required: false, description: 'New size of the first disk; disks only grow.' }),
   }),
 });
 
@@ -159,7 +175,8 @@ const domainTarget = (_args: unknown, result: unknown) =>
 builder.mutationField('createDomain', (t) =>
   t.field({
     type: DomainRef,
-    description: "Defines a domain owned by you, reserving its resources against your quota first.",
+    description:
+      'Creates a domain owned by you: reserves its resources against your quota, gives its NIC a MAC and addresses on `network`, creates its disk in the storage pool, defines it (and starts it with `start`). A failure leaves nothing behind.',
     args: { input: t.arg({ type: CreateDomainInput, required: true }) },
     extensions: { auditTarget: domainTarget },
     errors: {
@@ -175,15 +192,31 @@ builder.mutationField('createDomain', (t) =>
 builder.mutationField('deleteDomain', (t) =>
   t.field({
     type: DomainRef,
-    description: 'Stops and undefines a domain, releasing its quota. Answers with its last state.',
-    args: { id: t.arg.id({ required: true }) },
+    description:
+      'Stops and undefines a domain, deletes its disk volume (unless keepDisk), and releases its addresses, MAC and quota. Answers with its last state.',
+    args: { id: t.arg.id({ required: true }), keepDisk: t.arg.boolean({ required: false, defaultValue: false }) },
     errors: {
       types: DOMAIN_ACTION_ERRORS,
       result: { name: 'DeleteDomainSuccess' },
       union: { name: 'DeleteDomainResult' },
       dataField: { name: 'domain' },
     },
-    resolve: (_root, args, ctx) => ctx.services.provisioning.delete(ctx.viewer, localId(String(args.id), 'Domain')),
+    resolve: (_root, args, ctx) => ctx.services.provisioning.delete(ctx.viewer, localId(String(args.id), 'Domain'), args.keepDisk ?? false),
+  }),
+);
+
+builder.mutationField('resizeDomain', (t) =>
+  t.field({
+    type: DomainRef,
+    description: 'Changes vCPUs, memory and disk size of a stopped domain (INVALID_STATE otherwise), within your quota. Disks only grow.',
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: ResizeDomainInput, required: true }) },
+    errors: {
+      types: RESIZE_DOMAIN_ERRORS,
+      result: { name: 'ResizeDomainSuccess' },
+      union: { name: 'ResizeDomainResult' },
+      dataField: { name: 'domain' },
+    },
+    resolve: (_root, args, ctx) => ctx.services.provisioning.resize(ctx.viewer, localId(String(args.id), 'Domain'), args.input),
   }),
 );
 

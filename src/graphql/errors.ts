@@ -98,6 +98,18 @@ export const CREATE_DOMAIN_ERRORS = [
   LibvirtFailedError,
 ];
 
+/** Errors resizing a domain can return. */
+export const RESIZE_DOMAIN_ERRORS = [
+  NotFoundError,
+  InvalidStateError,
+  ValidationError,
+  QuotaExceededError,
+  ForbiddenError,
+  UnsupportedError,
+  LibvirtUnavailableError,
+  LibvirtFailedError,
+];
+
 /** Errors network mutations can return. */
 export const NETWORK_ERRORS = [
   ValidationError,

@@ -7,6 +7,9 @@ const HostRef = builder.objectRef<HostView>('Host').implement({
     hostname: t.exposeString('hostname'),
     libvirtVersion: t.exposeString('libvirtVersion'),
     driver: t.exposeString('driver', { description: 'libvirt driver behind libvirt-dbus: Test or QEMU.' }),
+    domainType: t.exposeString('domainType', {
+      description: 'libvirt domain type of the guests createDomain makes: kvm, qemu (TCG, no /dev/kvm) or test (Test driver).',
+    }),
     cpus: t.exposeInt('cpus'),
     memoryMiB: t.exposeInt('memoryMiB'),
     stale: t.exposeBoolean('stale', { description: 'True while libvirt is unreachable and answers come from the last known state.' }),

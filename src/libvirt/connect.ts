@@ -1,7 +1,7 @@
 import type { Lane, LibvirtBus } from './bus.js';
 import { domainStateName, type DomainState } from './constants.js';
 import type { HostInfo } from './types.js';
-import { child, children, parseXml, text } from './xml/parser.js';
+import { attr, child, children, parseXml, text } from './xml/parser.js';
 
 const CONNECT = 'org.libvirt.Connect';
 
@@ -72,4 +72,20 @@ export async function domainStatesByName(bus: LibvirtBus, driverPath: string, la
   const out = new Map<string, DomainState>();
   for (const [name, stats] of records as [string, Record<string, unknown>][]) out.set(name, domainStateName(Number(stats['state.state'])));
   return out;
+}
+
+/** The domain types (`kvm`, `qemu`, …) libvirt offers for x86_64 guests on this host, from its capabilities. */
+export async function hostDomainTypes(bus: LibvirtBus, driverPath: string): Promise<string[]> {
+  const [capsXml] = await bus.call(driverPath, CONNECT, 'GetCapabilities');
+  const guests = children(child(parseXml(capsXml as string), 'capabilities'), 'guest');
+  const types = new Set<string>();
+  for (const g of guests) {
+    const arch = child(g, 'arch');
+    if (attr(arch, 'name') !== 'x86_64') continue;
+    for (const d of children(arch, 'domain')) {
+      const t = attr(d, 'type');
+      if (t) types.add(t);
+    }
+  }
+  return [...types];
 }

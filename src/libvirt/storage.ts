@@ -152,9 +152,12 @@ export async function listVolumes(bus: LibvirtBus, poolPath: string, lane: Lane 
   return paths as string[];
 }
 
-/** Creates a volume in an active pool (the pool's type decides whether a format applies); returns its object path. */
-export async function createVolume(bus: LibvirtBus, poolPath: string, spec: VolumeSpec): Promise<string> {
-  const { type } = parsePoolXml(await getPoolXml(bus, poolPath));
+/**
+ * Creates a volume in an active pool (the pool's type decides whether a format applies; pass it when known to
+ * save a round trip); returns its object path.
+ */
+export async function createVolume(bus: LibvirtBus, poolPath: string, spec: VolumeSpec, poolType?: string): Promise<string> {
+  const type = poolType ?? parsePoolXml(await getPoolXml(bus, poolPath)).type;
   const [path] = await bus.call(poolPath, POOL, 'StorageVolCreateXML', 'su', [buildVolumeXml(spec, type), 0]);
   return path as string;
 }
@@ -200,16 +203,51 @@ export async function resizeVolume(bus: LibvirtBus, volPath: string, capacityByt
   await bus.call(volPath, VOLUME, 'Resize', 'tu', [BigInt(capacityBytes), opts.shrink ? VIR_STORAGE_VOL_RESIZE_SHRINK : 0]);
 }
 
+/**
+ * Pool object paths by name, remembered: libvirt-dbus derives them from the pool's UUID, so they hold while
+ * the pool exists. A path that stops working is forgotten and looked up again.
+ */
+export class PoolPathCache {
+  private readonly paths = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly bus: LibvirtBus,
+    private readonly driverPath: string,
+  ) {}
+
+  lookup(name: string, lane: Lane = 'interactive'): Promise<string> {
+    let path = this.paths.get(name);
+    if (!path) {
+      path = lookupPool(this.bus, this.driverPath, name, lane);
+      this.paths.set(name, path);
+      path.catch(() => this.paths.delete(name));
+    }
+    return path;
+  }
+
+  forget(name: string): void {
+    this.paths.delete(name);
+  }
+}
+
 /** Capacity of the storage volume behind a disk source, or null when the source is no known volume. */
 export async function volumeCapacity(
   bus: LibvirtBus,
   driverPath: string,
   source: { path: string | null; pool: string | null; volume: string | null },
   lane: Lane,
+  pools?: PoolPathCache,
 ): Promise<number | null> {
   try {
     let volPath: string;
     if (source.pool && source.volume) {
+      if (pools) {
+        try {
+          return (await readVolume(bus, await lookupVolume(bus, await pools.lookup(source.pool, lane), source.volume, lane), lane)).capacityBytes;
+        } catch {
+          pools.forget(source.pool); // maybe a stale pool path: once more without the cache
+        }
+      }
       volPath = await lookupVolume(bus, await lookupPool(bus, driverPath, source.pool, lane), source.volume, lane);
     } else if (source.path) {
       volPath = await lookupVolumeByPath(bus, driverPath, source.path, lane);
@@ -234,7 +272,13 @@ export async function findVolumeInPools(bus: LibvirtBus, driverPath: string, hos
     ? (await Promise.all(poolNames.map((n) => lookupPool(bus, driverPath, n).catch(() => null)))).filter((p): p is string => p !== null)
     : await listPools(bus, driverPath, 'interactive');
   for (const poolPath of poolPaths) {
-    const pool = await readPool(bus, poolPath);
+    let pool: PoolRecord;
+    try {
+      pool = await readPool(bus, poolPath);
+    } catch (err) {
+      if (err instanceof LibvirtError && err.kind === 'NOT_FOUND') continue; // undefined since it was listed
+      throw err;
+    }
     if (!pool.active || pool.type !== 'dir' || !pool.targetPath || normalize(pool.targetPath) !== dirname(file)) continue;
     await refreshPool(bus, poolPath);
     try {

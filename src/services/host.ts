@@ -5,6 +5,8 @@ import type { LibvirtSync } from './libvirt-sync.js';
 
 export interface HostView extends HostInfo {
   driver: string;
+  /** libvirt domain type of the guests virtplane creates: kvm, qemu (TCG) or test. */
+  domainType: string;
   /** True while libvirt is unreachable and answers come from the last known state. */
   stale: boolean;
 }
@@ -14,12 +16,13 @@ export class HostService {
     private readonly bus: LibvirtBus,
     private readonly driverPath: string,
     private readonly driver: string,
+    private readonly domainType: string,
     private readonly sync: LibvirtSync,
   ) {}
 
   info(): HostView {
     const host = this.sync.host ?? { hostname: '', libvirtVersion: '', cpus: 0, memoryMiB: 0 };
-    return { ...host, driver: this.driver, stale: !this.sync.connected };
+    return { ...host, driver: this.driver, domainType: this.domainType, stale: !this.sync.connected };
   }
 
   /** A live round trip to libvirt, for /healthz. */

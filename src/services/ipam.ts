@@ -159,6 +159,14 @@ export class IpamService {
     for (const fn of this.releaseHooks) await fn(domainUuid);
   }
 
+  /** Domains holding a MAC lease or an address (for reconciliation against the domains libvirt has). */
+  leaseholders(): Set<string> {
+    const out = new Set<string>();
+    for (const r of this.db.select({ d: macLeases.domainUuid }).from(macLeases).all()) out.add(r.d);
+    for (const r of this.db.select({ d: ipAllocations.domainUuid }).from(ipAllocations).all()) out.add(r.d);
+    return out;
+  }
+
   addressesOf(mac: string): NicAddresses | null {
     const r = this.db.select().from(ipAllocations).where(eq(ipAllocations.mac, mac.toLowerCase())).get();
     return r ? row(r) : null;

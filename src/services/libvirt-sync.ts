@@ -10,6 +10,7 @@ import {
   type DomainState,
 } from '../libvirt/constants.js';
 import { readDomain } from '../libvirt/domain.js';
+import { PoolPathCache } from '../libvirt/storage.js';
 import { LibvirtError } from '../libvirt/errors.js';
 import { readNetwork } from '../libvirt/network.js';
 import type { DomainRecord, HostInfo, NetworkRecord } from '../libvirt/types.js';
@@ -77,6 +78,8 @@ export class LibvirtSync {
     private readonly cache: StateCache,
     private readonly events: EventSink,
     private readonly log: Logger,
+    /** Remembers storage pool paths for the disk capacity lookups of each re-read. */
+    private readonly pools?: PoolPathCache,
   ) {}
 
   async start(): Promise<void> {
@@ -140,8 +143,8 @@ export class LibvirtSync {
   }
 
   /** Re-reads one domain through the ordered path and returns it as committed (undefined once gone). */
-  refreshDomain(path: string): Promise<DomainRecord | undefined> {
-    return this.enqueueDomain(path, null);
+  refreshDomain(path: string, opts: { reuseDiskCapacity?: boolean } = {}): Promise<DomainRecord | undefined> {
+    return this.enqueueDomain(path, null, opts.reuseDiskCapacity === true);
   }
 
   refreshNetwork(path: string): Promise<NetworkRecord | undefined> {
@@ -168,9 +171,11 @@ export class LibvirtSync {
     return done;
   }
 
-  private enqueueDomain(path: string, event: Incoming | null): Promise<DomainRecord | undefined> {
+  private enqueueDomain(path: string, event: Incoming | null, reuseDiskCapacity = false): Promise<DomainRecord | undefined> {
     let result: DomainRecord | undefined;
-    const read = asRead(readDomain(this.bus, this.driverPath, path, event ? 'bulk' : 'interactive'));
+    // Event re-reads reuse disk capacities already known (events never resize volumes); refreshes read them anew.
+    const known = event || reuseDiskCapacity ? this.cache.domainByPath(path) : undefined;
+    const read = asRead(readDomain(this.bus, this.driverPath, path, event ? 'bulk' : 'interactive', known, this.pools));
     return this.enqueue(read, (r) => {
       result = this.commitDomain(path, r, event);
     }).then(() => result);
@@ -263,7 +268,7 @@ export class LibvirtSync {
         listNetworkPaths(this.bus, this.driverPath),
         readHostInfo(this.bus, this.driverPath),
       ]);
-      const domains = await Promise.all(domainPaths.map((p) => asRead(readDomain(this.bus, this.driverPath, p, 'bulk'))));
+      const domains = await Promise.all(domainPaths.map((p) => asRead(readDomain(this.bus, this.driverPath, p, 'bulk', undefined, this.pools))));
       const networks = await Promise.all(networkPaths.map((p) => asRead(readNetwork(this.bus, p, 'bulk'))));
       const failed = [...domains, ...networks].find((r) => 'err' in r && r.err.kind !== 'NOT_FOUND');
       if (failed && 'err' in failed) throw failed.err;

@@ -1,13 +1,34 @@
 import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/index.js';
+import { domainDeletions, keptVolumes, type VolumeRef } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
-import { defineDomainXML } from '../libvirt/connect.js';
-import { domainActions, setDomainOwner, undefineDomain } from '../libvirt/domain.js';
+import { defineDomainXML, lookupDomainByUUID } from '../libvirt/connect.js';
+import { VIR_DOMAIN_XML_INACTIVE, VIR_DOMAIN_XML_SECURE } from '../libvirt/constants.js';
+import { domainActions, getDomainXml, setDomainOwner, UNDEFINE_FLAG_SETS, undefineDomainFully } from '../libvirt/domain.js';
 import { LibvirtError } from '../libvirt/errors.js';
+import {
+  createVolume,
+  deleteVolume,
+  ensurePool,
+  listVolumes,
+  lookupPool,
+  lookupVolume,
+  lookupVolumeByPath,
+  readPool,
+  readVolume,
+  resizeVolume,
+} from '../libvirt/storage.js';
 import type { DomainRecord } from '../libvirt/types.js';
-import { buildDomainXml } from '../libvirt/xml/build.js';
+import { buildDomainXml, type CpuMode, type DomainSpec, type DomainType, type GraphicsType } from '../libvirt/xml/domain-builder.js';
+import { parseDomainSpec } from '../libvirt/xml/domain.js';
+import { cleanTrafficFilterRef } from '../libvirt/xml/nwfilter.js';
 import type { AccessPolicy } from './authorization.js';
+import { generateConsolePassword } from './console.js';
 import type { DomainService } from './domains.js';
-import { fromLibvirt, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, fromLibvirt, InvalidStateError, NotFoundError, UnsupportedError, ValidationError } from './errors.js';
+import type { ImageService } from './images.js';
+import type { IpamService } from './ipam.js';
 import type { LibvirtSync } from './libvirt-sync.js';
 import type { OwnershipStore } from './ownership.js';
 import type { QuotaService, Resources } from './quotas.js';
@@ -20,31 +41,90 @@ export interface CreateDomainInput {
   vcpus: number;
   memoryMiB: number;
   diskGiB: number;
+  /** Name of the libvirt network the NIC joins. */
   network: string;
+  /** Name of an install image (`images`), put into the CD-ROM drive. */
+  installImage?: string | null;
+  start?: boolean | null;
+  /** Exposes the host CPU's virtualisation extensions (host-passthrough); needs domain type kvm. */
+  nestedVirt?: boolean | null;
+  graphics?: GraphicsType | null;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const BOUNDS: ['vcpus' | 'memoryMiB' | 'diskGiB', number, number][] = [
-  ['vcpus', 1, 64],
-  ['memoryMiB', 64, 1024 * 1024],
-  ['diskGiB', 0, 64 * 1024],
-];
+export interface ResizeDomainInput {
+  vcpus?: number | null;
+  memoryMiB?: number | null;
+  diskGiB?: number | null;
+}
+
+export interface ProvisioningOptions {
+  /** Storage pool of guest disks; a `dir` pool at `storageDir` is made (on first use) when it is missing. */
+  storagePool: string;
+  storageDir: string;
+  domainType: DomainType;
+  maxVcpus: number | null;
+  maxMemoryMiB: number | null;
+  maxDiskGiB: number;
+  partitions: boolean;
+}
+
+/** What start-up reconciliation fixed. */
+export interface ReconcileReport {
+  deletionsFinished: number;
+  reservationsDropped: number;
+  addressesReleased: number;
+  addressesPinned: number;
+  volumesDeleted: number;
+  ownershipRebuilt: number;
+}
+
+export interface ProvisioningLog {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const MIN_MEMORY_MIB = 32;
+const GiB = 1024 ** 3;
+/** Guest disks virtplane creates are named `vp-<domain uuid>` (`.qcow2` in file-based pools). */
+const VOLUME_NAME = /^vp-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(\.qcow2)?$/;
+
+interface StoragePool {
+  path: string;
+  name: string;
+  type: string;
+}
+
+interface ValidCreate {
+  resources: Resources;
+  networkUuid: string;
+  imagePath: string | null;
+  graphics: GraphicsType;
+  cpuMode: CpuMode;
+}
 
 /**
- * Creating, deleting and adopting domains on behalf of a viewer. Creation is one flow, each step a method
- * so the provisioning spec can extend it:
+ * Creating, resizing, deleting and adopting domains on behalf of a viewer.
  *
- *   validate → reserve (one SQLite transaction, quota checked) → define in libvirt → bind ownership
- *   (SQLite row + reservation ACTIVE, one transaction) → answer from the sync pipeline.
+ * Create: validate (no side effects) → reserve quota → MAC + addresses → { disk volume, install image still
+ * there, DHCP host pinned } → define → bind ownership → start. A failure undoes every step already done, in
+ * reverse (stop, undefine, delete the volume, release addresses and MAC, release the quota), so a failed
+ * create leaves nothing in libvirt or SQLite.
  *
- * Any failure after `reserve` undoes what libvirt got and releases the reservation, so a failed create
- * changes nothing.
+ * Delete: record the deletion in SQLite → stop → undefine → delete volumes → release addresses and MAC →
+ * release quota and ownership (removing the record in the same transaction). Every step is idempotent, so
+ * start-up reconciliation finishes a deletion that was interrupted.
  */
 export class ProvisioningService {
+  /** Domains being created, resized or deleted: the UNDEFINED handler and other mutations keep off them. */
+  private readonly busy = new Set<string>();
+  private storage: Promise<StoragePool> | null = null;
+  private undefineFlags: readonly number[] = UNDEFINE_FLAG_SETS;
+
   constructor(
     private readonly bus: LibvirtBus,
     private readonly driverPath: string,
-    private readonly virtType: string,
+    private readonly db: Db,
     private readonly cache: StateCache,
     private readonly sync: LibvirtSync,
     private readonly access: AccessPolicy,
@@ -52,38 +132,325 @@ export class ProvisioningService {
     private readonly owners: OwnershipStore,
     private readonly quotas: QuotaService,
     private readonly users: UserService,
+    private readonly ipam: IpamService,
+    private readonly images: ImageService,
+    private readonly options: ProvisioningOptions,
+    private readonly log: ProvisioningLog,
   ) {}
 
-  async create(viewer: Viewer, input: CreateDomainInput): Promise<DomainRecord> {
-    const resources = this.validate(input);
-    const uuid = randomUUID();
-    this.quotas.reserve(viewer.userId, uuid, resources);
-    let path: string | null = null;
+  get domainType(): DomainType {
+    return this.options.domainType;
+  }
+
+  /**
+   * At start-up: makes the storage pool ready (a failure is logged and retried by the first create), then
+   * reconciles SQLite and storage with libvirt.
+   */
+  async start(): Promise<ReconcileReport> {
     try {
-      path = await this.define(viewer, uuid, input);
-      this.bind(uuid, viewer.userId);
+      await this.pool();
     } catch (err) {
-      if (path) await undefineDomain(this.bus, path).catch(() => undefined);
-      this.quotas.release(uuid);
-      throw fromLibvirt(err);
+      this.storage = null;
+      this.log.warn({ pool: this.options.storagePool, err: String(err) }, 'storage pool not ready; creating domains will retry');
     }
-    const created = await this.sync.refreshDomain(path);
+    return this.reconcile();
+  }
+
+  async create(viewer: Viewer, input: CreateDomainInput): Promise<DomainRecord> {
+    const valid = this.validateCreate(input);
+    const uuid = randomUUID();
+    this.busy.add(uuid);
+    try {
+      this.quotas.reserve(viewer.userId, uuid, valid.resources);
+      const undo: (() => Promise<unknown> | unknown)[] = [() => this.unbind(uuid)];
+      try {
+        return await this.build(viewer, uuid, input, valid, undo);
+      } catch (err) {
+        for (const step of undo.reverse()) {
+          try {
+            await step();
+          } catch (undoErr) {
+            // Left for start-up reconciliation (orphan volume, reservation or addresses without a domain).
+            this.log.warn({ domain: uuid, err: String(undoErr) }, 'undoing a failed create left something behind');
+          }
+        }
+        throw fromLibvirt(err);
+      }
+    } finally {
+      this.busy.delete(uuid);
+    }
+  }
+
+  private async build(viewer: Viewer, uuid: string, input: CreateDomainInput, valid: ValidCreate, undo: (() => unknown)[]): Promise<DomainRecord> {
+    undo.push(() => this.ipam.release(uuid));
+    const mac = this.ipam.allocateMac(uuid);
+    this.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac });
+
+    let pool: StoragePool;
+    try {
+      pool = await this.pool();
+    } catch (err) {
+      this.storage = null;
+      throw err;
+    }
+    const volumeName = `vp-${uuid}${pool.type === 'logical' ? '' : '.qcow2'}`;
+    // Independent steps run together — the disk volume, the install image check, the DHCP host pin — and all
+    // settle before anything else happens; whatever of them was done is undone on failure.
+    const [volume, image, pin] = await Promise.allSettled([
+      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes: valid.resources.diskGiB * GiB, format: 'qcow2' }, pool.type),
+      valid.imagePath === null ? null : this.checkImage(input.installImage!, valid.imagePath),
+      this.ipam.pin(mac),
+    ]);
+    if (volume.status === 'fulfilled') undo.push(() => deleteVolume(this.bus, volume.value));
+    else this.storage = null; // the pool may have been stopped or removed: look it up afresh next time
+    for (const step of [volume, image, pin]) if (step.status === 'rejected') throw step.reason;
+
+    const clean = this.ipam.cleanTrafficFor(mac);
+    const spec: DomainSpec = {
+      type: this.options.domainType,
+      name: input.name,
+      uuid,
+      vcpus: valid.resources.vcpus,
+      memoryMiB: valid.resources.memoryMiB,
+      cpuMode: valid.cpuMode,
+      disks: [{ source: { type: 'volume', pool: pool.name, volume: volumeName }, format: pool.type === 'logical' ? 'raw' : 'qcow2' }],
+      cdrom: { source: valid.imagePath === null ? null : { type: 'file', path: valid.imagePath } },
+      interfaces: [
+        {
+          network: input.network,
+          mac,
+          ...(clean ? { filterref: cleanTrafficFilterRef(clean) } : {}),
+        },
+      ],
+      graphics: { type: valid.graphics, password: generateConsolePassword(valid.graphics) },
+      ownerId: viewer.userId,
+      ...(this.options.partitions ? { partition: `/machine/${viewer.name}` } : {}),
+    };
+    const path = await defineDomainXML(this.bus, this.driverPath, buildDomainXml(spec));
+    undo.push(() => this.undefine(path));
+    this.bind(uuid, viewer.userId);
+    if (input.start) {
+      await domainActions.create(this.bus, path);
+      undo.push(() => domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND')));
+    }
+    // The DEFINED event's re-read has read the new volume's capacity; starting does not change it.
+    const created = await this.sync.refreshDomain(path, { reuseDiskCapacity: true });
     if (!created) throw new NotFoundError('domain', uuid);
     return created;
   }
 
-  /** Stops (if running) and undefines a visible domain, then releases its reservation and ownership. */
-  async delete(viewer: Viewer, uuid: string): Promise<DomainRecord> {
-    const domain = this.domains.get(viewer, uuid);
+  /** The install image's file must still be a storage volume (an admin may have removed it since it was published). */
+  private async checkImage(name: string, path: string): Promise<void> {
     try {
-      if (domain.active) await domainActions.destroy(this.bus, domain.path).catch(ignoreInvalidState);
-      await undefineDomain(this.bus, domain.path);
+      await lookupVolumeByPath(this.bus, this.driverPath, path);
+    } catch (err) {
+      if (err instanceof LibvirtError && err.kind === 'NOT_FOUND') {
+        throw new ValidationError(`install image ${JSON.stringify(name)} is no longer available on the host`, 'installImage');
+      }
+      throw err;
+    }
+  }
+
+  /** Undefines with everything that belongs to the definition, starting with the flags this driver took last time. */
+  private async undefine(path: string): Promise<void> {
+    try {
+      this.undefineFlags = [await undefineDomainFully(this.bus, path, this.undefineFlags)];
+    } catch (err) {
+      ignoreKinds('NOT_FOUND')(err);
+    }
+  }
+
+  /** Object path of a pool by name; our own storage pool's is already known. */
+  private async poolPath(name: string): Promise<string> {
+    const ours = this.storage ? await this.storage.catch(() => null) : null;
+    return ours?.name === name ? ours.path : lookupPool(this.bus, this.driverPath, name);
+  }
+
+  /** The storage pool of guest disks, made ready once (defined as a `dir` pool if missing, started). */
+  private pool(): Promise<StoragePool> {
+    this.storage ??= (async () => {
+      const { storagePool: name, storageDir } = this.options;
+      const path = await ensurePool(this.bus, this.driverPath, { type: 'dir', name, targetPath: storageDir });
+      const pool = await readPool(this.bus, path);
+      return { path, name: pool.name, type: pool.type };
+    })();
+    return this.storage;
+  }
+
+  /** Bounds a domain's size must keep: the host's capacity and the configured maxima. */
+  private bounds(): { vcpus: number; memoryMiB: number; diskGiB: number } {
+    const host = this.sync.host;
+    const cap = (configured: number | null, hostValue: number | undefined) =>
+      Math.min(configured ?? Number.MAX_SAFE_INTEGER, hostValue || Number.MAX_SAFE_INTEGER);
+    return {
+      vcpus: cap(this.options.maxVcpus, host?.cpus),
+      memoryMiB: cap(this.options.maxMemoryMiB, host?.memoryMiB),
+      diskGiB: this.options.maxDiskGiB,
+    };
+  }
+
+  private checkSize(size: { vcpus: number; memoryMiB: number; diskGiB: number }): void {
+    const max = this.bounds();
+    const ranges: [keyof typeof size, number, number][] = [
+      ['vcpus', 1, max.vcpus],
+      ['memoryMiB', MIN_MEMORY_MIB, max.memoryMiB],
+      ['diskGiB', 1, max.diskGiB],
+    ];
+    for (const [field, min, limit] of ranges) {
+      const v = size[field];
+      if (!Number.isInteger(v) || v < min || v > limit) throw new ValidationError(`${field} must be an integer from ${min} to ${limit}`, field);
+    }
+  }
+
+  /** Everything that can be checked before anything is touched; throws a typed error, changes nothing. */
+  private validateCreate(input: CreateDomainInput): ValidCreate {
+    if (!NAME.test(input.name)) {
+      throw new ValidationError('name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
+    }
+    this.checkSize(input);
+    for (const d of this.cache.domains.values()) {
+      if (d.name === input.name) throw new ConflictError(`a domain named ${JSON.stringify(input.name)} already exists`);
+    }
+    const network = [...this.cache.networks.values()].find((n) => n.name === input.network);
+    if (!network) throw new ValidationError(`no network named ${JSON.stringify(input.network)}`, 'network');
+    let imagePath: string | null = null;
+    if (input.installImage) {
+      try {
+        imagePath = this.images.byName(input.installImage).path;
+      } catch (err) {
+        if (err instanceof NotFoundError) throw new ValidationError(`no install image named ${JSON.stringify(input.installImage)}`, 'installImage');
+        throw err;
+      }
+    }
+    if (input.nestedVirt && this.options.domainType === 'qemu') {
+      throw new UnsupportedError('nested virtualization needs domain type kvm; this host runs guests under qemu (TCG)');
+    }
+    return {
+      resources: { vcpus: input.vcpus, memoryMiB: input.memoryMiB, diskGiB: input.diskGiB, interfaces: 1 },
+      networkUuid: network.uuid,
+      imagePath,
+      graphics: input.graphics ?? 'VNC',
+      cpuMode: input.nestedVirt ? 'host-passthrough' : 'host-model',
+    };
+  }
+
+  /**
+   * Deletes a visible domain: stop, undefine, delete its volumes (unless `keepDisk`), release addresses and
+   * MAC, then quota and ownership. Answers with its last state.
+   */
+  async delete(viewer: Viewer, uuid: string, keepDisk = false): Promise<DomainRecord> {
+    const domain = this.domains.get(viewer, uuid);
+    if (this.busy.has(uuid)) throw new InvalidStateError('the domain is being changed by another request');
+    this.busy.add(uuid);
+    try {
+      const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
+      this.db.insert(domainDeletions).values({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes }).onConflictDoNothing().run();
+      await this.finishDeletion(uuid);
+      // Through the ordered pipeline: once this answers, no query shows the domain any more.
+      await this.sync.refreshDomain(domain.path);
+    } finally {
+      this.busy.delete(uuid);
+    }
+    return { ...domain, active: false, state: 'SHUTOFF' };
+  }
+
+  /** Runs (or resumes) the recorded deletion of `uuid`; each step may already have been done. */
+  private async finishDeletion(uuid: string): Promise<void> {
+    const row = this.db.select().from(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).get();
+    if (!row) return;
+    try {
+      // The cached path when the domain is known (libvirt-dbus paths are derived from the UUID), else a lookup.
+      let path = this.cache.domains.get(uuid)?.path ?? null;
+      if (path === null) {
+        try {
+          path = await lookupDomainByUUID(this.bus, this.driverPath, uuid);
+        } catch (err) {
+          ignoreKinds('NOT_FOUND')(err);
+        }
+      }
+      if (path) {
+        await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
+        await this.undefine(path);
+      }
+      if (!row.keepDisk) {
+        for (const v of row.volumes) {
+          try {
+            await deleteVolume(this.bus, await lookupVolume(this.bus, await this.poolPath(v.pool), v.volume));
+          } catch (err) {
+            ignoreKinds('NOT_FOUND')(err);
+          }
+        }
+      }
+      await this.ipam.release(uuid);
     } catch (err) {
       throw fromLibvirt(err, { kind: 'domain', id: uuid });
     }
-    this.unbind(uuid);
-    await this.sync.refreshDomain(domain.path);
-    return { ...domain, active: false, state: 'SHUTOFF' };
+    this.quotas.transaction((tx) => {
+      if (row.keepDisk) {
+        for (const v of row.volumes) {
+          tx.insert(keptVolumes).values({ ...v, domainUuid: uuid, domainName: row.domainName }).onConflictDoNothing().run();
+        }
+      }
+      tx.delete(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).run();
+      this.quotas.release(uuid, tx);
+      return this.owners.remove(tx, uuid);
+    })();
+  }
+
+  /**
+   * Changes vCPUs, memory and disk size of a stopped domain. The growth is reserved against the owner's quota
+   * first; the definition is rebuilt from its inactive XML (parse → spec → build) and the volume grown. A
+   * failure puts the definition and the reservation back.
+   */
+  async resize(viewer: Viewer, uuid: string, input: ResizeDomainInput): Promise<DomainRecord> {
+    const domain = this.domains.get(viewer, uuid);
+    if (domain.active || domain.state !== 'SHUTOFF') throw new InvalidStateError(`resizing needs a stopped domain; this one is ${domain.state}`);
+    if (this.busy.has(uuid)) throw new InvalidStateError('the domain is being changed by another request');
+    this.busy.add(uuid);
+    try {
+      const xml = await getDomainXml(this.bus, domain.path, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE).catch((err) => {
+        throw fromLibvirt(err, { kind: 'domain', id: uuid });
+      });
+      const spec = parseDomainSpec(xml);
+      const source = spec.disks[0]?.source;
+      let volumePath: string | null = null;
+      let capacity = 0;
+      if (source?.type === 'volume') {
+        try {
+          volumePath = await lookupVolume(this.bus, await lookupPool(this.bus, this.driverPath, source.pool), source.volume);
+          capacity = (await readVolume(this.bus, volumePath)).capacityBytes;
+        } catch (err) {
+          throw fromLibvirt(err);
+        }
+      }
+      const currentGiB = Math.ceil(capacity / GiB);
+      const target = { vcpus: input.vcpus ?? spec.vcpus, memoryMiB: input.memoryMiB ?? spec.memoryMiB, diskGiB: input.diskGiB ?? currentGiB };
+      if (input.diskGiB != null && volumePath === null) throw new ValidationError('this domain has no disk volume to resize', 'diskGiB');
+      this.checkSize(volumePath === null ? { ...target, diskGiB: 1 } : target);
+      if (target.diskGiB < currentGiB) throw new ValidationError(`disks cannot shrink (now ${currentGiB} GiB)`, 'diskGiB');
+
+      const before = this.quotas.resize(uuid, { ...target, interfaces: spec.interfaces.length });
+      let redefined = false;
+      try {
+        if (target.vcpus !== spec.vcpus || target.memoryMiB !== spec.memoryMiB) {
+          await defineDomainXML(this.bus, this.driverPath, buildDomainXml({ ...spec, vcpus: target.vcpus, memoryMiB: target.memoryMiB }));
+          redefined = true;
+        }
+        if (volumePath !== null && target.diskGiB * GiB > capacity) await resizeVolume(this.bus, volumePath, target.diskGiB * GiB);
+      } catch (err) {
+        if (redefined) {
+          await defineDomainXML(this.bus, this.driverPath, xml).catch(() => undefined);
+          await this.sync.refreshDomain(domain.path); // queries after this answer show the definition put back
+        }
+        if (before) this.quotas.restore(uuid, before);
+        throw fromLibvirt(err, { kind: 'domain', id: uuid });
+      }
+    } finally {
+      this.busy.delete(uuid);
+    }
+    const after = await this.sync.refreshDomain(domain.path);
+    if (!after) throw new NotFoundError('domain', uuid);
+    return after;
   }
 
   /** Admin: gives an existing domain to a user (metadata first, then SQLite), counting its resources. */
@@ -105,59 +472,120 @@ export class ProvisioningService {
   }
 
   /**
-   * Start-up reconciliation: drops reservations and ownership rows of domains libvirt no longer has, and
-   * rebuilds missing ownership rows from the owner in each domain's metadata (when that user exists).
+   * Start-up reconciliation of SQLite with libvirt (the cache must be loaded): finishes interrupted deletions;
+   * drops reservations and ownership of domains libvirt does not have and releases their addresses and MACs;
+   * pins addresses a create did not get to pin; deletes orphan volumes (virtplane's naming, no domain, not
+   * kept); rebuilds missing ownership rows from each domain's metadata. Logs what it fixed.
    */
-  reconcile(): { dropped: number; rebuilt: number } {
-    const existing = new Set(this.cache.domains.keys());
+  async reconcile(): Promise<ReconcileReport> {
+    const report: ReconcileReport = {
+      deletionsFinished: 0,
+      reservationsDropped: 0,
+      addressesReleased: 0,
+      addressesPinned: 0,
+      volumesDeleted: 0,
+      ownershipRebuilt: 0,
+    };
+    // One failing item (libvirt refusing, a network gone) is logged and left for the next start; it never
+    // keeps the server from starting.
+    const attempt = async (what: object, fn: () => unknown): Promise<boolean> => {
+      try {
+        await fn();
+        return true;
+      } catch (err) {
+        this.log.warn({ ...what, err: String(err) }, 'reconciliation step failed; left for the next start');
+        return false;
+      }
+    };
+    const deleted = new Set<string>();
+    for (const row of this.db.select().from(domainDeletions).all()) {
+      if (!(await attempt({ domain: row.domainUuid }, () => this.finishDeletion(row.domainUuid)))) continue;
+      this.log.info({ domain: row.domainUuid, name: row.domainName }, 'finished an interrupted deletion');
+      deleted.add(row.domainUuid);
+      report.deletionsFinished++;
+    }
+
+    // Domains just deleted may linger in the cache until their UNDEFINED event is committed.
+    const existing = new Set([...this.cache.domains.keys()].filter((u) => !deleted.has(u)));
     const dropped = this.quotas.dropMissing(existing);
+    report.reservationsDropped = dropped.length;
     for (const uuid of this.owners.domains()) if (!existing.has(uuid)) this.unbind(uuid);
-    let rebuilt = 0;
+    for (const uuid of this.ipam.leaseholders()) {
+      if (existing.has(uuid)) continue;
+      if (await attempt({ domain: uuid }, () => this.ipam.release(uuid))) report.addressesReleased++;
+    }
+    for (const a of this.ipam.allocations()) {
+      if (a.pinned || !existing.has(a.domainUuid)) continue;
+      if (await attempt({ mac: a.mac }, () => this.ipam.pin(a.mac))) report.addressesPinned++;
+    }
+
+    let orphans: { name: string; path: string }[] = [];
+    await attempt({ pool: this.options.storagePool }, async () => (orphans = await this.orphanVolumes(existing)));
+    for (const v of orphans) {
+      if (!(await attempt({ volume: v.name }, () => deleteVolume(this.bus, v.path)))) continue;
+      this.log.info({ pool: this.options.storagePool, volume: v.name }, 'deleted an orphan volume (no domain)');
+      report.volumesDeleted++;
+    }
+
     for (const d of this.cache.domains.values()) {
       const owner = d.metadata.ownerId;
-      if (!owner || this.owners.get(d.uuid) || !this.users.exists(owner)) continue;
+      if (!owner || !existing.has(d.uuid) || this.owners.get(d.uuid) || !this.users.exists(owner)) continue;
       this.quotas.transaction((tx) => {
         this.quotas.adopt(owner, d.uuid, resourcesOf(d), tx);
         return this.owners.write(tx, d.uuid, owner);
       })();
-      rebuilt++;
+      report.ownershipRebuilt++;
     }
-    return { dropped: dropped.length, rebuilt };
+    if (Object.values(report).some((n) => n > 0)) this.log.info(report, 'reconciled SQLite and storage with libvirt');
+    return report;
   }
 
-  /** A domain was undefined (by us or behind our back): its reservation and ownership go with it. */
-  forget(uuid: string): void {
+  /** Volumes named like virtplane's guest disks in the storage pool whose domain does not exist (and were not kept). */
+  private async orphanVolumes(existing: ReadonlySet<string>): Promise<{ name: string; path: string }[]> {
+    let poolPath: string;
+    try {
+      poolPath = await lookupPool(this.bus, this.driverPath, this.options.storagePool);
+    } catch (err) {
+      ignoreKinds('NOT_FOUND')(err);
+      return []; // not made yet: no volumes of ours either
+    }
+    const kept = new Set(
+      this.db
+        .select()
+        .from(keptVolumes)
+        .where(eq(keptVolumes.pool, this.options.storagePool))
+        .all()
+        .map((k) => k.volume),
+    );
+    const out: { name: string; path: string }[] = [];
+    for (const path of await listVolumes(this.bus, poolPath)) {
+      const { name } = await readVolume(this.bus, path);
+      const uuid = VOLUME_NAME.exec(name)?.[1];
+      if (uuid && !existing.has(uuid) && !kept.has(name)) out.push({ name, path });
+    }
+    return out;
+  }
+
+  /**
+   * A domain was undefined (by us or behind our back): its reservation, ownership, addresses and MAC go with it.
+   * Domains in the middle of a create, resize or delete are left to that flow.
+   */
+  async forget(uuid: string): Promise<void> {
+    if (this.busy.has(uuid)) return;
+    if (this.db.select({ u: domainDeletions.domainUuid }).from(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).get()) return;
     if (this.owners.get(uuid) !== undefined || this.quotas.has(uuid)) this.unbind(uuid);
-  }
-
-  protected validate(input: CreateDomainInput): Resources {
-    if (!NAME.test(input.name)) {
-      throw new ValidationError('name must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
-    }
-    for (const [field, min, max] of BOUNDS) {
-      const v = input[field];
-      if (!Number.isInteger(v) || v < min || v > max) throw new ValidationError(`${field} must be an integer from ${min} to ${max}`, field);
-    }
-    if (![...this.cache.networks.values()].some((n) => n.name === input.network)) {
-      throw new ValidationError(`no network named ${JSON.stringify(input.network)}`, 'network');
-    }
-    return { vcpus: input.vcpus, memoryMiB: input.memoryMiB, diskGiB: input.diskGiB, interfaces: 1 };
-  }
-
-  protected define(viewer: Viewer, uuid: string, input: CreateDomainInput): Promise<string> {
-    const xml = buildDomainXml({ ...input, uuid, virtType: this.virtType, ownerId: viewer.userId });
-    return defineDomainXML(this.bus, this.driverPath, xml);
+    if (this.ipam.leaseholders().has(uuid)) await this.ipam.release(uuid);
   }
 
   /** Ownership row and ACTIVE reservation in one transaction. */
-  protected bind(uuid: string, userId: string): void {
+  private bind(uuid: string, userId: string): void {
     this.quotas.transaction((tx) => {
       this.quotas.activate(uuid, tx);
       return this.owners.write(tx, uuid, userId);
     })();
   }
 
-  protected unbind(uuid: string): void {
+  private unbind(uuid: string): void {
     this.quotas.transaction((tx) => {
       this.quotas.release(uuid, tx);
       return this.owners.remove(tx, uuid);
@@ -165,12 +593,19 @@ export class ProvisioningService {
   }
 }
 
-function resourcesOf(d: DomainRecord): Resources {
-  const diskBytes = d.disks.reduce((sum, disk) => sum + (disk.capacityBytes ?? 0), 0);
-  return { vcpus: d.vcpus, memoryMiB: d.memoryMiB, diskGiB: Math.ceil(diskBytes / 1024 ** 3), interfaces: d.interfaces.length };
+function isOurVolume(name: string, uuid: string): boolean {
+  return VOLUME_NAME.exec(name)?.[1] === uuid;
 }
 
-function ignoreInvalidState(err: unknown): void {
-  if (err instanceof LibvirtError && err.kind === 'INVALID_STATE') return;
-  throw err;
+function resourcesOf(d: DomainRecord): Resources {
+  const diskBytes = d.disks.reduce((sum, disk) => sum + (disk.capacityBytes ?? 0), 0);
+  return { vcpus: d.vcpus, memoryMiB: d.memoryMiB, diskGiB: Math.ceil(diskBytes / GiB), interfaces: d.interfaces.length };
+}
+
+/** A catch handler that swallows libvirt errors of the given kinds (the step's goal is already reached). */
+function ignoreKinds(...kinds: LibvirtError['kind'][]): (err: unknown) => void {
+  return (err) => {
+    if (err instanceof LibvirtError && kinds.includes(err.kind)) return;
+    throw err;
+  };
 }

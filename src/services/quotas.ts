@@ -124,6 +124,38 @@ export class QuotaService {
     );
   }
 
+  /**
+   * Changes what an existing reservation holds (resizing a domain), checking only growth against the limits, in
+   * one transaction. Returns what it held before (to put back with `restore`), or null when the domain has no
+   * reservation (nothing is counted for it).
+   */
+  resize(domainUuid: string, resources: Resources): Resources | null {
+    return this.db.transaction(
+      (tx) => {
+        const row = tx.select().from(reservations).where(eq(reservations.domainUuid, domainUuid)).get();
+        if (!row) return null;
+        const before: Resources = { vcpus: row.vcpus, memoryMiB: row.memoryMiB, diskGiB: row.diskGiB, interfaces: row.interfaces };
+        const limits = this.limits(row.userId, tx);
+        const used = this.usage(row.userId, tx);
+        for (const [resource, limitKey, usageKey, amount] of CHECKS) {
+          const limit = limits[limitKey];
+          const growth = amount(resources) - amount(before);
+          if (limit !== null && growth > 0 && used[usageKey] + growth > limit) {
+            throw new QuotaExceededError(resource, limit, used[usageKey], growth);
+          }
+        }
+        tx.update(reservations).set(resources).where(eq(reservations.domainUuid, domainUuid)).run();
+        return before;
+      },
+      { behavior: 'immediate' },
+    );
+  }
+
+  /** Puts back what `resize` replaced (its follow-up in libvirt failed). */
+  restore(domainUuid: string, resources: Resources): void {
+    this.db.update(reservations).set(resources).where(eq(reservations.domainUuid, domainUuid)).run();
+  }
+
   activate(domainUuid: string, tx: Tx | Db = this.db): void {
     tx.update(reservations).set({ state: 'ACTIVE' }).where(eq(reservations.domainUuid, domainUuid)).run();
   }

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +39,8 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
   // A given dataDir is kept on stop(), so a test can start a second server on the same database.
   const ownDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'virtplane-test-'));
+  // On the shared libvirtd every server gets its own storage pool (made at start-up), removed again by stop().
+  const qemuPool = overrides.driver === 'QEMU' && !overrides.provisioning ? `vptest-pool-${process.pid}-${randomBytes(4).toString('hex')}` : null;
   const config: Config = {
     host: '127.0.0.1',
     port: 0,
@@ -50,6 +54,15 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     publicHost: 'vm-host.example.net',
     imagePools: [],
     nft: { binary: null, table: 'virtplane' },
+    provisioning: {
+      storagePool: qemuPool ?? 'virtplane',
+      storageDir: join(dataDir, 'storage'),
+      domainType: 'auto',
+      maxVcpus: null,
+      maxMemoryMiB: null,
+      maxDiskGiB: 1024,
+      partitions: false,
+    },
     ...overrides,
   };
   const app = await startVirtplane(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
@@ -83,6 +96,15 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
       await Promise.all(clients.map((c) => c.dispose()));
       await app.stop();
   // A given dataDir is kept on stop(), so a test can start a second server on the same database.
+      if (qemuPool) {
+        for (const cmd of ['pool-destroy', 'pool-undefine']) {
+          try {
+            execFileSync('virsh', ['-q', '-c', 'qemu:///system', cmd, qemuPool], { stdio: 'ignore' });
+          } catch {
+            /* never made, or already gone */
+          }
+        }
+      }
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

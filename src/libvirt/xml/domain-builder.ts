@@ -6,8 +6,8 @@ import { METADATA_NAMESPACE, METADATA_PREFIX } from './domain.js';
  * are built from this spec, never from raw XML; `parseDomainSpec` (xml/domain.ts) reads it back.
  */
 export interface DomainSpec {
-  /** `kvm` where /dev/kvm is usable, else `qemu` (TCG). */
-  type: 'kvm' | 'qemu';
+  /** `kvm` where /dev/kvm is usable, else `qemu` (TCG); `test` on libvirt's test driver. */
+  type: DomainType;
   name: string;
   /** libvirt generates one when absent. */
   uuid?: string;
@@ -30,6 +30,7 @@ export interface DomainSpec {
   partition?: string;
 }
 
+export type DomainType = 'kvm' | 'qemu' | 'test';
 export type CpuMode = 'host-model' | 'host-passthrough' | 'maximum';
 export type DiskFormat = 'raw' | 'qcow2';
 
@@ -137,6 +138,23 @@ function nicTree(nic: DomainNicSpec): XmlTree {
   };
 }
 
+/**
+ * The body of virtplane's `<metadata>` element: the owner. Inside a definition it carries our prefix and
+ * namespace; for `Domain.SetMetadata` it is bare (libvirt adds prefix and namespace from the call's arguments).
+ */
+function instanceTree(ownerId: string, prefix: string | null): XmlTree {
+  const n = (name: string) => (prefix ? `${prefix}:${name}` : name);
+  return {
+    [a(`xmlns:${prefix}`)]: prefix ? METADATA_NAMESPACE : undefined,
+    [n('owner')]: { [a('id')]: xmlSafe(ownerId, 'owner id') },
+  };
+}
+
+/** The metadata element `setDomainOwner` hands to `Domain.SetMetadata`. */
+export function buildOwnerMetadataXml(ownerId: string): string {
+  return buildXml({ instance: instanceTree(ownerId, null) });
+}
+
 export function buildDomainXml(spec: DomainSpec): string {
   if (!Number.isInteger(spec.vcpus) || spec.vcpus < 1) throw new RangeError('vcpus must be a positive integer');
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 1) throw new RangeError('memoryMiB must be a positive integer');
@@ -155,12 +173,7 @@ export function buildDomainXml(spec: DomainSpec): string {
     name: xmlSafe(spec.name, 'name'),
     uuid: spec.uuid === undefined ? undefined : xmlSafe(spec.uuid, 'uuid'),
     title: spec.title === undefined ? undefined : xmlSafe(spec.title, 'title'),
-    metadata: {
-      [`${METADATA_PREFIX}:instance`]: {
-        [a(`xmlns:${METADATA_PREFIX}`)]: METADATA_NAMESPACE,
-        [`${METADATA_PREFIX}:owner`]: { [a('id')]: xmlSafe(spec.ownerId, 'owner id') },
-      },
-    },
+    metadata: { [`${METADATA_PREFIX}:instance`]: instanceTree(spec.ownerId, METADATA_PREFIX) },
     memory: { [a('unit')]: 'MiB', '#text': spec.memoryMiB },
     currentMemory: { [a('unit')]: 'MiB', '#text': spec.memoryMiB },
     vcpu: { [a('placement')]: 'static', '#text': spec.vcpus },

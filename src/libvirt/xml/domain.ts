@@ -104,7 +104,7 @@ export function parseDomainSpec(xml: string): DomainSpec {
   const type = attr(domain, 'type');
 
   const spec: DomainSpec = {
-    type: type === 'kvm' ? 'kvm' : 'qemu',
+    type: type === 'kvm' || type === 'test' ? type : 'qemu',
     name: parsed.name,
     uuid: parsed.uuid,
     ...(title !== null ? { title } : {}),

@@ -1,5 +1,6 @@
 import { ATTR, type XmlNode } from './parser.js';
 import { buildXml } from './builder.js';
+import type { FilterRefSpec } from './domain-builder.js';
 
 /**
  * virtplane's anti-spoofing filter. libvirt's stock `clean-traffic` passes IPv4 and ARP only (its
@@ -82,20 +83,25 @@ export function virtplaneFilterXmls(): string[] {
 }
 
 /**
- * The `<filterref>` element for one `<interface>` of a domain, as an XmlNode tree for the XML builder:
- * put it under the interface as `{ filterref: cleanTrafficFilterref(p) }`.
+ * The `<filterref>` of one NIC. With an IPv6 address it is virtplane-clean-traffic; without one it is the
+ * stock clean-traffic, which drops all IPv6 (IPV6 would otherwise be an unresolvable filter variable, and
+ * libvirt refuses to start the guest).
  */
-export function cleanTrafficFilterref(params: CleanTrafficParams): XmlNode {
-  const node: XmlNode = { [`${ATTR}filter`]: CLEAN_TRAFFIC };
-  const parameters = [
-    ...params.ipv4.map((ip) => ({ [`${ATTR}name`]: 'IP', [`${ATTR}value`]: ip })),
-    ...(params.ipv6 ?? []).map((ip) => ({ [`${ATTR}name`]: 'IPV6', [`${ATTR}value`]: ip })),
-  ];
-  if (parameters.length) node.parameter = parameters;
-  return node;
+export function cleanTrafficFilterRef(params: CleanTrafficParams): FilterRefSpec {
+  const ipv6 = params.ipv6 ?? [];
+  return {
+    filter: ipv6.length ? CLEAN_TRAFFIC : STOCK_CLEAN_TRAFFIC,
+    parameters: [...params.ipv4.map((value) => ({ name: 'IP', value })), ...ipv6.map((value) => ({ name: 'IPV6', value }))],
+  };
 }
 
 /** The same element as XML text: `<filterref filter="virtplane-clean-traffic"><parameter name="IP" …/></filterref>`. */
 export function cleanTrafficFilterrefXml(params: CleanTrafficParams): string {
-  return buildXml({ filterref: cleanTrafficFilterref(params) });
+  const ref = cleanTrafficFilterRef(params);
+  return buildXml({
+    filterref: {
+      [`${ATTR}filter`]: ref.filter,
+      parameter: ref.parameters?.map((p) => ({ [`${ATTR}name`]: p.name, [`${ATTR}value`]: p.value })),
+    },
+  });
 }

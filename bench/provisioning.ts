@@ -1,0 +1,88 @@
+import { cpus } from 'node:os';
+import { LibvirtBus } from '../src/libvirt/bus.js';
+import { defineDomainXML } from '../src/libvirt/connect.js';
+import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
+import { startTestServer, type TestServer } from '../test/helpers/server.js';
+import { ms, timed } from './lib/stats.js';
+
+/**
+ * createDomain(start: true) + deleteDomain through the API (quota, MAC and addresses, disk volume, define,
+ * DHCP pin, start; then stop, undefine, volume delete, releases) against raw DomainDefineXML + Create +
+ * Destroy + Undefine of a domain of the same shape, measured in the same run on the libvirt test driver.
+ * Target: API throughput ≥ 0.5 × raw. Both run with the same number of domains in flight.
+ */
+const DOMAINS = 200;
+const DRIVER = '/org/libvirt/Test';
+const DOMAIN_IFACE = 'org.libvirt.Domain';
+
+const CREATE = `mutation($i: CreateDomainInput!) { createDomain(input: $i) { __typename ... on CreateDomainSuccess { domain { id state } } ... on Error { code message } } }`;
+const DELETE = `mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`;
+
+/** Runs `work(i)` for i < n with at most `inFlight` running at once. */
+async function pool(n: number, inFlight: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < n) await work(next++);
+    }),
+  );
+}
+
+function rawXml(i: number): string {
+  return buildDomainXml({
+    type: 'test',
+    name: `raw-${i}`,
+    vcpus: 1,
+    memoryMiB: 128,
+    disks: [{ source: { type: 'file', path: `/default-pool/raw-${i}.qcow2` }, format: 'qcow2' }],
+    cdrom: { source: null },
+    interfaces: [{ network: 'default', mac: `52:54:00:ee:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}` }],
+    graphics: { type: 'VNC', password: 'benchpw1' },
+    ownerId: 'bench',
+  });
+}
+
+export async function run(): Promise<void> {
+  let s: TestServer | undefined;
+  let raw: LibvirtBus | undefined;
+  try {
+    s = await startTestServer();
+    raw = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
+    const lines = [`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, libvirt test driver, private bus`];
+    for (const inFlight of [1, 8]) {
+      const rawMs = await timed(() =>
+        pool(DOMAINS, inFlight, async (i) => {
+          const path = await defineDomainXML(raw!, DRIVER, rawXml(i));
+          await raw!.call(path, DOMAIN_IFACE, 'Create', 'u', [0]);
+          await raw!.call(path, DOMAIN_IFACE, 'Destroy', 'u', [0]);
+          await raw!.call(path, DOMAIN_IFACE, 'Undefine', 'u', [0]);
+        }),
+      );
+      const apiMs = await timed(() =>
+        pool(DOMAINS, inFlight, async (i) => {
+          const c = await s!.gql(CREATE, { i: { name: `api-${inFlight}-${i}`, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: 'default', start: true } });
+          const made = c.data?.createDomain;
+          if (made?.__typename !== 'CreateDomainSuccess' || made.domain.state !== 'RUNNING') throw new Error(`create failed: ${JSON.stringify(c)}`);
+          const d = await s!.gql(DELETE, { id: made.domain.id });
+          if (d.data?.deleteDomain?.__typename !== 'DeleteDomainSuccess') throw new Error(`delete failed: ${JSON.stringify(d)}`);
+        }),
+      );
+      const rawRate = DOMAINS / (rawMs / 1000);
+      const apiRate = DOMAINS / (apiMs / 1000);
+      lines.push(
+        `${inFlight} in flight: raw define+create+destroy+undefine × ${DOMAINS}: ${ms(rawMs)} (${rawRate.toFixed(0)}/s)`,
+        `${inFlight} in flight: createDomain(start) + deleteDomain via API × ${DOMAINS}: ${ms(apiMs)} (${apiRate.toFixed(0)}/s)`,
+        `  ratio API / raw: ${(apiRate / rawRate).toFixed(2)} (target ≥ 0.5) ${apiRate >= 0.5 * rawRate ? 'met' : 'MISSED'}`,
+      );
+    }
+    const left = (await s.gql(`{ domains { totalCount } }`)).data.domains.totalCount;
+    lines.push(`domains left afterwards: ${left} (the test driver's own)`);
+    for (const l of lines) console.log(l);
+  } finally {
+    raw?.disconnect();
+    await s?.stop();
+  }
+}
+
+// bench/run.ts runs each benchmark file as its own process.
+await run();

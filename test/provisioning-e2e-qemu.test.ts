@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { acquireLibvirtd, domainType, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
+import { collect, startTestServer, type TestServer } from './helpers/server.js';
+import { addTenant } from './helpers/tenants.js';
+
+const GiB = 1024 ** 3;
+const ACTION = (m: string) => `mutation($id: ID!) { r: ${m}(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`;
+
+/**
+ * A tenant installs a VM from an ISO on the real QEMU driver through the API alone: admin makes a routed
+ * network and publishes an ISO; the tenant creates and starts the domain, resets it, stops it, resizes it and
+ * deletes it; nothing is left in libvirt or SQLite.
+ */
+describe('provisioning end to end on libvirtd (QEMU driver, through the API)', () => {
+  const prefix = uniquePrefix('e2e');
+  const poolName = `${prefix}-pool`;
+  const networkName = `${prefix}-net`;
+  const vmName = `${prefix}-vm`;
+  const bridge = `vp${randomBytes(4).toString('hex')}`;
+  let lease: LibvirtdLease;
+  let s: TestServer | undefined;
+  let dir = '';
+  let poolDir = '';
+  let alice: { id: string; token: string };
+  let vm: { id: string; uuid: string; interfaces: { mac: string; ipv4: string; ipv6: string }[] };
+
+  before(async () => {
+    lease = await acquireLibvirtd();
+    dir = mkdtempSync(join(tmpdir(), 'vptest-e2e-'));
+    chmodSync(dir, 0o755); // the qemu user must reach the disk and the ISO below it
+    poolDir = join(dir, 'pool');
+    mkdirSync(poolDir);
+    const src = join(dir, 'iso-src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'README.TXT'), 'virtplane e2e install medium\n');
+    execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'VPE2E', '-o', join(poolDir, 'install.iso'), src], { stdio: 'ignore' });
+    s = await startTestServer({
+      driver: 'QEMU',
+      imagePools: [poolName],
+      provisioning: { storagePool: poolName, storageDir: poolDir, domainType: domainType(), maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: 4, partitions: false },
+    });
+    alice = addTenant(s.dataDir, 'alice');
+    const q = await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
+      u: Buffer.from(`User:${alice.id}`).toString('base64'),
+      q: { maxDomains: 2, maxVcpus: 2, maxMemoryMiB: 512, maxDiskGiB: 4, maxInterfaces: 2 },
+    });
+    assert.equal(q.data.setQuota.__typename, 'SetQuotaSuccess');
+  });
+
+  after(async () => {
+    // Whatever the tests got to: the guest, the network (and its bridge), the pool.
+    virshQuiet('destroy', vmName);
+    virshQuiet('undefine', vmName, '--nvram', '--managed-save');
+    virshQuiet('net-destroy', networkName);
+    virshQuiet('net-undefine', networkName);
+    try {
+      execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
+    } catch {
+      /* libvirt removed it */
+    }
+    await s?.stop();
+    virshQuiet('pool-destroy', poolName);
+    virshQuiet('pool-undefine', poolName);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    await lease?.release();
+  });
+
+  test('the admin makes a routed network and publishes an ISO from the storage pool', async () => {
+    assert.equal((await s!.gql(`{ host { domainType } }`)).data.host.domainType, domainType());
+    // A random /29 and /64 of the documentation ranges; another test's network may hold one: try the next.
+    let created: any;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const base = 8 * (1 + (randomBytes(1)[0]! % 30));
+      created = await s!.gql(
+        `mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename ... on Error { code message } } }`,
+        {
+          i: {
+            name: networkName,
+            forwardMode: 'ROUTE',
+            bridge,
+            start: true,
+            ipv4: { address: `198.51.100.${base + 1}`, prefix: 29, dhcpRange: { start: `198.51.100.${base + 2}`, end: `198.51.100.${base + 6}` } },
+            ipv6: { address: `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::1`, prefix: 64 },
+          },
+        },
+      );
+      if (created.data.createNetwork.code !== 'CONFLICT') break;
+    }
+    assert.equal(created.data.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(created.data));
+    const img = await s!.gql(`mutation($p: String!) { addImage(name: "e2e-installer", path: $p) { __typename ... on Error { code message } } }`, {
+      p: join(poolDir, 'install.iso'),
+    });
+    assert.equal(img.data.addImage.__typename, 'AddImageSuccess', JSON.stringify(img.data));
+    if (domainType() === 'qemu') {
+      const nested = await s!.gql(
+        `mutation($i: CreateDomainInput!) { createDomain(input: $i) { __typename ... on Error { code } } }`,
+        { i: { name: `${prefix}-nested`, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: networkName, nestedVirt: true } },
+        alice.token,
+      );
+      assert.deepEqual(nested.data.createDomain, { __typename: 'UnsupportedError', code: 'UNSUPPORTED' }, 'no nested virtualization under TCG');
+    }
+  });
+
+  test('createDomain with the ISO and start: RUNNING, with an IPv4 and an IPv6, pinned as a DHCP host, and its events', async () => {
+    const events = collect(s!.ws(alice.token), `subscription { domainEvents { type domain { name } } }`);
+    const r = await s!.gql(
+      `mutation($i: CreateDomainInput!) { createDomain(input: $i) { __typename
+        ... on CreateDomainSuccess { domain { id uuid state interfaces { mac ipv4 ipv6 } disks { device source capacityBytes } } }
+        ... on Error { code message } } }`,
+      { i: { name: vmName, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: networkName, installImage: 'e2e-installer', start: true } },
+      alice.token,
+    );
+    assert.equal(r.data.createDomain.__typename, 'CreateDomainSuccess', JSON.stringify(r.data));
+    vm = r.data.createDomain.domain;
+    assert.equal(r.data.createDomain.domain.state, 'RUNNING');
+    assert.equal(virsh('domstate', vmName).trim(), 'running');
+    assert.equal(vm.interfaces.length, 1);
+    const [nic] = vm.interfaces;
+    assert.match(nic!.ipv4, /^198\.51\.100\.\d+$/);
+    assert.match(nic!.ipv6, /^2001:db8:/);
+    assert.match(virsh('net-dumpxml', networkName), new RegExp(`<host mac=["']${nic!.mac}["'] ip=["']${nic!.ipv4.replace(/\./g, '\\.')}["']`));
+    assert.deepEqual(r.data.createDomain.domain.disks, [
+      { device: 'disk', source: `vp-${vm.uuid}.qcow2`, capacityBytes: GiB },
+      { device: 'cdrom', source: join(poolDir, 'install.iso'), capacityBytes: null },
+    ]);
+    // QEMU also sends RESUMED around STARTED; the stream shows the definition, then the start.
+    for (let n = 2; !events.items.some((e: any) => e.domainEvents.type === 'STARTED'); n++) await events.next(n);
+    const seen = events.items.map((e: any) => [e.domainEvents.type, e.domainEvents.domain.name]);
+    assert.deepEqual(seen[0], ['DEFINED', vmName]);
+    assert.ok(seen.some(([type]: string[]) => type === 'STARTED') && seen.every(([, name]: string[]) => name === vmName), JSON.stringify(seen));
+    events.unsubscribe();
+  });
+
+  test('reset and destroy through the API; resize while stopped grows vCPUs, memory and the volume', async () => {
+    assert.deepEqual((await s!.gql(ACTION('resetDomain'), { id: vm.id }, alice.token)).data.r, { __typename: 'DomainActionSuccess', domain: { state: 'RUNNING' } });
+    const running = await s!.gql(`mutation($id: ID!) { resizeDomain(id: $id, input: { vcpus: 2 }) { __typename ... on Error { code } } }`, { id: vm.id }, alice.token);
+    assert.deepEqual(running.data.resizeDomain, { __typename: 'InvalidStateError', code: 'INVALID_STATE' });
+    assert.deepEqual((await s!.gql(ACTION('destroyDomain'), { id: vm.id }, alice.token)).data.r, { __typename: 'DomainActionSuccess', domain: { state: 'SHUTOFF' } });
+
+    const r = await s!.gql(
+      `mutation($id: ID!) { resizeDomain(id: $id, input: { vcpus: 2, memoryMiB: 192, diskGiB: 2 }) { __typename
+        ... on ResizeDomainSuccess { domain { vcpus memoryMiB disks { capacityBytes } } } ... on Error { code message } } }`,
+      { id: vm.id },
+      alice.token,
+    );
+    assert.deepEqual(r.data.resizeDomain, { __typename: 'ResizeDomainSuccess', domain: { vcpus: 2, memoryMiB: 192, disks: [{ capacityBytes: 2 * GiB }, { capacityBytes: null }] } });
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-U', join(poolDir, `vp-${vm.uuid}.qcow2`)], { encoding: 'utf8' }));
+    assert.equal(info['virtual-size'], 2 * GiB);
+    assert.match(virsh('dumpxml', '--inactive', vmName), /<rom enabled=["']no["']\/>/);
+  });
+
+  test('deleteDomain leaves nothing behind in libvirt or SQLite', async () => {
+    const r = await s!.gql(`mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`, { id: vm.id }, alice.token);
+    assert.equal(r.data.deleteDomain.__typename, 'DeleteDomainSuccess', JSON.stringify(r.data));
+    assert.throws(() => execFileSync('virsh', ['-q', '-c', 'qemu:///system', 'dominfo', vmName], { stdio: 'pipe' }), 'domain gone');
+    assert.ok(!virsh('vol-list', poolName).includes(`vp-${vm.uuid}`), 'volume gone');
+    assert.ok(!virsh('net-dumpxml', networkName).includes(vm.interfaces[0]!.mac), 'DHCP host gone');
+
+    const mine = await s!.gql(`{ domains { totalCount } viewer { quota { usage { domains vcpus memoryMiB diskGiB interfaces } } } }`, {}, alice.token);
+    assert.deepEqual(mine.data, { domains: { totalCount: 0 }, viewer: { quota: { usage: { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 } } } });
+    const db = new Database(join(s!.dataDir, 'virtplane.sqlite'), { readonly: true });
+    try {
+      for (const table of ['reservations', 'domain_owners', 'mac_leases', 'ip_allocations', 'domain_deletions', 'kept_volumes', 'port_forwards']) {
+        assert.deepEqual(db.prepare(`select * from ${table}`).all(), [], table);
+      }
+    } finally {
+      db.close();
+    }
+  });
+});
