@@ -39,17 +39,21 @@ export const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const PORT = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
 
-/** The whole ruleset file for the table: DNAT from host ports to guests, for traffic arriving and local. */
+/**
+ * The whole ruleset file for the table: DNAT from host ports to guests, for traffic arriving and local.
+ * Every rule matches only packets addressed to the host itself (`fib daddr type local`): without that, a
+ * forward of port 443 would also capture other guests' outbound HTTPS passing through the host.
+ */
 export function buildRuleset(table: string, rules: readonly DnatRule[]): string {
   if (!TABLE_NAME.test(table)) throw new NftError('FAILED', `illegal nftables table name ${JSON.stringify(table)}`);
-  const lines = (prefix: string) =>
+  const lines = () =>
     rules.map((r) => {
       // Everything interpolated is checked here, so no input can add a statement to the file.
       if (!IPV4.test(r.guestIpv4) || !PORT(r.hostPort) || !PORT(r.guestPort) || !/^[A-Za-z0-9-]{1,64}$/.test(r.id)) {
         throw new NftError('FAILED', `refusing to write an invalid rule ${JSON.stringify(r)}`);
       }
       const proto = r.protocol === 'UDP' ? 'udp' : 'tcp';
-      return `    ${prefix}meta nfproto ipv4 ${proto} dport ${r.hostPort} dnat ip to ${r.guestIpv4}:${r.guestPort} comment "${r.id}"`;
+      return `    fib daddr type local meta nfproto ipv4 ${proto} dport ${r.hostPort} dnat ip to ${r.guestIpv4}:${r.guestPort} comment "${r.id}"`;
     });
   return [
     `table inet ${table}`,
@@ -57,11 +61,11 @@ export function buildRuleset(table: string, rules: readonly DnatRule[]): string 
     `table inet ${table} {`,
     `  chain prerouting {`,
     `    type nat hook prerouting priority dstnat; policy accept;`,
-    ...lines(''),
+    ...lines(),
     `  }`,
     `  chain output {`,
     `    type nat hook output priority -100; policy accept;`,
-    ...lines('fib daddr type local '),
+    ...lines(),
     `  }`,
     `}`,
     '',
