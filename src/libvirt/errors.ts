@@ -22,12 +22,16 @@ export class LibvirtError extends Error {
   }
 }
 
+/** First match wins: specific phrases come before the general words they contain. */
 const rules: [RegExp, LibvirtErrorKind][] = [
+  // libvirt's VIR_ERR_CONFIG_UNSUPPORTED ("unsupported configuration: …") is bad input, not a missing feature.
+  // libxml2 parse errors arrive as "(domain_definition):1: Couldn't find end of Start Tag …".
+  [/unsupported configuration|XML error|XML document failed|^\([a-z_]+_definition\):\d+:/i, 'INVALID_ARGUMENT'],
   [/no domain with matching|domain not found|no network with matching|network not found|storage (pool|volume|vol) not found|no storage (pool|vol)|Storage volume not found|no nwfilter|not found/i, 'NOT_FOUND'],
   [/is not running|not running|already running|domain is already active|is already active|not paused|is not active|domain is not running|already paused|requested operation is not valid|not persistent|transient/i, 'INVALID_STATE'],
   [/already exists|already defined|is already in use|already in use|duplicate/i, 'CONFLICT'],
   [/not supported|unsupported|this function is not supported|no support/i, 'UNSUPPORTED'],
-  [/invalid argument|XML error|XML document failed|failed to parse|unsupported configuration|expected|malformed|invalid/i, 'INVALID_ARGUMENT'],
+  [/invalid argument|failed to parse|expected|malformed|invalid/i, 'INVALID_ARGUMENT'],
   [/failed to connect|cannot connect|connection (is )?closed|client socket is closed|Broken pipe|no connection driver/i, 'UNAVAILABLE'],
 ];
 

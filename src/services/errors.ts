@@ -111,7 +111,8 @@ export function fromLibvirt(err: unknown, subject?: { kind: string; id: string }
     case 'INVALID_ARGUMENT':
       return new ValidationError(err.message);
     case 'CONFLICT':
-      return new ConflictError(err.message);
+      // libvirt names the UUID of the object in the way; that object may be another tenant's.
+      return new ConflictError(err.message.replace(/\s*with uuid [0-9a-f-]{36}/gi, ''));
     case 'UNSUPPORTED':
       return new UnsupportedError(err.message);
     case 'UNAVAILABLE':
