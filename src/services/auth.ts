@@ -63,7 +63,8 @@ export class AuthService {
         const existing = tx.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.hash, hash)).get();
         if (!existing) {
           tx.insert(apiTokens)
-            .values({ id: randomUUID(), userId: admin.id, label: 'VIRTPLANE_ADMIN_TOKEN', prefix: configuredToken.slice(0, 9), hash })
+            // Its prefix is not a slice of the secret: an operator-chosen token need not be random at all.
+            .values({ id: randomUUID(), userId: admin.id, label: 'VIRTPLANE_ADMIN_TOKEN', prefix: 'env', hash })
             .run();
         }
         return { generatedToken: null };

@@ -1,6 +1,7 @@
 import type { DomainDisk, DomainGraphics, DomainInterface, DomainMetadata } from '../types.js';
 import type { DiskSource, DomainSpec, GraphicsType } from './domain-builder.js';
 import { attr, child, children, parseXml, text } from './parser.js';
+import type { XmlNode } from './parser.js';
 
 /** Namespace of the `<metadata>` element virtplane owns in each domain it manages. */
 export const METADATA_NAMESPACE = 'https://virtplane.dev/xmlns/domain/1';
@@ -28,13 +29,27 @@ function memoryMiB(node: unknown): number {
   return Math.round((value * (KIB_PER_UNIT[unit] ?? 1)) / 1024);
 }
 
+/**
+ * Our `<instance><owner id=…/></instance>` inside `<metadata>`, recognised by its namespace, not its prefix:
+ * another application's `<x:instance>` must never decide who owns a domain (ownership is visibility).
+ */
+function ownerElement(metadata: XmlNode | undefined): XmlNode | undefined {
+  if (!metadata) return undefined;
+  for (const [key, value] of Object.entries(metadata)) {
+    const [prefix, local] = key.includes(':') ? key.split(':', 2) : [null, key];
+    if (local !== 'instance') continue;
+    if (attr(value, prefix ? `xmlns:${prefix}` : 'xmlns') !== METADATA_NAMESPACE) continue;
+    return child(value, prefix ? `${prefix}:owner` : 'owner');
+  }
+  return undefined;
+}
+
 export function parseDomainXml(xml: string): ParsedDomainXml {
   const domain = child(parseXml(xml), 'domain');
   if (!domain) throw new Error('not a domain XML document');
   const devices = child(domain, 'devices');
   const metadata = child(domain, 'metadata');
-  const ours = metadata && Object.entries(metadata).find(([k]) => k.endsWith(':instance') || k === 'instance');
-  const owner = ours ? child(ours[1], `${ours[0].split(':')[0]}:owner`) ?? child(ours[1], 'owner') : undefined;
+  const owner = ownerElement(metadata);
 
   return {
     uuid: text(child(domain, 'uuid')) ?? '',
