@@ -30,6 +30,8 @@ export interface EmbeddedOptions {
 }
 
 const PID_FILE = 'pids.json';
+/** A libvirt-dbus that ran this long before exiting had recovered: its restart backoff starts over. */
+const STABLE_RUN_MS = 30_000;
 
 const BUS_CONFIG = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -163,6 +165,7 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
       env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: address },
     });
     libvirtDbus = child;
+    const startedAt = Date.now();
     writePids();
     child.once('exit', (code, signal) => {
       if (stopping || libvirtDbus !== child) return;
@@ -171,12 +174,14 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
         downWhilePaused = true;
         return;
       }
+      // Backoff grows while it keeps crashing; only a run that lasted counts as recovered.
+      if (Date.now() - startedAt > STABLE_RUN_MS) failures = 0;
       failures++;
       const delay = Math.min(100 * 2 ** (failures - 1), 5000);
       log?.('libvirt-dbus exited; restarting', { code, signal, delayMs: delay });
       if (opts.restart === false) return;
       setTimeout(() => {
-        if (!stopping) startLibvirtDbus().then(() => (failures = 0), (err) => log?.('libvirt-dbus restart failed', { err: String(err) }));
+        if (!stopping) startLibvirtDbus().catch((err) => log?.('libvirt-dbus restart failed', { err: String(err) }));
       }, delay).unref();
     });
     await waitForName(address, 10_000);
