@@ -136,8 +136,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
     await provisioning.start();
-    // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota and addresses.
-    const undefinedDomains = stream.domains.subscribe((e) => e.type === 'UNDEFINED');
+    // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota and addresses —
+    // once it is really gone: a renamed one, or a running one that became transient, still exists.
+    const undefinedDomains = stream.domains.subscribe((e) => e.type === 'UNDEFINED' && !cache.domains.has(e.domain.uuid));
     void (async () => {
       for await (const e of undefinedDomains) {
         await provisioning.forget(e.domain.uuid).catch((err) => log.warn({ err: String(err), domain: e.domain.uuid }, 'releasing an undefined domain failed'));

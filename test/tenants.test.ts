@@ -253,6 +253,30 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     assert.equal(del.data.deleteUser.__typename, 'DeleteUserSuccess');
   });
 
+  test('undefining a RUNNING domain behind virtplane’s back keeps its quota: it lives on as a transient domain', async () => {
+    const h = await createTenant('ivan', BIG);
+    const made = (await createDomain(h, 'ivan-1', { vcpus: 2 })).data.createDomain.domain;
+    const start = await s.gql(`mutation($id: ID!) { startDomain(id: $id) { __typename } }`, { id: made.id }, h.token);
+    assert.equal(start.data.startDomain.__typename, 'DomainActionSuccess');
+    const client = s.ws();
+    const sub = collect(client, `subscription($id: ID) { domainEvents(domainId: $id) { type domain { name state } } }`, { id: made.id });
+    await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+    const bus = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
+    try {
+      const [path] = await bus.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainLookupByUUID', 's', [made.uuid]);
+      await bus.call(path as string, 'org.libvirt.Domain', 'Undefine', 'u', [0]);
+    } finally {
+      bus.disconnect();
+    }
+    const [undefinedEvent] = await sub.next(1);
+    assert.equal(undefinedEvent.domainEvents.type, 'UNDEFINED');
+    // The UNDEFINED event has been handled by now; the domain still runs, so it still counts.
+    assert.equal((await usage(h)).vcpus, 2);
+    const seen = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { state persistent } } }`, { id: made.id }, h.token);
+    assert.deepEqual(seen.data.node, { state: 'RUNNING', persistent: false });
+    sub.unsubscribe();
+  });
+
   test('revoking a token refuses its next request and closes its open WebSocket', async () => {
     const f = await createTenant('frank', BIG);
     const client = s.ws(f.token);

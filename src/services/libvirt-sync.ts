@@ -14,6 +14,7 @@ import { PoolPathCache } from '../libvirt/storage.js';
 import { LibvirtError } from '../libvirt/errors.js';
 import { readNetwork } from '../libvirt/network.js';
 import type { DomainRecord, HostInfo, NetworkRecord } from '../libvirt/types.js';
+import { fromLibvirt } from './errors.js';
 import type { EventSink, NetworkLifecycleEvent } from './events.js';
 import type { StateCache } from './state-cache.js';
 
@@ -176,9 +177,15 @@ export class LibvirtSync {
     // Event re-reads reuse disk capacities already known (events never resize volumes); refreshes read them anew.
     const known = event || reuseDiskCapacity ? this.cache.domainByPath(path) : undefined;
     const read = asRead(readDomain(this.bus, this.driverPath, path, event ? 'bulk' : 'interactive', known, this.pools));
+    let failure: LibvirtError | undefined;
     return this.enqueue(read, (r) => {
       result = this.commitDomain(path, r, event);
-    }).then(() => result);
+      if (!event && 'err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
+    }).then(() => {
+      // A mutation waiting for its own re-read must not be answered with the copy from before it.
+      if (failure) throw fromLibvirt(failure);
+      return result;
+    });
   }
 
   private commitDomain(path: string, read: Read<DomainRecord>, event: Incoming | null): DomainRecord | undefined {
@@ -194,9 +201,10 @@ export class LibvirtSync {
       // Undefined, or a transient domain that stopped: it can no longer be read, so its last copy speaks for it.
       if (previous) {
         const gone = { ...previous, active: false, state: 'SHUTOFF' as const };
-        if (event) this.publishDomain(event, gone, false);
+        // Out of the cache before it is announced: a listener asking "does it still exist?" gets the truth.
         this.cache.deleteDomain(previous.uuid);
         this.remember(path, gone);
+        if (event) this.publishDomain(event, gone, false);
       }
       return undefined;
     }
@@ -225,8 +233,10 @@ export class LibvirtSync {
 
   private enqueueNetwork(path: string, type: NetworkLifecycleEvent['type'] | null): Promise<NetworkRecord | undefined> {
     let result: NetworkRecord | undefined;
+    let failure: LibvirtError | undefined;
     const read = asRead(readNetwork(this.bus, path, type ? 'bulk' : 'interactive'));
     return this.enqueue(read, (r) => {
+      if (!type && 'err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
       const previous = this.cache.networkByPath(path);
       if ('ok' in r) {
         this.cache.setNetwork(r.ok);
@@ -238,7 +248,10 @@ export class LibvirtSync {
       // As with domains, the event says what state followed it; the re-read may already see a later one.
       const active = type === 'STARTED' ? true : type === 'STOPPED' ? false : network?.active;
       if (type && network) this.events.network({ type, at: new Date(), network: { ...network, active: active! }, synthetic: false });
-    }).then(() => result);
+    }).then(() => {
+      if (failure) throw fromLibvirt(failure);
+      return result;
+    });
   }
 
   private scheduleResync(delayMs: number): void {
