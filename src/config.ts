@@ -88,7 +88,7 @@ Environment:
   VIRTPLANE_ADMIN_TOKEN  bootstrap admin token (unset: one is generated on first start and printed once)
   VIRTPLANE_PUBLIC_HOST  host name users SSH to for console tunnels     (default: this machine's hostname)
   VIRTPLANE_IMAGE_POOLS  comma-separated storage pools that install images must be in
-                                                                      (default: any storage pool)
+                                                                      (default: any active dir pool)
   VIRTPLANE_NFT          nft binary for NAT port forwards, or "off"   (default nft with QEMU, off with Test)
   VIRTPLANE_NFT_TABLE    the nftables table virtplane owns (inet)     (default virtplane)
   VIRTPLANE_EVENTS_MAX_COUNT   keep at most this many events in the log; 0 = no limit (default 100000)
