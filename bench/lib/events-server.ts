@@ -10,7 +10,9 @@ const BENCH_TOKEN = process.env.BENCH_TOKEN!;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-bench-'));
 // The server's own configuration parser, so the bench follows every new setting's default.
-const config = loadConfig({ PORT: '0', VIRTPLANE_DATA_DIR: dataDir, VIRTPLANE_ADMIN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'silent', NODE_ENV: 'production' });
+const config = loadConfig({ PORT: '0', VIRTPLANE_DATA_DIR: dataDir, VIRTPLANE_ADMIN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'silent', NODE_ENV: 'production',
+  // Every benchmark subscriber uses the one admin token.
+  VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN: '100000' });
 const app = await startVirtplane(
   { ...config, events: { maxCount: 0, maxAgeMs: 0, bufferLimit: 5000 } },
   pino({ level: 'silent' }),
