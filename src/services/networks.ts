@@ -123,12 +123,16 @@ export class NetworkService {
   async create(viewer: Viewer, input: CreateNetworkInput): Promise<NetworkRecord> {
     this.access.requireAdmin(viewer);
     const spec = this.validate(input);
-    let path: string;
+    const path = await defineNetworkXML(this.bus, this.driverPath, buildNetworkXml(spec)).catch((err: unknown) => {
+      throw fromLibvirt(err);
+    });
     try {
-      path = await defineNetworkXML(this.bus, this.driverPath, buildNetworkXml(spec));
       if (input.autostart) await setNetworkAutostart(this.bus, path, true);
       if (input.start) await networkActions.create(this.bus, path);
     } catch (err) {
+      // Undo the define so that a retry with the same name does not meet CONFLICT.
+      await networkActions.undefine(this.bus, path).catch(() => {});
+      await this.sync.refreshNetwork(path).catch(() => undefined);
       throw fromLibvirt(err);
     }
     const after = await this.sync.refreshNetwork(path);
