@@ -2,11 +2,8 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { ipAllocations, networkSettings } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
-import { defineNetworkXML } from '../libvirt/connect.js';
-import { networkActions, setNetworkAutostart } from '../libvirt/network.js';
-import { defineNWFilter, hasNWFilter } from '../libvirt/nwfilter.js';
-import { STOCK_CLEAN_TRAFFIC, virtplaneFilterXmls } from '../libvirt/xml/nwfilter.js';
-import { buildNetworkXml } from '../libvirt/xml/network.js';
+import { defineNetwork, networkActions, setNetworkAutostart } from '../libvirt/network.js';
+import { installCleanTrafficFilters } from '../libvirt/nwfilter.js';
 import type { NetworkRecord, NetworkSpec } from '../libvirt/types.js';
 import { formatIp, isValidPrefix, overlaps, parseIp, rangeWithin, subnetOf, type Family, type IpRange } from './addresses.js';
 import type { AccessPolicy } from './authorization.js';
@@ -68,8 +65,7 @@ export class NetworkService {
    */
   async probe(onError: (err: unknown) => void = () => {}): Promise<void> {
     try {
-      this.nwfilter = await hasNWFilter(this.bus, this.driverPath, STOCK_CLEAN_TRAFFIC);
-      if (this.nwfilter) for (const xml of virtplaneFilterXmls()) await defineNWFilter(this.bus, this.driverPath, xml);
+      this.nwfilter = await installCleanTrafficFilters(this.bus, this.driverPath);
     } catch (err) {
       this.nwfilter = false;
       onError(err);
@@ -123,7 +119,7 @@ export class NetworkService {
   async create(viewer: Viewer, input: CreateNetworkInput): Promise<NetworkRecord> {
     this.access.requireAdmin(viewer);
     const spec = this.validate(input);
-    const path = await defineNetworkXML(this.bus, this.driverPath, buildNetworkXml(spec)).catch((err: unknown) => {
+    const path = await defineNetwork(this.bus, this.driverPath, spec).catch((err: unknown) => {
       throw fromLibvirt(err);
     });
     try {
