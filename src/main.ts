@@ -132,7 +132,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       images,
       media: new MediaService(bus, sync, domains, images),
       console: new ConsoleService(bus, domains, config.publicHost),
-      domainEvents: new DomainEventService(stream, access),
+      domainEvents: new DomainEventService(stream, access, cache),
       networkEvents: new NetworkEventService(stream, access),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);

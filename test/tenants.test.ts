@@ -167,6 +167,8 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     assert.ok(!users.data.users.edges.some((e: any) => e.node.name === 'mallory'));
     // A tenant's token still works (the revoke attempt did nothing).
     assert.equal((await s.gql(`{ viewer { name } }`, {}, a.token)).data.viewer.name, 'alice');
+    const tokens = await s.gql(`{ viewer { apiTokens { id } } }`, {}, a.token);
+    assert.deepEqual([tokens.errors, tokens.data], [undefined, { viewer: { apiTokens: [] } }], 'a tenant sees no tokens, not even its own, and no error');
   });
 
   test('20 concurrent creates against a limit of 5 give exactly 5 domains', async () => {

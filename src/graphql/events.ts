@@ -1,5 +1,4 @@
 import { DOMAIN_EVENT_DETAIL_NAMES, DOMAIN_EVENT_TYPES, NETWORK_EVENT_TYPES } from '../libvirt/constants.js';
-import { NotFoundError } from '../services/errors.js';
 import type { DomainLifecycleEvent, NetworkLifecycleEvent } from '../services/events.js';
 import { builder } from './builder.js';
 import { InvalidPageArgsError } from './connection.js';
@@ -122,14 +121,11 @@ builder.subscriptionField('domainEvents', (t) =>
       ownerId: t.arg.string({ required: false }),
     },
     subscribe: (_root, args, ctx) => {
-      const after = decodeEventCursor(args.after);
-      const domainUuid = domainUuidOf(args.domainId);
-      // Live only: the domain must exist and be yours (same answer for a missing and a foreign one). A resumed
-      // stream may name a domain that is gone since; visibility is checked per event either way.
-      if (args.domainId && after === null && !ctx.services.domains.find(ctx.viewer, domainUuid!)) {
-        throw new NotFoundError('domain', String(args.domainId));
-      }
-      return ctx.services.domainEvents.subscribe(ctx.viewer, after, { domainUuid, types: args.types, ownerId: args.ownerId });
+      return ctx.services.domainEvents.subscribe(ctx.viewer, decodeEventCursor(args.after), {
+        domainUuid: domainUuidOf(args.domainId),
+        types: args.types,
+        ownerId: args.ownerId,
+      });
     },
     resolve: (event) => event,
   }),

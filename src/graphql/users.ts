@@ -67,7 +67,7 @@ export const UserRef = builder.node(builder.objectRef<User>('User'), {
     apiTokens: t.field({
       type: [ApiTokenRef],
       description: 'Admins only (empty for tenants).',
-      resolve: (u, _a, ctx) => (ctx.viewer.role === 'ADMIN' ? ctx.services.users.tokens(ctx.viewer, u.id) : []),
+      resolve: (u, _a, ctx) => ctx.services.users.tokens(ctx.viewer, u.id),
     }),
   }),
 });

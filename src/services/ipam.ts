@@ -208,7 +208,9 @@ export class IpamService {
   }
 
   /** How many IPv4 addresses the network can still hand out (null when it has no IPv4). */
-  freeIpv4(network: NetworkRecord): number | null {
+  /** IPv4 addresses still free for new NICs: admins only (null for tenants) and null for networks without IPv4. */
+  freeIpv4(viewer: Viewer, network: NetworkRecord): number | null {
+    if (!isAdmin(viewer)) return null;
     const pool = this.poolOf(network.ipv4);
     if (!pool) return null;
     const rows = this.db
