@@ -72,10 +72,6 @@ export class NetworkService {
     }
   }
 
-  get nwfilterSupported(): boolean {
-    return this.nwfilter;
-  }
-
   list(_viewer: Viewer): readonly NetworkRecord[] {
     return this.cache.sortedNetworks();
   }
@@ -98,11 +94,6 @@ export class NetworkService {
   antiSpoofing(networkUuid: string): AntiSpoofingView {
     const row = this.db.select().from(networkSettings).where(eq(networkSettings.networkUuid, networkUuid)).get();
     return { enabled: row?.antiSpoofing ?? true, supported: this.nwfilter };
-  }
-
-  /** Whether tenant NICs on this network get clean-traffic: on by default, off per network by an admin. */
-  antiSpoofingEnabled(networkUuid: string): boolean {
-    return this.antiSpoofing(networkUuid).enabled;
   }
 
   async setAntiSpoofing(viewer: Viewer, uuid: string, enabled: boolean): Promise<NetworkRecord> {
