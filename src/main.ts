@@ -112,7 +112,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       { ...config.provisioning, domainType },
       log.child({ component: 'provisioning' }),
     );
-    const portForwards = new PortForwardService(db, cache, ipam, access, config.nft, log.child({ component: 'nftables' }));
+    let apiPort: number | null = config.port || null;
+    const portForwards = new PortForwardService(db, cache, ipam, access, quotas, config.nft, log.child({ component: 'nftables' }), () => apiPort);
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
     await portForwards.start();
     const services: Services = {
@@ -131,7 +132,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       images,
       media: new MediaService(bus, sync, domains, images),
       console: new ConsoleService(bus, domains, config.publicHost),
-      domainEvents: new DomainEventService(stream, access),
+      domainEvents: new DomainEventService(stream, access, cache),
       networkEvents: new NetworkEventService(stream, access),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
@@ -152,6 +153,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       config.port,
     );
     cleanups.push(() => http.close());
+    apiPort = Number(new URL(http.url).port);
     log.info({ url: http.url, driver: config.driver, embedded: embedded !== null }, 'virtplane listening');
 
     return { url: http.url, services, embedded, generatedAdminToken: generatedToken, stop };

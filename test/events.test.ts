@@ -140,6 +140,14 @@ describe('events: durable log, replay then live, history', () => {
     const sub = collect(s.ws(token), `subscription { networkEvents { cursor } }`);
     await until('the subscription ends', async () => sub.completed || sub.errors.length > 0);
     assert.equal((sub.errors[0] as any)?.extensions?.code, 'FORBIDDEN');
+
+    // Watching one domain live: NOT_FOUND for a foreign one, exactly as for one that does not exist.
+    const one = `subscription($d: ID) { domainEvents(domainId: $d) { cursor } }`;
+    for (const [who, id] of [[token, TEST_DOMAIN], [undefined, domainGlobalId(randomUUID())]] as const) {
+      const watch = collect(s.ws(who), one, { d: id });
+      await until('the subscription ends', async () => watch.completed || watch.errors.length > 0);
+      assert.equal((watch.errors[0] as any)?.extensions?.code, 'NOT_FOUND', JSON.stringify(watch.errors));
+    }
   });
 
   test('network lifecycle events reach networkEvents and are replayable', async () => {

@@ -11,6 +11,7 @@ import { lookupDomainByUUID } from '../src/libvirt/connect.js';
 import { undefineDomain } from '../src/libvirt/domain.js';
 import { readNetwork } from '../src/libvirt/network.js';
 import { METADATA_NAMESPACE } from '../src/libvirt/xml/domain.js';
+import { encodeGlobalID } from '../src/graphql/ids.js';
 import { AddressExhaustedError } from '../src/services/errors.js';
 import { hashToken } from '../src/services/auth.js';
 import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
@@ -199,8 +200,11 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     const input = { domainId: domainGlobalId(domains[0]!), protocol: 'TCP', hostPort: 2222, guestPort: 22 };
     assert.equal((await s.gql(add, { input }, other.token)).data.addPortForward.code, 'NOT_FOUND');
     assert.equal((await s.gql(add, { input }, tenant.token)).data.addPortForward.code, 'QUOTA_EXCEEDED');
-    const quota = await s.gql(`mutation($u: ID!) { setPortForwardQuota(userId: $u, max: 1) { ... on SetPortForwardQuotaSuccess { quota { maxPortForwards used } } ... on Error { code } } }`, { u: tenant.userId });
-    assert.deepEqual(quota.data.setPortForwardQuota.quota, { maxPortForwards: 1, used: 0 });
+    const quota = await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { ... on SetQuotaSuccess { quota { limits { maxPortForwards } usage { portForwards } } } ... on Error { code } } }`, {
+      u: encodeGlobalID('User', tenant.userId),
+      q: { maxDomains: 0, maxVcpus: 0, maxMemoryMiB: 0, maxDiskGiB: 0, maxInterfaces: 0, maxPortForwards: 1 },
+    });
+    assert.deepEqual(quota.data.setQuota.quota, { limits: { maxPortForwards: 1 }, usage: { portForwards: 0 } });
     const r = (await s.gql(add, { input }, tenant.token)).data.addPortForward;
     assert.equal(r.code, 'UNSUPPORTED');
     assert.match(r.message, /port forwarding is unavailable: nftables is not available on this host/);
@@ -279,5 +283,50 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     // Another start does not duplicate anything.
     await s.app.services.portForwards.apply();
     assert.deepEqual(listRules(), [`udp 2222 -> ${alloc.ipv4}:53`]);
+  });
+
+  test('tenants: forwards count against the domain owner\'s quota and move with the domain; no host port below 1024 nor the API port', async () => {
+    const add = `mutation($input: AddPortForwardInput!) { addPortForward(input: $input) { __typename ... on AddPortForwardSuccess { portForward { id hostPort } } ... on Error { code message } } }`;
+    const quotaOf = async (token?: string) => (await s!.gql(`{ viewer { quota { limits { maxPortForwards } usage { portForwards } } } }`, {}, token)).data.viewer.quota;
+    const tenant = async (name: string) => {
+      const u = await s!.gql(`mutation($i: CreateUserInput!) { createUser(input: $i) { ... on CreateUserSuccess { user { id } } } }`, { i: { name, role: 'TENANT' } });
+      const id = u.data.createUser.user.id;
+      const t = await s!.gql(`mutation($u: ID!) { createApiToken(userId: $u, label: "t") { ... on CreateApiTokenSuccess { token } } }`, { u: id });
+      const q = { maxDomains: 1, maxVcpus: 1, maxMemoryMiB: 1024, maxDiskGiB: 1, maxInterfaces: 1, maxPortForwards: 2 };
+      const set = await s!.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, { u: id, q });
+      assert.equal(set.data.setQuota.__typename, 'SetQuotaSuccess');
+      return { id, token: t.data.createApiToken.token as string };
+    };
+    const carol = await tenant('carol');
+    const dave = await tenant('dave');
+    const domainId = domainGlobalId('6695eb01-f6a4-8304-79aa-97f2502e193f');
+    const before = (await s!.gql(`{ portForwards { id } }`)).data.portForwards.length;
+    assert.ok(before >= 1, 'the forward kept from the previous test');
+    assert.deepEqual(await quotaOf(carol.token), { limits: { maxPortForwards: 2 }, usage: { portForwards: 0 } });
+
+    const assign = (userId: string) => s!.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { message } } }`, { id: domainId, u: userId });
+    assert.equal((await assign(carol.id)).data.assignDomain.__typename, 'AssignDomainSuccess');
+    assert.deepEqual(await quotaOf(carol.token), { limits: { maxPortForwards: 2 }, usage: { portForwards: before } }, 'the domain brought its forwards');
+
+    const input = (hostPort: number) => ({ input: { domainId, protocol: 'TCP', hostPort, guestPort: 22 } });
+    const low = (await s!.gql(add, input(1023), carol.token)).data.addPortForward;
+    assert.equal(low.code, 'VALIDATION', JSON.stringify(low));
+    const apiPort = Number(new URL(s!.app.url).port);
+    assert.equal((await s!.gql(add, input(apiPort), carol.token)).data.addPortForward.code, 'VALIDATION');
+    const results = [];
+    for (let port = 4000; port < 4000 + 3 - before; port++) results.push((await s!.gql(add, input(port), carol.token)).data.addPortForward);
+    assert.deepEqual(results.slice(0, -1).map((r) => r.__typename), Array(2 - before).fill('AddPortForwardSuccess'));
+    assert.equal(results.at(-1).code, 'QUOTA_EXCEEDED', JSON.stringify(results));
+    assert.deepEqual((await quotaOf(carol.token)).usage, { portForwards: 2 });
+
+    assert.equal((await assign(dave.id)).data.assignDomain.__typename, 'AssignDomainSuccess');
+    assert.deepEqual((await quotaOf(carol.token)).usage, { portForwards: 0 }, 'the forwards left with the domain');
+    assert.deepEqual((await quotaOf(dave.token)).usage, { portForwards: 2 });
+    assert.equal((await s!.gql(add, input(4100), dave.token)).data.addPortForward.code, 'QUOTA_EXCEEDED');
+
+    // Admins are held to neither rule.
+    const admin = (await s!.gql(add, input(1022))).data.addPortForward;
+    assert.equal(admin.__typename, 'AddPortForwardSuccess', JSON.stringify(admin));
+    assert.deepEqual((await quotaOf(dave.token)).usage, { portForwards: 3 }, 'counted against the owner even when an admin adds it');
   });
 });

@@ -87,7 +87,7 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   const first = await provisioning.reconcile();
   assert.deepEqual([first.reservationsDropped, first.ownershipRebuilt], [1, 1]);
   assert.equal(owners.get(uuid), userId);
-  assert.deepEqual(quotas.usage(userId), { domains: 1, vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1 });
+  assert.deepEqual(quotas.usage(userId), { domains: 1, vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1, portForwards: 0 });
   const again = await provisioning.reconcile();
   assert.deepEqual([again.reservationsDropped, again.ownershipRebuilt], [0, 0]);
   // The unowned test-driver domain stays unowned: admins only.

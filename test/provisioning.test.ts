@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { LibvirtBus } from '../src/libvirt/bus.js';
-import { lookupNetworkByName } from '../src/libvirt/connect.js';
 import { VIR_DOMAIN_XML_INACTIVE } from '../src/libvirt/constants.js';
 import { getDomainXml } from '../src/libvirt/domain.js';
 import { createVolume, deleteVolume, listVolumes, lookupPool, lookupVolume, readVolume } from '../src/libvirt/storage.js';
@@ -66,7 +65,8 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
   }
 
   async function dhcpHosts(network: string): Promise<string[]> {
-    const [xml] = await bus.call(await lookupNetworkByName(bus, TEST_DRIVER, network), 'org.libvirt.Network', 'GetXMLDesc', 'u', [0]);
+    const [path] = await bus.call(TEST_DRIVER, 'org.libvirt.Connect', 'NetworkLookupByName', 's', [network]);
+    const [xml] = await bus.call(path as string, 'org.libvirt.Network', 'GetXMLDesc', 'u', [0]);
     return [...(xml as string).matchAll(/<host [^>]*>/g)].map((m) => m[0]);
   }
 

@@ -167,6 +167,8 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     assert.ok(!users.data.users.edges.some((e: any) => e.node.name === 'mallory'));
     // A tenant's token still works (the revoke attempt did nothing).
     assert.equal((await s.gql(`{ viewer { name } }`, {}, a.token)).data.viewer.name, 'alice');
+    const tokens = await s.gql(`{ viewer { apiTokens { id } } }`, {}, a.token);
+    assert.deepEqual([tokens.errors, tokens.data], [undefined, { viewer: { apiTokens: [] } }], 'a tenant sees no tokens, not even its own, and no error');
   });
 
   test('20 concurrent creates against a limit of 5 give exactly 5 domains', async () => {
@@ -369,5 +371,13 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     assert.equal(page1.data.auditLog.pageInfo.hasNextPage, true);
     assert.equal(page2.data.auditLog.edges.length, 2);
     assert.ok(!page1.data.auditLog.edges.some((e: any) => page2.data.auditLog.edges.some((f: any) => f.cursor === e.cursor)));
+    // An ID of another type names no user: nothing matches (not "no filter").
+    const tokenId = Buffer.from(`ApiToken:${Buffer.from(g.id, 'base64').toString().split(':')[1]}`).toString('base64');
+    const none = await s.gql(`query($u: ID!) { auditLog(filter: { actorId: $u }) { totalCount } }`, { u: tokenId });
+    assert.equal(none.data.auditLog.totalCount, 0);
+    for (const [args, v] of [['first: 1001, after: $a', { a: null }], ['after: $a', { a: 'not-a-cursor' }], ['after: $a', { a: Buffer.from('["x"]').toString('base64url') }]] as const) {
+      const bad = await s.gql(`query($a: String) { auditLog(${args}) { totalCount } }`, v);
+      assert.equal(bad.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', `${args} ${JSON.stringify(bad)}`);
+    }
   });
 });

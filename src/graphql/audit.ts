@@ -1,14 +1,15 @@
 import type { AuditEvent } from '../services/audit.js';
 import { builder } from './builder.js';
-import { encodeCursor, InvalidPageArgsError } from './connection.js';
+import { cursorKey, encodeCursor, InvalidPageArgsError, pageSize } from './connection.js';
+import { encodeGlobalID, localId } from './ids.js';
 
 const AuditEventRef = builder.objectRef<AuditEvent>('AuditEvent').implement({
   description: 'One mutation: who called it, on what, and what they got.',
   fields: (t) => ({
     at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
-    actorId: t.string({ description: 'Global ID of the user (kept after the user is deleted).', resolve: (e) => Buffer.from(`User:${e.actorId}`).toString('base64') }),
+    actorId: t.string({ description: 'Global ID of the user (kept after the user is deleted).', resolve: (e) => encodeGlobalID('User', e.actorId) }),
     actorName: t.exposeString('actorName'),
-    tokenId: t.string({ nullable: true, description: 'Global ID of the API token used.', resolve: (e) => (e.tokenId ? Buffer.from(`ApiToken:${e.tokenId}`).toString('base64') : null) }),
+    tokenId: t.string({ nullable: true, description: 'Global ID of the API token used.', resolve: (e) => (e.tokenId ? encodeGlobalID('ApiToken', e.tokenId) : null) }),
     action: t.exposeString('action', { description: 'The mutation, e.g. createDomain.' }),
     target: t.exposeString('target', { nullable: true, description: 'Global ID of the object acted on, when there is one.' }),
     result: t.exposeString('result', { description: 'SUCCESS, or the error code returned.' }),
@@ -27,22 +28,13 @@ const AuditLogFilter = builder.inputType('AuditLogFilter', {
   }),
 });
 
+/** Audit cursors hold the event's id. */
 function afterId(cursor: string | null | undefined): number | null {
-  if (!cursor) return null;
-  try {
-    const [id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    const n = Number(id);
-    if (Number.isInteger(n)) return n;
-  } catch {
-    // fall through
-  }
-  throw new InvalidPageArgsError('invalid cursor in "after"');
-}
-
-function userLocalId(globalId: string | null | undefined): string | null {
-  if (!globalId) return null;
-  const raw = Buffer.from(globalId, 'base64').toString('utf8');
-  return raw.startsWith('User:') ? raw.slice(5) : '';
+  const key = cursorKey(cursor);
+  if (key === null) return null;
+  const n = Number(key[0]);
+  if (key.length !== 1 || !Number.isInteger(n)) throw new InvalidPageArgsError('invalid cursor in "after"');
+  return n;
 }
 
 builder.queryField('auditLog', (t) =>
@@ -52,12 +44,11 @@ builder.queryField('auditLog', (t) =>
       description: 'Every mutation, newest first (admins only; FORBIDDEN otherwise).',
       args: { filter: t.arg({ type: AuditLogFilter, required: false }) },
       resolve: (_r, args, ctx) => {
-        const first = args.first ?? 50;
-        if (first < 0 || first > 1000) throw new InvalidPageArgsError('first must be between 0 and 1000');
+        const first = pageSize(args.first, 50);
         const f = args.filter ?? {};
         const page = ctx.services.audit.list(ctx.viewer, first, afterId(args.after), {
           ...f,
-          actorId: userLocalId(f.actorId ? String(f.actorId) : null),
+          actorId: f.actorId ? localId(String(f.actorId), 'User') : null,
           target: f.target ? String(f.target) : null,
         });
         const edges = page.events.map((e) => ({ cursor: encodeCursor([String(e.id)]), node: e }));

@@ -21,7 +21,8 @@ export function encodeCursor(key: readonly string[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-function decodeCursor(cursor: string): string[] | null {
+/** The sort key inside a cursor, or null when it is not one of ours. */
+export function decodeCursor(cursor: string): string[] | null {
   try {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     return Array.isArray(key) && key.every((k) => typeof k === 'string') ? key : null;
@@ -53,6 +54,21 @@ function lowerBound<T>(items: readonly T[], keyOf: (t: T) => readonly string[], 
 }
 
 export class InvalidPageArgsError extends Error {}
+
+/** A forward page size: `first` (default `fallback`), refused outside 0..MAX_PAGE. */
+export function pageSize(first: number | null | undefined, fallback: number): number {
+  const n = first ?? fallback;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE) throw new InvalidPageArgsError(`first must be between 0 and ${MAX_PAGE}`);
+  return n;
+}
+
+/** The sort key of an `after`/`before` cursor (null when absent); INVALID_PAGE_ARGS when it is not a cursor. */
+export function cursorKey(cursor: string | null | undefined, arg: 'after' | 'before' = 'after'): string[] | null {
+  if (!cursor) return null;
+  const key = decodeCursor(cursor);
+  if (!key) throw new InvalidPageArgsError(`invalid cursor in "${arg}"`);
+  return key;
+}
 
 export function connectionFromSorted<T>(items: readonly T[], args: ConnectionArgs, keyOf: (t: T) => readonly string[]): Connection<T> {
   for (const n of [args.first, args.last]) {

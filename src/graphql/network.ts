@@ -1,7 +1,6 @@
 import type { NetworkAddress, NetworkRecord } from '../libvirt/types.js';
 import type { Lease } from '../services/ipam.js';
 import type { AntiSpoofingView } from '../services/networks.js';
-import { isAdmin } from '../services/viewer.js';
 import { builder } from './builder.js';
 import { connectionFromSorted } from './connection.js';
 import type { Context } from './context.js';
@@ -68,7 +67,7 @@ export const NetworkRef = builder.node(builder.objectRef<NetworkRecord>('Network
     freeIpv4: t.int({
       nullable: true,
       description: 'IPv4 addresses still free for new NICs (admins only; null for tenants and networks without IPv4).',
-      resolve: (n, _a, ctx) => (isAdmin(ctx.viewer) ? ctx.services.ipam.freeIpv4(n) : null),
+      resolve: (n, _a, ctx) => ctx.services.ipam.freeIpv4(ctx.viewer, n),
     }),
   }),
 });

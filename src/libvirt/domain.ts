@@ -9,11 +9,31 @@ import {
 } from './constants.js';
 import { LibvirtError } from './errors.js';
 import { volumeCapacity, type PoolPathCache } from './storage.js';
-import type { DomainRecord } from './types.js';
-import { buildCdromXml, buildGraphicsXml, buildOwnerMetadataXml, type DiskSource, type GraphicsType } from './xml/domain-builder.js';
-import { METADATA_NAMESPACE, METADATA_PREFIX, parseConsoleGraphics, parseDomainXml, type ConsoleGraphics } from './xml/domain.js';
+import type { DomainRecord, DomainSpec } from './types.js';
+import { buildCdromXml, buildDomainXml, buildGraphicsXml, buildOwnerMetadataXml, type DiskSource, type GraphicsType } from './xml/domain-builder.js';
+import { METADATA_NAMESPACE, METADATA_PREFIX, parseConsoleGraphics, parseDomainSpec, parseDomainXml, type ConsoleGraphics } from './xml/domain.js';
 
 const DOMAIN = 'org.libvirt.Domain';
+
+/** Defines (or, for an existing UUID, redefines) a persistent domain from its spec; returns its object path. */
+export async function defineDomain(bus: LibvirtBus, driverPath: string, spec: DomainSpec): Promise<string> {
+  const [path] = await bus.call(driverPath, 'org.libvirt.Connect', 'DomainDefineXML', 's', [buildDomainXml(spec)]);
+  return path as string;
+}
+
+/**
+ * A domain's inactive definition as a spec, plus the definition itself as opaque text so a caller can put it
+ * back unchanged with `restoreDomainDefinition` (the spec covers only what virtplane builds).
+ */
+export async function readDomainDefinition(bus: LibvirtBus, path: string): Promise<{ spec: DomainSpec; saved: string }> {
+  const saved = await getDomainXml(bus, path, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+  return { spec: parseDomainSpec(saved), saved };
+}
+
+/** Redefines a domain from a definition `readDomainDefinition` saved. */
+export async function restoreDomainDefinition(bus: LibvirtBus, driverPath: string, saved: string): Promise<void> {
+  await bus.call(driverPath, 'org.libvirt.Connect', 'DomainDefineXML', 's', [saved]);
+}
 
 /** libvirt-dbus names objects by UUID: `<driver>/domain/_<uuid with '-' as '_'>`. */
 export function uuidFromDomainPath(path: string): string {

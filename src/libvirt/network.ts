@@ -1,8 +1,14 @@
 import type { Lane, LibvirtBus } from './bus.js';
-import type { NetworkRecord } from './types.js';
-import { buildDhcpHostXml, parseNetworkXml } from './xml/network.js';
+import type { NetworkRecord, NetworkSpec } from './types.js';
+import { buildDhcpHostXml, buildNetworkXml, parseNetworkXml } from './xml/network.js';
 
 const NETWORK = 'org.libvirt.Network';
+
+/** Defines a persistent network from its spec; returns its object path. */
+export async function defineNetwork(bus: LibvirtBus, driverPath: string, spec: NetworkSpec): Promise<string> {
+  const [path] = await bus.call(driverPath, 'org.libvirt.Connect', 'NetworkDefineXML', 's', [buildNetworkXml(spec)]);
+  return path as string;
+}
 
 export async function readNetwork(bus: LibvirtBus, path: string, lane: Lane = 'interactive'): Promise<NetworkRecord> {
   const [props, [xml]] = await Promise.all([

@@ -1,5 +1,8 @@
 import type { LibvirtBus } from './bus.js';
 import { LibvirtError } from './errors.js';
+import { STOCK_CLEAN_TRAFFIC, virtplaneFilterXmls } from './xml/nwfilter.js';
+
+export { cleanTrafficFilterRef } from './xml/nwfilter.js';
 
 const CONNECT = 'org.libvirt.Connect';
 
@@ -20,4 +23,14 @@ export async function hasNWFilter(bus: LibvirtBus, driverPath: string, name: str
 /** Defines (or, for an existing UUID, updates) a network filter. */
 export async function defineNWFilter(bus: LibvirtBus, driverPath: string, xml: string): Promise<void> {
   await bus.call(driverPath, CONNECT, 'NWFilterDefineXML', 's', [xml]);
+}
+
+/**
+ * Whether the driver can filter NICs (it knows the stock clean-traffic); where it can, defines (or updates)
+ * virtplane's own filters.
+ */
+export async function installCleanTrafficFilters(bus: LibvirtBus, driverPath: string): Promise<boolean> {
+  if (!(await hasNWFilter(bus, driverPath, STOCK_CLEAN_TRAFFIC))) return false;
+  for (const xml of virtplaneFilterXmls()) await defineNWFilter(bus, driverPath, xml);
+  return true;
 }

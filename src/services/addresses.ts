@@ -69,10 +69,6 @@ export function rangeSize(r: IpRange): bigint {
   return r.last >= r.first ? r.last - r.first + 1n : 0n;
 }
 
-export function inRange(ip: Ip, r: IpRange): boolean {
-  return ip.family === r.family && ip.value >= r.first && ip.value <= r.last;
-}
-
 export function rangeWithin(inner: IpRange, outer: IpRange): boolean {
   return inner.family === outer.family && inner.first >= outer.first && inner.last <= outer.last;
 }

@@ -18,6 +18,7 @@ export interface AuditEvent {
 }
 
 export interface AuditFilter {
+  /** '' (an ID of another type) matches nothing. */
   actorId?: string | null;
   action?: string | null;
   target?: string | null;
@@ -62,7 +63,7 @@ export class AuditService {
   list(viewer: Viewer, first: number, afterId: number | null, filter: AuditFilter = {}): AuditPage {
     this.access.requireAdmin(viewer);
     const where: SQL[] = [];
-    if (filter.actorId) where.push(eq(auditEvents.actorId, filter.actorId));
+    if (filter.actorId != null) where.push(eq(auditEvents.actorId, filter.actorId));
     if (filter.action) where.push(eq(auditEvents.action, filter.action));
     if (filter.target) where.push(eq(auditEvents.target, filter.target));
     if (filter.result) where.push(eq(auditEvents.result, filter.result));

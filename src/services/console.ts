@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { LibvirtBus } from '../libvirt/bus.js';
 import { readConsoleGraphics, setConsolePassword } from '../libvirt/domain.js';
-import type { GraphicsType } from '../libvirt/xml/domain-builder.js';
+import type { GraphicsType } from '../libvirt/types.js';
 import type { DomainService } from './domains.js';
 import { fromLibvirt, UnsupportedError } from './errors.js';
 import type { Viewer } from './viewer.js';

@@ -1,10 +1,13 @@
 import type { DomainEventType } from '../libvirt/constants.js';
 import type { AccessPolicy } from './authorization.js';
+import { NotFoundError } from './errors.js';
 import type { EventStream, StreamRequest } from './event-stream.js';
 import type { DomainLifecycleEvent } from './events.js';
+import type { StateCache } from './state-cache.js';
 import type { Viewer } from './viewer.js';
 
 export interface DomainEventFilter {
+  /** '' (an ID of another type, or garbage) matches nothing. */
   domainUuid?: string | null;
   types?: readonly DomainEventType[] | null;
   /** Only events of domains this user owned (admins; for a tenant it can only narrow to nothing). */
@@ -16,6 +19,7 @@ export class DomainEventService {
   constructor(
     private readonly stream: EventStream,
     private readonly access: AccessPolicy,
+    private readonly cache: StateCache,
   ) {}
 
   private request(viewer: Viewer, after: number | null, filter: DomainEventFilter): StreamRequest<DomainLifecycleEvent> {
@@ -26,13 +30,22 @@ export class DomainEventService {
       sql: { subjectUuid: filter.domainUuid, types: filter.types, ownerId: filter.ownerId },
       accept: (e) =>
         this.access.canSeeDomain(viewer, e.domain) &&
-        (!filter.domainUuid || e.domain.uuid === filter.domainUuid) &&
+        (filter.domainUuid == null || e.domain.uuid === filter.domainUuid) &&
         (!types || types.has(e.type)) &&
         (!filter.ownerId || e.ownerId === filter.ownerId),
     };
   }
 
+  /**
+   * Live (no `after`) for one domain: the domain must exist and be the viewer's, NOT_FOUND otherwise (the same
+   * answer for a missing and a foreign one). A resumed stream may name a domain that is gone since; visibility
+   * is checked per event either way.
+   */
   subscribe(viewer: Viewer, after: number | null, filter: DomainEventFilter = {}): AsyncIterableIterator<DomainLifecycleEvent> {
+    if (filter.domainUuid != null && after === null) {
+      const domain = this.cache.domains.get(filter.domainUuid);
+      if (!domain || !this.access.canSeeDomain(viewer, domain)) throw new NotFoundError('domain', filter.domainUuid);
+    }
     return this.stream.subscribe(this.request(viewer, after, filter));
   }
 

@@ -5,8 +5,7 @@ import { ipAllocations, macLeases } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
 import { LibvirtError } from '../libvirt/errors.js';
 import { addDhcpHost, deleteDhcpHost } from '../libvirt/network.js';
-import type { DomainRecord, NetworkAddress, NetworkRecord } from '../libvirt/types.js';
-import type { CleanTrafficParams } from '../libvirt/xml/nwfilter.js';
+import type { CleanTrafficParams, DomainRecord, NetworkAddress, NetworkRecord } from '../libvirt/types.js';
 import { allocationPool, countFree, firstFree, formatIp, parseIp, type Pool } from './addresses.js';
 import type { AccessPolicy } from './authorization.js';
 import { AddressExhaustedError, fromLibvirt, NotFoundError, ValidationError } from './errors.js';
@@ -209,7 +208,9 @@ export class IpamService {
   }
 
   /** How many IPv4 addresses the network can still hand out (null when it has no IPv4). */
-  freeIpv4(network: NetworkRecord): number | null {
+  /** IPv4 addresses still free for new NICs: admins only (null for tenants) and null for networks without IPv4. */
+  freeIpv4(viewer: Viewer, network: NetworkRecord): number | null {
+    if (!isAdmin(viewer)) return null;
     const pool = this.poolOf(network.ipv4);
     if (!pool) return null;
     const rows = this.db

@@ -2,11 +2,8 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { ipAllocations, networkSettings } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
-import { defineNetworkXML } from '../libvirt/connect.js';
-import { networkActions, setNetworkAutostart } from '../libvirt/network.js';
-import { defineNWFilter, hasNWFilter } from '../libvirt/nwfilter.js';
-import { STOCK_CLEAN_TRAFFIC, virtplaneFilterXmls } from '../libvirt/xml/nwfilter.js';
-import { buildNetworkXml } from '../libvirt/xml/network.js';
+import { defineNetwork, networkActions, setNetworkAutostart } from '../libvirt/network.js';
+import { installCleanTrafficFilters } from '../libvirt/nwfilter.js';
 import type { NetworkRecord, NetworkSpec } from '../libvirt/types.js';
 import { formatIp, isValidPrefix, overlaps, parseIp, rangeWithin, subnetOf, type Family, type IpRange } from './addresses.js';
 import type { AccessPolicy } from './authorization.js';
@@ -68,16 +65,11 @@ export class NetworkService {
    */
   async probe(onError: (err: unknown) => void = () => {}): Promise<void> {
     try {
-      this.nwfilter = await hasNWFilter(this.bus, this.driverPath, STOCK_CLEAN_TRAFFIC);
-      if (this.nwfilter) for (const xml of virtplaneFilterXmls()) await defineNWFilter(this.bus, this.driverPath, xml);
+      this.nwfilter = await installCleanTrafficFilters(this.bus, this.driverPath);
     } catch (err) {
       this.nwfilter = false;
       onError(err);
     }
-  }
-
-  get nwfilterSupported(): boolean {
-    return this.nwfilter;
   }
 
   list(_viewer: Viewer): readonly NetworkRecord[] {
@@ -104,11 +96,6 @@ export class NetworkService {
     return { enabled: row?.antiSpoofing ?? true, supported: this.nwfilter };
   }
 
-  /** Whether tenant NICs on this network get clean-traffic: on by default, off per network by an admin. */
-  antiSpoofingEnabled(networkUuid: string): boolean {
-    return this.antiSpoofing(networkUuid).enabled;
-  }
-
   async setAntiSpoofing(viewer: Viewer, uuid: string, enabled: boolean): Promise<NetworkRecord> {
     this.access.requireAdmin(viewer);
     const network = this.get(viewer, uuid);
@@ -123,12 +110,16 @@ export class NetworkService {
   async create(viewer: Viewer, input: CreateNetworkInput): Promise<NetworkRecord> {
     this.access.requireAdmin(viewer);
     const spec = this.validate(input);
-    let path: string;
+    const path = await defineNetwork(this.bus, this.driverPath, spec).catch((err: unknown) => {
+      throw fromLibvirt(err);
+    });
     try {
-      path = await defineNetworkXML(this.bus, this.driverPath, buildNetworkXml(spec));
       if (input.autostart) await setNetworkAutostart(this.bus, path, true);
       if (input.start) await networkActions.create(this.bus, path);
     } catch (err) {
+      // Undo the define so that a retry with the same name does not meet CONFLICT.
+      await networkActions.undefine(this.bus, path).catch(() => {});
+      await this.sync.refreshNetwork(path).catch(() => undefined);
       throw fromLibvirt(err);
     }
     const after = await this.sync.refreshNetwork(path);

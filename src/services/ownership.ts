@@ -19,13 +19,6 @@ export class OwnershipStore {
     return this.owners.get(domainUuid);
   }
 
-  /** Number of domains a user owns. */
-  countFor(userId: string): number {
-    let n = 0;
-    for (const owner of this.owners.values()) if (owner === userId) n++;
-    return n;
-  }
-
   domains(): ReadonlySet<string> {
     return new Set(this.owners.keys());
   }

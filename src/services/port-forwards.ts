@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { count, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
-import { portForwardQuotas, portForwards, users } from '../db/schema.js';
+import { portForwards } from '../db/schema.js';
 import { applyRuleset, NftError, type DnatRule, type NftConfig } from '../firewall/nftables.js';
 import type { AccessPolicy } from './authorization.js';
 import { ConflictError, InvalidStateError, NotFoundError, QuotaExceededError, UnsupportedError, ValidationError } from './errors.js';
 import type { IpamService } from './ipam.js';
+import type { QuotaService } from './quotas.js';
 import type { StateCache } from './state-cache.js';
 import { isAdmin, type Viewer } from './viewer.js';
 
@@ -15,7 +16,6 @@ export type Protocol = 'TCP' | 'UDP';
 export interface PortForward {
   id: string;
   domainUuid: string;
-  userId: string | null;
   protocol: Protocol;
   hostPort: number;
   guestPort: number;
@@ -24,8 +24,8 @@ export interface PortForward {
   createdAt: Date;
 }
 
-/** A tenant without a quota row may hold this many forwards. */
-export const DEFAULT_MAX_PORT_FORWARDS = 0;
+/** Tenants may not forward privileged host ports (below this) nor the API's own port. */
+export const FIRST_TENANT_HOST_PORT = 1024;
 
 const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
 
@@ -41,8 +41,11 @@ export class PortForwardService {
     private readonly cache: StateCache,
     private readonly ipam: IpamService,
     private readonly access: AccessPolicy,
+    private readonly quotas: QuotaService,
     private readonly nft: NftConfig,
     private readonly log: Logger,
+    /** The port the API listens on (known once it listens); tenants may not forward it. */
+    private readonly apiPort: () => number | null = () => null,
   ) {}
 
   /** Start-up: puts the rules SQLite holds back into the kernel. A host without nft is logged, not fatal. */
@@ -69,18 +72,20 @@ export class PortForwardService {
     if (!domain || !this.access.canSeeDomain(viewer, domain)) throw new NotFoundError('domain', input.domainUuid);
     if (!isPort(input.hostPort)) throw new ValidationError('hostPort must be from 1 to 65535', 'hostPort');
     if (!isPort(input.guestPort)) throw new ValidationError('guestPort must be from 1 to 65535', 'guestPort');
+    if (!isAdmin(viewer)) {
+      if (input.hostPort < FIRST_TENANT_HOST_PORT) throw new ValidationError(`hostPort must be ${FIRST_TENANT_HOST_PORT} or above`, 'hostPort');
+      if (input.hostPort === this.apiPort()) throw new ValidationError(`hostPort ${input.hostPort} is the API's own port`, 'hostPort');
+    }
     if (!this.ipam.primaryIpv4(domain.uuid)) throw new InvalidStateError(`domain ${domain.name} has no IPv4 address from virtplane to forward to`);
-    const owner = this.access.ownerOf(domain);
     const id = randomUUID();
-    this.db.transaction((tx) => {
-      if (!isAdmin(viewer)) {
-        const limit = tx.select().from(portForwardQuotas).where(eq(portForwardQuotas.userId, viewer.userId)).get()?.maxPortForwards ?? DEFAULT_MAX_PORT_FORWARDS;
-        const used = tx.select({ n: count() }).from(portForwards).where(eq(portForwards.userId, viewer.userId)).get()?.n ?? 0;
-        if (used >= limit) throw new QuotaExceededError('PORT_FORWARDS', limit, used, 1);
-      }
+    // Quota check and insert in one transaction. Forwards count against the domain's current owner; admins
+    // are not held to it (a tenant adding here is that owner).
+    this.quotas.transaction((tx) => {
+      const owner = this.access.ownerOf(domain);
+      if (!isAdmin(viewer) && owner !== null) this.quotas.checkPortForwards(owner, 1, tx);
       const clash = tx.select().from(portForwards).all().find((r) => r.protocol === input.protocol && r.hostPort === input.hostPort);
       if (clash) throw new ConflictError(`host port ${input.protocol} ${input.hostPort} is already forwarded`);
-      tx.insert(portForwards).values({ id, domainUuid: domain.uuid, userId: owner, protocol: input.protocol, hostPort: input.hostPort, guestPort: input.guestPort }).run();
+      tx.insert(portForwards).values({ id, domainUuid: domain.uuid, protocol: input.protocol, hostPort: input.hostPort, guestPort: input.guestPort }).run();
     });
     try {
       await this.apply();
@@ -110,20 +115,6 @@ export class PortForwardService {
     if (n > 0) await this.start();
   }
 
-  /** Admin: how many forwards a tenant may hold. */
-  setQuota(viewer: Viewer, userId: string, max: number): { userId: string; maxPortForwards: number; used: number } {
-    this.access.requireAdmin(viewer);
-    if (!Number.isInteger(max) || max < 0 || max > 65535) throw new ValidationError('max must be from 0 to 65535', 'max');
-    if (!this.db.select({ id: users.id }).from(users).where(eq(users.id, userId)).get()) throw new NotFoundError('user', userId);
-    this.db
-      .insert(portForwardQuotas)
-      .values({ userId, maxPortForwards: max })
-      .onConflictDoUpdate({ target: portForwardQuotas.userId, set: { maxPortForwards: max } })
-      .run();
-    const used = this.db.select({ n: count() }).from(portForwards).where(eq(portForwards.userId, userId)).get()?.n ?? 0;
-    return { userId, maxPortForwards: max, used };
-  }
-
   /** Rewrites the table from SQLite; rewrites run one after another, each from the state at its turn. */
   apply(): Promise<void> {
     const run = this.applying.then(() => applyRuleset(this.nft, this.rules()));
@@ -143,11 +134,11 @@ export class PortForwardService {
   private visible(viewer: Viewer, r: typeof portForwards.$inferSelect): boolean {
     if (isAdmin(viewer)) return true;
     const domain = this.cache.domains.get(r.domainUuid);
-    return domain ? this.access.canSeeDomain(viewer, domain) : r.userId === viewer.userId;
+    return domain ? this.access.canSeeDomain(viewer, domain) : false;
   }
 
   private view(r: typeof portForwards.$inferSelect): PortForward {
-    return { ...r, guestIpv4: this.ipam.primaryIpv4(r.domainUuid)?.ipv4 ?? null };
+    return { id: r.id, domainUuid: r.domainUuid, protocol: r.protocol, hostPort: r.hostPort, guestPort: r.guestPort, createdAt: r.createdAt, guestIpv4: this.ipam.primaryIpv4(r.domainUuid)?.ipv4 ?? null };
   }
 
   private asServiceError(err: unknown): Error {

@@ -3,9 +3,16 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { domainDeletions, keptVolumes, type VolumeRef } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
-import { defineDomainXML, lookupDomainByUUID } from '../libvirt/connect.js';
-import { VIR_DOMAIN_XML_INACTIVE, VIR_DOMAIN_XML_SECURE } from '../libvirt/constants.js';
-import { domainActions, getDomainXml, setDomainOwner, UNDEFINE_FLAG_SETS, undefineDomainFully } from '../libvirt/domain.js';
+import { lookupDomainByUUID } from '../libvirt/connect.js';
+import {
+  defineDomain,
+  domainActions,
+  readDomainDefinition,
+  restoreDomainDefinition,
+  setDomainOwner,
+  UNDEFINE_FLAG_SETS,
+  undefineDomainFully,
+} from '../libvirt/domain.js';
 import { LibvirtError } from '../libvirt/errors.js';
 import {
   createVolume,
@@ -19,10 +26,8 @@ import {
   readVolume,
   resizeVolume,
 } from '../libvirt/storage.js';
-import type { DomainRecord } from '../libvirt/types.js';
-import { buildDomainXml, type CpuMode, type DomainSpec, type DomainType, type GraphicsType } from '../libvirt/xml/domain-builder.js';
-import { parseDomainSpec } from '../libvirt/xml/domain.js';
-import { cleanTrafficFilterRef } from '../libvirt/xml/nwfilter.js';
+import { cleanTrafficFilterRef } from '../libvirt/nwfilter.js';
+import type { CpuMode, DomainRecord, DomainSpec, DomainType, GraphicsType } from '../libvirt/types.js';
 import type { AccessPolicy } from './authorization.js';
 import { generateConsolePassword } from './console.js';
 import type { DomainService } from './domains.js';
@@ -226,7 +231,7 @@ export class ProvisioningService {
       ownerId: viewer.userId,
       ...(this.options.partitions ? { partition: `/machine/${viewer.name}` } : {}),
     };
-    const path = await defineDomainXML(this.bus, this.driverPath, buildDomainXml(spec));
+    const path = await defineDomain(this.bus, this.driverPath, spec);
     undo.push(() => this.undefine(path));
     this.bind(uuid, viewer.userId);
     if (input.start) {
@@ -408,10 +413,9 @@ export class ProvisioningService {
     if (this.busy.has(uuid)) throw new InvalidStateError('the domain is being changed by another request');
     this.busy.add(uuid);
     try {
-      const xml = await getDomainXml(this.bus, domain.path, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE).catch((err) => {
+      const { spec, saved } = await readDomainDefinition(this.bus, domain.path).catch((err) => {
         throw fromLibvirt(err, { kind: 'domain', id: uuid });
       });
-      const spec = parseDomainSpec(xml);
       const source = spec.disks[0]?.source;
       let volumePath: string | null = null;
       let capacity = 0;
@@ -433,13 +437,13 @@ export class ProvisioningService {
       let redefined = false;
       try {
         if (target.vcpus !== spec.vcpus || target.memoryMiB !== spec.memoryMiB) {
-          await defineDomainXML(this.bus, this.driverPath, buildDomainXml({ ...spec, vcpus: target.vcpus, memoryMiB: target.memoryMiB }));
+          await defineDomain(this.bus, this.driverPath, { ...spec, vcpus: target.vcpus, memoryMiB: target.memoryMiB });
           redefined = true;
         }
         if (volumePath !== null && target.diskGiB * GiB > capacity) await resizeVolume(this.bus, volumePath, target.diskGiB * GiB);
       } catch (err) {
         if (redefined) {
-          await defineDomainXML(this.bus, this.driverPath, xml).catch(() => undefined);
+          await restoreDomainDefinition(this.bus, this.driverPath, saved).catch(() => undefined);
           await this.sync.refreshDomain(domain.path); // queries after this answer show the definition put back
         }
         if (before) this.quotas.restore(uuid, before);

@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { quotas, reservations, users } from '../db/schema.js';
+import { domainOwners, portForwards, quotas, reservations, users } from '../db/schema.js';
 import type { AccessPolicy } from './authorization.js';
 import { NotFoundError, QuotaExceededError, ValidationError, type QuotaResource } from './errors.js';
 import type { Viewer } from './viewer.js';
@@ -20,6 +20,7 @@ export interface QuotaLimits {
   maxMemoryMiB: number | null;
   maxDiskGiB: number | null;
   maxInterfaces: number | null;
+  maxPortForwards: number | null;
 }
 
 export interface QuotaUsage {
@@ -28,15 +29,18 @@ export interface QuotaUsage {
   memoryMiB: number;
   diskGiB: number;
   interfaces: number;
+  /** Port forwards on the domains the user owns now (they move with a domain given to someone else). */
+  portForwards: number;
 }
 
-export type QuotaInput = { [K in keyof QuotaLimits]: number };
+/** New limits; `maxPortForwards` omitted keeps the current one (0 for a user without a quota yet). */
+export type QuotaInput = { [K in Exclude<keyof QuotaLimits, 'maxPortForwards'>]: number } & { maxPortForwards?: number | null };
 
-const ZERO: QuotaInput = { maxDomains: 0, maxVcpus: 0, maxMemoryMiB: 0, maxDiskGiB: 0, maxInterfaces: 0 };
-const UNLIMITED: QuotaLimits = { maxDomains: null, maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: null, maxInterfaces: null };
+const ZERO: { [K in keyof QuotaLimits]: number } = { maxDomains: 0, maxVcpus: 0, maxMemoryMiB: 0, maxDiskGiB: 0, maxInterfaces: 0, maxPortForwards: 0 };
+const UNLIMITED: QuotaLimits = { maxDomains: null, maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: null, maxInterfaces: null, maxPortForwards: null };
 
-/** Check order and the names a QuotaExceededError reports. */
-const CHECKS: [QuotaResource, keyof QuotaLimits, keyof QuotaUsage, (r: Resources) => number][] = [
+/** Check order and the names a QuotaExceededError reports, for what a domain holds. */
+const CHECKS: [QuotaResource, Exclude<keyof QuotaLimits, 'maxPortForwards'>, Exclude<keyof QuotaUsage, 'portForwards'>, (r: Resources) => number][] = [
   ['DOMAINS', 'maxDomains', 'domains', () => 1],
   ['VCPUS', 'maxVcpus', 'vcpus', (r) => r.vcpus],
   ['MEMORY_MIB', 'maxMemoryMiB', 'memoryMiB', (r) => r.memoryMiB],
@@ -62,8 +66,8 @@ export class QuotaService {
     if (!user) throw new NotFoundError('user', userId);
     const row = tx.select().from(quotas).where(eq(quotas.userId, userId)).get();
     if (row) {
-      const { maxDomains, maxVcpus, maxMemoryMiB, maxDiskGiB, maxInterfaces } = row;
-      return { maxDomains, maxVcpus, maxMemoryMiB, maxDiskGiB, maxInterfaces };
+      const { maxDomains, maxVcpus, maxMemoryMiB, maxDiskGiB, maxInterfaces, maxPortForwards } = row;
+      return { maxDomains, maxVcpus, maxMemoryMiB, maxDiskGiB, maxInterfaces, maxPortForwards };
     }
     return user.role === 'ADMIN' ? UNLIMITED : ZERO;
   }
@@ -80,21 +84,45 @@ export class QuotaService {
       .from(reservations)
       .where(eq(reservations.userId, userId))
       .get();
-    return row ?? { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 };
+    return { ...(row ?? { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 }), portForwards: this.portForwardsOf(userId, tx) };
+  }
+
+  /** Forwards on the domains `userId` owns now. */
+  private portForwardsOf(userId: string, tx: Tx | Db): number {
+    const row = tx
+      .select({ n: sql<number>`count(*)` })
+      .from(portForwards)
+      .innerJoin(domainOwners, eq(domainOwners.domainUuid, portForwards.domainUuid))
+      .where(eq(domainOwners.userId, userId))
+      .get();
+    return row?.n ?? 0;
+  }
+
+  /**
+   * Throws QuotaExceededError when `userId` may not hold `adding` more port forwards. Call inside the
+   * transaction (`transaction`) that inserts them, so no concurrent request slips between check and insert.
+   */
+  checkPortForwards(userId: string, adding: number, tx: Tx): void {
+    const limit = this.limits(userId, tx).maxPortForwards;
+    const used = this.portForwardsOf(userId, tx);
+    if (limit !== null && used + adding > limit) throw new QuotaExceededError('PORT_FORWARDS', limit, used, adding);
   }
 
   /** Admins: sets a user's limits. */
   set(viewer: Viewer, userId: string, input: QuotaInput): QuotaLimits {
     this.access.requireAdmin(viewer);
     for (const [key, value] of Object.entries(input)) {
-      if (!Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) throw new ValidationError(`${key} must be a non-negative integer`, key);
+      if (key === 'maxPortForwards' && value == null) continue;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) throw new ValidationError(`${key} must be a non-negative integer`, key);
     }
     return this.db.transaction(
       (tx) => {
         this.limits(userId, tx); // NOT_FOUND for an unknown user
+        const { maxPortForwards, ...rest } = input;
+        const set = { ...rest, ...(maxPortForwards == null ? {} : { maxPortForwards }), updatedAt: new Date() };
         tx.insert(quotas)
-          .values({ userId, ...input, updatedAt: new Date() })
-          .onConflictDoUpdate({ target: quotas.userId, set: { ...input, updatedAt: new Date() } })
+          .values({ userId, maxPortForwards: 0, ...set })
+          .onConflictDoUpdate({ target: quotas.userId, set })
           .run();
         return this.limits(userId, tx);
       },

@@ -10,18 +10,24 @@ export class SubscriptionRegistry {
 
   constructor(private readonly maxPerToken: number) {}
 
-  /** Throws LimitExceededError when the viewer's token already has the most subscriptions allowed. */
+  /**
+   * Throws LimitExceededError when the viewer's token already has the most subscriptions allowed. Checked
+   * before a subscription's source is made (so a refused one replays nothing); `track` checks again, since
+   * making the source may await and another subscription may take the last place meanwhile.
+   */
   assertRoom(viewer: Viewer): void {
-    if (this.count(viewer.tokenId) >= this.maxPerToken) {
-      throw new LimitExceededError(`at most ${this.maxPerToken} subscriptions may be open per API token`);
-    }
+    if (this.count(viewer.tokenId) >= this.maxPerToken) throw this.full();
+  }
+
+  private full(): LimitExceededError {
+    return new LimitExceededError(`at most ${this.maxPerToken} subscriptions may be open per API token`);
   }
 
   track<T>(viewer: Viewer, source: AsyncIterable<T>): AsyncIterableIterator<T> {
     const open = this.byToken.get(viewer.tokenId) ?? new Set();
     if (open.size >= this.maxPerToken) {
       void source[Symbol.asyncIterator]().return?.();
-      throw new LimitExceededError(`at most ${this.maxPerToken} subscriptions may be open per API token`);
+      throw this.full();
     }
     const inner = source[Symbol.asyncIterator]();
     let done = false;

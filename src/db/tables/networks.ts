@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
 import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import { users } from './auth.js';
 
 const createdAt = () => integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`);
 
@@ -47,9 +46,8 @@ export const portForwards = sqliteTable(
   'port_forwards',
   {
     id: text('id').primaryKey(),
+    /** The forward counts against the quota of this domain's current owner (`domain_owners`). */
     domainUuid: text('domain_uuid').notNull(),
-    /** The tenant whose quota the forward counts against (the domain's owner); null for unowned domains. */
-    userId: text('user_id'),
     protocol: text('protocol', { enum: ['TCP', 'UDP'] }).notNull(),
     hostPort: integer('host_port').notNull(),
     guestPort: integer('guest_port').notNull(),
@@ -58,13 +56,6 @@ export const portForwards = sqliteTable(
   (t) => [
     uniqueIndex('port_forwards_host_port_uq').on(t.protocol, t.hostPort),
     index('port_forwards_domain_idx').on(t.domainUuid),
-    index('port_forwards_user_idx').on(t.userId),
     check('port_forwards_ports_ck', sql`${t.hostPort} between 1 and 65535 and ${t.guestPort} between 1 and 65535`),
   ],
 );
-
-/** How many port forwards each tenant may hold (absent: none). */
-export const portForwardQuotas = sqliteTable('port_forward_quotas', {
-  userId: text('user_id').primaryKey().references(() => users.id, { onDelete: 'cascade' }),
-  maxPortForwards: integer('max_port_forwards').notNull(),
-});

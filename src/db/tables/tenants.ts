@@ -10,6 +10,8 @@ export const quotas = sqliteTable('quotas', {
   maxMemoryMiB: integer('max_memory_mib').notNull(),
   maxDiskGiB: integer('max_disk_gib').notNull(),
   maxInterfaces: integer('max_interfaces').notNull(),
+  /** NAT port forwards on the user's domains. */
+  maxPortForwards: integer('max_port_forwards').notNull().default(0),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
 });
 
