@@ -92,7 +92,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const subscriptions = new SubscriptionRegistry(config.limits.maxSubscriptionsPerToken);
     users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
     const images = new ImageService(db, bus, driverPath, config.imagePools, access);
-    const networks = new NetworkService(bus, driverPath, db, cache, sync, access);
+    // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
+    const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null);
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
     const domainType = await resolveDomainType(config, bus, driverPath);
@@ -113,8 +114,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       log.child({ component: 'provisioning' }),
     );
     let apiPort: number | null = config.port || null;
-    const portForwards = new PortForwardService(db, cache, ipam, access, quotas, config.nft, log.child({ component: 'nftables' }), () => apiPort);
+    const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, config.nft, log.child({ component: 'nftables' }), () => apiPort);
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
+    networks.onNatChange(() => void portForwards.start());
     await portForwards.start();
     const services: Services = {
       auth,

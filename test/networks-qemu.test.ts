@@ -30,12 +30,14 @@ for attempt in range(40):
 `;
 
 /**
- * Real networks on the QEMU driver through the host's libvirtd: a routed network on documentation ranges,
- * a TCG guest on it with a pinned address and clean-traffic, and NAT rules in a table this test owns.
+ * Real networks on the QEMU driver through the host's libvirtd, once routed and once NAT, on documentation
+ * ranges: a TCG guest on it with a pinned address and anti-spoofing, port forwards (and, for NAT, the
+ * masquerade) in an nftables table this test owns, and traffic between namespaces the test makes.
  */
-describe('networks on a real libvirtd (QEMU driver)', () => {
-  const prefix = uniquePrefix('net');
-  const name = `${prefix}-routed`;
+for (const mode of ['ROUTE', 'NAT'] as const)
+describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
+  const prefix = uniquePrefix(mode === 'ROUTE' ? 'net' : 'nat');
+  const name = `${prefix}-${mode.toLowerCase()}`;
   const vmName = `${prefix}-vm`;
   const bridge = `vp${randomBytes(4).toString('hex')}`; // 10 characters, under the 15 Linux allows
   // A random /29 and /64 of the documentation ranges, so parallel runs do not collide.
@@ -54,7 +56,7 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
   const domainUuid = randomUUID();
   const tag = randomBytes(3).toString('hex');
   const clientNet = 4 * (randomBytes(1)[0]! % 64); // a random /30 of 192.0.2.0/24
-  const netns: { guest: string; client: string; guestHost: string; clientHost: string; hostSide: string; clientSide: string; server?: ChildProcess } = {
+  const netns: { guest: string; client: string; guestHost: string; clientHost: string; hostSide: string; clientSide: string; server?: ChildProcess; outsideServer?: ChildProcess } = {
     guest: `vptest-g-${tag}`,
     client: `vptest-c-${tag}`,
     guestHost: `vpg${tag}`,
@@ -69,6 +71,7 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
   });
   after(async () => {
     netns.server?.kill();
+    netns.outsideServer?.kill();
     for (const args of [['link', 'del', netns.guestHost], ['link', 'del', netns.clientHost], ['netns', 'del', netns.guest], ['netns', 'del', netns.client]]) {
       try {
         execFileSync('ip', args, { stdio: 'ignore' });
@@ -95,14 +98,14 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
     await lease?.release();
   });
 
-  test('an admin defines and starts a routed network; libvirt runs it with the bridge and addresses asked for', async () => {
+  test(`an admin defines and starts a ${mode} network; libvirt runs it with the bridge and addresses asked for`, async () => {
     const r = await s!.gql(
       `mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { __typename
         ... on CreateNetworkSuccess { network { id active bridge forwardMode freeIpv4 antiSpoofing { enabled supported } } } ... on Error { code message } } }`,
       {
         input: {
           name,
-          forwardMode: 'ROUTE',
+          forwardMode: mode,
           bridge,
           ipv4: { address: v4(1), prefix: 29, dhcpRange: { start: v4(2), end: v4(6) } },
           ipv6: { address: `${v6}::1`, prefix: 64 },
@@ -113,9 +116,11 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
     assert.equal(r.data?.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(r));
     const n = r.data.createNetwork.network;
     networkId = n.id;
-    assert.deepEqual({ ...n, id: undefined }, { id: undefined, active: true, bridge, forwardMode: 'ROUTE', freeIpv4: 5, antiSpoofing: { enabled: true, supported: true } });
+    assert.deepEqual({ ...n, id: undefined }, { id: undefined, active: true, bridge, forwardMode: mode, freeIpv4: 5, antiSpoofing: { enabled: true, supported: true } });
     const xml = virsh('net-dumpxml', name);
-    assert.match(xml, /<forward mode='route'\/>/);
+    // virtplane runs NAT itself: to libvirt it is an open network (libvirt adds no firewall rules, whose
+    // NAT mode would refuse every forwarded connection), the masquerade is in virtplane's table.
+    assert.match(xml, mode === 'ROUTE' ? /<forward mode='route'\/>/ : /<forward mode='open'\/>/);
     assert.match(xml, new RegExp(`<range start='${v4(2)}' end='${v4(6)}'`));
     assert.match(execFileSync('ip', ['-o', 'addr', 'show', 'dev', bridge], { encoding: 'utf8' }), new RegExp(`inet ${v4(1).replace(/\./g, '\\.')}/29`));
   });
@@ -170,8 +175,13 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
     const rules = () =>
       JSON.parse(execFileSync('nft', ['-j', 'list', 'table', 'inet', table], { encoding: 'utf8' }))
         .nftables.filter((x: any) => x.rule)
-        .map((x: any) => `${x.rule.chain}: ${JSON.stringify(x.rule.expr.find((e: any) => e.dnat).dnat)}`);
-    const expected = [`prerouting: {"family":"ip","addr":"${ipv4}","port":22}`, `output: {"family":"ip","addr":"${ipv4}","port":22}`];
+        .map((x: any) => {
+          const dnat = x.rule.expr.find((e: any) => e.dnat)?.dnat;
+          return `${x.rule.chain}: ${dnat ? JSON.stringify(dnat) : x.rule.expr.some((e: any) => 'masquerade' in e) ? `masquerade ${x.rule.comment}` : '?'}`;
+        });
+    const networkUuid = s!.app.services.networks.byName(name)!.uuid;
+    const masquerade = mode === 'NAT' ? [`postrouting: masquerade ${networkUuid}`] : [];
+    const expected = [`prerouting: {"family":"ip","addr":"${ipv4}","port":22}`, `output: {"family":"ip","addr":"${ipv4}","port":22}`, ...masquerade];
     assert.deepEqual(rules(), expected);
 
     await s!.stop();
@@ -205,16 +215,24 @@ describe('networks on a real libvirtd (QEMU driver)', () => {
     const reply = execFileSync('ip', ['netns', 'exec', c, 'python3', '-c', CLIENT, netns.hostSide, '40022'], { encoding: 'utf8', timeout: 20_000 });
     assert.equal(reply.trim(), `guest saw ${netns.clientSide}`);
 
+    // The other way: the guest connects out to the client. A routed guest keeps its own address; a NAT guest
+    // leaves masqueraded as the host.
+    netns.outsideServer = spawn('ip', ['netns', 'exec', c, 'python3', '-c', GUEST_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => netns.outsideServer!.stdout!.once('data', resolve));
+    const seenOutside = execFileSync('ip', ['netns', 'exec', g, 'python3', '-c', CLIENT, netns.clientSide, '22'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(seenOutside.trim(), `guest saw ${mode === 'NAT' ? netns.hostSide : ipv4}`);
+
     // Deleting the guest releases its addresses: the DHCP entry and the rule go; then the network can go.
     virsh('destroy', vmName);
     virsh('undefine', vmName);
     await s.app.services.ipam.release(domainUuid);
     assert.doesNotMatch(virsh('net-dumpxml', name), /<host /);
-    assert.deepEqual(rules(), []);
+    assert.deepEqual(rules(), masquerade, 'the forward is gone with the guest');
     await waitFor(async () => ((await s!.gql(`{ domains(filter: { nameContains: "${prefix}" }) { totalCount } }`)).data.domains.totalCount === 0 ? true : null));
     const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on Error { code message } } }`, { id: networkId });
     assert.equal(del.data.deleteNetwork.__typename, 'DeleteNetworkSuccess', JSON.stringify(del));
     assert.throws(() => virsh('net-info', name));
+    assert.deepEqual(rules(), [], 'the masquerade is gone with the network');
   });
 });
 

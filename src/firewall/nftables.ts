@@ -16,6 +16,23 @@ export interface DnatRule {
   guestPort: number;
 }
 
+/** Source NAT for one virtplane NAT network: its IPv4 subnet leaves the host masqueraded. */
+export interface MasqueradeRule {
+  /** Shown as the rule's comment: the network's UUID. */
+  id: string;
+  /** The subnet's network address and prefix length, already validated. */
+  network: string;
+  prefix: number;
+  /** The network's bridge: traffic between its own guests is never rewritten. */
+  bridge: string;
+}
+
+/** Everything the table holds. */
+export interface Ruleset {
+  dnat: readonly DnatRule[];
+  masquerade: readonly MasqueradeRule[];
+}
+
 export interface NftConfig {
   /** Path or name of the nft binary; null turns host firewall changes off. */
   binary: string | null;
@@ -38,34 +55,46 @@ export class NftError extends Error {
 export const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const PORT = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
+const ID = /^[A-Za-z0-9-]{1,64}$/;
+const BRIDGE = /^[A-Za-z0-9_.-]{1,15}$/;
 
 /**
- * The whole ruleset file for the table: DNAT from host ports to guests, for traffic arriving and local.
+ * The whole ruleset file for the table: DNAT from host ports to guests (for traffic arriving and local), and
+ * masquerading for virtplane's NAT networks.
  * Every rule matches only packets addressed to the host itself (`fib daddr type local`): without that, a
  * forward of port 443 would also capture other guests' outbound HTTPS passing through the host.
  */
-export function buildRuleset(table: string, rules: readonly DnatRule[]): string {
+export function buildRuleset(table: string, rules: Ruleset): string {
   if (!TABLE_NAME.test(table)) throw new NftError('FAILED', `illegal nftables table name ${JSON.stringify(table)}`);
-  const lines = () =>
-    rules.map((r) => {
-      // Everything interpolated is checked here, so no input can add a statement to the file.
-      if (!IPV4.test(r.guestIpv4) || !PORT(r.hostPort) || !PORT(r.guestPort) || !/^[A-Za-z0-9-]{1,64}$/.test(r.id)) {
-        throw new NftError('FAILED', `refusing to write an invalid rule ${JSON.stringify(r)}`);
-      }
-      const proto = r.protocol === 'UDP' ? 'udp' : 'tcp';
-      return `    fib daddr type local meta nfproto ipv4 ${proto} dport ${r.hostPort} dnat ip to ${r.guestIpv4}:${r.guestPort} comment "${r.id}"`;
-    });
+  const refuse = (r: unknown) => {
+    throw new NftError('FAILED', `refusing to write an invalid rule ${JSON.stringify(r)}`);
+  };
+  // Everything interpolated is checked here, so no input can add a statement to the file.
+  const dnat = rules.dnat.map((r) => {
+    if (!IPV4.test(r.guestIpv4) || !PORT(r.hostPort) || !PORT(r.guestPort) || !ID.test(r.id)) refuse(r);
+    const proto = r.protocol === 'UDP' ? 'udp' : 'tcp';
+    return `    fib daddr type local meta nfproto ipv4 ${proto} dport ${r.hostPort} dnat ip to ${r.guestIpv4}:${r.guestPort} comment "${r.id}"`;
+  });
+  const masquerade = rules.masquerade.map((r) => {
+    if (!IPV4.test(r.network) || !Number.isInteger(r.prefix) || r.prefix < 0 || r.prefix > 32 || !ID.test(r.id) || !BRIDGE.test(r.bridge)) refuse(r);
+    const subnet = `${r.network}/${r.prefix}`;
+    return `    ip saddr ${subnet} ip daddr != ${subnet} oifname != "${r.bridge}" masquerade comment "${r.id}"`;
+  });
   return [
     `table inet ${table}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
     `  chain prerouting {`,
     `    type nat hook prerouting priority dstnat; policy accept;`,
-    ...lines(),
+    ...dnat,
     `  }`,
     `  chain output {`,
     `    type nat hook output priority -100; policy accept;`,
-    ...lines(),
+    ...dnat,
+    `  }`,
+    `  chain postrouting {`,
+    `    type nat hook postrouting priority srcnat; policy accept;`,
+    ...masquerade,
     `  }`,
     `}`,
     '',
@@ -89,7 +118,7 @@ function run(binary: string, args: string[], input?: string): Promise<string> {
 }
 
 /** Replaces the table's contents with `rules` in one transaction. */
-export async function applyRuleset(config: NftConfig, rules: readonly DnatRule[]): Promise<void> {
+export async function applyRuleset(config: NftConfig, rules: Ruleset): Promise<void> {
   if (config.binary === null) throw new NftError('DISABLED', 'host firewall changes are turned off (VIRTPLANE_NFT=off)');
   await run(config.binary, ['-f', '-'], buildRuleset(config.table, rules));
 }

@@ -53,7 +53,7 @@ export const NetworkRef = builder.node(builder.objectRef<NetworkRecord>('Network
     active: t.exposeBoolean('active'),
     autostart: t.exposeBoolean('autostart'),
     persistent: t.exposeBoolean('persistent'),
-    forwardMode: t.field({ type: NetworkForwardModeEnum, resolve: (n) => n.forwardMode }),
+    forwardMode: t.field({ type: NetworkForwardModeEnum, resolve: (n, _args, ctx) => ctx.services.networks.forwardModeOf(n) }),
     forwardDevice: t.exposeString('forwardDevice', { nullable: true }),
     bridge: t.exposeString('bridge', { nullable: true }),
     ipv4: t.field({ type: NetworkIPv4Ref, nullable: true, resolve: (n) => n.ipv4 }),

@@ -80,7 +80,8 @@ export interface NetworkAddress {
 /** What virtplane asks libvirt to define: the subset of libvirt's network XML the API offers. */
 export interface NetworkSpec {
   name: string;
-  forwardMode: 'NAT' | 'ROUTE' | 'ISOLATED';
+  /** OPEN: libvirt routes and adds no firewall rules (virtplane's own NAT networks use it). */
+  forwardMode: 'NAT' | 'ROUTE' | 'OPEN' | 'ISOLATED';
   /** Host interface the network forwards through; null lets the routing table decide. */
   forwardDevice: string | null;
   bridge: string;

@@ -57,7 +57,42 @@ export class NetworkService {
     private readonly cache: StateCache,
     private readonly sync: LibvirtSync,
     private readonly access: AccessPolicy,
+    /** Whether NAT networks are run by virtplane (nftables on) rather than by libvirt's own NAT mode. */
+    private readonly managedNat = false,
   ) {}
+
+  private readonly natListeners: (() => void)[] = [];
+
+  /** Called whenever a virtplane NAT network appears or goes, so the firewall can be rewritten. */
+  onNatChange(listener: () => void): void {
+    this.natListeners.push(listener);
+  }
+
+  /**
+   * The forward mode users see. A virtplane NAT network is an `open` network to libvirt, NAT to everyone
+   * else: its masquerade and port forwards live in virtplane's nftables table.
+   */
+  forwardModeOf(network: NetworkRecord): NetworkRecord['forwardMode'] {
+    if (network.forwardMode !== 'OPEN') return network.forwardMode;
+    const row = this.db.select().from(networkSettings).where(eq(networkSettings.networkUuid, network.uuid)).get();
+    return row?.managedNat ? 'NAT' : 'OPEN';
+  }
+
+  /** The subnets virtplane masquerades: every virtplane NAT network libvirt still has. */
+  natSubnets(): { uuid: string; network: string; prefix: number; bridge: string }[] {
+    const out = [];
+    for (const row of this.db.select().from(networkSettings).where(eq(networkSettings.managedNat, true)).all()) {
+      const n = this.cache.networks.get(row.networkUuid);
+      const ip = n?.ipv4 ? parseIp(n.ipv4.address) : null;
+      if (!n || !ip || !n.bridge) continue;
+      out.push({ uuid: n.uuid, network: formatIp({ family: ip.family, value: subnetOf(ip, n.ipv4!.prefix).first }), prefix: n.ipv4!.prefix, bridge: n.bridge });
+    }
+    return out;
+  }
+
+  private natChanged(): void {
+    for (const l of this.natListeners) l();
+  }
 
   /**
    * Asks the driver once whether it can filter NICs (the test driver cannot) and, where it can, defines
@@ -110,20 +145,31 @@ export class NetworkService {
   async create(viewer: Viewer, input: CreateNetworkInput): Promise<NetworkRecord> {
     this.access.requireAdmin(viewer);
     const spec = this.validate(input);
+    // libvirt's own NAT mode rejects every new connection into the network, port forwards included.
+    const managedNat = spec.forwardMode === 'NAT' && this.managedNat;
+    if (managedNat) spec.forwardMode = 'OPEN';
     const path = await defineNetwork(this.bus, this.driverPath, spec).catch((err: unknown) => {
       throw fromLibvirt(err);
     });
+    let uuid: string | undefined;
     try {
+      if (managedNat) {
+        uuid = (await this.sync.refreshNetwork(path))?.uuid;
+        if (!uuid) throw new NotFoundError('network', spec.name);
+        this.db.insert(networkSettings).values({ networkUuid: uuid, managedNat: true }).onConflictDoUpdate({ target: networkSettings.networkUuid, set: { managedNat: true } }).run();
+      }
       if (input.autostart) await setNetworkAutostart(this.bus, path, true);
       if (input.start) await networkActions.create(this.bus, path);
     } catch (err) {
       // Undo the define so that a retry with the same name does not meet CONFLICT.
       await networkActions.undefine(this.bus, path).catch(() => {});
       await this.sync.refreshNetwork(path).catch(() => undefined);
+      if (uuid) this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).run();
       throw fromLibvirt(err);
     }
     const after = await this.sync.refreshNetwork(path);
     if (!after) throw new NotFoundError('network', spec.name);
+    if (managedNat) this.natChanged();
     return after;
   }
 
@@ -165,7 +211,8 @@ export class NetworkService {
       throw fromLibvirt(err, { kind: 'network', id: uuid });
     }
     await this.sync.refreshNetwork(network.path);
-    this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).run();
+    const settings = this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).returning().get();
+    if (settings?.managedNat) this.natChanged();
     return uuid;
   }
 

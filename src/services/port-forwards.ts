@@ -3,10 +3,11 @@ import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { portForwards } from '../db/schema.js';
-import { applyRuleset, NftError, type DnatRule, type NftConfig } from '../firewall/nftables.js';
+import { applyRuleset, NftError, type DnatRule, type NftConfig, type Ruleset } from '../firewall/nftables.js';
 import type { AccessPolicy } from './authorization.js';
 import { ConflictError, InvalidStateError, NotFoundError, QuotaExceededError, UnsupportedError, ValidationError } from './errors.js';
 import type { IpamService } from './ipam.js';
+import type { NetworkService } from './networks.js';
 import type { QuotaService } from './quotas.js';
 import type { StateCache } from './state-cache.js';
 import { isAdmin, type Viewer } from './viewer.js';
@@ -30,8 +31,9 @@ export const FIRST_TENANT_HOST_PORT = 1024;
 const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
 
 /**
- * NAT port forwards: host port → a guest's pinned IPv4. SQLite is the truth; the nftables table is
- * rewritten from it as a whole at start-up and after every change, one rewrite at a time.
+ * NAT port forwards: host port → a guest's pinned IPv4, and the masquerade of virtplane's NAT networks.
+ * SQLite is the truth; the nftables table is rewritten from it as a whole at start-up and after every
+ * change, one rewrite at a time.
  */
 export class PortForwardService {
   private applying: Promise<unknown> = Promise.resolve();
@@ -40,6 +42,7 @@ export class PortForwardService {
     private readonly db: Db,
     private readonly cache: StateCache,
     private readonly ipam: IpamService,
+    private readonly networks: NetworkService,
     private readonly access: AccessPolicy,
     private readonly quotas: QuotaService,
     private readonly nft: NftConfig,
@@ -122,13 +125,15 @@ export class PortForwardService {
     return run;
   }
 
-  private rules(): DnatRule[] {
-    const out: DnatRule[] = [];
+  private rules(): Ruleset {
+    const dnat: DnatRule[] = [];
     for (const r of this.db.select().from(portForwards).all()) {
       const ip = this.ipam.primaryIpv4(r.domainUuid)?.ipv4;
-      if (ip) out.push({ id: r.id, protocol: r.protocol, hostPort: r.hostPort, guestIpv4: ip, guestPort: r.guestPort });
+      if (ip) dnat.push({ id: r.id, protocol: r.protocol, hostPort: r.hostPort, guestIpv4: ip, guestPort: r.guestPort });
     }
-    return out.sort((a, b) => a.protocol.localeCompare(b.protocol) || a.hostPort - b.hostPort);
+    dnat.sort((a, b) => a.protocol.localeCompare(b.protocol) || a.hostPort - b.hostPort);
+    const masquerade = this.networks.natSubnets().map((n) => ({ id: n.uuid, network: n.network, prefix: n.prefix, bridge: n.bridge }));
+    return { dnat, masquerade };
   }
 
   private visible(viewer: Viewer, r: typeof portForwards.$inferSelect): boolean {

@@ -8,6 +8,11 @@ export const networkSettings = sqliteTable('network_settings', {
   networkUuid: text('network_uuid').primaryKey(),
   /** Whether tenant NICs on this network get the clean-traffic nwfilter. */
   antiSpoofing: integer('anti_spoofing', { mode: 'boolean' }).notNull().default(true),
+  /**
+   * A NAT network virtplane runs itself: libvirt `open` mode (libvirt adds no firewall rules) with the
+   * masquerade in virtplane's nftables table, so port forwards can reach its guests.
+   */
+  managedNat: integer('managed_nat', { mode: 'boolean' }).notNull().default(false),
 });
 
 /** Every MAC handed out by the allocator, so none is given twice while its domain exists. */

@@ -55,8 +55,9 @@ export function parseNetworkXml(xml: string): ParsedNetworkXml {
 export function buildNetworkXml(spec: NetworkSpec): string {
   const network: XmlNode = { name: spec.name };
   if (spec.forwardMode !== 'ISOLATED') {
-    const forward: XmlNode = { [`${ATTR}mode`]: spec.forwardMode === 'NAT' ? 'nat' : 'route' };
-    if (spec.forwardDevice) {
+    const forward: XmlNode = { [`${ATTR}mode`]: spec.forwardMode.toLowerCase() };
+    // An open network forwards through whatever the routing table says; libvirt takes no device for it.
+    if (spec.forwardDevice && spec.forwardMode !== 'OPEN') {
       forward[`${ATTR}dev`] = spec.forwardDevice;
       forward.interface = { [`${ATTR}dev`]: spec.forwardDevice };
     }

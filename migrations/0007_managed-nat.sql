@@ -1,0 +1,1 @@
+ALTER TABLE `network_settings` ADD `managed_nat` integer DEFAULT false NOT NULL;
