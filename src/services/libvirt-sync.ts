@@ -22,7 +22,7 @@ type Read<T> = { ok: T } | { err: LibvirtError };
 type Incoming = { type: DomainEventType; detail: string };
 
 const TOMBSTONES = 1024;
-/** How often the cheap state check (one GetAllDomainStats call) looks for changes no signal announced. */
+/** How often the cheap state check (one GetAllDomainStats call) looks for changes no signal announced, by default. */
 const CHECK_INTERVAL_MS = 30_000;
 
 /** The event a resync reports when it finds a domain in a state no signal announced. */
@@ -81,6 +81,7 @@ export class LibvirtSync {
     private readonly log: Logger,
     /** Remembers storage pool paths for the disk capacity lookups of each re-read. */
     private readonly pools?: PoolPathCache,
+    private readonly checkIntervalMs: number = CHECK_INTERVAL_MS,
   ) {}
 
   async start(): Promise<void> {
@@ -107,7 +108,7 @@ export class LibvirtSync {
       for (const n of known.networks) this.cache.setNetwork(n);
     }
     await this.resync(known === null);
-    this.checkTimer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
+    this.checkTimer = setInterval(() => void this.check(), this.checkIntervalMs);
     this.checkTimer.unref();
   }
 
