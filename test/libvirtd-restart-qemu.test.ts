@@ -67,20 +67,30 @@ describe('libvirtd restarts behind a libvirt-dbus that stays up (real QEMU drive
     }
   });
 
-  test('a guest that dies while libvirtd is away is announced once (synthetic) and the cache matches libvirt', async () => {
+  test('a guest that dies while libvirtd is away is announced once (synthetic), the cache matches libvirt, and signals flow again', async () => {
     const id = domainGlobalId(uuid);
-    const action = `mutation($id: ID!) { a: %s(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`;
-    const started = await s!.gql(action.replace('%s', 'startDomain'), { id });
-    assert.deepEqual(started.data?.a, { __typename: 'DomainActionSuccess', domain: { state: 'RUNNING' } }, JSON.stringify(started));
-
     const client = s!.ws();
     const sub = collect(client, `subscription($id: ID) { domainEvents(domainId: $id) { type detail synthetic domain { name state } } }`, { id });
     // A round trip on the same socket proves the subscription is registered before we act.
     await new Promise<void>((resolve, reject) =>
       client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
     );
-    // Events of the start itself (e.g. RESUMED/UNPAUSED after STARTED) may still be on their way: let the
-    // cache settle on RUNNING, then only what follows counts.
+    /** Events from index `from` on, once one of type `type` is among them. */
+    const eventsUntil = async (from: number, type: string): Promise<any[]> => {
+      for (;;) {
+        const events = sub.items.slice(from).map((e: any) => e.domainEvents);
+        if (events.some((e) => e.type === type)) return events;
+        await sub.next(sub.items.length + 1, 20_000);
+      }
+    };
+
+    const action = `mutation($id: ID!) { a: %s(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`;
+    const started = await s!.gql(action.replace('%s', 'startDomain'), { id });
+    assert.deepEqual(started.data?.a, { __typename: 'DomainActionSuccess', domain: { state: 'RUNNING' } }, JSON.stringify(started));
+    // The start's own signals (STARTED, and RESUMED/UNPAUSED for its vCPUs) arrive first; only what follows counts.
+    await eventsUntil(0, 'STARTED');
+    await sleep(300);
+    const before = sub.items.length;
     const hostState = `query($f: DomainFilter) { host { stale } domains(filter: $f) { edges { node { name state } } } }`;
     const view = async () => {
       const r = await s!.gql(hostState, { f: { nameContains: name } });
@@ -88,8 +98,6 @@ describe('libvirtd restarts behind a libvirt-dbus that stays up (real QEMU drive
       return { stale: r.data.host.stale as boolean, states: r.data.domains.edges.map((e: any) => e.node.state) as string[] };
     };
     assert.deepEqual(await view(), { stale: false, states: ['RUNNING'] });
-    await sleep(300);
-    const before = sub.items.length;
 
     // libvirtd goes away (SIGTERM, like a service restart); the guest lives on without it…
     const qemuPid = Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8').trim());
@@ -112,7 +120,8 @@ describe('libvirtd restarts behind a libvirt-dbus that stays up (real QEMU drive
 
     // libvirtd comes back: libvirt-dbus reconnects on the next call, the server reloads and announces the change.
     await lease!.startLibvirtd();
-    assert.match(virsh('domstate', name), /shut off/);
+    // libvirtd finds the guest's QEMU gone as it reconnects to its guests (in the background).
+    await until('virsh domstate: shut off', async () => (/shut off/.test(virsh('domstate', name)) ? true : undefined));
     await until('the server to see libvirt again', async () => {
       const v = await view();
       return !v.stale && v.states[0] === 'SHUTOFF' ? v : undefined;
@@ -121,7 +130,7 @@ describe('libvirtd restarts behind a libvirt-dbus that stays up (real QEMU drive
     const missed = (await sub.next(before + 1, 20_000)).slice(before).map((e: any) => e.domainEvents);
     assert.deepEqual(missed, [{ type: 'STOPPED', detail: 'SHUTDOWN', synthetic: true, domain: { name, state: 'SHUTOFF' } }]);
 
-    // Exactly once: several more checks find nothing new to announce.
+    // Exactly once: more checks find nothing new to announce.
     await sleep(1500);
     assert.deepEqual(
       sub.items.slice(before).map((e: any) => [e.domainEvents.type, e.domainEvents.synthetic]),
@@ -129,6 +138,20 @@ describe('libvirtd restarts behind a libvirt-dbus that stays up (real QEMU drive
     );
     assert.deepEqual(await view(), { stale: false, states: ['SHUTOFF'] });
     assert.match(virsh('domstate', name), /shut off/);
+
+    // libvirt-dbus registered for libvirt's events again on its new connection: a start is signalled, not
+    // found later by a check.
+    const restarted = await s!.gql(action.replace('%s', 'startDomain'), { id });
+    assert.deepEqual(restarted.data?.a, { __typename: 'DomainActionSuccess', domain: { state: 'RUNNING' } }, JSON.stringify(restarted));
+    // libvirt's QEMU driver also reports that it started the vCPUs (RESUMED/UNPAUSED): allowed, as a signal.
+    await eventsUntil(before + 1, 'STARTED');
+    await sleep(1000); // nothing synthetic follows: the checks meanwhile saw the start in progress, not a missed change
+    const later = sub.items.slice(before + 1).map((e: any) => e.domainEvents);
+    assert.deepEqual(
+      later.filter((e) => e.type === 'STARTED'),
+      [{ type: 'STARTED', detail: 'BOOTED', synthetic: false, domain: { name, state: 'RUNNING' } }],
+    );
+    for (const e of later) assert.ok((e.type === 'RESUMED' || e.type === 'STARTED') && !e.synthetic, `unexpected event ${JSON.stringify(e)}`);
     sub.unsubscribe();
   });
 });
