@@ -88,6 +88,8 @@ export interface ExclusiveLibvirtdLease extends LibvirtdLease {
   stopLibvirtd(): Promise<void>;
   /** Starts libvirtd again and waits until its socket answers. */
   startLibvirtd(): Promise<void>;
+  /** Whether a libvirtd process runs (its PID file names a live process). */
+  libvirtdRunning(): boolean;
 }
 
 /** The PID of the process holding libvirtd exclusively, if it is alive. */
@@ -188,6 +190,9 @@ async function acquireExclusive(): Promise<ExclusiveLibvirtdLease> {
     async stopLibvirtd() {
       stoppedByUs = true;
       await stopDaemon(PID_FILES.libvirtd);
+    },
+    libvirtdRunning() {
+      return pidOf(PID_FILES.libvirtd) !== null;
     },
     async startLibvirtd() {
       if (!(await socketAnswers())) await startDaemons();
