@@ -139,10 +139,11 @@ export async function acquireLibvirtd(opts: { exclusive: true }): Promise<Exclus
 export async function acquireLibvirtd(opts?: { exclusive?: false }): Promise<LibvirtdLease>;
 export async function acquireLibvirtd(opts: { exclusive?: boolean } = {}): Promise<LibvirtdLease | ExclusiveLibvirtdLease> {
   if (opts.exclusive) return acquireExclusive();
-  // Wait while another process holds libvirtd exclusively (it may be restarting it).
+  // Wait while another process holds libvirtd exclusively (it may be restarting it) — unless this process is
+  // a user already: the exclusive holder is still waiting for it to leave, so it must not wait in turn.
   for (let registered = false; !registered; ) {
     registered = await withLock(async () => {
-      if (exclusiveHolder()) return false;
+      if (exclusiveHolder() && !existsSync(join(USERS, String(process.pid)))) return false;
       await register();
       return true;
     });
