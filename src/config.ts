@@ -23,6 +23,8 @@ export interface Config {
   nft: NftConfig;
   /** Event log retention (count and age; 0 = unlimited) and the live buffer per subscriber. */
   events?: { maxCount: number; maxAgeMs: number; bufferLimit: number };
+  /** How often the cheap state check looks for changes no libvirt signal announced (ms; default 30 s). */
+  resyncCheckMs?: number;
   provisioning: ProvisioningConfig;
 }
 
@@ -71,6 +73,8 @@ const LIMIT_ENV: Record<keyof QueryLimits, string> = {
 
 export const DEFAULT_EVENTS: NonNullable<Config['events']> = { maxCount: 100_000, maxAgeMs: 7 * 24 * 3600_000, bufferLimit: 1000 };
 
+export const DEFAULT_RESYNC_CHECK_MS = 30_000;
+
 export class ConfigError extends Error {}
 
 export const CONFIG_HELP = `virtplane: GraphQL control plane for libvirt
@@ -96,6 +100,9 @@ Environment:
                          Pruning never removes an event a connected subscriber has not received yet.
   VIRTPLANE_EVENTS_BUFFER  events a subscriber may lag behind before it is disconnected with close code
                          4008 (default 1000; on its socket: that many × 4 KiB of unsent frames)
+  VIRTPLANE_RESYNC_CHECK_SECONDS  how often one cheap call compares every domain's state with the
+                         cache, to notice changes no signal announced (e.g. libvirtd restarted
+                         behind libvirt-dbus) and libvirt going away  (default 30)
   VIRTPLANE_STORAGE_POOL storage pool for guest disks                 (default virtplane)
   VIRTPLANE_STORAGE_DIR  directory of that pool when virtplane has to create it (a dir pool)
                                                                       (default <data dir>/storage)
@@ -171,6 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxAgeMs: nonNegative('VIRTPLANE_EVENTS_MAX_AGE_HOURS', DEFAULT_EVENTS.maxAgeMs / 3600_000) * 3600_000,
     bufferLimit: Math.max(1, Math.floor(nonNegative('VIRTPLANE_EVENTS_BUFFER', DEFAULT_EVENTS.bufferLimit))),
   };
+  const resyncCheckSeconds = nonNegative('VIRTPLANE_RESYNC_CHECK_SECONDS', DEFAULT_RESYNC_CHECK_MS / 1000);
+  if (resyncCheckSeconds < 0.1) throw new ConfigError(`VIRTPLANE_RESYNC_CHECK_SECONDS must be at least 0.1, got "${env.VIRTPLANE_RESYNC_CHECK_SECONDS}"`);
   const positive = (name: string, fallback: number | null): number | null => {
     const raw = env[name]?.trim();
     if (!raw) return fallback;
@@ -189,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     limits,
     events,
+    resyncCheckMs: Math.round(resyncCheckSeconds * 1000),
     host: env.HOST?.trim() || '127.0.0.1',
     port,
     dataDir,

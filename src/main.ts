@@ -81,7 +81,15 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit });
     stream.start();
     cleanups.push(() => stream.stop());
-    const sync = new LibvirtSync(bus, driverPath, cache, stream, log.child({ component: 'sync' }), new PoolPathCache(bus, driverPath));
+    const sync = new LibvirtSync(
+      bus,
+      driverPath,
+      cache,
+      stream,
+      log.child({ component: 'sync' }),
+      new PoolPathCache(bus, driverPath),
+      config.resyncCheckMs,
+    );
     cleanups.push(() => sync.stop());
     await sync.start();
 

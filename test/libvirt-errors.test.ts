@@ -46,3 +46,15 @@ test('"unsupported configuration" is bad input, not a missing feature; "not supp
   assert.equal(classifyLibvirtError({ type: 'org.libvirt.Error', text: 'this function is not supported by the connection driver: virDomainReset' }).kind, 'UNSUPPORTED');
   assert.equal(classifyLibvirtError({ type: 'org.freedesktop.DBus.Error.ServiceUnknown', text: 'The name org.libvirt was not provided' }).kind, 'UNAVAILABLE');
 });
+
+test('libvirtd gone behind a running libvirt-dbus is UNAVAILABLE (the messages libvirt-dbus answers then)', () => {
+  for (const text of [
+    "Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory",
+    "Failed to connect socket to '/var/run/libvirt/libvirt-sock': Connection refused",
+    'End of file while reading data: Input/output error',
+    'Cannot recv data: Connection reset by peer',
+    'internal error: client socket is closed',
+  ]) {
+    assert.equal(classifyLibvirtError({ type: 'org.libvirt.Error', text }).kind, 'UNAVAILABLE', text);
+  }
+});

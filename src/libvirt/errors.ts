@@ -32,7 +32,10 @@ const rules: [RegExp, LibvirtErrorKind][] = [
   [/already exists|already defined|is already in use|already in use|duplicate/i, 'CONFLICT'],
   [/not supported|unsupported|this function is not supported|no support/i, 'UNSUPPORTED'],
   [/invalid argument|failed to parse|expected|malformed|invalid/i, 'INVALID_ARGUMENT'],
-  [/failed to connect|cannot connect|connection (is )?closed|client socket is closed|Broken pipe|no connection driver/i, 'UNAVAILABLE'],
+  // libvirtd away: libvirt-dbus reopens its connection on each call after a restart, so a call while libvirtd is
+  // down answers "Failed to connect socket to '…/libvirt-sock': No such file or directory" (or "Connection
+  // refused" after a crash); a call in flight when it goes reads "End of file while reading data: …".
+  [/failed to connect|cannot connect|connection (is )?closed|client socket is closed|Broken pipe|Connection reset by peer|End of file while reading data|no connection driver/i, 'UNAVAILABLE'],
 ];
 
 const unavailableDbusErrors = new Set([

@@ -22,8 +22,10 @@ type Read<T> = { ok: T } | { err: LibvirtError };
 type Incoming = { type: DomainEventType; detail: string };
 
 const TOMBSTONES = 1024;
-/** How often the cheap state check (one GetAllDomainStats call) looks for changes no signal announced. */
+/** How often the cheap state check (one GetAllDomainStats call) looks for changes no signal announced, by default. */
 const CHECK_INTERVAL_MS = 30_000;
+/** How long a difference the check finds must last before it counts as unannounced (signals may be on their way). */
+const CONFIRM_MS = 3_000;
 
 /** The event a resync reports when it finds a domain in a state no signal announced. */
 function eventForStateChange(from: DomainState | undefined, to: DomainState): Incoming | null {
@@ -67,6 +69,9 @@ export class LibvirtSync {
   private readonly tombstones = new Map<string, DomainRecord>();
   private resyncTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
+  private confirmTimer: NodeJS.Timeout | null = null;
+  /** A difference the check saw, and since when: resynced only if it lasts (see check()). */
+  private suspect: { key: string; since: number } | null = null;
   private resyncAttempt = 0;
   private stopped = false;
   /** Whether the last contact with libvirt succeeded. */
@@ -81,6 +86,7 @@ export class LibvirtSync {
     private readonly log: Logger,
     /** Remembers storage pool paths for the disk capacity lookups of each re-read. */
     private readonly pools?: PoolPathCache,
+    private readonly checkIntervalMs: number = CHECK_INTERVAL_MS,
   ) {}
 
   async start(): Promise<void> {
@@ -107,25 +113,43 @@ export class LibvirtSync {
       for (const n of known.networks) this.cache.setNetwork(n);
     }
     await this.resync(known === null);
-    this.checkTimer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
+    this.checkTimer = setInterval(() => void this.check(), this.checkIntervalMs);
     this.checkTimer.unref();
   }
 
   /**
    * The periodic cheap check: one call for every domain's state. A difference from the cache (once everything
-   * in line has committed) means a change went unannounced — e.g. libvirtd restarted behind libvirt-dbus — so
-   * everything is reloaded; a failed call marks libvirt unavailable and retries the reload with backoff.
+   * in line has committed) that is still there CONFIRM_MS later means a change went unannounced — e.g. libvirtd
+   * restarted behind libvirt-dbus — so everything is reloaded; a failed call marks libvirt unavailable and retries the reload with backoff.
    */
   async check(): Promise<void> {
     if (this.stopped || this.resyncTimer) return;
     try {
       const states = await domainStatesByName(this.bus, this.driverPath);
       await this.tail;
-      const cached = [...this.cache.domains.values()];
-      const differs = cached.length !== states.size || cached.some((d) => states.get(d.name) !== d.state);
-      if (differs) {
-        this.log.warn('state check found changes no signal announced; resyncing');
+      const cachedNames = new Set<string>();
+      const differences: string[] = [];
+      for (const d of this.cache.domains.values()) {
+        cachedNames.add(d.name);
+        if (states.get(d.name) !== d.state) differences.push(`${d.name}:${states.get(d.name) ?? 'gone'}`);
+      }
+      for (const [name, state] of states) if (!cachedNames.has(name)) differences.push(`${name}:${state}:new`);
+      if (differences.length === 0) {
+        this.suspect = null;
+        return;
+      }
+      // A change in progress (e.g. a domain PAUSED while it starts) is announced by its signal a moment later:
+      // only the same difference seen again after CONFIRM_MS is one no signal will announce.
+      const key = differences.sort().join('\n');
+      if (this.suspect?.key === key && Date.now() - this.suspect.since >= CONFIRM_MS) {
+        this.suspect = null;
+        this.log.warn({ differences }, 'state check found changes no signal announced; resyncing');
         this.scheduleResync(0);
+      } else if (this.suspect?.key !== key) {
+        this.suspect = { key, since: Date.now() };
+        if (this.confirmTimer) clearTimeout(this.confirmTimer);
+        this.confirmTimer = setTimeout(() => void this.check(), CONFIRM_MS);
+        this.confirmTimer.unref();
       }
     } catch (err) {
       if (err instanceof LibvirtError && err.kind === 'UNAVAILABLE') {
@@ -140,6 +164,7 @@ export class LibvirtSync {
     this.stopped = true;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     if (this.checkTimer) clearInterval(this.checkTimer);
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
     await this.tail;
   }
 

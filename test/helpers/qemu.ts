@@ -7,12 +7,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /**
  * libvirtd is one host-wide daemon, shared by every QEMU test file (they may run in parallel). Each user
  * registers its PID; the daemons are started by the first user if none runs, and stopped by the last one to
- * leave — and only if a test started them (an operator's own libvirtd is left alone).
+ * leave — and only if a test started them (an operator's own libvirtd is left alone). A process that must
+ * restart libvirtd takes it exclusively: it waits for the others to leave and nobody joins until it releases.
  */
 const STATE_DIR = '/run/virtplane-test';
 const USERS = join(STATE_DIR, 'libvirtd-users');
 const LOCK = join(STATE_DIR, 'lock');
 const STARTED_MARK = join(STATE_DIR, 'started-by-tests');
+/** Holds the PID of a process that has libvirtd to itself (see acquireLibvirtd({ exclusive: true })). */
+const EXCLUSIVE = join(STATE_DIR, 'exclusive');
 const SOCKET = '/var/run/libvirt/libvirt-sock';
 const PID_FILES = { libvirtd: '/run/libvirtd.pid', virtlogd: '/run/virtlogd.pid' };
 
@@ -79,31 +82,133 @@ export interface LibvirtdLease {
   release(): Promise<void>;
 }
 
-/** Makes sure libvirtd (and virtlogd) run for this process until release(). */
-export async function acquireLibvirtd(): Promise<LibvirtdLease> {
-  await withLock(async () => {
-    mkdirSync(USERS, { recursive: true });
-    if (!(await socketAnswers())) {
-      if (!pidOf(PID_FILES.virtlogd)) execFileSync('virtlogd', ['-d']);
-      execFileSync('libvirtd', ['-d']);
-      writeFileSync(STARTED_MARK, '');
-      for (let i = 0; i < 200 && !(await socketAnswers()); i++) await sleep(50);
-      if (!(await socketAnswers())) throw new Error('libvirtd did not open its socket');
-    }
-    writeFileSync(join(USERS, String(process.pid)), '');
-  });
+/** A lease no other test process shares: it may stop and start libvirtd. */
+export interface ExclusiveLibvirtdLease extends LibvirtdLease {
+  /** Stops libvirtd (SIGTERM, as an operator's restart would); running guests stay up. */
+  stopLibvirtd(): Promise<void>;
+  /** Starts libvirtd again and waits until its socket answers. */
+  startLibvirtd(): Promise<void>;
+  /** Whether a libvirtd process runs (its PID file names a live process). */
+  libvirtdRunning(): boolean;
+}
+
+/** The PID of the process holding libvirtd exclusively, if it is alive. */
+function exclusiveHolder(): number | null {
+  return pidOf(EXCLUSIVE);
+}
+
+function otherUsers(): number[] {
+  return readdirSync(USERS)
+    .map(Number)
+    .filter((pid) => pid !== process.pid && alive(pid));
+}
+
+async function startDaemons(): Promise<void> {
+  if (!pidOf(PID_FILES.virtlogd)) execFileSync('virtlogd', ['-d']);
+  execFileSync('libvirtd', ['-d']);
+  for (let i = 0; i < 200 && !(await socketAnswers()); i++) await sleep(50);
+  if (!(await socketAnswers())) throw new Error('libvirtd did not open its socket');
+}
+
+/** Registers this process as a user, starting the daemons if none runs. Call under the lock. */
+async function register(): Promise<void> {
+  mkdirSync(USERS, { recursive: true });
+  if (!(await socketAnswers())) {
+    await startDaemons();
+    writeFileSync(STARTED_MARK, '');
+  }
+  writeFileSync(join(USERS, String(process.pid)), '');
+}
+
+/** Unregisters this process; the last user stops the daemons if a test started them. Call under the lock. */
+async function unregister(): Promise<void> {
+  rmSync(join(USERS, String(process.pid)), { force: true });
+  if (otherUsers().length === 0 && existsSync(STARTED_MARK)) {
+    await stopDaemon(PID_FILES.libvirtd);
+    await stopDaemon(PID_FILES.virtlogd);
+    rmSync(STARTED_MARK, { force: true });
+  }
+}
+
+/**
+ * Makes sure libvirtd (and virtlogd) run for this process until release().
+ * With `exclusive`, waits until no other process holds a lease, and keeps every other process from acquiring
+ * one until release(), so the holder may restart libvirtd without breaking another test.
+ */
+export async function acquireLibvirtd(opts: { exclusive: true }): Promise<ExclusiveLibvirtdLease>;
+export async function acquireLibvirtd(opts?: { exclusive?: false }): Promise<LibvirtdLease>;
+export async function acquireLibvirtd(opts: { exclusive?: boolean } = {}): Promise<LibvirtdLease | ExclusiveLibvirtdLease> {
+  if (opts.exclusive) return acquireExclusive();
+  // Wait while another process holds libvirtd exclusively (it may be restarting it) — unless this process is
+  // a user already: the exclusive holder is still waiting for it to leave, so it must not wait in turn.
+  for (let registered = false; !registered; ) {
+    registered = await withLock(async () => {
+      if (exclusiveHolder() && !existsSync(join(USERS, String(process.pid)))) return false;
+      await register();
+      return true;
+    });
+    if (!registered) await sleep(200);
+  }
   let released = false;
   return {
     async release() {
       if (released) return;
       released = true;
+      await withLock(unregister);
+    },
+  };
+}
+
+async function acquireExclusive(): Promise<ExclusiveLibvirtdLease> {
+  // First claim the exclusive mark (so nobody new registers), then wait for the current users to leave.
+  for (let claimed = false; !claimed; ) {
+    claimed = await withLock(async () => {
+      if (exclusiveHolder()) return false;
+      mkdirSync(USERS, { recursive: true });
+      writeFileSync(EXCLUSIVE, String(process.pid));
+      return true;
+    });
+    if (!claimed) await sleep(200);
+  }
+  try {
+    for (let i = 0; ; i++) {
+      const done = await withLock(async () => {
+        if (otherUsers().length > 0) return false;
+        await register();
+        return true;
+      });
+      if (done) break;
+      if (i > 6000) throw new Error('timed out waiting for the other libvirtd users to leave');
+      await sleep(200);
+    }
+  } catch (err) {
+    rmSync(EXCLUSIVE, { force: true });
+    throw err;
+  }
+  let released = false;
+  let stoppedByUs = false;
+  return {
+    async stopLibvirtd() {
+      stoppedByUs = true;
+      await stopDaemon(PID_FILES.libvirtd);
+    },
+    libvirtdRunning() {
+      return pidOf(PID_FILES.libvirtd) !== null;
+    },
+    async startLibvirtd() {
+      if (!(await socketAnswers())) await startDaemons();
+      stoppedByUs = false;
+    },
+    async release() {
+      if (released) return;
+      released = true;
       await withLock(async () => {
-        rmSync(join(USERS, String(process.pid)), { force: true });
-        const others = readdirSync(USERS).filter((p) => alive(Number(p)));
-        if (others.length === 0 && existsSync(STARTED_MARK)) {
-          await stopDaemon(PID_FILES.libvirtd);
-          await stopDaemon(PID_FILES.virtlogd);
-          rmSync(STARTED_MARK, { force: true });
+        try {
+          // Whatever happened in the test, libvirtd runs again before anyone else gets it.
+          if (stoppedByUs || !(await socketAnswers())) await startDaemons();
+          await unregister();
+        } finally {
+          rmSync(EXCLUSIVE, { force: true });
         }
       });
     },
