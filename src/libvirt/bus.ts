@@ -54,7 +54,7 @@ class Lanes {
 export function nodeSocketAddress(address: string): string {
   return address
     .split(';')
-    .map((a) => (/^unix:path=[^,]+$/.test(a) ? a.replace('unix:path=', 'unix:socket=') : a))
+    .map((a) => (a.startsWith('unix:path=') ? a.replace('unix:path=', 'unix:socket=') : a))
     .join(';');
 }
 
