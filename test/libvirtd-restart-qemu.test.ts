@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { acquireLibvirtd, domainType, uniquePrefix, virsh, virshQuiet, type ExclusiveLibvirtdLease } from './helpers/qemu.js';
+import { acquireLibvirtd, defineTinyGuest, uniquePrefix, virsh, virshQuiet, type ExclusiveLibvirtdLease } from './helpers/qemu.js';
 import { collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 
-/** The smallest guest that boots: no disk, no NIC, nothing to boot from; it just sits in the firmware. */
-function tinyGuestXml(name: string): string {
-  return `<domain type='${domainType()}'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>
-  <devices/>
-</domain>`;
-}
 
 /** Polls `probe` until it returns a value (not undefined); fails with the last value seen. */
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
@@ -43,14 +31,7 @@ describe('libvirtd restarts behind a libvirt-dbus that stays up (real QEMU drive
   before(async () => {
     // Exclusive: this file stops libvirtd, which would break any other test using it at the same time.
     lease = await acquireLibvirtd({ exclusive: true });
-    const dir = mkdtempSync(join(tmpdir(), 'virtplane-qemu-'));
-    try {
-      writeFileSync(join(dir, 'guest.xml'), tinyGuestXml(name));
-      virsh('define', join(dir, 'guest.xml'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    uuid = virsh('domuuid', name).trim();
+    uuid = defineTinyGuest(name);
     // The cheap state check runs every 0.5 s instead of 30 s, so the test need not wait for it.
     s = await startTestServer({ driver: 'QEMU', resyncCheckMs: 500 });
   });

@@ -1,23 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { acquireLibvirtd, domainType, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
+import { acquireLibvirtd, defineTinyGuest, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 
-/** The smallest guest that boots: no disk, no NIC, nothing to boot from; it just sits in the firmware. */
-function tinyGuestXml(name: string): string {
-  return `<domain type='${domainType()}'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>
-  <devices>
-    <serial type='pty'/>
-  </devices>
-</domain>`;
-}
 
 describe('foundation on the real QEMU driver (libvirtd)', () => {
   const name = uniquePrefix('fnd');
@@ -27,14 +12,7 @@ describe('foundation on the real QEMU driver (libvirtd)', () => {
 
   before(async () => {
     lease = await acquireLibvirtd();
-    const dir = mkdtempSync(join(tmpdir(), 'virtplane-qemu-'));
-    try {
-      writeFileSync(join(dir, 'guest.xml'), tinyGuestXml(name));
-      virsh('define', join(dir, 'guest.xml'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    uuid = virsh('domuuid', name).trim();
+    uuid = defineTinyGuest(name);
     s = await startTestServer({ driver: 'QEMU' });
   });
 

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -236,4 +237,28 @@ export function virshQuiet(...args: string[]): void {
   } catch {
     /* already gone */
   }
+}
+
+/**
+ * Defines the smallest guest that boots (no disk, no NIC, nothing to boot from; it sits in the firmware)
+ * under `name` on the system libvirtd, and returns its UUID. The caller undefines it in its `after` hook.
+ */
+export function defineTinyGuest(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'virtplane-qemu-'));
+  try {
+    writeFileSync(
+      join(dir, 'guest.xml'),
+      `<domain type='${domainType()}'>
+  <name>${name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>
+  <devices><serial type='pty'/></devices>
+</domain>`,
+    );
+    virsh('define', join(dir, 'guest.xml'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return virsh('domuuid', name).trim();
 }
