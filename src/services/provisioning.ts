@@ -166,10 +166,16 @@ export class ProvisioningService {
     const uuid = randomUUID();
     this.busy.add(uuid);
     try {
-      this.quotas.reserve(viewer.userId, uuid, valid.resources);
-      const undo: (() => Promise<unknown> | unknown)[] = [() => this.unbind(uuid)];
+      // Quota reservation, MAC lease and addresses in one transaction: all recorded, or (on any error) none.
+      const mac = this.quotas.transaction(() => {
+        this.quotas.reserve(viewer.userId, uuid, valid.resources);
+        const leased = this.ipam.allocateMac(uuid);
+        this.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac: leased });
+        return leased;
+      });
+      const undo: (() => Promise<unknown> | unknown)[] = [() => this.unbind(uuid), () => this.ipam.release(uuid)];
       try {
-        return await this.build(viewer, uuid, input, valid, undo);
+        return await this.build(viewer, uuid, input, valid, mac, undo);
       } catch (err) {
         for (const step of undo.reverse()) {
           try {
@@ -186,10 +192,7 @@ export class ProvisioningService {
     }
   }
 
-  private async build(viewer: Viewer, uuid: string, input: CreateDomainInput, valid: ValidCreate, undo: (() => unknown)[]): Promise<DomainRecord> {
-    undo.push(() => this.ipam.release(uuid));
-    const mac = this.ipam.allocateMac(uuid);
-    this.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac });
+  private async build(viewer: Viewer, uuid: string, input: CreateDomainInput, valid: ValidCreate, mac: string, undo: (() => unknown)[]): Promise<DomainRecord> {
 
     let pool: StoragePool;
     try {
