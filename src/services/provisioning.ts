@@ -354,8 +354,11 @@ export class ProvisioningService {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
       this.db.insert(domainDeletions).values({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes }).onConflictDoNothing().run();
       await this.finishDeletion(uuid);
-      // Through the ordered pipeline: once this answers, no query shows the domain any more.
-      await this.sync.refreshDomain(domain.path);
+      // Through the ordered pipeline: once this answers, no query shows the domain any more. Usually the
+      // UNDEFINED event's re-read has committed that already (releasing the address waits for a network re-read
+      // in line after it): once a re-read has found the domain gone, every re-read after it started later and
+      // finds it gone too, so there is nothing left to wait for. Otherwise it is re-read here.
+      if (this.cache.domainByPath(domain.path)) await this.sync.refreshDomain(domain.path);
     } finally {
       this.busy.delete(uuid);
     }
