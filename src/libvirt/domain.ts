@@ -43,7 +43,7 @@ export function uuidFromDomainPath(path: string): string {
 /**
  * Reads everything the API shows about one domain: properties, state, and the parts of its XML we expose.
  * Three calls (GetAll, GetState, GetXMLDesc) plus a volume lookup per disk backed by a storage volume —
- * unless `known` (the domain as read before) has the capacity of the same disk source: a lifecycle event does
+ * unless `known` (the domain as read before, or a read of it still in flight) has the capacity of the same disk source: a lifecycle event does
  * not resize volumes (libvirt has no event for that), so event re-reads reuse it.
  */
 export async function readDomain(
@@ -51,7 +51,7 @@ export async function readDomain(
   driverPath: string,
   path: string,
   lane: Lane = 'interactive',
-  known?: DomainRecord,
+  known?: DomainRecord | Promise<DomainRecord | undefined>,
   pools?: PoolPathCache,
 ): Promise<DomainRecord> {
   const [props, [stateTuple], [xml]] = await Promise.all([
@@ -62,10 +62,13 @@ export async function readDomain(
   const [stateCode, reasonCode] = stateTuple as [number, number];
   const parsed = parseDomainXml(xml as string);
   const state = domainStateName(stateCode);
+  // `known` may be a read still in flight (an earlier re-read of the same domain): its capacities are awaited
+  // only once this read needs them.
+  const before = parsed.disks.some((d) => d.device === 'disk') ? await known : undefined;
   const disks = await Promise.all(
     parsed.disks.map(async (d) => ({
       ...d,
-      capacityBytes: d.device === 'disk' ? (knownCapacity(known, d) ?? (await volumeCapacity(bus, driverPath, { path: d.source, pool: d.pool, volume: d.volume }, lane, pools))) : null,
+      capacityBytes: d.device === 'disk' ? (knownCapacity(before, d) ?? (await volumeCapacity(bus, driverPath, { path: d.source, pool: d.pool, volume: d.volume }, lane, pools))) : null,
     })),
   );
   return {

@@ -38,15 +38,22 @@ export interface AuditPage {
  * result, when. Arguments and results are never stored, so neither tokens nor passwords can end up here.
  */
 export class AuditService {
+  /** Every mutation appends one row: the insert is prepared once, with placeholders. */
+  private readonly insert;
+
   constructor(
     private readonly db: Db,
     private readonly access: AccessPolicy,
-  ) {}
+  ) {
+    const p = (name: string) => sql.placeholder(name);
+    this.insert = db
+      .insert(auditEvents)
+      .values({ at: p('at'), actorId: p('actorId'), actorName: p('actorName'), tokenId: p('tokenId'), action: p('action'), target: p('target'), result: p('result'), message: p('message') })
+      .prepare();
+  }
 
   record(viewer: Viewer, entry: { action: string; target: string | null; result: string; message?: string | null }): void {
-    this.db
-      .insert(auditEvents)
-      .values({
+    this.insert.run({
         at: new Date(),
         actorId: viewer.userId,
         actorName: viewer.name,
@@ -55,8 +62,7 @@ export class AuditService {
         target: entry.target,
         result: entry.result,
         message: entry.message?.slice(0, 500) ?? null,
-      })
-      .run();
+      });
   }
 
   /** Newest first; `afterId` continues below the last id of the previous page. */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { apiTokens, users } from '../db/schema.js';
 import type { Viewer } from './viewer.js';
@@ -23,18 +23,23 @@ export function bearerToken(header: string | null | undefined): string | null {
 }
 
 export class AuthService {
-  constructor(private readonly db: Db) {}
+  /** Every request runs this lookup: prepared once, with the token hash as a placeholder. */
+  private readonly byHash;
+
+  constructor(private readonly db: Db) {
+    this.byHash = db
+      .select({ tokenId: apiTokens.id, hash: apiTokens.hash, userId: users.id, name: users.name, role: users.role })
+      .from(apiTokens)
+      .innerJoin(users, eq(users.id, apiTokens.userId))
+      .where(and(eq(apiTokens.hash, sql.placeholder('hash')), isNull(apiTokens.revokedAt)))
+      .prepare();
+  }
 
   /** The viewer a token stands for, or null when it is unknown or revoked. */
   authenticate(token: string | null): Viewer | null {
     if (!token) return null;
     const hash = hashToken(token);
-    const row = this.db
-      .select({ tokenId: apiTokens.id, hash: apiTokens.hash, userId: users.id, name: users.name, role: users.role })
-      .from(apiTokens)
-      .innerJoin(users, eq(users.id, apiTokens.userId))
-      .where(and(eq(apiTokens.hash, hash), isNull(apiTokens.revokedAt)))
-      .get();
+    const row = this.byHash.get({ hash });
     if (!row || !timingSafeEqual(Buffer.from(row.hash), Buffer.from(hash))) return null;
     return { userId: row.userId, name: row.name, role: row.role, tokenId: row.tokenId };
   }

@@ -34,59 +34,65 @@ export interface CursorHold {
 export class EventLog {
   private readonly holds = new Set<CursorHold>();
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    this.appendTx = EventLog.prepareAppend(db);
+  }
 
   appendDomain(e: NewDomainEvent, ownerId: string | null): DomainLifecycleEvent {
-    return this.db.transaction((tx) => {
-      const [row] = tx
-        .insert(events)
-        .values({
-          kind: 'DOMAIN',
-          subjectUuid: e.domain.uuid,
-          subjectName: e.domain.name,
-          ownerId,
-          type: e.type,
-          detail: e.detail,
-          state: e.domain.state,
-          at: e.at,
-          synthetic: e.synthetic,
-          snapshot: e.domain,
-        })
-        .returning({ id: events.id })
-        .all();
-      this.remember(tx as unknown as Db, 'DOMAIN', e.domain.uuid, e.type === 'UNDEFINED' ? null : e.domain);
-      return { ...e, seq: row!.id, ownerId };
-    });
+    const seq = this.append('DOMAIN', e.domain.uuid, e.domain.name, ownerId, e.type, e.detail, e.domain.state, e.at, e.synthetic, e.domain, e.type === 'UNDEFINED');
+    return { ...e, seq, ownerId };
   }
 
   appendNetwork(e: NewNetworkEvent): NetworkLifecycleEvent {
-    return this.db.transaction((tx) => {
-      const [row] = tx
-        .insert(events)
-        .values({
-          kind: 'NETWORK',
-          subjectUuid: e.network.uuid,
-          subjectName: e.network.name,
-          ownerId: null,
-          type: e.type,
-          detail: '',
-          state: e.network.active ? 'ACTIVE' : 'INACTIVE',
-          at: e.at,
-          synthetic: e.synthetic,
-          snapshot: e.network,
-        })
-        .returning({ id: events.id })
-        .all();
-      this.remember(tx as unknown as Db, 'NETWORK', e.network.uuid, e.type === 'UNDEFINED' ? null : e.network);
-      return { ...e, seq: row!.id };
-    });
+    const state = e.network.active ? 'ACTIVE' : 'INACTIVE';
+    const seq = this.append('NETWORK', e.network.uuid, e.network.name, null, e.type, '', state, e.at, e.synthetic, e.network, e.type === 'UNDEFINED');
+    return { ...e, seq };
   }
 
-  private remember(db: Db, kind: 'DOMAIN' | 'NETWORK', uuid: string, record: DomainRecord | NetworkRecord | null): void {
-    if (record === null) {
-      db.delete(knownObjects).where(eq(knownObjects.uuid, uuid)).run();
-      return;
-    }
+  /**
+   * The hot path of every event: statements prepared once (better-sqlite3), the snapshot serialised once, the
+   * event row and `known_objects` in one transaction. Values are encoded as drizzle encodes these columns
+   * (timestamp_ms → epoch ms, boolean → 0/1, json → JSON text), so drizzle reads them back unchanged.
+   */
+  private append(
+    kind: 'DOMAIN' | 'NETWORK',
+    uuid: string,
+    name: string,
+    ownerId: string | null,
+    type: string,
+    detail: string,
+    state: string,
+    at: Date,
+    synthetic: boolean,
+    snapshot: DomainRecord | NetworkRecord,
+    gone: boolean,
+  ): number {
+    const json = JSON.stringify(snapshot);
+    return this.appendTx(kind, uuid, name, ownerId, type, detail, state, at.getTime(), synthetic ? 1 : 0, json, gone);
+  }
+
+  private readonly appendTx: (kind: string, uuid: string, name: string, ownerId: string | null, type: string, detail: string, state: string, at: number, synthetic: number, json: string, gone: boolean) => number;
+
+  private static prepareAppend(db: Db) {
+    const client = db.$client;
+    const insert = client.prepare(
+      'INSERT INTO events (kind, subject_uuid, subject_name, owner_id, type, detail, state, at, synthetic, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
+    );
+    const forget = client.prepare('DELETE FROM known_objects WHERE uuid = ?');
+    const upsert = client.prepare(
+      'INSERT INTO known_objects (uuid, kind, snapshot, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at',
+    );
+    return client.transaction(
+      (kind: string, uuid: string, name: string, ownerId: string | null, type: string, detail: string, state: string, at: number, synthetic: number, json: string, gone: boolean): number => {
+        const row = insert.get(kind, uuid, name, ownerId, type, detail, state, at, synthetic, json) as { id: number };
+        if (gone) forget.run(uuid);
+        else upsert.run(uuid, kind, json, Date.now());
+        return row.id;
+      },
+    );
+  }
+
+  private remember(db: Db, kind: 'DOMAIN' | 'NETWORK', uuid: string, record: DomainRecord | NetworkRecord): void {
     const now = new Date();
     db.insert(knownObjects)
       .values({ uuid, kind, snapshot: record, updatedAt: now })

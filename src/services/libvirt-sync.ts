@@ -67,6 +67,8 @@ function asRead<T>(p: Promise<T>): Promise<Read<T>> {
 export class LibvirtSync {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly tombstones = new Map<string, DomainRecord>();
+  /** The latest re-read of each domain still in flight (undefined when it fails): its disk capacities can be reused. */
+  private readonly pendingReads = new Map<string, Promise<DomainRecord | undefined>>();
   private resyncTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   private confirmTimer: NodeJS.Timeout | null = null;
@@ -200,8 +202,20 @@ export class LibvirtSync {
   private enqueueDomain(path: string, event: Incoming | null, reuseDiskCapacity = false): Promise<DomainRecord | undefined> {
     let result: DomainRecord | undefined;
     // Event re-reads reuse disk capacities already known (events never resize volumes); refreshes read them anew.
-    const known = event || reuseDiskCapacity ? this.cache.domainByPath(path) : undefined;
-    const read = asRead(readDomain(this.bus, this.driverPath, path, event ? 'bulk' : 'interactive', known, this.pools));
+    // A re-read of the same domain still in flight is newer than the cache (e.g. DEFINED's, when STARTED arrives).
+    const cached = event || reuseDiskCapacity ? this.cache.domainByPath(path) : undefined;
+    const inFlight = event || reuseDiskCapacity ? this.pendingReads.get(path) : undefined;
+    const known = inFlight ? inFlight.then((r) => r ?? cached) : cached;
+    const reading = readDomain(this.bus, this.driverPath, path, event ? 'bulk' : 'interactive', known, this.pools);
+    const settled = reading.then(
+      (r) => r,
+      () => undefined,
+    );
+    this.pendingReads.set(path, settled);
+    void settled.then(() => {
+      if (this.pendingReads.get(path) === settled) this.pendingReads.delete(path);
+    });
+    const read = asRead(reading);
     let failure: LibvirtError | undefined;
     return this.enqueue(read, (r) => {
       result = this.commitDomain(path, r, event);

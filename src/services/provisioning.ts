@@ -166,10 +166,16 @@ export class ProvisioningService {
     const uuid = randomUUID();
     this.busy.add(uuid);
     try {
-      this.quotas.reserve(viewer.userId, uuid, valid.resources);
-      const undo: (() => Promise<unknown> | unknown)[] = [() => this.unbind(uuid)];
+      // Quota reservation, MAC lease and addresses in one transaction: all recorded, or (on any error) none.
+      const mac = this.quotas.transaction(() => {
+        this.quotas.reserve(viewer.userId, uuid, valid.resources);
+        const leased = this.ipam.allocateMac(uuid);
+        this.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac: leased });
+        return leased;
+      });
+      const undo: (() => Promise<unknown> | unknown)[] = [() => this.unbind(uuid), () => this.ipam.release(uuid)];
       try {
-        return await this.build(viewer, uuid, input, valid, undo);
+        return await this.build(viewer, uuid, input, valid, mac, undo);
       } catch (err) {
         for (const step of undo.reverse()) {
           try {
@@ -186,10 +192,7 @@ export class ProvisioningService {
     }
   }
 
-  private async build(viewer: Viewer, uuid: string, input: CreateDomainInput, valid: ValidCreate, undo: (() => unknown)[]): Promise<DomainRecord> {
-    undo.push(() => this.ipam.release(uuid));
-    const mac = this.ipam.allocateMac(uuid);
-    this.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac });
+  private async build(viewer: Viewer, uuid: string, input: CreateDomainInput, valid: ValidCreate, mac: string, undo: (() => unknown)[]): Promise<DomainRecord> {
 
     let pool: StoragePool;
     try {
@@ -351,8 +354,11 @@ export class ProvisioningService {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
       this.db.insert(domainDeletions).values({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes }).onConflictDoNothing().run();
       await this.finishDeletion(uuid);
-      // Through the ordered pipeline: once this answers, no query shows the domain any more.
-      await this.sync.refreshDomain(domain.path);
+      // Through the ordered pipeline: once this answers, no query shows the domain any more. Usually the
+      // UNDEFINED event's re-read has committed that already (releasing the address waits for a network re-read
+      // in line after it): once a re-read has found the domain gone, every re-read after it started later and
+      // finds it gone too, so there is nothing left to wait for. Otherwise it is re-read here.
+      if (this.cache.domainByPath(domain.path)) await this.sync.refreshDomain(domain.path);
     } finally {
       this.busy.delete(uuid);
     }
