@@ -74,8 +74,7 @@ export class NetworkService {
    */
   forwardModeOf(network: NetworkRecord): NetworkRecord['forwardMode'] {
     if (network.forwardMode !== 'OPEN') return network.forwardMode;
-    const row = this.db.select().from(networkSettings).where(eq(networkSettings.networkUuid, network.uuid)).get();
-    return row?.managedNat ? 'NAT' : 'OPEN';
+    return this.settings(network.uuid)?.managedNat ? 'NAT' : 'OPEN';
   }
 
   /** The subnets virtplane masquerades: every virtplane NAT network libvirt still has. */
@@ -88,6 +87,11 @@ export class NetworkService {
       out.push({ uuid: n.uuid, network: formatIp({ family: ip.family, value: subnetOf(ip, n.ipv4!.prefix).first }), prefix: n.ipv4!.prefix, bridge: n.bridge });
     }
     return out;
+  }
+
+  /** virtplane's own settings of a network, when it has any. */
+  private settings(networkUuid: string) {
+    return this.db.select().from(networkSettings).where(eq(networkSettings.networkUuid, networkUuid)).get();
   }
 
   private natChanged(): void {
@@ -127,8 +131,7 @@ export class NetworkService {
   }
 
   antiSpoofing(networkUuid: string): AntiSpoofingView {
-    const row = this.db.select().from(networkSettings).where(eq(networkSettings.networkUuid, networkUuid)).get();
-    return { enabled: row?.antiSpoofing ?? true, supported: this.nwfilter };
+    return { enabled: this.settings(networkUuid)?.antiSpoofing ?? true, supported: this.nwfilter };
   }
 
   async setAntiSpoofing(viewer: Viewer, uuid: string, enabled: boolean): Promise<NetworkRecord> {
