@@ -89,6 +89,11 @@ export async function readDomain(
   };
 }
 
+/** Resolves when the domain at `path` still exists; throws NOT_FOUND when it is gone. One call. */
+export async function probeDomain(bus: LibvirtBus, path: string, lane: Lane = 'interactive'): Promise<void> {
+  await bus.call(path, DOMAIN, 'GetState', 'u', [0], { lane });
+}
+
 function knownCapacity(known: DomainRecord | undefined, disk: { target: string; source: string | null; pool: string | null; volume: string | null }): number | null {
   const same = known?.disks.find((k) => k.target === disk.target && k.source === disk.source && k.pool === disk.pool && k.volume === disk.volume);
   return same?.capacityBytes ?? null;

@@ -1,6 +1,6 @@
 import type { LibvirtBus } from '../libvirt/bus.js';
 import { domainActions, type DomainAction } from '../libvirt/domain.js';
-import type { DomainState } from '../libvirt/constants.js';
+import type { DomainEventType, DomainState } from '../libvirt/constants.js';
 import type { DomainRecord } from '../libvirt/types.js';
 import type { AccessPolicy } from './authorization.js';
 import { fromLibvirt, NotFoundError } from './errors.js';
@@ -14,6 +14,17 @@ export interface DomainFilter {
 }
 
 export type { DomainAction };
+
+/**
+ * The lifecycle event libvirt sends once an action is done, for actions whose event always means it is done:
+ * a shutdown only asks the guest, and a reboot or reset sends no lifecycle event.
+ */
+const ANNOUNCED_BY: Partial<Record<DomainAction, DomainEventType>> = {
+  create: 'STARTED',
+  destroy: 'STOPPED',
+  suspend: 'SUSPENDED',
+  resume: 'RESUMED',
+};
 
 /** Reading and driving domains on behalf of a viewer. Reads come from the cache; changes go to libvirt. */
 export class DomainService {
@@ -52,12 +63,11 @@ export class DomainService {
   /** Runs a lifecycle action and answers with the domain as committed after it. */
   async act(viewer: Viewer, uuid: string, action: DomainAction): Promise<DomainRecord> {
     const domain = this.get(viewer, uuid);
-    try {
-      await domainActions[action](this.bus, domain.path);
-    } catch (err) {
-      throw fromLibvirt(err, { kind: 'domain', id: uuid });
-    }
-    const after = await this.sync.refreshDomain(domain.path);
+    const run = () =>
+      domainActions[action](this.bus, domain.path).catch((err) => {
+        throw fromLibvirt(err, { kind: 'domain', id: uuid });
+      });
+    const after = await this.sync.changeDomain(domain.path, ANNOUNCED_BY[action] ?? null, run);
     if (!after) throw new NotFoundError('domain', uuid);
     return after;
   }

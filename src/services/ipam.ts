@@ -33,6 +33,16 @@ export interface Lease extends NicAddresses {
 const MAC = /^52:54:00(:[0-9a-f]{2}){3}$/;
 const MAC_ATTEMPTS = 64;
 
+/** The network with (or without) the DHCP host `host` in its IPv4 section, as virNetworkUpdate left it. */
+function withDhcpHost(network: NetworkRecord, host: { mac: string; ip: string }, present: boolean): NetworkRecord {
+  if (!network.ipv4) return network;
+  const hosts = network.ipv4.dhcpHosts;
+  const same = (h: { mac: string | null; ip: string }) => h.mac?.toLowerCase() === host.mac && h.ip === host.ip;
+  if (hosts.some(same) === present) return network; // a re-read committed before this already shows it
+  const dhcpHosts = present ? [...hosts, { mac: host.mac, name: null, ip: host.ip }] : hosts.filter((h) => !same(h));
+  return { ...network, ipv4: { ...network.ipv4, dhcpHosts } };
+}
+
 function row(r: typeof ipAllocations.$inferSelect): NicAddresses {
   return { mac: r.mac, networkUuid: r.networkUuid, domainUuid: r.domainUuid, ipv4: r.ipv4, ipv6: r.ipv6, pinned: r.pinned };
 }
@@ -130,8 +140,8 @@ export class IpamService {
       } catch (err) {
         throw fromLibvirt(err, { kind: 'network', id: network.uuid });
       }
-      // virNetworkUpdate sends no lifecycle event: re-read the network so the cache shows the new host.
-      await this.sync.refreshNetwork(network.path);
+      // virNetworkUpdate sends no event: the cache learns of the new host from us.
+      await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, { mac: alloc.mac, ip: alloc.ipv4! }, true));
     }
     this.db.update(ipAllocations).set({ pinned: true }).where(eq(ipAllocations.mac, alloc.mac)).run();
     return { ...alloc, pinned: true };
@@ -149,7 +159,7 @@ export class IpamService {
         // Already unpinned by hand or the network was redefined: the entry is gone, which is what we want.
         if (!(err instanceof LibvirtError) || err.kind === 'UNAVAILABLE') throw fromLibvirt(err);
       }
-      await this.sync.refreshNetwork(network.path);
+      await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, { mac: r.mac, ip: r.ipv4! }, false));
     }
     this.db.transaction((tx) => {
       tx.delete(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).run();

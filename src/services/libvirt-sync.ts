@@ -9,7 +9,7 @@ import {
   type DomainEventType,
   type DomainState,
 } from '../libvirt/constants.js';
-import { readDomain } from '../libvirt/domain.js';
+import { probeDomain, readDomain } from '../libvirt/domain.js';
 import { PoolPathCache } from '../libvirt/storage.js';
 import { LibvirtError } from '../libvirt/errors.js';
 import { readNetwork } from '../libvirt/network.js';
@@ -20,6 +20,10 @@ import type { StateCache } from './state-cache.js';
 
 type Read<T> = { ok: T } | { err: LibvirtError };
 type Incoming = { type: DomainEventType; detail: string };
+/** A domain as one re-read committed it, and the error that re-read met (the copy committed is then older). */
+type Committed = { domain: DomainRecord | undefined; failure?: LibvirtError };
+/** A change in progress that libvirt announces with `type`: the first such signal's re-read answers for it. */
+type Awaited = { type: DomainEventType; committed?: Promise<Committed> };
 
 const TOMBSTONES = 1024;
 /** How often the cheap state check (one GetAllDomainStats call) looks for changes no signal announced, by default. */
@@ -47,6 +51,12 @@ function eventForStateChange(from: DomainState | undefined, to: DomainState): In
   }
 }
 
+/** A mutation waiting for a re-read must not be answered with the copy from before it when that re-read failed. */
+function settle(c: Committed): DomainRecord | undefined {
+  if (c.failure) throw fromLibvirt(c.failure);
+  return c.domain;
+}
+
 function asRead<T>(p: Promise<T>): Promise<Read<T>> {
   return p.then(
     (ok) => ({ ok }),
@@ -69,6 +79,8 @@ export class LibvirtSync {
   private readonly tombstones = new Map<string, DomainRecord>();
   /** The latest re-read of each domain still in flight (undefined when it fails): its disk capacities can be reused. */
   private readonly pendingReads = new Map<string, Promise<DomainRecord | undefined>>();
+  /** Changes to domains in progress (by path), each waiting for the signal libvirt sends for it. */
+  private readonly awaited = new Map<string, Awaited[]>();
   private resyncTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   private confirmTimer: NodeJS.Timeout | null = null;
@@ -171,12 +183,60 @@ export class LibvirtSync {
   }
 
   /** Re-reads one domain through the ordered path and returns it as committed (undefined once gone). */
-  refreshDomain(path: string, opts: { reuseDiskCapacity?: boolean } = {}): Promise<DomainRecord | undefined> {
-    return this.enqueueDomain(path, null, opts.reuseDiskCapacity === true);
+  async refreshDomain(path: string, opts: { reuseDiskCapacity?: boolean } = {}): Promise<DomainRecord | undefined> {
+    return settle(await this.enqueueDomain(path, null, opts.reuseDiskCapacity === true));
+  }
+
+  /**
+   * Runs `change` (a libvirt call on the domain at `path`) and returns the domain as committed after it, like
+   * `change` followed by `refreshDomain`. When libvirt announces the change with an `announcedBy` event and
+   * that signal comes while `change` runs, its re-read answers instead of one of our own: it started after
+   * libvirt made the change, so it shows it. Only a copy in the state that event leads to is taken (a signal
+   * of someone else's change would not show ours); otherwise, or when the signal comes after the reply, the
+   * domain is re-read as usual.
+   */
+  async changeDomain(
+    path: string,
+    announcedBy: DomainEventType | null,
+    change: () => Promise<unknown>,
+    opts: { reuseDiskCapacity?: boolean } = {},
+  ): Promise<DomainRecord | undefined> {
+    const waiting: Awaited | null = announcedBy ? { type: announcedBy } : null;
+    if (waiting) this.awaited.set(path, [...(this.awaited.get(path) ?? []), waiting]);
+    try {
+      await change();
+    } finally {
+      if (waiting) this.stopAwaiting(path, waiting);
+    }
+    const announced = waiting && (await waiting.committed);
+    if (waiting && announced && !announced.failure && announced.domain?.state === STATE_AFTER_EVENT[waiting.type]) return announced.domain;
+    return this.refreshDomain(path, opts);
+  }
+
+  private stopAwaiting(path: string, waiting: Awaited): void {
+    const rest = (this.awaited.get(path) ?? []).filter((a) => a !== waiting);
+    if (rest.length) this.awaited.set(path, rest);
+    else this.awaited.delete(path);
   }
 
   refreshNetwork(path: string): Promise<NetworkRecord | undefined> {
     return this.enqueueNetwork(path, null);
+  }
+
+  /**
+   * Commits, in line, a change to a network this process made and knows the effect of, for calls libvirt
+   * announces with no event (virNetworkUpdate): `amend` gets the copy as committed just before and returns the
+   * new one. Saves re-reading the network. Answers with the copy committed (undefined when not cached).
+   */
+  async amendNetwork(path: string, amend: (network: NetworkRecord) => NetworkRecord): Promise<NetworkRecord | undefined> {
+    let result: NetworkRecord | undefined;
+    await this.enqueue(Promise.resolve(), () => {
+      const current = this.cache.networkByPath(path);
+      if (!current) return;
+      result = amend(current);
+      this.cache.setNetwork(result);
+    });
+    return result;
   }
 
   private onSignal(sig: LibvirtSignal): void {
@@ -185,7 +245,13 @@ export class LibvirtSync {
     if (sig.member === 'DomainEvent') {
       const [path, typeCode, detailCode] = sig.body as [string, number, number];
       const type = domainEventName(typeCode);
-      if (type) void this.enqueueDomain(path, { type, detail: domainEventDetailName(type, detailCode) });
+      if (!type) return;
+      // A failed commit is logged in line (enqueue); here it only means the re-read answers for no change.
+      const committed = this.enqueueDomain(path, { type, detail: domainEventDetailName(type, detailCode) }).catch(
+        (err): Committed => ({ domain: undefined, failure: err instanceof LibvirtError ? err : new LibvirtError('FAILED', String(err)) }),
+      );
+      const waiting = this.awaited.get(path)?.find((a) => a.type === type && !a.committed);
+      if (waiting) waiting.committed = committed;
     } else if (sig.member === 'NetworkEvent') {
       const [path, typeCode] = sig.body as [string, number];
       const type = NETWORK_EVENT_TYPES[typeCode];
@@ -199,14 +265,17 @@ export class LibvirtSync {
     return done;
   }
 
-  private enqueueDomain(path: string, event: Incoming | null, reuseDiskCapacity = false): Promise<DomainRecord | undefined> {
+  private enqueueDomain(path: string, event: Incoming | null, reuseDiskCapacity = false): Promise<Committed> {
     let result: DomainRecord | undefined;
     // Event re-reads reuse disk capacities already known (events never resize volumes); refreshes read them anew.
     // A re-read of the same domain still in flight is newer than the cache (e.g. DEFINED's, when STARTED arrives).
     const cached = event || reuseDiskCapacity ? this.cache.domainByPath(path) : undefined;
     const inFlight = event || reuseDiskCapacity ? this.pendingReads.get(path) : undefined;
     const known = inFlight ? inFlight.then((r) => r ?? cached) : cached;
-    const reading = readDomain(this.bus, this.driverPath, path, event ? 'bulk' : 'interactive', known, this.pools);
+    const lane = event ? 'bulk' : 'interactive';
+    const readAll = () => readDomain(this.bus, this.driverPath, path, lane, known, this.pools);
+    // After UNDEFINED the domain is usually gone (unless it still runs, now transient): one call tells.
+    const reading = event?.type === 'UNDEFINED' ? probeDomain(this.bus, path, lane).then(readAll) : readAll();
     const settled = reading.then(
       (r) => r,
       () => undefined,
@@ -219,12 +288,8 @@ export class LibvirtSync {
     let failure: LibvirtError | undefined;
     return this.enqueue(read, (r) => {
       result = this.commitDomain(path, r, event);
-      if (!event && 'err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
-    }).then(() => {
-      // A mutation waiting for its own re-read must not be answered with the copy from before it.
-      if (failure) throw fromLibvirt(failure);
-      return result;
-    });
+      if ('err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
+    }).then(() => ({ domain: result, failure }));
   }
 
   private commitDomain(path: string, read: Read<DomainRecord>, event: Incoming | null): DomainRecord | undefined {

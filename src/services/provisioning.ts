@@ -237,12 +237,13 @@ export class ProvisioningService {
     const path = await defineDomain(this.bus, this.driverPath, spec);
     undo.push(() => this.undefine(path));
     this.bind(uuid, viewer.userId);
-    if (input.start) {
-      await domainActions.create(this.bus, path);
-      undo.push(() => domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND')));
-    }
+    // Pushed before starting: stopping a domain the start never reached is refused as INVALID_STATE, ignored.
+    if (input.start) undo.push(() => domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND')));
     // The DEFINED event's re-read has read the new volume's capacity; starting does not change it.
-    const created = await this.sync.refreshDomain(path, { reuseDiskCapacity: true });
+    const opts = { reuseDiskCapacity: true };
+    const created = input.start
+      ? await this.sync.changeDomain(path, 'STARTED', () => domainActions.create(this.bus, path), opts)
+      : await this.sync.refreshDomain(path, opts);
     if (!created) throw new NotFoundError('domain', uuid);
     return created;
   }
