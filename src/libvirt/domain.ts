@@ -44,7 +44,9 @@ export function uuidFromDomainPath(path: string): string {
  * Reads everything the API shows about one domain: properties, state, and the parts of its XML we expose.
  * Three calls (GetAll, GetState, GetXMLDesc) plus a volume lookup per disk backed by a storage volume —
  * unless `known` (the domain as read before, or a read of it still in flight) has the capacity of the same disk source: a lifecycle event does
- * not resize volumes (libvirt has no event for that), so event re-reads reuse it.
+ * not resize volumes (libvirt has no event for that), so event re-reads reuse it. With `sameProperties`, the
+ * persistence and autostart flags are taken from `known` too (GetAll only when nothing is known): a caller
+ * passes it for changes that cannot have touched them.
  */
 export async function readDomain(
   bus: LibvirtBus,
@@ -53,18 +55,20 @@ export async function readDomain(
   lane: Lane = 'interactive',
   known?: DomainRecord | Promise<DomainRecord | undefined>,
   pools?: PoolPathCache,
+  opts: { sameProperties?: boolean } = {},
 ): Promise<DomainRecord> {
-  const [props, [stateTuple], [xml]] = await Promise.all([
-    bus.getAllProperties(path, DOMAIN, lane),
+  const [fetched, [stateTuple], [xml]] = await Promise.all([
+    opts.sameProperties ? null : bus.getAllProperties(path, DOMAIN, lane),
     bus.call(path, DOMAIN, 'GetState', 'u', [0], { lane }),
     bus.call(path, DOMAIN, 'GetXMLDesc', 'u', [0], { lane }),
   ]);
   const [stateCode, reasonCode] = stateTuple as [number, number];
   const parsed = parseDomainXml(xml as string);
   const state = domainStateName(stateCode);
-  // `known` may be a read still in flight (an earlier re-read of the same domain): its capacities are awaited
-  // only once this read needs them.
-  const before = parsed.disks.some((d) => d.device === 'disk') ? await known : undefined;
+  // `known` may be a read still in flight (an earlier re-read of the same domain): it is awaited only once
+  // this read needs it.
+  const before = fetched === null || parsed.disks.some((d) => d.device === 'disk') ? await known : undefined;
+  const props = fetched ?? (before ? { Persistent: before.persistent, Autostart: before.autostart } : await bus.getAllProperties(path, DOMAIN, lane));
   const disks = await Promise.all(
     parsed.disks.map(async (d) => ({
       ...d,
@@ -72,12 +76,13 @@ export async function readDomain(
     })),
   );
   return {
-    uuid: String(props.UUID ?? parsed.uuid),
-    name: String(props.Name ?? parsed.name),
+    uuid: parsed.uuid,
+    name: parsed.name,
     path,
     state,
     stateReason: domainStateReasonName(state, reasonCode),
-    active: props.Active === true,
+    // virDomainGetState reports SHUTOFF exactly for domains without a running instance.
+    active: state !== 'SHUTOFF',
     persistent: props.Persistent === true,
     autostart: props.Autostart === true,
     vcpus: parsed.vcpus,

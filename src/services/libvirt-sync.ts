@@ -273,7 +273,10 @@ export class LibvirtSync {
     const inFlight = event || reuseDiskCapacity ? this.pendingReads.get(path) : undefined;
     const known = inFlight ? inFlight.then((r) => r ?? cached) : cached;
     const lane = event ? 'bulk' : 'interactive';
-    const readAll = () => readDomain(this.bus, this.driverPath, path, lane, known, this.pools);
+    // Persistence changes only with DEFINED and UNDEFINED, autostart with no event at all: other events'
+    // re-reads take both from the copy known before (one call fewer).
+    const sameProperties = event !== null && event.type !== 'DEFINED' && event.type !== 'UNDEFINED';
+    const readAll = () => readDomain(this.bus, this.driverPath, path, lane, known, this.pools, { sameProperties });
     // After UNDEFINED the domain is usually gone (unless it still runs, now transient): one call tells.
     const reading = event?.type === 'UNDEFINED' ? probeDomain(this.bus, path, lane).then(readAll) : readAll();
     const settled = reading.then(
