@@ -380,17 +380,18 @@ export class ProvisioningService {
           ignoreKinds('NOT_FOUND')(err);
         }
       }
+      // Looking the volumes up changes nothing, so it runs while the domain is stopped and undefined.
+      const lookups = (row.keepDisk ? [] : row.volumes).map((v) => this.poolPath(v.pool).then((pool) => lookupVolume(this.bus, pool, v.volume)));
+      for (const lookup of lookups) lookup.catch(() => undefined); // its error is met where it is awaited, below
       if (path) {
         await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
         await this.undefine(path);
       }
-      if (!row.keepDisk) {
-        for (const v of row.volumes) {
-          try {
-            await deleteVolume(this.bus, await lookupVolume(this.bus, await this.poolPath(v.pool), v.volume));
-          } catch (err) {
-            ignoreKinds('NOT_FOUND')(err);
-          }
+      for (const lookup of lookups) {
+        try {
+          await deleteVolume(this.bus, await lookup);
+        } catch (err) {
+          ignoreKinds('NOT_FOUND')(err);
         }
       }
       await this.ipam.release(uuid);
