@@ -73,6 +73,11 @@ export class QuotaService {
   }
 
   usage(userId: string, tx: Tx | Db = this.db): QuotaUsage {
+    return { ...this.reserved(userId, tx), portForwards: this.portForwardsOf(userId, tx) };
+  }
+
+  /** What the user's domains hold: all `reserve` and `resize` check (port forwards are counted apart). */
+  private reserved(userId: string, tx: Tx | Db): Omit<QuotaUsage, 'portForwards'> {
     const row = tx
       .select({
         domains: sql<number>`count(*)`,
@@ -84,7 +89,7 @@ export class QuotaService {
       .from(reservations)
       .where(eq(reservations.userId, userId))
       .get();
-    return { ...(row ?? { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 }), portForwards: this.portForwardsOf(userId, tx) };
+    return row ?? { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 };
   }
 
   /** Forwards on the domains `userId` owns now. */
@@ -138,7 +143,7 @@ export class QuotaService {
     this.db.transaction(
       (tx) => {
         const limits = this.limits(userId, tx);
-        const used = this.usage(userId, tx);
+        const used = this.reserved(userId, tx);
         for (const [resource, limitKey, usageKey, amount] of CHECKS) {
           const limit = limits[limitKey];
           const requested = amount(resources);
@@ -164,7 +169,7 @@ export class QuotaService {
         if (!row) return null;
         const before: Resources = { vcpus: row.vcpus, memoryMiB: row.memoryMiB, diskGiB: row.diskGiB, interfaces: row.interfaces };
         const limits = this.limits(row.userId, tx);
-        const used = this.usage(row.userId, tx);
+        const used = this.reserved(row.userId, tx);
         for (const [resource, limitKey, usageKey, amount] of CHECKS) {
           const limit = limits[limitKey];
           const growth = amount(resources) - amount(before);
