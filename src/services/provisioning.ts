@@ -403,8 +403,8 @@ export class ProvisioningService {
         }
       }
       tx.delete(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).run();
-      this.quotas.release(uuid, tx);
-      return this.owners.remove(tx, uuid);
+      this.quotas.release(uuid);
+      return this.owners.remove(uuid);
     })();
   }
 
@@ -475,7 +475,7 @@ export class ProvisioningService {
     }
     const commit = this.quotas.transaction((tx) => {
       this.quotas.adopt(userId, uuid, resourcesOf(domain), tx);
-      return this.owners.write(tx, uuid, userId);
+      return this.owners.write(uuid, userId);
     });
     commit();
     return (await this.sync.refreshDomain(domain.path)) ?? domain;
@@ -542,7 +542,7 @@ export class ProvisioningService {
       if (!owner || !existing.has(d.uuid) || this.owners.get(d.uuid) || !this.users.exists(owner)) continue;
       this.quotas.transaction((tx) => {
         this.quotas.adopt(owner, d.uuid, resourcesOf(d), tx);
-        return this.owners.write(tx, d.uuid, owner);
+        return this.owners.write(d.uuid, owner);
       })();
       report.ownershipRebuilt++;
     }
@@ -589,16 +589,16 @@ export class ProvisioningService {
 
   /** Ownership row and ACTIVE reservation in one transaction. */
   private bind(uuid: string, userId: string): void {
-    this.quotas.transaction((tx) => {
-      this.quotas.activate(uuid, tx);
-      return this.owners.write(tx, uuid, userId);
+    this.quotas.transaction(() => {
+      this.quotas.activate(uuid);
+      return this.owners.write(uuid, userId);
     })();
   }
 
   private unbind(uuid: string): void {
-    this.quotas.transaction((tx) => {
-      this.quotas.release(uuid, tx);
-      return this.owners.remove(tx, uuid);
+    this.quotas.transaction(() => {
+      this.quotas.release(uuid);
+      return this.owners.remove(uuid);
     })();
   }
 }
