@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { ipAllocations, macLeases } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
@@ -48,6 +48,30 @@ function row(r: typeof ipAllocations.$inferSelect): NicAddresses {
 }
 
 /**
+ * The statements every create and delete runs, prepared once. They are prepared on the one connection a
+ * better-sqlite3 transaction runs on, so inside `db.transaction(...)` they take part in that transaction.
+ */
+function prepareStatements(db: Db) {
+  const mac = sql.placeholder('mac');
+  const domainUuid = sql.placeholder('domainUuid');
+  const p = (name: string) => sql.placeholder(name);
+  return {
+    macLease: db.select({ mac: macLeases.mac }).from(macLeases).where(eq(macLeases.mac, mac)).prepare(),
+    insertMacLease: db.insert(macLeases).values({ mac, domainUuid }).prepare(),
+    allocationByMac: db.select().from(ipAllocations).where(eq(ipAllocations.mac, mac)).prepare(),
+    allocationsOnNetwork: db.select().from(ipAllocations).where(eq(ipAllocations.networkUuid, p('networkUuid'))).prepare(),
+    allocationsOfDomain: db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).prepare(),
+    insertAllocation: db
+      .insert(ipAllocations)
+      .values({ mac, networkUuid: p('networkUuid'), domainUuid, ipv4: p('ipv4'), ipv6: p('ipv6'), pinned: p('pinned') })
+      .prepare(),
+    markPinned: db.update(ipAllocations).set({ pinned: true }).where(eq(ipAllocations.mac, mac)).prepare(),
+    deleteAllocationsOfDomain: db.delete(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).prepare(),
+    deleteMacLeasesOfDomain: db.delete(macLeases).where(eq(macLeases.domainUuid, domainUuid)).prepare(),
+  };
+}
+
+/**
  * Address management: unique MACs, one IPv4 and one IPv6 per NIC, pinned in the network's DHCP hosts.
  *
  * The provisioning flow is: `allocateMac` → `allocate` (both synchronous SQLite transactions, so two requests
@@ -55,6 +79,8 @@ function row(r: typeof ipAllocations.$inferSelect): NicAddresses {
  * On failure or when the domain is deleted: `release(domainUuid)`.
  */
 export class IpamService {
+  private readonly q: ReturnType<typeof prepareStatements>;
+
   constructor(
     private readonly bus: LibvirtBus,
     private readonly db: Db,
@@ -62,7 +88,9 @@ export class IpamService {
     private readonly networks: NetworkService,
     private readonly sync: LibvirtSync,
     private readonly access: AccessPolicy,
-  ) {}
+  ) {
+    this.q = prepareStatements(db);
+  }
 
   private readonly releaseHooks: ((domainUuid: string) => Promise<void>)[] = [];
 
@@ -75,11 +103,11 @@ export class IpamService {
   allocateMac(domainUuid: string): string {
     const inUse = new Set<string>();
     for (const d of this.cache.domains.values()) for (const i of d.interfaces) if (i.mac) inUse.add(i.mac.toLowerCase());
-    return this.db.transaction((tx) => {
+    return this.db.transaction(() => {
       for (let i = 0; i < MAC_ATTEMPTS; i++) {
         const mac = `52:54:00:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
-        if (inUse.has(mac) || tx.select().from(macLeases).where(eq(macLeases.mac, mac)).get()) continue;
-        tx.insert(macLeases).values({ mac, domainUuid }).run();
+        if (inUse.has(mac) || this.q.macLease.get({ mac })) continue;
+        this.q.insertMacLease.run({ mac, domainUuid });
         return mac;
       }
       throw new AddressExhaustedError('no unused MAC address found');
@@ -97,13 +125,13 @@ export class IpamService {
     const mac = req.mac?.toLowerCase() ?? this.allocateMac(req.domainUuid);
     if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) throw new ValidationError(`not a MAC address: ${mac}`, 'mac');
     const pools = { ipv4: this.poolOf(network.ipv4), ipv6: this.poolOf(network.ipv6) };
-    return this.db.transaction((tx) => {
-      const existing = tx.select().from(ipAllocations).where(eq(ipAllocations.mac, mac)).get();
+    return this.db.transaction(() => {
+      const existing = this.q.allocationByMac.get({ mac });
       if (existing) {
         if (existing.networkUuid !== network.uuid) throw new ValidationError(`MAC ${mac} already has addresses on another network`, 'mac');
         return row(existing);
       }
-      const rows = tx.select().from(ipAllocations).where(eq(ipAllocations.networkUuid, network.uuid)).all();
+      const rows = this.q.allocationsOnNetwork.all({ networkUuid: network.uuid });
       const pick = (family: 'ipv4' | 'ipv6'): string | null => {
         const pool = pools[family];
         if (!pool) return null;
@@ -114,11 +142,11 @@ export class IpamService {
       };
       const ipv4 = pick('ipv4');
       const ipv6 = pick('ipv6');
-      if (MAC.test(mac) && !tx.select().from(macLeases).where(eq(macLeases.mac, mac)).get()) {
-        tx.insert(macLeases).values({ mac, domainUuid: req.domainUuid }).run();
+      if (MAC.test(mac) && !this.q.macLease.get({ mac })) {
+        this.q.insertMacLease.run({ mac, domainUuid: req.domainUuid });
       }
       const created = { mac, networkUuid: network.uuid, domainUuid: req.domainUuid, ipv4, ipv6, pinned: false };
-      tx.insert(ipAllocations).values(created).run();
+      this.q.insertAllocation.run(created);
       return created;
     });
   }
@@ -143,13 +171,13 @@ export class IpamService {
       // virNetworkUpdate sends no event: the cache learns of the new host from us.
       await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, { mac: alloc.mac, ip: alloc.ipv4! }, true));
     }
-    this.db.update(ipAllocations).set({ pinned: true }).where(eq(ipAllocations.mac, alloc.mac)).run();
+    this.q.markPinned.run({ mac: alloc.mac });
     return { ...alloc, pinned: true };
   }
 
   /** Unpins and forgets every address and MAC of a domain. A DHCP entry or network already gone is fine. */
   async release(domainUuid: string): Promise<void> {
-    const rows = this.db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).all();
+    const rows = this.q.allocationsOfDomain.all({ domainUuid });
     for (const r of rows) {
       const network = this.cache.networks.get(r.networkUuid);
       if (!r.pinned || !r.ipv4 || !network) continue;
@@ -161,9 +189,9 @@ export class IpamService {
       }
       await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, { mac: r.mac, ip: r.ipv4! }, false));
     }
-    this.db.transaction((tx) => {
-      tx.delete(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).run();
-      tx.delete(macLeases).where(eq(macLeases.domainUuid, domainUuid)).run();
+    this.db.transaction(() => {
+      this.q.deleteAllocationsOfDomain.run({ domainUuid });
+      this.q.deleteMacLeasesOfDomain.run({ domainUuid });
     });
     for (const fn of this.releaseHooks) await fn(domainUuid);
   }
@@ -177,7 +205,7 @@ export class IpamService {
   }
 
   addressesOf(mac: string): NicAddresses | null {
-    const r = this.db.select().from(ipAllocations).where(eq(ipAllocations.mac, mac.toLowerCase())).get();
+    const r = this.q.allocationByMac.get({ mac: mac.toLowerCase() });
     return r ? row(r) : null;
   }
 

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { ipAllocations, networkSettings } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
@@ -49,6 +49,8 @@ function subnetsOf(n: { ipv4: { address: string; prefix: number } | null; ipv6: 
  */
 export class NetworkService {
   private nwfilter = false;
+  /** Read for every NIC a create makes (anti-spoofing) and for every OPEN network shown: prepared once. */
+  private readonly settingsOf;
 
   constructor(
     private readonly bus: LibvirtBus,
@@ -59,7 +61,9 @@ export class NetworkService {
     private readonly access: AccessPolicy,
     /** Whether NAT networks are run by virtplane (nftables on) rather than by libvirt's own NAT mode. */
     private readonly managedNat = false,
-  ) {}
+  ) {
+    this.settingsOf = db.select().from(networkSettings).where(eq(networkSettings.networkUuid, sql.placeholder('networkUuid'))).prepare();
+  }
 
   private readonly natListeners: (() => void)[] = [];
 
@@ -91,7 +95,7 @@ export class NetworkService {
 
   /** virtplane's own settings of a network, when it has any. */
   private settings(networkUuid: string) {
-    return this.db.select().from(networkSettings).where(eq(networkSettings.networkUuid, networkUuid)).get();
+    return this.settingsOf.get({ networkUuid });
   }
 
   private natChanged(): void {

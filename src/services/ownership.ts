@@ -1,7 +1,7 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/index.js';
 import { domainOwners } from '../db/schema.js';
-import type { Tx } from './quotas.js';
 
 /**
  * Domain ownership as recorded in SQLite (domain UUID → user id), mirrored in memory so that filtering a
@@ -11,8 +11,22 @@ import type { Tx } from './quotas.js';
 export class OwnershipStore {
   private readonly owners = new Map<string, string>();
 
-  constructor(private readonly db: Db) {
+  /** The writes of every create and delete, prepared once; they join the caller's transaction (same connection). */
+  private readonly upsert;
+  private readonly delete;
+
+  constructor(db: Db) {
     for (const row of db.select().from(domainOwners).all()) this.owners.set(row.domainUuid, row.userId);
+    const domainUuid = sql.placeholder('domainUuid');
+    const userId = sql.placeholder('userId');
+    // On conflict the row takes the values offered for insert (SQLite's `excluded`): owner and time of assignment.
+    const excluded = (column: SQLiteColumn) => sql`excluded.${sql.identifier(column.name)}`;
+    this.upsert = db
+      .insert(domainOwners)
+      .values({ domainUuid, userId, assignedAt: sql.placeholder('assignedAt') })
+      .onConflictDoUpdate({ target: domainOwners.domainUuid, set: { userId: excluded(domainOwners.userId), assignedAt: excluded(domainOwners.assignedAt) } })
+      .prepare();
+    this.delete = db.delete(domainOwners).where(eq(domainOwners.domainUuid, domainUuid)).prepare();
   }
 
   get(domainUuid: string): string | undefined {
@@ -23,17 +37,14 @@ export class OwnershipStore {
     return new Set(this.owners.keys());
   }
 
-  /** Writes inside the caller's transaction; call `commit` after it committed to update the mirror. */
-  write(tx: Tx | Db, domainUuid: string, userId: string): () => void {
-    tx.insert(domainOwners)
-      .values({ domainUuid, userId, assignedAt: new Date() })
-      .onConflictDoUpdate({ target: domainOwners.domainUuid, set: { userId, assignedAt: new Date() } })
-      .run();
+  /** Call inside the caller's transaction; call the returned `commit` after it committed to update the mirror. */
+  write(domainUuid: string, userId: string): () => void {
+    this.upsert.run({ domainUuid, userId, assignedAt: new Date() });
     return () => this.owners.set(domainUuid, userId);
   }
 
-  remove(tx: Tx | Db, domainUuid: string): () => void {
-    tx.delete(domainOwners).where(eq(domainOwners.domainUuid, domainUuid)).run();
+  remove(domainUuid: string): () => void {
+    this.delete.run({ domainUuid });
     return () => this.owners.delete(domainUuid);
   }
 }

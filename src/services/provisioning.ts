@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { domainDeletions, keptVolumes, type VolumeRef } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
@@ -109,6 +109,23 @@ interface ValidCreate {
 }
 
 /**
+ * The deletion record every delete writes, reads and removes, prepared once. They are prepared on the one
+ * connection a better-sqlite3 transaction runs on, so inside a transaction they take part in it.
+ */
+function prepareDeletionRecord(db: Db) {
+  const domainUuid = sql.placeholder('domainUuid');
+  return {
+    insert: db
+      .insert(domainDeletions)
+      .values({ domainUuid, domainName: sql.placeholder('domainName'), keepDisk: sql.placeholder('keepDisk'), volumes: sql.placeholder('volumes') })
+      .onConflictDoNothing()
+      .prepare(),
+    byDomain: db.select().from(domainDeletions).where(eq(domainDeletions.domainUuid, domainUuid)).prepare(),
+    remove: db.delete(domainDeletions).where(eq(domainDeletions.domainUuid, domainUuid)).prepare(),
+  };
+}
+
+/**
  * Creating, resizing, deleting and adopting domains on behalf of a viewer.
  *
  * Create: validate (no side effects) → reserve quota → MAC + addresses → { disk volume, install image still
@@ -125,6 +142,7 @@ export class ProvisioningService {
   private readonly busy = new Set<string>();
   private storage: Promise<StoragePool> | null = null;
   private undefineFlags: readonly number[] = UNDEFINE_FLAG_SETS;
+  private readonly deletions: ReturnType<typeof prepareDeletionRecord>;
 
   constructor(
     private readonly bus: LibvirtBus,
@@ -141,7 +159,9 @@ export class ProvisioningService {
     private readonly images: ImageService,
     private readonly options: ProvisioningOptions,
     private readonly log: ProvisioningLog,
-  ) {}
+  ) {
+    this.deletions = prepareDeletionRecord(db);
+  }
 
   get domainType(): DomainType {
     return this.options.domainType;
@@ -353,7 +373,7 @@ export class ProvisioningService {
     this.busy.add(uuid);
     try {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
-      this.db.insert(domainDeletions).values({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes }).onConflictDoNothing().run();
+      this.deletions.insert.run({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes });
       await this.finishDeletion(uuid);
       // Through the ordered pipeline: once this answers, no query shows the domain any more. Usually the
       // UNDEFINED event's re-read has committed that already (releasing the address waits for a network re-read
@@ -368,7 +388,7 @@ export class ProvisioningService {
 
   /** Runs (or resumes) the recorded deletion of `uuid`; each step may already have been done. */
   private async finishDeletion(uuid: string): Promise<void> {
-    const row = this.db.select().from(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).get();
+    const row = this.deletions.byDomain.get({ domainUuid: uuid });
     if (!row) return;
     try {
       // The cached path when the domain is known (libvirt-dbus paths are derived from the UUID), else a lookup.
@@ -404,9 +424,9 @@ export class ProvisioningService {
           tx.insert(keptVolumes).values({ ...v, domainUuid: uuid, domainName: row.domainName }).onConflictDoNothing().run();
         }
       }
-      tx.delete(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).run();
-      this.quotas.release(uuid, tx);
-      return this.owners.remove(tx, uuid);
+      this.deletions.remove.run({ domainUuid: uuid });
+      this.quotas.release(uuid);
+      return this.owners.remove(uuid);
     })();
   }
 
@@ -477,7 +497,7 @@ export class ProvisioningService {
     }
     const commit = this.quotas.transaction((tx) => {
       this.quotas.adopt(userId, uuid, resourcesOf(domain), tx);
-      return this.owners.write(tx, uuid, userId);
+      return this.owners.write(uuid, userId);
     });
     commit();
     return (await this.sync.refreshDomain(domain.path)) ?? domain;
@@ -544,7 +564,7 @@ export class ProvisioningService {
       if (!owner || !existing.has(d.uuid) || this.owners.get(d.uuid) || !this.users.exists(owner)) continue;
       this.quotas.transaction((tx) => {
         this.quotas.adopt(owner, d.uuid, resourcesOf(d), tx);
-        return this.owners.write(tx, d.uuid, owner);
+        return this.owners.write(d.uuid, owner);
       })();
       report.ownershipRebuilt++;
     }
@@ -591,16 +611,16 @@ export class ProvisioningService {
 
   /** Ownership row and ACTIVE reservation in one transaction. */
   private bind(uuid: string, userId: string): void {
-    this.quotas.transaction((tx) => {
-      this.quotas.activate(uuid, tx);
-      return this.owners.write(tx, uuid, userId);
+    this.quotas.transaction(() => {
+      this.quotas.activate(uuid);
+      return this.owners.write(uuid, userId);
     })();
   }
 
   private unbind(uuid: string): void {
-    this.quotas.transaction((tx) => {
-      this.quotas.release(uuid, tx);
-      return this.owners.remove(tx, uuid);
+    this.quotas.transaction(() => {
+      this.quotas.release(uuid);
+      return this.owners.remove(uuid);
     })();
   }
 }

@@ -56,15 +56,50 @@ type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
  * `BEGIN IMMEDIATE` also serialises against other writers of the same database file.
  */
 export class QuotaService {
+  /**
+   * What every create and delete runs, prepared once. better-sqlite3 runs a transaction on the one connection
+   * these are prepared on, so they take part in whatever transaction the caller has open.
+   */
+  private readonly q;
+
   constructor(
     private readonly db: Db,
     private readonly access: AccessPolicy,
-  ) {}
+  ) {
+    this.q = QuotaService.prepare(db);
+  }
 
-  limits(userId: string, tx: Tx | Db = this.db): QuotaLimits {
-    const user = tx.select({ role: users.role }).from(users).where(eq(users.id, userId)).get();
+  private static prepare(db: Db) {
+    const domainUuid = sql.placeholder('domainUuid');
+    const userId = sql.placeholder('userId');
+    const p = (name: string) => sql.placeholder(name);
+    return {
+      roleOf: db.select({ role: users.role }).from(users).where(eq(users.id, userId)).prepare(),
+      quotaOf: db.select().from(quotas).where(eq(quotas.userId, userId)).prepare(),
+      reservedBy: db
+        .select({
+          domains: sql<number>`count(*)`,
+          vcpus: sql<number>`coalesce(sum(${reservations.vcpus}), 0)`,
+          memoryMiB: sql<number>`coalesce(sum(${reservations.memoryMiB}), 0)`,
+          diskGiB: sql<number>`coalesce(sum(${reservations.diskGiB}), 0)`,
+          interfaces: sql<number>`coalesce(sum(${reservations.interfaces}), 0)`,
+        })
+        .from(reservations)
+        .where(eq(reservations.userId, userId))
+        .prepare(),
+      insertPending: db
+        .insert(reservations)
+        .values({ domainUuid, userId, vcpus: p('vcpus'), memoryMiB: p('memoryMiB'), diskGiB: p('diskGiB'), interfaces: p('interfaces'), state: 'PENDING' })
+        .prepare(),
+      activate: db.update(reservations).set({ state: 'ACTIVE' }).where(eq(reservations.domainUuid, domainUuid)).prepare(),
+      release: db.delete(reservations).where(eq(reservations.domainUuid, domainUuid)).prepare(),
+    };
+  }
+
+  limits(userId: string): QuotaLimits {
+    const user = this.q.roleOf.get({ userId });
     if (!user) throw new NotFoundError('user', userId);
-    const row = tx.select().from(quotas).where(eq(quotas.userId, userId)).get();
+    const row = this.q.quotaOf.get({ userId });
     if (row) {
       const { maxDomains, maxVcpus, maxMemoryMiB, maxDiskGiB, maxInterfaces, maxPortForwards } = row;
       return { maxDomains, maxVcpus, maxMemoryMiB, maxDiskGiB, maxInterfaces, maxPortForwards };
@@ -72,19 +107,13 @@ export class QuotaService {
     return user.role === 'ADMIN' ? UNLIMITED : ZERO;
   }
 
-  usage(userId: string, tx: Tx | Db = this.db): QuotaUsage {
-    const row = tx
-      .select({
-        domains: sql<number>`count(*)`,
-        vcpus: sql<number>`coalesce(sum(${reservations.vcpus}), 0)`,
-        memoryMiB: sql<number>`coalesce(sum(${reservations.memoryMiB}), 0)`,
-        diskGiB: sql<number>`coalesce(sum(${reservations.diskGiB}), 0)`,
-        interfaces: sql<number>`coalesce(sum(${reservations.interfaces}), 0)`,
-      })
-      .from(reservations)
-      .where(eq(reservations.userId, userId))
-      .get();
-    return { ...(row ?? { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 }), portForwards: this.portForwardsOf(userId, tx) };
+  usage(userId: string): QuotaUsage {
+    return { ...this.reserved(userId), portForwards: this.portForwardsOf(userId, this.db) };
+  }
+
+  /** What the user's domains hold: all `reserve` and `resize` check (port forwards are counted apart). */
+  private reserved(userId: string): Omit<QuotaUsage, 'portForwards'> {
+    return this.q.reservedBy.get({ userId }) ?? { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 };
   }
 
   /** Forwards on the domains `userId` owns now. */
@@ -103,7 +132,7 @@ export class QuotaService {
    * transaction (`transaction`) that inserts them, so no concurrent request slips between check and insert.
    */
   checkPortForwards(userId: string, adding: number, tx: Tx): void {
-    const limit = this.limits(userId, tx).maxPortForwards;
+    const limit = this.limits(userId).maxPortForwards;
     const used = this.portForwardsOf(userId, tx);
     if (limit !== null && used + adding > limit) throw new QuotaExceededError('PORT_FORWARDS', limit, used, adding);
   }
@@ -117,14 +146,14 @@ export class QuotaService {
     }
     return this.db.transaction(
       (tx) => {
-        this.limits(userId, tx); // NOT_FOUND for an unknown user
+        this.limits(userId); // NOT_FOUND for an unknown user
         const { maxPortForwards, ...rest } = input;
         const set = { ...rest, ...(maxPortForwards == null ? {} : { maxPortForwards }), updatedAt: new Date() };
         tx.insert(quotas)
           .values({ userId, maxPortForwards: 0, ...set })
           .onConflictDoUpdate({ target: quotas.userId, set })
           .run();
-        return this.limits(userId, tx);
+        return this.limits(userId);
       },
       { behavior: 'immediate' },
     );
@@ -136,9 +165,9 @@ export class QuotaService {
    */
   reserve(userId: string, domainUuid: string, resources: Resources): void {
     this.db.transaction(
-      (tx) => {
-        const limits = this.limits(userId, tx);
-        const used = this.usage(userId, tx);
+      () => {
+        const limits = this.limits(userId);
+        const used = this.reserved(userId);
         for (const [resource, limitKey, usageKey, amount] of CHECKS) {
           const limit = limits[limitKey];
           const requested = amount(resources);
@@ -146,7 +175,7 @@ export class QuotaService {
             throw new QuotaExceededError(resource, limit, used[usageKey], requested);
           }
         }
-        tx.insert(reservations).values({ domainUuid, userId, ...resources, state: 'PENDING' }).run();
+        this.q.insertPending.run({ domainUuid, userId, ...resources });
       },
       { behavior: 'immediate' },
     );
@@ -163,8 +192,8 @@ export class QuotaService {
         const row = tx.select().from(reservations).where(eq(reservations.domainUuid, domainUuid)).get();
         if (!row) return null;
         const before: Resources = { vcpus: row.vcpus, memoryMiB: row.memoryMiB, diskGiB: row.diskGiB, interfaces: row.interfaces };
-        const limits = this.limits(row.userId, tx);
-        const used = this.usage(row.userId, tx);
+        const limits = this.limits(row.userId);
+        const used = this.reserved(row.userId);
         for (const [resource, limitKey, usageKey, amount] of CHECKS) {
           const limit = limits[limitKey];
           const growth = amount(resources) - amount(before);
@@ -184,12 +213,12 @@ export class QuotaService {
     this.db.update(reservations).set(resources).where(eq(reservations.domainUuid, domainUuid)).run();
   }
 
-  activate(domainUuid: string, tx: Tx | Db = this.db): void {
-    tx.update(reservations).set({ state: 'ACTIVE' }).where(eq(reservations.domainUuid, domainUuid)).run();
+  activate(domainUuid: string): void {
+    this.q.activate.run({ domainUuid });
   }
 
-  release(domainUuid: string, tx: Tx | Db = this.db): void {
-    tx.delete(reservations).where(eq(reservations.domainUuid, domainUuid)).run();
+  release(domainUuid: string): void {
+    this.q.release.run({ domainUuid });
   }
 
   /** Records (or moves) an already existing domain's resources to a user, without a limit check (admin adoption). */
