@@ -222,17 +222,6 @@ export class ProvisioningService {
       throw err;
     }
     const volumeName = `vp-${uuid}${pool.type === 'logical' ? '' : '.qcow2'}`;
-    // Independent steps run together — the disk volume, the install image check, the DHCP host pin — and all
-    // settle before anything else happens; whatever of them was done is undone on failure.
-    const [volume, image, pin] = await Promise.allSettled([
-      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes: valid.resources.diskGiB * GiB, format: 'qcow2' }, pool.type),
-      valid.imagePath === null ? null : this.checkImage(input.installImage!, valid.imagePath),
-      this.ipam.pin(mac),
-    ]);
-    if (volume.status === 'fulfilled') undo.push(() => deleteVolume(this.bus, volume.value));
-    else this.storage = null; // the pool may have been stopped or removed: look it up afresh next time
-    for (const step of [volume, image, pin]) if (step.status === 'rejected') throw step.reason;
-
     const clean = this.ipam.cleanTrafficFor(mac);
     const spec: DomainSpec = {
       type: this.options.domainType,
@@ -254,12 +243,26 @@ export class ProvisioningService {
       ownerId: viewer.userId,
       ...(this.options.partitions ? { partition: `/machine/${viewer.name}` } : {}),
     };
-    const path = await defineDomain(this.bus, this.driverPath, spec);
-    undo.push(() => this.undefine(path));
+    // Independent steps run together — the disk volume, the install image check, the DHCP host pin and the
+    // definition (libvirt resolves a volume disk when the domain starts, not when it is defined) — and all
+    // settle before anything else happens; whatever of them was done is undone on failure.
+    const [volume, image, pin, defined] = await Promise.allSettled([
+      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes: valid.resources.diskGiB * GiB, format: 'qcow2' }, pool.type),
+      valid.imagePath === null ? null : this.checkImage(input.installImage!, valid.imagePath),
+      this.ipam.pin(mac),
+      defineDomain(this.bus, this.driverPath, spec),
+    ]);
+    if (volume.status === 'fulfilled') undo.push(() => deleteVolume(this.bus, volume.value));
+    else this.storage = null; // the pool may have been stopped or removed: look it up afresh next time
+    if (defined.status === 'fulfilled') undo.push(() => this.undefine(defined.value));
+    for (const step of [volume, image, pin]) if (step.status === 'rejected') throw step.reason;
+    if (defined.status === 'rejected') throw defined.reason;
+    const path = defined.value;
     this.bind(uuid, viewer.userId);
     // Pushed before starting: stopping a domain the start never reached is refused as INVALID_STATE, ignored.
     if (input.start) undo.push(() => domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND')));
-    // The DEFINED event's re-read has read the new volume's capacity; starting does not change it.
+    // The DEFINED event's re-read has usually read the new volume's capacity (when it ran before the volume
+    // existed, it found none, and the volume is looked up again); starting does not change it.
     const opts = { reuseDiskCapacity: true };
     const created = input.start
       ? await this.sync.changeDomain(path, 'STARTED', () => domainActions.create(this.bus, path), opts)
