@@ -177,6 +177,12 @@ export class IpamService {
 
   /** Unpins and forgets every address and MAC of a domain. A DHCP entry or network already gone is fine. */
   async release(domainUuid: string): Promise<void> {
+    await this.unpin(domainUuid);
+    await this.forget(domainUuid);
+  }
+
+  /** Removes the domain's DHCP host entries from their networks (the first half of `release`). */
+  async unpin(domainUuid: string): Promise<void> {
     const rows = this.q.allocationsOfDomain.all({ domainUuid });
     for (const r of rows) {
       const network = this.cache.networks.get(r.networkUuid);
@@ -189,6 +195,10 @@ export class IpamService {
       }
       await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, { mac: r.mac, ip: r.ipv4! }, false));
     }
+  }
+
+  /** Forgets the domain's addresses and MAC, free for other domains from now on (the second half of `release`). */
+  async forget(domainUuid: string): Promise<void> {
     this.db.transaction(() => {
       this.q.deleteAllocationsOfDomain.run({ domainUuid });
       this.q.deleteMacLeasesOfDomain.run({ domainUuid });

@@ -410,6 +410,10 @@ export class ProvisioningService {
         await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
         await this.undefine(path);
       }
+      // With the domain gone, its DHCP entries go while its volumes are deleted; its addresses become free for
+      // others only after both (a failure in between leaves the deletion to resume, nothing given away).
+      const unpinned = this.ipam.unpin(uuid);
+      unpinned.catch(() => undefined); // its error is met where it is awaited, below
       for (const lookup of lookups) {
         try {
           await deleteVolume(this.bus, await lookup);
@@ -417,7 +421,8 @@ export class ProvisioningService {
           ignoreKinds('NOT_FOUND')(err);
         }
       }
-      await this.ipam.release(uuid);
+      await unpinned;
+      await this.ipam.forget(uuid);
     } catch (err) {
       throw fromLibvirt(err, { kind: 'domain', id: uuid });
     }
