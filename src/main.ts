@@ -5,7 +5,7 @@ import { openDatabase } from './db/index.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { hostDomainTypes } from './libvirt/connect.js';
-import { PoolPathCache } from './libvirt/storage.js';
+import { StoragePaths } from './libvirt/storage.js';
 import type { DomainType } from './libvirt/xml/domain-builder.js';
 import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
 import { AuditService } from './services/audit.js';
@@ -81,13 +81,15 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit });
     stream.start();
     cleanups.push(() => stream.stop());
+    // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
+    const storagePaths = new StoragePaths(bus, driverPath);
     const sync = new LibvirtSync(
       bus,
       driverPath,
       cache,
       stream,
       log.child({ component: 'sync' }),
-      new PoolPathCache(bus, driverPath),
+      storagePaths,
       config.resyncCheckMs,
     );
     cleanups.push(() => sync.stop());
@@ -120,6 +122,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       images,
       { ...config.provisioning, domainType },
       log.child({ component: 'provisioning' }),
+      storagePaths,
     );
     let apiPort: number | null = config.port || null;
     const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, config.nft, log.child({ component: 'nftables' }), () => apiPort);

@@ -8,7 +8,7 @@ import {
   VIR_DOMAIN_XML_SECURE,
 } from './constants.js';
 import { LibvirtError } from './errors.js';
-import { volumeCapacity, type PoolPathCache } from './storage.js';
+import { volumeCapacity, type StoragePaths } from './storage.js';
 import type { DomainRecord, DomainSpec } from './types.js';
 import { buildCdromXml, buildDomainXml, buildGraphicsXml, buildOwnerMetadataXml, type DiskSource, type GraphicsType } from './xml/domain-builder.js';
 import { METADATA_NAMESPACE, METADATA_PREFIX, parseConsoleGraphics, parseDomainSpec, parseDomainXml, type ConsoleGraphics } from './xml/domain.js';
@@ -54,7 +54,7 @@ export async function readDomain(
   path: string,
   lane: Lane = 'interactive',
   known?: DomainRecord | Promise<DomainRecord | undefined>,
-  pools?: PoolPathCache,
+  storagePaths?: StoragePaths,
   opts: { sameProperties?: boolean } = {},
 ): Promise<DomainRecord> {
   const [fetched, [stateTuple], [xml]] = await Promise.all([
@@ -72,7 +72,7 @@ export async function readDomain(
   const disks = await Promise.all(
     parsed.disks.map(async (d) => ({
       ...d,
-      capacityBytes: d.device === 'disk' ? (knownCapacity(before, d) ?? (await volumeCapacity(bus, driverPath, { path: d.source, pool: d.pool, volume: d.volume }, lane, pools))) : null,
+      capacityBytes: d.device === 'disk' ? (knownCapacity(before, d) ?? (await volumeCapacity(bus, driverPath, { path: d.source, pool: d.pool, volume: d.volume }, lane, storagePaths))) : null,
     })),
   );
   return {

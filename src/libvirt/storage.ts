@@ -204,30 +204,76 @@ export async function resizeVolume(bus: LibvirtBus, volPath: string, capacityByt
 }
 
 /**
- * Pool object paths by name, remembered: libvirt-dbus derives them from the pool's UUID, so they hold while
- * the pool exists. A path that stops working is forgotten and looked up again.
+ * Object paths of pools and volumes by name, remembered: libvirt-dbus derives them from the pool's UUID and
+ * the volume's key, so they hold while the object exists. A path that stops working is forgotten (by the
+ * caller that found out) and looked up again.
  */
-export class PoolPathCache {
-  private readonly paths = new Map<string, Promise<string>>();
+export class StoragePaths {
+  private readonly pools = new Map<string, Promise<string>>();
+  private readonly volumes = new Map<string, Promise<string>>();
+  /** Whether this driver answers virStorageVolGetInfoFlags (unknown until first asked). */
+  volumeInfo: boolean | undefined;
 
   constructor(
     private readonly bus: LibvirtBus,
     private readonly driverPath: string,
   ) {}
 
-  lookup(name: string, lane: Lane = 'interactive'): Promise<string> {
-    let path = this.paths.get(name);
-    if (!path) {
-      path = lookupPool(this.bus, this.driverPath, name, lane);
-      this.paths.set(name, path);
-      path.catch(() => this.paths.delete(name));
-    }
-    return path;
+  pool(name: string, lane: Lane = 'interactive'): Promise<string> {
+    return remembered(this.pools, name, () => lookupPool(this.bus, this.driverPath, name, lane));
   }
 
-  forget(name: string): void {
-    this.paths.delete(name);
+  volume(pool: string, name: string, lane: Lane = 'interactive'): Promise<string> {
+    return remembered(this.volumes, volumeKey(pool, name), async () => lookupVolume(this.bus, await this.pool(pool, lane), name, lane));
   }
+
+  /** A volume just created (its path is known without asking). */
+  rememberVolume(pool: string, name: string, path: string): void {
+    this.volumes.set(volumeKey(pool, name), Promise.resolve(path));
+  }
+
+  forgetVolume(pool: string, name: string): void {
+    this.volumes.delete(volumeKey(pool, name));
+  }
+
+  forgetPool(name: string): void {
+    this.pools.delete(name);
+    for (const key of this.volumes.keys()) if (key.startsWith(`${name}/`)) this.volumes.delete(key);
+  }
+}
+
+/** Pool names cannot contain '/', so pool/volume is unambiguous. */
+function volumeKey(pool: string, name: string): string {
+  return `${pool}/${name}`;
+}
+
+function remembered(map: Map<string, Promise<string>>, key: string, lookup: () => Promise<string>): Promise<string> {
+  let path = map.get(key);
+  if (!path) {
+    path = lookup();
+    map.set(key, path);
+    path.catch(() => {
+      if (map.get(key) === path) map.delete(key);
+    });
+  }
+  return path;
+}
+
+/**
+ * A volume's capacity in bytes. virStorageVolGetInfoFlags answers without XML; drivers without it (the test
+ * driver) are asked for the volume's XML instead, and `paths` remembers which of the two this driver takes.
+ */
+export async function volumeCapacityAt(bus: LibvirtBus, volPath: string, lane: Lane = 'interactive', paths?: StoragePaths): Promise<number> {
+  if (paths?.volumeInfo !== false) {
+    try {
+      const [[, capacity]] = (await bus.call(volPath, VOLUME, 'GetInfo', 'u', [0], { lane })) as [[number, number, number]];
+      return capacity;
+    } catch (err) {
+      if (!(err instanceof LibvirtError && err.kind === 'UNSUPPORTED')) throw err;
+      if (paths) paths.volumeInfo = false;
+    }
+  }
+  return (await readVolume(bus, volPath, lane)).capacityBytes;
 }
 
 /** Capacity of the storage volume behind a disk source, or null when the source is no known volume. */
@@ -236,16 +282,16 @@ export async function volumeCapacity(
   driverPath: string,
   source: { path: string | null; pool: string | null; volume: string | null },
   lane: Lane,
-  pools?: PoolPathCache,
+  paths?: StoragePaths,
 ): Promise<number | null> {
   try {
     let volPath: string;
     if (source.pool && source.volume) {
-      if (pools) {
+      if (paths) {
         try {
-          return (await readVolume(bus, await lookupVolume(bus, await pools.lookup(source.pool, lane), source.volume, lane), lane)).capacityBytes;
+          return await volumeCapacityAt(bus, await paths.volume(source.pool, source.volume, lane), lane, paths);
         } catch {
-          pools.forget(source.pool); // maybe a stale pool path: once more without the cache
+          paths.forgetPool(source.pool); // maybe a stale path: once more without the cache
         }
       }
       volPath = await lookupVolume(bus, await lookupPool(bus, driverPath, source.pool, lane), source.volume, lane);
@@ -254,7 +300,7 @@ export async function volumeCapacity(
     } else {
       return null;
     }
-    return (await readVolume(bus, volPath, lane)).capacityBytes;
+    return await volumeCapacityAt(bus, volPath, lane, paths);
   } catch {
     // A disk whose file is in no pool has no volume to ask; its capacity is simply unknown here.
     return null;

@@ -10,7 +10,7 @@ import {
   type DomainState,
 } from '../libvirt/constants.js';
 import { probeDomain, readDomain } from '../libvirt/domain.js';
-import { PoolPathCache } from '../libvirt/storage.js';
+import type { StoragePaths } from '../libvirt/storage.js';
 import { LibvirtError } from '../libvirt/errors.js';
 import { readNetwork } from '../libvirt/network.js';
 import type { DomainRecord, HostInfo, NetworkRecord } from '../libvirt/types.js';
@@ -98,8 +98,8 @@ export class LibvirtSync {
     private readonly cache: StateCache,
     private readonly events: EventSink,
     private readonly log: Logger,
-    /** Remembers storage pool paths for the disk capacity lookups of each re-read. */
-    private readonly pools?: PoolPathCache,
+    /** Remembers storage pool and volume paths for the disk capacity lookups of each re-read. */
+    private readonly storagePaths?: StoragePaths,
     private readonly checkIntervalMs: number = CHECK_INTERVAL_MS,
   ) {}
 
@@ -276,7 +276,7 @@ export class LibvirtSync {
     // Persistence changes only with DEFINED and UNDEFINED, autostart with no event at all: other events'
     // re-reads take both from the copy known before (one call fewer).
     const sameProperties = event !== null && event.type !== 'DEFINED' && event.type !== 'UNDEFINED';
-    const readAll = () => readDomain(this.bus, this.driverPath, path, lane, known, this.pools, { sameProperties });
+    const readAll = () => readDomain(this.bus, this.driverPath, path, lane, known, this.storagePaths, { sameProperties });
     // After UNDEFINED the domain is usually gone (unless it still runs, now transient): one call tells.
     const reading = event?.type === 'UNDEFINED' ? probeDomain(this.bus, path, lane).then(readAll) : readAll();
     const settled = reading.then(
@@ -388,7 +388,7 @@ export class LibvirtSync {
         listNetworkPaths(this.bus, this.driverPath),
         readHostInfo(this.bus, this.driverPath),
       ]);
-      const domains = await Promise.all(domainPaths.map((p) => asRead(readDomain(this.bus, this.driverPath, p, 'bulk', undefined, this.pools))));
+      const domains = await Promise.all(domainPaths.map((p) => asRead(readDomain(this.bus, this.driverPath, p, 'bulk', undefined, this.storagePaths))));
       const networks = await Promise.all(networkPaths.map((p) => asRead(readNetwork(this.bus, p, 'bulk'))));
       const failed = [...domains, ...networks].find((r) => 'err' in r && r.err.kind !== 'NOT_FOUND');
       if (failed && 'err' in failed) throw failed.err;

@@ -25,6 +25,7 @@ import {
   readPool,
   readVolume,
   resizeVolume,
+  StoragePaths,
 } from '../libvirt/storage.js';
 import { cleanTrafficFilterRef } from '../libvirt/nwfilter.js';
 import type { CpuMode, DomainRecord, DomainSpec, DomainType, GraphicsType } from '../libvirt/types.js';
@@ -159,6 +160,8 @@ export class ProvisioningService {
     private readonly images: ImageService,
     private readonly options: ProvisioningOptions,
     private readonly log: ProvisioningLog,
+    /** Shared with the re-reads (LibvirtSync), so a volume created here is known to them without a lookup. */
+    private readonly storagePaths: StoragePaths = new StoragePaths(bus, driverPath),
   ) {
     this.deletions = prepareDeletionRecord(db);
   }
@@ -247,13 +250,19 @@ export class ProvisioningService {
     // definition (libvirt resolves a volume disk when the domain starts, not when it is defined) — and all
     // settle before anything else happens; whatever of them was done is undone on failure.
     const [volume, image, pin, defined] = await Promise.allSettled([
-      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes: valid.resources.diskGiB * GiB, format: 'qcow2' }, pool.type),
+      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes: valid.resources.diskGiB * GiB, format: 'qcow2' }, pool.type).then((path) => {
+        this.storagePaths.rememberVolume(pool.name, volumeName, path); // at once: the DEFINED event's re-read may ask
+        return path;
+      }),
       valid.imagePath === null ? null : this.checkImage(input.installImage!, valid.imagePath),
       this.ipam.pin(mac),
       defineDomain(this.bus, this.driverPath, spec),
     ]);
-    if (volume.status === 'fulfilled') undo.push(() => deleteVolume(this.bus, volume.value));
-    else this.storage = null; // the pool may have been stopped or removed: look it up afresh next time
+    if (volume.status === 'fulfilled') {
+      undo.push(() => this.deleteVolume({ pool: pool.name, volume: volumeName }, Promise.resolve(volume.value)));
+    } else {
+      this.storage = null; // the pool may have been stopped or removed: look it up afresh next time
+    }
     if (defined.status === 'fulfilled') undo.push(() => this.undefine(defined.value));
     for (const step of [volume, image, pin]) if (step.status === 'rejected') throw step.reason;
     if (defined.status === 'rejected') throw defined.reason;
@@ -292,10 +301,21 @@ export class ProvisioningService {
     }
   }
 
-  /** Object path of a pool by name; our own storage pool's is already known. */
-  private async poolPath(name: string): Promise<string> {
-    const ours = this.storage ? await this.storage.catch(() => null) : null;
-    return ours?.name === name ? ours.path : lookupPool(this.bus, this.driverPath, name);
+  /**
+   * Deletes a volume found at `found` (a remembered path, or a lookup under way). A remembered path may be
+   * stale (the volume made anew since): NOT_FOUND there is checked with a fresh lookup before the volume
+   * counts as gone.
+   */
+  private async deleteVolume(ref: VolumeRef, found: Promise<string>): Promise<void> {
+    try {
+      await deleteVolume(this.bus, await found);
+    } catch (err) {
+      ignoreKinds('NOT_FOUND')(err);
+      this.storagePaths.forgetVolume(ref.pool, ref.volume);
+      await deleteVolume(this.bus, await this.storagePaths.volume(ref.pool, ref.volume)).catch(ignoreKinds('NOT_FOUND'));
+    } finally {
+      this.storagePaths.forgetVolume(ref.pool, ref.volume);
+    }
   }
 
   /** The storage pool of guest disks, made ready once (defined as a `dir` pool if missing, started). */
@@ -404,8 +424,8 @@ export class ProvisioningService {
         }
       }
       // Looking the volumes up changes nothing, so it runs while the domain is stopped and undefined.
-      const lookups = (row.keepDisk ? [] : row.volumes).map((v) => this.poolPath(v.pool).then((pool) => lookupVolume(this.bus, pool, v.volume)));
-      for (const lookup of lookups) lookup.catch(() => undefined); // its error is met where it is awaited, below
+      const volumes = (row.keepDisk ? [] : row.volumes).map((v) => ({ ref: v, found: this.storagePaths.volume(v.pool, v.volume) }));
+      for (const { found } of volumes) found.catch(() => undefined); // its error is met where it is awaited, below
       if (path) {
         await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
         await this.undefine(path);
@@ -414,13 +434,7 @@ export class ProvisioningService {
       // others only after both (a failure in between leaves the deletion to resume, nothing given away).
       const unpinned = this.ipam.unpin(uuid);
       unpinned.catch(() => undefined); // its error is met where it is awaited, below
-      for (const lookup of lookups) {
-        try {
-          await deleteVolume(this.bus, await lookup);
-        } catch (err) {
-          ignoreKinds('NOT_FOUND')(err);
-        }
-      }
+      for (const { ref, found } of volumes) await this.deleteVolume(ref, found);
       await unpinned;
       await this.ipam.forget(uuid);
     } catch (err) {
