@@ -155,6 +155,8 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     const network = s.app.services.networks.byName('for-all-vms')!;
     const live = await readNetwork(bus, network.path);
     assert.deepEqual(live.ipv4!.dhcpHosts, [{ mac: first!.mac, name: null, ip: '203.0.113.178' }]);
+    // libvirt sends no event for a DHCP host change: the cache learnt it from the pin itself.
+    assert.deepEqual(network.ipv4!.dhcpHosts, live.ipv4!.dhcpHosts, 'the cached network shows the pin');
 
     // A tenant's domain with that NIC (its define signal reaches the cache through the sync pipeline).
     await bus.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainDefineXML', 's', [
@@ -218,6 +220,7 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     assert.equal(ipam.allocations().length, 0);
     const live = await readNetwork(bus, networks.byName('for-all-vms')!.path);
     assert.deepEqual(live.ipv4!.dhcpHosts, []);
+    assert.deepEqual(networks.byName('for-all-vms')!.ipv4!.dhcpHosts, [], 'the cached network shows the unpin');
     const free = await s.gql(`query($id: ID!) { node(id: $id) { ... on Network { freeIpv4 leases { mac } } } }`, { id: networkId });
     assert.deepEqual(free.data.node, { freeIpv4: 5, leases: [] });
     const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on DeleteNetworkSuccess { deletedId } ... on Error { code message } } }`, { id: networkId });
