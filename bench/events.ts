@@ -8,13 +8,12 @@
  *   memory: server RSS growth per idle subscriber
  * Prints figures; asserts nothing about speed.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { LibvirtBus } from '../src/libvirt/bus.js';
+import { startServerProcess } from './lib/server-process.js';
 const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef';
 
 const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 1000);
@@ -37,16 +36,7 @@ const cpuOf = (pid: number) => {
 };
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
-const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), '--expose-gc', '--import', 'tsx', new URL('./lib/events-server.ts', import.meta.url).pathname], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, BENCH_TOKEN },
-});
-// Never leave the server behind, whatever happens here.
-process.once('exit', () => child.kill('SIGTERM'));
-const info = await new Promise<{ url: string; bus: string; pid: number }>((resolve, reject) => {
-  createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l)));
-  child.once('exit', (c) => reject(new Error(`bench server exited with ${c}`)));
-});
+const info = await startServerProcess(BENCH_TOKEN, { BENCH_KEEP_EVENTS: '1' });
 const wsUrl = info.url.replace(/^http/, 'ws');
 
 // The raw reference: this process's own bus connection sees libvirt's signals.
@@ -173,5 +163,4 @@ console.log('  (the subscribers run in this one process: its JSON parsing of eve
 
 await Promise.all(subs.map((s) => s.client.dispose()));
 bus.disconnect();
-child.kill('SIGTERM');
-await new Promise((r) => child.once('exit', r));
+await info.stop();

@@ -2,17 +2,18 @@ import { cpus } from 'node:os';
 import { LibvirtBus } from '../src/libvirt/bus.js';
 import { defineDomainXML } from '../src/libvirt/connect.js';
 import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
-import { ADMIN_TOKEN, startTestServer, type TestServer } from '../test/helpers/server.js';
 import { graphqlClient } from './lib/graphql-client.js';
+import { startServerProcess, type ServerProcess } from './lib/server-process.js';
 import { percentile, timed } from './lib/stats.js';
 
 /**
  * createDomain(start: true) + deleteDomain through the API (quota, MAC and addresses, disk volume, define,
  * DHCP pin, start; then stop, undefine, volume delete, releases) against raw DomainDefineXML + Create +
  * Destroy + Undefine of a domain of the same shape, measured in the same run on the libvirt test driver.
- * Target: API throughput ≥ 0.5 × raw. Both run with the same number of domains in flight. The API's client
- * is plain node:http with keep-alive, in this process like the raw side's D-Bus client.
+ * Target: API throughput ≥ 0.5 × raw. Both run with the same number of domains in flight. The server runs
+ * in its own process, as deployed; both clients run in this one (the API's is plain node:http with keep-alive).
  */
+const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef';
 const DOMAINS = 200;
 const ROUNDS = 3;
 const WARM_UP = 50;
@@ -48,12 +49,12 @@ function rawXml(i: number): string {
 }
 
 export async function run(): Promise<void> {
-  let s: TestServer | undefined;
+  let s: ServerProcess | undefined;
   let raw: LibvirtBus | undefined;
   try {
-    s = await startTestServer();
-    raw = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
-    const gql = graphqlClient(s.url, ADMIN_TOKEN);
+    s = await startServerProcess(BENCH_TOKEN);
+    raw = await LibvirtBus.connect({ kind: 'address', address: s.bus });
+    const gql = graphqlClient(s.url, BENCH_TOKEN);
     let serial = 0;
     const rawRun = (n: number, inFlight: number) =>
       timed(() =>
@@ -74,8 +75,16 @@ export async function run(): Promise<void> {
           if (d.data?.deleteDomain?.__typename !== 'DeleteDomainSuccess') throw new Error(`delete failed: ${JSON.stringify(d)}`);
         }),
       );
+    // The server re-reads and logs every raw domain's events too, and may still be at it when the raw calls
+    // return: each phase starts once it has caught up (the last UNDEFINED committed, the count back where it was).
+    const count = async (): Promise<number> => (await gql(`{ domains { totalCount } }`)).data.domains.totalCount;
+    const baseline = await count();
+    const settled = async () => {
+      while ((await count()) !== baseline) await new Promise((r) => setTimeout(r, 5));
+    };
     // Both sides warm (JIT, caches, the storage pool) before anything counts.
     await rawRun(WARM_UP, 8);
+    await settled();
     await apiRun(WARM_UP, 8);
     const lines = [`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, libvirt test driver, private bus`];
     for (const inFlight of [1, 8]) {
@@ -83,7 +92,9 @@ export async function run(): Promise<void> {
       // Rounds alternate raw and API, so a disturbance on the machine spreads over both; medians are reported.
       for (let round = 0; round < ROUNDS; round++) {
         rates.raw.push(DOMAINS / ((await rawRun(DOMAINS, inFlight)) / 1000));
+        await settled();
         rates.api.push(DOMAINS / ((await apiRun(DOMAINS, inFlight)) / 1000));
+        await settled();
       }
       const rawRate = percentile(rates.raw, 0.5);
       const apiRate = percentile(rates.api, 0.5);
@@ -94,8 +105,7 @@ export async function run(): Promise<void> {
         `  ratio API / raw: ${(apiRate / rawRate).toFixed(2)} (per round ${ratios.map((r) => r.toFixed(2)).join(', ')}; target ≥ 0.5) ${apiRate >= 0.5 * rawRate ? 'met' : 'MISSED'}`,
       );
     }
-    const left = (await s.gql(`{ domains { totalCount } }`)).data.domains.totalCount;
-    lines.push(`domains left afterwards: ${left} (the test driver's own)`);
+    lines.push(`domains left afterwards: ${await count()} (the test driver's own)`);
     for (const l of lines) console.log(l);
   } finally {
     raw?.disconnect();

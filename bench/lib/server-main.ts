@@ -1,4 +1,7 @@
-/** A virtplane server for bench/events.ts, in its own process (its own core): prints where it listens. */
+/**
+ * A virtplane server for a benchmark, in its own process (its own core) as deployed: prints where it listens.
+ * Started by server-process.ts. BENCH_KEEP_EVENTS=1 turns event retention off (the events bench counts them all).
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +17,7 @@ const config = loadConfig({ PORT: '0', VIRTPLANE_DATA_DIR: dataDir, VIRTPLANE_AD
   // Every benchmark subscriber uses the one admin token.
   VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN: '100000' });
 const app = await startVirtplane(
-  { ...config, events: { maxCount: 0, maxAgeMs: 0, bufferLimit: 5000 } },
+  process.env.BENCH_KEEP_EVENTS ? { ...config, events: { maxCount: 0, maxAgeMs: 0, bufferLimit: 5000 } } : config,
   pino({ level: 'silent' }),
 );
 process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
