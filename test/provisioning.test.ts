@@ -59,6 +59,16 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     }
   }
 
+  /** Events logged about domains of that name. */
+  function eventsAbout(name: string): number {
+    const db = new Database(join(s.dataDir, 'virtplane.sqlite'), { readonly: true });
+    try {
+      return (db.prepare(`select count(*) as n from events where subject_name = ?`).get(name) as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  }
+
   async function volumeNames(): Promise<string[]> {
     const pool = await lookupPool(bus, TEST_DRIVER, POOL);
     return (await Promise.all((await listVolumes(bus, pool)).map(async (v) => (await readVolume(bus, v)).name))).sort();
@@ -192,6 +202,8 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.equal(after.rows.reservations!.length, before.rows.reservations!.length + 1);
     assert.equal(after.rows.ip_allocations!.length, before.rows.ip_allocations!.length + 1);
     assert.equal(after.rows.mac_leases!.length, before.rows.mac_leases!.length + 1);
+    // By now the twins' events are logged, so any of the refused create's would be too: there are none.
+    assert.equal(eventsAbout('needs-iso'), 0, 'a create refused on the way announced no domain');
   });
 
   test('deleteDomain stops, undefines, deletes the volume and releases addresses, MAC and quota; keepDisk keeps the volume', async () => {

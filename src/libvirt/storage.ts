@@ -236,9 +236,9 @@ export class StoragePaths {
     this.volumes.delete(volumeKey(pool, name));
   }
 
+  /** Volume paths stay: libvirt-dbus derives them from the volume's key, not from its pool. */
   forgetPool(name: string): void {
     this.pools.delete(name);
-    for (const key of this.volumes.keys()) if (key.startsWith(`${name}/`)) this.volumes.delete(key);
   }
 }
 
@@ -291,7 +291,9 @@ export async function volumeCapacity(
         try {
           return await volumeCapacityAt(bus, await paths.volume(source.pool, source.volume, lane), lane, paths);
         } catch {
-          paths.forgetPool(source.pool); // maybe a stale path: once more without the cache
+          // Maybe a stale path: once more without the cache.
+          paths.forgetVolume(source.pool, source.volume);
+          paths.forgetPool(source.pool);
         }
       }
       volPath = await lookupVolume(bus, await lookupPool(bus, driverPath, source.pool, lane), source.volume, lane);

@@ -178,7 +178,7 @@ export class ProvisioningService {
     try {
       await this.pool();
     } catch (err) {
-      this.storage = null;
+      this.forgetPool();
       this.log.warn({ pool: this.options.storagePool, err: String(err) }, 'storage pool not ready; creating domains will retry');
     }
     return this.reconcile();
@@ -221,7 +221,7 @@ export class ProvisioningService {
     try {
       pool = await this.pool();
     } catch (err) {
-      this.storage = null;
+      this.forgetPool();
       throw err;
     }
     const volumeName = `vp-${uuid}${pool.type === 'logical' ? '' : '.qcow2'}`;
@@ -246,32 +246,28 @@ export class ProvisioningService {
       ownerId: viewer.userId,
       ...(this.options.partitions ? { partition: `/machine/${viewer.name}` } : {}),
     };
-    // Independent steps run together — the disk volume, the install image check, the DHCP host pin and the
-    // definition (libvirt resolves a volume disk when the domain starts, not when it is defined) — and all
-    // settle before anything else happens; whatever of them was done is undone on failure.
-    const [volume, image, pin, defined] = await Promise.allSettled([
-      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes: valid.resources.diskGiB * GiB, format: 'qcow2' }, pool.type).then((path) => {
-        this.storagePaths.rememberVolume(pool.name, volumeName, path); // at once: the DEFINED event's re-read may ask
-        return path;
-      }),
+    // Independent steps run together — the disk volume, the install image check, the DHCP host pin — and all
+    // settle before anything else happens; whatever of them was done is undone on failure. The domain is defined
+    // only once all three succeeded: a create refused on the way announces no domain, and a crash cannot leave
+    // a domain without its disk.
+    const [volume, image, pin] = await Promise.allSettled([
+      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes: valid.resources.diskGiB * GiB, format: 'qcow2' }, pool.type),
       valid.imagePath === null ? null : this.checkImage(input.installImage!, valid.imagePath),
       this.ipam.pin(mac),
-      defineDomain(this.bus, this.driverPath, spec),
     ]);
     if (volume.status === 'fulfilled') {
+      this.storagePaths.rememberVolume(pool.name, volumeName, volume.value); // the DEFINED event's re-read needs no lookup
       undo.push(() => this.deleteVolume({ pool: pool.name, volume: volumeName }, Promise.resolve(volume.value)));
     } else {
-      this.storage = null; // the pool may have been stopped or removed: look it up afresh next time
+      this.forgetPool(); // the pool may have been stopped or removed: look it up afresh next time
     }
-    if (defined.status === 'fulfilled') undo.push(() => this.undefine(defined.value));
     for (const step of [volume, image, pin]) if (step.status === 'rejected') throw step.reason;
-    if (defined.status === 'rejected') throw defined.reason;
-    const path = defined.value;
+    const path = await defineDomain(this.bus, this.driverPath, spec);
+    undo.push(() => this.undefine(path));
     this.bind(uuid, viewer.userId);
     // Pushed before starting: stopping a domain the start never reached is refused as INVALID_STATE, ignored.
     if (input.start) undo.push(() => domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND')));
-    // The DEFINED event's re-read has usually read the new volume's capacity (when it ran before the volume
-    // existed, it found none, and the volume is looked up again); starting does not change it.
+    // The DEFINED event's re-read has read the new volume's capacity; starting does not change it.
     const opts = { reuseDiskCapacity: true };
     const created = input.start
       ? await this.sync.changeDomain(path, 'STARTED', () => domainActions.create(this.bus, path), opts)
@@ -303,8 +299,8 @@ export class ProvisioningService {
 
   /**
    * Deletes a volume found at `found` (a remembered path, or a lookup under way). A remembered path may be
-   * stale (the volume made anew since): NOT_FOUND there is checked with a fresh lookup before the volume
-   * counts as gone.
+   * stale (the volume or its pool made anew since): NOT_FOUND there is checked with fresh lookups before the
+   * volume counts as gone.
    */
   private async deleteVolume(ref: VolumeRef, found: Promise<string>): Promise<void> {
     try {
@@ -312,6 +308,7 @@ export class ProvisioningService {
     } catch (err) {
       ignoreKinds('NOT_FOUND')(err);
       this.storagePaths.forgetVolume(ref.pool, ref.volume);
+      this.storagePaths.forgetPool(ref.pool); // the pool may have been made anew too (a new UUID, a new path)
       await deleteVolume(this.bus, await this.storagePaths.volume(ref.pool, ref.volume)).catch(ignoreKinds('NOT_FOUND'));
     } finally {
       this.storagePaths.forgetVolume(ref.pool, ref.volume);
@@ -319,6 +316,12 @@ export class ProvisioningService {
   }
 
   /** The storage pool of guest disks, made ready once (defined as a `dir` pool if missing, started). */
+  /** Our storage pool is looked up (and made ready) afresh next time, its remembered object path too. */
+  private forgetPool(): void {
+    this.storage = null;
+    this.storagePaths.forgetPool(this.options.storagePool);
+  }
+
   private pool(): Promise<StoragePool> {
     this.storage ??= (async () => {
       const { storagePool: name, storageDir } = this.options;
