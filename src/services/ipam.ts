@@ -190,8 +190,12 @@ export class IpamService {
       try {
         await deleteDhcpHost(this.bus, network, { mac: r.mac, ip: r.ipv4 });
       } catch (err) {
-        // Already unpinned by hand or the network was redefined: the entry is gone, which is what we want.
+        // Usually unpinned by hand already or the network redefined: the entry is gone, which is what we want.
         if (!(err instanceof LibvirtError) || err.kind === 'UNAVAILABLE') throw fromLibvirt(err);
+        // Whatever libvirt kept (e.g. the network stopped meanwhile), the cache must show it: the address counts
+        // as taken while some DHCP host entry still names it.
+        await this.sync.refreshNetwork(network.path).catch(() => undefined);
+        continue;
       }
       await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, { mac: r.mac, ip: r.ipv4! }, false));
     }
