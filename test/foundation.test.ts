@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
+import { LibvirtBus } from '../src/libvirt/bus.js';
 import { collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 
 const TEST_DOMAIN_UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f';
@@ -112,7 +113,37 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
     });
     assert.deepEqual(rest.data.domains, { edges: [], pageInfo: { hasNextPage: false } });
   });
+
+  test('a domain is shown by the name libvirt keeps, spaces around it included, before and after it starts', async () => {
+    const bus = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
+    const uuid = '0b9a3c57-9d4c-4a5e-9f1e-2d7c1e0a6b11';
+    try {
+      await bus.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainDefineXML', 's', [
+        `<domain type='test'><name> spaced out </name><uuid>${uuid}</uuid><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`,
+      ]);
+      const q = `query($id: ID!) { node(id: $id) { ... on Domain { name state } } }`;
+      const id = domainGlobalId(uuid);
+      await until(async () => (await s.gql(q, { id })).data.node !== null);
+      assert.deepEqual((await s.gql(q, { id })).data.node, { name: ' spaced out ', state: 'SHUTOFF' });
+      const started = await s.gql(`mutation($id: ID!) { startDomain(id: $id) { ... on DomainActionSuccess { domain { name state } } } }`, { id });
+      assert.deepEqual(started.data.startDomain.domain, { name: ' spaced out ', state: 'RUNNING' });
+      assert.deepEqual((await s.gql(q, { id })).data.node, { name: ' spaced out ', state: 'RUNNING' });
+    } finally {
+      const [path] = (await bus.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainLookupByUUID', 's', [uuid])) as [string];
+      await bus.call(path, 'org.libvirt.Domain', 'Destroy', 'u', [0]).catch(() => undefined);
+      await bus.call(path, 'org.libvirt.Domain', 'Undefine', 'u', [0]);
+      bus.disconnect();
+    }
+  });
 });
+
+async function until(ok: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe('foundation: authentication', () => {
   let s: TestServer;

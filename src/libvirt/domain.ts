@@ -45,8 +45,8 @@ export function uuidFromDomainPath(path: string): string {
  * Three calls (GetAll, GetState, GetXMLDesc) plus a volume lookup per disk backed by a storage volume —
  * unless `known` (the domain as read before, or a read of it still in flight) has the capacity of the same disk source: a lifecycle event does
  * not resize volumes (libvirt has no event for that), so event re-reads reuse it. With `sameProperties`, the
- * persistence and autostart flags are taken from `known` too (GetAll only when nothing is known): a caller
- * passes it for changes that cannot have touched them.
+ * name, UUID, persistence and autostart flags are taken from `known` too (GetAll only when nothing is
+ * known): a caller passes it for changes that cannot have touched them.
  */
 export async function readDomain(
   bus: LibvirtBus,
@@ -68,7 +68,7 @@ export async function readDomain(
   // `known` may be a read still in flight (an earlier re-read of the same domain): it is awaited only once
   // this read needs it.
   const before = fetched === null || parsed.disks.some((d) => d.device === 'disk') ? await known : undefined;
-  const props = fetched ?? (before ? { Persistent: before.persistent, Autostart: before.autostart } : await bus.getAllProperties(path, DOMAIN, lane));
+  const props = fetched ?? (before ? { Name: before.name, UUID: before.uuid, Persistent: before.persistent, Autostart: before.autostart } : await bus.getAllProperties(path, DOMAIN, lane));
   const disks = await Promise.all(
     parsed.disks.map(async (d) => ({
       ...d,
@@ -76,8 +76,9 @@ export async function readDomain(
     })),
   );
   return {
-    uuid: parsed.uuid,
-    name: parsed.name,
+    // libvirt's own name, not the XML's text (the parser trims it; libvirt keeps surrounding spaces).
+    uuid: String(props.UUID ?? parsed.uuid),
+    name: String(props.Name ?? parsed.name),
     path,
     state,
     stateReason: domainStateReasonName(state, reasonCode),

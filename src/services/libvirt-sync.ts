@@ -22,8 +22,11 @@ type Read<T> = { ok: T } | { err: LibvirtError };
 type Incoming = { type: DomainEventType; detail: string };
 /** A domain as one re-read committed it, and the error that re-read met (the copy committed is then older). */
 type Committed = { domain: DomainRecord | undefined; failure?: LibvirtError };
-/** A change in progress that libvirt announces with `type`: the first such signal's re-read answers for it. */
-type Awaited = { type: DomainEventType; committed?: Promise<Committed> };
+/**
+ * A change in progress that libvirt announces with `type`: the first such signal's re-read answers for it,
+ * unless another signal of the domain came after that one while the call still ran (`superseded`).
+ */
+type Awaited = { type: DomainEventType; committed?: Promise<Committed>; superseded?: boolean };
 
 const TOMBSTONES = 1024;
 /** How often the cheap state check (one GetAllDomainStats call) looks for changes no signal announced, by default. */
@@ -192,8 +195,9 @@ export class LibvirtSync {
    * `change` followed by `refreshDomain`. When libvirt announces the change with an `announcedBy` event and
    * that signal comes while `change` runs, its re-read answers instead of one of our own: it started after
    * libvirt made the change, so it shows it. Only a copy in the state that event leads to is taken (a signal
-   * of someone else's change would not show ours); otherwise, or when the signal comes after the reply, the
-   * domain is re-read as usual.
+   * of someone else's change would not show ours), and only when no other signal of the domain followed it
+   * before the reply (the answer must not be older than what the cache then holds); otherwise, or when the
+   * signal comes after the reply, the domain is re-read as usual.
    */
   async changeDomain(
     path: string,
@@ -209,7 +213,7 @@ export class LibvirtSync {
       if (waiting) this.stopAwaiting(path, waiting);
     }
     const announced = waiting && (await waiting.committed);
-    if (waiting && announced && !announced.failure && announced.domain?.state === STATE_AFTER_EVENT[waiting.type]) return announced.domain;
+    if (waiting && announced && !waiting.superseded && !announced.failure && announced.domain?.state === STATE_AFTER_EVENT[waiting.type]) return announced.domain;
     return this.refreshDomain(path, opts);
   }
 
@@ -250,12 +254,16 @@ export class LibvirtSync {
       const committed = this.enqueueDomain(path, { type, detail: domainEventDetailName(type, detailCode) }).catch(
         (err): Committed => ({ domain: undefined, failure: err instanceof LibvirtError ? err : new LibvirtError('FAILED', String(err)) }),
       );
-      const waiting = this.awaited.get(path)?.find((a) => a.type === type && !a.committed);
+      const changes = this.awaited.get(path) ?? [];
+      // A change whose signal came already is superseded by any later one before its reply.
+      for (const a of changes) if (a.committed) a.superseded = true;
+      const waiting = changes.find((a) => a.type === type && !a.committed);
       if (waiting) waiting.committed = committed;
     } else if (sig.member === 'NetworkEvent') {
       const [path, typeCode] = sig.body as [string, number];
       const type = NETWORK_EVENT_TYPES[typeCode];
-      if (type) void this.enqueueNetwork(path, type);
+      // A failed commit is logged in line (enqueue).
+      if (type) this.enqueueNetwork(path, type).catch(() => undefined);
     }
   }
 
@@ -269,13 +277,15 @@ export class LibvirtSync {
     let result: DomainRecord | undefined;
     // Event re-reads reuse disk capacities already known (events never resize volumes); refreshes read them anew.
     // A re-read of the same domain still in flight is newer than the cache (e.g. DEFINED's, when STARTED arrives).
+    // Name and persistence change only with DEFINED and UNDEFINED, autostart with no event at all: other
+    // events' re-reads take them from the copy known before (one call fewer).
+    const sameProperties = event !== null && event.type !== 'DEFINED' && event.type !== 'UNDEFINED';
     const cached = event || reuseDiskCapacity ? this.cache.domainByPath(path) : undefined;
     const inFlight = event || reuseDiskCapacity ? this.pendingReads.get(path) : undefined;
-    const known = inFlight ? inFlight.then((r) => r ?? cached) : cached;
+    // When the read in flight finds the domain gone, what comes next may be another domain by that UUID (a
+    // transient one started at once): its properties are then read, not taken from the copy before.
+    const known = inFlight ? inFlight.then((r) => r ?? (sameProperties ? undefined : cached)) : cached;
     const lane = event ? 'bulk' : 'interactive';
-    // Persistence changes only with DEFINED and UNDEFINED, autostart with no event at all: other events'
-    // re-reads take both from the copy known before (one call fewer).
-    const sameProperties = event !== null && event.type !== 'DEFINED' && event.type !== 'UNDEFINED';
     const readAll = () => readDomain(this.bus, this.driverPath, path, lane, known, this.storagePaths, { sameProperties });
     // After UNDEFINED the domain is usually gone (unless it still runs, now transient): one call tells.
     const reading = event?.type === 'UNDEFINED' ? probeDomain(this.bus, path, lane).then(readAll) : readAll();
