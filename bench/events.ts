@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { LibvirtBus } from '../src/libvirt/bus.js';
-import { startServerProcess } from './lib/server-process.js';
+import { cpuSecondsOf, startServerProcess } from './lib/server-process.js';
 const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef';
 
 const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 1000);
@@ -29,11 +29,6 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 const ms = (x: number) => `${x.toFixed(2)} ms`;
-/** CPU seconds (user + system) a process has used so far. */
-const cpuOf = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
 const info = await startServerProcess(BENCH_TOKEN, { BENCH_KEEP_EVENTS: '1' });
@@ -116,7 +111,7 @@ await waitAll(20, 10_000);
 
 // Steady: 200 events at 20/s.
 reset();
-const steadyCpu0 = { server: cpuOf(info.pid), clients: process.cpuUsage() };
+const steadyCpu0 = { server: cpuSecondsOf(info.pid), clients: process.cpuUsage() };
 const rawLatency: number[] = [];
 for (let i = 0; i < STEADY; i++) {
   const t0 = performance.now();
@@ -128,7 +123,7 @@ for (let i = 0; i < STEADY; i++) {
   await sleep(Math.max(0, next - performance.now()));
 }
 await waitAll(STEADY, 30_000);
-const steadyCpu = { server: cpuOf(info.pid) - steadyCpu0.server, clients: process.cpuUsage(steadyCpu0.clients) };
+const steadyCpu = { server: cpuSecondsOf(info.pid) - steadyCpu0.server, clients: process.cpuUsage(steadyCpu0.clients) };
 const lastArrival = (k: number) => Math.max(...subs.map((s) => s.times[k] ?? Infinity));
 const firstArrival = (k: number) => Math.min(...subs.map((s) => s.times[k] ?? Infinity));
 const steadyLast = Array.from({ length: STEADY }, (_, k) => lastArrival(k) - signalTimes[k]!);
@@ -137,12 +132,12 @@ const steadyComplete = subs.every((s) => s.seqs.length === STEADY);
 
 // Burst: 1,000 events as fast as libvirt emits them.
 reset();
-const cpu0 = { server: cpuOf(info.pid), clients: process.cpuUsage() };
+const cpu0 = { server: cpuSecondsOf(info.pid), clients: process.cpuUsage() };
 const burstStart = performance.now();
 for (let i = 0; i < BURST; i++) await flip();
 const libvirtDone = performance.now();
 await waitAll(BURST, 120_000);
-const cpu1 = { server: cpuOf(info.pid), clients: process.cpuUsage(cpu0.clients) };
+const cpu1 = { server: cpuSecondsOf(info.pid), clients: process.cpuUsage(cpu0.clients) };
 const burstEnd = Math.max(...subs.map((s) => s.times.at(-1) ?? Infinity));
 const reference = subs[0]!.seqs;
 const inOrderOnce = (xs: number[]) => xs.length === BURST && xs.every((x, i) => i === 0 || x > xs[i - 1]!);

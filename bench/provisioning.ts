@@ -3,7 +3,7 @@ import { LibvirtBus } from '../src/libvirt/bus.js';
 import { defineDomainXML } from '../src/libvirt/connect.js';
 import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
 import { graphqlClient } from './lib/graphql-client.js';
-import { startServerProcess, type ServerProcess } from './lib/server-process.js';
+import { cpuSecondsOf, startServerProcess, type ServerProcess } from './lib/server-process.js';
 import { percentile, timed } from './lib/stats.js';
 
 /**
@@ -89,12 +89,15 @@ export async function run(): Promise<void> {
     const lines = [`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, libvirt test driver, private bus`];
     for (const inFlight of [1, 8]) {
       const rates = { raw: [] as number[], api: [] as number[] };
+      const serverCpuMs: number[] = [];
       // Rounds alternate raw and API, so a disturbance on the machine spreads over both; medians are reported.
       for (let round = 0; round < ROUNDS; round++) {
         rates.raw.push(DOMAINS / ((await rawRun(DOMAINS, inFlight)) / 1000));
         await settled();
+        const cpu0 = cpuSecondsOf(s.pid);
         rates.api.push(DOMAINS / ((await apiRun(DOMAINS, inFlight)) / 1000));
         await settled();
+        serverCpuMs.push(((cpuSecondsOf(s.pid) - cpu0) * 1000) / DOMAINS);
       }
       const rawRate = percentile(rates.raw, 0.5);
       const apiRate = percentile(rates.api, 0.5);
@@ -103,6 +106,7 @@ export async function run(): Promise<void> {
         `${inFlight} in flight: raw define+create+destroy+undefine × ${DOMAINS}, median of ${ROUNDS}: ${rawRate.toFixed(0)}/s`,
         `${inFlight} in flight: createDomain(start) + deleteDomain via API × ${DOMAINS}, median of ${ROUNDS}: ${apiRate.toFixed(0)}/s`,
         `  ratio API / raw: ${(apiRate / rawRate).toFixed(2)} (per round ${ratios.map((r) => r.toFixed(2)).join(', ')}; target ≥ 0.5) ${apiRate >= 0.5 * rawRate ? 'met' : 'MISSED'}`,
+        `  server CPU per create + delete: ${percentile(serverCpuMs, 0.5).toFixed(2)} ms (median of ${ROUNDS})`,
       );
     }
     lines.push(`domains left afterwards: ${await count()} (the test driver's own)`);
