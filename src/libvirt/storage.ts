@@ -291,12 +291,14 @@ export async function volumeCapacity(
         try {
           return await volumeCapacityAt(bus, await paths.volume(source.pool, source.volume, lane), lane, paths);
         } catch {
-          // Maybe a stale path: once more without the cache.
+          // Maybe a stale path: once more with both looked up afresh.
           paths.forgetVolume(source.pool, source.volume);
           paths.forgetPool(source.pool);
         }
       }
-      volPath = await lookupVolume(bus, await lookupPool(bus, driverPath, source.pool, lane), source.volume, lane);
+      volPath = paths
+        ? await paths.volume(source.pool, source.volume, lane)
+        : await lookupVolume(bus, await lookupPool(bus, driverPath, source.pool, lane), source.volume, lane);
     } else if (source.path) {
       volPath = await lookupVolumeByPath(bus, driverPath, source.path, lane);
     } else {

@@ -257,7 +257,7 @@ export class ProvisioningService {
     ]);
     if (volume.status === 'fulfilled') {
       this.storagePaths.rememberVolume(pool.name, volumeName, volume.value); // the DEFINED event's re-read needs no lookup
-      undo.push(() => this.deleteVolume({ pool: pool.name, volume: volumeName }, Promise.resolve(volume.value)));
+      undo.push(() => this.deleteRememberedVolume({ pool: pool.name, volume: volumeName }, Promise.resolve(volume.value)));
     } else {
       this.forgetPool(); // the pool may have been stopped or removed: look it up afresh next time
     }
@@ -302,7 +302,7 @@ export class ProvisioningService {
    * stale (the volume or its pool made anew since): NOT_FOUND there is checked with fresh lookups before the
    * volume counts as gone.
    */
-  private async deleteVolume(ref: VolumeRef, found: Promise<string>): Promise<void> {
+  private async deleteRememberedVolume(ref: VolumeRef, found: Promise<string>): Promise<void> {
     try {
       await deleteVolume(this.bus, await found);
     } catch (err) {
@@ -315,13 +315,13 @@ export class ProvisioningService {
     }
   }
 
-  /** The storage pool of guest disks, made ready once (defined as a `dir` pool if missing, started). */
   /** Our storage pool is looked up (and made ready) afresh next time, its remembered object path too. */
   private forgetPool(): void {
     this.storage = null;
     this.storagePaths.forgetPool(this.options.storagePool);
   }
 
+  /** The storage pool of guest disks, made ready once (defined as a `dir` pool if missing, started). */
   private pool(): Promise<StoragePool> {
     this.storage ??= (async () => {
       const { storagePool: name, storageDir } = this.options;
@@ -437,7 +437,7 @@ export class ProvisioningService {
       // others only after both (a failure in between leaves the deletion to resume, nothing given away).
       const unpinned = this.ipam.unpin(uuid);
       unpinned.catch(() => undefined); // its error is met where it is awaited, below
-      for (const { ref, found } of volumes) await this.deleteVolume(ref, found);
+      for (const { ref, found } of volumes) await this.deleteRememberedVolume(ref, found);
       await unpinned;
       await this.ipam.forget(uuid);
     } catch (err) {
