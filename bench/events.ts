@@ -13,8 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { LibvirtBus } from '../src/libvirt/bus.js';
-import { cpuSecondsOf, startServerProcess } from './lib/server-process.js';
-const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef';
+import { BENCH_TOKEN, cpuSecondsOf, startServerProcess } from './lib/server-process.js';
 
 const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 1000);
 const STEADY = 200;

@@ -3,7 +3,7 @@ import { LibvirtBus } from '../src/libvirt/bus.js';
 import { defineDomainXML } from '../src/libvirt/connect.js';
 import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
 import { graphqlClient } from './lib/graphql-client.js';
-import { cpuSecondsOf, startServerProcess, type ServerProcess } from './lib/server-process.js';
+import { BENCH_TOKEN, cpuSecondsOf, startServerProcess, type ServerProcess } from './lib/server-process.js';
 import { percentile, timed } from './lib/stats.js';
 
 /**
@@ -13,7 +13,6 @@ import { percentile, timed } from './lib/stats.js';
  * Target: API throughput ≥ 0.5 × raw. Both run with the same number of domains in flight. The server runs
  * in its own process, as deployed; both clients run in this one (the API's is plain node:http with keep-alive).
  */
-const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef';
 const DOMAINS = 200;
 const ROUNDS = 3;
 const WARM_UP = 50;

@@ -8,6 +8,9 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** The admin token of the benchmark server. */
+export const BENCH_TOKEN = 'bench-admin-token-0123456789abcdef';
+
 export interface ServerProcess {
   url: string;
   /** Address of the server's private bus, for raw D-Bus clients. */
