@@ -67,7 +67,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     }
     const db = openDatabase(join(config.dataDir, 'virtplane.sqlite'));
     cleanups.push(() => {
-      db.$client.close();
+      db.$close();
     });
 
     const bus = await LibvirtBus.connect(config.bus ?? { kind: 'address', address: embedded!.address });
@@ -161,7 +161,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     cleanups.push(() => void undefinedDomains.return?.());
 
     const http = await startHttpServer(
-      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096 },
+      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, flush: db.$flush, maxBufferedBytes: events.bufferLimit * 4096 },
       config.host,
       config.port,
     );

@@ -27,9 +27,9 @@ export interface CursorHold {
 }
 
 /**
- * The durable event log (SQLite). Appends are synchronous (better-sqlite3), so an event is on disk before
- * anyone hears of it; the row id is the cursor. Also keeps `known_objects`, the last state the server knew,
- * in the same transaction as each append.
+ * The durable event log (SQLite). Appends are synchronous (better-sqlite3) and committed without fsync;
+ * `durable()` resolves once everything appended so far is on disk. The row id is the cursor. Also keeps
+ * `known_objects`, the last state the server knew, in the same transaction as each append.
  */
 export class EventLog {
   private readonly holds = new Set<CursorHold>();
@@ -119,6 +119,11 @@ export class EventLog {
     };
   }
 
+  /** Resolves once every event appended so far is on disk. */
+  durable(): Promise<void> {
+    return this.db.$flush();
+  }
+
   /** The newest cursor ever issued (0 before the first event). */
   lastId(): number {
     const row = this.db.$client.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as { seq: number } | undefined;
@@ -136,9 +141,9 @@ export class EventLog {
     return cursor >= this.prunedThrough() && cursor <= this.lastId();
   }
 
-  /** Up to `limit` events after `after` that match the filter, oldest first. */
-  read(after: number, filter: LogFilter, limit: number): Row[] {
-    const where: (SQL | undefined)[] = [gt(events.id, after), eq(events.kind, filter.kind)];
+  /** Up to `limit` events after `after` (and not after `through`) that match the filter, oldest first. */
+  read(after: number, filter: LogFilter, limit: number, through = Number.MAX_SAFE_INTEGER): Row[] {
+    const where: (SQL | undefined)[] = [gt(events.id, after), lte(events.id, through), eq(events.kind, filter.kind)];
     if (filter.subjectUuid) where.push(eq(events.subjectUuid, filter.subjectUuid));
     if (filter.types?.length) where.push(inArray(events.type, [...filter.types]));
     if (filter.ownerId) where.push(eq(events.ownerId, filter.ownerId));

@@ -198,6 +198,9 @@ export class ProvisioningService {
       });
       const undo: (() => Promise<unknown> | unknown)[] = [() => this.unbind(uuid), () => this.ipam.release(uuid)];
       try {
+        // Write-ahead: the reservation and addresses are on disk before libvirt hears of the domain, so that
+        // after a power loss reconciliation finds them rather than a domain whose address could be handed out again.
+        await this.db.$flush();
         return await this.build(viewer, uuid, input, valid, mac, undo);
       } catch (err) {
         for (const step of undo.reverse()) {
@@ -400,6 +403,8 @@ export class ProvisioningService {
     try {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
       this.deletions.insert.run({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes });
+      // Write-ahead: the record (and what it keeps) is on disk before the domain starts to go.
+      await this.db.$flush();
       await this.finishDeletion(uuid);
       // Through the ordered pipeline: once this answers, no query shows the domain any more. Usually the
       // UNDEFINED event's re-read has committed that already (releasing the address waits for a network re-read
@@ -489,6 +494,7 @@ export class ProvisioningService {
       const before = this.quotas.resize(uuid, { ...target, interfaces: spec.interfaces.length });
       let redefined = false;
       try {
+        await this.db.$flush(); // write-ahead: the larger reservation is on disk before the domain grows
         if (target.vcpus !== spec.vcpus || target.memoryMiB !== spec.memoryMiB) {
           await defineDomain(this.bus, this.driverPath, { ...spec, vcpus: target.vcpus, memoryMiB: target.memoryMiB });
           redefined = true;
