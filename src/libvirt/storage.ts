@@ -211,6 +211,8 @@ export async function resizeVolume(bus: LibvirtBus, volPath: string, capacityByt
 export class StoragePaths {
   private readonly pools = new Map<string, Promise<string>>();
   private readonly volumes = new Map<string, Promise<string>>();
+  /** Capacities of volumes just created, each handed to the first read that asks: later reads ask libvirt, which knows of resizes. */
+  private readonly createdCapacities = new Map<string, number>();
   /** Whether this driver answers virStorageVolGetInfoFlags (unknown until first asked). */
   volumeInfo: boolean | undefined;
 
@@ -227,13 +229,23 @@ export class StoragePaths {
     return remembered(this.volumes, volumeKey(pool, name), async () => lookupVolume(this.bus, await this.pool(pool, lane), name, lane));
   }
 
-  /** A volume just created (its path is known without asking). */
-  rememberVolume(pool: string, name: string, path: string): void {
+  /** A volume just created: its path, and the capacity it was created with, are known without asking. */
+  rememberVolume(pool: string, name: string, path: string, capacityBytes?: number): void {
     this.volumes.set(volumeKey(pool, name), Promise.resolve(path));
+    if (capacityBytes !== undefined) this.createdCapacities.set(volumeKey(pool, name), capacityBytes);
+  }
+
+  /** The capacity a volume was just created with, once; undefined when there is none or it was taken. */
+  takeCreatedCapacity(pool: string, name: string): number | undefined {
+    const key = volumeKey(pool, name);
+    const capacity = this.createdCapacities.get(key);
+    this.createdCapacities.delete(key);
+    return capacity;
   }
 
   forgetVolume(pool: string, name: string): void {
     this.volumes.delete(volumeKey(pool, name));
+    this.createdCapacities.delete(volumeKey(pool, name));
   }
 
   /** Volume paths stay: libvirt-dbus derives them from the volume's key, not from its pool. */
@@ -288,6 +300,8 @@ export async function volumeCapacity(
     let volPath: string;
     if (source.pool && source.volume) {
       if (paths) {
+        const created = paths.takeCreatedCapacity(source.pool, source.volume);
+        if (created !== undefined) return created;
         try {
           return await volumeCapacityAt(bus, await paths.volume(source.pool, source.volume, lane), lane, paths);
         } catch {

@@ -198,10 +198,7 @@ export class ProvisioningService {
       });
       const undo: (() => Promise<unknown> | unknown)[] = [() => this.unbind(uuid), () => this.ipam.release(uuid)];
       try {
-        // Write-ahead: the reservation and addresses are on disk before libvirt hears of the domain, so that
-        // after a power loss reconciliation finds them rather than a domain whose address could be handed out again.
-        await this.db.$flush();
-        return await this.build(viewer, uuid, input, valid, mac, undo);
+        return await this.build(viewer, uuid, input, valid, mac, undo, this.db.$flush());
       } catch (err) {
         for (const step of undo.reverse()) {
           try {
@@ -218,8 +215,22 @@ export class ProvisioningService {
     }
   }
 
-  private async build(viewer: Viewer, uuid: string, input: CreateDomainInput, valid: ValidCreate, mac: string, undo: (() => unknown)[]): Promise<DomainRecord> {
-
+  /**
+   * The libvirt half of a create. `reserved` resolves once the reservation, MAC and addresses are on disk
+   * (write-ahead): nothing that names the addresses — the DHCP pin, the definition — happens before, so a
+   * power loss cannot leave a domain whose address the database would hand out again. A volume made before is
+   * an orphan that start-up reconciliation deletes.
+   */
+  private async build(
+    viewer: Viewer,
+    uuid: string,
+    input: CreateDomainInput,
+    valid: ValidCreate,
+    mac: string,
+    undo: (() => unknown)[],
+    reserved: Promise<void>,
+  ): Promise<DomainRecord> {
+    reserved.catch(() => undefined); // its error is met where it is awaited, below
     let pool: StoragePool;
     try {
       pool = await this.pool();
@@ -253,13 +264,14 @@ export class ProvisioningService {
     // settle before anything else happens; whatever of them was done is undone on failure. The domain is defined
     // only once all three succeeded: a create refused on the way announces no domain, and a crash cannot leave
     // a domain without its disk.
+    const capacityBytes = valid.resources.diskGiB * GiB;
     const [volume, image, pin] = await Promise.allSettled([
-      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes: valid.resources.diskGiB * GiB, format: 'qcow2' }, pool.type),
+      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes, format: 'qcow2' }, pool.type),
       valid.imagePath === null ? null : this.checkImage(input.installImage!, valid.imagePath),
-      this.ipam.pin(mac),
+      reserved.then(() => this.ipam.pin(mac)),
     ]);
     if (volume.status === 'fulfilled') {
-      this.storagePaths.rememberVolume(pool.name, volumeName, volume.value); // the DEFINED event's re-read needs no lookup
+      this.storagePaths.rememberVolume(pool.name, volumeName, volume.value, capacityBytes); // the DEFINED event's re-read asks libvirt nothing about it
       undo.push(() => this.deleteRememberedVolume({ pool: pool.name, volume: volumeName }, Promise.resolve(volume.value)));
     } else {
       this.forgetPool(); // the pool may have been stopped or removed: look it up afresh next time
@@ -403,9 +415,7 @@ export class ProvisioningService {
     try {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
       this.deletions.insert.run({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes });
-      // Write-ahead: the record (and what it keeps) is on disk before the domain starts to go.
-      await this.db.$flush();
-      await this.finishDeletion(uuid);
+      await this.finishDeletion(uuid, this.db.$flush());
       // Through the ordered pipeline: once this answers, no query shows the domain any more. Usually the
       // UNDEFINED event's re-read has committed that already (releasing the address waits for a network re-read
       // in line after it): once a re-read has found the domain gone, every re-read after it started later and
@@ -417,8 +427,13 @@ export class ProvisioningService {
     return { ...domain, active: false, state: 'SHUTOFF' };
   }
 
-  /** Runs (or resumes) the recorded deletion of `uuid`; each step may already have been done. */
-  private async finishDeletion(uuid: string): Promise<void> {
+  /**
+   * Runs (or resumes) the recorded deletion of `uuid`; each step may already have been done. `recorded`
+   * resolves once the record is on disk: the domain may be stopped before (a power loss then takes back
+   * nothing the owner cannot undo), but nothing irreversible happens before.
+   */
+  private async finishDeletion(uuid: string, recorded: Promise<void> = Promise.resolve()): Promise<void> {
+    recorded.catch(() => undefined); // its error is met where it is awaited, below
     const row = this.deletions.byDomain.get({ domainUuid: uuid });
     if (!row) return;
     try {
@@ -434,10 +449,9 @@ export class ProvisioningService {
       // Looking the volumes up changes nothing, so it runs while the domain is stopped and undefined.
       const volumes = (row.keepDisk ? [] : row.volumes).map((v) => ({ ref: v, found: this.storagePaths.volume(v.pool, v.volume) }));
       for (const { found } of volumes) found.catch(() => undefined); // its error is met where it is awaited, below
-      if (path) {
-        await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
-        await this.undefine(path);
-      }
+      if (path) await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
+      await recorded;
+      if (path) await this.undefine(path);
       // With the domain gone, its DHCP entries go while its volumes are deleted; its addresses become free for
       // others only after both (a failure in between leaves the deletion to resume, nothing given away).
       const unpinned = this.ipam.unpin(uuid);
