@@ -26,7 +26,13 @@ type Committed = { domain: DomainRecord | undefined; failure?: LibvirtError };
  * A change in progress that libvirt announces with `type`: the first such signal's re-read answers for it,
  * unless another signal of the domain came after that one while the call still ran (`superseded`).
  */
-type Awaited = { type: DomainEventType; committed?: Promise<Committed>; superseded?: boolean };
+type Awaited = { type: DomainEventType; committed?: Promise<Committed>; superseded?: boolean; arrived?: () => void };
+/**
+ * How long a mutation waits, after libvirt's reply, for the signal announcing its change before it re-reads
+ * the domain itself: the signal usually follows the reply within a millisecond (libvirt-dbus sends it from
+ * its event loop), and its re-read saves one of our own.
+ */
+const SIGNAL_AFTER_REPLY_MS = 50;
 
 const TOMBSTONES = 1024;
 /** How often the cheap state check (one GetAllDomainStats call) looks for changes no signal announced, by default. */
@@ -196,8 +202,9 @@ export class LibvirtSync {
    * that signal comes while `change` runs, its re-read answers instead of one of our own: it started after
    * libvirt made the change, so it shows it. Only a copy in the state that event leads to is taken (a signal
    * of someone else's change would not show ours), and only when no other signal of the domain followed it
-   * before the reply (the answer must not be older than what the cache then holds); otherwise, or when the
-   * signal comes after the reply, the domain is re-read as usual.
+   * before the reply (the answer must not be older than what the cache then holds). A signal that comes
+   * after the reply (within SIGNAL_AFTER_REPLY_MS) answers too: its re-read started after the change as well.
+   * Otherwise the domain is re-read as usual.
    */
   async changeDomain(
     path: string,
@@ -209,12 +216,24 @@ export class LibvirtSync {
     if (waiting) this.awaited.set(path, [...(this.awaited.get(path) ?? []), waiting]);
     try {
       await change();
+      if (waiting && !waiting.committed) await this.arrival(waiting, SIGNAL_AFTER_REPLY_MS);
     } finally {
       if (waiting) this.stopAwaiting(path, waiting);
     }
     const announced = waiting && (await waiting.committed);
     if (waiting && announced && !waiting.superseded && !announced.failure && announced.domain?.state === STATE_AFTER_EVENT[waiting.type]) return announced.domain;
     return this.refreshDomain(path, opts);
+  }
+
+  /** Resolves when the signal `waiting` is for has come, or after `ms`. */
+  private arrival(waiting: Awaited, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      waiting.arrived = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private stopAwaiting(path: string, waiting: Awaited): void {
@@ -258,7 +277,10 @@ export class LibvirtSync {
       // A change whose signal came already is superseded by any later one before its reply.
       for (const a of changes) if (a.committed) a.superseded = true;
       const waiting = changes.find((a) => a.type === type && !a.committed);
-      if (waiting) waiting.committed = committed;
+      if (waiting) {
+        waiting.committed = committed;
+        waiting.arrived?.();
+      }
     } else if (sig.member === 'NetworkEvent') {
       const [path, typeCode] = sig.body as [string, number];
       const type = NETWORK_EVENT_TYPES[typeCode];
