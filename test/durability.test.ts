@@ -55,6 +55,21 @@ test('callers of flush() that arrive while the WAL syncs share the next sync, an
   flusher.close();
 });
 
+test('a closed flusher refuses to flush, and lets the sync already running finish', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vp-durable-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDatabase(join(dir, 'db.sqlite'));
+  t.after(() => db.$close());
+  const sync = heldSync();
+  const flusher = new WalFlusher(join(dir, 'db.sqlite-wal'), sync.datasync);
+  const running = flusher.flush();
+  flusher.close();
+  await assert.rejects(flusher.flush(), /closed/);
+  sync.finish(0);
+  await running;
+  assert.equal(sync.calls(), 1);
+});
+
 test('the database commits without fsync and $flush() syncs its WAL for real', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vp-durable-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,8 +92,12 @@ test('an event is published once on disk, in append order, and reaches a subscri
   // Appended, not yet on disk: nobody has heard of it, and a subscription made now must still get it.
   const late = stream.subscribe({ kind: 'DOMAIN', after: null, accept: () => true, sql: {} });
   stream.domain({ type: 'SUSPENDED', detail: 'PAUSED', at: new Date(), domain: { ...domain, state: 'PAUSED' }, synthetic: false });
-  const next = (sub: typeof early) =>
-    Promise.race([sub.next().then((r) => `${r.value.seq} ${r.value.type}`), new Promise((r) => setTimeout(() => r('nothing within 2 s'), 2000))]);
+  const next = async (sub: typeof early) => {
+    let timer: NodeJS.Timeout | undefined;
+    const got = await Promise.race([sub.next().then((r) => `${r.value.seq} ${r.value.type}`), new Promise((r) => (timer = setTimeout(() => r('nothing within 2 s'), 2000)))]);
+    clearTimeout(timer);
+    return got;
+  };
   for (const sub of [early, late]) {
     const got = [await next(sub), await next(sub)];
     assert.deepEqual(got, ['1 STARTED', '2 SUSPENDED']);

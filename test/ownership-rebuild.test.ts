@@ -90,6 +90,19 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   assert.deepEqual(quotas.usage(userId), { domains: 1, vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1, portForwards: 0 });
   const again = await provisioning.reconcile();
   assert.deepEqual([again.reservationsDropped, again.ownershipRebuilt], [0, 0]);
+
+  // A reassignment whose SQLite half was lost: the metadata names the new owner, SQLite still the old one.
+  const previous = randomUUID();
+  db.insert(users).values({ id: previous, name: 'previous', role: 'TENANT', createdAt: new Date() }).run();
+  quotas.transaction((tx) => {
+    quotas.adopt(previous, uuid, { vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1 }, tx);
+    return owners.write(uuid, previous);
+  })();
+  const corrected = await provisioning.reconcile();
+  assert.equal(corrected.ownershipRebuilt, 1);
+  assert.equal(owners.get(uuid), userId);
+  assert.equal(quotas.usage(previous).domains, 0);
+  assert.equal(quotas.usage(userId).domains, 1);
   // The unowned test-driver domain stays unowned: admins only.
   assert.equal(access.ownerOf(cache.domains.get('6695eb01-f6a4-8304-79aa-97f2502e193f')!), null);
 });

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { WalFlusher } from './durability.js';
+import { WalFlusher, type Datasync } from './durability.js';
 import * as schema from './schema.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & {
@@ -17,8 +17,15 @@ export type Db = BetterSQLite3Database<typeof schema> & {
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 
+export interface DatabaseOptions {
+  /** How the WAL is synced (tests hold or fail it); fs.fdatasync by default. */
+  datasync?: Datasync;
+  /** Hears of the first failed sync, after which every `$flush` rejects. */
+  onSyncFailure?: (err: Error) => void;
+}
+
 /** Opens (creating if needed) the SQLite database and applies pending migrations before anything reads it. */
-export function openDatabase(file: string): Db {
+export function openDatabase(file: string, opts: DatabaseOptions = {}): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
@@ -28,7 +35,7 @@ export function openDatabase(file: string): Db {
   sqlite.pragma('busy_timeout = 5000');
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS });
-  const flusher = new WalFlusher(file === ':memory:' ? null : `${file}-wal`);
+  const flusher = new WalFlusher(file === ':memory:' ? null : `${file}-wal`, opts.datasync, opts.onSyncFailure);
   return Object.assign(db, {
     $flush: () => flusher.flush(),
     $close: () => {

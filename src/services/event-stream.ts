@@ -144,10 +144,10 @@ export class EventStream implements EventSink {
       this.publishedThrough = committed.seq;
       hub.publish(committed);
     };
-    // Syncs complete in the order they were asked for, so publication keeps append order either way.
+    // Syncs complete in the order they were asked for, so publication keeps append order. An event that may
+    // not be on disk is never published: its cursor could be issued again after a power loss.
     this.log.durable().then(publish, (err: unknown) => {
-      this.logger.error({ err, seq: committed.seq }, 'syncing the event log failed; publishing the event anyway');
-      publish();
+      this.logger.error({ err, seq: committed.seq }, 'the event log could not be synced; the event is not published');
     });
     this.afterAppend();
   }

@@ -552,7 +552,7 @@ export class ProvisioningService {
    * Start-up reconciliation of SQLite with libvirt (the cache must be loaded): finishes interrupted deletions;
    * drops reservations and ownership of domains libvirt does not have and releases their addresses and MACs;
    * pins addresses a create did not get to pin; deletes orphan volumes (virtplane's naming, no domain, not
-   * kept); rebuilds missing ownership rows from each domain's metadata. Logs what it fixed.
+   * kept); rebuilds ownership rows that are missing or differ from each domain's metadata. Logs what it fixed.
    */
   async reconcile(): Promise<ReconcileReport> {
     const report: ReconcileReport = {
@@ -606,7 +606,9 @@ export class ProvisioningService {
 
     for (const d of this.cache.domains.values()) {
       const owner = d.metadata.ownerId;
-      if (!owner || !existing.has(d.uuid) || this.owners.get(d.uuid) || !this.users.exists(owner)) continue;
+      // The metadata is written first (define, assign), SQLite after: where they differ, the SQLite write was
+      // lost (a power loss before it was on disk, or a failed commit) and the metadata is the newer word.
+      if (!owner || !existing.has(d.uuid) || this.owners.get(d.uuid) === owner || !this.users.exists(owner)) continue;
       this.quotas.transaction((tx) => {
         this.quotas.adopt(owner, d.uuid, resourcesOf(d), tx);
         return this.owners.write(d.uuid, owner);
