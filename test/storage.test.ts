@@ -18,6 +18,8 @@ import {
   readVolume,
   resizeVolume,
   startPool,
+  StoragePaths,
+  volumeCapacity,
   stopPool,
   undefinePool,
 } from '../src/libvirt/storage.js';
@@ -56,6 +58,27 @@ describe('storage pools and volumes (test driver)', () => {
 
     await deleteVolume(bus, vol);
     await assert.rejects(lookupVolume(bus, pool, 'disk1.qcow2'), (e: LibvirtError) => e.kind === 'NOT_FOUND');
+  });
+
+  test('the capacity a volume was created with answers the first read of it without a call; later reads ask libvirt', async () => {
+    const path = await createVolume(bus, await lookupPool(bus, TEST_DRIVER, 'default-pool'), { name: 'hinted.qcow2', capacityBytes: 4 * MiB, format: 'qcow2' });
+    let calls = 0;
+    const counting = new Proxy(bus, {
+      get: (target, prop) => {
+        const value = Reflect.get(target, prop, target);
+        if (prop !== 'call' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+        return (...args: Parameters<LibvirtBus['call']>) => (calls++, value.apply(target, args));
+      },
+    });
+    const paths = new StoragePaths(counting, TEST_DRIVER);
+    paths.rememberVolume('default-pool', 'hinted.qcow2', path, 4 * MiB);
+    const source = { path: null, pool: 'default-pool', volume: 'hinted.qcow2' };
+    assert.equal(await volumeCapacity(counting, TEST_DRIVER, source, 'interactive', paths), 4 * MiB);
+    assert.equal(calls, 0);
+    // Once only: a later read asks libvirt, which would know of a resize (the test driver cannot resize).
+    assert.equal(await volumeCapacity(counting, TEST_DRIVER, source, 'interactive', paths), 4 * MiB);
+    assert.ok(calls > 0);
+    await deleteVolume(bus, path);
   });
 
   test('defines, builds and starts a dir pool, and removes it', async () => {
