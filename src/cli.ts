@@ -26,22 +26,17 @@ if (app.generatedAdminToken) {
 }
 
 let stopping = false;
-function shutdown(code: number): void {
-  if (stopping) return;
-  stopping = true;
-  app.stop().then(
-    () => process.exit(code),
-    (err) => {
-      log.error({ err }, 'error while stopping');
-      process.exit(1);
-    },
-  );
-}
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (!stopping) log.info({ signal }, 'stopping');
-    shutdown(0);
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    app.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
   });
 }
-// Already logged as fatal; a supervisor restarts the server.
-void app.fatal.then(() => shutdown(1));

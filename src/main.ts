@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DEFAULT_EVENTS, type Config } from './config.js';
-import type { Datasync } from './db/durability.js';
 import { openDatabase } from './db/index.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
@@ -48,11 +47,6 @@ export interface Virtplane {
   embedded: EmbeddedStack | null;
   /** A bootstrap admin token generated on this start (printed once), if any. */
   generatedAdminToken: string | null;
-  /**
-   * Settles with the reason once the server can no longer keep its promises (the database could not be synced
-   * to disk): the process should stop, and a restart lets SQLite recover from what is on disk.
-   */
-  fatal: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -60,13 +54,7 @@ export interface Virtplane {
  * The composition root: the only place that creates concrete instances and wires them together.
  * Order: embedded stack → database (migrated) → bus → cache loaded from libvirt → HTTP/WS listening.
  */
-/** What tests may replace. */
-export interface VirtplaneDeps {
-  /** How the database's WAL is synced to disk. */
-  datasync?: Datasync;
-}
-
-export async function startVirtplane(config: Config, log: Logger = pino({ level: config.logLevel }), deps: VirtplaneDeps = {}): Promise<Virtplane> {
+export async function startVirtplane(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<Virtplane> {
   const cleanups: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const fn of cleanups.reverse()) await fn();
@@ -77,17 +65,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       embedded = await startEmbeddedStack(join(config.dataDir, 'run'), { log: (msg, fields) => log.warn(fields ?? {}, msg) });
       cleanups.push(() => embedded!.stop());
     }
-    let failed!: (err: Error) => void;
-    const fatal = new Promise<Error>((resolve) => (failed = resolve));
-    const db = openDatabase(join(config.dataDir, 'virtplane.sqlite'), {
-      datasync: deps.datasync,
-      onSyncFailure: (err) => {
-        log.fatal({ err }, 'the database could not be synced to disk; no change can be promised durable until a restart');
-        failed(err);
-      },
-    });
+    const db = openDatabase(join(config.dataDir, 'virtplane.sqlite'));
     cleanups.push(() => {
-      db.$close();
+      db.$client.close();
     });
 
     const bus = await LibvirtBus.connect(config.bus ?? { kind: 'address', address: embedded!.address });
@@ -181,7 +161,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     cleanups.push(() => void undefinedDomains.return?.());
 
     const http = await startHttpServer(
-      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, flush: db.$flush, maxBufferedBytes: events.bufferLimit * 4096 },
+      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096 },
       config.host,
       config.port,
     );
@@ -189,7 +169,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     apiPort = Number(new URL(http.url).port);
     log.info({ url: http.url, driver: config.driver, embedded: embedded !== null }, 'virtplane listening');
 
-    return { url: http.url, services, embedded, generatedAdminToken: generatedToken, fatal, stop };
+    return { url: http.url, services, embedded, generatedAdminToken: generatedToken, stop };
   } catch (err) {
     await stop();
     throw err;

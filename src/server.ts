@@ -8,7 +8,6 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { QueryLimits } from './config.js';
 import type { Context } from './graphql/context.js';
 import { InvalidPageArgsError } from './graphql/connection.js';
-import { useDurableMutations } from './graphql/durable-mutations.js';
 import { useSharedSubscriptionExecution } from './graphql/shared-execution.js';
 import { bearerToken } from './services/auth.js';
 import { ServiceError } from './services/errors.js';
@@ -23,8 +22,6 @@ export interface HttpServerOptions {
   log: Logger;
   graphiql: boolean;
   limits: QueryLimits;
-  /** Resolves once everything committed so far is on disk; awaited before a mutation's result is sent. */
-  flush: () => Promise<void>;
   /** Unsent bytes one WebSocket may hold before its client is disconnected as a slow consumer. */
   maxBufferedBytes?: number;
 }
@@ -102,7 +99,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     logging: false,
     landingPage: false,
     maskedErrors: { maskError: maskError(log) },
-    plugins: [...armorPlugins(opts.limits), useSharedSubscriptionExecution(), useDurableMutations(opts.flush)],
+    plugins: [...armorPlugins(opts.limits), useSharedSubscriptionExecution()],
     context: (initial: YogaInitialContext & { viewer?: Viewer }): Context => {
       const viewer = initial.viewer ?? services.auth.authenticate(bearerToken(initial.request?.headers.get('authorization')));
       if (!viewer) throw unauthenticated();

@@ -41,7 +41,7 @@ test('retention prunes the oldest events by count and age, never past a held cur
   assert.equal(log.canResumeAfter(20), true);
   append(log, 1);
   assert.equal(log.lastId(), 21);
-  db.$close();
+  db.$client.close();
 });
 
 test('the known state follows the log: upserted by events, dropped on UNDEFINED, replaced by a full snapshot', () => {
@@ -54,5 +54,5 @@ test('the known state follows the log: upserted by events, dropped on UNDEFINED,
   assert.deepEqual(log.loadKnown(), { domains: [], networks: [] });
   log.saveKnown([{ ...domain, state: 'SHUTOFF' }], []);
   assert.equal(log.loadKnown()?.domains[0]?.state, 'SHUTOFF');
-  db.$close();
+  db.$client.close();
 });

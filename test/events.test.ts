@@ -129,7 +129,7 @@ describe('events: durable log, replay then live, history', () => {
     const userId = randomUUID();
     db.insert(users).values({ id: userId, name: `t-${userId}`, role: 'TENANT' }).run();
     db.insert(apiTokens).values({ id: randomUUID(), userId, label: 't', prefix: 'tenant', hash: hashToken(token) }).run();
-    db.$close();
+    db.$client.close();
 
     const r = await s.gql(`{ events(first: 100) { edges { cursor } } }`, {}, token);
     assert.equal(r.errors, undefined);

@@ -22,7 +22,7 @@ test('migrations apply to an empty database, and re-opening applies nothing twic
         assert.equal(applied.n, journal.entries.length);
         assert.equal(db.$client.pragma('journal_mode', { simple: true }), 'wal');
       } finally {
-        db.$close();
+        db.$client.close();
       }
     }
   } finally {

@@ -38,7 +38,7 @@ before(async () => {
 });
 after(async () => {
   sync?.stop();
-  db?.$close();
+  db?.$client.close();
   await stack?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

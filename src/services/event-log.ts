@@ -27,8 +27,8 @@ export interface CursorHold {
 }
 
 /**
- * The durable event log (SQLite). Appends are synchronous (better-sqlite3) and synced to disk, so an event is
- * on disk before anyone hears of it; the row id is the cursor. Also keeps `known_objects`, the last state the server knew,
+ * The durable event log (SQLite). Appends are synchronous (better-sqlite3), so an event is on disk before
+ * anyone hears of it; the row id is the cursor. Also keeps `known_objects`, the last state the server knew,
  * in the same transaction as each append.
  */
 export class EventLog {
@@ -82,12 +82,7 @@ export class EventLog {
     const upsert = client.prepare(
       'INSERT INTO known_objects (uuid, kind, snapshot, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at',
     );
-    // The connection commits without fsync (db/durability.ts); an event is published the moment its append
-    // returns, so this one commit syncs the WAL itself. Publishing only after an asynchronous sync let fan-out
-    // wait behind the event loop's other work (measured: p99 to the last of 1,000 subscribers ~10 ms worse).
-    const syncCommits = client.prepare('PRAGMA synchronous = FULL');
-    const lazyCommits = client.prepare('PRAGMA synchronous = NORMAL');
-    const tx = client.transaction(
+    return client.transaction(
       (kind: string, uuid: string, name: string, ownerId: string | null, type: string, detail: string, state: string, at: number, synthetic: number, json: string, gone: boolean): number => {
         const row = insert.get(kind, uuid, name, ownerId, type, detail, state, at, synthetic, json) as { id: number };
         if (gone) forget.run(uuid);
@@ -95,14 +90,6 @@ export class EventLog {
         return row.id;
       },
     );
-    return (...args: Parameters<typeof tx>): number => {
-      syncCommits.run();
-      try {
-        return tx(...args);
-      } finally {
-        lazyCommits.run();
-      }
-    };
   }
 
   private remember(db: Db, kind: 'DOMAIN' | 'NETWORK', uuid: string, record: DomainRecord | NetworkRecord): void {

@@ -164,8 +164,6 @@ export class NetworkService {
         uuid = (await this.sync.refreshNetwork(path))?.uuid;
         if (!uuid) throw new NotFoundError('network', spec.name);
         this.db.insert(networkSettings).values({ networkUuid: uuid, managedNat: true }).onConflictDoUpdate({ target: networkSettings.networkUuid, set: { managedNat: true } }).run();
-        // Write-ahead: once it may autostart and run, a power loss must not leave it without its masquerade.
-        await this.db.$flush();
       }
       if (input.autostart) await setNetworkAutostart(this.bus, path, true);
       if (input.start) await networkActions.create(this.bus, path);

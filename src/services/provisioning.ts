@@ -198,7 +198,7 @@ export class ProvisioningService {
       });
       const undo: (() => Promise<unknown> | unknown)[] = [() => this.unbind(uuid), () => this.ipam.release(uuid)];
       try {
-        return await this.build(viewer, uuid, input, valid, mac, undo, this.db.$flush());
+        return await this.build(viewer, uuid, input, valid, mac, undo);
       } catch (err) {
         for (const step of undo.reverse()) {
           try {
@@ -215,22 +215,7 @@ export class ProvisioningService {
     }
   }
 
-  /**
-   * The libvirt half of a create. `reserved` resolves once the reservation, MAC and addresses are on disk
-   * (write-ahead): nothing that names the addresses — the DHCP pin, the definition — happens before, so a
-   * power loss cannot leave a domain whose address the database would hand out again. A volume made before is
-   * an orphan that start-up reconciliation deletes.
-   */
-  private async build(
-    viewer: Viewer,
-    uuid: string,
-    input: CreateDomainInput,
-    valid: ValidCreate,
-    mac: string,
-    undo: (() => unknown)[],
-    reserved: Promise<void>,
-  ): Promise<DomainRecord> {
-    reserved.catch(() => undefined); // its error is met where it is awaited, below
+  private async build(viewer: Viewer, uuid: string, input: CreateDomainInput, valid: ValidCreate, mac: string, undo: (() => unknown)[]): Promise<DomainRecord> {
     let pool: StoragePool;
     try {
       pool = await this.pool();
@@ -268,7 +253,7 @@ export class ProvisioningService {
     const [volume, image, pin] = await Promise.allSettled([
       createVolume(this.bus, pool.path, { name: volumeName, capacityBytes, format: 'qcow2' }, pool.type),
       valid.imagePath === null ? null : this.checkImage(input.installImage!, valid.imagePath),
-      reserved.then(() => this.ipam.pin(mac)),
+      this.ipam.pin(mac),
     ]);
     if (volume.status === 'fulfilled') {
       this.storagePaths.rememberVolume(pool.name, volumeName, volume.value, capacityBytes); // the DEFINED event's re-read asks libvirt nothing about it
@@ -415,7 +400,7 @@ export class ProvisioningService {
     try {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
       this.deletions.insert.run({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes });
-      await this.finishDeletion(uuid, this.db.$flush());
+      await this.finishDeletion(uuid);
       // Through the ordered pipeline: once this answers, no query shows the domain any more. Usually the
       // UNDEFINED event's re-read has committed that already (releasing the address waits for a network re-read
       // in line after it): once a re-read has found the domain gone, every re-read after it started later and
@@ -427,13 +412,8 @@ export class ProvisioningService {
     return { ...domain, active: false, state: 'SHUTOFF' };
   }
 
-  /**
-   * Runs (or resumes) the recorded deletion of `uuid`; each step may already have been done. `recorded`
-   * resolves once the record is on disk: the domain may be stopped before (a power loss then takes back
-   * nothing the owner cannot undo), but nothing irreversible happens before.
-   */
-  private async finishDeletion(uuid: string, recorded: Promise<void> = Promise.resolve()): Promise<void> {
-    recorded.catch(() => undefined); // its error is met where it is awaited, below
+  /** Runs (or resumes) the recorded deletion of `uuid`; each step may already have been done. */
+  private async finishDeletion(uuid: string): Promise<void> {
     const row = this.deletions.byDomain.get({ domainUuid: uuid });
     if (!row) return;
     try {
@@ -449,9 +429,10 @@ export class ProvisioningService {
       // Looking the volumes up changes nothing, so it runs while the domain is stopped and undefined.
       const volumes = (row.keepDisk ? [] : row.volumes).map((v) => ({ ref: v, found: this.storagePaths.volume(v.pool, v.volume) }));
       for (const { found } of volumes) found.catch(() => undefined); // its error is met where it is awaited, below
-      if (path) await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
-      await recorded;
-      if (path) await this.undefine(path);
+      if (path) {
+        await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
+        await this.undefine(path);
+      }
       // With the domain gone, its DHCP entries go while its volumes are deleted; its addresses become free for
       // others only after both (a failure in between leaves the deletion to resume, nothing given away).
       const unpinned = this.ipam.unpin(uuid);
@@ -508,7 +489,6 @@ export class ProvisioningService {
       const before = this.quotas.resize(uuid, { ...target, interfaces: spec.interfaces.length });
       let redefined = false;
       try {
-        await this.db.$flush(); // write-ahead: the larger reservation is on disk before the domain grows
         if (target.vcpus !== spec.vcpus || target.memoryMiB !== spec.memoryMiB) {
           await defineDomain(this.bus, this.driverPath, { ...spec, vcpus: target.vcpus, memoryMiB: target.memoryMiB });
           redefined = true;
@@ -607,7 +587,7 @@ export class ProvisioningService {
     for (const d of this.cache.domains.values()) {
       const owner = d.metadata.ownerId;
       // The metadata is written first (define, assign), SQLite after: where they differ, the SQLite write was
-      // lost (a power loss before it was on disk, or a failed commit) and the metadata is the newer word.
+      // lost (a crash or a failed commit in between) and the metadata is the newer word.
       if (!owner || !existing.has(d.uuid) || this.owners.get(d.uuid) === owner || !this.users.exists(owner)) continue;
       this.quotas.transaction((tx) => {
         this.quotas.adopt(owner, d.uuid, resourcesOf(d), tx);

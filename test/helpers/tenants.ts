@@ -17,7 +17,7 @@ export function addTenant(dataDir: string, name: string): { id: string; token: s
     db.insert(apiTokens).values({ id: randomUUID(), userId: id, label: 'test', prefix: token.slice(0, 9), hash: hashToken(token) }).run();
     return { id, token };
   } finally {
-    db.$close();
+    db.$client.close();
   }
 }
 
