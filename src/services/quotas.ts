@@ -51,6 +51,18 @@ const CHECKS: [QuotaResource, Exclude<keyof QuotaLimits, 'maxPortForwards'>, Exc
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /**
+ * Throws QuotaExceededError for the first resource (in CHECKS order) whose `adding` would take the user past
+ * its limit; adding nothing is always allowed, even to a user already over a lowered limit.
+ */
+function checkRoom(limits: QuotaLimits, used: Omit<QuotaUsage, 'portForwards'>, adding: (amount: (r: Resources) => number) => number): void {
+  for (const [resource, limitKey, usageKey, amount] of CHECKS) {
+    const limit = limits[limitKey];
+    const more = adding(amount);
+    if (limit !== null && more > 0 && used[usageKey] + more > limit) throw new QuotaExceededError(resource, limit, used[usageKey], more);
+  }
+}
+
+/**
  * Quotas and reservations. `reserve` checks and records in ONE synchronous better-sqlite3 transaction, so no
  * other request of this process can interleave between reading the totals and inserting the reservation;
  * `BEGIN IMMEDIATE` also serialises against other writers of the same database file.
@@ -166,15 +178,7 @@ export class QuotaService {
   reserve(userId: string, domainUuid: string, resources: Resources): void {
     this.db.transaction(
       () => {
-        const limits = this.limits(userId);
-        const used = this.reserved(userId);
-        for (const [resource, limitKey, usageKey, amount] of CHECKS) {
-          const limit = limits[limitKey];
-          const requested = amount(resources);
-          if (limit !== null && used[usageKey] + requested > limit) {
-            throw new QuotaExceededError(resource, limit, used[usageKey], requested);
-          }
-        }
+        checkRoom(this.limits(userId), this.reserved(userId), (amount) => amount(resources));
         this.q.insertPending.run({ domainUuid, userId, ...resources });
       },
       { behavior: 'immediate' },
@@ -192,15 +196,8 @@ export class QuotaService {
         const row = tx.select().from(reservations).where(eq(reservations.domainUuid, domainUuid)).get();
         if (!row) return null;
         const before: Resources = { vcpus: row.vcpus, memoryMiB: row.memoryMiB, diskGiB: row.diskGiB, interfaces: row.interfaces };
-        const limits = this.limits(row.userId);
-        const used = this.reserved(row.userId);
-        for (const [resource, limitKey, usageKey, amount] of CHECKS) {
-          const limit = limits[limitKey];
-          const growth = amount(resources) - amount(before);
-          if (limit !== null && growth > 0 && used[usageKey] + growth > limit) {
-            throw new QuotaExceededError(resource, limit, used[usageKey], growth);
-          }
-        }
+        // Only growth counts: a domain that shrinks or keeps its size fits whatever the limits are now.
+        checkRoom(this.limits(row.userId), this.reserved(row.userId), (amount) => amount(resources) - amount(before));
         tx.update(reservations).set(resources).where(eq(reservations.domainUuid, domainUuid)).run();
         return before;
       },
