@@ -14,7 +14,7 @@ import { percentile, timed } from './lib/stats.js';
  * in its own process, as deployed; both clients run in this one (the API's is plain node:http with keep-alive).
  */
 const DOMAINS = 200;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const WARM_UP = 50;
 const DRIVER = '/org/libvirt/Test';
 const DOMAIN_IFACE = 'org.libvirt.Domain';
