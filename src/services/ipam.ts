@@ -201,13 +201,21 @@ export class IpamService {
     }
   }
 
-  /** Forgets the domain's addresses and MAC, free for other domains from now on (the second half of `release`). */
-  async forget(domainUuid: string): Promise<void> {
-    this.db.transaction(() => {
-      this.q.deleteAllocationsOfDomain.run({ domainUuid });
-      this.q.deleteMacLeasesOfDomain.run({ domainUuid });
-    });
+  /**
+   * Forgets the domain's addresses and MAC, free for other domains from now on (the second half of `release`).
+   * What hangs on the addresses goes first (the release hooks: port forwards); then the rows, in one
+   * transaction with `alongside` (a caller's own writes that belong with them).
+   */
+  async forget(domainUuid: string, alongside: () => void = () => {}): Promise<void> {
     for (const fn of this.releaseHooks) await fn(domainUuid);
+    this.db.transaction(
+      () => {
+        this.q.deleteAllocationsOfDomain.run({ domainUuid });
+        this.q.deleteMacLeasesOfDomain.run({ domainUuid });
+        alongside();
+      },
+      { behavior: 'immediate' },
+    );
   }
 
   /** Domains holding a MAC lease or an address (for reconciliation against the domains libvirt has). */

@@ -439,20 +439,20 @@ export class ProvisioningService {
       unpinned.catch(() => undefined); // its error is met where it is awaited, below
       for (const { ref, found } of volumes) await this.deleteRememberedVolume(ref, found);
       await unpinned;
-      await this.ipam.forget(uuid);
+      // Addresses, MAC, quota, ownership and the deletion record go in one transaction: all released, or none.
+      await this.ipam.forget(uuid, () => {
+        if (row.keepDisk) {
+          for (const v of row.volumes) {
+            this.db.insert(keptVolumes).values({ ...v, domainUuid: uuid, domainName: row.domainName }).onConflictDoNothing().run();
+          }
+        }
+        this.deletions.remove.run({ domainUuid: uuid });
+        this.quotas.release(uuid);
+        this.owners.remove(uuid);
+      });
     } catch (err) {
       throw fromLibvirt(err, { kind: 'domain', id: uuid });
     }
-    this.quotas.transaction((tx) => {
-      if (row.keepDisk) {
-        for (const v of row.volumes) {
-          tx.insert(keptVolumes).values({ ...v, domainUuid: uuid, domainName: row.domainName }).onConflictDoNothing().run();
-        }
-      }
-      this.deletions.remove.run({ domainUuid: uuid });
-      this.quotas.release(uuid);
-      return this.owners.remove(uuid);
-    })();
   }
 
   /**
