@@ -212,14 +212,17 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
     sh('-n', c, 'route', 'add', 'default', 'via', netns.hostSide);
     netns.server = spawn('ip', ['netns', 'exec', g, 'python3', '-c', GUEST_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((resolve) => netns.server!.stdout!.once('data', resolve)); // "listening"
-    const reply = execFileSync('ip', ['netns', 'exec', c, 'python3', '-c', CLIENT, netns.hostSide, '40022'], { encoding: 'utf8', timeout: 20_000 });
+    // The bridge (STP on) forwards through a new port only after its listening and learning states; frames
+    // sent before, ARP included, are dropped. Wait for that instead of letting the client's retries absorb it.
+    await waitFor(async () => (bridgePortState(netns.guestHost) === 'forwarding' ? true : null), 600);
+    const reply = clientSays(c, netns.hostSide, '40022', 'client → host:40022 (DNAT) → guest:22');
     assert.equal(reply.trim(), `guest saw ${netns.clientSide}`);
 
     // The other way: the guest connects out to the client. A routed guest keeps its own address; a NAT guest
     // leaves masqueraded as the host.
     netns.outsideServer = spawn('ip', ['netns', 'exec', c, 'python3', '-c', GUEST_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((resolve) => netns.outsideServer!.stdout!.once('data', resolve));
-    const seenOutside = execFileSync('ip', ['netns', 'exec', g, 'python3', '-c', CLIENT, netns.clientSide, '22'], { encoding: 'utf8', timeout: 20_000 });
+    const seenOutside = clientSays(g, netns.clientSide, '22', 'guest → client:22');
     assert.equal(seenOutside.trim(), `guest saw ${mode === 'NAT' ? netns.hostSide : ipv4}`);
 
     // Deleting the guest releases its addresses: the DHCP entry and the rule go; then the network can go.
@@ -241,6 +244,33 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
  * block this process's event loop, so the server's keep-alive timer may close a pooled connection just as
  * the client reuses it (ECONNRESET).
  */
+/** The STP state of a bridge port (`forwarding` once it passes traffic). */
+function bridgePortState(port: string): string | undefined {
+  const [link] = JSON.parse(execFileSync('bridge', ['-j', 'link', 'show', 'dev', port], { encoding: 'utf8' }) || '[]') as { state?: string }[];
+  return link?.state;
+}
+
+/**
+ * Runs CLIENT in namespace `ns` against host:port and returns what the server said. When it gets nothing, the
+ * error carries what the host's network looked like (bridge ports, neighbours, routes, nftables), since such a
+ * failure cannot be replayed at will.
+ */
+function clientSays(ns: string, host: string, port: string, what: string): string {
+  try {
+    return execFileSync('ip', ['netns', 'exec', ns, 'python3', '-c', CLIENT, host, port], { encoding: 'utf8', timeout: 30_000 });
+  } catch (err) {
+    const show = (cmd: string, ...args: string[]) => {
+      try {
+        return `$ ${cmd} ${args.join(' ')}\n${execFileSync(cmd, args, { encoding: 'utf8' })}`;
+      } catch (e) {
+        return `$ ${cmd} ${args.join(' ')}: ${String(e)}`;
+      }
+    };
+    const state = [show('bridge', 'link'), show('ip', 'neigh'), show('ip', 'route'), show('ip', '-n', ns, 'addr'), show('nft', 'list', 'ruleset')].join('\n');
+    throw new Error(`${what}: no answer (${String(err)})\n${state}`);
+  }
+}
+
 async function waitFor<T>(probe: () => Promise<T | null>, tries = 100): Promise<T> {
   for (let i = 0; i < tries; i++) {
     const v = await probe().catch(() => null);
