@@ -7,6 +7,7 @@ import { LibvirtBus } from '../src/libvirt/bus.js';
 import { VIR_DOMAIN_XML_INACTIVE } from '../src/libvirt/constants.js';
 import { getDomainXml } from '../src/libvirt/domain.js';
 import { createVolume, deleteVolume, listVolumes, lookupPool, lookupVolume, readVolume } from '../src/libvirt/storage.js';
+import type { DomainRecord } from '../src/libvirt/types.js';
 import { TEST_DRIVER } from './helpers/libvirt-stack.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { addTenant, eventually } from './helpers/tenants.js';
@@ -219,6 +220,9 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     for (const [table, list] of Object.entries(after.rows)) {
       assert.ok(!JSON.stringify(list).includes(made.domain.uuid), `${table} still mentions the domain`);
     }
+    // The in-memory mirror of ownership forgets it too: a domain later defined with this UUID belongs to no one.
+    const sameUuid = { uuid: made.domain.uuid, metadata: { ownerId: null } } as unknown as DomainRecord;
+    assert.equal(s.app.services.access.ownerOf(sameUuid), null, 'ownership kept in memory');
     assert.equal((await gqlR(DELETE, { id: made.domain.id })).code, 'NOT_FOUND');
 
     const kept = await create({ name: 'keeper' });

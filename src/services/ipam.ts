@@ -204,15 +204,15 @@ export class IpamService {
   /**
    * Forgets the domain's addresses and MAC, free for other domains from now on (the second half of `release`).
    * What hangs on the addresses goes first (the release hooks: port forwards); then the rows, in one
-   * transaction with `alongside` (a caller's own writes that belong with them).
+   * transaction with `alongside` (a caller's own writes that belong with them), whose result it answers with.
    */
-  async forget(domainUuid: string, alongside: () => void = () => {}): Promise<void> {
+  async forget<T = void>(domainUuid: string, alongside: () => T = () => undefined as T): Promise<T> {
     for (const fn of this.releaseHooks) await fn(domainUuid);
-    this.db.transaction(
+    return this.db.transaction(
       () => {
         this.q.deleteAllocationsOfDomain.run({ domainUuid });
         this.q.deleteMacLeasesOfDomain.run({ domainUuid });
-        alongside();
+        return alongside();
       },
       { behavior: 'immediate' },
     );

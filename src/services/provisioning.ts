@@ -439,8 +439,9 @@ export class ProvisioningService {
       unpinned.catch(() => undefined); // its error is met where it is awaited, below
       for (const { ref, found } of volumes) await this.deleteRememberedVolume(ref, found);
       await unpinned;
-      // Addresses, MAC, quota, ownership and the deletion record go in one transaction: all released, or none.
-      await this.ipam.forget(uuid, () => {
+      // Addresses, MAC, quota, ownership and the deletion record go in one transaction: all released, or none;
+      // the in-memory ownership mirror follows once it has committed.
+      const committed = await this.ipam.forget(uuid, () => {
         if (row.keepDisk) {
           for (const v of row.volumes) {
             this.db.insert(keptVolumes).values({ ...v, domainUuid: uuid, domainName: row.domainName }).onConflictDoNothing().run();
@@ -448,8 +449,9 @@ export class ProvisioningService {
         }
         this.deletions.remove.run({ domainUuid: uuid });
         this.quotas.release(uuid);
-        this.owners.remove(uuid);
+        return this.owners.remove(uuid);
       });
+      committed();
     } catch (err) {
       throw fromLibvirt(err, { kind: 'domain', id: uuid });
     }
