@@ -21,6 +21,8 @@ test('migrations apply to an empty database, and re-opening applies nothing twic
         const applied = db.$client.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number };
         assert.equal(applied.n, journal.entries.length);
         assert.equal(db.$client.pragma('journal_mode', { simple: true }), 'wal');
+        // 2 = FULL: each commit is synced before the next step. better-sqlite3's WAL default is NORMAL (1).
+        assert.equal(db.$client.pragma('synchronous', { simple: true }), 2);
       } finally {
         db.$client.close();
       }
