@@ -82,7 +82,7 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   // Before the rebuild, the metadata alone already decides visibility.
   assert.deepEqual(domains.list(viewer).map((d) => d.name), ['orphan']);
   const stale = randomUUID();
-  db.$client.prepare(`INSERT INTO reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces, state) VALUES (?, ?, 1, 1, 1, 1, 'PENDING')`).run(stale, userId);
+  db.$client.prepare(`INSERT INTO reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces) VALUES (?, ?, 1, 1, 1, 1)`).run(stale, userId);
 
   const first = await provisioning.reconcile();
   assert.deepEqual([first.reservationsDropped, first.ownershipRebuilt], [1, 1]);

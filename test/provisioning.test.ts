@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { LibvirtBus } from '../src/libvirt/bus.js';
 import { VIR_DOMAIN_XML_INACTIVE } from '../src/libvirt/constants.js';
 import { getDomainXml } from '../src/libvirt/domain.js';
+import { deleteDhcpHost } from '../src/libvirt/network.js';
 import { createVolume, deleteVolume, listVolumes, lookupPool, lookupVolume, readVolume } from '../src/libvirt/storage.js';
 import type { DomainRecord } from '../src/libvirt/types.js';
 import { TEST_DRIVER } from './helpers/libvirt-stack.js';
@@ -287,7 +288,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     const db = new Database(join(s.dataDir, 'virtplane.sqlite'));
     try {
       db.prepare(`insert into domain_deletions (domain_uuid, domain_name, keep_disk, volumes) values (?, ?, 0, ?)`).run(half.uuid, half.name, JSON.stringify([{ pool: POOL, volume }]));
-      db.prepare(`insert into reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces, state) values (?, ?, 1, 64, 1, 1, 'PENDING')`).run(stale, alice.id);
+      db.prepare(`insert into reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces) values (?, ?, 1, 64, 1, 1)`).run(stale, alice.id);
       db.prepare(`insert into mac_leases (mac, domain_uuid) values ('52:54:00:fe:fe:fe', ?)`).run(stale);
     } finally {
       db.close();
@@ -311,5 +312,31 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     const after = JSON.stringify(rows());
     assert.ok(!after.includes(half.uuid) && !after.includes(stale), after);
     assert.deepEqual(await s.app.services.provisioning.reconcile(), { deletionsFinished: 0, reservationsDropped: 0, addressesReleased: 0, addressesPinned: 0, volumesDeleted: 0, ownershipRebuilt: 0 });
+  });
+
+  test('a NIC shows as pinned while the network holds its DHCP host; reconciliation pins it again when it went', async () => {
+    const made = (await create({ name: 'repinned' })).domain;
+    const nic = made.interfaces[0];
+    const host = (h: string) => h.includes(nic.mac) && h.includes(nic.ipv4);
+    const LEASE = `query($id: ID!) { node(id: $id) { ... on Network { leases { mac pinned } } } }`;
+    const lab = s.app.services.networks.byName('lab')!;
+    const networkId = (await s.gql(`{ networks { edges { node { id name } } } }`)).data.networks.edges.find((e: { node: { name: string } }) => e.node.name === 'lab').node.id;
+    const pinned = async () => (await s.gql(LEASE, { id: networkId })).data.node.leases.find((l: { mac: string }) => l.mac === nic.mac).pinned;
+    assert.equal(await pinned(), true);
+
+    // Someone removes the entry behind virtplane's back (libvirt announces no event for it); the next re-read
+    // of the network (here the one after an autostart change) shows it gone.
+    await deleteDhcpHost(bus, lab, { mac: nic.mac, ip: nic.ipv4 });
+    const autostart = `mutation($id: ID!, $a: Boolean!) { setNetworkAutostart(id: $id, autostart: $a) { __typename } }`;
+    await s.gql(autostart, { id: networkId, a: lab.autostart });
+    assert.ok(!(await dhcpHosts('lab')).some(host));
+    assert.equal(await pinned(), false, 'the lease shows what libvirt has');
+
+    const report = await s.app.services.provisioning.reconcile();
+    assert.equal(report.addressesPinned, 1);
+    assert.ok((await dhcpHosts('lab')).some(host), 'pinned again');
+    assert.equal(await pinned(), true);
+    assert.equal((await gqlR(DELETE, { id: made.id })).__typename, 'DeleteDomainSuccess');
+    assert.ok(!(await dhcpHosts('lab')).some(host), 'the delete unpins it');
   });
 });

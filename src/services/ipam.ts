@@ -21,7 +21,7 @@ export interface NicAddresses {
   domainUuid: string;
   ipv4: string | null;
   ipv6: string | null;
-  /** True once the IPv4 is pinned in the network's DHCP hosts. */
+  /** Whether the network's DHCP hosts hold the IPv4 for this MAC (as libvirt last showed them, and our own pins since). */
   pinned: boolean;
 }
 
@@ -43,8 +43,8 @@ function withDhcpHost(network: NetworkRecord, host: { mac: string; ip: string },
   return { ...network, ipv4: { ...network.ipv4, dhcpHosts } };
 }
 
-function row(r: typeof ipAllocations.$inferSelect): NicAddresses {
-  return { mac: r.mac, networkUuid: r.networkUuid, domainUuid: r.domainUuid, ipv4: r.ipv4, ipv6: r.ipv6, pinned: r.pinned };
+function hasDhcpHost(network: NetworkRecord | undefined, mac: string, ip: string | null): boolean {
+  return !!ip && !!network?.ipv4?.dhcpHosts.some((h) => h.mac?.toLowerCase() === mac && h.ip === ip);
 }
 
 /**
@@ -63,9 +63,8 @@ function prepareStatements(db: Db) {
     allocationsOfDomain: db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).prepare(),
     insertAllocation: db
       .insert(ipAllocations)
-      .values({ mac, networkUuid: p('networkUuid'), domainUuid, ipv4: p('ipv4'), ipv6: p('ipv6'), pinned: p('pinned') })
+      .values({ mac, networkUuid: p('networkUuid'), domainUuid, ipv4: p('ipv4'), ipv6: p('ipv6') })
       .prepare(),
-    markPinned: db.update(ipAllocations).set({ pinned: true }).where(eq(ipAllocations.mac, mac)).prepare(),
     deleteAllocationsOfDomain: db.delete(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).prepare(),
     deleteMacLeasesOfDomain: db.delete(macLeases).where(eq(macLeases.domainUuid, domainUuid)).prepare(),
   };
@@ -129,7 +128,7 @@ export class IpamService {
       const existing = this.q.allocationByMac.get({ mac });
       if (existing) {
         if (existing.networkUuid !== network.uuid) throw new ValidationError(`MAC ${mac} already has addresses on another network`, 'mac');
-        return row(existing);
+        return this.row(existing);
       }
       const rows = this.q.allocationsOnNetwork.all({ networkUuid: network.uuid });
       const pick = (family: 'ipv4' | 'ipv6'): string | null => {
@@ -145,15 +144,16 @@ export class IpamService {
       if (MAC.test(mac) && !this.q.macLease.get({ mac })) {
         this.q.insertMacLease.run({ mac, domainUuid: req.domainUuid });
       }
-      const created = { mac, networkUuid: network.uuid, domainUuid: req.domainUuid, ipv4, ipv6, pinned: false };
+      const created = { mac, networkUuid: network.uuid, domainUuid: req.domainUuid, ipv4, ipv6 };
       this.q.insertAllocation.run(created);
-      return created;
+      return { ...created, pinned: hasDhcpHost(network, mac, ipv4) };
     });
   }
 
   /**
    * Pins the MAC's IPv4 as a DHCP host of its network (libvirt ip-dhcp-host add; live and config when the
-   * network runs, config otherwise). A network without DHCP has nothing to pin. Idempotent.
+   * network runs, config otherwise). A network without DHCP has nothing to pin. Idempotent. Whether it is
+   * pinned is read from the network's DHCP hosts, not recorded: a pin costs no SQLite commit.
    */
   async pin(mac: string): Promise<NicAddresses> {
     const alloc = this.addressesOf(mac);
@@ -161,17 +161,13 @@ export class IpamService {
     const network = this.cache.networks.get(alloc.networkUuid);
     if (!network) throw new NotFoundError('network', alloc.networkUuid);
     if (alloc.pinned || !alloc.ipv4 || !network.ipv4?.dhcpRanges.length) return alloc;
-    const already = network.ipv4.dhcpHosts.some((h) => h.mac?.toLowerCase() === alloc.mac && h.ip === alloc.ipv4);
-    if (!already) {
-      try {
-        await addDhcpHost(this.bus, network, { mac: alloc.mac, ip: alloc.ipv4 });
-      } catch (err) {
-        throw fromLibvirt(err, { kind: 'network', id: network.uuid });
-      }
-      // virNetworkUpdate sends no event: the cache learns of the new host from us.
-      await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, { mac: alloc.mac, ip: alloc.ipv4! }, true));
+    try {
+      await addDhcpHost(this.bus, network, { mac: alloc.mac, ip: alloc.ipv4 });
+    } catch (err) {
+      throw fromLibvirt(err, { kind: 'network', id: network.uuid });
     }
-    this.q.markPinned.run({ mac: alloc.mac });
+    // virNetworkUpdate sends no event: the cache learns of the new host from us.
+    await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, { mac: alloc.mac, ip: alloc.ipv4! }, true));
     return { ...alloc, pinned: true };
   }
 
@@ -186,7 +182,7 @@ export class IpamService {
     const rows = this.q.allocationsOfDomain.all({ domainUuid });
     for (const r of rows) {
       const network = this.cache.networks.get(r.networkUuid);
-      if (!r.pinned || !r.ipv4 || !network) continue;
+      if (!network || !r.ipv4 || !hasDhcpHost(network, r.mac, r.ipv4)) continue;
       try {
         await deleteDhcpHost(this.bus, network, { mac: r.mac, ip: r.ipv4 });
       } catch (err) {
@@ -228,18 +224,23 @@ export class IpamService {
 
   addressesOf(mac: string): NicAddresses | null {
     const r = this.q.allocationByMac.get({ mac: mac.toLowerCase() });
-    return r ? row(r) : null;
+    return r ? this.row(r) : null;
   }
 
   /** The domain's allocation with an IPv4 (its first NIC that has one), e.g. the target of a port forward. */
   primaryIpv4(domainUuid: string): NicAddresses | null {
     const rows = this.db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).all();
     const r = rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.mac.localeCompare(b.mac)).find((x) => x.ipv4);
-    return r ? row(r) : null;
+    return r ? this.row(r) : null;
+  }
+
+  private row(r: typeof ipAllocations.$inferSelect): NicAddresses {
+    const pinned = hasDhcpHost(this.cache.networks.get(r.networkUuid), r.mac, r.ipv4);
+    return { mac: r.mac, networkUuid: r.networkUuid, domainUuid: r.domainUuid, ipv4: r.ipv4, ipv6: r.ipv6, pinned };
   }
 
   allocations(): NicAddresses[] {
-    return this.db.select().from(ipAllocations).all().map(row);
+    return this.db.select().from(ipAllocations).all().map((r) => this.row(r));
   }
 
   /**
@@ -261,7 +262,7 @@ export class IpamService {
     for (const r of rows) {
       const domain = this.cache.domains.get(r.domainUuid) ?? null;
       const visible = isAdmin(viewer) || (domain !== null && this.access.canSeeDomain(viewer, domain));
-      if (visible) out.push({ ...row(r), domain: domain && this.access.canSeeDomain(viewer, domain) ? domain : null });
+      if (visible) out.push({ ...this.row(r), domain: domain && this.access.canSeeDomain(viewer, domain) ? domain : null });
     }
     const key = (l: Lease) => (l.ipv4 ? (parseIp(l.ipv4)?.value ?? 0n) : -1n);
     return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.mac.localeCompare(b.mac)));

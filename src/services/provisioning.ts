@@ -129,8 +129,8 @@ function prepareDeletionRecord(db: Db) {
 /**
  * Creating, resizing, deleting and adopting domains on behalf of a viewer.
  *
- * Create: validate (no side effects) → reserve quota → MAC + addresses → { disk volume, install image still
- * there, DHCP host pinned } → define → bind ownership → start. A failure undoes every step already done, in
+ * Create: validate (no side effects) → reserve quota, MAC, addresses and ownership → { disk volume, install
+ * image still there, DHCP host pinned } → define → start. A failure undoes every step already done, in
  * reverse (stop, undefine, delete the volume, release addresses and MAC, release the quota), so a failed
  * create leaves nothing in libvirt or SQLite.
  *
@@ -189,13 +189,16 @@ export class ProvisioningService {
     const uuid = randomUUID();
     this.busy.add(uuid);
     try {
-      // Quota reservation, MAC lease and addresses in one transaction: all recorded, or (on any error) none.
-      const mac = this.quotas.transaction(() => {
+      // Quota reservation, MAC lease, addresses and ownership in one transaction (one commit, before libvirt
+      // is called): all recorded, or (on any error) none. A crash before the domain is defined leaves rows
+      // for a domain libvirt does not have, which start-up reconciliation drops.
+      const { mac, owned } = this.quotas.transaction(() => {
         this.quotas.reserve(viewer.userId, uuid, valid.resources);
         const leased = this.ipam.allocateMac(uuid);
         this.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac: leased });
-        return leased;
+        return { mac: leased, owned: this.owners.write(uuid, viewer.userId) };
       });
+      owned();
       const undo: (() => Promise<unknown> | unknown)[] = [() => this.unbind(uuid), () => this.ipam.release(uuid)];
       try {
         return await this.build(viewer, uuid, input, valid, mac, undo);
@@ -264,7 +267,6 @@ export class ProvisioningService {
     for (const step of [volume, image, pin]) if (step.status === 'rejected') throw step.reason;
     const path = await defineDomain(this.bus, this.driverPath, spec);
     undo.push(() => this.undefine(path));
-    this.bind(uuid, viewer.userId);
     // Pushed before starting: stopping a domain the start never reached is refused as INVALID_STATE, ignored.
     if (input.start) undo.push(() => domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND')));
     // The DEFINED event's re-read has read the new volume's capacity; starting does not change it.
@@ -636,14 +638,6 @@ export class ProvisioningService {
     if (this.db.select({ u: domainDeletions.domainUuid }).from(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).get()) return;
     if (this.owners.get(uuid) !== undefined || this.quotas.has(uuid)) this.unbind(uuid);
     if (this.ipam.leaseholders().has(uuid)) await this.ipam.release(uuid);
-  }
-
-  /** Ownership row and ACTIVE reservation in one transaction. */
-  private bind(uuid: string, userId: string): void {
-    this.quotas.transaction(() => {
-      this.quotas.activate(uuid);
-      return this.owners.write(uuid, userId);
-    })();
   }
 
   private unbind(uuid: string): void {

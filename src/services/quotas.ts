@@ -99,11 +99,10 @@ export class QuotaService {
         .from(reservations)
         .where(eq(reservations.userId, userId))
         .prepare(),
-      insertPending: db
+      insert: db
         .insert(reservations)
-        .values({ domainUuid, userId, vcpus: p('vcpus'), memoryMiB: p('memoryMiB'), diskGiB: p('diskGiB'), interfaces: p('interfaces'), state: 'PENDING' })
+        .values({ domainUuid, userId, vcpus: p('vcpus'), memoryMiB: p('memoryMiB'), diskGiB: p('diskGiB'), interfaces: p('interfaces') })
         .prepare(),
-      activate: db.update(reservations).set({ state: 'ACTIVE' }).where(eq(reservations.domainUuid, domainUuid)).prepare(),
       release: db.delete(reservations).where(eq(reservations.domainUuid, domainUuid)).prepare(),
     };
   }
@@ -173,13 +172,13 @@ export class QuotaService {
 
   /**
    * Holds `resources` plus one domain slot for `domainUuid`, or throws QuotaExceededError (changing nothing).
-   * Call before libvirt; then `activate` on success or `release` on failure.
+   * Call before libvirt; `release` when the domain is deleted or its creation failed.
    */
   reserve(userId: string, domainUuid: string, resources: Resources): void {
     this.db.transaction(
       () => {
         checkRoom(this.limits(userId), this.reserved(userId), (amount) => amount(resources));
-        this.q.insertPending.run({ domainUuid, userId, ...resources });
+        this.q.insert.run({ domainUuid, userId, ...resources });
       },
       { behavior: 'immediate' },
     );
@@ -210,10 +209,6 @@ export class QuotaService {
     this.db.update(reservations).set(resources).where(eq(reservations.domainUuid, domainUuid)).run();
   }
 
-  activate(domainUuid: string): void {
-    this.q.activate.run({ domainUuid });
-  }
-
   release(domainUuid: string): void {
     this.q.release.run({ domainUuid });
   }
@@ -221,8 +216,8 @@ export class QuotaService {
   /** Records (or moves) an already existing domain's resources to a user, without a limit check (admin adoption). */
   adopt(userId: string, domainUuid: string, resources: Resources, tx: Tx | Db = this.db): void {
     tx.insert(reservations)
-      .values({ domainUuid, userId, ...resources, state: 'ACTIVE' })
-      .onConflictDoUpdate({ target: reservations.domainUuid, set: { userId, state: 'ACTIVE' } })
+      .values({ domainUuid, userId, ...resources })
+      .onConflictDoUpdate({ target: reservations.domainUuid, set: { userId } })
       .run();
   }
 
@@ -244,7 +239,7 @@ export class QuotaService {
     return !!this.db.select({ u: reservations.domainUuid }).from(reservations).where(eq(reservations.domainUuid, domainUuid)).get();
   }
 
-  /** For callers composing a larger transaction (e.g. binding ownership and activating in one step). */
+  /** For callers composing a larger transaction (e.g. a reservation and the domain's ownership in one step). */
   transaction<T>(fn: (tx: Tx) => T): T {
     return this.db.transaction(fn, { behavior: 'immediate' });
   }

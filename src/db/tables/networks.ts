@@ -35,8 +35,6 @@ export const ipAllocations = sqliteTable(
     domainUuid: text('domain_uuid').notNull(),
     ipv4: text('ipv4'),
     ipv6: text('ipv6'),
-    /** Whether the IPv4 is pinned in the network's DHCP hosts (libvirt's ip-dhcp-host). */
-    pinned: integer('pinned', { mode: 'boolean' }).notNull().default(false),
     createdAt: createdAt(),
   },
   (t) => [

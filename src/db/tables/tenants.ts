@@ -16,9 +16,9 @@ export const quotas = sqliteTable('quotas', {
 });
 
 /**
- * Resources held for one domain, counted against its user's quota. Written (PENDING) in the same
- * transaction that checks the quota, before libvirt is called; ACTIVE once the domain is defined; deleted
- * when the domain is deleted or its creation failed. A user's usage is the sum of its rows.
+ * Resources held for one domain, counted against its user's quota. Written in the same transaction that
+ * checks the quota, before libvirt is called; deleted when the domain is deleted or its creation failed. A
+ * user's usage is the sum of its rows.
  */
 export const reservations = sqliteTable(
   'reservations',
@@ -29,7 +29,6 @@ export const reservations = sqliteTable(
     memoryMiB: integer('memory_mib').notNull(),
     diskGiB: integer('disk_gib').notNull(),
     interfaces: integer('interfaces').notNull(),
-    state: text('state', { enum: ['PENDING', 'ACTIVE'] }).notNull(),
     createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
   },
   (t) => [index('reservations_user_idx').on(t.userId)],

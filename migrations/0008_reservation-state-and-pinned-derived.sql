@@ -1,0 +1,2 @@
+ALTER TABLE `reservations` DROP COLUMN `state`;--> statement-breakpoint
+ALTER TABLE `ip_allocations` DROP COLUMN `pinned`;
