@@ -1,6 +1,8 @@
 import { cpus } from 'node:os';
 import { LibvirtBus } from '../src/libvirt/bus.js';
 import { defineDomainXML } from '../src/libvirt/connect.js';
+import { addDhcpHost, deleteDhcpHost, type NetworkTarget } from '../src/libvirt/network.js';
+import { createVolume, deleteVolume, lookupPool } from '../src/libvirt/storage.js';
 import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
 import { graphqlClient } from './lib/graphql-client.js';
 import { BENCH_TOKEN, cpuSecondsOf, startServerProcess, type ServerProcess } from './lib/server-process.js';
@@ -12,6 +14,10 @@ import { percentile, timed } from './lib/stats.js';
  * Destroy + Undefine of a domain of the same shape, measured in the same run on the libvirt test driver.
  * Target: API throughput ≥ 0.5 × raw. Both run with the same number of domains in flight. The server runs
  * in its own process, as deployed; both clients run in this one (the API's is plain node:http with keep-alive).
+ *
+ * For information, a second raw loop makes the libvirt changes the API makes for a create + delete — volume
+ * and DHCP host (together), define, create; destroy, undefine, volume delete and DHCP host delete (together)
+ * — so the API's own cost over the libvirt work it must do shows apart from that work.
  */
 const DOMAINS = 200;
 const ROUNDS = 5;
@@ -32,14 +38,14 @@ async function pool(n: number, inFlight: number, work: (i: number) => Promise<vo
   );
 }
 
-function rawXml(i: number): string {
+function rawXml(i: number, disk = `/default-pool/raw-${i & 0xffff}.qcow2`): string {
   i &= 0xffff;
   return buildDomainXml({
     type: 'test',
     name: `raw-${i}`,
     vcpus: 1,
     memoryMiB: 128,
-    disks: [{ source: { type: 'file', path: `/default-pool/raw-${i}.qcow2` }, format: 'qcow2' }],
+    disks: [{ source: { type: 'file', path: disk }, format: 'qcow2' }],
     cdrom: { source: null },
     interfaces: [{ network: 'default', mac: `52:54:00:ee:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}` }],
     graphics: { type: 'VNC', password: 'benchpw1' },
@@ -62,6 +68,27 @@ export async function run(): Promise<void> {
           await raw!.call(path, DOMAIN_IFACE, 'Create', 'u', [0]);
           await raw!.call(path, DOMAIN_IFACE, 'Destroy', 'u', [0]);
           await raw!.call(path, DOMAIN_IFACE, 'Undefine', 'u', [0]);
+        }),
+      );
+    // The server's storage pool (made at its start) and the test driver's default network, which the API uses.
+    const poolPath = await lookupPool(raw, DRIVER, 'virtplane');
+    const [networkPath] = (await raw.call(DRIVER, 'org.libvirt.Connect', 'NetworkLookupByName', 's', ['default'])) as [string];
+    const network: NetworkTarget = { path: networkPath, active: true, persistent: true };
+    const sameRun = (n: number, inFlight: number) =>
+      timed(() =>
+        pool(n, inFlight, async () => {
+          const i = serial++ & 0xffff;
+          // Addresses the API does not hand out meanwhile (it runs in other phases), distinct for 8 in flight.
+          const host = { mac: `52:54:00:dd:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, ip: `192.168.122.${2 + (i % 250)}` };
+          const [volume] = await Promise.all([
+            createVolume(raw!, poolPath, { name: `raw-${i}.qcow2`, capacityBytes: 1024 ** 3, format: 'qcow2' }, 'dir'),
+            addDhcpHost(raw!, network, host),
+          ]);
+          const path = await defineDomainXML(raw!, DRIVER, rawXml(i));
+          await raw!.call(path, DOMAIN_IFACE, 'Create', 'u', [0]);
+          await raw!.call(path, DOMAIN_IFACE, 'Destroy', 'u', [0]);
+          await raw!.call(path, DOMAIN_IFACE, 'Undefine', 'u', [0]);
+          await Promise.all([deleteVolume(raw!, volume), deleteDhcpHost(raw!, network, host)]);
         }),
       );
     const apiRun = (n: number, inFlight: number) =>
@@ -87,11 +114,13 @@ export async function run(): Promise<void> {
     await apiRun(WARM_UP, 8);
     const lines = [`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, libvirt test driver, private bus`];
     for (const inFlight of [1, 8]) {
-      const rates = { raw: [] as number[], api: [] as number[] };
+      const rates = { raw: [] as number[], same: [] as number[], api: [] as number[] };
       const serverCpuMs: number[] = [];
       // Rounds alternate raw and API, so a disturbance on the machine spreads over both; medians are reported.
       for (let round = 0; round < ROUNDS; round++) {
         rates.raw.push(DOMAINS / ((await rawRun(DOMAINS, inFlight)) / 1000));
+        await settled();
+        rates.same.push(DOMAINS / ((await sameRun(DOMAINS, inFlight)) / 1000));
         await settled();
         const cpu0 = cpuSecondsOf(s.pid);
         rates.api.push(DOMAINS / ((await apiRun(DOMAINS, inFlight)) / 1000));
@@ -99,6 +128,7 @@ export async function run(): Promise<void> {
         serverCpuMs.push(((cpuSecondsOf(s.pid) - cpu0) * 1000) / DOMAINS);
       }
       const rawRate = percentile(rates.raw, 0.5);
+      const sameRate = percentile(rates.same, 0.5);
       const apiRate = percentile(rates.api, 0.5);
       const ratios = rates.api.map((a, k) => a / rates.raw[k]!).sort((a, b) => a - b);
       lines.push(
@@ -106,6 +136,8 @@ export async function run(): Promise<void> {
         `${inFlight} in flight: createDomain(start) + deleteDomain via API × ${DOMAINS}, median of ${ROUNDS}: ${apiRate.toFixed(0)}/s`,
         `  ratio API / raw: ${(apiRate / rawRate).toFixed(2)} (per round ${ratios.map((r) => r.toFixed(2)).join(', ')}; target ≥ 0.5) ${apiRate >= 0.5 * rawRate ? 'met' : 'MISSED'}`,
         `  server CPU per create + delete: ${percentile(serverCpuMs, 0.5).toFixed(2)} ms (median of ${ROUNDS})`,
+        `${inFlight} in flight: raw with the API's libvirt changes (+ volume, DHCP host) × ${DOMAINS}, median of ${ROUNDS}: ${sameRate.toFixed(0)}/s`,
+        `  ratio API / that (for information: the API's cost over the libvirt work it must do): ${(apiRate / sameRate).toFixed(2)}`,
       );
     }
     lines.push(`domains left afterwards: ${await count()} (the test driver's own)`);
