@@ -339,4 +339,20 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.equal((await gqlR(DELETE, { id: made.id })).__typename, 'DeleteDomainSuccess');
     assert.ok(!(await dhcpHosts('lab')).some(host), 'the delete unpins it');
   });
+
+  test('a delete whose DHCP host went behind virtplane\'s back still succeeds, and the cached network learns it went', async () => {
+    const made = (await create({ name: 'unpinned-elsewhere' })).domain;
+    const nic = made.interfaces[0];
+    const lab = () => s.app.services.networks.byName('lab')!;
+    const cached = () => lab().ipv4!.dhcpHosts.some((h) => h.mac === nic.mac && h.ip === nic.ipv4);
+    // Gone in libvirt, but no re-read of the network since: the cache still shows it.
+    await deleteDhcpHost(bus, lab(), { mac: nic.mac, ip: nic.ipv4 });
+    assert.equal(cached(), true);
+    // libvirt refuses to delete an entry it does not have; the delete re-reads the network instead and goes on.
+    assert.equal((await gqlR(DELETE, { id: made.id })).__typename, 'DeleteDomainSuccess');
+    assert.equal(cached(), false, 'the re-read network no longer shows the entry');
+    const after = await everything();
+    assert.ok(!after.hosts.some((h) => h.includes(nic.mac)));
+    assert.ok(!JSON.stringify(after.rows).includes(made.uuid), 'everything released');
+  });
 });
