@@ -10,7 +10,7 @@ import { deleteDhcpHost } from '../src/libvirt/network.js';
 import { createVolume, deleteVolume, listVolumes, lookupPool, lookupVolume, readVolume } from '../src/libvirt/storage.js';
 import type { DomainRecord } from '../src/libvirt/types.js';
 import { TEST_DRIVER } from './helpers/libvirt-stack.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { ADMIN_TOKEN, startTestServer, type TestServer } from './helpers/server.js';
 import { addTenant, eventually } from './helpers/tenants.js';
 
 const GiB = 1024 ** 3;
@@ -332,11 +332,18 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.ok(!(await dhcpHosts('lab')).some(host));
     assert.equal(await pinned(), false, 'the lease shows what libvirt has');
 
+    // A NIC on a network without DHCP has nothing to pin: reconciliation neither tries nor counts it.
+    const network = await s.gql(NETWORK, { input: { name: 'static', forwardMode: 'ISOLATED', bridge: 'vpstatic0', start: true, ipv4: { address: '198.51.100.65', prefix: 28 } } });
+    assert.equal(network.errors, undefined, JSON.stringify(network.errors));
+    const fixed = (await create({ name: 'static-addressed', network: 'static' }, ADMIN_TOKEN)).domain; // alice's quota is spent
+    assert.ok(fixed.interfaces[0].ipv4, 'an address from the subnet');
+
     const report = await s.app.services.provisioning.reconcile();
-    assert.equal(report.addressesPinned, 1);
+    assert.equal(report.addressesPinned, 1, 'only the entry that went');
     assert.ok((await dhcpHosts('lab')).some(host), 'pinned again');
     assert.equal(await pinned(), true);
     assert.equal((await gqlR(DELETE, { id: made.id })).__typename, 'DeleteDomainSuccess');
+    assert.equal((await gqlR(DELETE, { id: fixed.id }, ADMIN_TOKEN)).__typename, 'DeleteDomainSuccess');
     assert.ok(!(await dhcpHosts('lab')).some(host), 'the delete unpins it');
   });
 

@@ -43,8 +43,18 @@ function withDhcpHost(network: NetworkRecord, host: { mac: string; ip: string },
   return { ...network, ipv4: { ...network.ipv4, dhcpHosts } };
 }
 
+/** Each network copy's DHCP hosts as `mac|ip` keys, built once: copies are replaced, never changed. */
+const dhcpHostKeys = new WeakMap<NetworkRecord, Set<string>>();
+
+/** Whether the network (as cached) holds a DHCP host for this MAC and IPv4. Cheap: a domain list asks per NIC. */
 function hasDhcpHost(network: NetworkRecord | undefined, mac: string, ip: string | null): boolean {
-  return !!ip && !!network?.ipv4?.dhcpHosts.some((h) => h.mac?.toLowerCase() === mac && h.ip === ip);
+  if (!ip || !network?.ipv4) return false;
+  let keys = dhcpHostKeys.get(network);
+  if (!keys) {
+    keys = new Set(network.ipv4.dhcpHosts.map((h) => `${h.mac?.toLowerCase()}|${h.ip}`));
+    dhcpHostKeys.set(network, keys);
+  }
+  return keys.has(`${mac}|${ip}`);
 }
 
 /**
@@ -73,9 +83,9 @@ function prepareStatements(db: Db) {
 /**
  * Address management: unique MACs, one IPv4 and one IPv6 per NIC, pinned in the network's DHCP hosts.
  *
- * The provisioning flow is: `allocateMac` → `allocate` (both synchronous SQLite transactions, so two requests
- * can never take the same address) → define the domain with `cleanTrafficFor(mac)` in its NIC → `pin(mac)`.
- * On failure or when the domain is deleted: `release(domainUuid)`.
+ * The provisioning flow is: `allocateMac` → `allocate` (both in the create's one SQLite transaction, so two
+ * requests can never take the same address) → `pin(mac)` → define the domain with `cleanTrafficFor(mac)` in its
+ * NIC. On failure or when the domain is deleted: `release(domainUuid)`.
  */
 export class IpamService {
   private readonly q: ReturnType<typeof prepareStatements>;
@@ -148,6 +158,12 @@ export class IpamService {
       this.q.insertAllocation.run(created);
       return { ...created, pinned: hasDhcpHost(network, mac, ipv4) };
     });
+  }
+
+  /** Whether `pin` has anything to do for this allocation: an IPv4 on a cached network with DHCP, not pinned yet. */
+  needsPin(alloc: NicAddresses): boolean {
+    const network = this.cache.networks.get(alloc.networkUuid);
+    return !alloc.pinned && !!alloc.ipv4 && !!network?.ipv4?.dhcpRanges.length;
   }
 
   /**

@@ -576,7 +576,8 @@ export class ProvisioningService {
       if (await attempt({ domain: uuid }, () => this.ipam.release(uuid))) report.addressesReleased++;
     }
     for (const a of this.ipam.allocations()) {
-      if (a.pinned || !existing.has(a.domainUuid)) continue;
+      // A network gone from libvirt (or without DHCP) has nothing to pin into.
+      if (!this.ipam.needsPin(a) || !existing.has(a.domainUuid)) continue;
       if (await attempt({ mac: a.mac }, () => this.ipam.pin(a.mac))) report.addressesPinned++;
     }
 
@@ -590,8 +591,9 @@ export class ProvisioningService {
 
     for (const d of this.cache.domains.values()) {
       const owner = d.metadata.ownerId;
-      // The metadata is written first (define, assign), SQLite after: where they differ, the SQLite write was
-      // lost (a crash or a failed commit in between) and the metadata is the newer word.
+      // Where the two differ, the metadata is the newer word: `assign` writes it first and SQLite after (a
+      // crash or a failed commit in between loses the row's update), and a create writes both with one owner.
+      // A missing row for a domain with our metadata (defined outside virtplane, say) is rebuilt the same way.
       if (!owner || !existing.has(d.uuid) || this.owners.get(d.uuid) === owner || !this.users.exists(owner)) continue;
       this.quotas.transaction((tx) => {
         this.quotas.adopt(owner, d.uuid, resourcesOf(d), tx);
