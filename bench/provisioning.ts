@@ -3,7 +3,7 @@ import { LibvirtBus } from '../src/libvirt/bus.js';
 import { defineDomainXML } from '../src/libvirt/connect.js';
 import { addDhcpHost, deleteDhcpHost, type NetworkTarget } from '../src/libvirt/network.js';
 import { createVolume, deleteVolume, lookupPool } from '../src/libvirt/storage.js';
-import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
+import { buildDomainXml, type DiskSource } from '../src/libvirt/xml/domain-builder.js';
 import { graphqlClient } from './lib/graphql-client.js';
 import { BENCH_TOKEN, cpuSecondsOf, startServerProcess, type ServerProcess } from './lib/server-process.js';
 import { percentile, timed } from './lib/stats.js';
@@ -38,14 +38,14 @@ async function pool(n: number, inFlight: number, work: (i: number) => Promise<vo
   );
 }
 
-function rawXml(i: number, disk = `/default-pool/raw-${i & 0xffff}.qcow2`): string {
+function rawXml(i: number, disk: DiskSource = { type: 'file', path: `/default-pool/raw-${i & 0xffff}.qcow2` }): string {
   i &= 0xffff;
   return buildDomainXml({
     type: 'test',
     name: `raw-${i}`,
     vcpus: 1,
     memoryMiB: 128,
-    disks: [{ source: { type: 'file', path: disk }, format: 'qcow2' }],
+    disks: [{ source: disk, format: 'qcow2' }],
     cdrom: { source: null },
     interfaces: [{ network: 'default', mac: `52:54:00:ee:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}` }],
     graphics: { type: 'VNC', password: 'benchpw1' },
@@ -80,15 +80,21 @@ export async function run(): Promise<void> {
           const i = serial++ & 0xffff;
           // Addresses the API does not hand out meanwhile (it runs in other phases), distinct for 8 in flight.
           const host = { mac: `52:54:00:dd:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, ip: `192.168.122.${2 + (i % 250)}` };
+          const name = `raw-${i}.qcow2`;
           const [volume] = await Promise.all([
-            createVolume(raw!, poolPath, { name: `raw-${i}.qcow2`, capacityBytes: 1024 ** 3, format: 'qcow2' }, 'dir'),
+            createVolume(raw!, poolPath, { name, capacityBytes: 1024 ** 3, format: 'qcow2' }, 'dir'),
             addDhcpHost(raw!, network, host),
           ]);
-          const path = await defineDomainXML(raw!, DRIVER, rawXml(i));
-          await raw!.call(path, DOMAIN_IFACE, 'Create', 'u', [0]);
-          await raw!.call(path, DOMAIN_IFACE, 'Destroy', 'u', [0]);
-          await raw!.call(path, DOMAIN_IFACE, 'Undefine', 'u', [0]);
-          await Promise.all([deleteVolume(raw!, volume), deleteDhcpHost(raw!, network, host)]);
+          try {
+            // The disk names the volume as the API's domains do, so the server's re-reads treat both alike.
+            const path = await defineDomainXML(raw!, DRIVER, rawXml(i, { type: 'volume', pool: 'virtplane', volume: name }));
+            await raw!.call(path, DOMAIN_IFACE, 'Create', 'u', [0]);
+            await raw!.call(path, DOMAIN_IFACE, 'Destroy', 'u', [0]);
+            await raw!.call(path, DOMAIN_IFACE, 'Undefine', 'u', [0]);
+          } finally {
+            // Never left behind: a DHCP host the server does not know of would refuse the API's later pins.
+            await Promise.all([deleteVolume(raw!, volume), deleteDhcpHost(raw!, network, host)]);
+          }
         }),
       );
     const apiRun = (n: number, inFlight: number) =>
