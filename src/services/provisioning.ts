@@ -131,8 +131,8 @@ function prepareDeletionRecord(db: Db) {
  *
  * Create: validate (no side effects) → reserve quota, MAC, addresses and ownership → { disk volume, install
  * image still there, DHCP host pinned } → define → start. A failure undoes every step already done, in
- * reverse (stop, undefine, delete the volume, release addresses and MAC, release the quota), so a failed
- * create leaves nothing in libvirt or SQLite.
+ * reverse (stop, undefine, delete the volume, release addresses and MAC, release the quota and ownership), so
+ * a failed create leaves nothing in libvirt or SQLite.
  *
  * Delete: record the deletion in SQLite → stop → undefine → delete volumes → release addresses and MAC →
  * release quota and ownership (removing the record in the same transaction). Every step is idempotent, so
