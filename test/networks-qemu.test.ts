@@ -9,6 +9,7 @@ import { METADATA_NAMESPACE } from '../src/libvirt/xml/domain.js';
 import { cleanTrafficFilterrefXml } from '../src/libvirt/xml/nwfilter.js';
 import { acquireLibvirtd, domainType, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+import { ipv4Plus, unusedDocumentationBlock } from './helpers/subnets.js';
 
 /** Answers each connection on port 22 with the peer's address, then closes. */
 const GUEST_SERVER = `
@@ -40,9 +41,10 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
   const name = `${prefix}-${mode.toLowerCase()}`;
   const vmName = `${prefix}-vm`;
   const bridge = `vp${randomBytes(4).toString('hex')}`; // 10 characters, under the 15 Linux allows
-  // A random /29 and /64 of the documentation ranges, so parallel runs do not collide.
-  const base = 8 * (1 + (randomBytes(1)[0]! % 30));
-  const v4 = (n: number) => `198.51.100.${base + n}`;
+  // A random /29 and /64 of the documentation ranges, so parallel runs do not collide; the /29 and the client's
+  // /30 (below) are ones the host does not use itself: this machine may sit on a documentation range too.
+  const base = unusedDocumentationBlock(29);
+  const v4 = (n: number) => ipv4Plus(base, n);
   // Groups without leading zeros: addresses come back in canonical form (03f3 reads as 3f3).
   const v6 = `2001:db8:${randomBytes(2).readUInt16BE().toString(16)}:${randomBytes(2).readUInt16BE().toString(16)}`;
   const table = `vpt_${process.pid}_${Date.now().toString(36)}`;
@@ -55,14 +57,14 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
   let networkId = '';
   const domainUuid = randomUUID();
   const tag = randomBytes(3).toString('hex');
-  const clientNet = 4 * (randomBytes(1)[0]! % 64); // a random /30 of 192.0.2.0/24
+  const clientNet = unusedDocumentationBlock(30, [`${base}/29`]);
   const netns: { guest: string; client: string; guestHost: string; clientHost: string; hostSide: string; clientSide: string; server?: ChildProcess; outsideServer?: ChildProcess } = {
     guest: `vptest-g-${tag}`,
     client: `vptest-c-${tag}`,
     guestHost: `vpg${tag}`,
     clientHost: `vpc${tag}`,
-    hostSide: `192.0.2.${clientNet + 1}`,
-    clientSide: `192.0.2.${clientNet + 2}`,
+    hostSide: ipv4Plus(clientNet, 1),
+    clientSide: ipv4Plus(clientNet, 2),
   };
 
   before(async () => {

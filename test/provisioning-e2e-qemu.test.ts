@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { acquireLibvirtd, domainType, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { collect, startTestServer, type TestServer } from './helpers/server.js';
+import { ipv4Plus, unusedDocumentationBlock } from './helpers/subnets.js';
 import { addTenant } from './helpers/tenants.js';
 
 const GiB = 1024 ** 3;
@@ -77,7 +78,9 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     // A random /29 and /64 of the documentation ranges; another test's network may hold one: try the next.
     let created: any;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const base = 8 * (1 + (randomBytes(1)[0]! % 30));
+      // A /29 of the documentation ranges that the host itself does not use (it may sit on one of them).
+      const base = unusedDocumentationBlock(29);
+      const v4 = (n: number) => ipv4Plus(base, n);
       created = await s!.gql(
         `mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename ... on Error { code message } } }`,
         {
@@ -86,7 +89,7 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
             forwardMode: 'ROUTE',
             bridge,
             start: true,
-            ipv4: { address: `198.51.100.${base + 1}`, prefix: 29, dhcpRange: { start: `198.51.100.${base + 2}`, end: `198.51.100.${base + 6}` } },
+            ipv4: { address: v4(1), prefix: 29, dhcpRange: { start: v4(2), end: v4(6) } },
             ipv6: { address: `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::1`, prefix: 64 },
           },
         },
