@@ -158,7 +158,12 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
     assert.match(binding, new RegExp(`<parameter name='IP' value='${ipv4.replace(/\./g, '\\.')}'/>`));
     assert.match(binding, new RegExp(`<parameter name='IPV6' value='${v6}::2'/>`));
     // The filter is instantiated: its IPv6 anti-spoofing chain exists for this NIC in the host's bridge firewall.
-    assert.match(execFileSync('ebtables', ['-t', 'nat', '-L'], { encoding: 'utf8' }), /-p IPv6 .*-j I-.*-ipv6-ip/);
+    // libvirt may still be rewriting the NIC's chains, and ebtables-nft fails a listing that races a change
+    // ("RULE_DELETE failed ... libvirt-I-vnet0"): a failed or incomplete listing is asked again.
+    await waitFor(async () => {
+      const rules = execFileSync('ebtables', ['-t', 'nat', '-L'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      return /-p IPv6 .*-j I-.*-ipv6-ip/.test(rules) ? rules : null;
+    });
 
     const seen = await waitFor(async () => {
       const r = await s!.gql(`query($id: ID!) { node(id: $id) { ... on Domain { state interfaces { mac ipv4 ipv6 } } } }`, { id: domainGlobalId(domainUuid) });
