@@ -38,7 +38,7 @@ function withDhcpHost(network: NetworkRecord, host: { mac: string; ip: string },
   if (!network.ipv4) return network;
   const hosts = network.ipv4.dhcpHosts;
   const same = (h: { mac: string | null; ip: string }) => h.mac?.toLowerCase() === host.mac && h.ip === host.ip;
-  if (hosts.some(same) === present) return network; // a re-read committed before this already shows it
+  if (hasDhcpHost(network, host.mac, host.ip) === present) return network; // a re-read committed before this already shows it
   const dhcpHosts = present ? [...hosts, { mac: host.mac, name: null, ip: host.ip }] : hosts.filter((h) => !same(h));
   return { ...network, ipv4: { ...network.ipv4, dhcpHosts } };
 }
@@ -176,14 +176,15 @@ export class IpamService {
     if (!alloc) throw new NotFoundError('address allocation', mac);
     const network = this.cache.networks.get(alloc.networkUuid);
     if (!network) throw new NotFoundError('network', alloc.networkUuid);
-    if (alloc.pinned || !alloc.ipv4 || !network.ipv4?.dhcpRanges.length) return alloc;
+    if (!this.needsPin(alloc)) return alloc;
+    const host = { mac: alloc.mac, ip: alloc.ipv4! }; // needsPin: it has an IPv4
     try {
-      await addDhcpHost(this.bus, network, { mac: alloc.mac, ip: alloc.ipv4 });
+      await addDhcpHost(this.bus, network, host);
     } catch (err) {
       throw fromLibvirt(err, { kind: 'network', id: network.uuid });
     }
     // virNetworkUpdate sends no event: the cache learns of the new host from us.
-    await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, { mac: alloc.mac, ip: alloc.ipv4! }, true));
+    await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, host, true));
     return { ...alloc, pinned: true };
   }
 
