@@ -38,6 +38,9 @@ async function pool(n: number, inFlight: number, work: (i: number) => Promise<vo
   );
 }
 
+/** The MAC of raw domain `i` (0–0xffff): unique among the domains in flight. */
+const rawMac = (i: number) => `52:54:00:ee:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+
 function rawXml(i: number, disk: DiskSource = { type: 'file', path: `/default-pool/raw-${i & 0xffff}.qcow2` }): string {
   i &= 0xffff;
   return buildDomainXml({
@@ -47,7 +50,7 @@ function rawXml(i: number, disk: DiskSource = { type: 'file', path: `/default-po
     memoryMiB: 128,
     disks: [{ source: disk, format: 'qcow2' }],
     cdrom: { source: null },
-    interfaces: [{ network: 'default', mac: `52:54:00:ee:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}` }],
+    interfaces: [{ network: 'default', mac: rawMac(i) }],
     graphics: { type: 'VNC', password: 'benchpw1' },
     ownerId: 'bench',
   });
@@ -78,8 +81,9 @@ export async function run(): Promise<void> {
       timed(() =>
         pool(n, inFlight, async () => {
           const i = serial++ & 0xffff;
-          // Addresses the API does not hand out meanwhile (it runs in other phases), distinct for 8 in flight.
-          const host = { mac: `52:54:00:dd:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, ip: `192.168.122.${2 + (i % 250)}` };
+          // The domain's own MAC, as the API pins it; an address distinct for 8 in flight, which the API does not
+          // hand out meanwhile (it runs in other phases).
+          const host = { mac: rawMac(i), ip: `192.168.122.${2 + (i % 250)}` };
           const name = `raw-${i}.qcow2`;
           const [volume] = await Promise.all([
             createVolume(raw!, poolPath, { name, capacityBytes: 1024 ** 3, format: 'qcow2' }, 'dir'),
