@@ -199,7 +199,7 @@ export class ProvisioningService {
         return { mac: leased, owned: this.owners.write(uuid, viewer.userId) };
       });
       owned();
-      const undo: (() => Promise<unknown> | unknown)[] = [() => this.unbind(uuid), () => this.ipam.release(uuid)];
+      const undo: (() => Promise<unknown> | unknown)[] = [() => this.release(uuid)];
       try {
         return await this.build(viewer, uuid, input, valid, mac, undo);
       } catch (err) {
@@ -638,8 +638,20 @@ export class ProvisioningService {
   async forget(uuid: string): Promise<void> {
     if (this.busy.has(uuid)) return;
     if (this.db.select({ u: domainDeletions.domainUuid }).from(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).get()) return;
-    if (this.owners.get(uuid) !== undefined || this.quotas.has(uuid)) this.unbind(uuid);
-    if (this.ipam.leaseholders().has(uuid)) await this.ipam.release(uuid);
+    if (this.owners.get(uuid) !== undefined || this.quotas.has(uuid) || this.ipam.leaseholders().has(uuid)) await this.release(uuid);
+  }
+
+  /**
+   * Unpins the domain's addresses, then forgets them with its MAC, quota reservation and ownership in one
+   * transaction (a deletion's last step without its record): all released, or none.
+   */
+  private async release(uuid: string): Promise<void> {
+    await this.ipam.unpin(uuid);
+    const committed = await this.ipam.forget(uuid, () => {
+      this.quotas.release(uuid);
+      return this.owners.remove(uuid);
+    });
+    committed();
   }
 
   private unbind(uuid: string): void {
