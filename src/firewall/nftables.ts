@@ -62,7 +62,9 @@ const BRIDGE = /^[A-Za-z0-9_.-]{1,15}$/;
  * The whole ruleset file for the table: DNAT from host ports to guests (for traffic arriving and local), and
  * masquerading for virtplane's NAT networks.
  * Every rule matches only packets addressed to the host itself (`fib daddr type local`): without that, a
- * forward of port 443 would also capture other guests' outbound HTTPS passing through the host.
+ * forward of port 443 would also capture other guests' outbound HTTPS passing through the host. Loopback is
+ * never forwarded: consoles listen on 127.0.0.1, and a tenant's forward of port 5900 would otherwise take every
+ * other tenant's console tunnel (and any other loopback service on that port) for its own guest.
  */
 export function buildRuleset(table: string, rules: Ruleset): string {
   if (!TABLE_NAME.test(table)) throw new NftError('FAILED', `illegal nftables table name ${JSON.stringify(table)}`);
@@ -73,7 +75,7 @@ export function buildRuleset(table: string, rules: Ruleset): string {
   const dnat = rules.dnat.map((r) => {
     if (!IPV4.test(r.guestIpv4) || !PORT(r.hostPort) || !PORT(r.guestPort) || !ID.test(r.id)) refuse(r);
     const proto = r.protocol === 'UDP' ? 'udp' : 'tcp';
-    return `    fib daddr type local meta nfproto ipv4 ${proto} dport ${r.hostPort} dnat ip to ${r.guestIpv4}:${r.guestPort} comment "${r.id}"`;
+    return `    fib daddr type local ip daddr != 127.0.0.0/8 ${proto} dport ${r.hostPort} dnat ip to ${r.guestIpv4}:${r.guestPort} comment "${r.id}"`;
   });
   const masquerade = rules.masquerade.map((r) => {
     if (!IPV4.test(r.network) || !Number.isInteger(r.prefix) || r.prefix < 0 || r.prefix > 32 || !ID.test(r.id) || !BRIDGE.test(r.bridge)) refuse(r);
