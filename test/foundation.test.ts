@@ -154,12 +154,19 @@ describe('foundation: authentication', () => {
     await s.stop();
   });
 
-  test('an anonymous or wrongly-tokened HTTP request is refused with UNAUTHENTICATED', async () => {
-    for (const token of [null, 'vp_not-a-real-token']) {
-      const r = await s.gql(`{ domains { totalCount } }`, {}, token);
-      assert.equal(r.data, undefined);
-      assert.equal(r.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
-      assert.equal(r.status, 401);
+  test('an anonymous or wrongly-tokened HTTP request is refused with UNAUTHENTICATED, before its document is validated', async () => {
+    // Invalid documents too: validation errors would tell an anonymous caller about the schema.
+    for (const query of [`{ domains { totalCount } }`, `{ nosuchfield }`, `mutation { createUser(input: { name: "x" }) { __typename } }`, `{`]) {
+      for (const token of [null, 'vp_not-a-real-token']) {
+        const r = await s.gql(query, {}, token);
+        assert.equal(r.data, undefined);
+        assert.deepEqual(
+          r.errors?.map((e: { extensions?: { code?: string } }) => e.extensions?.code),
+          ['UNAUTHENTICATED'],
+          `${query}: ${JSON.stringify(r.errors)}`,
+        );
+        assert.equal(r.status, 401);
+      }
     }
   });
 
