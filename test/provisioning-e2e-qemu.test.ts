@@ -119,7 +119,7 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     const events = collect(s!.ws(alice.token), `subscription { domainEvents { type domain { name } } }`);
     const r = await s!.gql(
       `mutation($i: CreateDomainInput!) { createDomain(input: $i) { __typename
-        ... on CreateDomainSuccess { domain { id uuid state interfaces { mac ipv4 ipv6 } disks { device source capacityBytes } } }
+        ... on CreateDomainSuccess { domain { id uuid state interfaces { mac ipv4 ipv6 } disks { device source capacityBytes image { name } } } }
         ... on Error { code message } } }`,
       { i: { name: vmName, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: networkName, installImage: 'e2e-installer', start: true } },
       alice.token,
@@ -134,8 +134,8 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     assert.match(nic!.ipv6, /^2001:db8:/);
     assert.match(virsh('net-dumpxml', networkName), new RegExp(`<host mac=["']${nic!.mac}["'] ip=["']${nic!.ipv4.replace(/\./g, '\\.')}["']`));
     assert.deepEqual(r.data.createDomain.domain.disks, [
-      { device: 'disk', source: `vp-${vm.uuid}.qcow2`, capacityBytes: GiB },
-      { device: 'cdrom', source: join(poolDir, 'install.iso'), capacityBytes: null },
+      { device: 'disk', source: `vp-${vm.uuid}.qcow2`, capacityBytes: GiB, image: null },
+      { device: 'cdrom', source: null, capacityBytes: null, image: { name: 'e2e-installer' } },
     ]);
     // QEMU also sends RESUMED around STARTED; the stream shows the definition, then the start.
     for (let n = 2; !events.items.some((e: any) => e.domainEvents.type === 'STARTED'); n++) await events.next(n);

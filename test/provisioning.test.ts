@@ -17,7 +17,7 @@ const GiB = 1024 ** 3;
 const POOL = 'virtplane';
 const QUOTA = { maxDomains: 20, maxVcpus: 8, maxMemoryMiB: 4096, maxDiskGiB: 100, maxInterfaces: 20 };
 
-const DOMAIN_FIELDS = `id uuid name state vcpus memoryMiB interfaces { mac ipv4 ipv6 network { name } } disks { target device source capacityBytes } graphics { type listen }`;
+const DOMAIN_FIELDS = `id uuid name state vcpus memoryMiB interfaces { mac ipv4 ipv6 network { name } } disks { target device source capacityBytes image { name path } } graphics { type listen }`;
 const CREATE = `mutation($i: CreateDomainInput!) { r: createDomain(input: $i) { __typename
   ... on CreateDomainSuccess { domain { ${DOMAIN_FIELDS} } }
   ... on ValidationError { field } ... on QuotaExceededError { resource } ... on Error { code message } } }`;
@@ -125,10 +125,13 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.equal(nic.network.name, 'lab');
     assert.match(nic.ipv4, /^203\.0\.113\.1\d\d$/);
     assert.match(nic.ipv6, /^2001:db8:77::/);
+    // The tenant sees the install image by name; its file on the host only admins see.
     assert.deepEqual(d.disks, [
-      { target: 'vda', device: 'disk', source: `vp-${d.uuid}.qcow2`, capacityBytes: 3 * GiB },
-      { target: 'sda', device: 'cdrom', source: '/default-pool/install.iso', capacityBytes: null },
+      { target: 'vda', device: 'disk', source: `vp-${d.uuid}.qcow2`, capacityBytes: 3 * GiB, image: null },
+      { target: 'sda', device: 'cdrom', source: null, capacityBytes: null, image: { name: 'installer', path: null } },
     ]);
+    const asAdmin = (await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { disks { source image { name path } } } } }`, { id: d.id })).data.node;
+    assert.deepEqual(asAdmin.disks[1], { source: '/default-pool/install.iso', image: { name: 'installer', path: '/default-pool/install.iso' } });
     assert.deepEqual(d.graphics, [{ type: 'SPICE', listen: '127.0.0.1' }]);
     assert.ok((await dhcpHosts('lab')).some((h) => h.includes(nic.mac) && h.includes(nic.ipv4)), 'DHCP host pinned');
     assert.deepEqual(await usage(), { domains: 1, vcpus: 2, memoryMiB: 256, diskGiB: 3, interfaces: 1 });
@@ -255,7 +258,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.equal(r.__typename, 'ResizeDomainSuccess', JSON.stringify(r));
     assert.deepEqual([r.domain.vcpus, r.domain.memoryMiB, r.domain.disks[0].capacityBytes], [3, 512, 2 * GiB]);
     assert.deepEqual(r.domain.interfaces, made.interfaces);
-    assert.equal(r.domain.disks[1].source, '/default-pool/install.iso');
+    assert.equal(r.domain.disks[1].image?.name, 'installer');
     assert.equal(await console(), password);
     assert.deepEqual(await usage(), { ...usageBefore, vcpus: usageBefore.vcpus + 2, memoryMiB: usageBefore.memoryMiB + 384 });
 

@@ -36,11 +36,15 @@ const DomainInterfaceRef = builder.objectRef<DomainInterface>('DomainInterface')
   }),
 });
 
-const DomainDiskRef = builder.objectRef<DomainDisk>('DomainDisk').implement({
+export const DomainDiskRef = builder.objectRef<DomainDisk>('DomainDisk').implement({
   fields: (t) => ({
     target: t.exposeString('target', { description: 'Guest device name, e.g. vda.' }),
     device: t.exposeString('device', { description: 'disk, cdrom, floppy or lun.' }),
-    source: t.exposeString('source', { nullable: true }),
+    source: t.string({
+      nullable: true,
+      description: "The storage volume's name; a host path (e.g. a CD-ROM's ISO file) only for admins, null for others.",
+      resolve: (d, _args, ctx) => ctx.services.domains.diskSource(ctx.viewer, d),
+    }),
     capacityBytes: t.float({ nullable: true, resolve: (d) => d.capacityBytes }),
   }),
 });

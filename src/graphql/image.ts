@@ -1,6 +1,6 @@
 import type { ImageView } from '../services/images.js';
 import { builder } from './builder.js';
-import { DomainRef } from './domain.js';
+import { DomainDiskRef, DomainRef } from './domain.js';
 import { ConflictError, DOMAIN_ACTION_ERRORS, ForbiddenError, LibvirtFailedError, LibvirtUnavailableError, NotFoundError, ValidationError } from './errors.js';
 import { localId } from './ids.js';
 
@@ -13,6 +13,15 @@ const ImageRef = builder.objectRef<ImageView>('Image').implement({
     createdAt: t.field({ type: 'DateTime', resolve: (i) => i.createdAt }),
   }),
 });
+
+builder.objectField(DomainDiskRef, 'image', (t) =>
+  t.field({
+    type: ImageRef,
+    nullable: true,
+    description: 'The install image in this CD-ROM drive, when it holds one that is published (`images`).',
+    resolve: (d, _args, ctx) => ctx.services.images.inDrive(ctx.viewer, d),
+  }),
+);
 
 builder.queryField('images', (t) =>
   t.field({

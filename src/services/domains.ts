@@ -1,12 +1,12 @@
 import type { LibvirtBus } from '../libvirt/bus.js';
 import { domainActions, type DomainAction } from '../libvirt/domain.js';
 import type { DomainEventType, DomainState } from '../libvirt/constants.js';
-import type { DomainRecord } from '../libvirt/types.js';
+import type { DomainDisk, DomainRecord } from '../libvirt/types.js';
 import type { AccessPolicy } from './authorization.js';
 import { fromLibvirt, NotFoundError } from './errors.js';
 import type { LibvirtSync } from './libvirt-sync.js';
 import type { StateCache } from './state-cache.js';
-import type { Viewer } from './viewer.js';
+import { isAdmin, type Viewer } from './viewer.js';
 
 export interface DomainFilter {
   state?: DomainState | null;
@@ -53,6 +53,14 @@ export class DomainService {
     const d = this.cache.domains.get(uuid);
     if (!d || !this.access.canSeeDomain(viewer, d)) throw new NotFoundError('domain', uuid);
     return d;
+  }
+
+  /**
+   * What `viewer` may see of a disk's source: a storage volume's name to everyone who sees the domain, a host
+   * path (an install ISO's file, say) only to admins, as `images { path }` does.
+   */
+  diskSource(viewer: Viewer, disk: DomainDisk): string | null {
+    return disk.volume !== null || isAdmin(viewer) ? disk.source : null;
   }
 
   find(viewer: Viewer, uuid: string): DomainRecord | null {

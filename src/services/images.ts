@@ -4,6 +4,7 @@ import { asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { images } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
+import type { DomainDisk } from '../libvirt/types.js';
 import { findVolumeInPools } from '../libvirt/storage.js';
 import type { AccessPolicy } from './authorization.js';
 import { ConflictError, fromLibvirt, NotFoundError, ValidationError } from './errors.js';
@@ -37,6 +38,13 @@ export class ImageService {
       .orderBy(asc(images.name))
       .all()
       .map((i) => (admin ? i : { ...i, path: null }));
+  }
+
+  /** The published install image whose file a drive holds, as `viewer` may see it; null for any other file. */
+  inDrive(viewer: Viewer, disk: DomainDisk): ImageView | null {
+    if (disk.device !== 'cdrom' || disk.source === null) return null;
+    const row = this.db.select().from(images).where(eq(images.path, disk.source)).get();
+    return !row || isAdmin(viewer) ? (row ?? null) : { ...row, path: null };
   }
 
   byName(name: string): Image {
