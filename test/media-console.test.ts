@@ -107,4 +107,5 @@ describe('install images, media and consoles over GraphQL (test driver)', () => 
     assert.equal((await s.gql(REMOVE, { n: 'debian-12' })).data.removeImage.code, 'NOT_FOUND');
     assert.deepEqual((await s.gql(IMAGES)).data.images, []);
   });
+
 });

@@ -145,6 +145,27 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     events.unsubscribe();
   });
 
+  test('assignDomain gives the running guest\'s console a new password: the previous owner\'s no longer opens it', async () => {
+    const bob = addTenant(s!.dataDir, 'bob');
+    const consoleOf = async (token: string) => (await s!.gql(`query($id: ID!) { domainConsole(id: $id) { password } }`, { id: vm.id }, token)).data.domainConsole.password;
+    const livePassword = () => /passwd=["']([^"']+)["']/.exec(virsh('dumpxml', '--security-info', vmName))?.[1];
+    const assign = async (userId: string) => {
+      const r = await s!.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { code message } } }`, {
+        id: vm.id,
+        u: Buffer.from(`User:${userId}`).toString('base64'),
+      });
+      assert.equal(r.data.assignDomain.__typename, 'AssignDomainSuccess', JSON.stringify(r));
+    };
+    const first = await consoleOf(alice.token);
+    assert.equal(livePassword(), first);
+    await assign(bob.id);
+    const second = await consoleOf(bob.token);
+    assert.notEqual(second, first);
+    assert.equal(livePassword(), second, 'changed on the running guest');
+    await assign(alice.id); // back, for the tests that follow
+    assert.notEqual(await consoleOf(alice.token), second);
+  });
+
   test('reset and destroy through the API; resize while stopped grows vCPUs, memory and the volume', async () => {
     assert.deepEqual((await s!.gql(ACTION('resetDomain'), { id: vm.id }, alice.token)).data.r, { __typename: 'DomainActionSuccess', domain: { state: 'RUNNING' } });
     const running = await s!.gql(`mutation($id: ID!) { resizeDomain(id: $id, input: { vcpus: 2 }) { __typename ... on Error { code } } }`, { id: vm.id }, alice.token);

@@ -26,6 +26,17 @@ export function generateConsolePassword(type: GraphicsType): string {
   return out;
 }
 
+/**
+ * Gives the domain's SPICE/VNC console a new password, on the running guest and in its definition. A domain
+ * without such a console is left alone (false).
+ */
+export async function renewConsolePassword(bus: LibvirtBus, domain: { path: string; active: boolean; persistent: boolean }): Promise<boolean> {
+  const g = await readConsoleGraphics(bus, domain.path, domain.active);
+  if (!g) return false;
+  await setConsolePassword(bus, domain, g.type, generateConsolePassword(g.type));
+  return true;
+}
+
 function shellWord(s: string): string {
   return /^[A-Za-z0-9._@:-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -63,12 +74,13 @@ export class ConsoleService {
   /** A new password, on the running guest (live) and in its definition; answers with the console as it now is. */
   async rotatePassword(viewer: Viewer, uuid: string): Promise<DomainConsole> {
     const domain = this.domains.get(viewer, uuid);
-    const current = await this.get(viewer, uuid);
+    let renewed;
     try {
-      await setConsolePassword(this.bus, domain, current.type, generateConsolePassword(current.type));
+      renewed = await renewConsolePassword(this.bus, domain);
     } catch (err) {
       throw fromLibvirt(err, { kind: 'domain', id: uuid });
     }
+    if (!renewed) throw new UnsupportedError('this domain has no SPICE or VNC console');
     return this.get(viewer, uuid);
   }
 }

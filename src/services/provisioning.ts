@@ -30,7 +30,7 @@ import {
 import { cleanTrafficFilterRef } from '../libvirt/nwfilter.js';
 import type { CpuMode, DomainRecord, DomainSpec, DomainType, GraphicsType } from '../libvirt/types.js';
 import type { AccessPolicy } from './authorization.js';
-import { generateConsolePassword } from './console.js';
+import { generateConsolePassword, renewConsolePassword } from './console.js';
 import type { DomainService } from './domains.js';
 import { ConflictError, fromLibvirt, InvalidStateError, NotFoundError, UnsupportedError, ValidationError } from './errors.js';
 import type { ImageService } from './images.js';
@@ -514,12 +514,17 @@ export class ProvisioningService {
     return after;
   }
 
-  /** Admin: gives an existing domain to a user (metadata first, then SQLite), counting its resources. */
+  /**
+   * Admin: gives an existing domain to a user (metadata first, then SQLite), counting its resources. The
+   * console gets a new password first: whoever had the domain before knows the old one.
+   */
   async assign(viewer: Viewer, uuid: string, userId: string): Promise<DomainRecord> {
     this.access.requireAdmin(viewer);
     const domain = this.domains.get(viewer, uuid);
     this.users.get(viewer, userId);
     try {
+      // (libvirt's test driver cannot change a device: there the password stays.)
+      if (this.owners.get(uuid) !== userId) await renewConsolePassword(this.bus, domain).catch(ignoreKinds('UNSUPPORTED'));
       await setDomainOwner(this.bus, domain.path, userId, domain.active);
     } catch (err) {
       throw fromLibvirt(err, { kind: 'domain', id: uuid });
