@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # Installs everything virtplane needs on Debian 12, as root: the libvirt stack from Debian's packages and
-# the npm dependencies from the lock file. Safe to run again: it skips what is already there.
+# the npm dependencies from the lock file (Node.js 20 with npm must be there). Safe to run again: it skips
+# what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Node.js 20 or later with npm is the one thing this script does not install: Debian 12's own nodejs is 18,
+# which better-sqlite3 12 and this project do not run on.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null; then
+  echo "setup: virtplane needs Node.js 20 or later with npm (found: $(node --version 2>/dev/null || echo 'no node')," \
+    "$(command -v npm >/dev/null && echo "npm $(npm --version)" || echo 'no npm')). Debian 12's nodejs package is 18:" \
+    "install Node.js 20 (e.g. NodeSource's nodejs 20 package for Debian), then run this again." >&2
+  exit 1
+fi
 
 packages=(dbus libvirt-dbus libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   dnsmasq-base nftables lvm2 xorriso iproute2 iptables)
