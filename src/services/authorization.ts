@@ -25,6 +25,18 @@ export class AccessPolicy {
     return owner !== null && owner === viewer.userId;
   }
 
+  /**
+   * Whose domain events a viewer may read: an event belongs to the user who owned its domain when it happened
+   * (recorded with it), not to whoever owns the domain now, so a domain given to someone else takes none of its
+   * history along and shows its previous owner nothing new. Admins read everyone's (narrowed to `requested`
+   * when given); a tenant reads its own, and asking for anyone else's narrows to nothing (''). Returns the one
+   * owner to match, or null for all.
+   */
+  eventOwnerScope(viewer: Viewer, requested: string | null | undefined): string | null {
+    if (isAdmin(viewer)) return requested ?? null;
+    return requested == null || requested === viewer.userId ? viewer.userId : '';
+  }
+
   requireAdmin(viewer: Viewer): void {
     if (!isAdmin(viewer)) throw new ForbiddenError();
   }

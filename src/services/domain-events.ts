@@ -10,7 +10,7 @@ export interface DomainEventFilter {
   /** '' (an ID of another type, or garbage) matches nothing. */
   domainUuid?: string | null;
   types?: readonly DomainEventType[] | null;
-  /** Only events of domains this user owned (admins; for a tenant it can only narrow to nothing). */
+  /** Only events of domains this user owned when they happened (admins; for a tenant, another user narrows to nothing). */
   ownerId?: string | null;
 }
 
@@ -22,24 +22,25 @@ export class DomainEventService {
     private readonly cache: StateCache,
   ) {}
 
+  /** Visibility goes by the owner each event was recorded with, in SQL (history, replay) and live alike. */
   private request(viewer: Viewer, after: number | null, filter: DomainEventFilter): StreamRequest<DomainLifecycleEvent> {
     const types = filter.types?.length ? new Set<string>(filter.types) : null;
+    const owner = this.access.eventOwnerScope(viewer, filter.ownerId);
     return {
       kind: 'DOMAIN',
       after,
-      sql: { subjectUuid: filter.domainUuid, types: filter.types, ownerId: filter.ownerId },
+      sql: { subjectUuid: filter.domainUuid, types: filter.types, ownerId: owner },
       accept: (e) =>
-        this.access.canSeeDomain(viewer, e.domain) &&
+        (owner === null || e.ownerId === owner) &&
         (filter.domainUuid == null || e.domain.uuid === filter.domainUuid) &&
-        (!types || types.has(e.type)) &&
-        (!filter.ownerId || e.ownerId === filter.ownerId),
+        (!types || types.has(e.type)),
     };
   }
 
   /**
    * Live (no `after`) for one domain: the domain must exist and be the viewer's, NOT_FOUND otherwise (the same
-   * answer for a missing and a foreign one). A resumed stream may name a domain that is gone since; visibility
-   * is checked per event either way.
+   * answer for a missing and a foreign one). A resumed stream may name a domain that is gone since, or was
+   * the viewer's only before: each event is shown by the owner it was recorded with either way.
    */
   subscribe(viewer: Viewer, after: number | null, filter: DomainEventFilter = {}): AsyncIterableIterator<DomainLifecycleEvent> {
     if (filter.domainUuid != null && after === null) {

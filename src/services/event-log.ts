@@ -141,7 +141,8 @@ export class EventLog {
     const where: (SQL | undefined)[] = [gt(events.id, after), eq(events.kind, filter.kind)];
     if (filter.subjectUuid) where.push(eq(events.subjectUuid, filter.subjectUuid));
     if (filter.types?.length) where.push(inArray(events.type, [...filter.types]));
-    if (filter.ownerId) where.push(eq(events.ownerId, filter.ownerId));
+    // '' (no such owner) matches nothing, as it must: it is how a tenant's request for another owner reads.
+    if (filter.ownerId != null) where.push(eq(events.ownerId, filter.ownerId));
     return this.db.select().from(events).where(and(...where)).orderBy(asc(events.id)).limit(limit).all();
   }
 

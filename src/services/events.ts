@@ -9,7 +9,7 @@ export interface DomainLifecycleEvent {
   detail: string;
   at: Date;
   domain: DomainRecord;
-  /** The domain's owner when the event was appended (AccessPolicy.ownerOf). */
+  /** The domain's owner when the event was appended (AccessPolicy.ownerOf): the only tenant who may see it. */
   ownerId: string | null;
   /** True when the server inferred the change on resync instead of receiving libvirt's signal. */
   synthetic: boolean;
