@@ -112,4 +112,23 @@ describe('events of a domain that changed hands', () => {
     assert.deepEqual(aliceLive.items.map((i) => i.domainEvents.type), ['STARTED', 'SUSPENDED']);
   });
 
+  test('ownerId is the owner’s User.id: it is shown as one, filters by one, and node(id:) finds the user', async () => {
+    const q = `query($f: DomainEventFilter) { events(first: 100, filter: $f) { edges { node { type ownerId } } } }`;
+    const owners = async (ownerId: string, token?: string) =>
+      (await s.gql(q, { f: { domainId, ownerId } }, token)).data.events.edges.map((e: any) => [e.node.type, e.node.ownerId]);
+    assert.deepEqual(await owners(bob.id), [['DEFINED', bob.id], ['STARTED', bob.id], ['STOPPED', bob.id]]);
+    assert.deepEqual(await owners(alice.id), [['STARTED', alice.id], ['SUSPENDED', alice.id]]);
+    assert.deepEqual(await owners(bob.id, bob.token), [['DEFINED', bob.id], ['STARTED', bob.id], ['STOPPED', bob.id]]);
+    // Another user's, a malformed ID and an ID of another type match nothing, as other ID filters do.
+    assert.deepEqual(await owners(alice.id, bob.token), []);
+    const rawUuid = Buffer.from(bob.id, 'base64').toString().split(':')[1]!;
+    for (const bad of ['not-an-id', domainId, rawUuid]) assert.deepEqual(await owners(bad), [], bad);
+
+    const user = await s.gql(`query($id: ID!) { node(id: $id) { ... on User { name } } }`, { id: (await owners(bob.id))[0][1] });
+    assert.deepEqual(user.data.node, { name: 'bob' });
+
+    const replay = collect<any>(s.ws(), `subscription($after: String, $o: ID) { domainEvents(after: $after, ownerId: $o) { type ownerId } }`, { after: start, o: bob.id });
+    assert.deepEqual((await replay.next(3)).map((i) => [i.domainEvents.type, i.domainEvents.ownerId]), [['DEFINED', bob.id], ['STARTED', bob.id], ['STOPPED', bob.id]]);
+    replay.unsubscribe();
+  });
 });

@@ -3,7 +3,7 @@ import type { DomainLifecycleEvent, NetworkLifecycleEvent } from '../services/ev
 import { builder } from './builder.js';
 import { InvalidPageArgsError, pageSize } from './connection.js';
 import { DomainRef, DomainStateEnum } from './domain.js';
-import { localId } from './ids.js';
+import { encodeGlobalID, localId } from './ids.js';
 import { NetworkRef } from './network.js';
 
 /** Event cursors are opaque to clients; inside they are the log's row id. */
@@ -47,7 +47,11 @@ export const DomainLifecycleEventRef = builder.objectRef<DomainLifecycleEvent>('
     synthetic: t.exposeBoolean('synthetic', {
       description: 'True when the server inferred the change on resync (e.g. after libvirt restarted) rather than receiving a libvirt signal.',
     }),
-    ownerId: t.string({ nullable: true, description: 'Id of the user that owned the domain when the event happened.', resolve: (e) => e.ownerId }),
+    ownerId: t.id({
+      nullable: true,
+      description: 'The `User.id` of whoever owned the domain when the event happened (null: nobody did).',
+      resolve: (e) => (e.ownerId ? encodeGlobalID('User', e.ownerId) : null),
+    }),
     domain: t.field({ type: DomainRef, description: 'The domain as it was right after the event.', resolve: (e) => e.domain }),
   }),
 });
@@ -67,12 +71,17 @@ const DomainEventFilterInput = builder.inputType('DomainEventFilter', {
   fields: (t) => ({
     domainId: t.id({ required: false }),
     types: t.field({ type: [DomainEventTypeEnum], required: false }),
-    ownerId: t.string({ required: false, description: 'Only events of domains this user owned (useful to admins).' }),
+    ownerId: t.id({ required: false, description: 'A `User.id`: only events of domains this user owned when they happened (useful to admins).' }),
   }),
 });
 
 function domainUuidOf(id: string | number | null | undefined): string | null {
   return id ? localId(String(id), 'Domain') : null;
+}
+
+/** A malformed ID, or one of another type, becomes '' and so matches nothing. */
+function userIdOf(id: string | number | null | undefined): string | null {
+  return id ? localId(String(id), 'User') : null;
 }
 
 builder.queryField('events', (t) =>
@@ -88,7 +97,7 @@ builder.queryField('events', (t) =>
         const page = ctx.services.domainEvents.history(ctx.viewer, decodeEventCursor(args.after), first, {
           domainUuid: domainUuidOf(f.domainId),
           types: f.types,
-          ownerId: f.ownerId,
+          ownerId: userIdOf(f.ownerId),
         });
         const edges = page.events.map((e) => ({ cursor: encodeEventCursor(e.seq), node: e }));
         return {
@@ -117,13 +126,13 @@ builder.subscriptionField('domainEvents', (t) =>
       after: t.arg.string({ required: false }),
       domainId: t.arg.id({ required: false }),
       types: t.arg({ type: [DomainEventTypeEnum], required: false }),
-      ownerId: t.arg.string({ required: false }),
+      ownerId: t.arg.id({ required: false, description: 'A `User.id`, as in the `events` filter.' }),
     },
     subscribe: (_root, args, ctx) => {
       return ctx.services.domainEvents.subscribe(ctx.viewer, decodeEventCursor(args.after), {
         domainUuid: domainUuidOf(args.domainId),
         types: args.types,
-        ownerId: args.ownerId,
+        ownerId: userIdOf(args.ownerId),
       });
     },
     resolve: (event) => event,
