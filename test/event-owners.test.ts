@@ -131,4 +131,18 @@ describe('events of a domain that changed hands', () => {
     assert.deepEqual((await replay.next(3)).map((i) => [i.domainEvents.type, i.domainEvents.ownerId]), [['DEFINED', bob.id], ['STARTED', bob.id], ['STOPPED', bob.id]]);
     replay.unsubscribe();
   });
+
+  test('an event’s domain shows the owner it had then; the domain itself shows its owner now', async () => {
+    const q = `query($d: ID) { events(first: 100, filter: { domainId: $d }) { edges { node { type domain { owner { name } } } } } }`;
+    const owners = async (token?: string) =>
+      (await s.gql(q, { d: domainId }, token)).data.events.edges.map((e: any) => [e.node.type, e.node.domain.owner?.name ?? null]);
+    const bobs = [['DEFINED', 'bob'], ['STARTED', 'bob'], ['STOPPED', 'bob']];
+    const alices = [['STARTED', 'alice'], ['SUSPENDED', 'alice']];
+    assert.deepEqual(await owners(), [...bobs, ...alices]);
+    assert.deepEqual(await owners(bob.token), bobs);
+    assert.deepEqual(await owners(alice.token), alices);
+
+    const now = await s.gql(`query($d: ID!) { node(id: $d) { ... on Domain { owner { name } } } }`, { d: domainId });
+    assert.deepEqual(now.data.node, { owner: { name: 'alice' } });
+  });
 });

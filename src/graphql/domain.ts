@@ -79,7 +79,7 @@ export const DomainRef = builder.node(builder.objectRef<DomainRecord>('Domain'),
       nullable: true,
       description: 'Who owns the domain (null when nobody does; admins only see other users).',
       resolve: (d, _a, ctx) => {
-        const owner = ctx.services.access.ownerOf(d);
+        const owner = ctx.services.access.shownOwner(d);
         return owner ? ctx.services.users.find(ctx.viewer, owner) : null;
       },
     }),

@@ -1,5 +1,5 @@
 import { DOMAIN_EVENT_DETAIL_NAMES, DOMAIN_EVENT_TYPES, NETWORK_EVENT_TYPES } from '../libvirt/constants.js';
-import type { DomainLifecycleEvent, NetworkLifecycleEvent } from '../services/events.js';
+import { snapshotOf, type DomainLifecycleEvent, type NetworkLifecycleEvent } from '../services/events.js';
 import { builder } from './builder.js';
 import { InvalidPageArgsError, pageSize } from './connection.js';
 import { DomainRef, DomainStateEnum } from './domain.js';
@@ -52,7 +52,11 @@ export const DomainLifecycleEventRef = builder.objectRef<DomainLifecycleEvent>('
       description: 'The `User.id` of whoever owned the domain when the event happened (null: nobody did).',
       resolve: (e) => (e.ownerId ? encodeGlobalID('User', e.ownerId) : null),
     }),
-    domain: t.field({ type: DomainRef, description: 'The domain as it was right after the event.', resolve: (e) => e.domain }),
+    domain: t.field({
+      type: DomainRef,
+      description: 'The domain as it was right after the event; its `owner` is the one it had then (`ownerId`).',
+      resolve: (e) => snapshotOf(e),
+    }),
   }),
 });
 

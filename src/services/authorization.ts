@@ -1,5 +1,6 @@
 import type { DomainRecord } from '../libvirt/types.js';
 import { ForbiddenError } from './errors.js';
+import { isSnapshot } from './events.js';
 import type { OwnershipStore } from './ownership.js';
 import { isAdmin, type Viewer } from './viewer.js';
 
@@ -17,6 +18,11 @@ export class AccessPolicy {
 
   ownerOf(domain: DomainRecord): string | null {
     return this.owners.get(domain.uuid) ?? domain.metadata.ownerId ?? null;
+  }
+
+  /** The owner to show with a domain: for an event's snapshot the owner at the time of the event, else the current one. */
+  shownOwner(domain: DomainRecord): string | null {
+    return isSnapshot(domain) ? domain.ownerAtEvent : this.ownerOf(domain);
   }
 
   canSeeDomain(viewer: Viewer, domain: DomainRecord): boolean {

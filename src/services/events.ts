@@ -15,6 +15,21 @@ export interface DomainLifecycleEvent {
   synthetic: boolean;
 }
 
+/** An event's domain as it was right after the event, its owner included (see `snapshotOf`). */
+export interface DomainSnapshot extends DomainRecord {
+  /** The event's `ownerId`: whose domain it was then, whoever owns it now. */
+  readonly ownerAtEvent: string | null;
+}
+
+/** The domain an event shows: the copy recorded with it, owned by the owner the event was recorded with. */
+export function snapshotOf(e: DomainLifecycleEvent): DomainSnapshot {
+  return { ...e.domain, ownerAtEvent: e.ownerId };
+}
+
+export function isSnapshot(d: DomainRecord): d is DomainSnapshot {
+  return 'ownerAtEvent' in d;
+}
+
 export interface NetworkLifecycleEvent {
   seq: number;
   type: NetworkEventType;
