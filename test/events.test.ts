@@ -154,6 +154,8 @@ describe('events: durable log, replay then live, history', () => {
     const client = s.ws();
     const q = `subscription($after: String) { networkEvents(after: $after) { cursor type synthetic network { name active } } }`;
     const sub = collect<any>(client, q);
+    // A malformed networkId matches nothing, live as in a replay (as domainId and ownerId do).
+    const none = collect<any>(client, `subscription { networkEvents(networkId: "not-an-id") { cursor } }`);
     await roundTrip(client);
     const bus = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
     try {
@@ -173,6 +175,9 @@ describe('events: durable log, replay then live, history', () => {
     );
     const replay = collect<any>(s.ws(), q, { after: evs[0].cursor });
     assert.deepEqual((await replay.next(1)).map((i) => i.networkEvents.cursor), [evs[1].cursor]);
+    await roundTrip(client);
+    assert.deepEqual(none.items, []);
+    none.unsubscribe();
     sub.unsubscribe();
     replay.unsubscribe();
   });

@@ -138,12 +138,19 @@ export class EventLog {
 
   /** Up to `limit` events after `after` that match the filter, oldest first. */
   read(after: number, filter: LogFilter, limit: number): Row[] {
-    const where: (SQL | undefined)[] = [gt(events.id, after), eq(events.kind, filter.kind)];
-    if (filter.subjectUuid) where.push(eq(events.subjectUuid, filter.subjectUuid));
+    return this.db.select().from(events).where(and(gt(events.id, after), ...EventLog.matching(filter))).orderBy(asc(events.id)).limit(limit).all();
+  }
+
+  /**
+   * The filter as SQL conditions. '' (a malformed or foreign ID, or a tenant asking for another owner's events)
+   * matches nothing, as it must; only null or undefined leaves a condition out.
+   */
+  private static matching(filter: LogFilter): SQL[] {
+    const where = [eq(events.kind, filter.kind)];
+    if (filter.subjectUuid != null) where.push(eq(events.subjectUuid, filter.subjectUuid));
     if (filter.types?.length) where.push(inArray(events.type, [...filter.types]));
-    // '' (no such owner) matches nothing, as it must: it is how a tenant's request for another owner reads.
     if (filter.ownerId != null) where.push(eq(events.ownerId, filter.ownerId));
-    return this.db.select().from(events).where(and(...where)).orderBy(asc(events.id)).limit(limit).all();
+    return where;
   }
 
   static toDomainEvent(r: Row): DomainLifecycleEvent {

@@ -23,7 +23,8 @@ export class NetworkEventService {
       kind: 'NETWORK',
       after,
       sql: { subjectUuid: filter.networkUuid, types: filter.types },
-      accept: (e) => (!filter.networkUuid || e.network.uuid === filter.networkUuid) && (!types || types.has(e.type)),
+      // '' (a malformed or foreign ID) matches nothing, live as in the replay's SQL.
+      accept: (e) => (filter.networkUuid == null || e.network.uuid === filter.networkUuid) && (!types || types.has(e.type)),
     });
   }
 }
