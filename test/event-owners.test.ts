@@ -145,4 +145,28 @@ describe('events of a domain that changed hands', () => {
     const now = await s.gql(`query($d: ID!) { node(id: $d) { ... on Domain { owner { name } } } }`, { d: domainId });
     assert.deepEqual(now.data.node, { owner: { name: 'alice' } });
   });
+
+  test('events(…) { totalCount } counts what the filter matches among the events the viewer may see, on every page', async () => {
+    const q = `query($f: DomainEventFilter, $after: String) {
+      events(first: 1, after: $after, filter: $f) { totalCount edges { cursor } pageInfo { hasNextPage } } }`;
+    const count = async (f: Record<string, unknown>, token?: string, after?: string) => {
+      const r = await s.gql(q, { f, after }, token);
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      return r.data.events.totalCount;
+    };
+    assert.equal(await count({ domainId }), 5);
+    assert.equal(await count({ domainId }, bob.token), 3);
+    assert.equal(await count({ domainId }, alice.token), 2);
+    assert.equal(await count({ domainId, types: ['STARTED'] }), 2);
+    assert.equal(await count({ ownerId: bob.id }), 3);
+    assert.equal(await count({ ownerId: alice.id }, bob.token), 0);
+    assert.equal(await count({ domainId: 'not-an-id' }), 0);
+    // Everything Bob may see is this domain's first three events; the test domain's are no one's.
+    assert.equal(await count({}, bob.token), 3);
+    assert.equal(await count({}), 7);
+    // The count is of the whole filtered list, not of what follows the cursor.
+    const first = (await s.gql(q, { f: { domainId } }, bob.token)).data.events;
+    assert.equal(first.pageInfo.hasNextPage, true);
+    assert.equal(await count({ domainId }, bob.token, first.edges[0].cursor), 3);
+  });
 });

@@ -106,6 +106,7 @@ builder.queryField('events', (t) =>
         const edges = page.events.map((e) => ({ cursor: encodeEventCursor(e.seq), node: e }));
         return {
           edges,
+          totalCount: page.totalCount,
           pageInfo: {
             hasNextPage: page.hasNextPage,
             hasPreviousPage: false,
@@ -115,7 +116,16 @@ builder.queryField('events', (t) =>
         };
       },
     },
-    { name: 'DomainEventConnection' },
+    {
+      name: 'DomainEventConnection',
+      // A count over the log costs a query of its own: made only when a client asks for it.
+      fields: (c) => ({
+        totalCount: c.int({
+          description: 'How many events match the filter in all (of those you may see), wherever `after` stands.',
+          resolve: (conn) => (conn as unknown as { totalCount: () => number }).totalCount(),
+        }),
+      }),
+    },
     { name: 'DomainEventEdge' },
   ),
 );

@@ -22,7 +22,11 @@ export class DomainEventService {
     private readonly cache: StateCache,
   ) {}
 
-  /** Visibility goes by the owner each event was recorded with, in SQL (history, replay) and live alike. */
+  /**
+   * Visibility goes by the owner each event was recorded with, in SQL (history, replay) and live alike. The SQL
+   * filter is the whole filter (`accept` repeats it for live events), so counting its rows counts what the
+   * viewer is shown.
+   */
   private request(viewer: Viewer, after: number | null, filter: DomainEventFilter): StreamRequest<DomainLifecycleEvent> {
     const types = filter.types?.length ? new Set<string>(filter.types) : null;
     const owner = this.access.eventOwnerScope(viewer, filter.ownerId);
@@ -50,7 +54,9 @@ export class DomainEventService {
     return this.stream.subscribe(this.request(viewer, after, filter));
   }
 
+  /** A page of history, and `totalCount`: how many events match for this viewer in all (counted when asked). */
   history(viewer: Viewer, after: number | null, first: number, filter: DomainEventFilter = {}) {
-    return this.stream.history(this.request(viewer, after, filter), first);
+    const req = this.request(viewer, after, filter);
+    return { ...this.stream.history(req, first), totalCount: () => this.stream.count(req) };
   }
 }

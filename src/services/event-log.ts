@@ -141,6 +141,11 @@ export class EventLog {
     return this.db.select().from(events).where(and(gt(events.id, after), ...EventLog.matching(filter))).orderBy(asc(events.id)).limit(limit).all();
   }
 
+  /** How many events match the filter (all of them without one). */
+  count(filter?: LogFilter): number {
+    return this.db.select({ n: count() }).from(events).where(filter && and(...EventLog.matching(filter))).all()[0]!.n;
+  }
+
   /**
    * The filter as SQL conditions. '' (a malformed or foreign ID, or a tenant asking for another owner's events)
    * matches nothing, as it must; only null or undefined leaves a condition out.
@@ -192,10 +197,4 @@ export class EventLog {
     if (through <= this.prunedThrough()) return 0;
     return this.db.delete(events).where(lte(events.id, through)).run().changes;
   }
-
-  count(): number {
-    return this.db.select({ n: count() }).from(events).all()[0]!.n;
-  }
-
 }
-

@@ -90,6 +90,7 @@ export interface StreamRequest<E> {
   kind: 'DOMAIN' | 'NETWORK';
   /** Resume after this cursor (replaying what was missed); null = live only. */
   after: number | null;
+  /** Narrows history and replay in SQL; `count` relies on it alone. */
   sql: Omit<LogFilter, 'kind'>;
   /** Applied to live and replayed events alike (visibility and filters). */
   accept: (e: E) => boolean;
@@ -191,6 +192,14 @@ export class EventStream implements EventSink {
     const live = hub.subscribe(req.accept); // first: nothing committed from here on can be missed
     const after = req.after ?? this.log.lastId();
     return new ReplayThenLive(live, this.pageReader(req), { after, replay: req.after !== null }, this.log.hold(after));
+  }
+
+  /**
+   * How many events the request matches in the log, wherever a cursor stands. Its SQL filter must be the whole
+   * filter (what `accept` checks too), or this counts events the viewer is never shown.
+   */
+  count<E>(req: StreamRequest<E>): number {
+    return this.log.count({ kind: req.kind, ...req.sql });
   }
 
   /** Up to `first` matching events after the cursor (oldest first), and whether more follow. */
