@@ -9,7 +9,8 @@ import { TEST_DRIVER } from './helpers/libvirt-stack.js';
 import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 import { addTenant, eventually } from './helpers/tenants.js';
 
-const IMAGES = `{ images { name sizeBytes path } }`;
+const IMAGES = `{ images { totalCount edges { node { name sizeBytes path } } } }`;
+const imagesOf = (r: any) => r.data.images.edges.map((e: any) => e.node);
 const ADD = `mutation($n: String!, $p: String!) { addImage(name: $n, path: $p) { __typename ... on AddImageSuccess { image { name sizeBytes path } } ... on Error { code message } } }`;
 const REMOVE = `mutation($n: String!) { removeImage(name: $n) { __typename ... on Error { code } } }`;
 const INSERT = `mutation($id: ID!, $i: String!) { insertMedia(id: $id, image: $i) { __typename ... on InsertMediaSuccess { domain { disks { device source } } } ... on Error { code message } } }`;
@@ -61,7 +62,7 @@ describe('install images, media and consoles over GraphQL (test driver)', () => 
       __typename: 'AddImageSuccess',
       image: { name: 'debian-12', sizeBytes: 2 * 1024 ** 2, path: '/default-pool/debian.iso' },
     });
-    assert.deepEqual((await s.gql(IMAGES, {}, alice.token)).data.images, [{ name: 'debian-12', sizeBytes: 2 * 1024 ** 2, path: null }]);
+    assert.deepEqual(imagesOf(await s.gql(IMAGES, {}, alice.token)), [{ name: 'debian-12', sizeBytes: 2 * 1024 ** 2, path: null }]);
   });
 
   test('addImage refuses tenants, duplicates, relative paths and files in no pool', async () => {
@@ -77,7 +78,22 @@ describe('install images, media and consoles over GraphQL (test driver)', () => 
       const r = await s.gql(ADD, vars, token ?? undefined);
       assert.equal(r.data.addImage.code, code, JSON.stringify(vars));
     }
-    assert.equal((await s.gql(IMAGES)).data.images.length, 1);
+    assert.equal((await s.gql(IMAGES)).data.images.totalCount, 1);
+  });
+
+  test('images is a Relay connection: pages of first/after by name, with totalCount', async () => {
+    const second = await createVolume(bus, await lookupPool(bus, TEST_DRIVER, 'default-pool'), { name: 'alpine.iso', capacityBytes: 1024 ** 2 });
+    try {
+      assert.equal((await s.gql(ADD, { n: 'alpine-3', p: '/default-pool/alpine.iso' })).data.addImage.__typename, 'AddImageSuccess');
+      const PAGE = `query($a: String) { images(first: 1, after: $a) { totalCount edges { cursor node { name } } pageInfo { hasNextPage endCursor } } }`;
+      const p1 = (await s.gql(PAGE, { a: null }, alice.token)).data.images;
+      assert.deepEqual([p1.totalCount, p1.edges.map((e: any) => e.node.name), p1.pageInfo.hasNextPage], [2, ['alpine-3'], true]);
+      const p2 = (await s.gql(PAGE, { a: p1.pageInfo.endCursor }, alice.token)).data.images;
+      assert.deepEqual([p2.totalCount, p2.edges.map((e: any) => e.node.name), p2.pageInfo.hasNextPage], [2, ['debian-12'], false]);
+    } finally {
+      await s.gql(REMOVE, { n: 'alpine-3' });
+      await deleteVolume(bus, second).catch(() => {});
+    }
   });
 
   test('insertMedia: unknown image or foreign domain is NOT_FOUND; a domain without a drive is INVALID_STATE', async () => {
@@ -105,7 +121,7 @@ describe('install images, media and consoles over GraphQL (test driver)', () => 
     assert.equal((await s.gql(REMOVE, { n: 'debian-12' }, alice.token)).data.removeImage.code, 'FORBIDDEN');
     assert.equal((await s.gql(REMOVE, { n: 'debian-12' })).data.removeImage.__typename, 'RemoveImageSuccess');
     assert.equal((await s.gql(REMOVE, { n: 'debian-12' })).data.removeImage.code, 'NOT_FOUND');
-    assert.deepEqual((await s.gql(IMAGES)).data.images, []);
+    assert.deepEqual((await s.gql(IMAGES)).data.images, { totalCount: 0, edges: [] });
   });
 
 });

@@ -195,8 +195,8 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
     s = undefined;
     s = await startTestServer({ driver: 'QEMU', dataDir, nft });
     assert.deepEqual(rules(), expected, 'rewritten once, not duplicated');
-    const after = await s.gql(`{ portForwards { hostPort guestIpv4 } }`);
-    assert.deepEqual(after.data.portForwards, [{ hostPort: 40022, guestIpv4: ipv4 }]);
+    const after = await s.gql(`{ portForwards { edges { node { hostPort guestIpv4 } } } }`);
+    assert.deepEqual(after.data.portForwards.edges.map((e: any) => e.node), [{ hostPort: 40022, guestIpv4: ipv4 }]);
 
     // Traffic, between namespaces this test makes: a "guest" namespace on the network's bridge holding the
     // VM's pinned address (the diskless VM never uses it) and a "client" namespace wired to the host.

@@ -210,7 +210,7 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     const r = (await s.gql(add, { input }, tenant.token)).data.addPortForward;
     assert.equal(r.code, 'UNSUPPORTED');
     assert.match(r.message, /port forwarding is unavailable: nftables is not available on this host/);
-    assert.deepEqual((await s.gql(`{ portForwards { id } }`, {}, tenant.token)).data.portForwards, [], 'a failed forward is not kept');
+    assert.deepEqual((await s.gql(`{ portForwards { totalCount edges { node { id } } } }`, {}, tenant.token)).data.portForwards, { totalCount: 0, edges: [] }, 'a failed forward is not kept');
   });
 
   test('release unpins and frees the addresses of a domain', async () => {
@@ -281,8 +281,8 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     execFileSync('nft', ['delete', 'table', 'inet', table]);
     s = await startTestServer({ dataDir, nft });
     assert.deepEqual(listRules(), [`udp 2222 -> ${alloc.ipv4}:53`]);
-    const after = await s.gql(`{ portForwards { protocol hostPort guestPort guestIpv4 } }`);
-    assert.deepEqual(after.data.portForwards, [{ protocol: 'UDP', hostPort: 2222, guestPort: 53, guestIpv4: alloc.ipv4 }]);
+    const after = await s.gql(`{ portForwards { edges { node { protocol hostPort guestPort guestIpv4 } } } }`);
+    assert.deepEqual(after.data.portForwards.edges.map((e: any) => e.node), [{ protocol: 'UDP', hostPort: 2222, guestPort: 53, guestIpv4: alloc.ipv4 }]);
     // Another start does not duplicate anything.
     await s.app.services.portForwards.apply();
     assert.deepEqual(listRules(), [`udp 2222 -> ${alloc.ipv4}:53`]);
@@ -303,7 +303,7 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     const carol = await tenant('carol');
     const dave = await tenant('dave');
     const domainId = domainGlobalId('6695eb01-f6a4-8304-79aa-97f2502e193f');
-    const before = (await s!.gql(`{ portForwards { id } }`)).data.portForwards.length;
+    const before = (await s!.gql(`{ portForwards { totalCount } }`)).data.portForwards.totalCount;
     assert.ok(before >= 1, 'the forward kept from the previous test');
     assert.deepEqual(await quotaOf(carol.token), { limits: { maxPortForwards: 2 }, usage: { portForwards: 0 } });
 
@@ -331,5 +331,14 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     const admin = (await s!.gql(add, input(1022))).data.addPortForward;
     assert.equal(admin.__typename, 'AddPortForwardSuccess', JSON.stringify(admin));
     assert.deepEqual((await quotaOf(dave.token)).usage, { portForwards: 3 }, 'counted against the owner even when an admin adds it');
+
+    // portForwards pages like every connection: by protocol, then host port as a number (1022 before 2222).
+    const PAGE = `query($a: String) { portForwards(first: 2, after: $a) { totalCount edges { node { protocol hostPort } } pageInfo { hasNextPage endCursor } } }`;
+    const p1 = (await s!.gql(PAGE, { a: null }, dave.token)).data.portForwards;
+    const p2 = (await s!.gql(PAGE, { a: p1.pageInfo.endCursor }, dave.token)).data.portForwards;
+    assert.deepEqual(
+      [p1.totalCount, p1.pageInfo.hasNextPage, p2.pageInfo.hasNextPage, [...p1.edges, ...p2.edges].map((e: any) => `${e.node.protocol} ${e.node.hostPort}`)],
+      [3, true, false, ['TCP 1022', 'TCP 4000', 'UDP 2222']],
+    );
   });
 });

@@ -120,7 +120,7 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
     );
     assert.equal(r.data.addImage.__typename, 'AddImageSuccess', JSON.stringify(r.data));
     assert.ok(r.data.addImage.image.sizeBytes > 0);
-    assert.deepEqual((await s.gql(`{ images { name } }`, {}, alice.token)).data.images, [{ name: 'install' }]);
+    assert.deepEqual((await s.gql(`{ images { edges { node { name } } } }`, {}, alice.token)).data.images.edges, [{ node: { name: 'install' } }]);
   });
 
   test('a domain defined from the builder round-trips through libvirtd (build → define → GetXMLDesc → parse)', async () => {

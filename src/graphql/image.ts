@@ -1,5 +1,6 @@
 import type { ImageView } from '../services/images.js';
 import { builder } from './builder.js';
+import { connectionFromSorted } from './connection.js';
 import { DomainDiskRef, DomainRef } from './domain.js';
 import { ConflictError, DOMAIN_ACTION_ERRORS, ForbiddenError, LibvirtFailedError, LibvirtUnavailableError, NotFoundError, ValidationError } from './errors.js';
 import { localId } from './ids.js';
@@ -24,11 +25,18 @@ builder.objectField(DomainDiskRef, 'image', (t) =>
 );
 
 builder.queryField('images', (t) =>
-  t.field({
-    type: [ImageRef],
-    description: 'Install images, ordered by name.',
-    resolve: (_root, _args, ctx) => ctx.services.images.list(ctx.viewer),
-  }),
+  t.connection(
+    {
+      type: ImageRef,
+      description: 'Install images, ordered by name.',
+      resolve: (_root, args, ctx) => connectionFromSorted(ctx.services.images.list(ctx.viewer), args, (i) => [i.name]),
+    },
+    {
+      name: 'ImageConnection',
+      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: number }).totalCount }) }),
+    },
+    { name: 'ImageEdge' },
+  ),
 );
 
 builder.mutationField('addImage', (t) =>

@@ -1,5 +1,6 @@
 import type { PortForward } from '../services/port-forwards.js';
 import { builder } from './builder.js';
+import { connectionFromSorted } from './connection.js';
 import { DomainRef } from './domain.js';
 import { PORT_FORWARD_ERRORS } from './errors.js';
 import { encodeGlobalID, localId } from './ids.js';
@@ -23,12 +24,22 @@ const PortForwardRef = builder.objectRef<PortForward>('PortForward').implement({
   }),
 });
 
+/** The list's order as a cursor key: protocol, then the host port zero-padded so that keys sort as numbers. */
+const portForwardKey = (p: PortForward) => [p.protocol, String(p.hostPort).padStart(5, '0')];
+
 builder.queryField('portForwards', (t) =>
-  t.field({
-    type: [PortForwardRef],
-    description: 'Port forwards you may see (admins: all), by protocol and host port.',
-    resolve: (_root, _args, ctx) => ctx.services.portForwards.list(ctx.viewer),
-  }),
+  t.connection(
+    {
+      type: PortForwardRef,
+      description: 'Port forwards you may see (admins: all), by protocol and host port.',
+      resolve: (_root, args, ctx) => connectionFromSorted(ctx.services.portForwards.list(ctx.viewer), args, portForwardKey),
+    },
+    {
+      name: 'PortForwardConnection',
+      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: number }).totalCount }) }),
+    },
+    { name: 'PortForwardEdge' },
+  ),
 );
 
 const AddPortForwardInput = builder.inputType('AddPortForwardInput', {
