@@ -379,5 +379,17 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
       const bad = await s.gql(`query($a: String) { auditLog(${args}) { totalCount } }`, v);
       assert.equal(bad.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', `${args} ${JSON.stringify(bad)}`);
     }
+    // Paging backwards is refused, as by events, not ignored (last: 1 used to answer every row).
+    const cursor = page1.data.auditLog.pageInfo.endCursor;
+    for (const field of ['auditLog', 'events']) {
+      for (const args of ['last: 1', `first: 1, before: "${cursor}"`]) {
+        const bad = await s.gql(`{ ${field}(${args}) { edges { cursor } } }`);
+        assert.deepEqual(
+          [bad.data, bad.errors?.[0]?.extensions?.code, bad.errors?.[0]?.message],
+          [null, 'BAD_USER_INPUT', `${field} pages forward only: use first/after`],
+          `${field}(${args})`,
+        );
+      }
+    }
   });
 });

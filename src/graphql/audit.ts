@@ -1,6 +1,6 @@
 import type { AuditEvent } from '../services/audit.js';
 import { builder } from './builder.js';
-import { cursorKey, encodeCursor, InvalidPageArgsError, pageSize } from './connection.js';
+import { cursorKey, encodeCursor, InvalidPageArgsError, pageSize, refuseBackwardPaging } from './connection.js';
 import { encodeGlobalID, localId } from './ids.js';
 
 const AuditEventRef = builder.objectRef<AuditEvent>('AuditEvent').implement({
@@ -41,9 +41,10 @@ builder.queryField('auditLog', (t) =>
   t.connection(
     {
       type: AuditEventRef,
-      description: 'Every mutation, newest first (admins only; FORBIDDEN otherwise).',
+      description: 'Every mutation, newest first (admins only; FORBIDDEN otherwise). Pages forward only: last/before are BAD_USER_INPUT.',
       args: { filter: t.arg({ type: AuditLogFilter, required: false }) },
       resolve: (_r, args, ctx) => {
+        refuseBackwardPaging('auditLog', args);
         const first = pageSize(args.first, 50);
         const f = args.filter ?? {};
         const page = ctx.services.audit.list(ctx.viewer, first, afterId(args.after), {

@@ -55,6 +55,14 @@ function lowerBound<T>(items: readonly T[], keyOf: (t: T) => readonly string[], 
 
 export class InvalidPageArgsError extends Error {}
 
+/**
+ * For connections whose source reads one way only (a log read from a row id onwards): `last` and `before`
+ * are refused rather than ignored, so a client never takes a forward page for the one it asked for.
+ */
+export function refuseBackwardPaging(field: string, args: ConnectionArgs): void {
+  if (args.last != null || args.before != null) throw new InvalidPageArgsError(`${field} pages forward only: use first/after`);
+}
+
 /** A forward page size: `first` (default `fallback`), refused outside 0..MAX_PAGE. */
 export function pageSize(first: number | null | undefined, fallback: number): number {
   const n = first ?? fallback;
