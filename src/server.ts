@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
+import { PothosValidationError } from '@pothos/core';
 import { GraphQLError, type ExecutionArgs, type GraphQLSchema, type ValidationContext } from 'graphql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -38,20 +39,29 @@ function unauthenticated(): GraphQLError {
   });
 }
 
-/** Deliberate errors keep their code; everything else is masked as INTERNAL_SERVER_ERROR and logged. */
+/** Where an error happened (locations and path), to carry over to the error that replaces it. */
+function whereOf(error: unknown) {
+  return error instanceof GraphQLError ? { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path } : {};
+}
+
+/**
+ * Every error leaves with an `extensions.code`, and with its locations and path:
+ * - an error that has a code (ours, yoga's, graphql-armor's) as it is;
+ * - our deliberate errors with their code; bad page arguments and Pothos' checks of arguments as BAD_USER_INPUT;
+ * - graphql-js' verdicts on the request before anything ran (a variable missing or not of its type: no path) as
+ *   BAD_USER_INPUT, with graphql-js' whole message, which names the variable;
+ * - everything else is masked as INTERNAL_SERVER_ERROR and logged.
+ */
 function maskError(log: Logger) {
   return (error: unknown): Error => {
+    if (error instanceof GraphQLError && typeof error.extensions.code === 'string') return error;
     const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-    if (original instanceof GraphQLError) return original;
-    if (original instanceof ServiceError || original instanceof StreamError) {
-      return new GraphQLError(original.message, { extensions: { code: original.code } });
-    }
-    if (original instanceof InvalidPageArgsError) {
-      return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
-    }
+    const coded = (code: string, message: string) => new GraphQLError(message, { ...whereOf(error), extensions: { code } });
+    if (original instanceof ServiceError || original instanceof StreamError) return coded(original.code, original.message);
+    if (original instanceof InvalidPageArgsError || original instanceof PothosValidationError) return coded('BAD_USER_INPUT', original.message);
+    if (error instanceof GraphQLError && error.path === undefined && original instanceof GraphQLError) return coded('BAD_USER_INPUT', error.message);
     log.error({ err: original }, 'unexpected error while executing an operation');
-    const path = error instanceof GraphQLError ? error.path : undefined;
-    return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    return coded('INTERNAL_SERVER_ERROR', 'Unexpected error.');
   };
 }
 

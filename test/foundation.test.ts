@@ -53,6 +53,18 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
     assert.equal(r.data.bad, null);
   });
 
+  test('a variable of the wrong type is a GraphQL error with extensions.code BAD_USER_INPUT, saying which variable', async () => {
+    for (const [query, variables] of [
+      [`query($n: Int) { domains(first: $n) { totalCount } }`, { n: 'x' }],
+      [`query($d: DateTime) { auditLog(filter: { since: $d }) { totalCount } }`, { d: 'yesterday' }],
+      [`query($id: ID!) { node(id: $id) { id } }`, {}],
+    ] as const) {
+      const r = await s.gql(query, variables);
+      assert.equal(r.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', `${query}: ${JSON.stringify(r)}`);
+      assert.match(r.errors![0]!.message, /^Variable "\$\w+"/);
+    }
+  });
+
   test('filters domains by state and name', async () => {
     const q = `query($f: DomainFilter) { domains(filter: $f) { totalCount } }`;
     assert.equal((await s.gql(q, { f: { nameContains: 'TES' } })).data.domains.totalCount, 1);
