@@ -53,6 +53,17 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
     assert.equal(r.data.bad, null);
   });
 
+  test('node(id:) finds nothing, without an error, for an ID that names nothing loadable, as for an unknown one', async () => {
+    const g = (s: string) => Buffer.from(s).toString('base64');
+    // Malformed, empty, an unknown type, a type that is no Node, a Node type with an unknown id.
+    for (const id of ['abc', '', g('Foo:1'), g('DomainDisk:vda'), g('Domain:nope')]) {
+      const r = await s.gql(`query($id: ID!) { node(id: $id) { id } }`, { id });
+      assert.deepEqual([r.errors, r.data], [undefined, { node: null }], `node(id: ${JSON.stringify(id)})`);
+    }
+    const many = await s.gql(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: ['abc', domainGlobalId(TEST_DOMAIN_UUID), g('Foo:1')] });
+    assert.deepEqual([many.errors, many.data], [undefined, { nodes: [null, { id: domainGlobalId(TEST_DOMAIN_UUID) }, null] }]);
+  });
+
   test('a variable of the wrong type is a GraphQL error with extensions.code BAD_USER_INPUT, saying which variable', async () => {
     for (const [query, variables] of [
       [`query($n: Int) { domains(first: $n) { totalCount } }`, { n: 'x' }],

@@ -10,6 +10,7 @@ import './events.js';
 import './users.js';
 import './audit.js';
 import { guardSchema } from './guards.js';
+import { unloadableIdsFindNothing } from './node-lookup.js';
 import './image.js';
 import './console.js';
 import './port-forward.js';
@@ -21,6 +22,7 @@ export function buildSchema(): GraphQLSchema {
   if (!schema) {
     schema = guardSchema(builder.toSchema({ sortSchema: true }));
     syncNodeIds(schema);
+    unloadableIdsFindNothing(schema);
   }
   return schema;
 }
