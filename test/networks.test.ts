@@ -332,6 +332,16 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     assert.equal(admin.__typename, 'AddPortForwardSuccess', JSON.stringify(admin));
     assert.deepEqual((await quotaOf(dave.token)).usage, { portForwards: 3 }, 'counted against the owner even when an admin adds it');
 
+    // A forward is a Node: its domain's owner and admins load it by its ID; anyone else finds nothing, as for an unknown ID.
+    const NODE = `query($id: ID!) { node(id: $id) { __typename id ... on PortForward { hostPort domain { name } } } }`;
+    const forward = { __typename: 'PortForward', id: admin.portForward.id, hostPort: 1022, domain: { name: 'test' } };
+    for (const [who, token, node] of [['admin', undefined, forward], ['dave, the owner', dave.token, forward], ['carol', carol.token, null]] as const) {
+      const r = await s!.gql(NODE, { id: admin.portForward.id }, token);
+      assert.deepEqual([r.errors, r.data], [undefined, { node }], who);
+    }
+    const unknown = await s!.gql(NODE, { id: encodeGlobalID('PortForward', randomUUID()) });
+    assert.deepEqual([unknown.errors, unknown.data], [undefined, { node: null }]);
+
     // portForwards pages like every connection: by protocol, then host port as a number (1022 before 2222).
     const PAGE = `query($a: String) { portForwards(first: 2, after: $a) { totalCount edges { node { protocol hostPort } } pageInfo { hasNextPage endCursor } } }`;
     const p1 = (await s!.gql(PAGE, { a: null }, dave.token)).data.portForwards;

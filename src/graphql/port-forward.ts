@@ -3,14 +3,16 @@ import { builder } from './builder.js';
 import { connectionFromSorted } from './connection.js';
 import { DomainRef } from './domain.js';
 import { PORT_FORWARD_ERRORS } from './errors.js';
-import { encodeGlobalID, localId } from './ids.js';
+import { localId } from './ids.js';
 
 const ProtocolEnum = builder.enumType('PortForwardProtocol', { values: ['TCP', 'UDP'] as const });
 
-const PortForwardRef = builder.objectRef<PortForward>('PortForward').implement({
+const PortForwardRef = builder.node(builder.objectRef<PortForward>('PortForward'), {
   description: 'A NAT port forward: traffic to a host port goes to a port of the guest’s pinned IPv4.',
+  id: { resolve: (p) => p.id },
+  isTypeOf: (v) => typeof v === 'object' && v !== null && 'hostPort' in v && 'guestPort' in v,
+  loadOne: (id, ctx) => ctx.services.portForwards.find(ctx.viewer, id),
   fields: (t) => ({
-    id: t.id({ resolve: (p) => encodeGlobalID('PortForward', p.id) }),
     protocol: t.field({ type: ProtocolEnum, resolve: (p) => p.protocol }),
     hostPort: t.exposeInt('hostPort'),
     guestPort: t.exposeInt('guestPort'),

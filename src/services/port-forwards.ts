@@ -74,6 +74,12 @@ export class PortForwardService {
       .sort((a, b) => a.protocol.localeCompare(b.protocol) || a.hostPort - b.hostPort);
   }
 
+  /** One forward, if `viewer` may see it (its domain's owner, admins); null otherwise, as for an unknown id. */
+  find(viewer: Viewer, id: string): PortForward | null {
+    const r = this.db.select().from(portForwards).where(eq(portForwards.id, id)).get();
+    return r && this.visible(viewer, r) ? this.view(r) : null;
+  }
+
   async add(viewer: Viewer, input: { domainUuid: string; protocol: Protocol; hostPort: number; guestPort: number }): Promise<PortForward> {
     const domain = this.cache.domains.get(input.domainUuid);
     if (!domain || !this.access.canSeeDomain(viewer, domain)) throw new NotFoundError('domain', input.domainUuid);
