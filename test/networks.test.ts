@@ -223,8 +223,16 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     assert.deepEqual(networks.byName('for-all-vms')!.ipv4!.dhcpHosts, [], 'the cached network shows the unpin');
     const free = await s.gql(`query($id: ID!) { node(id: $id) { ... on Network { freeIpv4 leases { mac } } } }`, { id: networkId });
     assert.deepEqual(free.data.node, { freeIpv4: 5, leases: [] });
-    const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on DeleteNetworkSuccess { deletedId } ... on Error { code message } } }`, { id: networkId });
-    assert.deepEqual(del.data.deleteNetwork, { __typename: 'DeleteNetworkSuccess', deletedId: networkId });
+    const del = await s.gql(
+      `mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on DeleteNetworkSuccess { deletedId network { id name active forwardMode bridge } } ... on Error { code message } } }`,
+      { id: networkId },
+    );
+    // Like deleteDomain, the answer carries the object in its last state (stopped); deletedId stays for older clients.
+    assert.deepEqual(del.data?.deleteNetwork, {
+      __typename: 'DeleteNetworkSuccess',
+      deletedId: networkId,
+      network: { id: networkId, name: 'for-all-vms', active: false, forwardMode: 'ROUTE', bridge: 'guests1' },
+    }, JSON.stringify(del.errors));
     assert.equal((await s.gql(`{ networks { totalCount } }`)).data.networks.totalCount, 1);
   });
 });
@@ -350,5 +358,16 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       [p1.totalCount, p1.pageInfo.hasNextPage, p2.pageInfo.hasNextPage, [...p1.edges, ...p2.edges].map((e: any) => `${e.node.protocol} ${e.node.hostPort}`)],
       [3, true, false, ['TCP 1022', 'TCP 4000', 'UDP 2222']],
     );
+  });
+
+  test('deleteNetwork answers a virtplane NAT network (an open one in libvirt) as NAT, its last state', async () => {
+    const input = { ...SEED_NETWORK, name: 'nat-gone', forwardMode: 'NAT', forwardDevice: null, bridge: 'vpnatgone0', ipv6: null,
+      ipv4: { address: '198.51.100.1', prefix: 28, dhcpRange: { start: '198.51.100.2', end: '198.51.100.14' } } };
+    const made = await s!.gql(CREATE, { input });
+    assert.equal(made.data.createNetwork.network?.forwardMode, 'NAT', JSON.stringify(made));
+    const del = await s!.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { ... on DeleteNetworkSuccess { network { name active forwardMode } } ... on Error { code message } } }`, {
+      id: made.data.createNetwork.network.id,
+    });
+    assert.deepEqual(del.data.deleteNetwork, { network: { name: 'nat-gone', active: false, forwardMode: 'NAT' } });
   });
 });

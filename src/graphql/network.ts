@@ -160,10 +160,19 @@ networkAction('setNetworkAntiSpoofing', "Turns the clean-traffic nwfilter for ne
 
 builder.mutationField('deleteNetwork', (t) =>
   t.field({
-    type: 'ID',
-    description: 'Stops and undefines a network (admin); IN_USE while domains use it.',
+    type: NetworkRef,
+    description: 'Stops and undefines a network (admin); IN_USE while domains use it. Answers with its last state.',
     args: { id: t.arg.id({ required: true }) },
-    errors: { types: NETWORK_ERRORS, result: { name: 'DeleteNetworkSuccess' }, union: { name: 'DeleteNetworkResult' }, dataField: { name: 'deletedId' } },
-    resolve: async (_root, args, ctx) => encodeGlobalID('Network', await ctx.services.networks.delete(ctx.viewer, localId(String(args.id), 'Network'))),
+    errors: {
+      types: NETWORK_ERRORS,
+      result: {
+        name: 'DeleteNetworkSuccess',
+        // The answer was only this ID before it carried the network; kept so that clients reading it still work.
+        fields: (r) => ({ deletedId: r.id({ description: 'The deleted network’s global ID (the same as `network { id }`).', resolve: (n) => encodeGlobalID('Network', n.uuid) }) }),
+      },
+      union: { name: 'DeleteNetworkResult' },
+      dataField: { name: 'network' },
+    },
+    resolve: (_root, args, ctx) => ctx.services.networks.delete(ctx.viewer, localId(String(args.id), 'Network')),
   }),
 );

@@ -200,7 +200,8 @@ export class NetworkService {
   }
 
   /** Stops and undefines a network no domain uses; IN_USE while a domain has a NIC on it or holds its addresses. */
-  async delete(viewer: Viewer, uuid: string): Promise<string> {
+  /** Stops and undefines a network; answers with its last state (stopped, shown in the mode it was made with). */
+  async delete(viewer: Viewer, uuid: string): Promise<NetworkRecord> {
     this.access.requireAdmin(viewer);
     const network = this.get(viewer, uuid);
     const users = [...this.cache.domains.values()].filter((d) =>
@@ -218,9 +219,11 @@ export class NetworkService {
       throw fromLibvirt(err, { kind: 'network', id: uuid });
     }
     await this.sync.refreshNetwork(network.path);
+    // Read before its settings go: a virtplane NAT network is an `open` one in libvirt (forwardModeOf).
+    const last = { ...network, active: false, forwardMode: this.forwardModeOf(network) };
     const settings = this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).returning().get();
     if (settings?.managedNat) this.natChanged();
-    return uuid;
+    return last;
   }
 
   private async act(viewer: Viewer, uuid: string, fn: (path: string, network: NetworkRecord) => Promise<unknown>): Promise<NetworkRecord> {
