@@ -17,7 +17,7 @@ export interface Config {
   limits: QueryLimits;
   /** Host name users reach over SSH for console tunnels. */
   publicHost: string;
-  /** Storage pools install images must live in; empty = any libvirt storage pool. */
+  /** Storage pools install images must live in; empty = any active `dir` pool (the ISO is a file in its directory). */
   imagePools: string[];
   /** nft binary (null: host firewall changes off) and the `inet` table virtplane owns. */
   nft: NftConfig;
@@ -79,7 +79,7 @@ export class ConfigError extends Error {}
 
 export const CONFIG_HELP = `virtplane: GraphQL control plane for libvirt
 
-Usage: npm start            (or: virtplane [--help])
+Usage: npm start            (npm start -- --help prints this)
 
 Environment:
   HOST                   address to listen on                         (default 127.0.0.1)

@@ -18,8 +18,8 @@ export type ImageView = Omit<Image, 'path'> & { path: string | null };
 const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
- * Install media: an admin-managed list of ISOs that live in image pools (VIRTPLANE_IMAGE_POOLS, or any
- * pool). Everyone may list them; tenants refer to them by name.
+ * Install media: an admin-managed list of ISOs that live in image pools (VIRTPLANE_IMAGE_POOLS, or any active
+ * `dir` pool). Everyone may list them; tenants refer to them by name.
  */
 export class ImageService {
   constructor(
