@@ -39,9 +39,10 @@ function unauthenticated(): GraphQLError {
   });
 }
 
-/** Where an error happened (locations and path), to carry over to the error that replaces it. */
+/** Where an error happened (locations and path) and its extensions (yoga's HTTP status), for the error replacing it. */
 function whereOf(error: unknown) {
-  return error instanceof GraphQLError ? { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path } : {};
+  if (!(error instanceof GraphQLError)) return { extensions: {} };
+  return { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: error.extensions };
 }
 
 /**
@@ -56,12 +57,16 @@ function maskError(log: Logger) {
   return (error: unknown): Error => {
     if (error instanceof GraphQLError && typeof error.extensions.code === 'string') return error;
     const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-    const coded = (code: string, message: string) => new GraphQLError(message, { ...whereOf(error), extensions: { code } });
+    const coded = (code: string, message: string) => {
+      const where = whereOf(error);
+      return new GraphQLError(message, { ...where, extensions: { ...where.extensions, code } });
+    };
     if (original instanceof ServiceError || original instanceof StreamError) return coded(original.code, original.message);
     if (original instanceof InvalidPageArgsError || original instanceof PothosValidationError) return coded('BAD_USER_INPUT', original.message);
     if (error instanceof GraphQLError && error.path === undefined && original instanceof GraphQLError) return coded('BAD_USER_INPUT', error.message);
     log.error({ err: original }, 'unexpected error while executing an operation');
-    return coded('INTERNAL_SERVER_ERROR', 'Unexpected error.');
+    const path = error instanceof GraphQLError ? error.path : undefined;
+    return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };
 }
 

@@ -64,7 +64,7 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
     assert.deepEqual([many.errors, many.data], [undefined, { nodes: [null, { id: domainGlobalId(TEST_DOMAIN_UUID) }, null] }]);
   });
 
-  test('a variable of the wrong type is a GraphQL error with extensions.code BAD_USER_INPUT, saying which variable', async () => {
+  test('a variable missing or of the wrong type is refused (HTTP 400) with extensions.code BAD_USER_INPUT, saying which variable', async () => {
     for (const [query, variables] of [
       [`query($n: Int) { domains(first: $n) { totalCount } }`, { n: 'x' }],
       [`query($d: DateTime) { auditLog(filter: { since: $d }) { totalCount } }`, { d: 'yesterday' }],
@@ -73,6 +73,7 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
       const r = await s.gql(query, variables);
       assert.equal(r.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', `${query}: ${JSON.stringify(r)}`);
       assert.match(r.errors![0]!.message, /^Variable "\$\w+"/);
+      assert.equal(r.status, 400, 'the request was refused before it ran');
     }
   });
 
