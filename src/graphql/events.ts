@@ -1,7 +1,7 @@
 import { DOMAIN_EVENT_DETAIL_NAMES, DOMAIN_EVENT_TYPES, NETWORK_EVENT_TYPES } from '../libvirt/constants.js';
 import { snapshotOf, type DomainLifecycleEvent, type NetworkLifecycleEvent } from '../services/events.js';
 import { builder } from './builder.js';
-import { InvalidPageArgsError, pageSize } from './connection.js';
+import { InvalidPageArgsError, pageSize, refuseBackwardPaging } from './connection.js';
 import { DomainRef, DomainStateEnum } from './domain.js';
 import { encodeGlobalID, localId } from './ids.js';
 import { NetworkRef } from './network.js';
@@ -95,7 +95,7 @@ builder.queryField('events', (t) =>
       description: 'Domain events you may see, oldest first, from the durable log (as far back as retention keeps them).',
       args: { filter: t.arg({ type: DomainEventFilterInput, required: false }) },
       resolve: (_root, args, ctx) => {
-        if (args.last != null || args.before != null) throw new InvalidPageArgsError('events pages forward only: use first/after');
+        refuseBackwardPaging('events', args);
         const first = pageSize(args.first, 100);
         const f = args.filter ?? {};
         const page = ctx.services.domainEvents.history(ctx.viewer, decodeEventCursor(args.after), first, {
