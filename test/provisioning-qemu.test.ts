@@ -176,19 +176,20 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
 
   test('media is ejected and inserted on the running guest', async () => {
     const eject = await s.gql(
-      `mutation($id: ID!) { ejectMedia(id: $id) { __typename ... on EjectMediaSuccess { domain { disks { device source } } } ... on Error { code message } } }`,
+      `mutation($id: ID!) { ejectMedia(id: $id) { __typename ... on EjectMediaSuccess { domain { disks { device source image { name } } } } ... on Error { code message } } }`,
       { id },
       alice.token,
     );
-    assert.deepEqual(eject.data.ejectMedia.domain?.disks.find((d: { device: string }) => d.device === 'cdrom'), { device: 'cdrom', source: null }, JSON.stringify(eject.data));
+    assert.deepEqual(eject.data.ejectMedia.domain?.disks.find((d: { device: string }) => d.device === 'cdrom'), { device: 'cdrom', source: null, image: null }, JSON.stringify(eject.data));
     const insert = await s.gql(
-      `mutation($id: ID!) { insertMedia(id: $id, image: "install") { __typename ... on InsertMediaSuccess { domain { disks { device source } } } ... on Error { code message } } }`,
+      `mutation($id: ID!) { insertMedia(id: $id, image: "install") { __typename ... on InsertMediaSuccess { domain { disks { device source image { name } } } } ... on Error { code message } } }`,
       { id },
       alice.token,
     );
     assert.deepEqual(insert.data.insertMedia.domain?.disks.find((d: { device: string }) => d.device === 'cdrom'), {
       device: 'cdrom',
-      source: join(poolDir, 'install.iso'),
+      source: null, // a host path: admins only
+      image: { name: 'install' },
     }, JSON.stringify(insert.data));
     assert.ok(virsh('dumpxml', '--inactive', domainName).includes(join(poolDir, 'install.iso')), 'in the definition too');
   });
