@@ -241,6 +241,34 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.equal(u.domains, after.domains.filter((n: string) => n !== 'test').length);
   });
 
+  test('a start or resize racing a delete or resize is refused or done first: never a running domain whose quota and disk were freed', async () => {
+    const usageBefore = await usage();
+    const domainsBefore = (await everything()).domains;
+    for (let round = 0; round < 4; round++) {
+      const made = (await create({ name: `racer-${round}` })).domain;
+      const [del, start] = await Promise.all([gqlR(DELETE, { id: made.id }), gqlR(ACTION('startDomain'), { id: made.id })]);
+      assert.equal(del.__typename, 'DeleteDomainSuccess', JSON.stringify(del));
+      // The start either ran before the delete (which then stopped the domain) or was refused.
+      assert.ok(start.__typename === 'DomainActionSuccess' || start.code === 'INVALID_STATE' || start.code === 'NOT_FOUND', JSON.stringify(start));
+      const after = await everything();
+      assert.deepEqual(after.domains, domainsBefore, `round ${round}: the domain is gone from libvirt`);
+      assert.ok(!after.volumes.includes(`vp-${made.uuid}.qcow2`));
+      assert.deepEqual(await usage(), usageBefore);
+
+      const stopped = (await create({ name: `grower-${round}` })).domain;
+      const [resized, started] = await Promise.all([
+        gqlR(RESIZE, { id: stopped.id, i: { vcpus: 2 } }),
+        gqlR(ACTION('startDomain'), { id: stopped.id }),
+      ]);
+      // Never a resize answered as done on a domain that is running with its old size.
+      if (resized.__typename === 'ResizeDomainSuccess') assert.equal(resized.domain.vcpus, 2, JSON.stringify([resized, started]));
+      else assert.equal(resized.code, 'INVALID_STATE', JSON.stringify(resized));
+      if (started.__typename !== 'DomainActionSuccess') assert.equal(started.code, 'INVALID_STATE', JSON.stringify(started));
+      await gqlR(ACTION('destroyDomain'), { id: stopped.id });
+      assert.equal((await gqlR(DELETE, { id: stopped.id })).__typename, 'DeleteDomainSuccess');
+    }
+  });
+
   test('resizeDomain: stopped only, through the quota, a failure is undone; the definition keeps MAC, console password and image', async () => {
     const made = (await create({ name: 'grow-me', diskGiB: 2, installImage: 'installer' })).domain;
     const console = async () => (await s.gql(`query($id: ID!) { domainConsole(id: $id) { password } }`, { id: made.id }, alice.token)).data.domainConsole.password;

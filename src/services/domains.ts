@@ -3,7 +3,7 @@ import { domainActions, type DomainAction } from '../libvirt/domain.js';
 import type { DomainEventType, DomainState } from '../libvirt/constants.js';
 import type { DomainDisk, DomainRecord } from '../libvirt/types.js';
 import type { AccessPolicy } from './authorization.js';
-import { fromLibvirt, NotFoundError } from './errors.js';
+import { fromLibvirt, InvalidStateError, NotFoundError } from './errors.js';
 import type { LibvirtSync } from './libvirt-sync.js';
 import type { StateCache } from './state-cache.js';
 import { isAdmin, type Viewer } from './viewer.js';
@@ -26,8 +26,18 @@ const ANNOUNCED_BY: Partial<Record<DomainAction, DomainEventType>> = {
   resume: 'RESUMED',
 };
 
+const BEING_CHANGED = 'the domain is being changed by another request';
+
 /** Reading and driving domains on behalf of a viewer. Reads come from the cache; changes go to libvirt. */
 export class DomainService {
+  /**
+   * Domains a create, resize, delete or assign is changing. Lifecycle actions are refused on them: a start
+   * between a delete's stop and undefine would leave a running domain whose quota and addresses were freed.
+   */
+  private readonly claimed = new Set<string>();
+  /** Lifecycle actions in flight, per domain: a resize or delete waits for none, it is refused while one runs. */
+  private readonly acting = new Map<string, number>();
+
   constructor(
     private readonly bus: LibvirtBus,
     private readonly cache: StateCache,
@@ -68,15 +78,38 @@ export class DomainService {
     return d && this.access.canSeeDomain(viewer, d) ? d : null;
   }
 
+  /**
+   * Claims `uuid` for a create, resize, delete or assign until the returned release is called; INVALID_STATE
+   * while another claim or a lifecycle action holds it.
+   */
+  claim(uuid: string): () => void {
+    if (this.claimed.has(uuid) || this.acting.has(uuid)) throw new InvalidStateError(BEING_CHANGED);
+    this.claimed.add(uuid);
+    return () => this.claimed.delete(uuid);
+  }
+
+  /** Whether a create, resize, delete or assign holds `uuid` (its flow handles what libvirt announces). */
+  isClaimed(uuid: string): boolean {
+    return this.claimed.has(uuid);
+  }
+
   /** Runs a lifecycle action and answers with the domain as committed after it. */
   async act(viewer: Viewer, uuid: string, action: DomainAction): Promise<DomainRecord> {
     const domain = this.get(viewer, uuid);
-    const run = () =>
-      domainActions[action](this.bus, domain.path).catch((err) => {
-        throw fromLibvirt(err, { kind: 'domain', id: uuid });
-      });
-    const after = await this.sync.changeDomain(domain.path, ANNOUNCED_BY[action] ?? null, run);
-    if (!after) throw new NotFoundError('domain', uuid);
-    return after;
+    if (this.claimed.has(uuid)) throw new InvalidStateError(BEING_CHANGED);
+    this.acting.set(uuid, (this.acting.get(uuid) ?? 0) + 1);
+    try {
+      const run = () =>
+        domainActions[action](this.bus, domain.path).catch((err) => {
+          throw fromLibvirt(err, { kind: 'domain', id: uuid });
+        });
+      const after = await this.sync.changeDomain(domain.path, ANNOUNCED_BY[action] ?? null, run);
+      if (!after) throw new NotFoundError('domain', uuid);
+      return after;
+    } finally {
+      const n = this.acting.get(uuid)! - 1;
+      if (n === 0) this.acting.delete(uuid);
+      else this.acting.set(uuid, n);
+    }
   }
 }

@@ -139,8 +139,6 @@ function prepareDeletionRecord(db: Db) {
  * start-up reconciliation finishes a deletion that was interrupted.
  */
 export class ProvisioningService {
-  /** Domains being created, resized or deleted: the UNDEFINED handler and other mutations keep off them. */
-  private readonly busy = new Set<string>();
   private storage: Promise<StoragePool> | null = null;
   private undefineFlags: readonly number[] = UNDEFINE_FLAG_SETS;
   private readonly deletions: ReturnType<typeof prepareDeletionRecord>;
@@ -187,7 +185,7 @@ export class ProvisioningService {
   async create(viewer: Viewer, input: CreateDomainInput): Promise<DomainRecord> {
     const valid = this.validateCreate(input);
     const uuid = randomUUID();
-    this.busy.add(uuid);
+    const unclaim = this.domains.claim(uuid);
     try {
       // Quota reservation, MAC lease, addresses and ownership in one transaction (one commit, before libvirt
       // is called): all recorded, or (on any error) none. A crash before the domain is defined leaves rows
@@ -214,7 +212,7 @@ export class ProvisioningService {
         throw fromLibvirt(err);
       }
     } finally {
-      this.busy.delete(uuid);
+      unclaim();
     }
   }
 
@@ -287,6 +285,17 @@ export class ProvisioningService {
         throw new ValidationError(`install image ${JSON.stringify(name)} is no longer available on the host`, 'installImage');
       }
       throw err;
+    }
+  }
+
+  /** Whether libvirt still has a domain of that UUID (asked, not taken from the cache). */
+  private async stillThere(uuid: string): Promise<boolean> {
+    try {
+      await lookupDomainByUUID(this.bus, this.driverPath, uuid);
+      return true;
+    } catch (err) {
+      ignoreKinds('NOT_FOUND')(err);
+      return false;
     }
   }
 
@@ -397,8 +406,7 @@ export class ProvisioningService {
    */
   async delete(viewer: Viewer, uuid: string, keepDisk = false): Promise<DomainRecord> {
     const domain = this.domains.get(viewer, uuid);
-    if (this.busy.has(uuid)) throw new InvalidStateError('the domain is being changed by another request');
-    this.busy.add(uuid);
+    const unclaim = this.domains.claim(uuid);
     try {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
       this.deletions.insert.run({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes });
@@ -409,7 +417,7 @@ export class ProvisioningService {
       // finds it gone too, so there is nothing left to wait for. Otherwise it is re-read here.
       if (this.cache.domainByPath(domain.path)) await this.sync.refreshDomain(domain.path);
     } finally {
-      this.busy.delete(uuid);
+      unclaim();
     }
     return { ...domain, active: false, state: 'SHUTOFF' };
   }
@@ -434,6 +442,12 @@ export class ProvisioningService {
       if (path) {
         await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
         await this.undefine(path);
+        // Started in between (outside virtplane: the API refuses actions on a domain being deleted), it lives on
+        // as a transient domain, which nothing may be released under: stop it, and it is gone.
+        if (await this.stillThere(uuid)) {
+          await domainActions.destroy(this.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
+          if (await this.stillThere(uuid)) throw new InvalidStateError('the domain is still defined or running after its deletion; try again');
+        }
       }
       // With the domain gone, its DHCP entries go while its volumes are deleted; its addresses become free for
       // others only after both (a failure in between leaves the deletion to resume, nothing given away).
@@ -467,8 +481,7 @@ export class ProvisioningService {
   async resize(viewer: Viewer, uuid: string, input: ResizeDomainInput): Promise<DomainRecord> {
     const domain = this.domains.get(viewer, uuid);
     if (domain.active || domain.state !== 'SHUTOFF') throw new InvalidStateError(`resizing needs a stopped domain; this one is ${domain.state}`);
-    if (this.busy.has(uuid)) throw new InvalidStateError('the domain is being changed by another request');
-    this.busy.add(uuid);
+    const unclaim = this.domains.claim(uuid);
     try {
       const { spec, saved } = await readDomainDefinition(this.bus, domain.path).catch((err) => {
         throw fromLibvirt(err, { kind: 'domain', id: uuid });
@@ -507,7 +520,7 @@ export class ProvisioningService {
         throw fromLibvirt(err, { kind: 'domain', id: uuid });
       }
     } finally {
-      this.busy.delete(uuid);
+      unclaim();
     }
     const after = await this.sync.refreshDomain(domain.path);
     if (!after) throw new NotFoundError('domain', uuid);
@@ -522,18 +535,23 @@ export class ProvisioningService {
     this.access.requireAdmin(viewer);
     const domain = this.domains.get(viewer, uuid);
     this.users.get(viewer, userId);
+    const unclaim = this.domains.claim(uuid);
     try {
-      // (libvirt's test driver cannot change a device: there the password stays.)
-      if (this.owners.get(uuid) !== userId) await renewConsolePassword(this.bus, domain).catch(ignoreKinds('UNSUPPORTED'));
-      await setDomainOwner(this.bus, domain.path, userId, domain.active);
-    } catch (err) {
-      throw fromLibvirt(err, { kind: 'domain', id: uuid });
+      try {
+        // (libvirt's test driver cannot change a device: there the password stays.)
+        if (this.owners.get(uuid) !== userId) await renewConsolePassword(this.bus, domain).catch(ignoreKinds('UNSUPPORTED'));
+        await setDomainOwner(this.bus, domain.path, userId, domain.active);
+      } catch (err) {
+        throw fromLibvirt(err, { kind: 'domain', id: uuid });
+      }
+      const commit = this.quotas.transaction((tx) => {
+        this.quotas.adopt(userId, uuid, resourcesOf(domain), tx);
+        return this.owners.write(uuid, userId);
+      });
+      commit();
+    } finally {
+      unclaim();
     }
-    const commit = this.quotas.transaction((tx) => {
-      this.quotas.adopt(userId, uuid, resourcesOf(domain), tx);
-      return this.owners.write(uuid, userId);
-    });
-    commit();
     return (await this.sync.refreshDomain(domain.path)) ?? domain;
   }
 
@@ -641,7 +659,7 @@ export class ProvisioningService {
    * Domains in the middle of a create, resize or delete are left to that flow.
    */
   async forget(uuid: string): Promise<void> {
-    if (this.busy.has(uuid)) return;
+    if (this.domains.isClaimed(uuid)) return;
     if (this.db.select({ u: domainDeletions.domainUuid }).from(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).get()) return;
     if (this.owners.get(uuid) !== undefined || this.quotas.has(uuid) || this.ipam.leaseholders().has(uuid)) await this.release(uuid);
   }
