@@ -269,6 +269,30 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     }
   });
 
+  test('a delete that failed part-way (storage pool stopped) is finished by retrying it', async () => {
+    const usageBefore = await usage();
+    const made = (await create({ name: 'half-gone', start: true })).domain;
+    const pool = await lookupPool(bus, TEST_DRIVER, POOL);
+    await bus.call(pool, 'org.libvirt.StoragePool', 'Destroy');
+    let failed;
+    try {
+      failed = await gqlR(DELETE, { id: made.id });
+    } finally {
+      await bus.call(pool, 'org.libvirt.StoragePool', 'Create', 'u', [0]);
+    }
+    assert.equal(failed.code, 'INVALID_STATE', JSON.stringify(failed));
+    assert.notDeepEqual(await usage(), usageBefore, 'nothing released while the disk is still there');
+    // Someone else still gets NOT_FOUND, as for any domain not theirs.
+    const bob = addTenant(s.dataDir, 'bob-half');
+    assert.equal((await gqlR(DELETE, { id: made.id }, bob.token)).code, 'NOT_FOUND');
+    const retried = await gqlR(DELETE, { id: made.id });
+    assert.deepEqual(retried, { __typename: 'DeleteDomainSuccess', domain: { name: 'half-gone' } });
+    assert.deepEqual(await usage(), usageBefore);
+    assert.ok(!(await volumeNames()).includes(`vp-${made.uuid}.qcow2`), 'volume deleted');
+    for (const [table, list] of Object.entries(rows())) assert.ok(!JSON.stringify(list).includes(made.uuid), `${table} still mentions the domain`);
+    assert.equal((await gqlR(DELETE, { id: made.id })).code, 'NOT_FOUND', 'once done, the domain is gone');
+  });
+
   test('resizeDomain: stopped only, through the quota, a failure is undone; the definition keeps MAC, console password and image', async () => {
     const made = (await create({ name: 'grow-me', diskGiB: 2, installImage: 'installer' })).domain;
     const console = async () => (await s.gql(`query($id: ID!) { domainConsole(id: $id) { password } }`, { id: made.id }, alice.token)).data.domainConsole.password;

@@ -142,6 +142,11 @@ export class ProvisioningService {
   private storage: Promise<StoragePool> | null = null;
   private undefineFlags: readonly number[] = UNDEFINE_FLAG_SETS;
   private readonly deletions: ReturnType<typeof prepareDeletionRecord>;
+  /**
+   * Deletions that failed part-way, with the domain as it was: `deleteDomain` may be retried on them (start-up
+   * reconciliation finishes them too).
+   */
+  private readonly unfinished = new Map<string, DomainRecord>();
 
   constructor(
     private readonly bus: LibvirtBus,
@@ -405,12 +410,15 @@ export class ProvisioningService {
    * MAC, then quota and ownership. Answers with its last state.
    */
   async delete(viewer: Viewer, uuid: string, keepDisk = false): Promise<DomainRecord> {
-    const domain = this.domains.get(viewer, uuid);
+    const domain = this.domains.find(viewer, uuid) ?? this.unfinishedDeletion(viewer, uuid);
     const unclaim = this.domains.claim(uuid);
     try {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
+      // A retry keeps the first request's record (and its keepDisk).
       this.deletions.insert.run({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes });
+      this.unfinished.set(uuid, domain);
       await this.finishDeletion(uuid);
+      this.unfinished.delete(uuid);
       // Through the ordered pipeline: once this answers, no query shows the domain any more. Usually the
       // UNDEFINED event's re-read has committed that already (releasing the address waits for a network re-read
       // in line after it): once a re-read has found the domain gone, every re-read after it started later and
@@ -420,6 +428,16 @@ export class ProvisioningService {
       unclaim();
     }
     return { ...domain, active: false, state: 'SHUTOFF' };
+  }
+
+  /**
+   * A deletion that failed part-way (its domain may be undefined already, so no longer listed) for a retry by
+   * whoever may still see it; NOT_FOUND for anyone else, as for a missing domain.
+   */
+  private unfinishedDeletion(viewer: Viewer, uuid: string): DomainRecord {
+    const d = this.unfinished.get(uuid);
+    if (!d || !this.deletions.byDomain.get({ domainUuid: uuid }) || !this.access.canSeeDomain(viewer, d)) throw new NotFoundError('domain', uuid);
+    return d;
   }
 
   /** Runs (or resumes) the recorded deletion of `uuid`; each step may already have been done. */
