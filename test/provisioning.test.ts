@@ -282,6 +282,15 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     }
     assert.equal(failed.code, 'INVALID_STATE', JSON.stringify(failed));
     assert.notDeepEqual(await usage(), usageBefore, 'nothing released while the disk is still there');
+    // A create meanwhile fails as data too (not a GraphQL error), and leaves nothing.
+    await bus.call(pool, 'org.libvirt.StoragePool', 'Destroy');
+    try {
+      const refused = await create({ name: 'no-pool' });
+      assert.equal(refused.__typename, 'InvalidStateError', JSON.stringify(refused));
+    } finally {
+      await bus.call(pool, 'org.libvirt.StoragePool', 'Create', 'u', [0]);
+    }
+    assert.ok(!(await everything()).domains.includes('no-pool'));
     // Someone else still gets NOT_FOUND, as for any domain not theirs.
     const bob = addTenant(s.dataDir, 'bob-half');
     assert.equal((await gqlR(DELETE, { id: made.id }, bob.token)).code, 'NOT_FOUND');

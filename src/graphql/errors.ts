@@ -72,56 +72,31 @@ builder.objectType(ValidationError, {
 
 export { ConflictError, ForbiddenError, LibvirtFailedError, LibvirtUnavailableError, NotFoundError, ValidationError };
 
+/**
+ * Every error a libvirt failure maps to (services/errors.ts `fromLibvirt`): each mutation that calls libvirt
+ * lists them all, so an expected failure (a pool or network stopped meanwhile, say) is data, not a GraphQL error.
+ */
+const LIBVIRT_ERRORS = [NotFoundError, InvalidStateError, ValidationError, ConflictError, UnsupportedError, LibvirtUnavailableError, LibvirtFailedError];
+
+type ErrorClass = new (...args: never[]) => Error;
+
+/** `own` errors plus LIBVIRT_ERRORS, each once. */
+export const withLibvirt = (...own: ErrorClass[]): ErrorClass[] => [...new Set([...own, ...LIBVIRT_ERRORS])];
+
 /** Errors any domain lifecycle action can return. */
-export const DOMAIN_ACTION_ERRORS = [
-  NotFoundError,
-  InvalidStateError,
-  ForbiddenError,
-  UnsupportedError,
-  LibvirtUnavailableError,
-  LibvirtFailedError,
-];
+export const DOMAIN_ACTION_ERRORS = withLibvirt(ForbiddenError);
 
 /** Errors of admin-only mutations on users and tokens. */
 export const ADMIN_ERRORS = [ForbiddenError, NotFoundError, ValidationError, ConflictError, InvalidStateError, InUseError];
 
 /** Errors creating a domain can return. */
-export const CREATE_DOMAIN_ERRORS = [
-  QuotaExceededError,
-  ValidationError,
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-  AddressExhaustedError,
-  UnsupportedError,
-  LibvirtUnavailableError,
-  LibvirtFailedError,
-];
+export const CREATE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenError, AddressExhaustedError);
 
 /** Errors resizing a domain can return. */
-export const RESIZE_DOMAIN_ERRORS = [
-  NotFoundError,
-  InvalidStateError,
-  ValidationError,
-  QuotaExceededError,
-  ForbiddenError,
-  UnsupportedError,
-  LibvirtUnavailableError,
-  LibvirtFailedError,
-];
+export const RESIZE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenError);
 
 /** Errors network mutations can return. */
-export const NETWORK_ERRORS = [
-  ValidationError,
-  ConflictError,
-  NotFoundError,
-  ForbiddenError,
-  InvalidStateError,
-  InUseError,
-  UnsupportedError,
-  LibvirtUnavailableError,
-  LibvirtFailedError,
-];
+export const NETWORK_ERRORS = withLibvirt(ForbiddenError, InUseError);
 
 /** Errors port forward mutations can return. */
 export const PORT_FORWARD_ERRORS = [ValidationError, ConflictError, NotFoundError, ForbiddenError, InvalidStateError, QuotaExceededError, UnsupportedError];

@@ -2,7 +2,7 @@ import type { ImageView } from '../services/images.js';
 import { builder } from './builder.js';
 import { connectionFromSorted } from './connection.js';
 import { DomainDiskRef, DomainRef } from './domain.js';
-import { ConflictError, DOMAIN_ACTION_ERRORS, ForbiddenError, LibvirtFailedError, LibvirtUnavailableError, NotFoundError, ValidationError } from './errors.js';
+import { DOMAIN_ACTION_ERRORS, ForbiddenError, NotFoundError, ValidationError, withLibvirt } from './errors.js';
 import { localId } from './ids.js';
 
 const ImageRef = builder.objectRef<ImageView>('Image').implement({
@@ -45,7 +45,7 @@ builder.mutationField('addImage', (t) =>
     description: 'Publishes an ISO that is a volume in an image pool (admins only).',
     args: { name: t.arg.string({ required: true }), path: t.arg.string({ required: true }) },
     errors: {
-      types: [ValidationError, ConflictError, ForbiddenError, LibvirtUnavailableError, LibvirtFailedError],
+      types: withLibvirt(ForbiddenError),
       result: { name: 'AddImageSuccess' },
       union: { name: 'AddImageResult' },
       dataField: { name: 'image' },
