@@ -325,7 +325,10 @@ export class ProvisioningService {
       ignoreKinds('NOT_FOUND')(err);
       this.storagePaths.forgetVolume(ref.pool, ref.volume);
       this.storagePaths.forgetPool(ref.pool); // the pool may have been made anew too (a new UUID, a new path)
-      await deleteVolume(this.bus, await this.storagePaths.volume(ref.pool, ref.volume)).catch(ignoreKinds('NOT_FOUND'));
+      await this.storagePaths
+        .volume(ref.pool, ref.volume)
+        .then((path) => deleteVolume(this.bus, path))
+        .catch(ignoreKinds('NOT_FOUND'));
     } finally {
       this.storagePaths.forgetVolume(ref.pool, ref.volume);
     }
