@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -369,5 +369,42 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       id: made.data.createNetwork.network.id,
     });
     assert.deepEqual(del.data.deleteNetwork, { network: { name: 'nat-gone', active: false, forwardMode: 'NAT' } });
+  });
+
+  test('deleting a domain whose rules cannot be taken out fails and keeps its address; a retry finishes it', async () => {
+    // nft as the server runs it: the real one, unless the flag file says it is to fail.
+    const flag = join(dataDir, 'nft-fails');
+    const wrapper = join(dataDir, 'nft-wrapper');
+    writeFileSync(wrapper, `#!/bin/sh\nif [ -e '${flag}' ]; then echo 'simulated failure' >&2; exit 1; fi\nexec nft "$@"\n`, { mode: 0o755 });
+    await s!.stop();
+    s = await startTestServer({ dataDir, nft: { binary: wrapper, table } });
+    const made = await s.gql(`mutation { createDomain(input: { name: "forwarded", vcpus: 1, memoryMiB: 64, diskGiB: 1, network: "default" }) {
+      ... on CreateDomainSuccess { domain { id uuid interfaces { ipv4 } } } ... on Error { code message } } }`);
+    const domain = made.data.createDomain.domain;
+    assert.ok(domain?.interfaces[0].ipv4, JSON.stringify(made));
+    const ipv4 = domain.interfaces[0].ipv4;
+    const add = await s.gql(`mutation($input: AddPortForwardInput!) { addPortForward(input: $input) { __typename ... on Error { message } } }`, {
+      input: { domainId: domain.id, protocol: 'TCP', hostPort: 2345, guestPort: 22 },
+    });
+    assert.equal(add.data.addPortForward.__typename, 'AddPortForwardSuccess', JSON.stringify(add));
+    assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`));
+
+    const DELETE = `mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`;
+    writeFileSync(flag, '');
+    try {
+      const failed = (await s.gql(DELETE, { id: domain.id })).data.deleteDomain;
+      assert.equal(failed.code, 'UNSUPPORTED', JSON.stringify(failed));
+      // The rule is still in the kernel, so its address must stay taken: nobody else may get it yet.
+      assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`));
+      assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, 'the address is still the deleted domain\'s');
+      const forwards = await s.gql(`{ portForwards { edges { node { hostPort } } } }`);
+      assert.ok(forwards.data.portForwards.edges.some((e: any) => e.node.hostPort === 2345), 'the forward is still listed');
+    } finally {
+      rmSync(flag, { force: true });
+    }
+    const retried = (await s.gql(DELETE, { id: domain.id })).data.deleteDomain;
+    assert.equal(retried.__typename, "DeleteDomainSuccess", JSON.stringify(retried));
+    assert.ok(!listRules().some((r: string) => r.startsWith('tcp 2345')), 'the rule is gone');
+    assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid), null);
   });
 });

@@ -37,7 +37,8 @@ const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
  */
 export class PortForwardService {
   private applying: Promise<unknown> = Promise.resolve();
-  /** Every domain deletion runs this (most domains have no forwards): prepared once. */
+  /** Every domain deletion runs these (most domains have no forwards): prepared once. */
+  private readonly ofDomain;
   private readonly deleteOfDomain;
 
   constructor(
@@ -52,6 +53,7 @@ export class PortForwardService {
     /** The port the API listens on (known once it listens); tenants may not forward it. */
     private readonly apiPort: () => number | null = () => null,
   ) {
+    this.ofDomain = db.select().from(portForwards).where(eq(portForwards.domainUuid, sql.placeholder('domainUuid'))).prepare();
     this.deleteOfDomain = db.delete(portForwards).where(eq(portForwards.domainUuid, sql.placeholder('domainUuid'))).prepare();
   }
 
@@ -122,10 +124,25 @@ export class PortForwardService {
     return this.view(r);
   }
 
-  /** Forgets a deleted domain's forwards and takes its rules out. */
+  /**
+   * Forgets a deleted domain's forwards and takes its rules out, before its addresses go free: a rule left in
+   * the kernel would send the host port to whichever guest gets the address next. So a failed rewrite puts the
+   * forwards back and fails (the deletion stays recorded, to be retried). With firewall changes turned off
+   * there is nothing of ours to take out.
+   */
   async releaseDomain(domainUuid: string): Promise<void> {
-    const n = this.deleteOfDomain.run({ domainUuid }).changes;
-    if (n > 0) await this.start();
+    const rows = this.ofDomain.all({ domainUuid });
+    if (rows.length === 0) return;
+    this.deleteOfDomain.run({ domainUuid });
+    try {
+      await this.apply();
+    } catch (err) {
+      if (err instanceof NftError && err.kind === 'DISABLED') return;
+      this.db.transaction(() => {
+        for (const r of rows) this.db.insert(portForwards).values(r).run();
+      });
+      throw this.asServiceError(err);
+    }
   }
 
   /** Rewrites the table from SQLite; rewrites run one after another, each from the state at its turn. */
