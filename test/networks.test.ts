@@ -123,6 +123,14 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     assert.equal(denied.data.createNetwork.code, 'FORBIDDEN');
     const list = await s.gql(`{ networks { totalCount } }`);
     assert.equal(list.data.networks.totalCount, 2, 'only default and for-all-vms exist');
+
+    // Sent at once, two networks on the same subnet and bridge: one is made, the other is a CONFLICT.
+    const twins = await Promise.all(['twin-a', 'twin-b'].map((name) => s.gql(CREATE, { input: { ...base, name } })));
+    const outcome = twins.map((r) => r.data.createNetwork.code ?? 'MADE').sort();
+    assert.deepEqual(outcome, ['CONFLICT', 'MADE'], JSON.stringify(twins));
+    const made = twins.find((r) => !r.data.createNetwork.code)!.data.createNetwork.network;
+    const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename } }`, { id: made.id });
+    assert.equal(del.data.deleteNetwork.__typename, 'DeleteNetworkSuccess');
   });
 
   test("IPAM hands out exactly the /29's .178–.182 with distinct IPv6 addresses, then ADDRESS_EXHAUSTED changes nothing", () => {

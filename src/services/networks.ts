@@ -49,6 +49,8 @@ function subnetsOf(n: { ipv4: { address: string; prefix: number } | null; ipv6: 
  */
 export class NetworkService {
   private nwfilter = false;
+  /** The create in progress, if any: the next waits for it (see `create`). */
+  private creating: Promise<unknown> = Promise.resolve();
   /** Read for every NIC a create makes (anti-spoofing) and for every OPEN network shown: prepared once. */
   private readonly settingsOf;
 
@@ -149,8 +151,19 @@ export class NetworkService {
     return network;
   }
 
-  async create(viewer: Viewer, input: CreateNetworkInput): Promise<NetworkRecord> {
+  /**
+   * Defines (and optionally starts) a network. Creates run one at a time: each is checked against the cache,
+   * which learns of a network only once its define has been re-read, so two at once would both pass the
+   * overlap and bridge checks.
+   */
+  create(viewer: Viewer, input: CreateNetworkInput): Promise<NetworkRecord> {
     this.access.requireAdmin(viewer);
+    const run = this.creating.then(() => this.createNow(input));
+    this.creating = run.catch(() => undefined);
+    return run;
+  }
+
+  private async createNow(input: CreateNetworkInput): Promise<NetworkRecord> {
     const spec = this.validate(input);
     // libvirt's own NAT mode rejects every new connection into the network, port forwards included.
     const managedNat = spec.forwardMode === 'NAT' && this.managedNat;
@@ -199,8 +212,10 @@ export class NetworkService {
     return this.act(viewer, uuid, (path) => setNetworkAutostart(this.bus, path, autostart));
   }
 
-  /** Stops and undefines a network no domain uses; IN_USE while a domain has a NIC on it or holds its addresses. */
-  /** Stops and undefines a network; answers with its last state (stopped, shown in the mode it was made with). */
+  /**
+   * Stops and undefines a network no domain uses (IN_USE while a domain has a NIC on it or holds its
+   * addresses); answers with its last state (stopped, shown in the mode it was made with).
+   */
   async delete(viewer: Viewer, uuid: string): Promise<NetworkRecord> {
     this.access.requireAdmin(viewer);
     const network = this.get(viewer, uuid);
