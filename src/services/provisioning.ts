@@ -533,11 +533,19 @@ export class ProvisioningService {
         }
         if (volumePath !== null && target.diskGiB * GiB > capacity) await resizeVolume(this.bus, volumePath, target.diskGiB * GiB);
       } catch (err) {
+        let restored = true;
         if (redefined) {
-          await restoreDomainDefinition(this.bus, this.driverPath, saved).catch(() => undefined);
+          restored = await restoreDomainDefinition(this.bus, this.driverPath, saved).then(
+            () => true,
+            (restoreErr: unknown) => {
+              this.log.warn({ domain: uuid, err: String(restoreErr) }, 'putting back the definition of a failed resize failed; its reservation stays at the new size');
+              return false;
+            },
+          );
           await this.sync.refreshDomain(domain.path); // queries after this answer show the definition put back
         }
-        if (before) this.quotas.restore(uuid, before);
+        // A definition left at the new size keeps the reservation made for it: never fewer resources counted than defined.
+        if (before && restored) this.quotas.restore(uuid, before);
         throw fromLibvirt(err, { kind: 'domain', id: uuid });
       }
     } finally {
