@@ -255,6 +255,34 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     assert.equal(del.data.deleteUser.__typename, 'DeleteUserSuccess');
   });
 
+  test('a domain undefined behind virtplane’s back while an admin assigns it frees everything all the same', async () => {
+    const from = await createTenant('judy', BIG);
+    const to = await createTenant('ken', BIG);
+    const bus = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const made = (await createDomain(from, `judy-${i}`)).data.createDomain.domain;
+        const [path] = await bus.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainLookupByUUID', 's', [made.uuid]);
+        const assign = s.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename } }`, { id: made.id, u: to.id });
+        // The undefine lands at some moment of the assign (before, during or after it).
+        await new Promise((r) => setTimeout(r, i % 4));
+        await bus.call(path as string, 'org.libvirt.Domain', 'Undefine', 'u', [0]);
+        await assign;
+      }
+    } finally {
+      bus.disconnect();
+    }
+    const zero = { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 };
+    for (const t of [from, to]) {
+      let u = await usage(t);
+      for (let i = 0; i < 100 && JSON.stringify(u) !== JSON.stringify(zero); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        u = await usage(t);
+      }
+      assert.deepEqual(u, zero);
+    }
+  });
+
   test('undefining a RUNNING domain behind virtplane’s back keeps its quota: it lives on as a transient domain', async () => {
     const h = await createTenant('ivan', BIG);
     const made = (await createDomain(h, 'ivan-1', { vcpus: 2 })).data.createDomain.domain;

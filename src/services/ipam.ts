@@ -77,6 +77,7 @@ function prepareStatements(db: Db) {
       .prepare(),
     deleteAllocationsOfDomain: db.delete(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).prepare(),
     deleteMacLeasesOfDomain: db.delete(macLeases).where(eq(macLeases.domainUuid, domainUuid)).prepare(),
+    macLeasesOfDomain: db.select({ mac: macLeases.mac }).from(macLeases).where(eq(macLeases.domainUuid, domainUuid)).prepare(),
   };
 }
 
@@ -229,6 +230,11 @@ export class IpamService {
       },
       { behavior: 'immediate' },
     );
+  }
+
+  /** Whether the domain holds a MAC lease or an address. */
+  holdsAny(domainUuid: string): boolean {
+    return this.q.macLeasesOfDomain.all({ domainUuid }).length > 0 || this.q.allocationsOfDomain.all({ domainUuid }).length > 0;
   }
 
   /** Domains holding a MAC lease or an address (for reconciliation against the domains libvirt has). */

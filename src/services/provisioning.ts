@@ -147,6 +147,8 @@ export class ProvisioningService {
    * reconciliation finishes them too).
    */
   private readonly unfinished = new Map<string, DomainRecord>();
+  /** Domains whose UNDEFINED came while a flow held them: looked at again when it lets go (see `claim`). */
+  private readonly undefinedWhileClaimed = new Set<string>();
 
   constructor(
     private readonly bus: LibvirtBus,
@@ -190,7 +192,7 @@ export class ProvisioningService {
   async create(viewer: Viewer, input: CreateDomainInput): Promise<DomainRecord> {
     const valid = this.validateCreate(input);
     const uuid = randomUUID();
-    const unclaim = this.domains.claim(uuid);
+    const unclaim = this.claim(uuid);
     try {
       // Quota reservation, MAC lease, addresses and ownership in one transaction (one commit, before libvirt
       // is called): all recorded, or (on any error) none. A crash before the domain is defined leaves rows
@@ -414,7 +416,7 @@ export class ProvisioningService {
    */
   async delete(viewer: Viewer, uuid: string, keepDisk = false): Promise<DomainRecord> {
     const domain = this.domains.find(viewer, uuid) ?? this.unfinishedDeletion(viewer, uuid);
-    const unclaim = this.domains.claim(uuid);
+    const unclaim = this.claim(uuid);
     try {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
       // A retry keeps the first request's record (and its keepDisk).
@@ -431,6 +433,21 @@ export class ProvisioningService {
       unclaim();
     }
     return { ...domain, active: false, state: 'SHUTOFF' };
+  }
+
+  /**
+   * Claims `uuid` (DomainService.claim). An UNDEFINED met while it was claimed was left to the flow holding
+   * it; if the flow did not deal with it (an assign or resize that failed because the domain went), it is
+   * handled once the claim is released.
+   */
+  private claim(uuid: string): () => void {
+    const release = this.domains.claim(uuid);
+    return () => {
+      release();
+      if (this.undefinedWhileClaimed.delete(uuid) && !this.cache.domains.has(uuid)) {
+        this.forget(uuid).catch((err: unknown) => this.log.warn({ domain: uuid, err: String(err) }, 'releasing an undefined domain failed'));
+      }
+    };
   }
 
   /**
@@ -502,7 +519,7 @@ export class ProvisioningService {
   async resize(viewer: Viewer, uuid: string, input: ResizeDomainInput): Promise<DomainRecord> {
     const domain = this.domains.get(viewer, uuid);
     if (domain.active || domain.state !== 'SHUTOFF') throw new InvalidStateError(`resizing needs a stopped domain; this one is ${domain.state}`);
-    const unclaim = this.domains.claim(uuid);
+    const unclaim = this.claim(uuid);
     try {
       const { spec, saved } = await readDomainDefinition(this.bus, domain.path).catch((err) => {
         throw fromLibvirt(err, { kind: 'domain', id: uuid });
@@ -564,7 +581,7 @@ export class ProvisioningService {
     this.access.requireAdmin(viewer);
     const domain = this.domains.get(viewer, uuid);
     this.users.get(viewer, userId);
-    const unclaim = this.domains.claim(uuid);
+    const unclaim = this.claim(uuid);
     try {
       try {
         // (libvirt's test driver cannot change a device: there the password stays.)
@@ -688,9 +705,12 @@ export class ProvisioningService {
    * Domains in the middle of a create, resize or delete are left to that flow.
    */
   async forget(uuid: string): Promise<void> {
-    if (this.domains.isClaimed(uuid)) return;
+    if (this.domains.isClaimed(uuid)) {
+      this.undefinedWhileClaimed.add(uuid);
+      return;
+    }
     if (this.db.select({ u: domainDeletions.domainUuid }).from(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).get()) return;
-    if (this.owners.get(uuid) !== undefined || this.quotas.has(uuid) || this.ipam.leaseholders().has(uuid)) await this.release(uuid);
+    if (this.owners.get(uuid) !== undefined || this.quotas.has(uuid) || this.ipam.holdsAny(uuid)) await this.release(uuid);
   }
 
   /**
