@@ -74,12 +74,12 @@ export class ConsoleService {
   /** A new password, on the running guest (live) and in its definition; answers with the console as it now is. */
   async rotatePassword(viewer: Viewer, uuid: string): Promise<DomainConsole> {
     const domain = this.domains.get(viewer, uuid);
-    let renewed;
-    try {
-      renewed = await renewConsolePassword(this.bus, domain);
-    } catch (err) {
-      throw fromLibvirt(err, { kind: 'domain', id: uuid });
-    }
+    // Not while an assign hands the domain on (its new owner would get a password the old one chose).
+    const renewed = await this.domains.whileActing(uuid, () =>
+      renewConsolePassword(this.bus, domain).catch((err) => {
+        throw fromLibvirt(err, { kind: 'domain', id: uuid });
+      }),
+    );
     if (!renewed) throw new UnsupportedError('this domain has no SPICE or VNC console');
     return this.get(viewer, uuid);
   }

@@ -94,11 +94,9 @@ export class DomainService {
   }
 
   /** Runs a lifecycle action and answers with the domain as committed after it. */
-  async act(viewer: Viewer, uuid: string, action: DomainAction): Promise<DomainRecord> {
+  act(viewer: Viewer, uuid: string, action: DomainAction): Promise<DomainRecord> {
     const domain = this.get(viewer, uuid);
-    if (this.claimed.has(uuid)) throw new InvalidStateError(BEING_CHANGED);
-    this.acting.set(uuid, (this.acting.get(uuid) ?? 0) + 1);
-    try {
+    return this.whileActing(uuid, async () => {
       const run = () =>
         domainActions[action](this.bus, domain.path).catch((err) => {
           throw fromLibvirt(err, { kind: 'domain', id: uuid });
@@ -106,6 +104,18 @@ export class DomainService {
       const after = await this.sync.changeDomain(domain.path, ANNOUNCED_BY[action] ?? null, run);
       if (!after) throw new NotFoundError('domain', uuid);
       return after;
+    });
+  }
+
+  /**
+   * Runs a change to a domain that is not a whole flow (a lifecycle action, a media change, a console
+   * password): refused while a flow claims the domain, and no claim is granted while it runs.
+   */
+  async whileActing<T>(uuid: string, change: () => Promise<T>): Promise<T> {
+    if (this.claimed.has(uuid)) throw new InvalidStateError(BEING_CHANGED);
+    this.acting.set(uuid, (this.acting.get(uuid) ?? 0) + 1);
+    try {
+      return await change();
     } finally {
       const n = this.acting.get(uuid)! - 1;
       if (n === 0) this.acting.delete(uuid);

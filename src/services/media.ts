@@ -26,16 +26,19 @@ export class MediaService {
     return this.change(this.domains.get(viewer, uuid), null);
   }
 
-  private async change(domain: DomainRecord, path: string | null): Promise<DomainRecord> {
+  private change(domain: DomainRecord, path: string | null): Promise<DomainRecord> {
     const drive = domain.disks.find((d) => d.device === 'cdrom');
     if (!drive) throw new InvalidStateError('this domain has no CD-ROM drive');
-    try {
-      await changeMedia(this.bus, domain, drive, path === null ? null : { type: 'file', path });
-    } catch (err) {
-      throw fromLibvirt(err, { kind: 'domain', id: domain.uuid });
-    }
-    const after = await this.sync.refreshDomain(domain.path);
-    if (!after) throw new NotFoundError('domain', domain.uuid);
-    return after;
+    // Not while a resize rewrites the definition (it would put the old media back), nor a delete runs.
+    return this.domains.whileActing(domain.uuid, async () => {
+      try {
+        await changeMedia(this.bus, domain, drive, path === null ? null : { type: 'file', path });
+      } catch (err) {
+        throw fromLibvirt(err, { kind: 'domain', id: domain.uuid });
+      }
+      const after = await this.sync.refreshDomain(domain.path);
+      if (!after) throw new NotFoundError('domain', domain.uuid);
+      return after;
+    });
   }
 }

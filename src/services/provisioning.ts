@@ -32,7 +32,7 @@ import type { CpuMode, DomainRecord, DomainSpec, DomainType, GraphicsType } from
 import type { AccessPolicy } from './authorization.js';
 import { generateConsolePassword, renewConsolePassword } from './console.js';
 import type { DomainService } from './domains.js';
-import { ConflictError, fromLibvirt, InvalidStateError, NotFoundError, UnsupportedError, ValidationError } from './errors.js';
+import { ConflictError, fromLibvirt, InvalidStateError, LibvirtFailedError, NotFoundError, UnsupportedError, ValidationError } from './errors.js';
 import type { ImageService } from './images.js';
 import type { IpamService } from './ipam.js';
 import type { LibvirtSync } from './libvirt-sync.js';
@@ -575,7 +575,8 @@ export class ProvisioningService {
 
   /**
    * Admin: gives an existing domain to a user (metadata first, then SQLite), counting its resources. The
-   * console gets a new password first: whoever had the domain before knows the old one.
+   * console then gets a new password: whoever had the domain before knows the old one. Should that fail, the
+   * domain is handed on all the same and the error says so (rotateConsolePassword can be retried).
    */
   async assign(viewer: Viewer, uuid: string, userId: string): Promise<DomainRecord> {
     this.access.requireAdmin(viewer);
@@ -583,9 +584,8 @@ export class ProvisioningService {
     this.users.get(viewer, userId);
     const unclaim = this.claim(uuid);
     try {
+      const handedOn = this.owners.get(uuid) !== userId;
       try {
-        // (libvirt's test driver cannot change a device: there the password stays.)
-        if (this.owners.get(uuid) !== userId) await renewConsolePassword(this.bus, domain).catch(ignoreKinds('UNSUPPORTED'));
         await setDomainOwner(this.bus, domain.path, userId, domain.active);
       } catch (err) {
         throw fromLibvirt(err, { kind: 'domain', id: uuid });
@@ -595,6 +595,15 @@ export class ProvisioningService {
         return this.owners.write(uuid, userId);
       });
       commit();
+      // Renewed once the previous owner can no longer see the domain, so it cannot read the new password.
+      // (libvirt's test driver cannot change a device: there the password stays.)
+      if (handedOn) {
+        await renewConsolePassword(this.bus, domain)
+          .catch(ignoreKinds('UNSUPPORTED'))
+          .catch((err: unknown) => {
+            throw new LibvirtFailedError(`the domain was assigned, but its console password could not be renewed (retry rotateConsolePassword): ${(err as Error).message}`);
+          });
+      }
     } finally {
       unclaim();
     }
