@@ -72,6 +72,15 @@ function maskError(log: Logger) {
 
 type WsContextExtra = { viewer?: Viewer };
 
+/**
+ * A parse or validation error sent over graphql-ws with the code HTTP gives it (yoga codes those on its own
+ * path only); a code it has (a query limit's) stays. HTTP status hints mean nothing on a socket.
+ */
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  const { http: _http, ...extensions } = error.extensions as Record<string, unknown>;
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: { ...extensions, code: typeof extensions.code === 'string' ? extensions.code : code } });
+}
+
 /** Close code for a WebSocket whose API token was revoked (graphql-ws' Unauthorized). */
 export const WS_TOKEN_REVOKED = 4401;
 
@@ -195,10 +204,10 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
         try {
           document = parse(params.query);
         } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+          return [withCode(err instanceof GraphQLError ? err : new GraphQLError(String(err)), 'GRAPHQL_PARSE_FAILED')];
         }
         const errors = validate(schema, document);
-        if (errors.length) return errors;
+        if (errors.length) return errors.map((e: GraphQLError) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
         const args: ExecutionArgs = {
           schema,
           operationName: params.operationName,

@@ -194,6 +194,22 @@ describe('foundation: authentication', () => {
     }
   });
 
+  test('over graphql-ws, a document that does not parse or validate is refused with the code HTTP gives it', async () => {
+    const client = s.ws();
+    try {
+      const codes = [];
+      for (const query of ['subscription {', 'subscription { nosuch }']) {
+        const errors = await new Promise<any[]>((resolve, reject) =>
+          client.subscribe({ query }, { next: () => reject(new Error('answered')), error: (e) => resolve(e as any[]), complete: () => reject(new Error('completed')) }),
+        );
+        codes.push(errors.map((e) => [e.extensions?.code, e.extensions?.http]));
+      }
+      assert.deepEqual(codes, [[['GRAPHQL_PARSE_FAILED', undefined]], [['GRAPHQL_VALIDATION_FAILED', undefined]]]);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   test('a WebSocket without a valid token is closed with 4403', async () => {
     const ws = new WebSocket(s.wsUrl, 'graphql-transport-ws');
     await new Promise((resolve) => ws.once('open', resolve));
