@@ -28,6 +28,8 @@ export interface PortForward {
 /** Tenants may not forward privileged host ports (below this) nor the API's own port. */
 export const FIRST_TENANT_HOST_PORT = 1024;
 
+type ForwardRow = typeof portForwards.$inferSelect;
+
 const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
 
 /**
@@ -114,13 +116,7 @@ export class PortForwardService {
   async remove(viewer: Viewer, id: string): Promise<PortForward> {
     const r = this.db.select().from(portForwards).where(eq(portForwards.id, id)).get();
     if (!r || !this.visible(viewer, r)) throw new NotFoundError('port forward', id);
-    this.db.delete(portForwards).where(eq(portForwards.id, id)).run();
-    try {
-      await this.apply();
-    } catch (err) {
-      this.db.insert(portForwards).values(r).run();
-      throw this.asServiceError(err);
-    }
+    await this.withoutRules((f) => f.id === id, () => this.db.delete(portForwards).where(eq(portForwards.id, id)).run());
     return this.view(r);
   }
 
@@ -131,18 +127,29 @@ export class PortForwardService {
    * there is nothing of ours to take out.
    */
   async releaseDomain(domainUuid: string): Promise<void> {
-    const rows = this.ofDomain.all({ domainUuid });
-    if (rows.length === 0) return;
-    this.deleteOfDomain.run({ domainUuid });
-    try {
-      await this.apply();
-    } catch (err) {
-      if (err instanceof NftError && err.kind === 'DISABLED') return;
-      this.db.transaction(() => {
-        for (const r of rows) this.db.insert(portForwards).values(r).run();
-      });
+    if (this.ofDomain.all({ domainUuid }).length === 0) return;
+    // With firewall changes turned off there are no rules of ours to take out.
+    await this.withoutRules((f) => f.domainUuid === domainUuid, () => this.deleteOfDomain.run({ domainUuid }), ['DISABLED']);
+  }
+
+  /**
+   * Takes the rules of the forwards `leaving` picks out of the kernel, then (in the same turn of the rewrite
+   * queue) runs `forget`, which drops their rows. Until then their host ports stay taken, so no one else's
+   * forward can claim one meanwhile, and a failed rewrite leaves everything as it was.
+   */
+  private async withoutRules(leaving: (f: ForwardRow) => boolean, forget: () => unknown, tolerated: NftError['kind'][] = []): Promise<void> {
+    const run = this.applying.then(async () => {
+      try {
+        await applyRuleset(this.nft, this.rules(leaving));
+      } catch (err) {
+        if (!(err instanceof NftError && tolerated.includes(err.kind))) throw err;
+      }
+      forget();
+    });
+    this.applying = run.catch(() => {});
+    await run.catch((err: unknown) => {
       throw this.asServiceError(err);
-    }
+    });
   }
 
   /** Rewrites the table from SQLite; rewrites run one after another, each from the state at its turn. */
@@ -152,9 +159,11 @@ export class PortForwardService {
     return run;
   }
 
-  private rules(): Ruleset {
+  /** The table's rules as SQLite holds them, without the forwards `leaving` picks (about to go). */
+  private rules(leaving: (f: ForwardRow) => boolean = () => false): Ruleset {
     const dnat: DnatRule[] = [];
     for (const r of this.db.select().from(portForwards).all()) {
+      if (leaving(r)) continue;
       const ip = this.ipam.primaryIpv4(r.domainUuid)?.ipv4;
       if (ip) dnat.push({ id: r.id, protocol: r.protocol, hostPort: r.hostPort, guestIpv4: ip, guestPort: r.guestPort });
     }
