@@ -407,6 +407,11 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, 'the address is still the deleted domain\'s');
       const forwards = await s.gql(`{ portForwards { edges { node { hostPort } } } }`);
       assert.ok(forwards.data.portForwards.edges.some((e: any) => e.node.hostPort === 2345), 'the forward is still listed');
+      // A restart cannot finish it either: start-up reconciliation keeps what the deletion holds.
+      await s.stop();
+      s = await startTestServer({ dataDir, nft: { binary: wrapper, table } });
+      assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, 'the address is kept across the restart');
+      assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`));
     } finally {
       rmSync(flag, { force: true });
     }

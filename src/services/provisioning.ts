@@ -118,7 +118,7 @@ function prepareDeletionRecord(db: Db) {
   return {
     insert: db
       .insert(domainDeletions)
-      .values({ domainUuid, domainName: sql.placeholder('domainName'), keepDisk: sql.placeholder('keepDisk'), volumes: sql.placeholder('volumes') })
+      .values({ domainUuid, domainName: sql.placeholder('domainName'), keepDisk: sql.placeholder('keepDisk'), volumes: sql.placeholder('volumes'), domain: sql.placeholder('domain') })
       .onConflictDoNothing()
       .prepare(),
     byDomain: db.select().from(domainDeletions).where(eq(domainDeletions.domainUuid, domainUuid)).prepare(),
@@ -142,11 +142,6 @@ export class ProvisioningService {
   private storage: Promise<StoragePool> | null = null;
   private undefineFlags: readonly number[] = UNDEFINE_FLAG_SETS;
   private readonly deletions: ReturnType<typeof prepareDeletionRecord>;
-  /**
-   * Deletions that failed part-way, with the domain as it was: `deleteDomain` may be retried on them (start-up
-   * reconciliation finishes them too).
-   */
-  private readonly unfinished = new Map<string, DomainRecord>();
   /** Domains whose UNDEFINED came while a flow held them: looked at again when it lets go (see `claim`). */
   private readonly undefinedWhileClaimed = new Set<string>();
 
@@ -420,10 +415,8 @@ export class ProvisioningService {
     try {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
       // A retry keeps the first request's record (and its keepDisk).
-      this.deletions.insert.run({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes });
-      this.unfinished.set(uuid, domain);
+      this.deletions.insert.run({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes, domain });
       await this.finishDeletion(uuid);
-      this.unfinished.delete(uuid);
       // Through the ordered pipeline: once this answers, no query shows the domain any more. Usually the
       // UNDEFINED event's re-read has committed that already (releasing the address waits for a network re-read
       // in line after it): once a re-read has found the domain gone, every re-read after it started later and
@@ -455,8 +448,8 @@ export class ProvisioningService {
    * whoever may still see it; NOT_FOUND for anyone else, as for a missing domain.
    */
   private unfinishedDeletion(viewer: Viewer, uuid: string): DomainRecord {
-    const d = this.unfinished.get(uuid);
-    if (!d || !this.deletions.byDomain.get({ domainUuid: uuid }) || !this.access.canSeeDomain(viewer, d)) throw new NotFoundError('domain', uuid);
+    const d = this.deletions.byDomain.get({ domainUuid: uuid })?.domain as DomainRecord | null | undefined;
+    if (!d || !this.access.canSeeDomain(viewer, d)) throw new NotFoundError('domain', uuid);
     return d;
   }
 
@@ -644,8 +637,11 @@ export class ProvisioningService {
       report.deletionsFinished++;
     }
 
-    // Domains just deleted may linger in the cache until their UNDEFINED event is committed.
-    const existing = new Set([...this.cache.domains.keys()].filter((u) => !deleted.has(u)));
+    // Domains just deleted may linger in the cache until their UNDEFINED event is committed. A deletion that
+    // could not be finished keeps what it holds (addresses, quota, ownership, volumes) until it is: it counts as
+    // existing here.
+    const pending = new Set(this.db.select({ u: domainDeletions.domainUuid }).from(domainDeletions).all().map((r) => r.u));
+    const existing = new Set([...this.cache.domains.keys(), ...pending].filter((u) => !deleted.has(u)));
     const dropped = this.quotas.dropMissing(existing);
     report.reservationsDropped = dropped.length;
     for (const uuid of this.owners.domains()) if (!existing.has(uuid)) this.unbind(uuid);
@@ -655,7 +651,7 @@ export class ProvisioningService {
     }
     for (const a of this.ipam.allocations()) {
       // A network gone from libvirt (or without DHCP) has nothing to pin into.
-      if (!this.ipam.needsPin(a) || !existing.has(a.domainUuid)) continue;
+      if (!this.ipam.needsPin(a) || !existing.has(a.domainUuid) || pending.has(a.domainUuid)) continue;
       if (await attempt({ mac: a.mac }, () => this.ipam.pin(a.mac))) report.addressesPinned++;
     }
 

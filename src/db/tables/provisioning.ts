@@ -19,6 +19,11 @@ export const domainDeletions = sqliteTable('domain_deletions', {
   /** Volumes to delete (or, with keepDisk, to keep), read from the definition before it is undefined. */
   volumes: text('volumes', { mode: 'json' }).$type<VolumeRef[]>().notNull(),
   startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+  /**
+   * The domain as it was when its deletion began (a DomainRecord), so that a deletion that failed part-way can
+   * be retried, and answered, once libvirt no longer lists the domain. Null in rows from before it was kept.
+   */
+  domain: text('domain', { mode: 'json' }).$type<object>(),
 });
 
 /**

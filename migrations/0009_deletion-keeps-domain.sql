@@ -1,0 +1,1 @@
+ALTER TABLE `domain_deletions` ADD `domain` text;
