@@ -437,9 +437,12 @@ export class ProvisioningService {
     const release = this.domains.claim(uuid);
     return () => {
       release();
-      if (this.undefinedWhileClaimed.delete(uuid) && !this.cache.domains.has(uuid)) {
-        this.forget(uuid).catch((err: unknown) => this.log.warn({ domain: uuid, err: String(err) }, 'releasing an undefined domain failed'));
-      }
+      if (!this.undefinedWhileClaimed.delete(uuid)) return;
+      // libvirt is asked, not the cache: the flow may have defined the domain again (a resize's redefine)
+      // before the cache has re-read it.
+      void (async () => {
+        if (!(await this.stillThere(uuid))) await this.forget(uuid);
+      })().catch((err: unknown) => this.log.warn({ domain: uuid, err: String(err) }, 'releasing an undefined domain failed'));
     };
   }
 
@@ -594,6 +597,7 @@ export class ProvisioningService {
         await renewConsolePassword(this.bus, domain)
           .catch(ignoreKinds('UNSUPPORTED'))
           .catch((err: unknown) => {
+            if (err instanceof LibvirtError && err.kind === 'NOT_FOUND') throw new NotFoundError('domain', uuid); // gone meanwhile
             throw new LibvirtFailedError(`the domain was assigned, but its console password could not be renewed (retry rotateConsolePassword): ${(err as Error).message}`);
           });
       }
