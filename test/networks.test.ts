@@ -411,6 +411,15 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       await s.stop();
       s = await startTestServer({ dataDir, nft: { binary: wrapper, table } });
       assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, 'the address is kept across the restart');
+      const db = new Database(join(dataDir, 'virtplane.sqlite'), { readonly: true });
+      try {
+        for (const table of ['reservations', 'domain_owners', 'domain_deletions']) {
+          const n = (db.prepare(`select count(*) as n from ${table} where domain_uuid = ?`).get(domain.uuid) as { n: number }).n;
+          assert.equal(n, 1, `${table} keeps the unfinished deletion's row`);
+        }
+      } finally {
+        db.close();
+      }
       assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`));
     } finally {
       rmSync(flag, { force: true });
