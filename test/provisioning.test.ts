@@ -10,7 +10,7 @@ import { deleteDhcpHost } from '../src/libvirt/network.js';
 import { createVolume, deleteVolume, listVolumes, lookupPool, lookupVolume, readVolume } from '../src/libvirt/storage.js';
 import type { DomainRecord } from '../src/libvirt/types.js';
 import { TEST_DRIVER } from './helpers/libvirt-stack.js';
-import { ADMIN_TOKEN, startTestServer, type TestServer } from './helpers/server.js';
+import { ADMIN_TOKEN, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 import { addTenant, eventually } from './helpers/tenants.js';
 
 const GiB = 1024 ** 3;
@@ -300,6 +300,19 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.ok(!(await volumeNames()).includes(`vp-${made.uuid}.qcow2`), 'volume deleted');
     for (const [table, list] of Object.entries(rows())) assert.ok(!JSON.stringify(list).includes(made.uuid), `${table} still mentions the domain`);
     assert.equal((await gqlR(DELETE, { id: made.id })).code, 'NOT_FOUND', 'once done, the domain is gone');
+
+    // A row from before deletions recorded their domain: an admin may still finish it; a tenant finds nothing.
+    const old = randomUUID();
+    const db = new Database(join(s.dataDir, 'virtplane.sqlite'));
+    try {
+      db.prepare(`insert into domain_deletions (domain_uuid, domain_name, keep_disk, volumes) values (?, 'old-row', 0, '[]')`).run(old);
+    } finally {
+      db.close();
+    }
+    const oldId = domainGlobalId(old);
+    assert.equal((await gqlR(DELETE, { id: oldId })).code, 'NOT_FOUND');
+    assert.deepEqual((await s.gql(DELETE, { id: oldId })).data.r, { __typename: 'DeleteDomainSuccess', domain: { name: 'old-row' } });
+    assert.ok(!JSON.stringify(rows().domain_deletions).includes(old));
   });
 
   test('resizeDomain: stopped only, through the quota, a failure is undone; the definition keeps MAC, console password and image', async () => {

@@ -40,7 +40,7 @@ import type { OwnershipStore } from './ownership.js';
 import type { QuotaService, Resources } from './quotas.js';
 import type { StateCache } from './state-cache.js';
 import type { UserService } from './users.js';
-import type { Viewer } from './viewer.js';
+import { isAdmin, type Viewer } from './viewer.js';
 
 export interface CreateDomainInput {
   name: string;
@@ -451,7 +451,9 @@ export class ProvisioningService {
    * whoever may still see it; NOT_FOUND for anyone else, as for a missing domain.
    */
   private unfinishedDeletion(viewer: Viewer, uuid: string): DomainRecord {
-    const d = this.deletions.byDomain.get({ domainUuid: uuid })?.domain as DomainRecord | null | undefined;
+    const row = this.deletions.byDomain.get({ domainUuid: uuid });
+    // Rows from before the domain was recorded with them: admins may still retry, answered with what is known.
+    const d = (row?.domain as DomainRecord | null | undefined) ?? (row && isAdmin(viewer) ? stubOf(uuid, row.domainName) : null);
     if (!d || !this.access.canSeeDomain(viewer, d)) throw new NotFoundError('domain', uuid);
     return d;
   }
@@ -741,6 +743,11 @@ export class ProvisioningService {
       return this.owners.remove(uuid);
     })();
   }
+}
+
+/** A stopped domain known only by UUID and name. */
+function stubOf(uuid: string, name: string): DomainRecord {
+  return { uuid, name, path: '', state: 'SHUTOFF', stateReason: 'UNKNOWN', active: false, persistent: false, autostart: false, vcpus: 0, memoryMiB: 0, interfaces: [], disks: [], graphics: [], metadata: { ownerId: null } };
 }
 
 function isOurVolume(name: string, uuid: string): boolean {
