@@ -3,6 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { LibvirtBus } from '../src/libvirt/bus.js';
 import { DEFAULT_LIMITS } from '../src/config.js';
+import { localId } from '../src/graphql/ids.js';
+import { eventually } from './helpers/tenants.js';
 import { ADMIN_TOKEN, collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 
 const TEST_DOMAIN_UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f'; // the test driver's own domain, owned by nobody
@@ -305,6 +307,23 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const seen = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { state persistent } } }`, { id: made.id }, h.token);
     assert.deepEqual(seen.data.node, { state: 'RUNNING', persistent: false });
     sub.unsubscribe();
+  });
+
+  test('revoking a token ends its open server-sent-events subscription with UNAUTHENTICATED', async () => {
+    const g = await createTenant('gina', BIG);
+    const res = await fetch(s.url, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream', 'content-type': 'application/json', authorization: `Bearer ${g.token}` },
+      body: JSON.stringify({ query: 'subscription { domainEvents { type } }' }),
+    });
+    assert.equal(res.status, 200);
+    const registry = s.app.services.subscriptions;
+    await eventually(async () => registry.count(localId(g.tokenId, 'ApiToken')) > 0 || undefined, 'the subscription open');
+    const r = await s.gql(`mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }`, { id: g.tokenId });
+    assert.equal(r.data.revokeApiToken.__typename, 'RevokeApiTokenSuccess');
+    const text = await res.text(); // the stream ends after the error
+    const payloads = [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]!)).filter((p) => p.errors);
+    assert.deepEqual(payloads.map((p) => p.errors.map((e: { extensions?: { code?: string } }) => e.extensions?.code)), [['UNAUTHENTICATED']], text);
   });
 
   test('revoking a token refuses its next request and closes its open WebSocket', async () => {

@@ -1,12 +1,22 @@
 import { LimitExceededError } from './errors.js';
+import { StreamError } from './event-hub.js';
 import type { Viewer } from './viewer.js';
 
 /**
  * Open subscriptions per API token: caps them, and ends them all when the token stops being valid.
  * Every subscription field's source passes through `track`.
  */
+/** Ends a subscription whose API token was revoked (or its user deleted), so its client can tell why. */
+export class TokenRevokedError extends StreamError {
+  readonly code = 'UNAUTHENTICATED';
+  constructor() {
+    super('the API token of this subscription was revoked');
+  }
+}
+
 export class SubscriptionRegistry {
-  private readonly byToken = new Map<string, Set<AsyncIterator<unknown>>>();
+  /** Each open subscription's `revoke`, per token. */
+  private readonly byToken = new Map<string, Set<() => void>>();
 
   constructor(private readonly maxPerToken: number) {}
 
@@ -31,21 +41,35 @@ export class SubscriptionRegistry {
     }
     const inner = source[Symbol.asyncIterator]();
     let done = false;
+    let revoked = false;
     const finish = () => {
       if (done) return;
       done = true;
-      open.delete(wrapped);
+      open.delete(revoke);
       if (open.size === 0) this.byToken.delete(viewer.tokenId);
+    };
+    // The next `next` (or the one waiting) fails once with UNAUTHENTICATED; the source is ended at once.
+    const revoke = () => {
+      revoked = true;
+      finish();
+      void inner.return?.();
+    };
+    const failRevoked = (): never => {
+      revoked = false;
+      throw new TokenRevokedError();
     };
     const wrapped: AsyncIterableIterator<T> = {
       next: async () => {
+        if (revoked) failRevoked();
         if (done) return { value: undefined, done: true };
         try {
           const r = await inner.next();
+          if (revoked) failRevoked();
           if (r.done) finish();
           return r;
         } catch (err) {
           finish();
+          if (revoked) failRevoked();
           throw err;
         }
       },
@@ -58,7 +82,7 @@ export class SubscriptionRegistry {
         return wrapped;
       },
     };
-    open.add(wrapped);
+    open.add(revoke);
     this.byToken.set(viewer.tokenId, open);
     return wrapped;
   }
@@ -67,8 +91,8 @@ export class SubscriptionRegistry {
     return this.byToken.get(tokenId)?.size ?? 0;
   }
 
-  /** Ends every open subscription of these tokens. */
+  /** Ends every open subscription of these tokens with UNAUTHENTICATED. */
   closeTokens(tokenIds: readonly string[]): void {
-    for (const id of tokenIds) for (const it of [...(this.byToken.get(id) ?? [])]) void it.return?.();
+    for (const id of tokenIds) for (const revoke of [...(this.byToken.get(id) ?? [])]) revoke();
   }
 }
