@@ -144,7 +144,13 @@ export class PortForwardService {
       } catch (err) {
         if (!(err instanceof NftError && tolerated.includes(err.kind))) throw err;
       }
-      forget();
+      try {
+        forget();
+      } catch (err) {
+        // The rows stay: their rules go back in with the next rewrite, queued right behind this one.
+        void this.apply().catch(() => undefined);
+        throw err;
+      }
     });
     this.applying = run.catch(() => {});
     await run.catch((err: unknown) => {
