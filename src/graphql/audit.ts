@@ -1,6 +1,6 @@
 import type { AuditEvent } from '../services/audit.js';
 import { builder } from './builder.js';
-import { cursorKey, encodeCursor, InvalidPageArgsError, pageSize, refuseBackwardPaging } from './connection.js';
+import { countedConnection, cursorKey, encodeCursor, InvalidPageArgsError, pageSize, refuseBackwardPaging } from './connection.js';
 import { encodeGlobalID, localId } from './ids.js';
 
 const AuditEventRef = builder.objectRef<AuditEvent>('AuditEvent').implement({
@@ -65,10 +65,7 @@ builder.queryField('auditLog', (t) =>
         };
       },
     },
-    {
-      name: 'AuditEventConnection',
-      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: number }).totalCount }) }),
-    },
+    countedConnection('AuditEventConnection'),
     { name: 'AuditEventEdge' },
   ),
 );

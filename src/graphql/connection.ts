@@ -110,3 +110,16 @@ export function connectionFromSorted<T>(items: readonly T[], args: ConnectionArg
     totalCount: items.length,
   };
 }
+
+/**
+ * The options of a connection type whose resolver returns its `totalCount` (as `connectionFromSorted` does):
+ * its name, and that field.
+ */
+export function countedConnection(name: string) {
+  return {
+    name,
+    fields: <Ref>(c: { int: (options: { resolve: (connection: object) => number }) => Ref }) => ({
+      totalCount: c.int({ resolve: (connection) => (connection as Connection<unknown>).totalCount }),
+    }),
+  };
+}

@@ -1,7 +1,7 @@
 import { DOMAIN_STATES } from '../libvirt/constants.js';
 import type { DomainDisk, DomainGraphics, DomainInterface, DomainRecord } from '../libvirt/types.js';
 import { builder } from './builder.js';
-import { connectionFromSorted } from './connection.js';
+import { connectionFromSorted, countedConnection } from './connection.js';
 import { GraphicsTypeEnum } from './console.js';
 import { CREATE_DOMAIN_ERRORS, DOMAIN_ACTION_ERRORS, RESIZE_DOMAIN_ERRORS } from './errors.js';
 import { encodeGlobalID, localId } from './ids.js';
@@ -113,10 +113,7 @@ builder.queryField('domains', (t) =>
       resolve: (_root, args, ctx) =>
         connectionFromSorted(ctx.services.domains.list(ctx.viewer, args.filter ?? {}), args, (d) => [d.name, d.uuid]),
     },
-    {
-      name: 'DomainConnection',
-      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: number }).totalCount }) }),
-    },
+    countedConnection('DomainConnection'),
     { name: 'DomainEdge' },
   ),
 );

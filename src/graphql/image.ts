@@ -1,6 +1,6 @@
 import type { ImageView } from '../services/images.js';
 import { builder } from './builder.js';
-import { connectionFromSorted } from './connection.js';
+import { connectionFromSorted, countedConnection } from './connection.js';
 import { DomainDiskRef, DomainRef } from './domain.js';
 import { DOMAIN_ACTION_ERRORS, ForbiddenError, NotFoundError, ValidationError, withLibvirt } from './errors.js';
 import { localId } from './ids.js';
@@ -31,10 +31,7 @@ builder.queryField('images', (t) =>
       description: 'Install images, ordered by name.',
       resolve: (_root, args, ctx) => connectionFromSorted(ctx.services.images.list(ctx.viewer), args, (i) => [i.name]),
     },
-    {
-      name: 'ImageConnection',
-      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: number }).totalCount }) }),
-    },
+    countedConnection('ImageConnection'),
     { name: 'ImageEdge' },
   ),
 );

@@ -2,7 +2,7 @@ import type { NetworkAddress, NetworkRecord } from '../libvirt/types.js';
 import type { Lease } from '../services/ipam.js';
 import type { AntiSpoofingView } from '../services/networks.js';
 import { builder } from './builder.js';
-import { connectionFromSorted } from './connection.js';
+import { connectionFromSorted, countedConnection } from './connection.js';
 import type { Context } from './context.js';
 import { NETWORK_ERRORS } from './errors.js';
 import { encodeGlobalID, localId } from './ids.js';
@@ -79,10 +79,7 @@ builder.queryField('networks', (t) =>
       description: 'libvirt networks, ordered by name.',
       resolve: (_root, args, ctx) => connectionFromSorted(ctx.services.networks.list(ctx.viewer), args, (n) => [n.name, n.uuid]),
     },
-    {
-      name: 'NetworkConnection',
-      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: number }).totalCount }) }),
-    },
+    countedConnection('NetworkConnection'),
     { name: 'NetworkEdge' },
   ),
 );

@@ -1,6 +1,6 @@
 import type { PortForward } from '../services/port-forwards.js';
 import { builder } from './builder.js';
-import { connectionFromSorted } from './connection.js';
+import { connectionFromSorted, countedConnection } from './connection.js';
 import { DomainRef } from './domain.js';
 import { PORT_FORWARD_ERRORS } from './errors.js';
 import { localId } from './ids.js';
@@ -36,10 +36,7 @@ builder.queryField('portForwards', (t) =>
       description: 'Port forwards you may see (admins: all), by protocol and host port.',
       resolve: (_root, args, ctx) => connectionFromSorted(ctx.services.portForwards.list(ctx.viewer), args, portForwardKey),
     },
-    {
-      name: 'PortForwardConnection',
-      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: number }).totalCount }) }),
-    },
+    countedConnection('PortForwardConnection'),
     { name: 'PortForwardEdge' },
   ),
 );

@@ -1,7 +1,7 @@
 import type { QuotaLimits, QuotaUsage } from '../services/quotas.js';
 import type { ApiToken, User } from '../services/users.js';
 import { builder } from './builder.js';
-import { connectionFromSorted } from './connection.js';
+import { connectionFromSorted, countedConnection } from './connection.js';
 import { ADMIN_ERRORS } from './errors.js';
 import { encodeGlobalID, localId } from './ids.js';
 
@@ -83,10 +83,7 @@ builder.queryField('users', (t) =>
       description: 'All users, ordered by name (admins only; FORBIDDEN otherwise).',
       resolve: (_r, args, ctx) => connectionFromSorted(ctx.services.users.list(ctx.viewer), args, (u) => [u.name, u.id]),
     },
-    {
-      name: 'UserConnection',
-      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: number }).totalCount }) }),
-    },
+    countedConnection('UserConnection'),
     { name: 'UserEdge' },
   ),
 );
