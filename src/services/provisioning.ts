@@ -491,19 +491,15 @@ export class ProvisioningService {
       unpinned.catch(() => undefined); // its error is met where it is awaited, below
       for (const { ref, found } of volumes) await this.deleteRememberedVolume(ref, found);
       await unpinned;
-      // Addresses, MAC, quota, ownership and the deletion record go in one transaction: all released, or none;
-      // the in-memory ownership mirror follows once it has committed.
-      const committed = await this.ipam.forget(uuid, () => {
+      // The deletion record goes with addresses, MAC, quota and ownership: all released, or none.
+      await this.forgetDomain(uuid, () => {
         if (row.keepDisk) {
           for (const v of row.volumes) {
             this.db.insert(keptVolumes).values({ ...v, domainUuid: uuid, domainName: row.domainName }).onConflictDoNothing().run();
           }
         }
         this.deletions.remove.run({ domainUuid: uuid });
-        this.quotas.release(uuid);
-        return this.owners.remove(uuid);
       });
-      committed();
     } catch (err) {
       throw fromLibvirt(err, { kind: 'domain', id: uuid });
     }
@@ -720,7 +716,7 @@ export class ProvisioningService {
       this.undefinedWhileClaimed.add(uuid);
       return;
     }
-    if (this.db.select({ u: domainDeletions.domainUuid }).from(domainDeletions).where(eq(domainDeletions.domainUuid, uuid)).get()) return;
+    if (this.deletions.byDomain.get({ domainUuid: uuid })) return;
     if (this.owners.get(uuid) !== undefined || this.quotas.has(uuid) || this.ipam.holdsAny(uuid)) await this.release(uuid);
   }
 
@@ -730,7 +726,17 @@ export class ProvisioningService {
    */
   private async release(uuid: string): Promise<void> {
     await this.ipam.unpin(uuid);
+    await this.forgetDomain(uuid);
+  }
+
+  /**
+   * Forgets the domain's addresses and MAC (after what hangs on them: port forwards) and releases its quota
+   * and ownership, with `alongside` (the caller's own writes), in one transaction; the in-memory ownership
+   * mirror follows once it has committed.
+   */
+  private async forgetDomain(uuid: string, alongside: () => void = () => undefined): Promise<void> {
     const committed = await this.ipam.forget(uuid, () => {
+      alongside();
       this.quotas.release(uuid);
       return this.owners.remove(uuid);
     });
