@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { PothosValidationError } from '@pothos/core';
-import { GraphQLError, type ExecutionArgs, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { GraphQLError, type ExecutionArgs, type GraphQLErrorOptions, type GraphQLSchema, type ValidationContext } from 'graphql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -40,7 +40,7 @@ function unauthenticated(): GraphQLError {
 }
 
 /** Where an error happened (locations and path) and its extensions (yoga's HTTP status), for the error replacing it. */
-function whereOf(error: unknown) {
+function whereOf(error: unknown): Omit<GraphQLErrorOptions, 'extensions'> & { extensions: Record<string, unknown> } {
   if (!(error instanceof GraphQLError)) return { extensions: {} };
   return { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: error.extensions };
 }
@@ -77,8 +77,8 @@ type WsContextExtra = { viewer?: Viewer };
  * path only); a code it has (a query limit's) stays. HTTP status hints mean nothing on a socket.
  */
 function withCode(error: GraphQLError, code: string): GraphQLError {
-  const { http: _http, ...extensions } = error.extensions as Record<string, unknown>;
-  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: { ...extensions, code: typeof extensions.code === 'string' ? extensions.code : code } });
+  const { extensions: { http: _http, ...extensions }, ...where } = whereOf(error);
+  return new GraphQLError(error.message, { ...where, originalError: error.originalError, extensions: { ...extensions, code: typeof extensions.code === 'string' ? extensions.code : code } });
 }
 
 /** Close code for a WebSocket whose API token was revoked (graphql-ws' Unauthorized). */

@@ -80,7 +80,7 @@ export class PortForwardService {
 
   /** One forward, if `viewer` may see it (its domain's owner, admins); null otherwise, as for an unknown id. */
   find(viewer: Viewer, id: string): PortForward | null {
-    const r = this.db.select().from(portForwards).where(eq(portForwards.id, id)).get();
+    const r = this.byId(id);
     return r && this.visible(viewer, r) ? this.view(r) : null;
   }
 
@@ -114,7 +114,7 @@ export class PortForwardService {
   }
 
   async remove(viewer: Viewer, id: string): Promise<PortForward> {
-    const r = this.db.select().from(portForwards).where(eq(portForwards.id, id)).get();
+    const r = this.byId(id);
     if (!r || !this.visible(viewer, r)) throw new NotFoundError('port forward', id);
     await this.withoutRules((f) => f.id === id, () => this.db.delete(portForwards).where(eq(portForwards.id, id)).run());
     return this.view(r);
@@ -122,13 +122,12 @@ export class PortForwardService {
 
   /**
    * Forgets a deleted domain's forwards and takes its rules out, before its addresses go free: a rule left in
-   * the kernel would send the host port to whichever guest gets the address next. So a failed rewrite puts the
-   * forwards back and fails (the deletion stays recorded, to be retried). With firewall changes turned off
+   * the kernel would send the host port to whichever guest gets the address next. So a failed rewrite keeps
+   * the forwards and fails (the deletion stays recorded, to be retried). With firewall changes turned off
    * there is nothing of ours to take out.
    */
   async releaseDomain(domainUuid: string): Promise<void> {
     if (this.ofDomain.all({ domainUuid }).length === 0) return;
-    // With firewall changes turned off there are no rules of ours to take out.
     await this.withoutRules((f) => f.domainUuid === domainUuid, () => this.deleteOfDomain.run({ domainUuid }), ['DISABLED']);
   }
 
@@ -178,13 +177,17 @@ export class PortForwardService {
     return { dnat, masquerade };
   }
 
-  private visible(viewer: Viewer, r: typeof portForwards.$inferSelect): boolean {
+  private byId(id: string): ForwardRow | undefined {
+    return this.db.select().from(portForwards).where(eq(portForwards.id, id)).get();
+  }
+
+  private visible(viewer: Viewer, r: ForwardRow): boolean {
     if (isAdmin(viewer)) return true;
     const domain = this.cache.domains.get(r.domainUuid);
     return domain ? this.access.canSeeDomain(viewer, domain) : false;
   }
 
-  private view(r: typeof portForwards.$inferSelect): PortForward {
+  private view(r: ForwardRow): PortForward {
     return { id: r.id, domainUuid: r.domainUuid, protocol: r.protocol, hostPort: r.hostPort, guestPort: r.guestPort, createdAt: r.createdAt, guestIpv4: this.ipam.primaryIpv4(r.domainUuid)?.ipv4 ?? null };
   }
 

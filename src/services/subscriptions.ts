@@ -2,10 +2,6 @@ import { LimitExceededError } from './errors.js';
 import { StreamError } from './event-hub.js';
 import type { Viewer } from './viewer.js';
 
-/**
- * Open subscriptions per API token: caps them, and ends them all when the token stops being valid.
- * Every subscription field's source passes through `track`.
- */
 /** Ends a subscription whose API token was revoked (or its user deleted), so its client can tell why. */
 export class TokenRevokedError extends StreamError {
   readonly code = 'UNAUTHENTICATED';
@@ -14,6 +10,10 @@ export class TokenRevokedError extends StreamError {
   }
 }
 
+/**
+ * Open subscriptions per API token: caps them, and ends them all when the token stops being valid.
+ * Every subscription field's source passes through `track`.
+ */
 export class SubscriptionRegistry {
   /** Each open subscription's `revoke`, per token. */
   private readonly byToken = new Map<string, Set<() => void>>();
