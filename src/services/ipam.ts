@@ -86,7 +86,8 @@ function prepareStatements(db: Db) {
  *
  * The provisioning flow is: `allocateMac` → `allocate` (both in the create's one SQLite transaction, so two
  * requests can never take the same address) → `pin(mac)` → define the domain with `cleanTrafficFor(mac)` in its
- * NIC. On failure or when the domain is deleted: `release(domainUuid)`.
+ * NIC. On failure or when the domain is deleted: `unpin`, then `forget` (which takes the caller's own writes
+ * into its transaction); `release` does both, for addresses alone.
  */
 export class IpamService {
   private readonly q: ReturnType<typeof prepareStatements>;
