@@ -64,7 +64,7 @@ describe('events of a domain that changed hands', () => {
     alice = await tenant('alice');
     for (const a of ['suspendDomain', 'resumeDomain']) await s.gql(`mutation($id: ID!) { ${a}(id: $id) { __typename } }`, { id: TEST_DOMAIN });
     start = (await s.gql(`{ events(first: 100) { pageInfo { endCursor } } }`)).data.events.pageInfo.endCursor;
-    assert.ok(start);
+    assert.ok(start, 'the log has events to start after');
     bobLive = await live(bob.token);
     aliceLive = await live(alice.token);
 

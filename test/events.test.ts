@@ -103,7 +103,7 @@ describe('events: durable log, replay then live, history', () => {
     assert.equal(p1.data.events.pageInfo.hasNextPage, true);
     const p2 = await s.gql(q, { after: p1.data.events.pageInfo.endCursor, f: { types: ['SUSPENDED'] } });
     const all = [...p1.data.events.edges, ...p2.data.events.edges];
-    assert.ok(all.every((e: any) => e.node.type === 'SUSPENDED' && e.node.state === 'PAUSED' && e.node.domain.name === 'test'));
+    assert.ok(all.every((e: any) => e.node.type === 'SUSPENDED' && e.node.state === 'PAUSED' && e.node.domain.name === 'test'), `only SUSPENDED events of 'test': ${JSON.stringify(all)}`);
     const cursors = all.map((e: any) => e.cursor);
     assert.equal(new Set(cursors).size, 6);
 

@@ -39,7 +39,7 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
     );
     assert.equal(r.data.host.driver, 'Test');
     assert.match(r.data.host.libvirtVersion, /^\d+\.\d+\.\d+$/);
-    assert.ok(r.data.host.cpus > 0 && r.data.host.memoryMiB > 0);
+    assert.ok(r.data.host.cpus > 0 && r.data.host.memoryMiB > 0, `the host reports CPUs and memory: ${JSON.stringify(r.data.host)}`);
     assert.equal(r.data.host.stale, false);
   });
 

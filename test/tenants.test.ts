@@ -41,7 +41,7 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
       { u: id },
     );
     const { token, apiToken } = t.data.createApiToken;
-    assert.ok(token.startsWith(apiToken.prefix));
+    assert.ok(token.startsWith(apiToken.prefix), 'the token starts with its shown prefix');
     if (quota) {
       const q = await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, { u: id, q: quota });
       assert.equal(q.data.setQuota.__typename, 'SetQuotaSuccess');
@@ -98,7 +98,7 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const theirs = (await createDomain(b, 'bob-app')).data.createDomain.domain;
     assert.deepEqual(await domainNames(a.token), ['alice-db', 'alice-web']);
     assert.deepEqual(await domainNames(b.token), ['bob-app']);
-    assert.ok((await domainNames(ADMIN_TOKEN)).includes('test'));
+    assert.ok((await domainNames(ADMIN_TOKEN)).includes('test'), 'the admin sees the test driver\'s own domain');
 
     // Bob's subscription to all his events stays open during the attack: it must see only his own domain.
     const bobClient = s.ws(b.token);
@@ -167,7 +167,7 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const quota = await s.gql(`{ viewer { quota { limits { maxDomains } } } }`, {}, b.token);
     assert.equal(quota.data.viewer.quota.limits.maxDomains, 50);
     const users = await s.gql(`{ users { edges { node { name } } } }`);
-    assert.ok(!users.data.users.edges.some((e: any) => e.node.name === 'mallory'));
+    assert.ok(!users.data.users.edges.some((e: any) => e.node.name === 'mallory'), 'the forbidden createUser made no user');
     // A tenant's token still works (the revoke attempt did nothing).
     assert.equal((await s.gql(`{ viewer { name } }`, {}, a.token)).data.viewer.name, 'alice');
     const tokens = await s.gql(`{ viewer { apiTokens { id } } }`, {}, a.token);
@@ -345,7 +345,7 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const r = await s.gql(`mutation($id: ID!) { revokeApiToken(id: $id) { __typename ... on RevokeApiTokenSuccess { apiToken { revokedAt } } } }`, {
       id: f.tokenId,
     });
-    assert.ok(r.data.revokeApiToken.apiToken.revokedAt);
+    assert.ok(r.data.revokeApiToken.apiToken.revokedAt, 'the revoked token has a revocation time');
     assert.equal(await closed, 4401);
     await sub.next(1, 5000).catch(() => undefined); // returns once the subscription has ended
     assert.equal(sub.completed || sub.errors.length > 0, true);
@@ -390,7 +390,7 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
       ok = again.errors.length === 0 && !again.completed;
       again.unsubscribe();
     }
-    assert.ok(ok);
+    assert.ok(ok, 'the freed slot takes a new subscription');
     subs.forEach((x) => x.unsubscribe());
   });
 
@@ -416,8 +416,8 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const db = new Database(`${s.dataDir}/virtplane.sqlite`, { readonly: true });
     try {
       const dump = JSON.stringify(db.prepare('SELECT * FROM audit_events').all());
-      assert.ok(!dump.includes(g.token) && !dump.includes(g.token.slice(10)));
-      assert.ok(dump.includes('createApiToken'));
+      assert.ok(!dump.includes(g.token) && !dump.includes(g.token.slice(10)), 'the audit log holds no token, nor its secret part');
+      assert.ok(dump.includes('createApiToken'), 'the audit log holds the createApiToken call');
     } finally {
       db.close();
     }
@@ -425,7 +425,7 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const page2 = await s.gql(`query($a: String) { auditLog(first: 2, after: $a) { edges { cursor node { action } } } }`, { a: page1.data.auditLog.pageInfo.endCursor });
     assert.equal(page1.data.auditLog.pageInfo.hasNextPage, true);
     assert.equal(page2.data.auditLog.edges.length, 2);
-    assert.ok(!page1.data.auditLog.edges.some((e: any) => page2.data.auditLog.edges.some((f: any) => f.cursor === e.cursor)));
+    assert.ok(!page1.data.auditLog.edges.some((e: any) => page2.data.auditLog.edges.some((f: any) => f.cursor === e.cursor)), 'the two audit pages share no entry');
     // An ID of another type names no user: nothing matches (not "no filter").
     const tokenId = Buffer.from(`ApiToken:${Buffer.from(g.id, 'base64').toString().split(':')[1]}`).toString('base64');
     const none = await s.gql(`query($u: ID!) { auditLog(filter: { actorId: $u }) { totalCount } }`, { u: tokenId });
