@@ -12,6 +12,7 @@ import { LibvirtBus } from '../src/libvirt/bus.js';
 import { hashToken } from '../src/services/auth.js';
 import WebSocket from 'ws';
 import { ADMIN_TOKEN, collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+import { within } from './helpers/within.js';
 
 const TEST_DOMAIN = domainGlobalId('6695eb01-f6a4-8304-79aa-97f2502e193f');
 const SUB = `subscription($after: String, $types: [DomainEventType!]) {
@@ -30,7 +31,8 @@ async function act(s: TestServer, action: string): Promise<string> {
 
 /** Resolves once every message sent on this socket before it has been handled (graphql-ws handles in order). */
 function roundTrip(client: Client): Promise<void> {
-  return new Promise((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+  const answered = new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+  return within(answered, 'the server answers a query sent after the subscriptions on the same socket');
 }
 
 async function subscribe(client: Client, query: string, variables: Record<string, unknown> = {}) {
@@ -320,7 +322,7 @@ describe('events: a slow consumer', () => {
 
     // A raw graphql-ws client that stops reading its socket: ten subscriptions of large frames.
     const ws = new WebSocket(s.wsUrl, 'graphql-transport-ws');
-    await new Promise((resolve) => ws.once('open', resolve));
+    await within(new Promise((resolve) => ws.once('open', resolve)), 'the raw WebSocket opens');
     const frames: any[] = [];
     let acked!: () => void;
     const ack = new Promise<void>((r) => (acked = r));
@@ -331,7 +333,7 @@ describe('events: a slow consumer', () => {
     });
     const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
     ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
-    await ack;
+    await within(ack, 'the raw WebSocket is acknowledged');
     const big = `cursor domain { ${Array.from({ length: 10 }, (_, i) => `a${i}: disks { target device source } b${i}: interfaces { mac type model } c${i}: name`).join(' ')} }`;
     for (let i = 0; i < 10; i++) ws.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: `subscription { domainEvents { ${big} } }` } }));
     ws.send(JSON.stringify({ id: 'rt', type: 'subscribe', payload: { query: '{ __typename }' } }));
@@ -347,7 +349,7 @@ describe('events: a slow consumer', () => {
     assert.equal(new Set(all).size, N);
 
     (ws as any)._socket.resume();
-    const { code, reason } = await closed;
+    const { code, reason } = await within(closed, `the slow consumer is closed (it got ${frames.length} frames)`);
     assert.equal(code, 4008);
     assert.match(reason, /slow consumer.*resume from your last cursor/);
     // What it did get is a prefix of the stream, in order, once; it resumes from its last cursor.

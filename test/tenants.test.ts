@@ -7,6 +7,7 @@ import { localId } from '../src/graphql/ids.js';
 import { postAtOnce } from './helpers/at-once.js';
 import { eventually } from './helpers/tenants.js';
 import { ADMIN_TOKEN, collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+import { within } from './helpers/within.js';
 
 const TEST_DOMAIN_UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f'; // the test driver's own domain, owned by nobody
 const BIG = { maxDomains: 50, maxVcpus: 100, maxMemoryMiB: 100_000, maxDiskGiB: 1000, maxInterfaces: 50 };
@@ -329,7 +330,7 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     await eventually(async () => registry.count(localId(g.tokenId, 'ApiToken')) > 0 || undefined, 'the subscription open');
     const r = await s.gql(`mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }`, { id: g.tokenId });
     assert.equal(r.data.revokeApiToken.__typename, 'RevokeApiTokenSuccess');
-    const text = await res.text(); // the stream ends after the error
+    const text = await within(res.text(), 'the SSE subscription of a revoked token ends'); // after its error
     const payloads = [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]!)).filter((p) => p.errors);
     assert.deepEqual(payloads.map((p) => p.errors.map((e: { extensions?: { code?: string } }) => e.extensions?.code)), [['UNAUTHENTICATED']], text);
   });
@@ -339,14 +340,17 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const client = s.ws(f.token);
     const closed = new Promise<number>((resolve) => client.on('closed', (ev) => resolve((ev as { code: number }).code)));
     const sub = collect(client, `subscription { domainEvents { type } }`);
-    await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+    await within(
+      new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve })),
+      'the server answers on the WebSocket',
+    );
     assert.equal((await s.gql(`{ viewer { name } }`, {}, f.token)).data.viewer.name, 'frank');
 
     const r = await s.gql(`mutation($id: ID!) { revokeApiToken(id: $id) { __typename ... on RevokeApiTokenSuccess { apiToken { revokedAt } } } }`, {
       id: f.tokenId,
     });
     assert.ok(r.data.revokeApiToken.apiToken.revokedAt, 'the revoked token has a revocation time');
-    assert.equal(await closed, 4401);
+    assert.equal(await within(closed, 'the WebSocket of a revoked token is closed'), 4401);
     await sub.next(1, 5000).catch(() => undefined); // returns once the subscription has ended
     assert.equal(sub.completed || sub.errors.length > 0, true);
     const next = await s.gql(`{ viewer { name } }`, {}, f.token);
