@@ -46,8 +46,8 @@ describe('address arithmetic', () => {
     assert.equal(formatIp({ family: 4, value: s.last }), '203.0.113.183');
     const v6 = subnetOf(ip('2001:db8:e2f3:e12d::1'), 64);
     assert.equal(formatIp({ family: 6, value: v6.last }), '2001:db8:e2f3:e12d:ffff:ffff:ffff:ffff');
-    assert.ok(overlaps(s, subnetOf(ip('203.0.113.0'), 24)));
-    assert.ok(!overlaps(s, subnetOf(ip('203.0.113.184'), 29)));
+    assert.ok(overlaps(s, subnetOf(ip('203.0.113.0'), 24)), 'a /24 overlaps the subnet inside it');
+    assert.ok(!overlaps(s, subnetOf(ip('203.0.113.184'), 29)), 'a /29 outside the subnet does not overlap it');
     assert.ok(!overlaps(s, v6), 'different families never overlap');
   });
 

@@ -126,7 +126,7 @@ describe('domain XML round trip through libvirt (test driver)', () => {
 
     // Without the secure flag libvirt leaves the password out, and the record handed up has none.
     const plain = await getDomainXml(bus, path, VIR_DOMAIN_XML_INACTIVE);
-    assert.ok(!plain.includes('Pa55word'));
+    assert.ok(!plain.includes('Pa55word'), 'the password is not in XML read without the secure flag');
     assert.equal(parseDomainSpec(plain).graphics!.password, '');
     const record = await readDomain(bus, TEST_DRIVER, path);
     assert.deepEqual(record.graphics, [{ type: 'VNC', listen: '127.0.0.1', port: null }]);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from 'graphql-ws';
 import { collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+import { within } from './helpers/within.js';
 
 /**
  * A domain that changes hands keeps its history with whoever owned it when each event happened. Bob creates,
@@ -21,7 +22,8 @@ type Ev = { cursor: string; type: string; domain: { name: string; state: string 
 
 /** Resolves once every message sent on this socket before it has been handled (graphql-ws handles in order). */
 function roundTrip(client: Client): Promise<void> {
-  return new Promise((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+  const answered = new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+  return within(answered, 'the server answers a query sent after the subscriptions on the same socket');
 }
 
 describe('events of a domain that changed hands', () => {
@@ -64,7 +66,7 @@ describe('events of a domain that changed hands', () => {
     alice = await tenant('alice');
     for (const a of ['suspendDomain', 'resumeDomain']) await s.gql(`mutation($id: ID!) { ${a}(id: $id) { __typename } }`, { id: TEST_DOMAIN });
     start = (await s.gql(`{ events(first: 100) { pageInfo { endCursor } } }`)).data.events.pageInfo.endCursor;
-    assert.ok(start);
+    assert.ok(start, 'the log has events to start after');
     bobLive = await live(bob.token);
     aliceLive = await live(alice.token);
 

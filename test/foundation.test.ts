@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { LibvirtBus } from '../src/libvirt/bus.js';
 import { collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+import { within } from './helpers/within.js';
 
 const TEST_DOMAIN_UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f';
 
@@ -39,7 +40,7 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
     );
     assert.equal(r.data.host.driver, 'Test');
     assert.match(r.data.host.libvirtVersion, /^\d+\.\d+\.\d+$/);
-    assert.ok(r.data.host.cpus > 0 && r.data.host.memoryMiB > 0);
+    assert.ok(r.data.host.cpus > 0 && r.data.host.memoryMiB > 0, `the host reports CPUs and memory: ${JSON.stringify(r.data.host)}`);
     assert.equal(r.data.host.stale, false);
   });
 
@@ -212,9 +213,9 @@ describe('foundation: authentication', () => {
 
   test('a WebSocket without a valid token is closed with 4403', async () => {
     const ws = new WebSocket(s.wsUrl, 'graphql-transport-ws');
-    await new Promise((resolve) => ws.once('open', resolve));
+    await within(new Promise((resolve) => ws.once('open', resolve)), 'the WebSocket opens');
     ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer wrong' } }));
-    const code = await new Promise<number>((resolve) => ws.once('close', (c) => resolve(c)));
+    const code = await within(new Promise<number>((resolve) => ws.once('close', (c) => resolve(c))), 'a WebSocket with a wrong token is closed');
     assert.equal(code, 4403);
   });
 

@@ -82,7 +82,7 @@ describe('libvirtd restarts behind a libvirt-dbus that stays up (real QEMU drive
 
     // libvirtd goes away (SIGTERM, like a service restart); the guest lives on without it…
     const qemuPid = Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8').trim());
-    assert.ok(qemuPid > 0);
+    assert.ok(qemuPid > 0, `the guest's QEMU process is known (pid ${qemuPid})`);
     await lease!.stopLibvirtd();
     process.kill(qemuPid, 0); // still alive
     // …until it dies while nobody watches it.

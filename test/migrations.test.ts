@@ -70,7 +70,7 @@ test('0008 upgrades a database with reservations, addresses, owners and port for
       assert.equal(one(`SELECT count(*) AS n FROM mac_leases`).n, 1);
       assert.equal(one(`SELECT host_port FROM port_forwards`).host_port, 2222);
       const columns = (table: string) => (db.$client.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
-      assert.ok(!columns('reservations').includes('state') && !columns('ip_allocations').includes('pinned'));
+      assert.ok(!columns('reservations').includes('state') && !columns('ip_allocations').includes('pinned'), 'the dropped columns are gone');
       assert.deepEqual(db.$client.pragma('foreign_key_check'), []);
       assert.equal(db.$client.pragma('integrity_check', { simple: true }), 'ok');
     } finally {

@@ -69,7 +69,7 @@ test('clients/monitor prints one line per event and, restarted, resumes from its
   first.child.kill('SIGTERM');
   await new Promise((r) => first.child.once('exit', r));
   const saved = readFileSync(join(dir, 'cursor'), 'utf8').trim();
-  assert.ok(first.lines[1]!.endsWith(`cursor=${saved}`));
+  assert.ok(first.lines[1]!.endsWith(`cursor=${saved}`), `the monitor's second line ends with the saved cursor: ${first.lines[1]}`);
 
   // While it is down:
   await act('destroyDomain');

@@ -63,6 +63,6 @@ describe('network and filter XML', () => {
     const [spoof, , root] = xmls;
     const acceptV6 = root!.rule.find((r: any) => r.mac?.['@_protocolid'] === 'ipv6');
     assert.ok(Number(spoof!['@_priority']) < Number(acceptV6['@_priority']), 'the spoofing chain runs before IPv6 is accepted');
-    assert.ok(root!.filterref.some((r: any) => r['@_filter'] === 'no-other-l2-traffic'));
+    assert.ok(root!.filterref.some((r: any) => r['@_filter'] === 'no-other-l2-traffic'), 'the bridge is bound to no-other-l2-traffic');
   });
 });

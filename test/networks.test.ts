@@ -142,9 +142,9 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     });
     assert.deepEqual(got.map((a) => a.ipv4), ['203.0.113.178', '203.0.113.179', '203.0.113.180', '203.0.113.181', '203.0.113.182']);
     assert.equal(new Set(got.map((a) => a.ipv6)).size, 5);
-    assert.ok(got.every((a) => a.ipv6!.startsWith('2001:db8:e2f3:e12d::') && a.ipv6 !== '2001:db8:e2f3:e12d::1'));
+    assert.ok(got.every((a) => a.ipv6!.startsWith('2001:db8:e2f3:e12d::') && a.ipv6 !== '2001:db8:e2f3:e12d::1'), `IPv6 addresses from the network's /64, never its own: ${JSON.stringify(got)}`);
     assert.equal(new Set(got.map((a) => a.mac)).size, 5);
-    assert.ok(got.every((a) => /^52:54:00(:[0-9a-f]{2}){3}$/.test(a.mac)));
+    assert.ok(got.every((a) => /^52:54:00(:[0-9a-f]{2}){3}$/.test(a.mac)), `locally administered QEMU MACs: ${JSON.stringify(got)}`);
 
     const before = ipam.allocations().length;
     assert.throws(() => ipam.allocate({ networkUuid, domainUuid: randomUUID() }), AddressExhaustedError);
@@ -395,7 +395,7 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       input: { domainId: domain.id, protocol: 'TCP', hostPort: 2345, guestPort: 22 },
     });
     assert.equal(add.data.addPortForward.__typename, 'AddPortForwardSuccess', JSON.stringify(add));
-    assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`));
+    assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`), `the forward's rule is there: ${JSON.stringify(listRules())}`);
 
     const DELETE = `mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`;
     writeFileSync(flag, '');
@@ -403,7 +403,7 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       const failed = (await s.gql(DELETE, { id: domain.id })).data.deleteDomain;
       assert.equal(failed.code, 'UNSUPPORTED', JSON.stringify(failed));
       // The rule is still in the kernel, so its address must stay taken: nobody else may get it yet.
-      assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`));
+      assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`), `the forward's rule is still there: ${JSON.stringify(listRules())}`);
       assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, 'the address is still the deleted domain\'s');
       const forwards = await s.gql(`{ portForwards { edges { node { hostPort } } } }`);
       assert.ok(forwards.data.portForwards.edges.some((e: any) => e.node.hostPort === 2345), 'the forward is still listed');
@@ -420,7 +420,7 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       } finally {
         db.close();
       }
-      assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`));
+      assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`), `the forward's rule is still there: ${JSON.stringify(listRules())}`);
     } finally {
       rmSync(flag, { force: true });
     }

@@ -133,6 +133,13 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     assert.ok(dhcpAddresses.includes(nic!.ipv4), `${nic!.ipv4} is not in the network's DHCP range`);
     assert.match(nic!.ipv6, /^2001:db8:/);
     assert.match(virsh('net-dumpxml', networkName), new RegExp(`<host mac=["']${nic!.mac}["'] ip=["']${nic!.ipv4.replace(/\./g, '\\.')}["']`));
+    // Anti-spoofing: the NIC libvirt holds, in its definition and running, may send from its own addresses only.
+    const filterref = /<filterref filter='([^']+)'>([\s\S]*?)<\/filterref>/.exec(virsh('dumpxml', '--inactive', vmName));
+    assert.ok(filterref, `the defined NIC has no <filterref>: ${virsh('dumpxml', '--inactive', vmName)}`);
+    const parameters = [...filterref[2]!.matchAll(/<parameter name='(\w+)' value='([^']+)'\/>/g)].map((m) => `${m[1]}=${m[2]}`);
+    assert.deepEqual([filterref[1], parameters], ['virtplane-clean-traffic', [`IP=${nic!.ipv4}`, `IPV6=${nic!.ipv6}`]]);
+    const dev = virsh('domiflist', vmName).trim().split(/\s+/)[0]!;
+    assert.match(virsh('nwfilter-binding-list'), new RegExp(`${dev}\\s+virtplane-clean-traffic`), 'the running NIC is bound to the filter');
     assert.deepEqual(r.data.createDomain.domain.disks, [
       { device: 'disk', source: `vp-${vm.uuid}.qcow2`, capacityBytes: GiB, image: null },
       { device: 'cdrom', source: null, capacityBytes: null, image: { name: 'e2e-installer' } },

@@ -28,6 +28,7 @@ import {
 import { buildDomainXml, type DomainSpec } from '../src/libvirt/xml/domain-builder.js';
 import { parseDomainSpec } from '../src/libvirt/xml/domain.js';
 import { acquireLibvirtd, domainType, uniquePrefix, virsh, type LibvirtdLease } from './helpers/qemu.js';
+import { assertSecretsNowhere, logCapture } from './helpers/secrets.js';
 import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 import { addTenant, eventually } from './helpers/tenants.js';
 
@@ -71,10 +72,11 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
   let spec: DomainSpec;
   let domainPath = '';
   let id = '';
+  const log = logCapture();
 
   before(async () => {
     lease = await acquireLibvirtd();
-    s = await startTestServer({ driver: 'QEMU' });
+    s = await startTestServer({ driver: 'QEMU' }, { log });
     bus = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
     alice = addTenant(s.dataDir, 'alice');
     dir = mkdtempSync(join(tmpdir(), 'vptest-prov-'));
@@ -119,7 +121,7 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
       { p: join(poolDir, 'install.iso') },
     );
     assert.equal(r.data.addImage.__typename, 'AddImageSuccess', JSON.stringify(r.data));
-    assert.ok(r.data.addImage.image.sizeBytes > 0);
+    assert.ok(r.data.addImage.image.sizeBytes > 0, 'the image has a size');
     assert.deepEqual((await s.gql(`{ images { edges { node { name } } } }`, {}, alice.token)).data.images.edges, [{ node: { name: 'install' } }]);
   });
 
@@ -171,7 +173,9 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
     assert.ok(virsh('dumpxml', '--security-info', domainName).includes(`passwd='${fresh.console.password}'`), 'live guest');
     assert.ok(virsh('dumpxml', '--security-info', '--inactive', domainName).includes(`passwd='${fresh.console.password}'`), 'definition');
     const list = JSON.stringify((await s.gql(`{ domains { edges { node { name graphics { type listen port } } } } }`, {}, alice.token)).data);
-    assert.ok(!list.includes(fresh.console.password) && list.includes(String(c.port)));
+    assert.ok(!list.includes(fresh.console.password) && list.includes(String(c.port)), 'the domain list shows the console port, not its password');
+    // Neither password is in the database, its WAL (audit rows, stored events) or the log.
+    assertSecretsNowhere(s.dataDir, log.text(), [c.password, fresh.console.password], { wal: domainName, log: 'virtplane listening' });
   });
 
   test('media is ejected and inserted on the running guest', async () => {
@@ -200,7 +204,7 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
     // Stopped: the drive changes in the definition only.
     const eject = await s.gql(`mutation($id: ID!) { ejectMedia(id: $id) { __typename ... on Error { code message } } }`, { id }, alice.token);
     assert.equal(eject.data.ejectMedia.__typename, 'EjectMediaSuccess', JSON.stringify(eject.data));
-    assert.ok(!virsh('dumpxml', '--inactive', domainName).includes('install.iso'));
+    assert.ok(!virsh('dumpxml', '--inactive', domainName).includes('install.iso'), 'the ejected ISO is gone from the definition');
     await undefineDomain(bus, domainPath);
     const pool = await lookupPool(bus, QEMU, poolName);
     await deleteVolume(bus, await lookupVolume(bus, pool, `${prefix}-disk.qcow2`));

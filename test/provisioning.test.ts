@@ -252,7 +252,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
       assert.ok(start.__typename === 'DomainActionSuccess' || start.code === 'INVALID_STATE' || start.code === 'NOT_FOUND', JSON.stringify(start));
       const after = await everything();
       assert.deepEqual(after.domains, domainsBefore, `round ${round}: the domain is gone from libvirt`);
-      assert.ok(!after.volumes.includes(`vp-${made.uuid}.qcow2`));
+      assert.ok(!after.volumes.includes(`vp-${made.uuid}.qcow2`), 'the deleted domain\'s volume is gone');
       assert.deepEqual(await usage(), usageBefore);
 
       const stopped = (await create({ name: `grower-${round}` })).domain;
@@ -290,7 +290,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     } finally {
       await bus.call(pool, 'org.libvirt.StoragePool', 'Create', 'u', [0]);
     }
-    assert.ok(!(await everything()).domains.includes('no-pool'));
+    assert.ok(!(await everything()).domains.includes('no-pool'), 'the refused create left no domain');
     // Someone else still gets NOT_FOUND, as for any domain not theirs.
     const bob = addTenant(s.dataDir, 'bob-half');
     assert.equal((await gqlR(DELETE, { id: made.id }, bob.token)).code, 'NOT_FOUND');
@@ -312,7 +312,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     const oldId = domainGlobalId(old);
     assert.equal((await gqlR(DELETE, { id: oldId })).code, 'NOT_FOUND');
     assert.deepEqual((await s.gql(DELETE, { id: oldId })).data.r, { __typename: 'DeleteDomainSuccess', domain: { name: 'old-row' } });
-    assert.ok(!JSON.stringify(rows().domain_deletions).includes(old));
+    assert.ok(!JSON.stringify(rows().domain_deletions).includes(old), 'the finished deletion left no deletion record');
   });
 
   test('resizeDomain: stopped only, through the quota, a failure is undone; the definition keeps MAC, console password and image', async () => {
@@ -375,7 +375,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     await bus.call(path, 'org.libvirt.Domain', 'Undefine', 'u', [0]);
     await eventually(async () => ((await s.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: half.id })).data.node === null ? true : null), 'the domain gone');
     // The UNDEFINED event did not release anything: the recorded deletion owns that.
-    assert.ok(JSON.stringify(rows().reservations).includes(half.uuid));
+    assert.ok(JSON.stringify(rows().reservations).includes(half.uuid), 'the UNDEFINED event released no reservation');
 
     const report = await s.app.services.provisioning.reconcile();
     assert.deepEqual(
@@ -406,7 +406,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     await deleteDhcpHost(bus, lab, { mac: nic.mac, ip: nic.ipv4 });
     const autostart = `mutation($id: ID!, $a: Boolean!) { setNetworkAutostart(id: $id, autostart: $a) { __typename } }`;
     await s.gql(autostart, { id: networkId, a: lab.autostart });
-    assert.ok(!(await dhcpHosts('lab')).some(host));
+    assert.ok(!(await dhcpHosts('lab')).some(host), 'the DHCP host is gone from the network');
     assert.equal(await pinned(), false, 'the lease shows what libvirt has');
 
     // A NIC on a network without DHCP has nothing to pin: reconciliation neither tries nor counts it.
@@ -436,7 +436,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.equal((await gqlR(DELETE, { id: made.id })).__typename, 'DeleteDomainSuccess');
     assert.equal(cached(), false, 'the re-read network no longer shows the entry');
     const after = await everything();
-    assert.ok(!after.hosts.some((h) => h.includes(nic.mac)));
+    assert.ok(!after.hosts.some((h) => h.includes(nic.mac)), 'the DHCP host is gone');
     assert.ok(!JSON.stringify(after.rows).includes(made.uuid), 'everything released');
   });
 });

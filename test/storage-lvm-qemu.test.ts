@@ -78,7 +78,7 @@ describe('a logical (LVM) pool on a loop device, end to end on QEMU', () => {
     const vol = await createVolume(bus, pool, { name: 'guest-disk', capacityBytes: 16 * MiB });
     const v = await readVolume(bus, vol);
     assert.equal(v.targetPath, `/dev/${vg}/guest-disk`);
-    assert.ok(v.capacityBytes >= 16 * MiB);
+    assert.ok(v.capacityBytes >= 16 * MiB, `the volume holds at least 16 MiB: ${v.capacityBytes}`);
     assert.match(run('lvs', '--noheadings', '-o', 'lv_name', vg), /guest-disk/);
 
     const domain = await defineDomainXML(

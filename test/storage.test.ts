@@ -49,7 +49,7 @@ describe('storage pools and volumes (test driver)', () => {
     assert.deepEqual([v.name, v.capacityBytes, v.format, v.targetPath], ['disk1.qcow2', 64 * MiB, 'qcow2', '/default-pool/disk1.qcow2']);
     assert.equal(await lookupVolume(bus, pool, 'disk1.qcow2'), vol);
     assert.equal(await lookupVolumeByPath(bus, TEST_DRIVER, '/default-pool/disk1.qcow2'), vol);
-    assert.ok((await listVolumes(bus, pool)).includes(vol));
+    assert.ok((await listVolumes(bus, pool)).includes(vol), 'the pool lists the new volume');
 
     // The test driver has no virStorageVolResize; resizing is covered on QEMU (provisioning-qemu.test.ts).
     await assert.rejects(resizeVolume(bus, vol, 128 * MiB), (e: LibvirtError) => e.kind === 'UNSUPPORTED');
@@ -77,7 +77,7 @@ describe('storage pools and volumes (test driver)', () => {
     assert.equal(calls, 0);
     // Once only: a later read asks libvirt, which would know of a resize (the test driver cannot resize).
     assert.equal(await volumeCapacity(counting, TEST_DRIVER, source, 'interactive', paths), 4 * MiB);
-    assert.ok(calls > 0);
+    assert.ok(calls > 0, 'a later read asks libvirt');
     await deleteVolume(bus, path);
   });
 

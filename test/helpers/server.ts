@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
-import { pino } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 import WebSocket from 'ws';
 import { DEFAULT_LIMITS, type Config } from '../../src/config.js';
 import { startVirtplane, type Virtplane } from '../../src/main.js';
@@ -33,9 +33,9 @@ export interface TestServer {
  * Starts the whole server the way `npm start` does — embedded private bus, libvirt-dbus, test driver —
  * in a temporary data directory, on a free loopback port. stop() ends every process it started.
  * Host firewall changes are off unless `nft` is given. With `dataDir` given (e.g. to restart a server on
- * the same database), the caller owns that directory and stop() leaves it.
+ * the same database), the caller owns that directory and stop() leaves it. `opts.log` receives the server's log.
  */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<Config> = {}, opts: { log?: DestinationStream } = {}): Promise<TestServer> {
   // A given dataDir is kept on stop(), so a test can start a second server on the same database.
   const ownDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'virtplane-test-'));
@@ -65,7 +65,9 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     },
     ...overrides,
   };
-  const app = await startVirtplane(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  // `opts.log` gets every line the server logs, at every level (to check what never reaches a log).
+  const logger = opts.log ? pino({ level: 'trace' }, opts.log) : pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const app = await startVirtplane(config, logger);
   const wsUrl = app.url.replace(/^http/, 'ws');
   const clients: Client[] = [];
 
