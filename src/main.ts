@@ -2,12 +2,13 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DEFAULT_EVENTS, type Config } from './config.js';
 import { openDatabase } from './db/index.js';
+import { DataDirInUseError, lockDataDir } from './db/lock.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { hostDomainTypes } from './libvirt/connect.js';
 import { StoragePaths } from './libvirt/storage.js';
 import type { DomainType } from './libvirt/xml/domain-builder.js';
-import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
+import { RunDirInUseError, startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
 import { AuditService } from './services/audit.js';
 import { AuthService } from './services/auth.js';
 import { AccessPolicy } from './services/authorization.js';
@@ -31,13 +32,21 @@ import { IpamService } from './services/ipam.js';
 import { PortForwardService } from './services/port-forwards.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
-import { startHttpServer } from './server.js';
+import { ListenError, startHttpServer } from './server.js';
 
 /** `test` on the Test driver; on QEMU the configured type, or with `auto` kvm when libvirt offers it, else qemu (TCG). */
 async function resolveDomainType(config: Config, bus: LibvirtBus, driverPath: string): Promise<DomainType> {
   if (config.driver === 'Test') return 'test';
   if (config.provisioning.domainType !== 'auto') return config.provisioning.domainType;
   return (await hostDomainTypes(bus, driverPath)).includes('kvm') ? 'kvm' : 'qemu';
+}
+
+/** A start-up refusal an operator can act on (data directory in use, port taken): one line, no stack trace. */
+export class StartupError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'StartupError';
+  }
 }
 
 export interface Virtplane {
@@ -52,7 +61,8 @@ export interface Virtplane {
 
 /**
  * The composition root: the only place that creates concrete instances and wires them together.
- * Order: embedded stack → database (migrated) → bus → cache loaded from libvirt → HTTP/WS listening.
+ * Order: data directory lock → embedded stack → database (migrated) → bus → cache loaded from libvirt →
+ * HTTP/WS listening. A failure on the way stops what was started, in reverse.
  */
 export async function startVirtplane(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<Virtplane> {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -60,6 +70,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
+    // First: a second server on this directory must not touch the first one's children or database.
+    const lock = lockDataDir(config.dataDir);
+    cleanups.push(() => lock.release());
     let embedded: EmbeddedStack | null = null;
     if (config.bus === null) {
       embedded = await startEmbeddedStack(join(config.dataDir, 'run'), { log: (msg, fields) => log.warn(fields ?? {}, msg) });
@@ -172,6 +185,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     return { url: http.url, services, embedded, generatedAdminToken: generatedToken, stop };
   } catch (err) {
     await stop();
+    if (err instanceof DataDirInUseError || err instanceof RunDirInUseError || err instanceof ListenError) throw new StartupError(err);
     throw err;
   }
 }

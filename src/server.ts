@@ -27,6 +27,15 @@ export interface HttpServerOptions {
   maxBufferedBytes?: number;
 }
 
+/** The address could not be listened on (taken, or not this host's). */
+export class ListenError extends Error {
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+    const why = cause.code === 'EADDRINUSE' ? 'the address is already in use' : cause.code === 'EADDRNOTAVAIL' ? 'no such address on this host' : cause.message;
+    super(`cannot listen on ${host}:${port}: ${why} (${cause.code ?? 'error'}); set HOST or PORT`, { cause });
+    this.name = 'ListenError';
+  }
+}
+
 export interface RunningServer {
   server: Server;
   url: string;
@@ -223,8 +232,13 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     { keepAliveMs: KEEP_ALIVE_MS, maxBufferedBytes: opts.maxBufferedBytes ?? MAX_BUFFERED_BYTES },
   );
 
+  // ws re-emits the HTTP server's errors; a listen error is answered below, and must not crash the process.
+  wss.on('error', () => {});
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      services.users.off('revoked', onRevoked);
+      void wsServer.dispose().finally(() => reject(new ListenError(host, port, err)));
+    });
     server.listen(port, host, () => {
       const address = server.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
