@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -20,6 +20,33 @@ async function runCli(env: Record<string, string>): Promise<{ code: number | nul
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, stderr, stdout };
+}
+
+/** Starts `npm start`'s entry point as its own process and resolves once it listens. */
+async function startCli(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', VIRTPLANE_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('virtplane listening')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before it listened: ${out}`)));
+  });
+  return child;
+}
+
+/** Whether the process recorded as `pid` with `start` still runs (a reused PID is another process). */
+function alive(pid: number, start: string | null): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return start === null || stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] === start;
+  } catch {
+    return false;
+  }
 }
 
 /** Processes whose command line or environment names `dir` (what a start in that data directory runs). */
@@ -92,5 +119,35 @@ describe('a port already in use', () => {
     assert.ok(!/\n\s+at /.test(r.stderr), `no stack trace: ${r.stderr}`);
     assert.deepEqual(processesUsing(dir), [], 'no process of that start is left');
     assert.equal(existsSync(join(dir, 'run', 'pids.json')), false, 'no children recorded as running');
+  });
+});
+
+describe('a start after a crash', () => {
+  let dir: string;
+  const started: ChildProcess[] = [];
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'virtplane-crash-'));
+  });
+  after(() => {
+    for (const c of started) if (c.exitCode === null) c.kill('SIGKILL');
+    // Whatever a failed run left in this directory only.
+    for (const line of processesUsing(dir)) process.kill(Number(line.split(' ')[0]), 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('ends the children the crashed server left behind, then stops cleanly on SIGTERM', async () => {
+    const crashed = await startCli({ VIRTPLANE_DATA_DIR: dir });
+    started.push(crashed);
+    const left = JSON.parse(readFileSync(join(dir, 'run', 'pids.json'), 'utf8')).children as Record<string, { pid: number; start: string | null }>;
+    crashed.kill('SIGKILL');
+    await once(crashed, 'exit');
+
+    const next = await startCli({ VIRTPLANE_DATA_DIR: dir });
+    started.push(next);
+    for (const [name, p] of Object.entries(left)) assert.equal(alive(p.pid, p.start), false, `the crashed run's ${name} was ended`);
+    next.kill('SIGTERM');
+    const [code] = (await once(next, 'exit')) as [number | null];
+    assert.equal(code, 0, 'a clean stop');
+    assert.deepEqual(processesUsing(dir), [], 'nothing of either run is left');
   });
 });
