@@ -39,11 +39,13 @@ async function startCli(env: Record<string, string>): Promise<ChildProcess> {
   return child;
 }
 
-/** Whether the process recorded as `pid` with `start` still runs (a reused PID is another process). */
+/** Whether the process recorded as `pid` with `start` still runs (a reused PID is another process; a zombie is dead). */
 function alive(pid: number, start: string | null): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return start === null || stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] === start;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z') return false; // dead, waiting to be reaped
+    return start === null || fields[19] === start;
   } catch {
     return false;
   }

@@ -59,11 +59,16 @@ const BUS_CONFIG = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Co
 </busconfig>
 `;
 
-/** The kernel's start time of a process (clock ticks since boot, /proc/<pid>/stat field 22): with the PID, it names one process. */
+/**
+ * The kernel's start time of a live process (clock ticks since boot, /proc/<pid>/stat field 22): with the PID,
+ * it names one process. Null when there is none, or only a zombie (dead, not yet reaped by its parent).
+ */
 export function processStartTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    return fields[19] ?? null;
   } catch {
     return null;
   }
