@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError, type ExecutionArgs, type GraphQLErrorOptions, type GraphQLSchema, type ValidationContext } from 'graphql';
@@ -96,6 +97,9 @@ export const WS_TOKEN_REVOKED = 4401;
 /** Every socket is pinged this often; one that did not answer the previous ping is dropped. */
 const KEEP_ALIVE_MS = 12_000;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** On stop: how long requests in flight may take to finish, and WebSocket peers to answer the close frame. */
+const DRAIN_MS = 5_000;
+const WS_CLOSE_GRACE_MS = 1_000;
 
 /** A graphql-armor rejection as a GraphQL error with our code (validation rules report, the parser throws). */
 function rejectWith(code: string) {
@@ -150,7 +154,22 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     },
   });
 
+  // Once stopping, requests still arriving on open connections are refused (503) and upgrades too; requests
+  // in flight are counted so stop can let them finish (within DRAIN_MS).
+  let stopping = false;
+  const inFlight = new Set<ServerResponse>();
+  let drained: (() => void) | null = null;
   const server = createServer(async (req, res) => {
+    if (stopping) {
+      res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ status: 'stopping' }));
+      return;
+    }
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (inFlight.size === 0) drained?.();
+    });
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       const ok = await services.host.healthy();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
@@ -160,7 +179,14 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     return yoga.handle(req, res);
   });
 
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wss = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (stopping || !wss.shouldHandle(req)) {
+      socket.end(`HTTP/1.1 ${stopping ? '503 Service Unavailable' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
   // Open sockets per API token, so that revoking a token closes its connections at once.
   const socketsByToken = new Map<string, Set<WebSocket>>();
   const onRevoked = (tokenIds: string[]) => {
@@ -232,8 +258,6 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     { keepAliveMs: KEEP_ALIVE_MS, maxBufferedBytes: opts.maxBufferedBytes ?? MAX_BUFFERED_BYTES },
   );
 
-  // ws re-emits the HTTP server's errors; a listen error is answered below, and must not crash the process.
-  wss.on('error', () => {});
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       services.users.off('revoked', onRevoked);
@@ -246,11 +270,27 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
         server,
         url: `http://${shownHost}:${address.port}${yoga.graphqlEndpoint}`,
         close: async () => {
+          // Stop accepting first: the listener closes now (new connections are refused), idle keep-alive
+          // connections go, and what still arrives on a busy one is answered 503.
+          stopping = true;
+          const closed = new Promise<void>((r) => server.close(() => r()));
+          server.closeIdleConnections();
           services.users.off('revoked', onRevoked);
-          await wsServer.dispose();
-          wss.close();
+          // Then the requests in flight finish, within a bound; an event stream (SSE) never would: it ends now.
+          for (const res of inFlight) if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) res.destroy();
+          if (inFlight.size) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, DRAIN_MS);
+              drained = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+          }
+          // Then the WebSockets: a close frame each, and a peer that does not answer it is cut off soon after.
+          await wsServer.dispose(WS_CLOSE_GRACE_MS);
           server.closeAllConnections();
-          await new Promise<void>((r) => server.close(() => r()));
+          await closed;
         },
       });
     });
