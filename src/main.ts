@@ -32,6 +32,7 @@ import { IpamService } from './services/ipam.js';
 import { PortForwardService } from './services/port-forwards.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
+import { StorageHealth } from './services/storage-health.js';
 import { ListenError, startHttpServer } from './server.js';
 
 /** `test` on the Test driver; on QEMU the configured type, or with `auto` kvm when libvirt offers it, else qemu (TCG). */
@@ -40,6 +41,13 @@ async function resolveDomainType(config: Config, bus: LibvirtBus, driverPath: st
   if (config.provisioning.domainType !== 'auto') return config.provisioning.domainType;
   return (await hostDomainTypes(bus, driverPath)).includes('kvm') ? 'kvm' : 'qemu';
 }
+
+/**
+ * Free space the data directory must keep for mutations to be taken: a mutation writes a few KiB (its rows,
+ * its events, its audit row) and SQLite's WAL grows until a checkpoint, so the reserve leaves room for those
+ * already under way when it is reached.
+ */
+const STORAGE_RESERVE_BYTES = 8 * 1024 * 1024;
 
 /** A start-up refusal an operator can act on (data directory in use, port taken): one line, no stack trace. */
 export class StartupError extends Error {
@@ -79,6 +87,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       cleanups.push(() => embedded!.stop());
     }
     const db = openDatabase(join(config.dataDir, 'virtplane.sqlite'));
+    const storage = new StorageHealth(config.dataDir, STORAGE_RESERVE_BYTES, log.child({ component: 'storage' }));
     cleanups.push(() => {
       db.$client.close();
     });
@@ -91,7 +100,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const owners = new OwnershipStore(db);
     const access = new AccessPolicy(owners);
     const events = config.events ?? DEFAULT_EVENTS;
-    const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit });
+    const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit, storage });
     stream.start();
     cleanups.push(() => stream.stop());
     // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
@@ -153,13 +162,14 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       users,
       quotas,
       provisioning,
-      audit: new AuditService(db, access),
+      audit: new AuditService(db, access, storage),
       subscriptions,
       images,
       media: new MediaService(bus, sync, domains, images),
       console: new ConsoleService(bus, domains, config.publicHost),
       domainEvents: new DomainEventService(stream, access, cache),
       networkEvents: new NetworkEventService(stream, access),
+      storage,
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
     await provisioning.start();

@@ -15,6 +15,7 @@ import { bearerToken } from './services/auth.js';
 import { ServiceError } from './services/errors.js';
 import { SlowSubscriberError, StreamError } from './services/event-hub.js';
 import type { Services } from './services/registry.js';
+import type { StorageHealth } from './services/storage-health.js';
 import type { Viewer } from './services/viewer.js';
 import { serveGraphqlWs, SLOW_CONSUMER_CLOSE_CODE } from './ws-transport.js';
 
@@ -58,12 +59,13 @@ function whereOf(error: unknown): Omit<GraphQLErrorOptions, 'extensions'> & { ex
 /**
  * Every error leaves with an `extensions.code`, and with its locations and path:
  * - an error that has a code (ours, yoga's, graphql-armor's) as it is;
+ * - a write the disk refused as STORAGE_UNAVAILABLE;
  * - our deliberate errors with their code; bad page arguments and Pothos' checks of arguments as BAD_USER_INPUT;
  * - graphql-js' verdicts on the request before anything ran (a variable missing or not of its type: no path) as
  *   BAD_USER_INPUT, with graphql-js' whole message, which names the variable;
  * - everything else is masked as INTERNAL_SERVER_ERROR and logged.
  */
-function maskError(log: Logger) {
+function maskError(log: Logger, storage: StorageHealth) {
   return (error: unknown): Error => {
     if (error instanceof GraphQLError && typeof error.extensions.code === 'string') return error;
     const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -72,6 +74,11 @@ function maskError(log: Logger) {
       return new GraphQLError(message, { ...where, extensions: { ...where.extensions, code } });
     };
     if (original instanceof ServiceError || original instanceof StreamError) return coded(original.code, original.message);
+    // The disk refused a write (SQLite's SQLITE_FULL, I/O errors): said as such, and mutations stop until it recovers.
+    if (storage.noteFailure(original)) {
+      log.error({ err: original }, 'a write to the database failed');
+      return coded('STORAGE_UNAVAILABLE', 'the server could not write its database (disk full or failing); retry once an operator has freed space');
+    }
     if (original instanceof InvalidPageArgsError || original instanceof PothosValidationError) return coded('BAD_USER_INPUT', original.message);
     if (error instanceof GraphQLError && error.path === undefined && original instanceof GraphQLError) return coded('BAD_USER_INPUT', error.message);
     log.error({ err: original }, 'unexpected error while executing an operation');
@@ -135,7 +142,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     graphiql: opts.graphiql,
     logging: false,
     landingPage: false,
-    maskedErrors: { maskError: maskError(log) },
+    maskedErrors: { maskError: maskError(log, services.storage) },
     plugins: [
       // Over HTTP the token is checked before the document is even parsed: an anonymous caller learns nothing
       // of the schema from validation errors and costs no parsing. (WebSocket callers were checked at connect.)
@@ -171,9 +178,11 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       if (inFlight.size === 0) drained?.();
     });
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      const ok = await services.host.healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'libvirt unavailable' }));
+      const libvirt = await services.host.healthy();
+      const storage = services.storage.reason();
+      const body = !libvirt ? { status: 'libvirt unavailable' } : storage ? { status: 'storage failing', reason: storage } : { status: 'ok' };
+      res.writeHead(libvirt && !storage ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
       return;
     }
     return yoga.handle(req, res);
