@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DEFAULT_EVENTS, type Config } from './config.js';
-import { openDatabase } from './db/index.js';
+import { openDatabase, type Db } from './db/index.js';
 import { DataDirInUseError, lockDataDir } from './db/lock.js';
+import { isStorageFailure, keepBallast, releaseBallast } from './db/storage.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { hostDomainTypes } from './libvirt/connect.js';
@@ -49,6 +50,22 @@ async function resolveDomainType(config: Config, bus: LibvirtBus, driverPath: st
  */
 const STORAGE_RESERVE_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Opens (and migrates) the database. On a full disk SQLite cannot even make its shared-memory index: the
+ * ballast file kept for this is deleted and the open tried again, so the server starts and serves reads
+ * (writes are refused until space returns). Pending migrations still need space of their own.
+ */
+function openOnFullDisk(dataDir: string, log: Logger): Db {
+  const file = join(dataDir, 'virtplane.sqlite');
+  try {
+    return openDatabase(file);
+  } catch (err) {
+    if (!isStorageFailure(err) || !releaseBallast(dataDir)) throw err;
+    log.warn({ err: String(err) }, 'data directory full: the ballast file was deleted to open the database');
+    return openDatabase(file);
+  }
+}
+
 /** A start-up refusal an operator can act on (data directory in use, port taken): one line, no stack trace. */
 export class StartupError extends Error {
   constructor(cause: Error) {
@@ -86,8 +103,13 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       embedded = await startEmbeddedStack(join(config.dataDir, 'run'), { log: (msg, fields) => log.warn(fields ?? {}, msg) });
       cleanups.push(() => embedded!.stop());
     }
-    const db = openDatabase(join(config.dataDir, 'virtplane.sqlite'));
+    const db = openOnFullDisk(config.dataDir, log);
     const storage = new StorageHealth(config.dataDir, STORAGE_RESERVE_BYTES, log.child({ component: 'storage' }));
+    keepBallast(config.dataDir);
+    storage.onRetry(() => {
+      keepBallast(config.dataDir); // space is back: the next start on a full disk can open the database again
+      return true;
+    });
     cleanups.push(() => {
       db.$client.close();
     });
@@ -196,6 +218,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
   } catch (err) {
     await stop();
     if (err instanceof DataDirInUseError || err instanceof RunDirInUseError || err instanceof ListenError) throw new StartupError(err);
+    if (isStorageFailure(err)) throw new StartupError(new Error(`cannot write the data directory ${config.dataDir}: ${(err as Error).message}`, { cause: err }));
     throw err;
   }
 }

@@ -30,6 +30,7 @@ before(async () => {
 after(async () => {
   bus?.disconnect();
   await s?.stop();
+  rmSync(filler, { force: true });
   if (mounted) execFileSync('umount', [mountPoint]);
   rmSync(mountPoint, { recursive: true, force: true });
 });
@@ -109,4 +110,19 @@ test('disk full: mutations refused with STORAGE_UNAVAILABLE before libvirt is to
   const again = await server.gql(ACTION('destroyDomain'), { id: testDomain.id });
   assert.equal(again.data.r.__typename, 'DomainActionSuccess', JSON.stringify(again.data));
   sub.unsubscribe();
+});
+
+test('a start on a full disk serves reads, reports storage failing, and takes writes once space returns', async () => {
+  await s!.stop();
+  s = undefined;
+  fillDisk();
+  s = await startTestServer({ dataDir });
+  const server = s;
+  const health = await fetch(server.url.replace('/graphql', '/healthz'));
+  assert.equal(health.status, 503, 'unhealthy while the disk is full');
+  const r = await server.gql(`{ domains(first: 10) { totalCount edges { node { name } } } viewer { name } }`);
+  assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+  assert.ok(r.data.domains.totalCount >= 1, 'domains are listed');
+  unlinkSync(filler);
+  await eventually(async () => ((await fetch(server.url.replace('/graphql', '/healthz'))).status === 200 ? true : null), '/healthz 200 once space returned', 1200);
 });

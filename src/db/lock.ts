@@ -33,6 +33,9 @@ export function lockDataDir(dataDir: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(join(dataDir, LOCK_FILE), { timeout: 0 });
   try {
+    // Page 1 is written once, on the first start: on an empty file BEGIN EXCLUSIVE itself needs to write, and
+    // a start on a full disk must still be able to lock (then serve reads).
+    if (db.pragma('user_version', { simple: true }) === 0) db.pragma('user_version = 1');
     db.exec('BEGIN EXCLUSIVE');
   } catch (err) {
     db.close();

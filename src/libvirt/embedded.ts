@@ -210,7 +210,8 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
   // bus-activate /usr/share/dbus-1/services/org.libvirt.service on the first call after libvirt-dbus died,
   // starting an unmanaged libvirt-dbus behind our back (and hiding the outage from /healthz).
   const configFile = join(runDir, 'bus.conf');
-  writeFileSync(configFile, BUS_CONFIG);
+  // Written only when it differs: a start on a full disk finds it from the previous run and needs no space.
+  if (!existsSync(configFile) || readFileSync(configFile, 'utf8') !== BUS_CONFIG) writeFileSync(configFile, BUS_CONFIG);
 
   let daemon: ChildProcess | undefined;
   let libvirtDbus: ChildProcess | undefined;
@@ -223,8 +224,14 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
   let downWhilePaused = false;
   const owner: ProcessId = { pid: process.pid, start: processStartTime(process.pid) };
   const id = (c: ChildProcess | undefined): ProcessId | undefined => (c?.pid ? { pid: c.pid, start: processStartTime(c.pid) } : undefined);
-  const writePids = () =>
-    writeFileSync(join(runDir, PID_FILE), JSON.stringify({ owner, children: { 'dbus-daemon': id(daemon), 'libvirt-dbus': id(libvirtDbus) } }));
+  const writePids = () => {
+    try {
+      writeFileSync(join(runDir, PID_FILE), JSON.stringify({ owner, children: { 'dbus-daemon': id(daemon), 'libvirt-dbus': id(libvirtDbus) } }));
+    } catch (err) {
+      // Only a later start's clean-up after a crash needs it; a full disk must not keep the stack from running.
+      log?.('cannot record the embedded children', { err: String(err) });
+    }
+  };
 
   const startDaemon = async () => {
     rmSync(socket, { force: true });
