@@ -1,6 +1,6 @@
 import { CONFIG_HELP, ConfigError, loadConfig } from './config.js';
 import { pino } from 'pino';
-import { startVirtplane } from './main.js';
+import { StartupError, startVirtplane } from './main.js';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(CONFIG_HELP);
@@ -19,7 +19,15 @@ try {
 }
 
 const log = pino({ level: config.logLevel });
-const app = await startVirtplane(config, log);
+let app;
+try {
+  app = await startVirtplane(config, log);
+} catch (err) {
+  // What the operator can fix is said in one line; anything else keeps its stack trace.
+  if (!(err instanceof StartupError)) throw err;
+  process.stderr.write(`virtplane: ${err.message}\n`);
+  process.exit(1);
+}
 if (app.generatedAdminToken) {
   // Printed once: only its hash is stored.
   process.stdout.write(`\nAdmin API token (shown only now, store it safely):\n  ${app.generatedAdminToken}\n\n`);

@@ -1,13 +1,15 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DEFAULT_EVENTS, type Config } from './config.js';
-import { openDatabase } from './db/index.js';
+import { openDatabase, type Db } from './db/index.js';
+import { DataDirInUseError, lockDataDir } from './db/lock.js';
+import { isStorageFailure, keepBallast, releaseBallast } from './db/storage.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { hostDomainTypes } from './libvirt/connect.js';
 import { StoragePaths } from './libvirt/storage.js';
 import type { DomainType } from './libvirt/xml/domain-builder.js';
-import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
+import { RunDirInUseError, startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
 import { AuditService } from './services/audit.js';
 import { AuthService } from './services/auth.js';
 import { AccessPolicy } from './services/authorization.js';
@@ -31,13 +33,45 @@ import { IpamService } from './services/ipam.js';
 import { PortForwardService } from './services/port-forwards.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
-import { startHttpServer } from './server.js';
+import { StorageHealth } from './services/storage-health.js';
+import { ListenError, startHttpServer } from './server.js';
 
 /** `test` on the Test driver; on QEMU the configured type, or with `auto` kvm when libvirt offers it, else qemu (TCG). */
 async function resolveDomainType(config: Config, bus: LibvirtBus, driverPath: string): Promise<DomainType> {
   if (config.driver === 'Test') return 'test';
   if (config.provisioning.domainType !== 'auto') return config.provisioning.domainType;
   return (await hostDomainTypes(bus, driverPath)).includes('kvm') ? 'kvm' : 'qemu';
+}
+
+/**
+ * Free space the data directory must keep for mutations to be taken: a mutation writes a few KiB (its rows,
+ * its events, its audit row) and SQLite's WAL grows until a checkpoint, so the reserve leaves room for those
+ * already under way when it is reached.
+ */
+const STORAGE_RESERVE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Opens (and migrates) the database. On a full disk SQLite cannot even make its shared-memory index: the
+ * ballast file kept for this is deleted and the open tried again, so the server starts and serves reads
+ * (writes are refused until space returns). Pending migrations still need space of their own.
+ */
+function openOnFullDisk(dataDir: string, log: Logger): Db {
+  const file = join(dataDir, 'virtplane.sqlite');
+  try {
+    return openDatabase(file);
+  } catch (err) {
+    if (!isStorageFailure(err) || !releaseBallast(dataDir)) throw err;
+    log.warn({ err: String(err) }, 'data directory full: the ballast file was deleted to open the database');
+    return openDatabase(file);
+  }
+}
+
+/** A start-up refusal an operator can act on (data directory in use, port taken): one line, no stack trace. */
+export class StartupError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'StartupError';
+  }
 }
 
 export interface Virtplane {
@@ -52,7 +86,8 @@ export interface Virtplane {
 
 /**
  * The composition root: the only place that creates concrete instances and wires them together.
- * Order: embedded stack → database (migrated) → bus → cache loaded from libvirt → HTTP/WS listening.
+ * Order: data directory lock → embedded stack → database (migrated) → bus → cache loaded from libvirt →
+ * HTTP/WS listening. A failure on the way stops what was started, in reverse.
  */
 export async function startVirtplane(config: Config, log: Logger = pino({ level: config.logLevel })): Promise<Virtplane> {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -60,12 +95,21 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
+    // First: a second server on this directory must not touch the first one's children or database.
+    const lock = lockDataDir(config.dataDir);
+    cleanups.push(() => lock.release());
     let embedded: EmbeddedStack | null = null;
     if (config.bus === null) {
       embedded = await startEmbeddedStack(join(config.dataDir, 'run'), { log: (msg, fields) => log.warn(fields ?? {}, msg) });
       cleanups.push(() => embedded!.stop());
     }
-    const db = openDatabase(join(config.dataDir, 'virtplane.sqlite'));
+    const db = openOnFullDisk(config.dataDir, log);
+    const storage = new StorageHealth(config.dataDir, STORAGE_RESERVE_BYTES, log.child({ component: 'storage' }));
+    keepBallast(config.dataDir);
+    storage.onRetry(() => {
+      keepBallast(config.dataDir); // space is back: the next start on a full disk can open the database again
+      return true;
+    });
     cleanups.push(() => {
       db.$client.close();
     });
@@ -78,7 +122,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const owners = new OwnershipStore(db);
     const access = new AccessPolicy(owners);
     const events = config.events ?? DEFAULT_EVENTS;
-    const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit });
+    const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit, storage });
     stream.start();
     cleanups.push(() => stream.stop());
     // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
@@ -140,13 +184,14 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       users,
       quotas,
       provisioning,
-      audit: new AuditService(db, access),
+      audit: new AuditService(db, access, storage),
       subscriptions,
       images,
       media: new MediaService(bus, sync, domains, images),
       console: new ConsoleService(bus, domains, config.publicHost),
       domainEvents: new DomainEventService(stream, access, cache),
       networkEvents: new NetworkEventService(stream, access),
+      storage,
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
     await provisioning.start();
@@ -172,6 +217,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     return { url: http.url, services, embedded, generatedAdminToken: generatedToken, stop };
   } catch (err) {
     await stop();
+    if (err instanceof DataDirInUseError || err instanceof RunDirInUseError || err instanceof ListenError) throw new StartupError(err);
+    if (isStorageFailure(err)) throw new StartupError(new Error(`cannot write the data directory ${config.dataDir}: ${(err as Error).message}`, { cause: err }));
     throw err;
   }
 }

@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError, type ExecutionArgs, type GraphQLErrorOptions, type GraphQLSchema, type ValidationContext } from 'graphql';
@@ -14,6 +15,7 @@ import { bearerToken } from './services/auth.js';
 import { ServiceError } from './services/errors.js';
 import { SlowSubscriberError, StreamError } from './services/event-hub.js';
 import type { Services } from './services/registry.js';
+import type { StorageHealth } from './services/storage-health.js';
 import type { Viewer } from './services/viewer.js';
 import { serveGraphqlWs, SLOW_CONSUMER_CLOSE_CODE } from './ws-transport.js';
 
@@ -25,6 +27,15 @@ export interface HttpServerOptions {
   limits: QueryLimits;
   /** Unsent bytes one WebSocket may hold before its client is disconnected as a slow consumer. */
   maxBufferedBytes?: number;
+}
+
+/** The address could not be listened on (taken, or not this host's). */
+export class ListenError extends Error {
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+    const why = cause.code === 'EADDRINUSE' ? 'the address is already in use' : cause.code === 'EADDRNOTAVAIL' ? 'no such address on this host' : cause.message;
+    super(`cannot listen on ${host}:${port}: ${why} (${cause.code ?? 'error'}); set HOST or PORT`, { cause });
+    this.name = 'ListenError';
+  }
 }
 
 export interface RunningServer {
@@ -48,12 +59,13 @@ function whereOf(error: unknown): Omit<GraphQLErrorOptions, 'extensions'> & { ex
 /**
  * Every error leaves with an `extensions.code`, and with its locations and path:
  * - an error that has a code (ours, yoga's, graphql-armor's) as it is;
+ * - a write the disk refused as STORAGE_UNAVAILABLE;
  * - our deliberate errors with their code; bad page arguments and Pothos' checks of arguments as BAD_USER_INPUT;
  * - graphql-js' verdicts on the request before anything ran (a variable missing or not of its type: no path) as
  *   BAD_USER_INPUT, with graphql-js' whole message, which names the variable;
  * - everything else is masked as INTERNAL_SERVER_ERROR and logged.
  */
-function maskError(log: Logger) {
+function maskError(log: Logger, storage: StorageHealth) {
   return (error: unknown): Error => {
     if (error instanceof GraphQLError && typeof error.extensions.code === 'string') return error;
     const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -62,6 +74,11 @@ function maskError(log: Logger) {
       return new GraphQLError(message, { ...where, extensions: { ...where.extensions, code } });
     };
     if (original instanceof ServiceError || original instanceof StreamError) return coded(original.code, original.message);
+    // The disk refused a write (SQLite's SQLITE_FULL, I/O errors): said as such, and mutations stop until it recovers.
+    if (storage.noteFailure(original)) {
+      log.error({ err: original }, 'a write to the database failed');
+      return coded('STORAGE_UNAVAILABLE', 'the server could not write its database (disk full or failing); retry once an operator has freed space');
+    }
     if (original instanceof InvalidPageArgsError || original instanceof PothosValidationError) return coded('BAD_USER_INPUT', original.message);
     if (error instanceof GraphQLError && error.path === undefined && original instanceof GraphQLError) return coded('BAD_USER_INPUT', error.message);
     log.error({ err: original }, 'unexpected error while executing an operation');
@@ -87,6 +104,9 @@ export const WS_TOKEN_REVOKED = 4401;
 /** Every socket is pinged this often; one that did not answer the previous ping is dropped. */
 const KEEP_ALIVE_MS = 12_000;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** On stop: how long requests in flight may take to finish, and WebSocket peers to answer the close frame. */
+const DRAIN_MS = 5_000;
+const WS_CLOSE_GRACE_MS = 1_000;
 
 /** A graphql-armor rejection as a GraphQL error with our code (validation rules report, the parser throws). */
 function rejectWith(code: string) {
@@ -122,7 +142,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     graphiql: opts.graphiql,
     logging: false,
     landingPage: false,
-    maskedErrors: { maskError: maskError(log) },
+    maskedErrors: { maskError: maskError(log, services.storage) },
     plugins: [
       // Over HTTP the token is checked before the document is even parsed: an anonymous caller learns nothing
       // of the schema from validation errors and costs no parsing. (WebSocket callers were checked at connect.)
@@ -141,17 +161,41 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     },
   });
 
+  // Once stopping, requests still arriving on open connections are refused (503) and upgrades too; requests
+  // in flight are counted so stop can let them finish (within DRAIN_MS).
+  let stopping = false;
+  const inFlight = new Set<ServerResponse>();
+  let drained: (() => void) | null = null;
   const server = createServer(async (req, res) => {
+    if (stopping) {
+      res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ status: 'stopping' }));
+      return;
+    }
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (inFlight.size === 0) drained?.();
+    });
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      const ok = await services.host.healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'libvirt unavailable' }));
+      const libvirt = await services.host.healthy();
+      const storage = services.storage.reason();
+      const body = !libvirt ? { status: 'libvirt unavailable' } : storage ? { status: 'storage failing', reason: storage } : { status: 'ok' };
+      res.writeHead(libvirt && !storage ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
       return;
     }
     return yoga.handle(req, res);
   });
 
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wss = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (stopping || !wss.shouldHandle(req)) {
+      socket.end(`HTTP/1.1 ${stopping ? '503 Service Unavailable' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
   // Open sockets per API token, so that revoking a token closes its connections at once.
   const socketsByToken = new Map<string, Set<WebSocket>>();
   const onRevoked = (tokenIds: string[]) => {
@@ -224,7 +268,10 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   );
 
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      services.users.off('revoked', onRevoked);
+      void wsServer.dispose().finally(() => reject(new ListenError(host, port, err)));
+    });
     server.listen(port, host, () => {
       const address = server.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -232,11 +279,27 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
         server,
         url: `http://${shownHost}:${address.port}${yoga.graphqlEndpoint}`,
         close: async () => {
+          // Stop accepting first: the listener closes now (new connections are refused), idle keep-alive
+          // connections go, and what still arrives on a busy one is answered 503.
+          stopping = true;
+          const closed = new Promise<void>((r) => server.close(() => r()));
+          server.closeIdleConnections();
           services.users.off('revoked', onRevoked);
-          await wsServer.dispose();
-          wss.close();
+          // Then the requests in flight finish, within a bound; an event stream (SSE) never would: it ends now.
+          for (const res of inFlight) if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) res.destroy();
+          if (inFlight.size) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, DRAIN_MS);
+              drained = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+          }
+          // Then the WebSockets: a close frame each, and a peer that does not answer it is cut off soon after.
+          await wsServer.dispose(WS_CLOSE_GRACE_MS);
           server.closeAllConnections();
-          await new Promise<void>((r) => server.close(() => r()));
+          await closed;
         },
       });
     });

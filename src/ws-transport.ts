@@ -27,7 +27,7 @@ export function serveGraphqlWs<E extends Record<PropertyKey, unknown>>(
   options: ServerOptions<Record<string, unknown> | undefined, E & WsExtra>,
   wss: WebSocketServer,
   opts: WsTransportOptions,
-): { dispose(): Promise<void> } {
+): { dispose(graceMs?: number): Promise<void> } {
   const server = makeServer(options);
   wss.options.handleProtocols = handleProtocols;
 
@@ -78,6 +78,8 @@ export function serveGraphqlWs<E extends Record<PropertyKey, unknown>>(
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) =>
           socket.on('message', (data) => {
+            // A socket being closed (the server stopping, a revoked token) runs nothing more it sends.
+            if (socket.readyState !== socket.OPEN) return;
             cb(String(data)).catch(() => socket.close(CloseCode.InternalServerError, 'Internal server error'));
           }),
       },
@@ -90,11 +92,19 @@ export function serveGraphqlWs<E extends Record<PropertyKey, unknown>>(
   });
 
   return {
-    async dispose() {
+    /** Closes every socket (1001); one whose peer has not answered the close frame within `graceMs` is cut off. */
+    async dispose(graceMs = 1000) {
       clearInterval(keepAlive);
       for (const s of wss.clients) s.close(1001, 'Going away');
       wss.removeAllListeners('connection');
-      await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
+      const timer = setTimeout(() => {
+        for (const s of wss.clients) s.terminate();
+      }, graceMs);
+      try {
+        await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -14,6 +14,15 @@ const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'mi
 export function openDatabase(file: string): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
+  try {
+    return setUp(sqlite);
+  } catch (err) {
+    sqlite.close(); // a failed open (a full disk) must not keep the file open
+    throw err;
+  }
+}
+
+function setUp(sqlite: Database.Database): Db {
   sqlite.pragma('journal_mode = WAL');
   // Every commit is on disk before the next step (a reply, an event published, a call to libvirt). Said
   // explicitly: better-sqlite3 is built with SQLITE_DEFAULT_WAL_SYNCHRONOUS=1, so WAL mode would otherwise

@@ -11,6 +11,7 @@ import {
   QUOTA_RESOURCES,
   QuotaExceededError,
   ServiceError,
+  StorageUnavailableError,
   UnsupportedError,
   ValidationError,
 } from '../services/errors.js';
@@ -45,6 +46,7 @@ errorType(UnsupportedError, 'UnsupportedError', 'The libvirt driver in use does 
 errorType(LibvirtUnavailableError, 'LibvirtUnavailableError', 'libvirt cannot be reached right now.');
 errorType(LibvirtFailedError, 'LibvirtError', "libvirt refused the request; its own message is kept.");
 errorType(InUseError, 'InUseError', 'The object is still in use (a user owning domains, a network with domains on it).');
+errorType(StorageUnavailableError, 'StorageUnavailableError', 'The server cannot write its database (disk full, I/O errors); nothing was changed.');
 errorType(AddressExhaustedError, 'AddressExhaustedError', 'No free address is left; nothing was allocated.');
 
 export const QuotaResourceEnum = builder.enumType('QuotaResource', { values: QUOTA_RESOURCES });
@@ -70,13 +72,13 @@ builder.objectType(ValidationError, {
   fields: (t) => ({ field: t.exposeString('field', { nullable: true }) }),
 });
 
-export { ConflictError, ForbiddenError, LibvirtFailedError, LibvirtUnavailableError, NotFoundError, ValidationError };
+export { ConflictError, ForbiddenError, LibvirtFailedError, LibvirtUnavailableError, NotFoundError, StorageUnavailableError, ValidationError };
 
 /**
  * Every error a libvirt failure maps to (services/errors.ts `fromLibvirt`): each mutation that calls libvirt
  * lists them all, so an expected failure (a pool or network stopped meanwhile, say) is data, not a GraphQL error.
  */
-const LIBVIRT_ERRORS = [NotFoundError, InvalidStateError, ValidationError, ConflictError, UnsupportedError, LibvirtUnavailableError, LibvirtFailedError];
+const LIBVIRT_ERRORS = [NotFoundError, InvalidStateError, ValidationError, ConflictError, UnsupportedError, LibvirtUnavailableError, LibvirtFailedError, StorageUnavailableError];
 
 type ErrorClass = new (...args: never[]) => Error;
 
@@ -87,7 +89,7 @@ export const withLibvirt = (...own: ErrorClass[]): ErrorClass[] => [...new Set([
 export const DOMAIN_ACTION_ERRORS = withLibvirt(ForbiddenError);
 
 /** Errors of admin-only mutations on users and tokens. */
-export const ADMIN_ERRORS = [ForbiddenError, NotFoundError, ValidationError, ConflictError, InvalidStateError, InUseError];
+export const ADMIN_ERRORS = [ForbiddenError, NotFoundError, ValidationError, ConflictError, InvalidStateError, InUseError, StorageUnavailableError];
 
 /** Errors creating a domain can return. */
 export const CREATE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenError, AddressExhaustedError);
@@ -99,4 +101,4 @@ export const RESIZE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenErr
 export const NETWORK_ERRORS = withLibvirt(ForbiddenError, InUseError);
 
 /** Errors port forward mutations can return. */
-export const PORT_FORWARD_ERRORS = [ValidationError, ConflictError, NotFoundError, ForbiddenError, InvalidStateError, QuotaExceededError, UnsupportedError];
+export const PORT_FORWARD_ERRORS = [ValidationError, ConflictError, NotFoundError, ForbiddenError, InvalidStateError, QuotaExceededError, UnsupportedError, StorageUnavailableError];

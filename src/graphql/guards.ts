@@ -1,5 +1,6 @@
-import { defaultFieldResolver, GraphQLError, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
-import { ServiceError } from '../services/errors.js';
+import { wrapOrThrow } from '@pothos/plugin-errors';
+import { defaultFieldResolver, GraphQLError, type GraphQLField, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { ServiceError, StorageUnavailableError } from '../services/errors.js';
 import type { Context } from './context.js';
 
 /** A mutation field may say how to name its target for the audit log (default: its `id` or `userId` argument). */
@@ -20,10 +21,29 @@ function returnedError(result: unknown): ServiceError | null {
   return ctor?.prototype instanceof ServiceError ? (result as ServiceError) : null;
 }
 
+/** The error as the field's result union member when it lists its type (plugin-errors' wrapping), else thrown with its code. */
+function returnOrThrow(field: GraphQLField<unknown, Context>, err: ServiceError): unknown {
+  const listed = (field.extensions?.pothosErrors ?? []) as (new (...args: never[]) => Error)[];
+  return wrapOrThrow(err, listed, undefined);
+}
+
+/** STORAGE_UNAVAILABLE while the database cannot take writes, else null. */
+function storageRefusal(ctx: Context): StorageUnavailableError | null {
+  try {
+    ctx.services.storage.assertWritable();
+    return null;
+  } catch (err) {
+    if (err instanceof StorageUnavailableError) return err;
+    throw err;
+  }
+}
+
 /**
  * Cross-cutting rules applied to the built schema, so that every field — including ones added later —
  * obeys them without its resolver knowing:
  * - every mutation is recorded in the audit log (who, what, target, result), whatever the outcome;
+ * - no mutation runs while the database cannot take writes (STORAGE_UNAVAILABLE): nothing may be done in
+ *   libvirt that could not be recorded;
  * - every subscription counts against its token's cap and ends when the token is revoked.
  */
 export function guardSchema(schema: GraphQLSchema): GraphQLSchema {
@@ -44,6 +64,11 @@ export function guardSchema(schema: GraphQLSchema): GraphQLSchema {
         }
         ctx.services.audit.record(ctx.viewer, { action: field.name, target, result: outcome, message });
       };
+      const refused = storageRefusal(ctx);
+      if (refused) {
+        record(undefined, refused.code, refused.message); // held in memory until the database takes it
+        return returnOrThrow(field, refused);
+      }
       let result: unknown;
       try {
         result = await resolve(root, args, ctx, info);

@@ -2,7 +2,7 @@ import type { ImageView } from '../services/images.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { DomainDiskRef, DomainRef } from './domain.js';
-import { DOMAIN_ACTION_ERRORS, ForbiddenError, NotFoundError, ValidationError, withLibvirt } from './errors.js';
+import { DOMAIN_ACTION_ERRORS, ForbiddenError, NotFoundError, StorageUnavailableError, ValidationError, withLibvirt } from './errors.js';
 import { localId } from './ids.js';
 
 const ImageRef = builder.objectRef<ImageView>('Image').implement({
@@ -57,7 +57,7 @@ builder.mutationField('removeImage', (t) =>
     description: 'Withdraws an image from the list (admins only); the file stays where it is.',
     args: { name: t.arg.string({ required: true }) },
     errors: {
-      types: [NotFoundError, ForbiddenError],
+      types: [NotFoundError, ForbiddenError, StorageUnavailableError],
       result: { name: 'RemoveImageSuccess' },
       union: { name: 'RemoveImageResult' },
       dataField: { name: 'image' },

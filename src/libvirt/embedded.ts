@@ -7,14 +7,18 @@ import { LibvirtBus } from './bus.js';
 
 /**
  * The embedded default: a private D-Bus bus and `libvirt-dbus --session` run as children of the server, so a
- * fresh clone needs no system services. PIDs go to `<runDir>/pids.json`; a later start ends what a crashed
- * one left behind before binding the socket again. libvirt-dbus is restarted with backoff if it dies.
+ * fresh clone needs no system services. PIDs (with start times, and the owning process') go to
+ * `<runDir>/pids.json`; a later start ends what a crashed one left behind before binding the socket again, and
+ * refuses to start while the owner still runs. libvirt-dbus is restarted with backoff if it dies; if the bus
+ * daemon dies, a new one is started on the same socket path, then libvirt-dbus on it.
  */
 export interface EmbeddedStack {
   /** D-Bus address of the private bus. */
   readonly address: string;
   /** PID of the current libvirt-dbus child (changes after a restart). */
   libvirtDbusPid(): number | undefined;
+  /** PID of the current dbus-daemon child (changes after a restart). */
+  daemonPid(): number | undefined;
   /**
    * While paused, a libvirt-dbus that dies stays down until restarts are resumed (then it starts at once):
    * lets an operator — or a fault test — hold libvirt away for as long as needed.
@@ -55,33 +59,92 @@ const BUS_CONFIG = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Co
 </busconfig>
 `;
 
-function isOurProcess(pid: number, names: string[]): boolean {
+/**
+ * The kernel's start time of a live process (clock ticks since boot, /proc/<pid>/stat field 22): with the PID,
+ * it names one process. Null when there is none, or only a zombie (dead, not yet reaped by its parent).
+ */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** A process recorded as pid + start time: the same one only while both match (a PID is reused after it exits). */
+export interface ProcessId {
+  pid: number;
+  start: string | null;
+}
+
+function sameProcess(p: ProcessId): boolean {
+  const start = processStartTime(p.pid);
+  return start !== null && (p.start === null || p.start === start);
+}
+
+/**
+ * Whether `pid` is still the child we started in `runDir`: the program, and its bus socket (dbus-daemon has it
+ * on its command line, libvirt-dbus in its environment), so an unrelated process that took the PID is spared.
+ */
+function isOurChild(pid: number, name: string, runDir: string): boolean {
+  const socket = join(runDir, 'bus');
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return names.some((n) => cmdline.includes(n));
+    if (!cmdline.includes(name)) return false;
+    const where = name === 'dbus-daemon' ? cmdline : readFileSync(`/proc/${pid}/environ`, 'utf8');
+    return where.includes(`unix:path=${socket}`);
   } catch {
     return false;
   }
 }
 
-/** Ends children a previous run left behind (crash, SIGKILL) and removes its stale socket. */
+interface PidFile {
+  owner?: ProcessId;
+  children?: Record<string, ProcessId | undefined>;
+  /** The format before owners were recorded: name → PID. */
+  [name: string]: unknown;
+}
+
+/** Thrown when the process that started the stack in this run directory still runs. */
+export class RunDirInUseError extends Error {
+  constructor(
+    readonly runDir: string,
+    readonly ownerPid: number,
+  ) {
+    super(`${runDir} is in use by a running process (PID ${ownerPid})`);
+    this.name = 'RunDirInUseError';
+  }
+}
+
+/**
+ * Ends children a previous run left behind (crash, SIGKILL) and removes its stale socket — only when the run
+ * that started them is gone (its PID and start time no longer name a live process) and each PID still is
+ * that child (program and socket checked in /proc). A live owner's stack is refused, not touched.
+ */
 function cleanStale(runDir: string, log: EmbeddedOptions['log']): void {
   const file = join(runDir, PID_FILE);
   if (existsSync(file)) {
+    let recorded: PidFile | null = null;
     try {
-      const pids = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
-      for (const [name, pid] of Object.entries(pids)) {
-        if (pid && isOurProcess(pid, ['dbus-daemon', 'libvirt-dbus'])) {
-          log?.('ending stale embedded child', { name, pid });
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
-      }
+      recorded = JSON.parse(readFileSync(file, 'utf8')) as PidFile;
     } catch {
       /* unreadable pid file: nothing we can trust in it */
+    }
+    if (recorded?.owner && sameProcess(recorded.owner)) throw new RunDirInUseError(runDir, recorded.owner.pid);
+    const children: [string, ProcessId][] = recorded?.children
+      ? Object.entries(recorded.children).flatMap(([n, p]) => (p ? [[n, p] as [string, ProcessId]] : []))
+      : Object.entries(recorded ?? {}).flatMap(([n, p]) => (typeof p === 'number' ? [[n, { pid: p, start: null }] as [string, ProcessId]] : []));
+    for (const [name, child] of children) {
+      if (!sameProcess(child) || !isOurChild(child.pid, name, runDir)) continue;
+      log?.('ending stale embedded child', { name, pid: child.pid });
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
     rmSync(file, { force: true });
   }
@@ -130,34 +193,100 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Backoff before the next restart of a child that exited: grows while it keeps failing, from 100 ms to 5 s. */
+function backoff(failures: number): number {
+  return Math.min(100 * 2 ** (failures - 1), 5000);
+}
+
 export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions = {}): Promise<EmbeddedStack> {
   const log = opts.log;
   mkdirSync(runDir, { recursive: true });
   cleanStale(runDir, log);
 
   const socket = join(runDir, 'bus');
+  // The same path for every dbus-daemon this stack runs: after a restart, clients reconnect to it as it was.
+  const address = `unix:path=${socket}`;
   // Our own bus configuration: a session bus WITHOUT service directories. The stock session config would
   // bus-activate /usr/share/dbus-1/services/org.libvirt.service on the first call after libvirt-dbus died,
   // starting an unmanaged libvirt-dbus behind our back (and hiding the outage from /healthz).
   const configFile = join(runDir, 'bus.conf');
-  writeFileSync(configFile, BUS_CONFIG);
-  const daemon = spawn('dbus-daemon', [`--config-file=${configFile}`, '--nofork', '--nopidfile', `--address=unix:path=${socket}`, '--print-address=1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // As root without CAP_SYS_RESOURCE, dbus-daemon warns that it cannot raise its fd limit: harmless.
-  daemon.stderr!.on('data', (chunk: Buffer) => {
-    const text = chunk.toString().split('\n').filter((l) => l && !l.includes('Failed to set fd limit')).join('\n');
-    if (text) process.stderr.write(text + '\n');
-  });
-  const address = await waitForLine(daemon, 5000);
+  // Written only when it differs: a start on a full disk finds it from the previous run and needs no space.
+  if (!existsSync(configFile) || readFileSync(configFile, 'utf8') !== BUS_CONFIG) writeFileSync(configFile, BUS_CONFIG);
 
+  let daemon: ChildProcess | undefined;
   let libvirtDbus: ChildProcess | undefined;
+  /** False from the moment the bus daemon exits until a new one answers: libvirt-dbus cannot run without it. */
+  let daemonUp = false;
   let stopping = false;
   let failures = 0;
+  let daemonFailures = 0;
   let paused = false;
   let downWhilePaused = false;
-  const writePids = () =>
-    writeFileSync(join(runDir, PID_FILE), JSON.stringify({ 'dbus-daemon': daemon.pid, 'libvirt-dbus': libvirtDbus?.pid }));
+  const owner: ProcessId = { pid: process.pid, start: processStartTime(process.pid) };
+  const id = (c: ChildProcess | undefined): ProcessId | undefined => (c?.pid ? { pid: c.pid, start: processStartTime(c.pid) } : undefined);
+  const writePids = () => {
+    try {
+      writeFileSync(join(runDir, PID_FILE), JSON.stringify({ owner, children: { 'dbus-daemon': id(daemon), 'libvirt-dbus': id(libvirtDbus) } }));
+    } catch (err) {
+      // Only a later start's clean-up after a crash needs it; a full disk must not keep the stack from running.
+      log?.('cannot record the embedded children', { err: String(err) });
+    }
+  };
+
+  const startDaemon = async () => {
+    rmSync(socket, { force: true });
+    const child = spawn('dbus-daemon', [`--config-file=${configFile}`, '--nofork', '--nopidfile', `--address=${address}`, '--print-address=1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    daemon = child;
+    const startedAt = Date.now();
+    // As root without CAP_SYS_RESOURCE, dbus-daemon warns that it cannot raise its fd limit: harmless.
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const text = chunk.toString().split('\n').filter((l) => l && !l.includes('Failed to set fd limit')).join('\n');
+      if (text) process.stderr.write(text + '\n');
+    });
+    child.once('exit', (code, signal) => {
+      if (stopping || daemon !== child) return;
+      daemonUp = false;
+      // libvirt-dbus loses its bus with the daemon; it is started again on the new one, not on a dead socket.
+      libvirtDbus?.kill('SIGTERM');
+      if (Date.now() - startedAt > STABLE_RUN_MS) daemonFailures = 0;
+      daemonFailures++;
+      const delay = backoff(daemonFailures);
+      log?.('dbus-daemon exited; restarting it, then libvirt-dbus', { code, signal, delayMs: delay });
+      if (opts.restart === false) return;
+      scheduleStackRestart(delay);
+    });
+    writePids();
+    await waitForLine(child, 5000);
+    daemonUp = true;
+  };
+
+  const scheduleStackRestart = (delay: number) => {
+    setTimeout(() => {
+      if (stopping) return;
+      startDaemon()
+        .then(async () => {
+          if (paused) downWhilePaused = true;
+          else await startLibvirtDbus();
+        })
+        .catch((err) => {
+          log?.('restarting the embedded bus failed', { err: String(err) });
+          if (stopping) return;
+          // A daemon that came up stays (its exit, if any, schedules the next try); one that never did is retried.
+          if (!daemonUp) scheduleStackRestart(backoff(++daemonFailures));
+          else if (!libvirtDbus || libvirtDbus.exitCode !== null || libvirtDbus.signalCode !== null) scheduleLibvirtDbusRestart(libvirtDbus, backoff(++failures));
+        });
+    }, delay).unref();
+  };
+
+  const scheduleLibvirtDbusRestart = (exited: ChildProcess | undefined, delay: number) => {
+    setTimeout(() => {
+      // Not when a newer one runs already, nor while the bus is down (its restart starts libvirt-dbus).
+      if (stopping || libvirtDbus !== exited || !daemonUp) return;
+      startLibvirtDbus().catch((err) => log?.('libvirt-dbus restart failed', { err: String(err) }));
+    }, delay).unref();
+  };
 
   const startLibvirtDbus = async () => {
     const child = spawn('libvirt-dbus', ['--session'], {
@@ -168,7 +297,7 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
     const startedAt = Date.now();
     writePids();
     child.once('exit', (code, signal) => {
-      if (stopping || libvirtDbus !== child) return;
+      if (stopping || libvirtDbus !== child || !daemonUp) return;
       if (paused) {
         log?.('libvirt-dbus exited; restarts are paused', { code, signal });
         downWhilePaused = true;
@@ -177,12 +306,10 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
       // Backoff grows while it keeps crashing; only a run that lasted counts as recovered.
       if (Date.now() - startedAt > STABLE_RUN_MS) failures = 0;
       failures++;
-      const delay = Math.min(100 * 2 ** (failures - 1), 5000);
+      const delay = backoff(failures);
       log?.('libvirt-dbus exited; restarting', { code, signal, delayMs: delay });
       if (opts.restart === false) return;
-      setTimeout(() => {
-        if (!stopping) startLibvirtDbus().catch((err) => log?.('libvirt-dbus restart failed', { err: String(err) }));
-      }, delay).unref();
+      scheduleLibvirtDbusRestart(child, delay);
     });
     await waitForName(address, 10_000);
   };
@@ -194,20 +321,24 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
   process.once('exit', onExit);
 
   try {
+    await startDaemon();
     await startLibvirtDbus();
   } catch (err) {
     stopping = true;
+    process.removeListener('exit', onExit);
     await stopChild(libvirtDbus);
     await stopChild(daemon);
+    rmSync(join(runDir, PID_FILE), { force: true });
     throw err;
   }
 
   return {
     address,
     libvirtDbusPid: () => libvirtDbus?.pid,
+    daemonPid: () => daemon?.pid,
     pauseRestarts(p: boolean) {
       paused = p;
-      if (!p && downWhilePaused && !stopping) {
+      if (!p && downWhilePaused && !stopping && daemonUp) {
         downWhilePaused = false;
         startLibvirtDbus().catch((err) => log?.('libvirt-dbus restart failed', { err: String(err) }));
       }

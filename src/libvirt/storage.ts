@@ -206,9 +206,12 @@ export async function resizeVolume(bus: LibvirtBus, volPath: string, capacityByt
 /**
  * Object paths of pools and volumes by name, remembered: libvirt-dbus derives them from the pool's UUID and
  * the volume's key, so they hold while the object exists. A path that stops working is forgotten (by the
- * caller that found out) and looked up again.
+ * caller that found out) and looked up again. When `org.libvirt` changes hands or the bus connection is made
+ * anew, libvirt may be another one (the test driver lives inside libvirt-dbus and starts empty): everything
+ * is forgotten, and `onReset` listeners drop what they derived from it.
  */
 export class StoragePaths {
+  private readonly resetListeners: (() => void)[] = [];
   private readonly pools = new Map<string, Promise<string>>();
   private readonly volumes = new Map<string, Promise<string>>();
   /** Capacities of volumes just created, each handed to the first read that asks: later reads ask libvirt, which knows of resizes. */
@@ -219,7 +222,23 @@ export class StoragePaths {
   constructor(
     private readonly bus: LibvirtBus,
     private readonly driverPath: string,
-  ) {}
+  ) {
+    bus.on('owner-changed', () => this.reset());
+    bus.on('reconnected', () => this.reset());
+  }
+
+  /** `listener` runs whenever every remembered path is dropped (libvirt-dbus or the bus replaced). */
+  onReset(listener: () => void): void {
+    this.resetListeners.push(listener);
+  }
+
+  private reset(): void {
+    this.pools.clear();
+    this.volumes.clear();
+    this.createdCapacities.clear();
+    this.volumeInfo = undefined;
+    for (const l of this.resetListeners) l();
+  }
 
   pool(name: string, lane: Lane = 'interactive'): Promise<string> {
     return remembered(this.pools, name, () => lookupPool(this.bus, this.driverPath, name, lane));

@@ -2,6 +2,7 @@ import { and, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { auditEvents } from '../db/schema.js';
 import type { AccessPolicy } from './authorization.js';
+import type { StorageHealth } from './storage-health.js';
 import type { Viewer } from './viewer.js';
 
 export interface AuditEvent {
@@ -41,10 +42,15 @@ export class AuditService {
   /** Every mutation appends one row: the insert is prepared once, with placeholders. */
   private readonly insert;
 
+  /** Rows the database could not take (storage failing), written in order once it can. */
+  private readonly held: Record<string, unknown>[] = [];
+
   constructor(
     private readonly db: Db,
     private readonly access: AccessPolicy,
+    private readonly storage?: StorageHealth,
   ) {
+    storage?.onRetry(() => this.flush());
     const p = (name: string) => sql.placeholder(name);
     this.insert = db
       .insert(auditEvents)
@@ -53,7 +59,7 @@ export class AuditService {
   }
 
   record(viewer: Viewer, entry: { action: string; target: string | null; result: string; message?: string | null }): void {
-    this.insert.run({
+    this.held.push({
         at: new Date(),
         actorId: viewer.userId,
         actorName: viewer.name,
@@ -63,6 +69,22 @@ export class AuditService {
         result: entry.result,
         message: entry.message?.slice(0, 500) ?? null,
       });
+    this.flush();
+  }
+
+  /** Writes held rows in order; stops (keeping the rest) at the first the storage refuses. True when none is left. */
+  private flush(): boolean {
+    while (this.held.length) {
+      try {
+        this.insert.run(this.held[0]!);
+      } catch (err) {
+        if (this.storage?.noteFailure(err)) return false;
+        this.held.shift();
+        throw err;
+      }
+      this.held.shift();
+    }
+    return true;
   }
 
   /** Newest first; `afterId` continues below the last id of the previous page. */

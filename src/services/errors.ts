@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'UNSUPPORTED',
   'LIBVIRT_UNAVAILABLE',
   'LIBVIRT_ERROR',
+  'STORAGE_UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -92,6 +93,17 @@ export class LibvirtUnavailableError extends ServiceError {
   readonly code = 'LIBVIRT_UNAVAILABLE';
   constructor(message = 'libvirt is not reachable right now; try again shortly') {
     super(message);
+  }
+}
+
+/**
+ * The server cannot write its database (disk full, read-only, I/O errors): a mutation is refused before
+ * anything is done, since nothing may happen in libvirt without its record.
+ */
+export class StorageUnavailableError extends ServiceError {
+  readonly code = 'STORAGE_UNAVAILABLE';
+  constructor(reason: string) {
+    super(`the server cannot write its database right now (${reason}); nothing was changed: try again once an operator has freed space`);
   }
 }
 

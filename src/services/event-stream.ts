@@ -4,6 +4,10 @@ import type { AccessPolicy } from './authorization.js';
 import { CursorExpiredError, EventHub, type Subscriber } from './event-hub.js';
 import { EventLog, type CursorHold, type LogFilter, type Retention } from './event-log.js';
 import type { DomainLifecycleEvent, EventSink, NetworkLifecycleEvent, NewDomainEvent, NewNetworkEvent } from './events.js';
+import type { StorageHealth } from './storage-health.js';
+
+/** An event libvirt announced that the log could not take yet (storage failing), in arrival order. */
+type Held = { kind: 'DOMAIN'; event: NewDomainEvent; ownerId: string | null } | { kind: 'NETWORK'; event: NewNetworkEvent };
 
 const PAGE = 256;
 const PRUNE_EVERY_APPENDS = 1000;
@@ -105,16 +109,31 @@ export class EventStream implements EventSink {
   readonly networks: EventHub<NetworkLifecycleEvent>;
   private appendsSincePrune = 0;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * Events the log could not take (disk full): kept in order and appended — then published — once it can, so
+   * none is lost and none is heard before it has its cursor. While any wait, later events wait behind them.
+   */
+  private readonly held: Held[] = [];
+  /** The last full snapshot of known objects, when it could not be saved (or events were still held). */
+  private heldKnown: { domains: DomainRecord[]; networks: NetworkRecord[] } | null = null;
+  private readonly storage: StorageHealth | undefined;
 
   constructor(
     readonly log: EventLog,
     private readonly access: AccessPolicy,
     private readonly retention: Retention,
     private readonly logger: Logger,
-    opts: { bufferLimit?: number } = {},
+    opts: { bufferLimit?: number; storage?: StorageHealth } = {},
   ) {
     this.domains = new EventHub(opts.bufferLimit);
     this.networks = new EventHub(opts.bufferLimit);
+    this.storage = opts.storage;
+    this.storage?.onRetry(() => this.flush());
+  }
+
+  /** How many events wait for the log to take them. */
+  get heldCount(): number {
+    return this.held.length;
   }
 
   start(): void {
@@ -128,18 +147,56 @@ export class EventStream implements EventSink {
   }
 
   domain(event: NewDomainEvent): void {
-    const committed = this.log.appendDomain(event, this.access.ownerOf(event.domain));
-    this.domains.publish(committed);
-    this.afterAppend();
+    // The owner as of the event, not as of a later append.
+    this.held.push({ kind: 'DOMAIN', event, ownerId: this.access.ownerOf(event.domain) });
+    this.flush();
   }
 
   network(event: NewNetworkEvent): void {
-    this.networks.publish(this.log.appendNetwork(event));
-    this.afterAppend();
+    this.held.push({ kind: 'NETWORK', event });
+    this.flush();
   }
 
   snapshot(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
-    this.log.saveKnown(domains, networks);
+    // After the events held before it: their appends update known objects too, with older copies.
+    this.heldKnown = { domains: [...domains], networks: [...networks] };
+    this.flush();
+  }
+
+  /**
+   * Appends (then publishes) held events in order, then a held snapshot. Stops at the first append the storage
+   * refuses, keeping it and everything after it; true when nothing is left. Any other failure drops that event
+   * (logged) as before, so one bad record cannot hold up the rest.
+   */
+  private flush(): boolean {
+    while (this.held.length) {
+      const next = this.held[0]!;
+      try {
+        if (next.kind === 'DOMAIN') this.domains.publish(this.log.appendDomain(next.event, next.ownerId));
+        else this.networks.publish(this.log.appendNetwork(next.event));
+      } catch (err) {
+        if (this.storage?.noteFailure(err)) {
+          this.logger.warn({ held: this.held.length }, 'event log cannot be written: events wait in memory');
+          return false;
+        }
+        this.held.shift();
+        this.logger.error({ err, type: next.event.type }, 'appending an event failed; it is dropped');
+        continue;
+      }
+      this.held.shift();
+      this.afterAppend();
+    }
+    if (this.heldKnown) {
+      try {
+        this.log.saveKnown(this.heldKnown.domains, this.heldKnown.networks);
+      } catch (err) {
+        if (this.storage?.noteFailure(err)) return false;
+        this.heldKnown = null;
+        throw err;
+      }
+      this.heldKnown = null;
+    }
+    return true;
   }
 
   lastKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null {

@@ -394,7 +394,13 @@ export class LibvirtSync {
   }
 
   private scheduleResync(delayMs: number): void {
-    if (this.stopped || this.resyncTimer) return;
+    if (this.stopped) return;
+    if (this.resyncTimer) {
+      // A retry waiting out its backoff is brought forward when there is news (a new owner, the bus back).
+      if (delayMs > 0) return;
+      clearTimeout(this.resyncTimer);
+      this.resyncTimer = null;
+    }
     this.resyncTimer = setTimeout(() => {
       this.resyncTimer = null;
       this.resync(false).then(

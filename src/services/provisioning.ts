@@ -164,6 +164,8 @@ export class ProvisioningService {
     private readonly storagePaths: StoragePaths = new StoragePaths(bus, driverPath),
   ) {
     this.deletions = prepareDeletionRecord(db);
+    // libvirt-dbus (or the bus) replaced: the pool is made ready and looked up afresh by the next create.
+    storagePaths.onReset(() => (this.storage = null));
   }
 
   get domainType(): DomainType {
@@ -218,14 +220,34 @@ export class ProvisioningService {
     }
   }
 
-  private async build(viewer: Viewer, uuid: string, input: CreateDomainInput, valid: ValidCreate, mac: string, undo: (() => unknown)[]): Promise<DomainRecord> {
-    let pool: StoragePool;
+  /** Our pool as made ready; `afresh` forgets the one remembered first (its object path may have gone stale). */
+  private async readyPool(afresh = false): Promise<StoragePool> {
+    if (afresh) this.forgetPool();
     try {
-      pool = await this.pool();
+      return await this.pool();
     } catch (err) {
       this.forgetPool();
       throw err;
     }
+  }
+
+  /**
+   * The disk volume in our pool. A remembered pool path that libvirt no longer knows (libvirt-dbus restarted,
+   * the pool made anew) answers NOT_FOUND: the pool is then made ready afresh and the call retried once.
+   */
+  private async createDiskVolume(pool: StoragePool, name: string, capacityBytes: number): Promise<string> {
+    try {
+      return await createVolume(this.bus, pool.path, { name, capacityBytes, format: 'qcow2' }, pool.type);
+    } catch (err) {
+      if (!(err instanceof LibvirtError && err.kind === 'NOT_FOUND')) throw err;
+      const fresh = await this.readyPool(true);
+      if (fresh.name !== pool.name || fresh.type !== pool.type) throw err;
+      return createVolume(this.bus, fresh.path, { name, capacityBytes, format: 'qcow2' }, fresh.type);
+    }
+  }
+
+  private async build(viewer: Viewer, uuid: string, input: CreateDomainInput, valid: ValidCreate, mac: string, undo: (() => unknown)[]): Promise<DomainRecord> {
+    const pool = await this.readyPool();
     const volumeName = `vp-${uuid}${pool.type === 'logical' ? '' : '.qcow2'}`;
     const clean = this.ipam.cleanTrafficFor(mac);
     const spec: DomainSpec = {
@@ -254,7 +276,7 @@ export class ProvisioningService {
     // a domain without its disk.
     const capacityBytes = valid.resources.diskGiB * GiB;
     const [volume, image, pin] = await Promise.allSettled([
-      createVolume(this.bus, pool.path, { name: volumeName, capacityBytes, format: 'qcow2' }, pool.type),
+      this.createDiskVolume(pool, volumeName, capacityBytes),
       valid.imagePath === null ? null : this.checkImage(input.installImage!, valid.imagePath),
       this.ipam.pin(mac),
     ]);

@@ -15,6 +15,7 @@ import type { IpamService } from './ipam.js';
 import type { NetworkEventService } from './network-events.js';
 import type { NetworkService } from './networks.js';
 import type { PortForwardService } from './port-forwards.js';
+import type { StorageHealth } from './storage-health.js';
 
 /** The services one server instance runs, handed to every request context. Built in main.ts. */
 export interface Services {
@@ -35,4 +36,5 @@ export interface Services {
   media: MediaService;
   console: ConsoleService;
   networkEvents: NetworkEventService;
+  storage: StorageHealth;
 }
