@@ -1,14 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LibvirtBus } from './bus.js';
+import { spawnTied } from './tied-child.js';
 
 /**
  * The embedded default: a private D-Bus bus and `libvirt-dbus --session` run as children of the server, so a
  * fresh clone needs no system services. PIDs go to `<runDir>/pids.json`; a later start ends what a crashed
  * one left behind before binding the socket again. libvirt-dbus is restarted with backoff if it dies.
+ * Both children die with the server even when it is SIGKILLed (see tied-child.ts), so a crashed server
+ * leaves no bus behind to be found by the next start.
  */
 export interface EmbeddedStack {
   /** D-Bus address of the private bus. */
@@ -141,7 +144,7 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
   // starting an unmanaged libvirt-dbus behind our back (and hiding the outage from /healthz).
   const configFile = join(runDir, 'bus.conf');
   writeFileSync(configFile, BUS_CONFIG);
-  const daemon = spawn('dbus-daemon', [`--config-file=${configFile}`, '--nofork', '--nopidfile', `--address=unix:path=${socket}`, '--print-address=1'], {
+  const daemon = spawnTied('dbus-daemon', [`--config-file=${configFile}`, '--nofork', '--nopidfile', `--address=unix:path=${socket}`, '--print-address=1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // As root without CAP_SYS_RESOURCE, dbus-daemon warns that it cannot raise its fd limit: harmless.
@@ -160,7 +163,7 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
     writeFileSync(join(runDir, PID_FILE), JSON.stringify({ 'dbus-daemon': daemon.pid, 'libvirt-dbus': libvirtDbus?.pid }));
 
   const startLibvirtDbus = async () => {
-    const child = spawn('libvirt-dbus', ['--session'], {
+    const child = spawnTied('libvirt-dbus', ['--session'], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: address },
     });
