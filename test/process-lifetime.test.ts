@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
+import { npmStart } from './helpers/npm-start.js';
 import { childrenOf, commandLine, killAll, parentOf, processGone, waitGone } from './helpers/processes.js';
 
 /**
@@ -19,21 +20,12 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** `npm start` exactly as an operator or a service manager runs it, on a fresh data dir. */
-async function npmStart(): Promise<{ npm: ChildProcess; server: number; bus: number; libvirtDbus: number }> {
+/** `npm start` on a fresh data dir, and the PIDs of the server and its children. */
+async function startServer(): Promise<{ npm: ChildProcess; server: number; bus: number; libvirtDbus: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-lifetime-'));
   dirs.push(dataDir);
-  const npm = spawn('npm', ['start'], {
-    env: { ...process.env, VIRTPLANE_DATA_DIR: dataDir, PORT: '0', VIRTPLANE_ADMIN_TOKEN: 'lifetime-admin-token-0123456789', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const { npm } = await npmStart({ VIRTPLANE_DATA_DIR: dataDir, VIRTPLANE_ADMIN_TOKEN: 'lifetime-admin-token-0123456789' });
   started.push(npm.pid!);
-  const lines = createInterface({ input: npm.stdout! });
-  for await (const line of lines) {
-    if (line.includes('"virtplane listening"')) break;
-  }
-  lines.close();
-  npm.stdout!.resume();
   const pids = JSON.parse(readFileSync(join(dataDir, 'run', 'pids.json'), 'utf8')) as Record<string, number>;
   const bus = pids['dbus-daemon']!;
   const libvirtDbus = pids['libvirt-dbus']!;
@@ -44,7 +36,7 @@ async function npmStart(): Promise<{ npm: ChildProcess; server: number; bus: num
 }
 
 test('a SIGKILLed server leaves no dbus-daemon or libvirt-dbus behind', async () => {
-  const { npm, server, bus, libvirtDbus } = await npmStart();
+  const { npm, server, bus, libvirtDbus } = await startServer();
   const exited = once(npm, 'exit');
   process.kill(server, 'SIGKILL');
   assert.deepEqual(await waitGone([server, bus, libvirtDbus]), [], `processes outlived the killed server: ${[bus, libvirtDbus].filter((p) => !processGone(p)).map(commandLine).join(', ')}`);
@@ -52,7 +44,7 @@ test('a SIGKILLed server leaves no dbus-daemon or libvirt-dbus behind', async ()
 });
 
 test('SIGTERM to the PID of `npm start` (as a service manager sends it) stops the server and its children', async () => {
-  const { npm, server, bus, libvirtDbus } = await npmStart();
+  const { npm, server, bus, libvirtDbus } = await startServer();
   const exited = once(npm, 'exit');
   process.kill(npm.pid!, 'SIGTERM');
   await exited;
