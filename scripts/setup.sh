@@ -15,8 +15,9 @@ if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null; then
   exit 1
 fi
 
+# chromium: the tests drive GraphiQL in Debian's browser (playwright-core downloads none).
 packages=(dbus libvirt-dbus libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
-  dnsmasq-base nftables lvm2 xorriso iproute2 iptables)
+  dnsmasq-base nftables lvm2 xorriso iproute2 iptables chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,7 +4,8 @@ import type { Duplex } from 'node:stream';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError, type ExecutionArgs, type GraphQLErrorOptions, type GraphQLSchema, type ValidationContext } from 'graphql';
-import { createYoga, type YogaInitialContext } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createYoga, type GraphiQLOptions, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { QueryLimits } from './config.js';
@@ -136,10 +137,15 @@ function armorPlugins(limits: QueryLimits) {
  */
 export function startHttpServer(opts: HttpServerOptions, host: string, port: number): Promise<RunningServer> {
   const { services, log } = opts;
+  // Yoga's own GraphiQL page loads its code from a CDN, which most hypervisors cannot reach. This one carries
+  // GraphiQL's code (~9 MB, built once) in the page itself.
+  let graphiqlPage: string | undefined;
+  const servedGraphiQL = (options: GraphiQLOptions) => (graphiqlPage ??= renderGraphiQL({ ...options, title: 'virtplane' }));
 
   const yoga = createYoga<{ viewer?: Viewer; connectionParams?: Record<string, unknown> }, Context>({
     schema: opts.schema,
     graphiql: opts.graphiql,
+    renderGraphiQL: servedGraphiQL,
     logging: false,
     landingPage: false,
     maskedErrors: { maskError: maskError(log, services.storage) },

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { ADMIN_TOKEN, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
@@ -89,4 +90,27 @@ test('clients/monitor prints one line per event and, restarted, resumes from its
   second.child.kill('SIGTERM');
   await new Promise((r) => second.child.once('exit', r));
   await act('resumeDomain');
+});
+
+test('clients/monitor says in words why it is disconnected while the server is down', async () => {
+  // A port nothing listens on: bound, then released.
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((r) => probe.close(r));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'clients/monitor/monitor.ts', join(dir, 'down.cursor')], {
+    env: { ...process.env, VIRTPLANE_URL: `ws://127.0.0.1:${port}/graphql`, VIRTPLANE_TOKEN: ADMIN_TOKEN },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  const lines = createInterface({ input: child.stderr! });
+  let line = '';
+  for await (const l of lines) {
+    if (l.startsWith('disconnected')) {
+      line = l;
+      break;
+    }
+  }
+  child.kill('SIGTERM');
+  assert.equal(line, `disconnected: connect ECONNREFUSED 127.0.0.1:${port}`, `the monitor should name the reason, printed: ${line}`);
 });

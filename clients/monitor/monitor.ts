@@ -58,6 +58,24 @@ async function printCurrentState(client: Client): Promise<void> {
   }
 }
 
+/**
+ * Why a connection ended, in words. graphql-ws hands its error sink whatever ended the socket: a CloseEvent
+ * (code and reason), the socket's ErrorEvent when it never connected (a plain object whose `message` is e.g.
+ * "connect ECONNREFUSED 127.0.0.1:4000"), an Error, or the GraphQL errors of a refused operation.
+ */
+function describeDisconnect(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (Array.isArray(err)) return err.map((e) => describeDisconnect(e)).join('; ');
+  if (err && typeof err === 'object') {
+    const e = err as { code?: unknown; reason?: unknown; message?: unknown; error?: unknown };
+    if (typeof e.code === 'number') return `close code ${e.code}${e.reason ? ` (${String(e.reason)})` : ''}`;
+    if (typeof e.message === 'string' && e.message) return e.message;
+    if (e.error instanceof Error) return e.error.message;
+    return JSON.stringify(err);
+  }
+  return String(err);
+}
+
 /** One connection: resolves when it ends, with the reason. */
 function tail(client: Client, after: string | null): Promise<'expired' | 'closed'> {
   return new Promise((resolve) => {
@@ -75,8 +93,7 @@ function tail(client: Client, after: string | null): Promise<'expired' | 'closed
           saveCursor(e.cursor);
         },
         error: (err) => {
-          const ev = err as { code?: number; reason?: string };
-          process.stderr.write(`disconnected${ev.code ? ` (${ev.code} ${ev.reason ?? ''})` : `: ${String(err)}`}\n`);
+          process.stderr.write(`disconnected: ${describeDisconnect(err)}\n`);
           resolve('closed');
         },
         complete: () => resolve('closed'),

@@ -1,16 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LibvirtBus } from './bus.js';
+import { spawnTied } from './tied-child.js';
 
 /**
  * The embedded default: a private D-Bus bus and `libvirt-dbus --session` run as children of the server, so a
  * fresh clone needs no system services. PIDs (with start times, and the owning process') go to
  * `<runDir>/pids.json`; a later start ends what a crashed one left behind before binding the socket again, and
  * refuses to start while the owner still runs. libvirt-dbus is restarted with backoff if it dies; if the bus
- * daemon dies, a new one is started on the same socket path, then libvirt-dbus on it.
+ * daemon dies, a new one is started on the same socket path, then libvirt-dbus on it. Both children die with
+ * the server even when it is SIGKILLed (see tied-child.ts).
  */
 export interface EmbeddedStack {
   /** D-Bus address of the private bus. */
@@ -235,7 +237,7 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
 
   const startDaemon = async () => {
     rmSync(socket, { force: true });
-    const child = spawn('dbus-daemon', [`--config-file=${configFile}`, '--nofork', '--nopidfile', `--address=${address}`, '--print-address=1'], {
+    const child = spawnTied('dbus-daemon', [`--config-file=${configFile}`, '--nofork', '--nopidfile', `--address=${address}`, '--print-address=1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     daemon = child;
@@ -289,7 +291,7 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
   };
 
   const startLibvirtDbus = async () => {
-    const child = spawn('libvirt-dbus', ['--session'], {
+    const child = spawnTied('libvirt-dbus', ['--session'], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: address },
     });
