@@ -140,7 +140,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       users,
       quotas,
       provisioning,
-      audit: new AuditService(db, access),
+      audit: new AuditService(db, access, log.child({ component: 'audit' })),
       subscriptions,
       images,
       media: new MediaService(bus, sync, domains, images),

@@ -17,6 +17,11 @@ export interface AuditEvent {
   message: string | null;
 }
 
+/** Where failed mutations are logged (pino's shape). */
+export interface AuditLog {
+  info(fields: object, msg: string): void;
+}
+
 export interface AuditFilter {
   /** '' (an ID of another type) matches nothing. */
   actorId?: string | null;
@@ -44,6 +49,7 @@ export class AuditService {
   constructor(
     private readonly db: Db,
     private readonly access: AccessPolicy,
+    private readonly log: AuditLog | null = null,
   ) {
     const p = (name: string) => sql.placeholder(name);
     this.insert = db
@@ -52,7 +58,14 @@ export class AuditService {
       .prepare();
   }
 
+  /**
+   * Appends the row; a failed mutation is logged too (at info: the caller got a typed error, an operator may
+   * still want to know why), with the same fields the row keeps — never the mutation's arguments.
+   */
   record(viewer: Viewer, entry: { action: string; target: string | null; result: string; message?: string | null }): void {
+    if (entry.result !== 'SUCCESS') {
+      this.log?.info({ action: entry.action, target: entry.target, actor: viewer.name, result: entry.result, cause: entry.message ?? null }, 'mutation failed');
+    }
     this.insert.run({
         at: new Date(),
         actorId: viewer.userId,
