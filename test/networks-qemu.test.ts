@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { METADATA_NAMESPACE } from '../src/libvirt/xml/domain.js';
 import { cleanTrafficFilterrefXml } from '../src/libvirt/xml/nwfilter.js';
-import { acquireLibvirtd, domainType, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
+import { acquireLibvirtd, domainType, uniqueBridge, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
-import { ipv4Plus, unusedDocumentationBlock } from './helpers/subnets.js';
+import { ipv4Plus, unusedDocumentationBlock, unusedDocumentationPrefix64 } from './helpers/subnets.js';
 
 /** Answers each connection on port 22 with the peer's address, then closes. */
 const GUEST_SERVER = `
@@ -40,13 +40,13 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
   const prefix = uniquePrefix(mode === 'ROUTE' ? 'net' : 'nat');
   const name = `${prefix}-${mode.toLowerCase()}`;
   const vmName = `${prefix}-vm`;
-  const bridge = `vp${randomBytes(4).toString('hex')}`; // 10 characters, under the 15 Linux allows
+  const bridge = uniqueBridge();
   // A random /29 and /64 of the documentation ranges, so parallel runs do not collide; the /29 and the client's
   // /30 (below) are ones the host does not use itself: this machine may sit on a documentation range too.
   const base = unusedDocumentationBlock(29);
   const v4 = (n: number) => ipv4Plus(base, n);
   // Groups without leading zeros: addresses come back in canonical form (03f3 reads as 3f3).
-  const v6 = `2001:db8:${randomBytes(2).readUInt16BE().toString(16)}:${randomBytes(2).readUInt16BE().toString(16)}`;
+  const v6 = unusedDocumentationPrefix64();
   const table = `vpt_${process.pid}_${Date.now().toString(36)}`;
   const nft = { binary: 'nft', table };
   const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-qemu-net-'));
