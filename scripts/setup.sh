@@ -17,7 +17,7 @@ fi
 
 # chromium: the tests drive GraphiQL in Debian's browser (playwright-core downloads none).
 packages=(dbus libvirt-dbus libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
-  dnsmasq-base nftables lvm2 xorriso iproute2 iptables chromium)
+  dnsmasq-base nftables lvm2 xorriso iproute2 iptables ipxe iputils-ping chromium)
 
 missing=()
 for p in "${packages[@]}"; do

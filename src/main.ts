@@ -6,15 +6,14 @@ import { DataDirInUseError, lockDataDir } from './db/lock.js';
 import { isStorageFailure, keepBallast, releaseBallast } from './db/storage.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
-import { hostDomainTypes } from './libvirt/connect.js';
 import { StoragePaths } from './libvirt/storage.js';
-import type { DomainType } from './libvirt/xml/domain-builder.js';
 import { RunDirInUseError, startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
 import { AuditService } from './services/audit.js';
 import { AuthService } from './services/auth.js';
 import { AccessPolicy } from './services/authorization.js';
 import { ConsoleService } from './services/console.js';
 import { DomainEventService } from './services/domain-events.js';
+import { chooseDomainType } from './services/domain-type.js';
 import { DomainService } from './services/domains.js';
 import { EventLog } from './services/event-log.js';
 import { EventStream } from './services/event-stream.js';
@@ -25,7 +24,7 @@ import { MediaService } from './services/media.js';
 import { NetworkEventService } from './services/network-events.js';
 import { NetworkService } from './services/networks.js';
 import { OwnershipStore } from './services/ownership.js';
-import { ProvisioningService } from './services/provisioning.js';
+import { ProvisioningService, TEMPLATE_CPU_MODE } from './services/provisioning.js';
 import { QuotaService } from './services/quotas.js';
 import { SubscriptionRegistry } from './services/subscriptions.js';
 import { UserService } from './services/users.js';
@@ -35,13 +34,6 @@ import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
 import { StorageHealth } from './services/storage-health.js';
 import { ListenError, startHttpServer } from './server.js';
-
-/** `test` on the Test driver; on QEMU the configured type, or with `auto` kvm when libvirt offers it, else qemu (TCG). */
-async function resolveDomainType(config: Config, bus: LibvirtBus, driverPath: string): Promise<DomainType> {
-  if (config.driver === 'Test') return 'test';
-  if (config.provisioning.domainType !== 'auto') return config.provisioning.domainType;
-  return (await hostDomainTypes(bus, driverPath)).includes('kvm') ? 'kvm' : 'qemu';
-}
 
 /**
  * Free space the data directory must keep for mutations to be taken: a mutation writes a few KiB (its rows,
@@ -118,6 +110,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     cleanups.push(() => bus.disconnect());
 
     const driverPath = `/org/libvirt/${config.driver}`;
+    // Before the sync subscribes to libvirt's signals: the probe's throwaway guest is never announced.
+    const domainType = await chooseDomainType(bus, driverPath, { driver: config.driver, configured: config.provisioning.domainType, cpuMode: TEMPLATE_CPU_MODE });
+    log.info({ domainType: domainType.type, reason: domainType.reason }, 'domain type of new guests chosen');
     const cache = new StateCache();
     const owners = new OwnershipStore(db);
     const access = new AccessPolicy(owners);
@@ -150,7 +145,6 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null);
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
-    const domainType = await resolveDomainType(config, bus, driverPath);
     const provisioning = new ProvisioningService(
       bus,
       driverPath,
@@ -164,7 +158,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       users,
       ipam,
       images,
-      { ...config.provisioning, domainType },
+      { ...config.provisioning, domainType: domainType.type },
       log.child({ component: 'provisioning' }),
       storagePaths,
     );
@@ -184,7 +178,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       users,
       quotas,
       provisioning,
-      audit: new AuditService(db, access, storage),
+      audit: new AuditService(db, access, storage, log.child({ component: 'audit' })),
       subscriptions,
       images,
       media: new MediaService(bus, sync, domains, images),

@@ -4,6 +4,7 @@ import {
   allocationPool,
   canonicalIp,
   countFree,
+  eui64Address,
   firstFree,
   formatIp,
   overlaps,
@@ -69,6 +70,15 @@ describe('address arithmetic', () => {
     assert.deepEqual(drain('2001:db8::1', 126), ['2001:db8::2', '2001:db8::3']);
     const pool = allocationPool('2001:db8::1', 64)!;
     assert.equal(countFree(pool.ranges, new Set(), pool.excluded), 2n ** 64n - 2n);
+  });
+
+  test('EUI-64: the address a SLAAC guest forms from its MAC (as iPXE did on a real host)', () => {
+    // Observed: iPXE with MAC 52:54:00:db:9b:ea on 2001:db8:e2f3:e12d::/64 configured exactly this address.
+    assert.equal(formatIp(eui64Address('2001:db8:e2f3:e12d::1', '52:54:00:db:9b:ea')!), '2001:db8:e2f3:e12d:5054:ff:fedb:9bea');
+    // Any address of the /64 names the same prefix; the universal/local bit is flipped both ways; case does not matter.
+    assert.equal(formatIp(eui64Address('2001:db8:0:7::abcd', '02:00:5E:10:00:01')!), '2001:db8:0:7:0:5eff:fe10:1');
+    assert.equal(eui64Address('192.0.2.1', '52:54:00:db:9b:ea'), null);
+    assert.equal(eui64Address('2001:db8::1', 'not-a-mac'), null);
   });
 
   test('point-to-point and unusable input', () => {

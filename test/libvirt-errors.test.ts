@@ -58,3 +58,25 @@ test('libvirtd gone behind a running libvirt-dbus is UNAVAILABLE (the messages l
     assert.equal(classifyLibvirtError({ type: 'org.libvirt.Error', text }).kind, 'UNAVAILABLE', text);
   }
 });
+
+test('a guest QEMU refuses to start is a libvirt failure carrying QEMU\'s message, whatever words QEMU used', () => {
+  const cases = [
+    // The real-host message (libvirt 9.0, QEMU 7.2, KVM with a host-model CPU on a nested host).
+    "internal error: qemu unexpectedly closed the monitor: 2026-12-01T10:00:00.000000Z qemu-system-x86_64: error: failed to set MSR 0x10a to 0x2000000ec\nqemu-system-x86_64: ../../target/i386/kvm/kvm.c:3001: kvm_buf_set_msrs: Assertion `ret == cpu->kvm_msr_buf->nmsrs' failed.",
+    'internal error: process exited while connecting to monitor: qemu-system-x86_64: -device virtio-net-pci: Property not supported',
+    "internal error: QEMU unexpectedly closed the monitor (vm='x'): qemu-system-x86_64: invalid accelerator kvm",
+  ];
+  for (const text of cases) {
+    const err = classifyLibvirtError({ type: 'org.libvirt.Error', text });
+    assert.equal(err.kind, 'FAILED', text);
+    const shown = fromLibvirt(err);
+    assert.equal((shown as { code?: string }).code, 'LIBVIRT_ERROR', `the user sees a libvirt error: ${text}`);
+    assert.ok(shown.message.includes('qemu-system-x86_64'), `QEMU's own message reaches the user: ${shown.message}`);
+  }
+});
+
+test('"expected" and "invalid" count only as whole words', () => {
+  assert.equal(classifyLibvirtError({ type: 'org.libvirt.Error', text: 'the server unexpectedly went quiet' }).kind, 'FAILED');
+  assert.equal(classifyLibvirtError({ type: 'org.libvirt.Error', text: 'XML: expected a number' }).kind, 'INVALID_ARGUMENT');
+  assert.equal(classifyLibvirtError({ type: 'org.libvirt.Error', text: 'invalid MAC address' }).kind, 'INVALID_ARGUMENT');
+});

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { METADATA_NAMESPACE } from '../src/libvirt/xml/domain.js';
 import { cleanTrafficFilterrefXml } from '../src/libvirt/xml/nwfilter.js';
-import { acquireLibvirtd, domainType, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
+import { eui64Address, formatIp } from '../src/services/addresses.js';
+import { acquireLibvirtd, domainType, uniqueBridge, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
-import { ipv4Plus, unusedDocumentationBlock } from './helpers/subnets.js';
+import { ipv4Plus, unusedDocumentationBlock, unusedDocumentationPrefix64 } from './helpers/subnets.js';
 
 /** Answers each connection on port 22 with the peer's address, then closes. */
 const GUEST_SERVER = `
@@ -40,13 +41,13 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
   const prefix = uniquePrefix(mode === 'ROUTE' ? 'net' : 'nat');
   const name = `${prefix}-${mode.toLowerCase()}`;
   const vmName = `${prefix}-vm`;
-  const bridge = `vp${randomBytes(4).toString('hex')}`; // 10 characters, under the 15 Linux allows
+  const bridge = uniqueBridge();
   // A random /29 and /64 of the documentation ranges, so parallel runs do not collide; the /29 and the client's
   // /30 (below) are ones the host does not use itself: this machine may sit on a documentation range too.
   const base = unusedDocumentationBlock(29);
   const v4 = (n: number) => ipv4Plus(base, n);
   // Groups without leading zeros: addresses come back in canonical form (03f3 reads as 3f3).
-  const v6 = `2001:db8:${randomBytes(2).readUInt16BE().toString(16)}:${randomBytes(2).readUInt16BE().toString(16)}`;
+  const v6 = unusedDocumentationPrefix64();
   const table = `vpt_${process.pid}_${Date.now().toString(36)}`;
   const nft = { binary: 'nft', table };
   const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-qemu-net-'));
@@ -54,6 +55,7 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
   let s: TestServer | undefined;
   let mac = '';
   let ipv4 = '';
+  let ipv6 = '';
   let networkId = '';
   const domainUuid = randomUUID();
   const tag = randomBytes(3).toString('hex');
@@ -134,14 +136,16 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
     const alloc = ipam.allocate({ networkUuid: network.uuid, domainUuid, mac });
     ipv4 = alloc.ipv4!;
     assert.equal(ipv4, v4(2));
-    assert.equal(alloc.ipv6, `${v6}::2`);
+    // On the /64: the MAC's EUI-64 address, the one the guest's SLAAC forms.
+    ipv6 = formatIp(eui64Address(`${v6}::`, mac)!);
+    assert.deepEqual([alloc.ipv6, alloc.ipv6Assignment], [ipv6, 'SLAAC']);
     await ipam.pin(mac);
     const hosts = virsh('net-dumpxml', name);
     assert.match(hosts, new RegExp(`<host mac='${mac}' ip='${ipv4}'/>`));
     assert.match(virsh('net-dumpxml', '--inactive', name), new RegExp(`<host mac='${mac}' ip='${ipv4}'/>`), 'pinned in the definition too');
 
     const filter = ipam.cleanTrafficFor(mac);
-    assert.deepEqual(filter, { ipv4: [ipv4], ipv6: [`${v6}::2`] });
+    assert.deepEqual(filter, { ipv4: [ipv4], ipv6: [ipv6] });
     const xml = `<domain type='${domainType()}'><name>${vmName}</name><uuid>${domainUuid}</uuid>
       <metadata><virtplane:instance xmlns:virtplane='${METADATA_NAMESPACE}'><virtplane:owner id='nobody'/></virtplane:instance></metadata>
       <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
@@ -156,7 +160,7 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
     assert.match(bindings, new RegExp(`${dev}\\s+virtplane-clean-traffic`));
     const binding = virsh('nwfilter-binding-dumpxml', dev);
     assert.match(binding, new RegExp(`<parameter name='IP' value='${ipv4.replace(/\./g, '\\.')}'/>`));
-    assert.match(binding, new RegExp(`<parameter name='IPV6' value='${v6}::2'/>`));
+    assert.match(binding, new RegExp(`<parameter name='IPV6' value='${ipv6}'/>`));
     // The filter is instantiated: its IPv6 anti-spoofing chain exists for this NIC in the host's bridge firewall.
     // libvirt may still be rewriting the NIC's chains, and ebtables-nft fails a listing that races a change
     // ("RULE_DELETE failed ... libvirt-I-vnet0"): a failed or incomplete listing is asked again.
@@ -169,7 +173,7 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
       const r = await s!.gql(`query($id: ID!) { node(id: $id) { ... on Domain { state interfaces { mac ipv4 ipv6 } } } }`, { id: domainGlobalId(domainUuid) });
       return r.data?.node?.state === 'RUNNING' ? r.data.node : null;
     });
-    assert.deepEqual(seen.interfaces, [{ mac, ipv4, ipv6: `${v6}::2` }]);
+    assert.deepEqual(seen.interfaces, [{ mac, ipv4, ipv6 }]);
     const del = await s!.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { ... on Error { code } } }`, { id: networkId });
     assert.equal(del.data.deleteNetwork.code, 'IN_USE');
   });

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { acquireLibvirtd, uniquePrefix, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
+import { acquireLibvirtd, uniqueBridge, uniquePrefix, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { ipv4Plus, unusedDocumentationBlock } from './helpers/subnets.js';
 
 const CREATE = `mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { __typename
   ... on CreateNetworkSuccess { network { name active bridge } } ... on Error { code message } } }`;
@@ -17,8 +17,9 @@ const CREATE = `mutation($input: CreateNetworkInput!) { createNetwork(input: $in
  */
 describe('createNetwork undoes the define when the start fails (QEMU driver)', () => {
   const name = `${uniquePrefix('netundo')}-n`;
-  const bridge = `vp${randomBytes(4).toString('hex')}`;
-  const base = 8 * (1 + (randomBytes(1)[0]! % 30));
+  const bridge = uniqueBridge();
+  // Reserved for this process: no other test file's network can overlap it.
+  const base = unusedDocumentationBlock(29);
   const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-qemu-netundo-'));
   let lease: LibvirtdLease;
   let s: TestServer | undefined;
@@ -41,7 +42,7 @@ describe('createNetwork undoes the define when the start fails (QEMU driver)', (
   });
 
   test('a failed start leaves no network behind and the same name can be created again', async () => {
-    const input = { name, forwardMode: 'ISOLATED', bridge: 'lo', ipv4: { address: `203.0.113.${base + 1}`, prefix: 29 }, start: true };
+    const input = { name, forwardMode: 'ISOLATED', bridge: 'lo', ipv4: { address: ipv4Plus(base, 1), prefix: 29 }, start: true };
     const failed = await s!.gql(CREATE, { input });
     assert.equal(failed.data?.createNetwork.__typename, 'LibvirtError', JSON.stringify(failed));
     assert.throws(() => execFileSync('virsh', ['-c', 'qemu:///system', 'net-info', name], { stdio: 'pipe' }), 'the definition was undone');

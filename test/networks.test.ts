@@ -12,6 +12,7 @@ import { undefineDomain } from '../src/libvirt/domain.js';
 import { readNetwork } from '../src/libvirt/network.js';
 import { METADATA_NAMESPACE } from '../src/libvirt/xml/domain.js';
 import { encodeGlobalID } from '../src/graphql/ids.js';
+import { eui64Address, formatIp } from '../src/services/addresses.js';
 import { AddressExhaustedError } from '../src/services/errors.js';
 import { hashToken } from '../src/services/auth.js';
 import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
@@ -133,7 +134,7 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     assert.equal(del.data.deleteNetwork.__typename, 'DeleteNetworkSuccess');
   });
 
-  test("IPAM hands out exactly the /29's .178–.182 with distinct IPv6 addresses, then ADDRESS_EXHAUSTED changes nothing", () => {
+  test("IPAM hands out exactly the /29's .178–.182, each NIC's IPv6 the EUI-64 address of its MAC, then ADDRESS_EXHAUSTED changes nothing", () => {
     const { ipam } = s.app.services;
     const got = [1, 2, 3, 4, 5].map(() => {
       const uuid = randomUUID();
@@ -141,8 +142,13 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
       return ipam.allocate({ networkUuid, domainUuid: uuid });
     });
     assert.deepEqual(got.map((a) => a.ipv4), ['203.0.113.178', '203.0.113.179', '203.0.113.180', '203.0.113.181', '203.0.113.182']);
+    // On a /64 the IPv6 is what a guest doing SLAAC from its MAC configures by itself.
+    assert.deepEqual(
+      got.map((a) => [a.ipv6, a.ipv6Assignment, a.ipv4Assignment]),
+      got.map((a) => [formatIp(eui64Address('2001:db8:e2f3:e12d::', a.mac)!), 'SLAAC', 'STATIC']),
+      'EUI-64 in the /64, handed out by SLAAC; the IPv4 is not pinned yet',
+    );
     assert.equal(new Set(got.map((a) => a.ipv6)).size, 5);
-    assert.ok(got.every((a) => a.ipv6!.startsWith('2001:db8:e2f3:e12d::') && a.ipv6 !== '2001:db8:e2f3:e12d::1'), `IPv6 addresses from the network's /64, never its own: ${JSON.stringify(got)}`);
     assert.equal(new Set(got.map((a) => a.mac)).size, 5);
     assert.ok(got.every((a) => /^52:54:00(:[0-9a-f]{2}){3}$/.test(a.mac)), `locally administered QEMU MACs: ${JSON.stringify(got)}`);
 
@@ -158,6 +164,7 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     const [first] = ipam.allocations().filter((a) => a.domainUuid === domains[0]);
     const pinned = await ipam.pin(first!.mac);
     assert.equal(pinned.pinned, true);
+    assert.equal(pinned.ipv4Assignment, 'DHCP');
     await ipam.pin(first!.mac); // idempotent: no second entry
 
     const network = s.app.services.networks.byName('for-all-vms')!;
@@ -173,21 +180,53 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     const id = domainGlobalId(domains[0]!);
     let r;
     for (let i = 0; i < 50; i++) {
-      r = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { name interfaces { mac ipv4 ipv6 network { name } } } } }`, { id }, tenant.token);
+      r = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { name interfaces { mac ipv4 ipv4Assignment ipv6 ipv6Assignment network { name } } } } }`, { id }, tenant.token);
       if (r.data?.node) break;
       await new Promise((res) => setTimeout(res, 20));
     }
-    assert.deepEqual(r!.data.node.interfaces, [{ mac: first!.mac, ipv4: '203.0.113.178', ipv6: first!.ipv6, network: { name: 'for-all-vms' } }]);
+    assert.deepEqual(r!.data.node.interfaces, [
+      { mac: first!.mac, ipv4: '203.0.113.178', ipv4Assignment: 'DHCP', ipv6: first!.ipv6, ipv6Assignment: 'SLAAC', network: { name: 'for-all-vms' } },
+    ]);
 
-    const leases = `query($id: ID!) { node(id: $id) { ... on Network { freeIpv4 leases { mac ipv4 ipv6 pinned domain { name } } } } }`;
+    const leases = `query($id: ID!) { node(id: $id) { ... on Network { freeIpv4 leases { mac ipv4 ipv6 ipv6Assignment pinned domain { name } } } } }`;
     const admin = (await s.gql(leases, { id: networkId })).data.node;
     assert.equal(admin.freeIpv4, 0);
     assert.equal(admin.leases.length, 5);
-    assert.deepEqual(admin.leases[0], { mac: first!.mac, ipv4: '203.0.113.178', ipv6: first!.ipv6, pinned: true, domain: { name: 'alice-vm' } });
+    assert.deepEqual(admin.leases[0], { mac: first!.mac, ipv4: '203.0.113.178', ipv6: first!.ipv6, ipv6Assignment: 'SLAAC', pinned: true, domain: { name: 'alice-vm' } });
     const mine = (await s.gql(leases, { id: networkId }, tenant.token)).data.node;
     assert.deepEqual(mine, { freeIpv4: null, leases: [admin.leases[0]] });
     const theirs = (await s.gql(leases, { id: networkId }, other.token)).data.node;
     assert.deepEqual(theirs.leases, []);
+  });
+
+  test('an IPv6 subnet other than a /64 gives a STATIC address, in turn; an address given before EUI-64 stays, as STATIC', async () => {
+    const { ipam } = s.app.services;
+    const input = { ...SEED_NETWORK, name: 'v6-112', bridge: 'vp112', ipv4: null, forwardMode: 'ISOLATED', forwardDevice: null, autostart: false, ipv6: { address: '2001:db8:112::1', prefix: 112 } };
+    const made = await s.gql(CREATE, { input });
+    assert.equal(made.data.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(made));
+    const net = s.app.services.networks.byName('v6-112')!;
+    const a = ipam.allocate({ networkUuid: net.uuid, domainUuid: randomUUID() });
+    const b = ipam.allocate({ networkUuid: net.uuid, domainUuid: randomUUID() });
+    assert.deepEqual([a, b].map((x) => [x.ipv6, x.ipv6Assignment, x.ipv4, x.ipv4Assignment]), [
+      ['2001:db8:112::2', 'STATIC', null, null],
+      ['2001:db8:112::3', 'STATIC', null, null],
+    ]);
+    // A database from before: the sequential address on the seed's /64 stays this NIC's, reported STATIC.
+    const oldMac = '52:54:00:0d:0d:0d';
+    const db = new Database(join(s.dataDir, 'virtplane.sqlite'));
+    try {
+      db.prepare(`INSERT INTO ip_allocations (mac, network_uuid, domain_uuid, ipv4, ipv6) VALUES (?, ?, ?, NULL, '2001:db8:e2f3:e12d::2')`).run(oldMac, networkUuid, randomUUID());
+    } finally {
+      db.close();
+    }
+    assert.deepEqual(
+      (({ ipv6, ipv6Assignment }) => ({ ipv6, ipv6Assignment }))(ipam.addressesOf(oldMac)!),
+      { ipv6: '2001:db8:e2f3:e12d::2', ipv6Assignment: 'STATIC' },
+    );
+    for (const x of [a, b]) await ipam.release(x.domainUuid);
+    await ipam.release(ipam.addressesOf(oldMac)!.domainUuid);
+    const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on Error { code message } } }`, { id: made.data.createNetwork.network.id });
+    assert.equal(del.data.deleteNetwork.__typename, 'DeleteNetworkSuccess', JSON.stringify(del));
   });
 
   test('deleteNetwork is IN_USE while a domain has a NIC on it; stop, autostart and anti-spoofing are admin actions', async () => {

@@ -13,6 +13,25 @@ export const DomainStateEnum = builder.enumType('DomainState', {
   values: DOMAIN_STATES,
 });
 
+const Ipv4AssignmentEnum = builder.enumType('Ipv4Assignment', {
+  description: 'How a NIC’s IPv4 address reaches its guest.',
+  values: {
+    DHCP: { description: 'The network’s DHCP server hands it out, pinned to the NIC’s MAC: a guest doing DHCPv4 gets it.' },
+    STATIC: { description: 'No DHCP host entry holds it (the network has no DHCP, or the entry was removed by hand): configure it in the guest.' },
+  } as const,
+});
+
+const Ipv6AssignmentEnum = builder.enumType('Ipv6Assignment', {
+  description: 'How a NIC’s IPv6 address reaches its guest.',
+  values: {
+    SLAAC: {
+      description:
+        'The EUI-64 address of the NIC’s MAC in the network’s /64: a guest autoconfiguring from the router advertisement with an interface identifier from its MAC (SLAAC, EUI-64) forms it by itself. A guest using privacy extensions or stable-privacy (RFC 7217) identifiers forms another address, which the anti-spoofing filter drops: configure this one instead (see the README).',
+    },
+    STATIC: { description: 'The network’s IPv6 subnet is not a /64 (or the address was given before addresses followed the MAC): configure it in the guest.' },
+  } as const,
+});
+
 const DomainInterfaceRef = builder.objectRef<DomainInterface>('DomainInterface').implement({
   fields: (t) => ({
     type: t.exposeString('type', { description: 'libvirt interface type: network, bridge, …' }),
@@ -28,10 +47,22 @@ const DomainInterfaceRef = builder.objectRef<DomainInterface>('DomainInterface')
       description: 'The IPv4 address virtplane gave this NIC (pinned in the network’s DHCP hosts).',
       resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv4 ?? null) : null),
     }),
+    ipv4Assignment: t.field({
+      type: Ipv4AssignmentEnum,
+      nullable: true,
+      description: 'How the IPv4 reaches the guest (null without an IPv4).',
+      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv4Assignment ?? null) : null),
+    }),
     ipv6: t.string({
       nullable: true,
-      description: 'The IPv6 address virtplane gave this NIC.',
+      description: 'The IPv6 address virtplane gave this NIC; the anti-spoofing filter lets it (and link-local fe80::/10) through, no other.',
       resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv6 ?? null) : null),
+    }),
+    ipv6Assignment: t.field({
+      type: Ipv6AssignmentEnum,
+      nullable: true,
+      description: 'How the IPv6 reaches the guest (null without an IPv6).',
+      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv6Assignment ?? null) : null),
     }),
   }),
 });
@@ -91,7 +122,9 @@ NetworkLeaseRef.implement({
   fields: (t) => ({
     mac: t.exposeString('mac'),
     ipv4: t.exposeString('ipv4', { nullable: true }),
+    ipv4Assignment: t.field({ type: Ipv4AssignmentEnum, nullable: true, resolve: (l) => l.ipv4Assignment }),
     ipv6: t.exposeString('ipv6', { nullable: true }),
+    ipv6Assignment: t.field({ type: Ipv6AssignmentEnum, nullable: true, resolve: (l) => l.ipv6Assignment }),
     pinned: t.exposeBoolean('pinned', { description: 'Whether the IPv4 is pinned as a DHCP host of the network.' }),
     domain: t.field({ type: DomainRef, nullable: true, resolve: (l) => l.domain }),
   }),

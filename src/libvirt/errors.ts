@@ -24,6 +24,9 @@ export class LibvirtError extends Error {
 
 /** First match wins: specific phrases come before the general words they contain. */
 const rules: [RegExp, LibvirtErrorKind][] = [
+  // QEMU refused to start the guest: libvirt wraps QEMU's own output, which may contain any of the words below
+  // ("not supported", "invalid", …), so it is matched first and kept whole as a libvirt failure.
+  [/unexpectedly closed the monitor|process exited while connecting to monitor|qemu-system-[a-z0-9_]+: /i, 'FAILED'],
   // libvirt's VIR_ERR_CONFIG_UNSUPPORTED ("unsupported configuration: …") is bad input, not a missing feature.
   // libxml2 parse errors arrive as "(domain_definition):1: Couldn't find end of Start Tag …".
   [/unsupported configuration|XML error|XML document failed|^\([a-z_]+_definition\):\d+:/i, 'INVALID_ARGUMENT'],
@@ -31,7 +34,8 @@ const rules: [RegExp, LibvirtErrorKind][] = [
   [/is not running|not running|already running|domain is already active|is already active|not paused|is not active|domain is not running|already paused|requested operation is not valid|not persistent|transient/i, 'INVALID_STATE'],
   [/already exists|already defined|is already in use|already in use|duplicate/i, 'CONFLICT'],
   [/not supported|unsupported|this function is not supported|no support/i, 'UNSUPPORTED'],
-  [/invalid argument|failed to parse|expected|malformed|invalid/i, 'INVALID_ARGUMENT'],
+  // Whole words only: "expected" must not match inside "unexpectedly".
+  [/\b(invalid argument|failed to parse|expected|malformed|invalid)\b/i, 'INVALID_ARGUMENT'],
   // libvirtd away: libvirt-dbus reopens its connection on each call after a restart, so a call while libvirtd is
   // down answers "Failed to connect socket to '…/libvirt-sock': No such file or directory" (or "Connection
   // refused" after a crash); a call in flight when it goes reads "End of file while reading data: …".

@@ -135,3 +135,18 @@ export function allocationPool(address: string, prefix: number, dhcpRanges: read
   if (ranges.length === 0) ranges.push(hostRange(subnet, prefix));
   return { ranges, excluded: new Set([host.value]) };
 }
+
+const MAC_TEXT = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
+
+/**
+ * The address SLAAC gives a NIC in the /64 `address` belongs to when the guest forms its interface identifier
+ * from its MAC (modified EUI-64, RFC 4291 appendix A: ff:fe in the middle, the universal/local bit flipped),
+ * as iPXE, the Linux kernel's default and most installers do. Null when `address` is not IPv6 or `mac` not a MAC.
+ */
+export function eui64Address(address: string, mac: string): Ip | null {
+  const ip = parseIp(address);
+  if (!ip || ip.family !== 6 || !MAC_TEXT.test(mac)) return null;
+  const b = mac.split(':').map((h) => parseInt(h, 16));
+  const iid = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!].reduce((v, byte) => (v << 8n) | BigInt(byte), 0n);
+  return { family: 6, value: subnetOf(ip, 64).first | iid };
+}

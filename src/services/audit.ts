@@ -18,6 +18,11 @@ export interface AuditEvent {
   message: string | null;
 }
 
+/** Where failed mutations are logged (pino's shape). */
+export interface AuditLog {
+  info(fields: object, msg: string): void;
+}
+
 export interface AuditFilter {
   /** '' (an ID of another type) matches nothing. */
   actorId?: string | null;
@@ -49,6 +54,7 @@ export class AuditService {
     private readonly db: Db,
     private readonly access: AccessPolicy,
     private readonly storage?: StorageHealth,
+    private readonly log: AuditLog | null = null,
   ) {
     storage?.onRetry(() => this.flush());
     const p = (name: string) => sql.placeholder(name);
@@ -58,7 +64,14 @@ export class AuditService {
       .prepare();
   }
 
+  /**
+   * Appends the row; a failed mutation is logged too (at info: the caller got a typed error, an operator may
+   * still want to know why), with the same fields the row keeps — never the mutation's arguments.
+   */
   record(viewer: Viewer, entry: { action: string; target: string | null; result: string; message?: string | null }): void {
+    if (entry.result !== 'SUCCESS') {
+      this.log?.info({ action: entry.action, target: entry.target, actor: viewer.name, result: entry.result, cause: entry.message ?? null }, 'mutation failed');
+    }
     this.held.push({
         at: new Date(),
         actorId: viewer.userId,

@@ -6,13 +6,23 @@ import type { LibvirtBus } from '../libvirt/bus.js';
 import { LibvirtError } from '../libvirt/errors.js';
 import { addDhcpHost, deleteDhcpHost } from '../libvirt/network.js';
 import type { CleanTrafficParams, DomainRecord, NetworkAddress, NetworkRecord } from '../libvirt/types.js';
-import { allocationPool, countFree, firstFree, formatIp, parseIp, type Pool } from './addresses.js';
+import { allocationPool, countFree, eui64Address, firstFree, formatIp, parseIp, type Pool } from './addresses.js';
 import type { AccessPolicy } from './authorization.js';
 import { AddressExhaustedError, fromLibvirt, NotFoundError, ValidationError } from './errors.js';
 import type { LibvirtSync } from './libvirt-sync.js';
 import type { NetworkService } from './networks.js';
 import type { StateCache } from './state-cache.js';
 import { isAdmin, type Viewer } from './viewer.js';
+
+/** How a NIC's IPv4 reaches the guest: from the network's DHCP (pinned to its MAC), or configured by hand. */
+export const IPV4_ASSIGNMENTS = ['DHCP', 'STATIC'] as const;
+export type Ipv4Assignment = (typeof IPV4_ASSIGNMENTS)[number];
+/**
+ * How a NIC's IPv6 reaches the guest: SLAAC when it is the EUI-64 address of the NIC's MAC in the network's
+ * /64 (what a guest autoconfiguring from the router advertisement forms by itself), else configured by hand.
+ */
+export const IPV6_ASSIGNMENTS = ['SLAAC', 'STATIC'] as const;
+export type Ipv6Assignment = (typeof IPV6_ASSIGNMENTS)[number];
 
 /** The addresses of one NIC, as IPAM keeps them. */
 export interface NicAddresses {
@@ -23,6 +33,26 @@ export interface NicAddresses {
   ipv6: string | null;
   /** Whether the network's DHCP hosts hold the IPv4 for this MAC (as libvirt last showed them, and our own pins since). */
   pinned: boolean;
+  /** Null without an IPv4. DHCP exactly when pinned. */
+  ipv4Assignment: Ipv4Assignment | null;
+  /** Null without an IPv6. */
+  ipv6Assignment: Ipv6Assignment | null;
+}
+
+/** The MAC's EUI-64 address in the network's IPv6 subnet when that is a /64 (SLAAC works only there), else null. */
+function slaacAddress(network: NetworkRecord | undefined, mac: string): string | null {
+  if (!network?.ipv6 || network.ipv6.prefix !== 64) return null;
+  const ip = eui64Address(network.ipv6.address, mac);
+  return ip ? formatIp(ip) : null;
+}
+
+/** How each address of an allocation reaches its guest, from the network as cached. */
+function assignments(network: NetworkRecord | undefined, a: { mac: string; ipv4: string | null; ipv6: string | null; pinned: boolean }) {
+  return {
+    ipv4Assignment: a.ipv4 ? (a.pinned ? 'DHCP' : 'STATIC') : null,
+    // An allocation made before addresses followed the MAC (a sequential ::2 on a /64) stays valid, as STATIC.
+    ipv6Assignment: a.ipv6 ? (a.ipv6 === slaacAddress(network, a.mac) ? 'SLAAC' : 'STATIC') : null,
+  } as const;
 }
 
 export interface Lease extends NicAddresses {
@@ -126,8 +156,10 @@ export class IpamService {
   }
 
   /**
-   * Takes one free IPv4 (from the DHCP range, else the subnet) and one free IPv6 (from the subnet) of the
-   * network for `mac`, in one transaction. A MAC that already has addresses on that network gets them back.
+   * Takes one free IPv4 (from the DHCP range, else the subnet) and one IPv6 of the network for `mac`, in one
+   * transaction. The IPv6 is the MAC's EUI-64 address when the subnet is a /64 (the guest configures it by
+   * SLAAC; MACs are unique, so are these), else the first free one of the subnet (the guest must be given it).
+   * A MAC that already has addresses on that network gets them back.
    * ADDRESS_EXHAUSTED when either family has none left; then nothing is recorded.
    */
   allocate(req: { networkUuid: string; domainUuid: string; mac?: string | null }): NicAddresses {
@@ -152,13 +184,14 @@ export class IpamService {
         return formatIp(ip);
       };
       const ipv4 = pick('ipv4');
-      const ipv6 = pick('ipv6');
+      const ipv6 = this.slaacIfFree(network, mac, rows.map((r) => r.ipv6)) ?? pick('ipv6');
       if (MAC.test(mac) && !this.q.macLease.get({ mac })) {
         this.q.insertMacLease.run({ mac, domainUuid: req.domainUuid });
       }
       const created = { mac, networkUuid: network.uuid, domainUuid: req.domainUuid, ipv4, ipv6 };
       this.q.insertAllocation.run(created);
-      return { ...created, pinned: hasDhcpHost(network, mac, ipv4) };
+      const pinned = hasDhcpHost(network, mac, ipv4);
+      return { ...created, pinned, ...assignments(network, { mac, ipv4, ipv6, pinned }) };
     });
   }
 
@@ -187,7 +220,7 @@ export class IpamService {
     }
     // virNetworkUpdate sends no event: the cache learns of the new host from us.
     await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, host, true));
-    return { ...alloc, pinned: true };
+    return { ...alloc, pinned: true, ipv4Assignment: 'DHCP' };
   }
 
   /** Unpins and forgets every address and MAC of a domain. A DHCP entry or network already gone is fine. */
@@ -259,8 +292,21 @@ export class IpamService {
   }
 
   private row(r: typeof ipAllocations.$inferSelect): NicAddresses {
-    const pinned = hasDhcpHost(this.cache.networks.get(r.networkUuid), r.mac, r.ipv4);
-    return { mac: r.mac, networkUuid: r.networkUuid, domainUuid: r.domainUuid, ipv4: r.ipv4, ipv6: r.ipv6, pinned };
+    const network = this.cache.networks.get(r.networkUuid);
+    const pinned = hasDhcpHost(network, r.mac, r.ipv4);
+    return { mac: r.mac, networkUuid: r.networkUuid, domainUuid: r.domainUuid, ipv4: r.ipv4, ipv6: r.ipv6, pinned, ...assignments(network, { ...r, pinned }) };
+  }
+
+  /**
+   * The MAC's SLAAC address on the network, unless something holds it already (the host's own address, a
+   * hand-made allocation, a DHCP host someone pinned): then the caller falls back to a STATIC one.
+   */
+  private slaacIfFree(network: NetworkRecord, mac: string, ours: (string | null)[]): string | null {
+    const slaac = slaacAddress(network, mac);
+    if (!slaac || !network.ipv6) return null;
+    const value = parseIp(slaac)!.value;
+    const host = parseIp(network.ipv6.address)?.value;
+    return value === host || this.takenIn(network.ipv6, ours).has(value) ? null : slaac;
   }
 
   allocations(): NicAddresses[] {

@@ -333,7 +333,7 @@ export class LibvirtSync {
       this.connected = true;
       this.tombstones.delete(path);
       this.cache.setDomain(read.ok);
-      if (event) this.publishDomain(event, read.ok, false);
+      if (event) this.publishDomain(event, read.ok, false, previous);
       return read.ok;
     }
     if (read.err.kind === 'NOT_FOUND') {
@@ -359,8 +359,14 @@ export class LibvirtSync {
     if (this.tombstones.size > TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);
   }
 
-  private publishDomain(event: Incoming, domain: DomainRecord, synthetic: boolean): void {
-    const state = STATE_AFTER_EVENT[event.type] ?? domain.state;
+  /**
+   * The event carries the state the domain was in right after it happened, not the state its re-read found
+   * later. A definition changes no state: DEFINED keeps the state known before it (SHUTOFF for a new domain,
+   * whose re-read may already see a start in progress — PAUSED while QEMU starts — or done).
+   */
+  private publishDomain(event: Incoming, domain: DomainRecord, synthetic: boolean, before?: DomainRecord): void {
+    const defined = event.type === 'DEFINED' ? (before?.uuid === domain.uuid ? before.state : 'SHUTOFF') : undefined;
+    const state = STATE_AFTER_EVENT[event.type] ?? defined ?? domain.state;
     this.events.domain({
       type: event.type,
       detail: event.detail,

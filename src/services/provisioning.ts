@@ -84,6 +84,9 @@ export interface ReconcileReport {
   ownershipRebuilt: number;
 }
 
+/** The CPU mode of the guests createDomain makes (unless nestedVirt), which the start-up KVM probe tries. */
+export const TEMPLATE_CPU_MODE: CpuMode = 'host-model';
+
 export interface ProvisioningLog {
   info(fields: object, msg: string): void;
   warn(fields: object, msg: string): void;
@@ -423,7 +426,7 @@ export class ProvisioningService {
       networkUuid: network.uuid,
       imagePath,
       graphics: input.graphics ?? 'VNC',
-      cpuMode: input.nestedVirt ? 'host-passthrough' : 'host-model',
+      cpuMode: input.nestedVirt ? 'host-passthrough' : TEMPLATE_CPU_MODE,
     };
   }
 

@@ -226,6 +226,16 @@ export function uniquePrefix(tag: string): string {
   return `vptest-${tag}-${process.pid}-${Date.now().toString(36)}`;
 }
 
+let bridges = 0;
+
+/**
+ * A Linux bridge name no other test process uses at the same time: `vp`, this process's PID and a counter
+ * (at most 15 characters, as Linux allows).
+ */
+export function uniqueBridge(): string {
+  return `vp${process.pid.toString(36)}x${(bridges++).toString(36)}`;
+}
+
 /** virsh against the system daemon, for assertions and cleanup that must not depend on the code under test. */
 export function virsh(...args: string[]): string {
   return execFileSync('virsh', ['-q', '-c', 'qemu:///system', ...args], { encoding: 'utf8' });

@@ -17,6 +17,12 @@ export interface GqlResponse<T = any> {
   errors?: { message: string; extensions?: Record<string, unknown>; path?: unknown[] }[];
 }
 
+/** A log destination whose records land in `lines` (parsed), for tests of what the server logs. */
+export function captureLog(): { log: DestinationStream; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return { log: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }, lines };
+}
+
 export interface TestServer {
   app: Virtplane;
   url: string;

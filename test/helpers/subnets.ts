@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import { formatIp, overlaps, parseIp, subnetOf, type IpRange } from '../../src/services/addresses.js';
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatIp, overlaps, parseIp, rangeSize, subnetOf, type IpRange } from '../../src/services/addresses.js';
 
 /** The IPv4 documentation ranges (RFC 5737): the only ones tests may put on links and networks. */
 const DOCUMENTATION = ['192.0.2.0', '198.51.100.0', '203.0.113.0'];
@@ -31,8 +33,97 @@ function hostSubnets(): IpRange[] {
 }
 
 /**
- * A random IPv4 block of `len` bits (e.g. 29) in the documentation ranges that the host does not use and that
- * overlaps none of `avoid` (blocks the caller took already, as `a.b.c.d/len`). Returns its first address.
+ * Blocks handed to test processes, across processes: test files run in parallel against one libvirtd, and
+ * two networks whose subnets overlap cannot both exist. Each reservation is a file `<pid>-<n>` holding a
+ * subnet; it lasts as long as its process (a dead process's files are stale and removed by the next taker).
+ */
+const RESERVATIONS = '/run/virtplane-test/subnets';
+const LOCK = '/run/virtplane-test/subnets.lock';
+let reservationCount = 0;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `fn` holding the reservation lock (a directory: creating it is atomic). Synchronous, and short. */
+function withReservationLock<T>(fn: () => T): T {
+  mkdirSync(RESERVATIONS, { recursive: true });
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; ; i++) {
+    try {
+      mkdirSync(LOCK);
+      writeFileSync(join(LOCK, 'owner'), String(process.pid));
+      break;
+    } catch {
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(join(LOCK, 'owner'), 'utf8'));
+      } catch {
+        /* being created or removed right now */
+      }
+      if (owner && !alive(owner)) rmSync(LOCK, { recursive: true, force: true });
+      if (i > 1000) throw new Error('timed out waiting for the test subnet lock');
+      Atomics.wait(nap, 0, 0, 10);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+/** Subnets live test processes hold (this one's included); stale files are removed. Call under the lock. */
+function reserved(): IpRange[] {
+  const out: IpRange[] = [];
+  for (const file of readdirSync(RESERVATIONS)) {
+    const pid = Number(file.split('-')[0]);
+    if (!alive(pid)) {
+      rmSync(join(RESERVATIONS, file), { force: true });
+      continue;
+    }
+    const [ip, len] = readFileSync(join(RESERVATIONS, file), 'utf8').trim().split('/');
+    const parsed = ip ? parseIp(ip) : null;
+    if (parsed) out.push(subnetOf(parsed, Number(len)));
+  }
+  return out;
+}
+
+/** This process's reservations go when it exits (a crashed process's are cleaned by the next taker). */
+function releaseOnExit(): void {
+  if (reservationCount > 0) return;
+  process.once('exit', () => {
+    try {
+      for (const file of readdirSync(RESERVATIONS)) if (file.startsWith(`${process.pid}-`)) rmSync(join(RESERVATIONS, file), { force: true });
+    } catch {
+      /* nothing reserved */
+    }
+  });
+}
+
+/** Picks one of `candidates` that no live test process holds, and reserves it for this process. */
+function reserveOne(candidates: IpRange[], describe: string): IpRange {
+  return withReservationLock(() => {
+    const taken = reserved();
+    const free = candidates.filter((c) => !taken.some((t) => overlaps(t, c)));
+    if (free.length === 0) throw new Error(`no ${describe} is free for this test (the host or other test processes hold them all)`);
+    const pick = free[randomInt(free.length)]!;
+    releaseOnExit();
+    const len = (pick.family === 4 ? 32 : 128) - (rangeSize(pick).toString(2).length - 1);
+    writeFileSync(join(RESERVATIONS, `${process.pid}-${++reservationCount}`), `${formatIp({ family: pick.family, value: pick.first })}/${len}\n`);
+    return pick;
+  });
+}
+
+/**
+ * A random IPv4 block of `len` bits (e.g. 29) in the documentation ranges that the host does not use, that
+ * overlaps none of `avoid` (blocks the caller took already, as `a.b.c.d/len`), and that no other test process
+ * holds: it is reserved for this process until it exits. Returns its first address.
  */
 export function unusedDocumentationBlock(len: number, avoid: string[] = []): string {
   const used = [...hostSubnets(), ...avoid.map(subnet)];
@@ -46,7 +137,21 @@ export function unusedDocumentationBlock(len: number, avoid: string[] = []): str
     }
   }
   if (candidates.length === 0) throw new Error(`no /${len} of the documentation ranges is free on this host`);
-  return formatIp({ family: 4, value: candidates[randomInt(candidates.length)]!.first });
+  return formatIp({ family: 4, value: reserveOne(candidates, `/${len} of the documentation ranges`).first });
+}
+
+/**
+ * A random IPv6 /64 inside 2001:db8::/32 (RFC 3849) reserved for this process like `unusedDocumentationBlock`.
+ * Returns its first four groups, e.g. `2001:db8:e2f3:e12d` (append `::1` for the host's address).
+ */
+export function unusedDocumentationPrefix64(): string {
+  const candidates: IpRange[] = [];
+  for (let i = 0; i < 8; i++) {
+    const first = (0x20010db8n << 96n) | (BigInt(`0x${randomBytes(4).toString('hex')}`) << 64n);
+    candidates.push({ family: 6, first, last: first + (1n << 64n) - 1n });
+  }
+  const pick = reserveOne(candidates, 'IPv6 /64 of 2001:db8::/32');
+  return formatIp({ family: 6, value: pick.first }).replace(/::$/, '');
 }
 
 /** The address `n` after `base` (`base` is a block's first address). */
