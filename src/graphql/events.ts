@@ -79,14 +79,16 @@ const DomainEventFilterInput = builder.inputType('DomainEventFilter', {
   }),
 });
 
-function domainUuidOf(id: string | number | null | undefined): string | null {
-  return id ? localId(String(id), 'Domain') : null;
+/**
+ * A malformed ID, one of another type, or an empty one becomes '' and so matches nothing; only a filter left
+ * out (null) matches everything.
+ */
+function localIdOrNull(id: string | number | null | undefined, typename: string): string | null {
+  return id === null || id === undefined ? null : localId(String(id), typename);
 }
 
-/** A malformed ID, or one of another type, becomes '' and so matches nothing. */
-function userIdOf(id: string | number | null | undefined): string | null {
-  return id ? localId(String(id), 'User') : null;
-}
+const domainUuidOf = (id: string | number | null | undefined) => localIdOrNull(id, 'Domain');
+const userIdOf = (id: string | number | null | undefined) => localIdOrNull(id, 'User');
 
 builder.queryField('events', (t) =>
   t.connection(
@@ -164,7 +166,7 @@ builder.subscriptionField('networkEvents', (t) =>
     },
     subscribe: (_root, args, ctx) =>
       ctx.services.networkEvents.subscribe(ctx.viewer, decodeEventCursor(args.after), {
-        networkUuid: args.networkId ? localId(String(args.networkId), 'Network') : null,
+        networkUuid: localIdOrNull(args.networkId, 'Network'),
         types: args.types,
       }),
     resolve: (event) => event,

@@ -10,6 +10,7 @@ import './events.js';
 import './users.js';
 import './audit.js';
 import { guardSchema } from './guards.js';
+import { boundListArguments } from './list-bounds.js';
 import { unloadableIdsFindNothing } from './node-lookup.js';
 import './image.js';
 import './console.js';
@@ -23,6 +24,7 @@ export function buildSchema(): GraphQLSchema {
     schema = guardSchema(builder.toSchema({ sortSchema: true }));
     syncNodeIds(schema);
     unloadableIdsFindNothing(schema);
+    boundListArguments(schema); // last, so the bound is checked before any other wrapper does work
   }
   return schema;
 }
