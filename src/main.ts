@@ -161,7 +161,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     cleanups.push(() => void undefinedDomains.return?.());
 
     const http = await startHttpServer(
-      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096 },
+      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096, http: config.http },
       config.host,
       config.port,
     );

@@ -6,9 +6,10 @@ import { GraphQLError, type ExecutionArgs, type GraphQLErrorOptions, type GraphQ
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { QueryLimits } from './config.js';
+import { DEFAULT_HTTP_POLICY, type HttpPolicy, type QueryLimits } from './config.js';
 import type { Context } from './graphql/context.js';
 import { InvalidPageArgsError } from './graphql/connection.js';
+import { admitBody } from './http-guard.js';
 import { useSharedSubscriptionExecution } from './graphql/shared-execution.js';
 import { bearerToken } from './services/auth.js';
 import { ServiceError } from './services/errors.js';
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
   limits: QueryLimits;
   /** Unsent bytes one WebSocket may hold before its client is disconnected as a slow consumer. */
   maxBufferedBytes?: number;
+  /** Body size and cross-origin policy (default DEFAULT_HTTP_POLICY). */
+  http?: HttpPolicy;
 }
 
 export interface RunningServer {
@@ -116,12 +119,15 @@ function armorPlugins(limits: QueryLimits) {
  */
 export function startHttpServer(opts: HttpServerOptions, host: string, port: number): Promise<RunningServer> {
   const { services, log } = opts;
+  const policy = opts.http ?? DEFAULT_HTTP_POLICY;
 
   const yoga = createYoga<{ viewer?: Viewer; connectionParams?: Record<string, unknown> }, Context>({
     schema: opts.schema,
     graphiql: opts.graphiql,
     logging: false,
     landingPage: false,
+    // Cross-origin access only for the configured origins (yoga's default would echo any Origin).
+    cors: policy.corsOrigins.length ? { origin: policy.corsOrigins, credentials: false, allowedHeaders: ['authorization', 'content-type'], methods: ['GET', 'POST'] } : false,
     maskedErrors: { maskError: maskError(log) },
     plugins: [
       // Over HTTP the token is checked before the document is even parsed: an anonymous caller learns nothing
@@ -148,10 +154,14 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       res.end(JSON.stringify({ status: ok ? 'ok' : 'libvirt unavailable' }));
       return;
     }
-    return yoga.handle(req, res);
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return yoga.handle(req, res);
+    // A request with a body is judged by its headers before yoga reads any of it (yoga's onParams runs after).
+    const viewer = services.auth.authenticate(bearerToken(req.headers.authorization)) ?? undefined;
+    if (!admitBody(req, res, policy, viewer !== undefined)) return;
+    return yoga.handle(req, res, { viewer });
   });
 
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: policy.maxBodyBytes });
   // Open sockets per API token, so that revoking a token closes its connections at once.
   const socketsByToken = new Map<string, Set<WebSocket>>();
   const onRevoked = (tokenIds: string[]) => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { addTenant } from './helpers/tenants.js';
-import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
+import { ADMIN_TOKEN, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 
 const TEST_DOMAIN = domainGlobalId('6695eb01-f6a4-8304-79aa-97f2502e193f');
 
@@ -80,5 +81,133 @@ describe('hostile input: list arguments, filters', () => {
     const r = await s.gql('{ events(filter: { ownerId: "" }) { totalCount } }', {}, tenant.token);
     assert.equal(r.errors, undefined, JSON.stringify(r.errors));
     assert.equal(r.data.events.totalCount, 0, 'nothing matches');
+  });
+});
+
+interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** Body bytes the client had written when the answer came. */
+  sent: number;
+}
+
+/**
+ * POSTs a body of `total` bytes in 64 KiB chunks, stopping as soon as the server answers (or drops the
+ * connection): how much was sent by then tells whether the server judged the request before reading its body.
+ */
+async function postRaw(url: string, headers: Record<string, string | number>, total: number, fill = ' '): Promise<RawAnswer> {
+  const req = request(url, { method: 'POST', headers: { 'content-length': total, ...headers } });
+  let answered: IncomingMessage | null = null;
+  let failed: Error | null = null;
+  const settled = new Promise<void>((resolve) => {
+    req.on('response', (r) => {
+      answered = r;
+      resolve();
+    });
+    req.on('error', (e) => {
+      failed = e;
+      resolve();
+    });
+  });
+  req.flushHeaders();
+  const chunk = Buffer.alloc(64 * 1024, fill);
+  let sent = 0;
+  while (!answered && !failed && sent < total) {
+    const n = Math.min(chunk.length, total - sent);
+    await Promise.race([new Promise((r) => req.write(chunk.subarray(0, n), r)), settled]);
+    if (!answered && !failed) sent += n;
+  }
+  if (!answered && !failed) req.end();
+  await settled;
+  const res = answered as IncomingMessage | null;
+  if (!res) throw new Error(`no answer: ${String(failed)}`);
+  let body = '';
+  for await (const part of res) body += part;
+  req.destroy();
+  return { status: res.statusCode!, headers: res.headers, body, sent };
+}
+
+describe('hostile input: request bodies and cross-site requests', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ http: { maxBodyBytes: 1024 * 1024, corsOrigins: [] } });
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  test('an anonymous 24 MB body is answered 401 before the client has sent it (the body is never read)', async () => {
+    const total = 24 * 1024 * 1024;
+    const r = await postRaw(s.url, { 'content-type': 'application/json' }, total);
+    assert.equal(r.status, 401, r.body);
+    assert.equal(JSON.parse(r.body).errors[0].extensions.code, 'UNAUTHENTICATED', r.body);
+    assert.ok(r.sent < total, `answered after ${r.sent} of ${total} bytes: the server did not wait for the body`);
+  });
+
+  test('an authenticated body over the limit (24 MB against 1 MiB) gets 413 with a GraphQL error, before it is read; one within it is served', async () => {
+    const total = 24 * 1024 * 1024; // more than loopback socket buffers hold, so an unread body stalls the client
+    const r = await postRaw(s.url, { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` }, total);
+    assert.equal(r.status, 413, r.body);
+    assert.equal(JSON.parse(r.body).errors[0].extensions.code, 'PAYLOAD_TOO_LARGE', r.body);
+    assert.ok(r.sent < total, `answered after ${r.sent} of ${total} bytes`);
+    const padded = JSON.stringify({ query: `{ __typename }${' '.repeat(512 * 1024)}` });
+    const ok = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` }, body: padded });
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.deepEqual(await ok.json(), { data: { __typename: 'Query' } });
+  });
+
+  test('form-encoded, multipart and text/plain POSTs are refused (415) and run nothing', async () => {
+    const mutation = (name: string) => `mutation { createUser(input: { name: "${name}", role: TENANT }) { __typename } }`;
+    const form = new FormData();
+    form.set('query', mutation('csrf-multipart'));
+    const attempts: [string, RequestInit][] = [
+      ['csrf-form', { body: new URLSearchParams({ query: mutation('csrf-form') }) }],
+      ['csrf-multipart', { body: form }],
+      ['csrf-text', { body: JSON.stringify({ query: mutation('csrf-text') }), headers: { 'content-type': 'text/plain' } }],
+    ];
+    for (const [name, init] of attempts) {
+      const res = await fetch(s.url, { method: 'POST', ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const text = await res.text();
+      assert.equal(res.status, 415, `${name}: ${text}`);
+      assert.equal(JSON.parse(text).errors[0].extensions.code, 'BAD_REQUEST', text);
+    }
+    const users = await s.gql('{ users(first: 1000) { edges { node { name } } } }');
+    const names = users.data.users.edges.map((e: { node: { name: string } }) => e.node.name);
+    assert.ok(!names.some((n: string) => n.startsWith('csrf-')), `no user was created: ${names.join(', ')}`);
+  });
+
+  test('by default no Origin is allowed: no Access-Control-Allow-Origin on a preflight or a request', async () => {
+    const preflight = await fetch(s.url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    assert.equal(preflight.headers.get('access-control-allow-origin'), null, 'the preflight allows no origin');
+    const res = await fetch(s.url, {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    assert.equal(res.headers.get('access-control-allow-origin'), null, 'the answer allows no origin');
+  });
+});
+
+describe('hostile input: configured CORS origins', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ http: { maxBodyBytes: 1024 * 1024, corsOrigins: ['https://ui.example.com', 'https://ops.example.com'] } });
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  test('a listed origin is allowed, another is not', async () => {
+    const preflight = (origin: string) =>
+      fetch(s.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
+    const listed = await preflight('https://ops.example.com');
+    assert.equal(listed.headers.get('access-control-allow-origin'), 'https://ops.example.com', 'a listed origin is allowed');
+    const other = await preflight('https://evil.example');
+    assert.notEqual(other.headers.get('access-control-allow-origin'), 'https://evil.example', 'an unlisted origin is not echoed');
+    assert.ok([null, 'null'].includes(other.headers.get('access-control-allow-origin')), 'an unlisted origin gets no allowance');
   });
 });
