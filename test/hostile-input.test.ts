@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { addTenant } from './helpers/tenants.js';
@@ -209,5 +210,63 @@ describe('hostile input: configured CORS origins', () => {
     const other = await preflight('https://evil.example');
     assert.notEqual(other.headers.get('access-control-allow-origin'), 'https://evil.example', 'an unlisted origin is not echoed');
     assert.ok([null, 'null'].includes(other.headers.get('access-control-allow-origin')), 'an unlisted origin gets no allowance');
+  });
+});
+
+describe('hostile input: values checked before they reach libvirt or the database', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  test('addImage with a NUL or a control character in its path is a VALIDATION error on "path", not LIBVIRT_ERROR', async () => {
+    // In the directory of an active dir pool (the server's own), so that libvirt would be asked about the file.
+    const dir = join(s.dataDir, 'storage');
+    for (const path of [`${dir}/a\u0000.iso`, `${dir}/\u001b[2Ja.iso`, `${dir}/${'a'.repeat(5000)}.iso`, 'relative.iso']) {
+      const r = await s.gql(
+        'mutation($p: String!) { addImage(name: "hostile", path: $p) { __typename ... on ValidationError { code field } ... on Error { code message } } }',
+        { p: path },
+      );
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      const { __typename, code, field } = r.data.addImage;
+      assert.deepEqual({ __typename, code, field }, { __typename: 'ValidationError', code: 'VALIDATION', field: 'path' }, `${JSON.stringify(path.slice(0, 40))}: ${JSON.stringify(r.data)}`);
+    }
+  });
+
+  test('DateTime takes RFC 3339 date-times only: "March 7", a bare date and a day that does not exist are BAD_USER_INPUT', async () => {
+    const q = 'query($t: DateTime) { auditLog(filter: { since: $t }) { totalCount } }';
+    for (const t of ['March 7', '2026-03-07', '2026-02-30T00:00:00Z', '2026-03-07 10:00', '1']) {
+      const r = await s.gql(q, { t });
+      assert.deepEqual(codes(r), ['BAD_USER_INPUT'], `${t}: ${JSON.stringify(r.errors)}`);
+    }
+    for (const t of ['2026-03-07T10:00:00Z', '2026-03-07T11:00:00.123+01:00']) {
+      const r = await s.gql(q, { t });
+      assert.equal(r.errors, undefined, `${t}: ${JSON.stringify(r.errors)}`);
+    }
+  });
+
+  test('token labels with control, bidi-override or zero-width characters, or over 100 characters, are refused (VALIDATION on "label")', async () => {
+    const viewer = await s.gql('{ viewer { id } }');
+    const userId = viewer.data.viewer.id as string;
+    const q = 'mutation($u: ID!, $l: String!) { createApiToken(userId: $u, label: $l) { __typename ... on ValidationError { field } } }';
+    for (const label of ['ci\u202Etxt.exe', 'ci\u0007', 'ci\u200B', 'ci\nroot', 'x'.repeat(101), '']) {
+      const r = await s.gql(q, { u: userId, l: label });
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      assert.deepEqual(r.data.createApiToken, { __typename: 'ValidationError', field: 'label' }, `${JSON.stringify(label)}: ${JSON.stringify(r.data)}`);
+    }
+    const ok = await s.gql(q, { u: userId, l: 'ci für Käthe 🚀' });
+    assert.equal(ok.data.createApiToken.__typename, 'CreateApiTokenSuccess', JSON.stringify(ok.data));
+  });
+
+  test("one failing root field answers null with its error; the others still answer (a tenant asking viewer and auditLog)", async () => {
+    const tenant = addTenant(s.dataDir, 'hostile-partial');
+    const r = await s.gql('{ viewer { name } auditLog(first: 1) { totalCount } }', {}, tenant.token);
+    assert.equal(r.data?.viewer?.name, 'hostile-partial', JSON.stringify(r));
+    assert.equal(r.data.auditLog, null, 'the forbidden field is null');
+    assert.deepEqual(codes(r), ['FORBIDDEN'], JSON.stringify(r.errors));
+    assert.deepEqual(r.errors![0]!.path, ['auditLog'], 'the error names its field');
   });
 });

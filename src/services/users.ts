@@ -6,6 +6,7 @@ import { apiTokens, domainOwners, reservations, users } from '../db/schema.js';
 import { generateToken } from './auth.js';
 import type { AccessPolicy } from './authorization.js';
 import { ConflictError, InUseError, InvalidStateError, NotFoundError, ValidationError } from './errors.js';
+import { hasHiddenOrControl } from './text.js';
 import { isAdmin, type Role, type Viewer } from './viewer.js';
 
 export interface User {
@@ -122,7 +123,10 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
   /** A new token for a user; the secret is returned only here (only its hash is stored). */
   createToken(viewer: Viewer, userId: string, label: string): { token: string; apiToken: ApiToken } {
     this.access.requireAdmin(viewer);
-    if (label.length < 1 || label.length > 100) throw new ValidationError('label must be 1-100 characters', 'label');
+    // Admins read labels in lists and logs: no control or bidi characters that would make one pass for another.
+    if (label.length < 1 || label.length > 100 || hasHiddenOrControl(label)) {
+      throw new ValidationError('label must be 1-100 characters, without control or invisible formatting characters', 'label');
+    }
     this.get(viewer, userId);
     const { token, prefix, hash } = generateToken();
     const apiToken: ApiToken = { id: randomUUID(), userId, label, prefix, createdAt: new Date(), revokedAt: null };
