@@ -14,6 +14,7 @@ import { AccessPolicy } from './services/authorization.js';
 import { ConsoleService } from './services/console.js';
 import { DomainEventService } from './services/domain-events.js';
 import { DomainService } from './services/domains.js';
+import { EventCursors } from './services/event-cursors.js';
 import { EventLog } from './services/event-log.js';
 import { EventStream } from './services/event-stream.js';
 import { HostService } from './services/host.js';
@@ -78,7 +79,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const owners = new OwnershipStore(db);
     const access = new AccessPolicy(owners);
     const events = config.events ?? DEFAULT_EVENTS;
-    const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit });
+    const eventLog = new EventLog(db);
+    const stream = new EventStream(eventLog, access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit });
     stream.start();
     cleanups.push(() => stream.stop());
     // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
@@ -146,6 +148,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       media: new MediaService(bus, sync, domains, images),
       console: new ConsoleService(bus, domains, config.publicHost),
       domainEvents: new DomainEventService(stream, access, cache),
+      eventCursors: new EventCursors(eventLog),
       networkEvents: new NetworkEventService(stream, access),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
