@@ -103,6 +103,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const quotas = new QuotaService(db, access);
     const subscriptions = new SubscriptionRegistry(config.limits.maxSubscriptionsPerToken);
     users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
+    users.watchExpiry();
+    cleanups.push(() => users.stopWatchingExpiry());
     const images = new ImageService(db, bus, driverPath, config.imagePools, access);
     // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
     const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null);

@@ -84,7 +84,7 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
   return new GraphQLError(error.message, { ...where, originalError: error.originalError, extensions: { ...extensions, code: typeof extensions.code === 'string' ? extensions.code : code } });
 }
 
-/** Close code for a WebSocket whose API token was revoked (graphql-ws' Unauthorized). */
+/** Close code for a WebSocket whose API token was revoked or expired (graphql-ws' Unauthorized). */
 export const WS_TOKEN_REVOKED = 4401;
 
 /** Every socket is pinged this often; one that did not answer the previous ping is dropped. */
@@ -165,7 +165,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   // Open sockets per API token, so that revoking a token closes its connections at once.
   const socketsByToken = new Map<string, Set<WebSocket>>();
   const onRevoked = (tokenIds: string[]) => {
-    for (const id of tokenIds) for (const socket of socketsByToken.get(id) ?? []) socket.close(WS_TOKEN_REVOKED, 'API token revoked');
+    for (const id of tokenIds) for (const socket of socketsByToken.get(id) ?? []) socket.close(WS_TOKEN_REVOKED, 'API token revoked or expired');
   };
   services.users.on('revoked', onRevoked);
   const wsServer = serveGraphqlWs<WsContextExtra>(
