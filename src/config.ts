@@ -26,7 +26,19 @@ export interface Config {
   /** How often the cheap state check looks for changes no libvirt signal announced (ms; default 30 s). */
   resyncCheckMs?: number;
   provisioning: ProvisioningConfig;
+  /** Request bodies and cross-origin access (default DEFAULT_HTTP_POLICY). */
+  http?: HttpPolicy;
 }
+
+/** What the HTTP layer accepts before yoga reads a request. */
+export interface HttpPolicy {
+  /** Largest request body (bytes) anyone may send; a WebSocket message is held to it as well. */
+  maxBodyBytes: number;
+  /** Origins whose pages may call the API from a browser (CORS); empty: none, `*`: any. */
+  corsOrigins: string[];
+}
+
+export const DEFAULT_HTTP_POLICY: HttpPolicy = { maxBodyBytes: 1024 * 1024, corsOrigins: [] };
 
 /** How new domains are made (createDomain). */
 export interface ProvisioningConfig {
@@ -113,6 +125,10 @@ Environment:
   VIRTPLANE_MAX_DISK_GIB most disk per domain, GiB                    (default 1024)
   VIRTPLANE_PARTITIONS   on | off: guests in cgroup partition /machine/<user>
                                                                       (default off)
+  VIRTPLANE_MAX_BODY_BYTES  largest request body (and WebSocket message) accepted;
+                         larger: HTTP 413                              (default 1048576 = 1 MiB)
+  VIRTPLANE_CORS_ORIGINS comma-separated origins (https://ui.example.com) whose pages may call the
+                         API from a browser, or * for any              (default: none)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 
@@ -193,11 +209,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const partitions = (env.VIRTPLANE_PARTITIONS?.trim() || 'off').toLowerCase();
   if (partitions !== 'on' && partitions !== 'off') throw new ConfigError(`VIRTPLANE_PARTITIONS must be on or off, got "${partitions}"`);
+  const corsOrigins = (env.VIRTPLANE_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(`VIRTPLANE_CORS_ORIGINS must list origins like https://ui.example.com (scheme and host, no path) or *, got "${origin}"`);
+    }
+  }
+  const http = { maxBodyBytes: positive('VIRTPLANE_MAX_BODY_BYTES', DEFAULT_HTTP_POLICY.maxBodyBytes)!, corsOrigins };
   const dataDir = resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data');
 
   return {
     limits,
     events,
+    http,
     resyncCheckMs: Math.round(resyncCheckSeconds * 1000),
     host: env.HOST?.trim() || '127.0.0.1',
     port,

@@ -15,6 +15,7 @@ import { ConsoleService } from './services/console.js';
 import { DomainEventService } from './services/domain-events.js';
 import { chooseDomainType } from './services/domain-type.js';
 import { DomainService } from './services/domains.js';
+import { EventCursors } from './services/event-cursors.js';
 import { EventLog } from './services/event-log.js';
 import { EventStream } from './services/event-stream.js';
 import { HostService } from './services/host.js';
@@ -117,7 +118,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const owners = new OwnershipStore(db);
     const access = new AccessPolicy(owners);
     const events = config.events ?? DEFAULT_EVENTS;
-    const stream = new EventStream(new EventLog(db), access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit, storage });
+    const eventLog = new EventLog(db);
+    const stream = new EventStream(eventLog, access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit, storage });
     stream.start();
     cleanups.push(() => stream.stop());
     // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
@@ -140,6 +142,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const quotas = new QuotaService(db, access);
     const subscriptions = new SubscriptionRegistry(config.limits.maxSubscriptionsPerToken);
     users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
+    users.watchExpiry();
+    cleanups.push(() => users.stopWatchingExpiry());
     const images = new ImageService(db, bus, driverPath, config.imagePools, access);
     // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
     const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null);
@@ -184,6 +188,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       media: new MediaService(bus, sync, domains, images),
       console: new ConsoleService(bus, domains, config.publicHost),
       domainEvents: new DomainEventService(stream, access, cache),
+      eventCursors: new EventCursors(eventLog),
       networkEvents: new NetworkEventService(stream, access),
       storage,
     };
@@ -200,7 +205,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     cleanups.push(() => void undefinedDomains.return?.());
 
     const http = await startHttpServer(
-      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096 },
+      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096, http: config.http },
       config.host,
       config.port,
     );

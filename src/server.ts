@@ -8,9 +8,10 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type GraphiQLOptions, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { QueryLimits } from './config.js';
+import { DEFAULT_HTTP_POLICY, type HttpPolicy, type QueryLimits } from './config.js';
 import type { Context } from './graphql/context.js';
 import { InvalidPageArgsError } from './graphql/connection.js';
+import { admitBody } from './http-guard.js';
 import { useSharedSubscriptionExecution } from './graphql/shared-execution.js';
 import { bearerToken } from './services/auth.js';
 import { ServiceError } from './services/errors.js';
@@ -28,6 +29,8 @@ export interface HttpServerOptions {
   limits: QueryLimits;
   /** Unsent bytes one WebSocket may hold before its client is disconnected as a slow consumer. */
   maxBufferedBytes?: number;
+  /** Body size and cross-origin policy (default DEFAULT_HTTP_POLICY). */
+  http?: HttpPolicy;
 }
 
 /** The address could not be listened on (taken, or not this host's). */
@@ -99,7 +102,7 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
   return new GraphQLError(error.message, { ...where, originalError: error.originalError, extensions: { ...extensions, code: typeof extensions.code === 'string' ? extensions.code : code } });
 }
 
-/** Close code for a WebSocket whose API token was revoked (graphql-ws' Unauthorized). */
+/** Close code for a WebSocket whose API token was revoked or expired (graphql-ws' Unauthorized). */
 export const WS_TOKEN_REVOKED = 4401;
 
 /** Every socket is pinged this often; one that did not answer the previous ping is dropped. */
@@ -141,6 +144,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   // GraphiQL's code (~9 MB, built once) in the page itself.
   let graphiqlPage: string | undefined;
   const servedGraphiQL = (options: GraphiQLOptions) => (graphiqlPage ??= renderGraphiQL({ ...options, title: 'virtplane' }));
+  const policy = opts.http ?? DEFAULT_HTTP_POLICY;
 
   const yoga = createYoga<{ viewer?: Viewer; connectionParams?: Record<string, unknown> }, Context>({
     schema: opts.schema,
@@ -148,6 +152,8 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     renderGraphiQL: servedGraphiQL,
     logging: false,
     landingPage: false,
+    // Cross-origin access only for the configured origins (yoga's default would echo any Origin).
+    cors: policy.corsOrigins.length ? { origin: policy.corsOrigins, credentials: false, allowedHeaders: ['authorization', 'content-type'], methods: ['GET', 'POST'] } : false,
     maskedErrors: { maskError: maskError(log, services.storage) },
     plugins: [
       // Over HTTP the token is checked before the document is even parsed: an anonymous caller learns nothing
@@ -191,10 +197,14 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       res.end(JSON.stringify(body));
       return;
     }
-    return yoga.handle(req, res);
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return yoga.handle(req, res);
+    // A request with a body is judged by its headers before yoga reads any of it (yoga's onParams runs after).
+    const viewer = services.auth.authenticate(bearerToken(req.headers.authorization)) ?? undefined;
+    if (!admitBody(req, res, policy, viewer !== undefined)) return;
+    return yoga.handle(req, res, { viewer });
   });
 
-  const wss = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint });
+  const wss = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: policy.maxBodyBytes });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (stopping || !wss.shouldHandle(req)) {
       socket.end(`HTTP/1.1 ${stopping ? '503 Service Unavailable' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -205,7 +215,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   // Open sockets per API token, so that revoking a token closes its connections at once.
   const socketsByToken = new Map<string, Set<WebSocket>>();
   const onRevoked = (tokenIds: string[]) => {
-    for (const id of tokenIds) for (const socket of socketsByToken.get(id) ?? []) socket.close(WS_TOKEN_REVOKED, 'API token revoked');
+    for (const id of tokenIds) for (const socket of socketsByToken.get(id) ?? []) socket.close(WS_TOKEN_REVOKED, 'API token revoked or expired');
   };
   services.users.on('revoked', onRevoked);
   const wsServer = serveGraphqlWs<WsContextExtra>(

@@ -445,7 +445,7 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
         const bad = await s.gql(`{ ${field}(${args}) { edges { cursor } } }`);
         assert.deepEqual(
           [bad.data, bad.errors?.[0]?.extensions?.code, bad.errors?.[0]?.message],
-          [null, 'BAD_USER_INPUT', `${field} pages forward only: use first/after`],
+          [{ [field]: null }, 'BAD_USER_INPUT', `${field} pages forward only: use first/after`],
           `${field}(${args})`,
         );
       }

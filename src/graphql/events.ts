@@ -1,21 +1,18 @@
 import { DOMAIN_EVENT_DETAIL_NAMES, DOMAIN_EVENT_TYPES, NETWORK_EVENT_TYPES } from '../libvirt/constants.js';
 import { snapshotOf, type DomainLifecycleEvent, type NetworkLifecycleEvent } from '../services/events.js';
 import { builder } from './builder.js';
+import type { Context } from './context.js';
 import { InvalidPageArgsError, pageSize, refuseBackwardPaging } from './connection.js';
 import { DomainRef, DomainStateEnum } from './domain.js';
 import { encodeGlobalID, localId } from './ids.js';
 import { NetworkRef } from './network.js';
 
-/** Event cursors are opaque to clients; inside they are the log's row id. */
-export function encodeEventCursor(seq: number): string {
-  return Buffer.from(`event:${seq}`).toString('base64url');
-}
-
-export function decodeEventCursor(cursor: string | null | undefined): number | null {
+/** The log position an `after` argument names (null: none given); BAD_USER_INPUT for text that is no event cursor. */
+function afterCursor(ctx: Context, cursor: string | null | undefined): number | null {
   if (cursor === null || cursor === undefined) return null;
-  const m = /^event:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m) throw new InvalidPageArgsError('invalid event cursor');
-  return Number(m[1]);
+  const seq = ctx.services.eventCursors.decode(cursor);
+  if (seq === null) throw new InvalidPageArgsError('invalid event cursor');
+  return seq;
 }
 
 export const DomainEventTypeEnum = builder.enumType('DomainEventType', {
@@ -38,7 +35,7 @@ export const DomainLifecycleEventRef = builder.objectRef<DomainLifecycleEvent>('
   fields: (t) => ({
     cursor: t.string({
       description: 'Opaque position of this event in the log: pass it as `after` to resume right after it.',
-      resolve: (e) => encodeEventCursor(e.seq),
+      resolve: (e, _args, ctx) => ctx.services.eventCursors.encode(e),
     }),
     type: t.field({ type: DomainEventTypeEnum, resolve: (e) => e.type }),
     detail: t.field({ type: DomainEventDetailEnum, resolve: (e) => e.detail as (typeof DOMAIN_EVENT_DETAIL_NAMES)[number] }),
@@ -63,7 +60,7 @@ export const DomainLifecycleEventRef = builder.objectRef<DomainLifecycleEvent>('
 export const NetworkLifecycleEventRef = builder.objectRef<NetworkLifecycleEvent>('NetworkLifecycleEvent').implement({
   description: 'One lifecycle change of a libvirt network, as recorded in the durable event log.',
   fields: (t) => ({
-    cursor: t.string({ description: 'Opaque position of this event in the log.', resolve: (e) => encodeEventCursor(e.seq) }),
+    cursor: t.string({ description: 'Opaque position of this event in the log.', resolve: (e, _args, ctx) => ctx.services.eventCursors.encode(e) }),
     type: t.field({ type: NetworkEventTypeEnum, resolve: (e) => e.type }),
     at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
     synthetic: t.exposeBoolean('synthetic', { description: 'True when inferred on resync rather than signalled by libvirt.' }),
@@ -79,14 +76,16 @@ const DomainEventFilterInput = builder.inputType('DomainEventFilter', {
   }),
 });
 
-function domainUuidOf(id: string | number | null | undefined): string | null {
-  return id ? localId(String(id), 'Domain') : null;
+/**
+ * A malformed ID, one of another type, or an empty one becomes '' and so matches nothing; only a filter left
+ * out (null) matches everything.
+ */
+function localIdOrNull(id: string | number | null | undefined, typename: string): string | null {
+  return id === null || id === undefined ? null : localId(String(id), typename);
 }
 
-/** A malformed ID, or one of another type, becomes '' and so matches nothing. */
-function userIdOf(id: string | number | null | undefined): string | null {
-  return id ? localId(String(id), 'User') : null;
-}
+const domainUuidOf = (id: string | number | null | undefined) => localIdOrNull(id, 'Domain');
+const userIdOf = (id: string | number | null | undefined) => localIdOrNull(id, 'User');
 
 builder.queryField('events', (t) =>
   t.connection(
@@ -98,12 +97,12 @@ builder.queryField('events', (t) =>
         refuseBackwardPaging('events', args);
         const first = pageSize(args.first, 100);
         const f = args.filter ?? {};
-        const page = ctx.services.domainEvents.history(ctx.viewer, decodeEventCursor(args.after), first, {
+        const page = ctx.services.domainEvents.history(ctx.viewer, afterCursor(ctx, args.after), first, {
           domainUuid: domainUuidOf(f.domainId),
           types: f.types,
           ownerId: userIdOf(f.ownerId),
         });
-        const edges = page.events.map((e) => ({ cursor: encodeEventCursor(e.seq), node: e }));
+        const edges = page.events.map((e) => ({ cursor: ctx.services.eventCursors.encode(e), node: e }));
         return {
           edges,
           totalCount: page.totalCount,
@@ -143,7 +142,7 @@ builder.subscriptionField('domainEvents', (t) =>
       ownerId: t.arg.id({ required: false, description: 'A `User.id`, as in the `events` filter.' }),
     },
     subscribe: (_root, args, ctx) => {
-      return ctx.services.domainEvents.subscribe(ctx.viewer, decodeEventCursor(args.after), {
+      return ctx.services.domainEvents.subscribe(ctx.viewer, afterCursor(ctx, args.after), {
         domainUuid: domainUuidOf(args.domainId),
         types: args.types,
         ownerId: userIdOf(args.ownerId),
@@ -163,8 +162,8 @@ builder.subscriptionField('networkEvents', (t) =>
       types: t.arg({ type: [NetworkEventTypeEnum], required: false }),
     },
     subscribe: (_root, args, ctx) =>
-      ctx.services.networkEvents.subscribe(ctx.viewer, decodeEventCursor(args.after), {
-        networkUuid: args.networkId ? localId(String(args.networkId), 'Network') : null,
+      ctx.services.networkEvents.subscribe(ctx.viewer, afterCursor(ctx, args.after), {
+        networkUuid: localIdOrNull(args.networkId, 'Network'),
         types: args.types,
       }),
     resolve: (event) => event,

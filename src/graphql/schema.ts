@@ -10,7 +10,9 @@ import './events.js';
 import './users.js';
 import './audit.js';
 import { guardSchema } from './guards.js';
+import { boundListArguments } from './list-bounds.js';
 import { unloadableIdsFindNothing } from './node-lookup.js';
+import { nullableRootFields } from './root-nullability.js';
 import './image.js';
 import './console.js';
 import './port-forward.js';
@@ -21,8 +23,10 @@ let schema: GraphQLSchema | undefined;
 export function buildSchema(): GraphQLSchema {
   if (!schema) {
     schema = guardSchema(builder.toSchema({ sortSchema: true }));
+    nullableRootFields(schema);
     syncNodeIds(schema);
     unloadableIdsFindNothing(schema);
+    boundListArguments(schema); // last, so the bound is checked before any other wrapper does work
   }
   return schema;
 }

@@ -51,6 +51,13 @@ export const ApiTokenRef = builder.node(builder.objectRef<ApiToken>('ApiToken'),
     prefix: t.exposeString('prefix', { description: 'The first characters of the token, to recognise it.' }),
     createdAt: t.field({ type: 'DateTime', resolve: (k) => k.createdAt }),
     revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.revokedAt }),
+    expiresAt: t.field({ type: 'DateTime', nullable: true, description: 'From then on the token is refused (null: never).', resolve: (k) => k.expiresAt }),
+    lastUsedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When a request last used the token, to within a minute (null: never used).',
+      resolve: (k) => k.lastUsedAt,
+    }),
   }),
 });
 
@@ -118,8 +125,12 @@ builder.mutationField('deleteUser', (t) =>
 builder.mutationField('createApiToken', (t) =>
   t.field({
     type: ApiTokenRef,
-    description: 'Admins: a new token for a user. The secret `token` is returned only in this answer.',
-    args: { userId: t.arg.id({ required: true }), label: t.arg.string({ required: true }) },
+    description: 'Admins: a new token for a user, valid until `expiresAt` (omitted: until revoked). The secret `token` is returned only in this answer.',
+    args: {
+      userId: t.arg.id({ required: true }),
+      label: t.arg.string({ required: true }),
+      expiresAt: t.arg({ type: 'DateTime', required: false, description: 'When the token stops working (in the future); omitted: never.' }),
+    },
     extensions: { auditTarget: (args: { userId: string }) => args.userId },
     errors: {
       types: ADMIN_ERRORS,
@@ -133,7 +144,7 @@ builder.mutationField('createApiToken', (t) =>
       },
     },
     resolve: (_r, args, ctx) => {
-      const { token, apiToken } = ctx.services.users.createToken(ctx.viewer, localId(String(args.userId), 'User'), args.label);
+      const { token, apiToken } = ctx.services.users.createToken(ctx.viewer, localId(String(args.userId), 'User'), args.label, args.expiresAt ?? null);
       return { ...apiToken, token };
     },
   }),

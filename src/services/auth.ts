@@ -22,32 +22,47 @@ export function bearerToken(header: string | null | undefined): string | null {
   return m ? m[1]! : null;
 }
 
+/** How stale a token's `lastUsedAt` may get: it is written at most this often, not on every request. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
 export class AuthService {
   /** Every request runs this lookup: prepared once, with the token hash as a placeholder. */
   private readonly byHash;
+  private readonly touch;
 
   constructor(private readonly db: Db) {
     this.byHash = db
-      .select({ tokenId: apiTokens.id, hash: apiTokens.hash, userId: users.id, name: users.name, role: users.role })
+      .select({
+        tokenId: apiTokens.id,
+        hash: apiTokens.hash,
+        expiresAt: apiTokens.expiresAt,
+        lastUsedAt: apiTokens.lastUsedAt,
+        userId: users.id,
+        name: users.name,
+        role: users.role,
+      })
       .from(apiTokens)
       .innerJoin(users, eq(users.id, apiTokens.userId))
       .where(and(eq(apiTokens.hash, sql.placeholder('hash')), isNull(apiTokens.revokedAt)))
       .prepare();
+    this.touch = db.$client.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
   }
 
-  /** The viewer a token stands for, or null when it is unknown or revoked. */
-  authenticate(token: string | null): Viewer | null {
+  /** The viewer a token stands for, or null when it is unknown, revoked or expired. */
+  authenticate(token: string | null, now = Date.now()): Viewer | null {
     if (!token) return null;
     const hash = hashToken(token);
     const row = this.byHash.get({ hash });
     if (!row || !timingSafeEqual(Buffer.from(row.hash), Buffer.from(hash))) return null;
+    if (row.expiresAt !== null && row.expiresAt.getTime() <= now) return null;
+    if (row.lastUsedAt === null || now - row.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) this.touch.run(now, row.tokenId);
     return { userId: row.userId, name: row.name, role: row.role, tokenId: row.tokenId };
   }
 
-  /** Whether a token (by id) is still valid: open subscriptions re-check this when tokens are revoked. */
-  isTokenActive(tokenId: string): boolean {
-    const row = this.db.select({ revokedAt: apiTokens.revokedAt }).from(apiTokens).where(eq(apiTokens.id, tokenId)).get();
-    return !!row && row.revokedAt === null;
+  /** Whether a token (by id) is still valid: open subscriptions re-check this when tokens are revoked or expire. */
+  isTokenActive(tokenId: string, now = Date.now()): boolean {
+    const row = this.db.select({ revokedAt: apiTokens.revokedAt, expiresAt: apiTokens.expiresAt }).from(apiTokens).where(eq(apiTokens.id, tokenId)).get();
+    return !!row && row.revokedAt === null && (row.expiresAt === null || row.expiresAt.getTime() > now);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { and, asc, count, eq, gt, inArray, lt, lte, max, min, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
-import { events, knownObjects } from '../db/schema.js';
+import { eventLogIdentity, events, knownObjects } from '../db/schema.js';
 import type { DomainRecord, NetworkRecord } from '../libvirt/types.js';
 import type { DomainLifecycleEvent, NetworkLifecycleEvent, NewDomainEvent, NewNetworkEvent } from './events.js';
 
@@ -117,6 +117,27 @@ export class EventLog {
       domains: rows.filter((r) => r.kind === 'DOMAIN').map((r) => r.snapshot as DomainRecord),
       networks: rows.filter((r) => r.kind === 'NETWORK').map((r) => r.snapshot as NetworkRecord),
     };
+  }
+
+  /**
+   * The log's secret and the newest event from before it existed, made on first use (with this database, or on
+   * the first start after an upgrade, when the events so far were handed out with cursors of the older form).
+   */
+  identity(): { key: Buffer; legacyThrough: number } {
+    this.db.$client
+      .prepare(
+        `INSERT OR IGNORE INTO event_log_identity (id, secret, legacy_through)
+         VALUES (1, lower(hex(randomblob(32))), COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))`,
+      )
+      .run();
+    const row = this.db.select().from(eventLogIdentity).get()!;
+    return { key: Buffer.from(row.secret, 'hex'), legacyThrough: row.legacyThrough };
+  }
+
+  /** When the event with this row id happened (epoch ms), or null when there is none (pruned, or never). */
+  atOf(id: number): number | null {
+    const row = this.db.select({ at: events.at }).from(events).where(eq(events.id, id)).get();
+    return row ? row.at.getTime() : null;
   }
 
   /** The newest cursor ever issued (0 before the first event). */

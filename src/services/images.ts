@@ -8,6 +8,7 @@ import type { DomainDisk } from '../libvirt/types.js';
 import { findVolumeInPools } from '../libvirt/storage.js';
 import type { AccessPolicy } from './authorization.js';
 import { ConflictError, fromLibvirt, NotFoundError, ValidationError } from './errors.js';
+import { hasHiddenOrControl, MAX_PATH_LENGTH } from './text.js';
 import { isAdmin, type Viewer } from './viewer.js';
 
 export type Image = typeof images.$inferSelect;
@@ -56,7 +57,10 @@ export class ImageService {
   async add(viewer: Viewer, name: string, path: string): Promise<Image> {
     this.access.requireAdmin(viewer);
     if (!IMAGE_NAME.test(name)) throw new ValidationError('name: 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
-    if (!isAbsolute(path)) throw new ValidationError('path must be an absolute path on the host', 'path');
+    // Checked here rather than left to libvirt, which answers a NUL or a control character with an error of its own.
+    if (!isAbsolute(path) || path.length > MAX_PATH_LENGTH || hasHiddenOrControl(path)) {
+      throw new ValidationError(`path must be an absolute path on the host, at most ${MAX_PATH_LENGTH} characters, without control characters`, 'path');
+    }
     let volume;
     try {
       volume = await findVolumeInPools(this.bus, this.driverPath, path, this.imagePools);

@@ -3,6 +3,7 @@ import type { AuthService } from './auth.js';
 import type { AccessPolicy } from './authorization.js';
 import type { ConsoleService } from './console.js';
 import type { DomainEventService } from './domain-events.js';
+import type { EventCursors } from './event-cursors.js';
 import type { DomainService } from './domains.js';
 import type { HostService } from './host.js';
 import type { ImageService } from './images.js';
@@ -27,6 +28,7 @@ export interface Services {
   portForwards: PortForwardService;
   host: HostService;
   domainEvents: DomainEventService;
+  eventCursors: EventCursors;
   users: UserService;
   quotas: QuotaService;
   provisioning: ProvisioningService;

@@ -2,11 +2,11 @@ import { LimitExceededError } from './errors.js';
 import { StreamError } from './event-hub.js';
 import type { Viewer } from './viewer.js';
 
-/** Ends a subscription whose API token was revoked (or its user deleted), so its client can tell why. */
+/** Ends a subscription whose API token was revoked or expired (or its user deleted), so its client can tell why. */
 export class TokenRevokedError extends StreamError {
   readonly code = 'UNAUTHENTICATED';
   constructor() {
-    super('the API token of this subscription was revoked');
+    super('the API token of this subscription was revoked or has expired');
   }
 }
 

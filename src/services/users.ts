@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { apiTokens, domainOwners, reservations, users } from '../db/schema.js';
 import { generateToken } from './auth.js';
 import type { AccessPolicy } from './authorization.js';
 import { ConflictError, InUseError, InvalidStateError, NotFoundError, ValidationError } from './errors.js';
+import { hasHiddenOrControl } from './text.js';
 import { isAdmin, type Role, type Viewer } from './viewer.js';
 
 export interface User {
@@ -22,7 +23,14 @@ export interface ApiToken {
   prefix: string;
   createdAt: Date;
   revokedAt: Date | null;
+  /** null: never expires. */
+  expiresAt: Date | null;
+  /** When a request last used it (to the minute: LAST_USED_RESOLUTION_MS); null: never used. */
+  lastUsedAt: Date | null;
 }
+
+/** The longest a timer may wait (setTimeout's limit); a later expiry is looked at again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$/;
 const tokenColumns = {
@@ -32,18 +40,63 @@ const tokenColumns = {
   prefix: apiTokens.prefix,
   createdAt: apiTokens.createdAt,
   revokedAt: apiTokens.revokedAt,
+  expiresAt: apiTokens.expiresAt,
+  lastUsedAt: apiTokens.lastUsedAt,
 };
 
 /**
  * Users and their API tokens. Admin-only except reading yourself. Emits `revoked` with the ids of tokens
- * that stopped being valid (revocation or user deletion), so the transport can close their connections.
+ * that stopped being valid (revocation, expiry or user deletion), so the transport can close their connections.
  */
 export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }> {
+  private expiryTimer: NodeJS.Timeout | null = null;
+  /** Tokens that expired up to here have been announced. */
+  private expiredThrough = Date.now();
+  private watching = false;
+
   constructor(
     private readonly db: Db,
     private readonly access: AccessPolicy,
   ) {
     super();
+  }
+
+  /** Announces each token's expiry when it comes (as `revoked`), so open connections end then, not at their next request. */
+  watchExpiry(): void {
+    this.watching = true;
+    this.scheduleExpiry();
+  }
+
+  stopWatchingExpiry(): void {
+    this.watching = false;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+  }
+
+  private scheduleExpiry(): void {
+    if (!this.watching) return;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    const next = this.db
+      .select({ at: sql<number | null>`min(${apiTokens.expiresAt})` })
+      .from(apiTokens)
+      .where(and(isNull(apiTokens.revokedAt), gt(apiTokens.expiresAt, new Date(this.expiredThrough))))
+      .get()?.at;
+    if (next == null) return;
+    this.expiryTimer = setTimeout(() => this.announceExpired(), Math.min(Math.max(0, next - Date.now()), MAX_TIMER_MS));
+    this.expiryTimer.unref();
+  }
+
+  private announceExpired(): void {
+    const now = Date.now();
+    const ids = this.db
+      .select({ id: apiTokens.id })
+      .from(apiTokens)
+      .where(and(isNull(apiTokens.revokedAt), gt(apiTokens.expiresAt, new Date(this.expiredThrough)), lte(apiTokens.expiresAt, new Date(now))))
+      .all()
+      .map((t) => t.id);
+    this.expiredThrough = now;
+    if (ids.length) this.emit('revoked', ids);
+    this.scheduleExpiry();
   }
 
   /** Users in (name, id) order. */
@@ -119,14 +172,19 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
     return this.db.select(tokenColumns).from(apiTokens).where(eq(apiTokens.id, id)).get() ?? null;
   }
 
-  /** A new token for a user; the secret is returned only here (only its hash is stored). */
-  createToken(viewer: Viewer, userId: string, label: string): { token: string; apiToken: ApiToken } {
+  /** A new token for a user, valid until `expiresAt` (null: for good); the secret is returned only here (only its hash is stored). */
+  createToken(viewer: Viewer, userId: string, label: string, expiresAt: Date | null = null): { token: string; apiToken: ApiToken } {
     this.access.requireAdmin(viewer);
-    if (label.length < 1 || label.length > 100) throw new ValidationError('label must be 1-100 characters', 'label');
+    // Admins read labels in lists and logs: no control or bidi characters that would make one pass for another.
+    if (label.length < 1 || label.length > 100 || hasHiddenOrControl(label)) {
+      throw new ValidationError('label must be 1-100 characters, without control or invisible formatting characters', 'label');
+    }
+    if (expiresAt !== null && expiresAt.getTime() <= Date.now()) throw new ValidationError('expiresAt must be in the future', 'expiresAt');
     this.get(viewer, userId);
     const { token, prefix, hash } = generateToken();
-    const apiToken: ApiToken = { id: randomUUID(), userId, label, prefix, createdAt: new Date(), revokedAt: null };
+    const apiToken: ApiToken = { id: randomUUID(), userId, label, prefix, createdAt: new Date(), revokedAt: null, expiresAt, lastUsedAt: null };
     this.db.insert(apiTokens).values({ ...apiToken, hash }).run();
+    if (expiresAt !== null) this.scheduleExpiry();
     return { token, apiToken };
   }
 

@@ -19,6 +19,10 @@ export const apiTokens = sqliteTable(
     hash: text('hash').notNull().unique(),
     createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
     revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+    /** null: never expires. */
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
+    /** Written at most once a minute per token, so that using a token costs no commit per request. */
+    lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
   },
   (t) => [index('api_tokens_user_idx').on(t.userId)],
 );

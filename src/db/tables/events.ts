@@ -40,3 +40,14 @@ export const knownObjects = sqliteTable('known_objects', {
   snapshot: text('snapshot', { mode: 'json' }).notNull(),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
 });
+
+/**
+ * The event log's identity: one row, made on the first start with this table. `secret` (32 random bytes, hex)
+ * seals the cursors this log hands out, so a cursor of another database is told apart; `legacy_through` is
+ * the newest event when it was made, the last one a cursor of the older, plain form may name.
+ */
+export const eventLogIdentity = sqliteTable('event_log_identity', {
+  id: integer('id').primaryKey(),
+  secret: text('secret').notNull(),
+  legacyThrough: integer('legacy_through').notNull(),
+});
