@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_EVENTS, type Config } from './config.js';
+import { DEFAULT_EVENTS, DEFAULT_MAX_UPLOAD_BYTES, type Config } from './config.js';
 import { openDatabase } from './db/index.js';
 import { buildSchema } from './graphql/schema.js';
 import { LibvirtBus } from './libvirt/bus.js';
@@ -17,6 +17,8 @@ import { DomainService } from './services/domains.js';
 import { EventLog } from './services/event-log.js';
 import { EventStream } from './services/event-stream.js';
 import { HostService } from './services/host.js';
+import { DefinedPoolStore } from './services/defined-pools.js';
+import { ImageUploadService } from './services/image-uploads.js';
 import { ImageService } from './services/images.js';
 import { LibvirtSync } from './services/libvirt-sync.js';
 import { MediaService } from './services/media.js';
@@ -31,6 +33,7 @@ import { IpamService } from './services/ipam.js';
 import { PortForwardService } from './services/port-forwards.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
+import { StoragePoolService } from './services/storage-pools.js';
 import { startHttpServer } from './server.js';
 
 /** `test` on the Test driver; on QEMU the configured type, or with `auto` kvm when libvirt offers it, else qemu (TCG). */
@@ -102,6 +105,21 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const subscriptions = new SubscriptionRegistry(config.limits.maxSubscriptionsPerToken);
     users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
     const images = new ImageService(db, bus, driverPath, config.imagePools, access);
+    const definedPools = new DefinedPoolStore(db);
+    let imageUploads: ImageUploadService | null = null;
+    const storagePools = new StoragePoolService(bus, driverPath, db, cache, access, definedPools, config.provisioning.storagePool, (pool) =>
+      imageUploads ? imageUploads.writingInto(pool) : false,
+    );
+    imageUploads = new ImageUploadService(
+      db,
+      bus,
+      access,
+      images,
+      storagePools,
+      { maxBytes: config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, defaultPool: config.provisioning.storagePool, imagePools: config.imagePools },
+      log.child({ component: 'uploads' }),
+    );
+    await imageUploads.start();
     // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
     const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null);
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
@@ -123,6 +141,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       { ...config.provisioning, domainType },
       log.child({ component: 'provisioning' }),
       storagePaths,
+      definedPools,
     );
     let apiPort: number | null = config.port || null;
     const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, config.nft, log.child({ component: 'nftables' }), () => apiPort);
@@ -143,6 +162,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       audit: new AuditService(db, access),
       subscriptions,
       images,
+      imageUploads,
+      storagePools,
       media: new MediaService(bus, sync, domains, images),
       console: new ConsoleService(bus, domains, config.publicHost),
       domainEvents: new DomainEventService(stream, access, cache),

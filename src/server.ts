@@ -15,6 +15,7 @@ import { ServiceError } from './services/errors.js';
 import { SlowSubscriberError, StreamError } from './services/event-hub.js';
 import type { Services } from './services/registry.js';
 import type { Viewer } from './services/viewer.js';
+import { handleUpload, isUploadRequest } from './upload-route.js';
 import { serveGraphqlWs, SLOW_CONSUMER_CLOSE_CODE } from './ws-transport.js';
 
 export interface HttpServerOptions {
@@ -142,6 +143,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   });
 
   const server = createServer(async (req, res) => {
+    if (isUploadRequest(req)) return handleUpload(req, res, services, log);
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       const ok = await services.host.healthy();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
@@ -150,6 +152,15 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     }
     return yoga.handle(req, res);
   });
+
+  // An upload answers `Expect: 100-continue` only once it has authenticated the caller and claimed the upload.
+  server.on('checkContinue', (req, res) => {
+    if (!isUploadRequest(req)) res.writeContinue();
+    server.emit('request', req, res);
+  });
+  // Node ends any request not received whole within 5 minutes; an ISO upload may take longer. Uploads drop
+  // idle connections themselves; headers must still arrive within headersTimeout.
+  server.requestTimeout = 0;
 
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   // Open sockets per API token, so that revoking a token closes its connections at once.

@@ -7,6 +7,7 @@ import {
   InvalidStateError,
   LibvirtFailedError,
   LibvirtUnavailableError,
+  LimitExceededError,
   NotFoundError,
   QUOTA_RESOURCES,
   QuotaExceededError,
@@ -46,6 +47,7 @@ errorType(LibvirtUnavailableError, 'LibvirtUnavailableError', 'libvirt cannot be
 errorType(LibvirtFailedError, 'LibvirtError', "libvirt refused the request; its own message is kept.");
 errorType(InUseError, 'InUseError', 'The object is still in use (a user owning domains, a network with domains on it).');
 errorType(AddressExhaustedError, 'AddressExhaustedError', 'No free address is left; nothing was allocated.');
+errorType(LimitExceededError, 'LimitExceededError', 'A limit on server resources (open uploads, say) is reached; nothing was changed.');
 
 export const QuotaResourceEnum = builder.enumType('QuotaResource', { values: QUOTA_RESOURCES });
 
@@ -70,7 +72,7 @@ builder.objectType(ValidationError, {
   fields: (t) => ({ field: t.exposeString('field', { nullable: true }) }),
 });
 
-export { ConflictError, ForbiddenError, LibvirtFailedError, LibvirtUnavailableError, NotFoundError, ValidationError };
+export { ConflictError, ForbiddenError, InUseError, LibvirtFailedError, LibvirtUnavailableError, LimitExceededError, NotFoundError, ValidationError };
 
 /**
  * Every error a libvirt failure maps to (services/errors.ts `fromLibvirt`): each mutation that calls libvirt
@@ -97,6 +99,9 @@ export const RESIZE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenErr
 
 /** Errors network mutations can return. */
 export const NETWORK_ERRORS = withLibvirt(ForbiddenError, InUseError);
+
+/** Errors storage pool mutations can return. */
+export const STORAGE_POOL_ERRORS = withLibvirt(ForbiddenError, InUseError);
 
 /** Errors port forward mutations can return. */
 export const PORT_FORWARD_ERRORS = [ValidationError, ConflictError, NotFoundError, ForbiddenError, InvalidStateError, QuotaExceededError, UnsupportedError];

@@ -14,6 +14,8 @@ import { unloadableIdsFindNothing } from './node-lookup.js';
 import './image.js';
 import './console.js';
 import './port-forward.js';
+import './storage-pool.js';
+import './image-upload.js';
 
 let schema: GraphQLSchema | undefined;
 

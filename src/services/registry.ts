@@ -5,6 +5,7 @@ import type { ConsoleService } from './console.js';
 import type { DomainEventService } from './domain-events.js';
 import type { DomainService } from './domains.js';
 import type { HostService } from './host.js';
+import type { ImageUploadService } from './image-uploads.js';
 import type { ImageService } from './images.js';
 import type { MediaService } from './media.js';
 import type { ProvisioningService } from './provisioning.js';
@@ -15,6 +16,7 @@ import type { IpamService } from './ipam.js';
 import type { NetworkEventService } from './network-events.js';
 import type { NetworkService } from './networks.js';
 import type { PortForwardService } from './port-forwards.js';
+import type { StoragePoolService } from './storage-pools.js';
 
 /** The services one server instance runs, handed to every request context. Built in main.ts. */
 export interface Services {
@@ -32,6 +34,8 @@ export interface Services {
   audit: AuditService;
   subscriptions: SubscriptionRegistry;
   images: ImageService;
+  imageUploads: ImageUploadService;
+  storagePools: StoragePoolService;
   media: MediaService;
   console: ConsoleService;
   networkEvents: NetworkEventService;
