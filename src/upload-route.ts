@@ -51,7 +51,7 @@ export async function handleUpload(req: IncomingMessage, res: ServerResponse, se
     if (err instanceof ServiceError) audit(err.code, err.message);
     if (!res.destroyed) refuseWith(res, err, log);
   } finally {
-    req.socket.setTimeout(0);
+    req.socket?.setTimeout(0);
   }
 }
 

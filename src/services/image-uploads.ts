@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { access, link, open, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { uploadFiles } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
+import { LibvirtError } from '../libvirt/errors.js';
 import { lookupVolume, readVolume, refreshPool } from '../libvirt/storage.js';
 import type { AccessPolicy } from './authorization.js';
 import { ConflictError, fromLibvirt, InvalidStateError, LimitExceededError, NotFoundError, ValidationError } from './errors.js';
@@ -196,17 +197,18 @@ export class ImageUploadService {
     try {
       this.db.insert(uploadFiles).values({ id: upload.id, tempPath }).run();
       const hash = createHash('sha256');
-      const file = await open(tempPath, 'wx', 0o644);
+      const counter = new Transform({
+        transform: (chunk: Buffer, _enc, done) => {
+          upload.receivedBytes += chunk.length;
+          if (upload.receivedBytes > upload.sizeBytes) return done(new UploadTooLargeError(`the body is longer than the declared sizeBytes ${upload.sizeBytes}`, 'sizeBytes'));
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
+      await pipeline(body, counter, createWriteStream(tempPath, { flags: 'wx', mode: 0o644 }));
+      // On disk before it is published (the stream's own descriptor is closed by now: fsync through another).
+      const file = await open(tempPath, 'r');
       try {
-        const counter = new Transform({
-          transform: (chunk: Buffer, _enc, done) => {
-            upload.receivedBytes += chunk.length;
-            if (upload.receivedBytes > upload.sizeBytes) return done(new UploadTooLargeError(`the body is longer than the declared sizeBytes ${upload.sizeBytes}`, 'sizeBytes'));
-            hash.update(chunk);
-            done(null, chunk);
-          },
-        });
-        await pipeline(body, counter, file.createWriteStream({ autoClose: false }));
         await file.sync();
       } finally {
         await file.close();
@@ -248,7 +250,15 @@ export class ImageUploadService {
   /** The uploaded file as a volume of its pool: its host path, as libvirt names it. */
   private async volumeOf(upload: Upload): Promise<string> {
     await refreshPool(this.bus, upload.poolPath);
-    const volume = await readVolume(this.bus, await lookupVolume(this.bus, upload.poolPath, upload.fileName));
+    let volumePath: string;
+    try {
+      volumePath = await lookupVolume(this.bus, upload.poolPath, upload.fileName);
+    } catch (err) {
+      if (!(err instanceof LibvirtError && err.kind === 'NOT_FOUND')) throw err;
+      // libvirt's test driver, for one, never scans a directory.
+      throw new InvalidStateError(`storage pool ${upload.pool} did not list ${upload.fileName} as a volume after a refresh; nothing was published`);
+    }
+    const volume = await readVolume(this.bus, volumePath);
     return volume.targetPath ?? join(upload.dir, upload.fileName);
   }
 
