@@ -67,10 +67,10 @@ describe('install media uploaded through the API into a dir pool (QEMU, libvirtd
   };
   /** Nothing of a failed upload is left: no file, no volume, no image. */
   const assertNothingLeft = async (name: string, filesBefore: string[]) => {
+    assert.ok(!(await images()).some((i: any) => i.name === name), 'no image was published');
     assert.deepEqual(files(), filesBefore, 'no file (temporary or final) is left in the pool directory');
     virsh('pool-refresh', poolName);
     assert.ok(!volumes().some((v) => v.startsWith(name) || v.startsWith('.virtplane-upload')), `no volume is left: ${volumes().join(', ')}`);
-    assert.ok(!(await images()).some((i: any) => i.name === name), 'no image was published');
   };
 
   before(async () => {
@@ -116,6 +116,8 @@ describe('install media uploaded through the API into a dir pool (QEMU, libvirtd
 
     const again = await put(url, iso);
     assert.deepEqual([again.status, again.body.error.code], [409, 'CONFLICT'], 'a second PUT to the same URL is refused');
+    const audit = (await s.gql(`{ auditLog(first: 10, filter: { action: "uploadImage", target: "${id}" }) { edges { node { result } } } }`)).data.auditLog.edges;
+    assert.deepEqual(audit.map((e: any) => e.node.result), ['CONFLICT', 'SUCCESS'], 'both PUTs are in the audit log');
     assert.deepEqual(readFileSync(join(poolDir, 'ipxe.iso')), iso, 'and changes nothing');
     // The name is taken now: no second upload, and no addImage, may have it.
     assert.equal((await s.gql(CREATE_UPLOAD, { input: { name: 'ipxe', pool: poolName, sizeBytes: 10 } })).data.createImageUpload.code, 'CONFLICT');

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { openDatabase } from '../src/db/index.js';
+import { uploadFiles } from '../src/db/schema.js';
 import { LibvirtBus } from '../src/libvirt/bus.js';
 import { LibvirtError } from '../src/libvirt/errors.js';
 import { createVolume, deleteVolume, lookupPool } from '../src/libvirt/storage.js';
@@ -202,4 +205,27 @@ describe('storage pools through the API (test driver)', () => {
     assert.deepEqual(state.data.imageUpload, { state: 'PENDING', receivedBytes: 0 }, 'the refused PUTs did not use the upload');
     assert.equal((await s.gql(`query($id: ID!) { imageUpload(id: $id) { state } }`, { id: r.upload.id }, alice.token)).data.imageUpload, null);
   });
+});
+
+test('a temporary upload file left by a server that stopped mid-upload is removed at the next start', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-test-'));
+  try {
+    const first = await startTestServer({ dataDir });
+    await first.stop();
+    // What a server killed mid-upload leaves: its row in upload_files and the file the row names.
+    const partial = join(dataDir, 'storage', '.virtplane-upload-00000000-0000-4000-8000-000000000000.part');
+    mkdirSync(join(dataDir, 'storage'), { recursive: true });
+    writeFileSync(partial, Buffer.alloc(4096));
+    const db = openDatabase(join(dataDir, 'virtplane.sqlite'));
+    db.insert(uploadFiles).values({ id: '00000000-0000-4000-8000-000000000000', tempPath: partial }).run();
+    db.$client.close();
+    const second = await startTestServer({ dataDir });
+    await second.stop();
+    assert.ok(!existsSync(partial), 'the partial file is gone');
+    const after = openDatabase(join(dataDir, 'virtplane.sqlite'));
+    assert.equal(after.select().from(uploadFiles).all().length, 0, 'and its row');
+    after.$client.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
