@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,6 +204,38 @@ describe('storage pools through the API (test driver)', () => {
     const state = await s.gql(`query($id: ID!) { imageUpload(id: $id) { state receivedBytes } }`, { id: r.upload.id });
     assert.deepEqual(state.data.imageUpload, { state: 'PENDING', receivedBytes: 0 }, 'the refused PUTs did not use the upload');
     assert.equal((await s.gql(`query($id: ID!) { imageUpload(id: $id) { state } }`, { id: r.upload.id }, alice.token)).data.imageUpload, null);
+  });
+
+  test('Expect: 100-continue is answered only for the upload’s admin; a file libvirt does not list is not kept', async () => {
+    const dir = join(s.dataDir, 'storage');
+    mkdirSync(dir, { recursive: true });
+    const r = (await s.gql(CREATE_UPLOAD, { input: { name: 'expecting', sizeBytes: 1024 } })).data.createImageUpload;
+    const url = new URL(r.upload.uploadUrl, s.url).toString();
+    const send = (token: string | null) =>
+      new Promise<{ continued: boolean; status: number; body: any }>((resolve, reject) => {
+        const headers: Record<string, string | number> = { 'content-length': 1024, expect: '100-continue' };
+        if (token) headers.authorization = `Bearer ${token}`;
+        let continued = false;
+        const req = request(url, { method: 'PUT', headers }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ continued, status: res.statusCode!, body: JSON.parse(text) }));
+        });
+        req.on('continue', () => {
+          continued = true;
+          req.end(Buffer.alloc(1024, 7));
+        });
+        req.on('error', reject);
+        req.flushHeaders();
+      });
+    const anon = await send(null);
+    assert.deepEqual([anon.continued, anon.status], [false, 401], 'no 100 Continue for an anonymous caller');
+    const admin = await send(ADMIN_TOKEN);
+    assert.equal(admin.continued, true, 'the admin is told to send the body');
+    // The test driver never scans a directory, so the file written is no volume: it must not stay.
+    assert.deepEqual([admin.status, admin.body.error.code], [409, 'INVALID_STATE'], JSON.stringify(admin.body));
+    assert.deepEqual(readdirSync(dir), [], 'neither the temporary nor the final file is left');
+    assert.ok(!(await s.gql(`{ images { edges { node { name } } } }`)).data.images.edges.some((e: any) => e.node.name === 'expecting'), 'no image');
   });
 });
 
