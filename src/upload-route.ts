@@ -41,7 +41,10 @@ export async function handleUpload(req: IncomingMessage, res: ServerResponse, se
   }
   // curl and others wait for this before sending a large body.
   if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
-  req.socket.setTimeout(IDLE_MS, () => req.destroy(new Error('aborted')));
+  const socket = req.socket;
+  const onIdle = () => req.destroy(new Error('aborted'));
+  socket.setTimeout(IDLE_MS);
+  socket.on('timeout', onIdle);
   try {
     const image = await services.imageUploads.receive(id, req);
     audit('SUCCESS', null);
@@ -51,7 +54,9 @@ export async function handleUpload(req: IncomingMessage, res: ServerResponse, se
     if (err instanceof ServiceError) audit(err.code, err.message);
     if (!res.destroyed) refuseWith(res, err, log);
   } finally {
-    req.socket?.setTimeout(0);
+    // The socket may serve further requests (keep-alive): no idle limit, no listener of this one left on it.
+    socket.setTimeout(0);
+    socket.off('timeout', onIdle);
   }
 }
 
