@@ -19,6 +19,8 @@ export interface Config {
   publicHost: string;
   /** Storage pools install images must live in; empty = any active `dir` pool (the ISO is a file in its directory). */
   imagePools: string[];
+  /** Largest ISO accepted by an upload (VIRTPLANE_MAX_UPLOAD_GIB); default 8 GiB. */
+  maxUploadBytes?: number;
   /** nft binary (null: host firewall changes off) and the `inet` table virtplane owns. */
   nft: NftConfig;
   /** Event log retention (count and age; 0 = unlimited) and the live buffer per subscriber. */
@@ -87,6 +89,8 @@ export const DEFAULT_EVENTS: NonNullable<Config['events']> = { maxCount: 100_000
 
 export const DEFAULT_RESYNC_CHECK_MS = 30_000;
 
+export const DEFAULT_MAX_UPLOAD_BYTES = 8 * 1024 ** 3;
+
 export class ConfigError extends Error {}
 
 export const CONFIG_HELP = `virtplane: GraphQL control plane for libvirt
@@ -105,6 +109,7 @@ Environment:
   VIRTPLANE_PUBLIC_HOST  host name users SSH to for console tunnels     (default: this machine's hostname)
   VIRTPLANE_IMAGE_POOLS  comma-separated storage pools that install images must be in
                                                                       (default: any active dir pool)
+  VIRTPLANE_MAX_UPLOAD_GIB  largest ISO an image upload accepts, GiB  (default 8)
   VIRTPLANE_NFT          nft binary for NAT port forwards, or "off"   (default nft with QEMU, off with Test)
   VIRTPLANE_NFT_TABLE    the nftables table virtplane owns (inet)     (default virtplane)
   VIRTPLANE_EVENTS_MAX_COUNT   keep at most this many events in the log; 0 = no limit (default 100000)
@@ -216,6 +221,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   const http = { maxBodyBytes: positive('VIRTPLANE_MAX_BODY_BYTES', DEFAULT_HTTP_POLICY.maxBodyBytes)!, corsOrigins };
+  const maxUploadGiB = nonNegative('VIRTPLANE_MAX_UPLOAD_GIB', DEFAULT_MAX_UPLOAD_BYTES / 1024 ** 3);
+  if (maxUploadGiB <= 0) throw new ConfigError(`VIRTPLANE_MAX_UPLOAD_GIB must be above 0, got "${env.VIRTPLANE_MAX_UPLOAD_GIB}"`);
   const dataDir = resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data');
 
   return {
@@ -232,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     development: env.NODE_ENV !== 'production',
     publicHost: env.VIRTPLANE_PUBLIC_HOST?.trim() || hostname(),
+    maxUploadBytes: Math.floor(maxUploadGiB * 1024 ** 3),
     imagePools: (env.VIRTPLANE_IMAGE_POOLS ?? '').split(',').map((p) => p.trim()).filter(Boolean),
     nft: { binary: rawNft.toLowerCase() === 'off' ? null : rawNft, table: nftTable },
     provisioning: {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_EVENTS, type Config } from './config.js';
+import { DEFAULT_EVENTS, DEFAULT_MAX_UPLOAD_BYTES, type Config } from './config.js';
 import { openDatabase, type Db } from './db/index.js';
 import { DataDirInUseError, lockDataDir } from './db/lock.js';
 import { isStorageFailure, keepBallast, releaseBallast } from './db/storage.js';
@@ -19,6 +19,8 @@ import { EventCursors } from './services/event-cursors.js';
 import { EventLog } from './services/event-log.js';
 import { EventStream } from './services/event-stream.js';
 import { HostService } from './services/host.js';
+import { DefinedPoolStore } from './services/defined-pools.js';
+import { ImageUploadService } from './services/image-uploads.js';
 import { ImageService } from './services/images.js';
 import { LibvirtSync } from './services/libvirt-sync.js';
 import { MediaService } from './services/media.js';
@@ -34,6 +36,7 @@ import { PortForwardService } from './services/port-forwards.js';
 import type { Services } from './services/registry.js';
 import { StateCache } from './services/state-cache.js';
 import { StorageHealth } from './services/storage-health.js';
+import { StoragePoolService } from './services/storage-pools.js';
 import { ListenError, startHttpServer } from './server.js';
 
 /**
@@ -145,6 +148,21 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     users.watchExpiry();
     cleanups.push(() => users.stopWatchingExpiry());
     const images = new ImageService(db, bus, driverPath, config.imagePools, access);
+    const definedPools = new DefinedPoolStore(db);
+    let imageUploads: ImageUploadService | null = null;
+    const storagePools = new StoragePoolService(bus, driverPath, db, cache, access, definedPools, config.provisioning.storagePool, (pool) =>
+      imageUploads ? imageUploads.writingInto(pool) : false,
+    );
+    imageUploads = new ImageUploadService(
+      db,
+      bus,
+      access,
+      images,
+      storagePools,
+      { maxBytes: config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, defaultPool: config.provisioning.storagePool, imagePools: config.imagePools },
+      log.child({ component: 'uploads' }),
+    );
+    await imageUploads.start();
     // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
     const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null);
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
@@ -165,6 +183,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       { ...config.provisioning, domainType: domainType.type },
       log.child({ component: 'provisioning' }),
       storagePaths,
+      definedPools,
     );
     let apiPort: number | null = config.port || null;
     const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, config.nft, log.child({ component: 'nftables' }), () => apiPort);
@@ -185,6 +204,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       audit: new AuditService(db, access, storage, log.child({ component: 'audit' })),
       subscriptions,
       images,
+      imageUploads,
+      storagePools,
       media: new MediaService(bus, sync, domains, images),
       console: new ConsoleService(bus, domains, config.publicHost),
       domainEvents: new DomainEventService(stream, access, cache),

@@ -19,6 +19,7 @@ import { SlowSubscriberError, StreamError } from './services/event-hub.js';
 import type { Services } from './services/registry.js';
 import type { StorageHealth } from './services/storage-health.js';
 import type { Viewer } from './services/viewer.js';
+import { handleUpload, isUploadRequest } from './upload-route.js';
 import { serveGraphqlWs, SLOW_CONSUMER_CLOSE_CODE } from './ws-transport.js';
 
 export interface HttpServerOptions {
@@ -189,6 +190,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       inFlight.delete(res);
       if (inFlight.size === 0) drained?.();
     });
+    if (isUploadRequest(req)) return handleUpload(req, res, services, log);
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       const libvirt = await services.host.healthy();
       const storage = services.storage.reason();
@@ -203,6 +205,15 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     if (!admitBody(req, res, policy, viewer !== undefined)) return;
     return yoga.handle(req, res, { viewer });
   });
+
+  // An upload answers `Expect: 100-continue` only once it has authenticated the caller and claimed the upload.
+  server.on('checkContinue', (req, res) => {
+    if (!isUploadRequest(req)) res.writeContinue();
+    server.emit('request', req, res);
+  });
+  // Node ends any request not received whole within 5 minutes; an ISO upload may take longer. Uploads drop
+  // idle connections themselves; headers must still arrive within headersTimeout.
+  server.requestTimeout = 0;
 
   const wss = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: policy.maxBodyBytes });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -7,6 +7,7 @@ import {
   InvalidStateError,
   LibvirtFailedError,
   LibvirtUnavailableError,
+  LimitExceededError,
   NotFoundError,
   QUOTA_RESOURCES,
   QuotaExceededError,
@@ -48,6 +49,7 @@ errorType(LibvirtFailedError, 'LibvirtError', "libvirt refused the request; its 
 errorType(InUseError, 'InUseError', 'The object is still in use (a user owning domains, a network with domains on it).');
 errorType(StorageUnavailableError, 'StorageUnavailableError', 'The server cannot write its database (disk full, I/O errors); nothing was changed.');
 errorType(AddressExhaustedError, 'AddressExhaustedError', 'No free address is left; nothing was allocated.');
+errorType(LimitExceededError, 'LimitExceededError', 'A limit on server resources (open uploads, say) is reached; nothing was changed.');
 
 export const QuotaResourceEnum = builder.enumType('QuotaResource', { values: QUOTA_RESOURCES });
 
@@ -72,7 +74,7 @@ builder.objectType(ValidationError, {
   fields: (t) => ({ field: t.exposeString('field', { nullable: true }) }),
 });
 
-export { ConflictError, ForbiddenError, LibvirtFailedError, LibvirtUnavailableError, NotFoundError, StorageUnavailableError, ValidationError };
+export { ConflictError, ForbiddenError, InUseError, LibvirtFailedError, LibvirtUnavailableError, LimitExceededError, NotFoundError, StorageUnavailableError, ValidationError };
 
 /**
  * Every error a libvirt failure maps to (services/errors.ts `fromLibvirt`): each mutation that calls libvirt
@@ -99,6 +101,9 @@ export const RESIZE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenErr
 
 /** Errors network mutations can return. */
 export const NETWORK_ERRORS = withLibvirt(ForbiddenError, InUseError);
+
+/** Errors storage pool mutations can return. */
+export const STORAGE_POOL_ERRORS = withLibvirt(ForbiddenError, InUseError);
 
 /** Errors port forward mutations can return. */
 export const PORT_FORWARD_ERRORS = [ValidationError, ConflictError, NotFoundError, ForbiddenError, InvalidStateError, QuotaExceededError, UnsupportedError, StorageUnavailableError];

@@ -5,11 +5,12 @@ import { DomainDiskRef, DomainRef } from './domain.js';
 import { DOMAIN_ACTION_ERRORS, ForbiddenError, NotFoundError, StorageUnavailableError, ValidationError, withLibvirt } from './errors.js';
 import { localId } from './ids.js';
 
-const ImageRef = builder.objectRef<ImageView>('Image').implement({
+export const ImageRef = builder.objectRef<ImageView>('Image').implement({
   description: 'Install media (an ISO in an image pool) that an admin published; pick one by name.',
   fields: (t) => ({
     name: t.exposeString('name'),
     sizeBytes: t.float({ resolve: (i) => i.sizeBytes }),
+    sha256: t.exposeString('sha256', { nullable: true, description: 'SHA-256 of the file (hex), when it was uploaded through the API.' }),
     path: t.exposeString('path', { nullable: true, description: 'Host path of the ISO; only admins see it.' }),
     createdAt: t.field({ type: 'DateTime', resolve: (i) => i.createdAt }),
   }),

@@ -16,6 +16,8 @@ import { nullableRootFields } from './root-nullability.js';
 import './image.js';
 import './console.js';
 import './port-forward.js';
+import './storage-pool.js';
+import './image-upload.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -74,3 +74,11 @@ export const VIR_DOMAIN_UNDEFINE_NVRAM = 4;
 /** virDomainModificationImpact: which definition a device update changes. */
 export const VIR_DOMAIN_AFFECT_LIVE = 1;
 export const VIR_DOMAIN_AFFECT_CONFIG = 2;
+
+/** virStoragePoolState. */
+export const POOL_STATES = ['INACTIVE', 'BUILDING', 'RUNNING', 'DEGRADED', 'INACCESSIBLE'] as const;
+export type PoolState = (typeof POOL_STATES)[number];
+
+/** libvirt's storage pool types (`<pool type=…>`), upper-cased; a type not listed reads as OTHER. */
+export const POOL_TYPES = ['DIR', 'FS', 'NETFS', 'LOGICAL', 'DISK', 'ISCSI', 'ISCSI_DIRECT', 'SCSI', 'MPATH', 'RBD', 'SHEEPDOG', 'GLUSTER', 'ZFS', 'VSTORAGE', 'OTHER'] as const;
+export type PoolType = (typeof POOL_TYPES)[number];

@@ -1,5 +1,6 @@
 import { basename, dirname, normalize } from 'node:path';
 import type { Lane, LibvirtBus } from './bus.js';
+import { POOL_STATES } from './constants.js';
 import { LibvirtError } from './errors.js';
 import { buildPoolXml, buildVolumeXml, parsePoolXml, parseVolumeXml, type PoolSpec, type VolumeSpec } from './xml/storage.js';
 
@@ -10,7 +11,8 @@ const POOL = 'org.libvirt.StoragePool';
 /** virStoragePoolBuildFlags / virStorageVolResizeFlags used here. */
 export const VIR_STORAGE_POOL_BUILD_NEW = 0;
 export const VIR_STORAGE_VOL_RESIZE_SHRINK = 4;
-const POOL_STATES = ['INACTIVE', 'BUILDING', 'RUNNING', 'DEGRADED', 'INACCESSIBLE'] as const;
+/** virStoragePoolBuildFlags: fail instead of overwriting what the devices hold (logical pools). */
+export const VIR_STORAGE_POOL_BUILD_NO_OVERWRITE = 4;
 
 export interface PoolRecord {
   /** libvirt-dbus object path of the pool. */
@@ -45,6 +47,11 @@ export interface VolumeRecord {
 
 export async function lookupPool(bus: LibvirtBus, driverPath: string, name: string, lane: Lane = 'interactive'): Promise<string> {
   const [path] = await bus.call(driverPath, CONNECT, 'StoragePoolLookupByName', 's', [name], { lane });
+  return path as string;
+}
+
+export async function lookupPoolByUuid(bus: LibvirtBus, driverPath: string, uuid: string, lane: Lane = 'interactive'): Promise<string> {
+  const [path] = await bus.call(driverPath, CONNECT, 'StoragePoolLookupByUUID', 's', [uuid], { lane });
   return path as string;
 }
 
@@ -125,12 +132,13 @@ export async function getPoolXml(bus: LibvirtBus, poolPath: string): Promise<str
  * The pool named in `spec`, made ready for volumes: defined if missing, built and started if inactive, and
  * set to autostart. Idempotent; returns the pool's object path.
  */
-export async function ensurePool(bus: LibvirtBus, driverPath: string, spec: PoolSpec): Promise<string> {
+export async function ensurePool(bus: LibvirtBus, driverPath: string, spec: PoolSpec, hooks: { beforeDefine?(): void } = {}): Promise<string> {
   let poolPath: string;
   try {
     poolPath = await lookupPool(bus, driverPath, spec.name);
   } catch (err) {
     if (!(err instanceof LibvirtError && err.kind === 'NOT_FOUND')) throw err;
+    hooks.beforeDefine?.();
     poolPath = await definePool(bus, driverPath, spec);
   }
   const pool = await readPool(bus, poolPath);

@@ -3,6 +3,7 @@ import type { DomainState } from './constants.js';
 /** Spec types of what virtplane asks libvirt to define; services import them from here, never from `xml/`. */
 export type { CpuMode, DomainNicSpec, DomainSpec, DomainType, FilterRefSpec, GraphicsType } from './xml/domain-builder.js';
 export type { CleanTrafficParams } from './xml/nwfilter.js';
+export type { PoolSpec } from './xml/storage.js';
 
 /** What the libvirt layer hands up about a domain: plain data, no variants, no XML. */
 export interface DomainRecord {

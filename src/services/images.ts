@@ -23,6 +23,9 @@ const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * `dir` pool). Everyone may list them; tenants refer to them by name.
  */
 export class ImageService {
+  /** Names of images being uploaded (`ImageUploadService`): taken, though not published yet. */
+  private readonly reserved = new Set<string>();
+
   constructor(
     private readonly db: Db,
     private readonly bus: LibvirtBus,
@@ -54,9 +57,28 @@ export class ImageService {
     return row;
   }
 
+  /** VALIDATION (field `name`) unless `name` may name an image. */
+  checkName(name: string): void {
+    if (!IMAGE_NAME.test(name)) throw new ValidationError('name: 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
+  }
+
+  /** Holds a name for an upload until it is published or given up; CONFLICT when the name is taken. */
+  reserve(name: string): void {
+    this.checkName(name);
+    if (this.reserved.has(name) || this.db.select({ id: images.id }).from(images).where(eq(images.name, name)).get()) {
+      throw new ConflictError(`an image named ${JSON.stringify(name)} already exists or is being uploaded`);
+    }
+    this.reserved.add(name);
+  }
+
+  unreserve(name: string): void {
+    this.reserved.delete(name);
+  }
+
   async add(viewer: Viewer, name: string, path: string): Promise<Image> {
     this.access.requireAdmin(viewer);
-    if (!IMAGE_NAME.test(name)) throw new ValidationError('name: 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
+    this.checkName(name);
+    if (this.reserved.has(name)) throw new ConflictError(`an image named ${JSON.stringify(name)} is being uploaded`);
     // Checked here rather than left to libvirt, which answers a NUL or a control character with an error of its own.
     if (!isAbsolute(path) || path.length > MAX_PATH_LENGTH || hasHiddenOrControl(path)) {
       throw new ValidationError(`path must be an absolute path on the host, at most ${MAX_PATH_LENGTH} characters, without control characters`, 'path');
@@ -71,7 +93,17 @@ export class ImageService {
       const where = this.imagePools.length ? `the image pools (${this.imagePools.join(', ')})` : 'an active dir storage pool';
       throw new ValidationError(`no file ${path} in ${where}`, 'path');
     }
-    const row: Image = { id: randomUUID(), name, path: volume.targetPath ?? path, sizeBytes: volume.capacityBytes, createdAt: new Date() };
+    return this.insert({ id: randomUUID(), name, path: volume.targetPath ?? path, sizeBytes: volume.capacityBytes, sha256: null, createdAt: new Date() });
+  }
+
+  /** An uploaded file, now a volume in its pool, published under the name its upload reserved. */
+  publishUpload(row: Omit<Image, 'id' | 'createdAt'>): Image {
+    this.reserved.delete(row.name);
+    return this.insert({ ...row, id: randomUUID(), createdAt: new Date() });
+  }
+
+  private insert(row: Image): Image {
+    const { name } = row;
     // One synchronous transaction: the check and the insert cannot interleave with another request.
     return this.db.transaction((tx) => {
       if (tx.select({ id: images.id }).from(images).where(eq(images.name, name)).get()) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/index.js';
 import { domainDeletions, keptVolumes, type VolumeRef } from '../db/schema.js';
@@ -31,6 +32,7 @@ import { cleanTrafficFilterRef } from '../libvirt/nwfilter.js';
 import type { CpuMode, DomainRecord, DomainSpec, DomainType, GraphicsType } from '../libvirt/types.js';
 import type { AccessPolicy } from './authorization.js';
 import { generateConsolePassword, renewConsolePassword } from './console.js';
+import type { DefinedPoolStore } from './defined-pools.js';
 import type { DomainService } from './domains.js';
 import { ConflictError, fromLibvirt, InvalidStateError, LibvirtFailedError, NotFoundError, UnsupportedError, ValidationError } from './errors.js';
 import type { ImageService } from './images.js';
@@ -165,6 +167,8 @@ export class ProvisioningService {
     private readonly log: ProvisioningLog,
     /** Shared with the re-reads (LibvirtSync), so a volume created here is known to them without a lookup. */
     private readonly storagePaths: StoragePaths = new StoragePaths(bus, driverPath),
+    /** Where the guest-disk pool is recorded when virtplane has to define it. */
+    private readonly definedPools: DefinedPoolStore | null = null,
   ) {
     this.deletions = prepareDeletionRecord(db);
     // libvirt-dbus (or the bus) replaced: the pool is made ready and looked up afresh by the next create.
@@ -366,8 +370,22 @@ export class ProvisioningService {
   private pool(): Promise<StoragePool> {
     this.storage ??= (async () => {
       const { storagePool: name, storageDir } = this.options;
-      const path = await ensurePool(this.bus, this.driverPath, { type: 'dir', name, targetPath: storageDir });
+      let defining = false;
+      let path: string;
+      try {
+        path = await ensurePool(this.bus, this.driverPath, { type: 'dir', name, targetPath: storageDir }, {
+          beforeDefine: () => {
+            defining = true;
+            this.definedPools?.recordIntent(name, 'dir', !existsSync(storageDir));
+          },
+        });
+      } catch (err) {
+        // The record goes with a define that failed; a pool defined but not started stays recorded.
+        if (defining) await lookupPool(this.bus, this.driverPath, name).catch(() => this.definedPools?.forget(name));
+        throw err;
+      }
       const pool = await readPool(this.bus, path);
+      if (defining) this.definedPools?.setUuid(name, pool.uuid);
       return { path, name: pool.name, type: pool.type };
     })();
     return this.storage;

@@ -6,6 +6,7 @@ import type { DomainEventService } from './domain-events.js';
 import type { EventCursors } from './event-cursors.js';
 import type { DomainService } from './domains.js';
 import type { HostService } from './host.js';
+import type { ImageUploadService } from './image-uploads.js';
 import type { ImageService } from './images.js';
 import type { MediaService } from './media.js';
 import type { ProvisioningService } from './provisioning.js';
@@ -17,6 +18,7 @@ import type { NetworkEventService } from './network-events.js';
 import type { NetworkService } from './networks.js';
 import type { PortForwardService } from './port-forwards.js';
 import type { StorageHealth } from './storage-health.js';
+import type { StoragePoolService } from './storage-pools.js';
 
 /** The services one server instance runs, handed to every request context. Built in main.ts. */
 export interface Services {
@@ -35,6 +37,8 @@ export interface Services {
   audit: AuditService;
   subscriptions: SubscriptionRegistry;
   images: ImageService;
+  imageUploads: ImageUploadService;
+  storagePools: StoragePoolService;
   media: MediaService;
   console: ConsoleService;
   networkEvents: NetworkEventService;
