@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { acquireLibvirtd, domainType, uniqueBridge, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { ADMIN_TOKEN, startTestServer, type TestServer } from './helpers/server.js';
 import { ipv4Plus, unusedDocumentationBlock, unusedDocumentationPrefix64 } from './helpers/subnets.js';
 import { addTenant } from './helpers/tenants.js';
 
@@ -60,7 +61,6 @@ describe('a real guest gets exactly the addresses the API reports (QEMU, iPXE IS
     chmodSync(dir, 0o755); // QEMU runs as libvirt-qemu: it must reach the disk and the ISO
     const poolDir = join(dir, 'pool');
     mkdirSync(poolDir);
-    copyFileSync(IPXE_ISO, join(poolDir, 'ipxe.iso'));
     // Default settings but for the names a shared libvirtd needs to be unique (VIRTPLANE_DOMAIN_TYPE=auto).
     s = await startTestServer({
       driver: 'QEMU',
@@ -106,8 +106,18 @@ describe('a real guest gets exactly the addresses the API reports (QEMU, iPXE IS
       },
     });
     assert.equal(created.data.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(created));
-    const img = await s!.gql(`mutation($p: String!) { addImage(name: "ipxe", path: $p) { __typename ... on Error { code message } } }`, { p: join(dir, 'pool', 'ipxe.iso') });
-    assert.equal(img.data.addImage.__typename, 'AddImageSuccess', JSON.stringify(img));
+    // The ISO reaches the host through the API: an upload the admin announces, then PUTs.
+    const iso = readFileSync(IPXE_ISO);
+    const sha256 = createHash('sha256').update(iso).digest('hex');
+    const up = await s!.gql(
+      `mutation($i: CreateImageUploadInput!) { createImageUpload(input: $i) { __typename ... on CreateImageUploadSuccess { upload { uploadUrl } } ... on Error { code message } } }`,
+      { i: { name: 'ipxe', pool: poolName, sizeBytes: iso.length, sha256 } },
+    );
+    assert.equal(up.data.createImageUpload.__typename, 'CreateImageUploadSuccess', JSON.stringify(up));
+    const put = await fetch(new URL(up.data.createImageUpload.upload.uploadUrl, s!.url), { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: iso });
+    assert.equal(put.status, 201, `the upload is published: ${await put.clone().text()}`);
+    const images = await s!.gql(`{ images(first: 10) { edges { node { name sizeBytes sha256 } } } }`);
+    assert.deepEqual(images.data.images.edges.map((e: any) => e.node), [{ name: 'ipxe', sizeBytes: iso.length, sha256 }], JSON.stringify(images));
   });
 
   test('a tenant starts the guest; the API reports a DHCP IPv4 and a SLAAC IPv6', async () => {
