@@ -30,7 +30,7 @@ async function startCli(env: Record<string, string>): Promise<ChildProcess> {
   });
   let out = '';
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
+    child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
       if (out.includes('virtplane listening')) resolve();
     });

@@ -29,14 +29,14 @@ function startMonitor() {
   });
   let listening!: () => void;
   const ready = new Promise<void>((r) => (listening = r));
-  createInterface({ input: child.stderr! }).on('line', (l) => {
+  createInterface({ input: child.stderr }).on('line', (l) => {
     if (l.startsWith('monitor: listening')) listening();
     else process.stderr.write(l + '\n');
   });
   children.push(child);
   const lines: string[] = [];
   let wake = () => {};
-  createInterface({ input: child.stdout! }).on('line', (l) => {
+  createInterface({ input: child.stdout }).on('line', (l) => {
     lines.push(l);
     wake();
   });
@@ -103,7 +103,7 @@ test('clients/monitor says in words why it is disconnected while the server is d
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
-  const lines = createInterface({ input: child.stderr! });
+  const lines = createInterface({ input: child.stderr });
   let line = '';
   for await (const l of lines) {
     if (l.startsWith('disconnected')) {

@@ -150,7 +150,7 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
       <metadata><virtplane:instance xmlns:virtplane='${METADATA_NAMESPACE}'><virtplane:owner id='nobody'/></virtplane:instance></metadata>
       <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
       <devices><interface type='network'><mac address='${mac}'/><source network='${name}'/><model type='virtio'/><rom enabled='no'/>
-      ${cleanTrafficFilterrefXml(filter!)}</interface></devices></domain>`;
+      ${cleanTrafficFilterrefXml(filter)}</interface></devices></domain>`;
     const file = join(dataDir, 'vm.xml');
     writeFileSync(file, xml);
     virsh('define', file);

@@ -178,7 +178,7 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
       domainXml('alice-vm', domains[0]!, 'for-all-vms', first!.mac, tenant.userId),
     ]);
     const id = domainGlobalId(domains[0]!);
-    let r;
+    let r: { data?: any } | undefined;
     for (let i = 0; i < 50; i++) {
       r = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { name interfaces { mac ipv4 ipv4Assignment ipv6 ipv6Assignment network { name } } } } }`, { id }, tenant.token);
       if (r.data?.node) break;

@@ -54,7 +54,7 @@ test('SIGTERM to the PID of `npm start` (as a service manager sends it) stops th
 test('a test process killed by SIGTERM leaves none of the buses and libvirt-dbus its helpers started', async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/hold-stacks.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(child.pid!);
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   for await (const line of lines) {
     const ready = JSON.parse(line) as { dataDir: string; stackAddress: string };
     dirs.push(ready.dataDir, ready.stackAddress.replace(/^unix:path=/, '').replace(/\/bus$/, ''));

@@ -32,7 +32,7 @@ let bus: SystemBusLease;
 let server: NpmStarted | undefined;
 let ws: Client | undefined;
 let dataDir: string;
-let activated: number[] = [];
+const activated: number[] = [];
 
 const gql = async (query: string, variables?: Record<string, unknown>) => {
   const res = await fetch(server!.url, {

@@ -60,13 +60,13 @@ test("the unit runs what npm start runs, and its ExecStart, with the unit's envi
     });
     const exited = once(child, 'exit');
     let url = '';
-    for await (const line of createInterface({ input: child.stdout! })) {
+    for await (const line of createInterface({ input: child.stdout })) {
       if (line.includes('"virtplane listening"')) {
         url = (JSON.parse(line) as { url: string }).url;
         break;
       }
     }
-    child.stdout!.resume();
+    child.stdout.resume();
     const health = await fetch(url.replace(/\/graphql$/, '/healthz'));
     assert.equal(health.status, 200, 'the server started from ExecStart answers /healthz');
     child.kill(service.get('KillSignal')![0] as NodeJS.Signals);

@@ -34,7 +34,7 @@ export async function startServerProcess(token: string, env: Record<string, stri
   process.once('exit', kill);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const info = await new Promise<{ url: string; bus: string; pid: number }>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l)));
+    createInterface({ input: child.stdout }).once('line', (l) => resolve(JSON.parse(l)));
     child.once('exit', (c) => reject(new Error(`bench server exited with ${c}`)));
   });
   return {

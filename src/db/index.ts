@@ -32,5 +32,5 @@ function setUp(sqlite: Database.Database): Db {
   sqlite.pragma('busy_timeout = 5000');
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS });
-  return db as Db;
+  return db;
 }

@@ -38,7 +38,7 @@ export const DomainLifecycleEventRef = builder.objectRef<DomainLifecycleEvent>('
       resolve: (e, _args, ctx) => ctx.services.eventCursors.encode(e),
     }),
     type: t.field({ type: DomainEventTypeEnum, resolve: (e) => e.type }),
-    detail: t.field({ type: DomainEventDetailEnum, resolve: (e) => e.detail as (typeof DOMAIN_EVENT_DETAIL_NAMES)[number] }),
+    detail: t.field({ type: DomainEventDetailEnum, resolve: (e) => e.detail }),
     state: t.field({ type: DomainStateEnum, description: 'The state the domain was in right after the event.', resolve: (e) => e.domain.state }),
     at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
     synthetic: t.exposeBoolean('synthetic', {

@@ -36,7 +36,7 @@ function bounded(type: GraphQLInputType, value: unknown, path: string): unknown 
   if (isListType(inner)) {
     if (!Array.isArray(value)) return value;
     if (value.length > MAX_LIST_ARGUMENT) throw tooLong(path, value.length);
-    const itemType = inner.ofType as GraphQLInputType;
+    const itemType = inner.ofType;
     const items = value.map((v, i) => bounded(itemType, v, `${path}[${i}]`));
     return isEnumType(getNullableType(itemType)) ? [...new Set(items)] : items;
   }

@@ -51,7 +51,7 @@ export function useSharedSubscriptionExecution(): Plugin<Context> {
 
   const subscribe = async (args: ExecutionArgs) => {
     const source = await createSourceEventStream(args);
-    if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
+    if (!(Symbol.asyncIterator in source)) return source;
     const key = shareKey(args);
     const run = (payload: unknown): Result => execute({ ...args, rootValue: payload });
     const resultFor = (payload: unknown): Result => {
@@ -62,7 +62,7 @@ export function useSharedSubscriptionExecution(): Plugin<Context> {
       if (result === undefined) byKey.set(key, (result = run(payload)));
       return result;
     };
-    const it = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+    const it = (source)[Symbol.asyncIterator]();
     // A plain iterator (not an async generator): return() must reach the source at once, even while a
     // next() is pending, so an unsubscribed client is detached immediately.
     const mapped: AsyncIterableIterator<ExecutionResult> = {

@@ -89,7 +89,7 @@ export class AuditService {
   private flush(): boolean {
     while (this.held.length) {
       try {
-        this.insert.run(this.held[0]!);
+        this.insert.run(this.held[0]);
       } catch (err) {
         if (this.storage?.noteFailure(err)) return false;
         this.held.shift();

@@ -21,9 +21,9 @@ export async function npmStart(env: Record<string, string>): Promise<NpmStarted>
   const npm = spawn('npm', ['start'], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let stderr = '';
-  npm.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  npm.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const exited = once(npm, 'exit');
-  const reader = createInterface({ input: npm.stdout! });
+  const reader = createInterface({ input: npm.stdout });
   const url = await new Promise<string>((resolve, reject) => {
     reader.on('line', (line) => {
       lines.push(line);

@@ -134,7 +134,7 @@ export function collect<T = any>(client: Client, query: string, variables: Recor
     {
       next: (v) => {
         if (v.errors) errors.push(...v.errors);
-        if (v.data) items.push(v.data as T);
+        if (v.data) items.push(v.data);
         wake();
       },
       error: (e) => {

@@ -109,11 +109,11 @@ export async function acquireSystemBus(): Promise<SystemBusLease> {
       if (daemon && !processGone(daemon.pid!)) {
         const exited = once(daemon, 'exit');
         daemon.kill('SIGTERM');
-        await Promise.race([exited, sleep(5000).then(() => daemon!.kill('SIGKILL'))]);
+        await Promise.race([exited, sleep(5000).then(() => daemon.kill('SIGKILL'))]);
         rmSync(SYSTEM_BUS_SOCKET, { force: true });
       }
       const guardExited = once(guard, 'exit');
-      guard.stdin!.end('done\n');
+      guard.stdin.end('done\n');
       await guardExited;
       return caused;
     },

@@ -42,7 +42,7 @@ function prune(value: XmlValue): XmlValue {
 }
 
 export function buildXml(tree: XmlTree | Record<string, unknown>): string {
-  return builder.build(prune(tree as XmlTree)) as string;
+  return builder.build(prune(tree as XmlTree));
 }
 
 /** Shorthand for an attribute key. */

@@ -24,30 +24,33 @@ export function parseXml(xml: string): XmlNode {
 
 export function child(node: unknown, name: string): XmlNode | undefined {
   if (!node || typeof node !== 'object') return undefined;
-  const raw = (node as XmlNode)[name];
+  const raw: unknown = (node as XmlNode)[name];
   // Names in `repeated` parse as arrays wherever they occur; a single child is then the first one.
-  const v = Array.isArray(raw) ? raw[0] : raw;
+  const v: unknown = Array.isArray(raw) ? (raw as unknown[])[0] : raw;
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'object') return v as XmlNode;
-  return { '#text': v };
+  return { '#text': scalar(v) };
+}
+
+/** The text of a parsed scalar (fast-xml-parser gives strings, numbers or booleans); objects have none. */
+function scalar(v: unknown): string | null {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : null;
 }
 
 export function children(node: unknown, name: string): XmlNode[] {
   if (!node || typeof node !== 'object') return [];
-  const v = (node as XmlNode)[name];
+  const v: unknown = (node as XmlNode)[name];
   if (v === undefined || v === null) return [];
-  return (Array.isArray(v) ? v : [v]).map((x) => (typeof x === 'object' ? (x as XmlNode) : { '#text': x }));
+  return (Array.isArray(v) ? (v as unknown[]) : [v]).map((x) => (typeof x === 'object' && x !== null ? (x as XmlNode) : { '#text': scalar(x) }));
 }
 
 export function attr(node: unknown, name: string): string | null {
   if (!node || typeof node !== 'object') return null;
-  const v = (node as XmlNode)[ATTR + name];
-  return v === undefined || v === null ? null : String(v);
+  return scalar((node as XmlNode)[ATTR + name]);
 }
 
 export function text(node: unknown): string | null {
   if (node === undefined || node === null) return null;
-  if (typeof node !== 'object') return String(node);
-  const v = (node as XmlNode)['#text'];
-  return v === undefined || v === null ? null : String(v);
+  if (typeof node !== 'object') return scalar(node);
+  return scalar((node as XmlNode)['#text']);
 }
