@@ -275,8 +275,8 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
         .catch((err) => {
           log?.('restarting the embedded bus failed', { err: String(err) });
           if (stopping) return;
-          // A daemon that came up stays (its exit, if any, schedules the next try); one that never did is retried.
-          if (!daemonUp) scheduleStackRestart(backoff(++daemonFailures));
+          // A daemon that never came up is ended: its exit schedules the next try (one place, so never two daemons).
+          if (!daemonUp) daemon?.kill('SIGKILL');
           else if (!libvirtDbus || libvirtDbus.exitCode !== null || libvirtDbus.signalCode !== null) scheduleLibvirtDbusRestart(libvirtDbus, backoff(++failures));
         });
     }, delay).unref();
