@@ -17,6 +17,7 @@ import { DomainService } from './services/domains.js';
 import { EventLog } from './services/event-log.js';
 import { EventStream } from './services/event-stream.js';
 import { HostService } from './services/host.js';
+import { HostObjects, type InstanceNames } from './services/instance.js';
 import { ImageService } from './services/images.js';
 import { LibvirtSync } from './services/libvirt-sync.js';
 import { MediaService } from './services/media.js';
@@ -43,6 +44,8 @@ async function resolveDomainType(config: Config, bus: LibvirtBus, driverPath: st
 export interface Virtplane {
   url: string;
   services: Services;
+  /** The names of this installation's host-wide objects (storage pool, nftables table, nwfilters). */
+  instance: InstanceNames;
   /** The embedded stack, when the server runs its own bus and libvirt-dbus. */
   embedded: EmbeddedStack | null;
   /** A bootstrap admin token generated on this start (printed once), if any. */
@@ -74,6 +77,15 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     cleanups.push(() => bus.disconnect());
 
     const driverPath = `/org/libvirt/${config.driver}`;
+    // Host-wide names: what the environment says, else this installation's own (kept in its database).
+    const hostObjects = new HostObjects(db);
+    const stored = hostObjects.names();
+    const instance: InstanceNames = {
+      ...stored,
+      storagePool: config.provisioning.storagePool ?? stored.storagePool,
+      nftTable: config.nft.table ?? stored.nftTable,
+    };
+    const nft = { ...config.nft, table: instance.nftTable };
     const cache = new StateCache();
     const owners = new OwnershipStore(db);
     const access = new AccessPolicy(owners);
@@ -103,7 +115,10 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
     const images = new ImageService(db, bus, driverPath, config.imagePools, access);
     // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
-    const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null);
+    const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null, {
+      nwfilterPrefix: instance.nwfilterPrefix,
+      hostObjects,
+    });
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
     const domainType = await resolveDomainType(config, bus, driverPath);
@@ -120,12 +135,18 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       users,
       ipam,
       images,
-      { ...config.provisioning, domainType },
+      {
+        ...config.provisioning,
+        domainType,
+        storagePool: instance.storagePool,
+        nwfilterPrefix: instance.nwfilterPrefix,
+        onPoolDefining: (name) => hostObjects.record('storage-pool', name),
+      },
       log.child({ component: 'provisioning' }),
       storagePaths,
     );
     let apiPort: number | null = config.port || null;
-    const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, config.nft, log.child({ component: 'nftables' }), () => apiPort);
+    const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, nft, log.child({ component: 'nftables' }), () => apiPort);
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
     networks.onNatChange(() => void portForwards.start());
     await portForwards.start();
@@ -167,9 +188,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     );
     cleanups.push(() => http.close());
     apiPort = Number(new URL(http.url).port);
-    log.info({ url: http.url, driver: config.driver, embedded: embedded !== null }, 'virtplane listening');
+    log.info({ url: http.url, driver: config.driver, embedded: embedded !== null, instance }, 'virtplane listening');
 
-    return { url: http.url, services, embedded, generatedAdminToken: generatedToken, stop };
+    return { url: http.url, services, instance, embedded, generatedAdminToken: generatedToken, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -5,3 +5,4 @@ export * from './tables/images.js';
 export * from './tables/networks.js';
 export * from './tables/events.js';
 export * from './tables/provisioning.js';
+export * from './tables/instance.js';

@@ -125,12 +125,14 @@ export async function getPoolXml(bus: LibvirtBus, poolPath: string): Promise<str
  * The pool named in `spec`, made ready for volumes: defined if missing, built and started if inactive, and
  * set to autostart. Idempotent; returns the pool's object path.
  */
-export async function ensurePool(bus: LibvirtBus, driverPath: string, spec: PoolSpec): Promise<string> {
+export async function ensurePool(bus: LibvirtBus, driverPath: string, spec: PoolSpec, onDefining?: () => void): Promise<string> {
   let poolPath: string;
   try {
     poolPath = await lookupPool(bus, driverPath, spec.name);
   } catch (err) {
     if (!(err instanceof LibvirtError && err.kind === 'NOT_FOUND')) throw err;
+    // Told first, so that a pool in libvirt is never without the caller's record of having made it.
+    onDefining?.();
     poolPath = await definePool(bus, driverPath, spec);
   }
   const pool = await readPool(bus, poolPath);

@@ -72,6 +72,10 @@ export interface ProvisioningOptions {
   maxMemoryMiB: number | null;
   maxDiskGiB: number;
   partitions: boolean;
+  /** Names of this instance's nwfilters start with it (virtplane-<instance id>-). */
+  nwfilterPrefix?: string;
+  /** Told just before the storage pool is defined because it was missing (it is then virtplane's to remove). */
+  onPoolDefining?: (name: string) => void;
 }
 
 /** What start-up reconciliation fixed. */
@@ -241,7 +245,7 @@ export class ProvisioningService {
         {
           network: input.network,
           mac,
-          ...(clean ? { filterref: cleanTrafficFilterRef(clean) } : {}),
+          ...(clean ? { filterref: cleanTrafficFilterRef(clean, this.options.nwfilterPrefix) } : {}),
         },
       ],
       graphics: { type: valid.graphics, password: generateConsolePassword(valid.graphics) },
@@ -341,7 +345,7 @@ export class ProvisioningService {
   private pool(): Promise<StoragePool> {
     this.storage ??= (async () => {
       const { storagePool: name, storageDir } = this.options;
-      const path = await ensurePool(this.bus, this.driverPath, { type: 'dir', name, targetPath: storageDir });
+      const path = await ensurePool(this.bus, this.driverPath, { type: 'dir', name, targetPath: storageDir }, () => this.options.onPoolDefining?.(name));
       const pool = await readPool(this.bus, path);
       return { path, name: pool.name, type: pool.type };
     })();
