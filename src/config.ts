@@ -21,8 +21,8 @@ export interface Config {
   imagePools: string[];
   /** Largest ISO accepted by an upload (VIRTPLANE_MAX_UPLOAD_GIB); default 8 GiB. */
   maxUploadBytes?: number;
-  /** nft binary (null: host firewall changes off) and the `inet` table virtplane owns. */
-  nft: NftConfig;
+  /** nft binary (null: host firewall changes off) and the `inet` table virtplane owns (null: this instance's own). */
+  nft: Omit<NftConfig, 'table'> & { table: string | null };
   /** Event log retention (count and age; 0 = unlimited) and the live buffer per subscriber. */
   events?: { maxCount: number; maxAgeMs: number; bufferLimit: number };
   /** How often the cheap state check looks for changes no libvirt signal announced (ms; default 30 s). */
@@ -44,8 +44,11 @@ export const DEFAULT_HTTP_POLICY: HttpPolicy = { maxBodyBytes: 1024 * 1024, cors
 
 /** How new domains are made (createDomain). */
 export interface ProvisioningConfig {
-  /** libvirt storage pool guest disks are created in; a `dir` pool at `storageDir` is made if it is missing. */
-  storagePool: string;
+  /**
+   * libvirt storage pool guest disks are created in; a `dir` pool at `storageDir` is made if it is missing.
+   * null: this instance's own (`virtplane-<instance id>`, chosen at the first start and kept in the database).
+   */
+  storagePool: string | null;
   storageDir: string;
   /** `auto`: kvm when the host offers it, else qemu (TCG). The Test driver always uses `test`. */
   domainType: 'auto' | 'kvm' | 'qemu';
@@ -111,7 +114,7 @@ Environment:
                                                                       (default: any active dir pool)
   VIRTPLANE_MAX_UPLOAD_GIB  largest ISO an image upload accepts, GiB  (default 8)
   VIRTPLANE_NFT          nft binary for NAT port forwards, or "off"   (default nft with QEMU, off with Test)
-  VIRTPLANE_NFT_TABLE    the nftables table virtplane owns (inet)     (default virtplane)
+  VIRTPLANE_NFT_TABLE    the nftables table virtplane owns (inet)     (default virtplane_<instance id>)
   VIRTPLANE_EVENTS_MAX_COUNT   keep at most this many events in the log; 0 = no limit (default 100000)
   VIRTPLANE_EVENTS_MAX_AGE_HOURS  drop events older than this; 0 = no limit      (default 168 = 7 days)
                          Pruning never removes an event a connected subscriber has not received yet.
@@ -120,7 +123,9 @@ Environment:
   VIRTPLANE_RESYNC_CHECK_SECONDS  how often one cheap call compares every domain's state with the
                          cache, to notice changes no signal announced (e.g. libvirtd restarted
                          behind libvirt-dbus) and libvirt going away  (default 30)
-  VIRTPLANE_STORAGE_POOL storage pool for guest disks                 (default virtplane)
+  VIRTPLANE_STORAGE_POOL storage pool for guest disks                 (default virtplane-<instance id>)
+                         The instance id is chosen at the first start and kept in the data dir; data dirs
+                         from before it keep the names virtplane, virtplane and virtplane-* (nwfilters).
   VIRTPLANE_STORAGE_DIR  directory of that pool when virtplane has to create it (a dir pool)
                                                                       (default <data dir>/storage)
   VIRTPLANE_DOMAIN_TYPE  auto | kvm | qemu: libvirt domain type of new guests
@@ -184,8 +189,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   // The test driver has no real guests: unless asked, a server on it leaves the host firewall alone.
   const rawNft = env.VIRTPLANE_NFT?.trim() || (driver === 'QEMU' ? 'nft' : 'off');
-  const nftTable = env.VIRTPLANE_NFT_TABLE?.trim() || 'virtplane';
-  if (!TABLE_NAME.test(nftTable)) throw new ConfigError(`VIRTPLANE_NFT_TABLE must be a letter then up to 31 letters, digits or _, got "${nftTable}"`);
+  const nftTable = env.VIRTPLANE_NFT_TABLE?.trim() || null;
+  if (nftTable !== null && !TABLE_NAME.test(nftTable)) throw new ConfigError(`VIRTPLANE_NFT_TABLE must be a letter then up to 31 letters, digits or _, got "${nftTable}"`);
 
   const nonNegative = (name: string, fallback: number): number => {
     const raw = env[name]?.trim();
@@ -243,7 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     imagePools: (env.VIRTPLANE_IMAGE_POOLS ?? '').split(',').map((p) => p.trim()).filter(Boolean),
     nft: { binary: rawNft.toLowerCase() === 'off' ? null : rawNft, table: nftTable },
     provisioning: {
-      storagePool: env.VIRTPLANE_STORAGE_POOL?.trim() || 'virtplane',
+      storagePool: env.VIRTPLANE_STORAGE_POOL?.trim() || null,
       storageDir: resolve(env.VIRTPLANE_STORAGE_DIR?.trim() || join(dataDir, 'storage')),
       domainType,
       maxVcpus: positive('VIRTPLANE_MAX_VCPUS', null),

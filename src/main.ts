@@ -21,6 +21,7 @@ import { EventStream } from './services/event-stream.js';
 import { HostService } from './services/host.js';
 import { DefinedPoolStore } from './services/defined-pools.js';
 import { ImageUploadService } from './services/image-uploads.js';
+import { HostObjects, type InstanceNames } from './services/instance.js';
 import { ImageService } from './services/images.js';
 import { LibvirtSync } from './services/libvirt-sync.js';
 import { MediaService } from './services/media.js';
@@ -73,6 +74,8 @@ export class StartupError extends Error {
 export interface Virtplane {
   url: string;
   services: Services;
+  /** The names of this installation's host-wide objects (storage pool, nftables table, nwfilters). */
+  instance: InstanceNames;
   /** The embedded stack, when the server runs its own bus and libvirt-dbus. */
   embedded: EmbeddedStack | null;
   /** A bootstrap admin token generated on this start (printed once), if any. */
@@ -117,6 +120,15 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     // Before the sync subscribes to libvirt's signals: the probe's throwaway guest is never announced.
     const domainType = await chooseDomainType(bus, driverPath, { driver: config.driver, configured: config.provisioning.domainType, cpuMode: TEMPLATE_CPU_MODE });
     log.info({ domainType: domainType.type, reason: domainType.reason }, 'domain type of new guests chosen');
+    // Host-wide names: what the environment says, else this installation's own (kept in its database).
+    const hostObjects = new HostObjects(db);
+    const stored = hostObjects.names();
+    const instance: InstanceNames = {
+      ...stored,
+      storagePool: config.provisioning.storagePool ?? stored.storagePool,
+      nftTable: config.nft.table ?? stored.nftTable,
+    };
+    const nft = { ...config.nft, table: instance.nftTable };
     const cache = new StateCache();
     const owners = new OwnershipStore(db);
     const access = new AccessPolicy(owners);
@@ -150,7 +162,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const images = new ImageService(db, bus, driverPath, config.imagePools, access);
     const definedPools = new DefinedPoolStore(db);
     let imageUploads: ImageUploadService | null = null;
-    const storagePools = new StoragePoolService(bus, driverPath, db, cache, access, definedPools, config.provisioning.storagePool, (pool) =>
+    const storagePools = new StoragePoolService(bus, driverPath, db, cache, access, definedPools, instance.storagePool, (pool) =>
       imageUploads ? imageUploads.writingInto(pool) : false,
     );
     imageUploads = new ImageUploadService(
@@ -159,12 +171,15 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       access,
       images,
       storagePools,
-      { maxBytes: config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, defaultPool: config.provisioning.storagePool, imagePools: config.imagePools },
+      { maxBytes: config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, defaultPool: instance.storagePool, imagePools: config.imagePools },
       log.child({ component: 'uploads' }),
     );
     await imageUploads.start();
     // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
-    const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null);
+    const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null, {
+      nwfilterPrefix: instance.nwfilterPrefix,
+      hostObjects,
+    });
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
     const provisioning = new ProvisioningService(
@@ -180,13 +195,19 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       users,
       ipam,
       images,
-      { ...config.provisioning, domainType: domainType.type },
+      {
+        ...config.provisioning,
+        domainType: domainType.type,
+        storagePool: instance.storagePool,
+        nwfilterPrefix: instance.nwfilterPrefix,
+        onPoolDefining: (name) => hostObjects.record('storage-pool', name),
+      },
       log.child({ component: 'provisioning' }),
       storagePaths,
       definedPools,
     );
     let apiPort: number | null = config.port || null;
-    const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, config.nft, log.child({ component: 'nftables' }), () => apiPort);
+    const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, nft, log.child({ component: 'nftables' }), () => apiPort);
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
     networks.onNatChange(() => void portForwards.start());
     await portForwards.start();
@@ -232,9 +253,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     );
     cleanups.push(() => http.close());
     apiPort = Number(new URL(http.url).port);
-    log.info({ url: http.url, driver: config.driver, embedded: embedded !== null }, 'virtplane listening');
+    log.info({ url: http.url, driver: config.driver, embedded: embedded !== null, instance }, 'virtplane listening');
 
-    return { url: http.url, services, embedded, generatedAdminToken: generatedToken, stop };
+    return { url: http.url, services, instance, embedded, generatedAdminToken: generatedToken, stop };
   } catch (err) {
     await stop();
     if (err instanceof DataDirInUseError || err instanceof RunDirInUseError || err instanceof ListenError) throw new StartupError(err);

@@ -150,14 +150,14 @@ describe(`${mode} networks on a real libvirtd (QEMU driver)`, () => {
       <metadata><virtplane:instance xmlns:virtplane='${METADATA_NAMESPACE}'><virtplane:owner id='nobody'/></virtplane:instance></metadata>
       <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
       <devices><interface type='network'><mac address='${mac}'/><source network='${name}'/><model type='virtio'/><rom enabled='no'/>
-      ${cleanTrafficFilterrefXml(filter)}</interface></devices></domain>`;
+      ${cleanTrafficFilterrefXml(filter, s!.app.instance.nwfilterPrefix)}</interface></devices></domain>`;
     const file = join(dataDir, 'vm.xml');
     writeFileSync(file, xml);
     virsh('define', file);
     virsh('start', vmName);
     const dev = virsh('domiflist', vmName).trim().split(/\s+/)[0]!;
     const bindings = virsh('nwfilter-binding-list');
-    assert.match(bindings, new RegExp(`${dev}\\s+virtplane-clean-traffic`));
+    assert.match(bindings, new RegExp(`${dev}\\s+${s!.app.instance.nwfilterPrefix}clean-traffic`));
     const binding = virsh('nwfilter-binding-dumpxml', dev);
     assert.match(binding, new RegExp(`<parameter name='IP' value='${ipv4.replace(/\./g, '\\.')}'/>`));
     assert.match(binding, new RegExp(`<parameter name='IPV6' value='${ipv6}'/>`));

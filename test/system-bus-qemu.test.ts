@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { virtplaneFilterNames } from '../src/libvirt/xml/nwfilter.js';
+import type { InstanceNames } from '../src/services/instance.js';
 import { collect } from './helpers/server.js';
 import { npmStart, type NpmStarted } from './helpers/npm-start.js';
 import { commandLine, processGone, waitGone } from './helpers/processes.js';
@@ -33,6 +35,7 @@ let server: NpmStarted | undefined;
 let ws: Client | undefined;
 let dataDir: string;
 const activated: number[] = [];
+let startedLine: string | undefined;
 
 const gql = async (query: string, variables?: Record<string, unknown>) => {
   const res = await fetch(server!.url, {
@@ -69,6 +72,13 @@ function removeWhatThisMade(): void {
   } catch {
     /* never made */
   }
+  // The server's nwfilters, named after its instance (from its "virtplane listening" line).
+  const listening = server?.lines.find((l) => l.includes('"virtplane listening"')) ?? startedLine;
+  if (listening) {
+    const { instance } = JSON.parse(listening) as { instance: InstanceNames };
+    const { clean, router, spoofing } = virtplaneFilterNames(instance.nwfilterPrefix);
+    for (const f of [clean, router, spoofing]) virshQuiet('nwfilter-undefine', f); // users before what they use
+  }
 }
 
 after(async () => {
@@ -92,6 +102,7 @@ test('on the system bus: host answers through bus-activated libvirt-dbus as libv
     VIRTPLANE_NFT_TABLE: nftTable,
     VIRTPLANE_DOMAIN_TYPE: domainType(),
   });
+  startedLine = server.lines.find((l) => l.includes('"virtplane listening"'));
   const host = await gql('{ host { driver libvirtVersion stale } }');
   assert.equal(host.data?.host.driver, 'QEMU', JSON.stringify(host));
   assert.match(host.data.host.libvirtVersion, /^\d+\.\d+\.\d+$/, JSON.stringify(host));

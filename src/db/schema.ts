@@ -6,3 +6,4 @@ export * from './tables/networks.js';
 export * from './tables/events.js';
 export * from './tables/provisioning.js';
 export * from './tables/storage.js';
+export * from './tables/instance.js';

@@ -124,3 +124,17 @@ export async function applyRuleset(config: NftConfig, rules: Ruleset): Promise<v
   if (config.binary === null) throw new NftError('DISABLED', 'host firewall changes are turned off (VIRTPLANE_NFT=off)');
   await run(config.binary, ['-f', '-'], buildRuleset(config.table, rules));
 }
+
+/** Deletes virtplane's table (`inet <table>`) with everything in it; false when there was none. */
+export async function deleteTable(config: NftConfig): Promise<boolean> {
+  if (config.binary === null) throw new NftError('DISABLED', 'host firewall changes are turned off (VIRTPLANE_NFT=off)');
+  if (!TABLE_NAME.test(config.table)) throw new NftError('FAILED', `illegal nftables table name ${JSON.stringify(config.table)}`);
+  try {
+    await run(config.binary, ['list', 'table', 'inet', config.table]);
+  } catch (err) {
+    if (err instanceof NftError && err.kind === 'FAILED') return false; // no such table
+    throw err;
+  }
+  await run(config.binary, ['delete', 'table', 'inet', config.table]);
+  return true;
+}

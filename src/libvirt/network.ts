@@ -72,3 +72,9 @@ export async function deleteDhcpHost(bus: LibvirtBus, network: NetworkTarget, ho
   const { command, section } = NETWORK_UPDATE;
   await updateNetwork(bus, network.path, command.DELETE, section.IP_DHCP_HOST, buildDhcpHostXml(host), affect(network));
 }
+
+/** The object path of the network called `name`. */
+export async function lookupNetwork(bus: LibvirtBus, driverPath: string, name: string): Promise<string> {
+  const [path] = await bus.call(driverPath, 'org.libvirt.Connect', 'NetworkLookupByName', 's', [name]);
+  return path as string;
+}

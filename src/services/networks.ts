@@ -4,6 +4,7 @@ import { ipAllocations, networkSettings } from '../db/schema.js';
 import type { LibvirtBus } from '../libvirt/bus.js';
 import { defineNetwork, networkActions, setNetworkAutostart } from '../libvirt/network.js';
 import { installCleanTrafficFilters } from '../libvirt/nwfilter.js';
+import type { HostObjects } from './instance.js';
 import type { NetworkRecord, NetworkSpec } from '../libvirt/types.js';
 import { formatIp, isValidPrefix, overlaps, parseIp, rangeWithin, subnetOf, type Family, type IpRange } from './addresses.js';
 import type { AccessPolicy } from './authorization.js';
@@ -63,6 +64,8 @@ export class NetworkService {
     private readonly access: AccessPolicy,
     /** Whether NAT networks are run by virtplane (nftables on) rather than by libvirt's own NAT mode. */
     private readonly managedNat = false,
+    /** This instance's nwfilter names and its record of the networks it made (for `npm run remove`). */
+    private readonly instance: { nwfilterPrefix?: string; hostObjects?: HostObjects } = {},
   ) {
     this.settingsOf = db.select().from(networkSettings).where(eq(networkSettings.networkUuid, sql.placeholder('networkUuid'))).prepare();
   }
@@ -110,7 +113,7 @@ export class NetworkService {
    */
   async probe(onError: (err: unknown) => void = () => {}): Promise<void> {
     try {
-      this.nwfilter = await installCleanTrafficFilters(this.bus, this.driverPath);
+      this.nwfilter = await installCleanTrafficFilters(this.bus, this.driverPath, this.instance.nwfilterPrefix);
     } catch (err) {
       this.nwfilter = false;
       onError(err);
@@ -168,7 +171,11 @@ export class NetworkService {
     // libvirt's own NAT mode rejects every new connection into the network, port forwards included.
     const managedNat = spec.forwardMode === 'NAT' && this.managedNat;
     if (managedNat) spec.forwardMode = 'OPEN';
+    // A name taken already (CONFLICT) is someone else's network: only a new one gets a record.
+    const recorded = ![...this.cache.networks.values()].some((n) => n.name === spec.name);
+    if (recorded) this.instance.hostObjects?.record('network', spec.name);
     const path = await defineNetwork(this.bus, this.driverPath, spec).catch((err: unknown) => {
+      if (recorded) this.instance.hostObjects?.forget('network', spec.name);
       throw fromLibvirt(err);
     });
     let uuid: string | undefined;
@@ -185,6 +192,7 @@ export class NetworkService {
       await networkActions.undefine(this.bus, path).catch(() => {});
       await this.sync.refreshNetwork(path).catch(() => undefined);
       if (uuid) this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).run();
+      if (recorded) this.instance.hostObjects?.forget('network', spec.name);
       throw fromLibvirt(err);
     }
     const after = await this.sync.refreshNetwork(path);
@@ -234,6 +242,7 @@ export class NetworkService {
       throw fromLibvirt(err, { kind: 'network', id: uuid });
     }
     await this.sync.refreshNetwork(network.path);
+    this.instance.hostObjects?.forget('network', network.name);
     // Read before its settings go: a virtplane NAT network is an `open` one in libvirt (forwardModeOf).
     const last = { ...network, active: false, forwardMode: this.forwardModeOf(network) };
     const settings = this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).returning().get();

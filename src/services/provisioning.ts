@@ -74,6 +74,10 @@ export interface ProvisioningOptions {
   maxMemoryMiB: number | null;
   maxDiskGiB: number;
   partitions: boolean;
+  /** Names of this instance's nwfilters start with it (virtplane-<instance id>-). */
+  nwfilterPrefix?: string;
+  /** Told just before the storage pool is defined because it was missing (it is then virtplane's to remove). */
+  onPoolDefining?: (name: string) => void;
 }
 
 /** What start-up reconciliation fixed. */
@@ -270,7 +274,7 @@ export class ProvisioningService {
         {
           network: input.network,
           mac,
-          ...(clean ? { filterref: cleanTrafficFilterRef(clean) } : {}),
+          ...(clean ? { filterref: cleanTrafficFilterRef(clean, this.options.nwfilterPrefix) } : {}),
         },
       ],
       graphics: { type: valid.graphics, password: generateConsolePassword(valid.graphics) },
@@ -376,6 +380,7 @@ export class ProvisioningService {
         path = await ensurePool(this.bus, this.driverPath, { type: 'dir', name, targetPath: storageDir }, {
           beforeDefine: () => {
             defining = true;
+            this.options.onPoolDefining?.(name);
             this.definedPools?.recordIntent(name, 'dir', !existsSync(storageDir));
           },
         });

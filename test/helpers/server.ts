@@ -7,6 +7,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { pino, type DestinationStream } from 'pino';
 import WebSocket from 'ws';
 import { DEFAULT_LIMITS, type Config } from '../../src/config.js';
+import { virtplaneFilterNames } from '../../src/libvirt/xml/nwfilter.js';
 import { startVirtplane, type Virtplane } from '../../src/main.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -103,7 +104,17 @@ export async function startTestServer(overrides: Partial<Config> = {}, opts: { l
     async stop() {
       await Promise.all(clients.map((c) => c.dispose()));
       await app.stop();
-  // A given dataDir is kept on stop(), so a test can start a second server on the same database.
+      if (config.driver === 'QEMU') {
+        // This server's own nwfilters (named after its instance): host-wide, so they go with it.
+        const { clean, router, spoofing } = virtplaneFilterNames(app.instance.nwfilterPrefix);
+        for (const name of [clean, router, spoofing]) {
+          try {
+            execFileSync('virsh', ['-q', '-c', 'qemu:///system', 'nwfilter-undefine', name], { stdio: 'ignore' });
+          } catch {
+            /* never defined, or still bound to a NIC of a guest the test left */
+          }
+        }
+      }
       if (qemuPool) {
         for (const cmd of ['pool-destroy', 'pool-undefine']) {
           try {
