@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { addTenant } from './helpers/tenants.js';
@@ -156,6 +157,18 @@ describe('hostile input: request bodies and cross-site requests', () => {
     const ok = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` }, body: padded });
     assert.equal(ok.status, 200, await ok.clone().text());
     assert.deepEqual(await ok.json(), { data: { __typename: 'Query' } });
+  });
+
+  test('a WebSocket message over the body limit closes the connection (1009) before it is buffered or parsed', async () => {
+    const socket = new WebSocket(s.wsUrl, 'graphql-transport-ws');
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    socket.on('error', () => {}); // the server ends the connection mid-message
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(2 * 1024 * 1024) } }));
+    assert.equal(await closed, 1009, 'closed as too big');
   });
 
   test('form-encoded, multipart and text/plain POSTs are refused (415) and run nothing', async () => {

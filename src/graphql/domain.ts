@@ -1,5 +1,6 @@
 import { DOMAIN_STATES } from '../libvirt/constants.js';
 import type { DomainDisk, DomainGraphics, DomainInterface, DomainRecord } from '../libvirt/types.js';
+import { shownName } from '../services/domain-names.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { GraphicsTypeEnum } from './console.js';
@@ -95,7 +96,13 @@ export const DomainRef = builder.node(builder.objectRef<DomainRecord>('Domain'),
   loadOne: (uuid, ctx) => ctx.services.domains.find(ctx.viewer, uuid),
   fields: (t) => ({
     uuid: t.exposeString('uuid'),
-    name: t.exposeString('name'),
+    name: t.string({ description: 'The name its owner gave it; unique among the owner’s domains.', resolve: (d) => shownName(d) }),
+    libvirtName: t.string({
+      nullable: true,
+      description:
+        'Admins: its name in libvirt (`virsh`). The same as `name`, unless another domain already had that name in libvirt when it was created: then `<name>+<8 hex of its uuid>`. Null for tenants.',
+      resolve: (d, _args, ctx) => (ctx.viewer.role === 'ADMIN' ? d.name : null),
+    }),
     state: t.field({ type: DomainStateEnum, resolve: (d) => d.state }),
     stateReason: t.exposeString('stateReason', { description: "libvirt's reason for the state, e.g. BOOTED, DESTROYED." }),
     vcpus: t.exposeInt('vcpus'),
@@ -144,7 +151,7 @@ builder.queryField('domains', (t) =>
       description: 'Domains visible to you, ordered by name.',
       args: { filter: t.arg({ type: DomainFilterInput, required: false }) },
       resolve: (_root, args, ctx) =>
-        connectionFromSorted(ctx.services.domains.list(ctx.viewer, args.filter ?? {}), args, (d) => [d.name, d.uuid]),
+        connectionFromSorted(ctx.services.domains.list(ctx.viewer, args.filter ?? {}), args, (d) => [shownName(d), d.uuid]),
     },
     countedConnection('DomainConnection'),
     { name: 'DomainEdge' },
@@ -180,7 +187,7 @@ for (const [field, [action, description]] of Object.entries(ACTIONS)) {
 
 const CreateDomainInput = builder.inputType('CreateDomainInput', {
   fields: (t) => ({
-    name: t.string({ required: true, description: 'libvirt name: letters, digits, ".", "_", "-".' }),
+    name: t.string({ required: true, description: 'Its name: 1-64 letters, digits, ".", "_", "-"; unique among your domains (CONFLICT), whatever other users call theirs.' }),
     vcpus: t.int({ required: true }),
     memoryMiB: t.int({ required: true }),
     diskGiB: t.int({ required: true }),

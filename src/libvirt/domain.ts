@@ -169,8 +169,8 @@ export async function setDomainMetadata(
 }
 
 /** Writes the owner into our `<metadata>` element (persistent config, and the live definition when running). */
-export async function setDomainOwner(bus: LibvirtBus, path: string, ownerId: string, live: boolean): Promise<void> {
-  await setDomainMetadata(bus, path, buildOwnerMetadataXml(ownerId), METADATA_PREFIX, METADATA_NAMESPACE, VIR_DOMAIN_AFFECT_CONFIG | (live ? VIR_DOMAIN_AFFECT_LIVE : 0));
+export async function setDomainOwner(bus: LibvirtBus, path: string, ownerId: string, live: boolean, tenantName?: string | null): Promise<void> {
+  await setDomainMetadata(bus, path, buildOwnerMetadataXml(ownerId, tenantName), METADATA_PREFIX, METADATA_NAMESPACE, VIR_DOMAIN_AFFECT_CONFIG | (live ? VIR_DOMAIN_AFFECT_LIVE : 0));
 }
 
 /** virDomainUpdateDeviceFlags: changes a device in the running guest (LIVE) and/or its definition (CONFIG). */

@@ -53,6 +53,11 @@ export interface DomainGraphics {
 
 export interface DomainMetadata {
   ownerId: string | null;
+  /**
+   * The name its owner gave it, kept when the libvirt name differs: each tenant has its own name space, so a
+   * name another tenant's domain has in libvirt is made unique behind it (see services/domain-names.ts).
+   */
+  name?: string | null;
 }
 
 export type NetworkForwardMode = 'NAT' | 'ROUTE' | 'OPEN' | 'BRIDGE' | 'ISOLATED' | 'OTHER';

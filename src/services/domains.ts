@@ -6,6 +6,7 @@ import type { AccessPolicy } from './authorization.js';
 import { fromLibvirt, InvalidStateError, NotFoundError } from './errors.js';
 import type { LibvirtSync } from './libvirt-sync.js';
 import type { StateCache } from './state-cache.js';
+import { shownName } from './domain-names.js';
 import { isAdmin, type Viewer } from './viewer.js';
 
 export interface DomainFilter {
@@ -54,7 +55,7 @@ export class DomainService {
       (d) =>
         this.access.canSeeDomain(viewer, d) &&
         (!filter.state || d.state === filter.state) &&
-        (!needle || d.name.toLowerCase().includes(needle)),
+        (!needle || shownName(d).toLowerCase().includes(needle)),
     );
   }
 

@@ -10,6 +10,7 @@ import type { IpamService } from './ipam.js';
 import type { NetworkService } from './networks.js';
 import type { QuotaService } from './quotas.js';
 import type { StateCache } from './state-cache.js';
+import { shownName } from './domain-names.js';
 import { isAdmin, type Viewer } from './viewer.js';
 
 export type Protocol = 'TCP' | 'UDP';
@@ -93,7 +94,7 @@ export class PortForwardService {
       if (input.hostPort < FIRST_TENANT_HOST_PORT) throw new ValidationError(`hostPort must be ${FIRST_TENANT_HOST_PORT} or above`, 'hostPort');
       if (input.hostPort === this.apiPort()) throw new ValidationError(`hostPort ${input.hostPort} is the API's own port`, 'hostPort');
     }
-    if (!this.ipam.primaryIpv4(domain.uuid)) throw new InvalidStateError(`domain ${domain.name} has no IPv4 address from virtplane to forward to`);
+    if (!this.ipam.primaryIpv4(domain.uuid)) throw new InvalidStateError(`domain ${shownName(domain)} has no IPv4 address from virtplane to forward to`);
     const id = randomUUID();
     // Quota check and insert in one transaction. Forwards count against the domain's current owner; admins
     // are not held to it (a tenant adding here is that owner).

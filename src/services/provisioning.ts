@@ -42,6 +42,7 @@ import type { OwnershipStore } from './ownership.js';
 import type { QuotaService, Resources } from './quotas.js';
 import type { StateCache } from './state-cache.js';
 import type { UserService } from './users.js';
+import { libvirtNameFor, shownName } from './domain-names.js';
 import { isAdmin, type Viewer } from './viewer.js';
 
 export interface CreateDomainInput {
@@ -111,6 +112,8 @@ interface StoragePool {
 }
 
 interface ValidCreate {
+  /** The name in libvirt: the one asked for, unless another domain has it there (domain-names.ts). */
+  libvirtName: string;
   resources: Resources;
   networkUuid: string;
   imagePath: string | null;
@@ -179,6 +182,9 @@ export class ProvisioningService {
     storagePaths.onReset(() => (this.storage = null));
   }
 
+  /** Names of creates under way (see `create`). */
+  private readonly pendingNames = new Set<{ ownerId: string; name: string; libvirtName: string }>();
+
   get domainType(): DomainType {
     return this.options.domainType;
   }
@@ -198,9 +204,12 @@ export class ProvisioningService {
   }
 
   async create(viewer: Viewer, input: CreateDomainInput): Promise<DomainRecord> {
-    const valid = this.validateCreate(input);
     const uuid = randomUUID();
+    const valid = this.validateCreate(viewer, input, uuid);
     const unclaim = this.claim(uuid);
+    // Until libvirt has it (and the cache shows it), the names are held here, so a concurrent create sees them.
+    const pending = { ownerId: viewer.userId, name: input.name, libvirtName: valid.libvirtName };
+    this.pendingNames.add(pending);
     try {
       // Quota reservation, MAC lease, addresses and ownership in one transaction (one commit, before libvirt
       // is called): all recorded, or (on any error) none. A crash before the domain is defined leaves rows
@@ -227,6 +236,7 @@ export class ProvisioningService {
         throw fromLibvirt(err);
       }
     } finally {
+      this.pendingNames.delete(pending);
       unclaim();
     }
   }
@@ -263,7 +273,8 @@ export class ProvisioningService {
     const clean = this.ipam.cleanTrafficFor(mac);
     const spec: DomainSpec = {
       type: this.options.domainType,
-      name: input.name,
+      name: valid.libvirtName,
+      ...(valid.libvirtName !== input.name ? { tenantName: input.name } : {}),
       uuid,
       vcpus: valid.resources.vcpus,
       memoryMiB: valid.resources.memoryMiB,
@@ -422,14 +433,18 @@ export class ProvisioningService {
   }
 
   /** Everything that can be checked before anything is touched; throws a typed error, changes nothing. */
-  private validateCreate(input: CreateDomainInput): ValidCreate {
+  private validateCreate(viewer: Viewer, input: CreateDomainInput, uuid: string): ValidCreate {
     if (!NAME.test(input.name)) {
       throw new ValidationError('name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
     }
     this.checkSize(input);
-    for (const d of this.cache.domains.values()) {
-      if (d.name === input.name) throw new ConflictError(`a domain named ${JSON.stringify(input.name)} already exists`);
-    }
+    // Names are unique per owner: another tenant's domain of that name is no conflict, and never shows.
+    if (this.ownerHasName(viewer.userId, input.name)) throw new ConflictError(`you already have a domain named ${JSON.stringify(input.name)}`);
+    const libvirtName = libvirtNameFor(input.name, uuid, (name) => {
+      for (const d of this.cache.domains.values()) if (d.name === name) return true;
+      for (const p of this.pendingNames) if (p.libvirtName === name) return true;
+      return false;
+    });
     const network = [...this.cache.networks.values()].find((n) => n.name === input.network);
     if (!network) throw new ValidationError(`no network named ${JSON.stringify(input.network)}`, 'network');
     let imagePath: string | null = null;
@@ -445,6 +460,7 @@ export class ProvisioningService {
       throw new UnsupportedError('nested virtualization needs domain type kvm; this host runs guests under qemu (TCG)');
     }
     return {
+      libvirtName,
       resources: { vcpus: input.vcpus, memoryMiB: input.memoryMiB, diskGiB: input.diskGiB, interfaces: 1 },
       networkUuid: network.uuid,
       imagePath,
@@ -481,6 +497,13 @@ export class ProvisioningService {
    * it; if the flow did not deal with it (an assign or resize that failed because the domain went), it is
    * handled once the claim is released.
    */
+  /** Whether the user owns a domain shown by this name, or is creating one. */
+  private ownerHasName(userId: string, name: string): boolean {
+    for (const p of this.pendingNames) if (p.ownerId === userId && p.name === name) return true;
+    for (const d of this.cache.domains.values()) if (shownName(d) === name && this.access.ownerOf(d) === userId) return true;
+    return false;
+  }
+
   private claim(uuid: string): () => void {
     const release = this.domains.claim(uuid);
     return () => {
@@ -627,8 +650,11 @@ export class ProvisioningService {
     const unclaim = this.claim(uuid);
     try {
       const handedOn = this.owners.get(uuid) !== userId;
+      if (handedOn && this.ownerHasName(userId, shownName(domain))) {
+        throw new ConflictError(`the user already has a domain named ${JSON.stringify(shownName(domain))}`);
+      }
       try {
-        await setDomainOwner(this.bus, domain.path, userId, domain.active);
+        await setDomainOwner(this.bus, domain.path, userId, domain.active, domain.metadata.name);
       } catch (err) {
         throw fromLibvirt(err, { kind: 'domain', id: uuid });
       }

@@ -1,4 +1,5 @@
 import type { DomainRecord, NetworkRecord } from '../libvirt/types.js';
+import { shownName } from './domain-names.js';
 
 /**
  * The last known state of every domain and network, keyed by UUID (UUIDs survive redefinition; names and
@@ -56,7 +57,7 @@ export class StateCache {
 
   /** Domains sorted by (name, uuid): the key connection cursors encode. Rebuilt only after a change. */
   sortedDomains(): readonly DomainRecord[] {
-    this.domainOrder ??= [...this.domains.values()].sort(byNameThenUuid);
+    this.domainOrder ??= [...this.domains.values()].sort((a, b) => byNameThenUuid({ name: shownName(a), uuid: a.uuid }, { name: shownName(b), uuid: b.uuid }));
     return this.domainOrder;
   }
 

@@ -26,6 +26,8 @@ export interface DomainSpec {
   graphics?: DomainGraphicsSpec;
   /** The owning user's id, kept in virtplane's `<metadata>` element. */
   ownerId: string;
+  /** The name its owner gave it, when that is not its libvirt `name`; kept in `<metadata>` too. */
+  tenantName?: string;
   /** cgroup resource partition, e.g. `/machine/alice` (the parent cgroup must exist on the host). */
   partition?: string;
 }
@@ -142,17 +144,18 @@ function nicTree(nic: DomainNicSpec): XmlTree {
  * The body of virtplane's `<metadata>` element: the owner. Inside a definition it carries our prefix and
  * namespace; for `Domain.SetMetadata` it is bare (libvirt adds prefix and namespace from the call's arguments).
  */
-function instanceTree(ownerId: string, prefix: string | null): XmlTree {
+function instanceTree(ownerId: string, prefix: string | null, tenantName?: string | null): XmlTree {
   const n = (name: string) => (prefix ? `${prefix}:${name}` : name);
   return {
     [a(`xmlns:${prefix}`)]: prefix ? METADATA_NAMESPACE : undefined,
     [n('owner')]: { [a('id')]: xmlSafe(ownerId, 'owner id') },
+    [n('name')]: tenantName ? xmlSafe(tenantName, 'name') : undefined,
   };
 }
 
-/** The metadata element `setDomainOwner` hands to `Domain.SetMetadata`. */
-export function buildOwnerMetadataXml(ownerId: string): string {
-  return buildXml({ instance: instanceTree(ownerId, null) });
+/** The metadata element `setDomainOwner` hands to `Domain.SetMetadata` (it replaces the whole element: the name goes with it). */
+export function buildOwnerMetadataXml(ownerId: string, tenantName?: string | null): string {
+  return buildXml({ instance: instanceTree(ownerId, null, tenantName) });
 }
 
 export function buildDomainXml(spec: DomainSpec): string {
@@ -173,7 +176,7 @@ export function buildDomainXml(spec: DomainSpec): string {
     name: xmlSafe(spec.name, 'name'),
     uuid: spec.uuid === undefined ? undefined : xmlSafe(spec.uuid, 'uuid'),
     title: spec.title === undefined ? undefined : xmlSafe(spec.title, 'title'),
-    metadata: { [`${METADATA_PREFIX}:instance`]: instanceTree(spec.ownerId, METADATA_PREFIX) },
+    metadata: { [`${METADATA_PREFIX}:instance`]: instanceTree(spec.ownerId, METADATA_PREFIX, spec.tenantName) },
     memory: { [a('unit')]: 'MiB', '#text': spec.memoryMiB },
     currentMemory: { [a('unit')]: 'MiB', '#text': spec.memoryMiB },
     vcpu: { [a('placement')]: 'static', '#text': spec.vcpus },

@@ -33,13 +33,13 @@ function memoryMiB(node: unknown): number {
  * Our `<instance><owner id=…/></instance>` inside `<metadata>`, recognised by its namespace, not its prefix:
  * another application's `<x:instance>` must never decide who owns a domain (ownership is visibility).
  */
-function ownerElement(metadata: XmlNode | undefined): XmlNode | undefined {
+function ownerElement(metadata: XmlNode | undefined, element = 'owner'): XmlNode | undefined {
   if (!metadata) return undefined;
   for (const [key, value] of Object.entries(metadata)) {
     const [prefix, local] = key.includes(':') ? key.split(':', 2) : [null, key];
     if (local !== 'instance') continue;
     if (attr(value, prefix ? `xmlns:${prefix}` : 'xmlns') !== METADATA_NAMESPACE) continue;
-    return child(value, prefix ? `${prefix}:owner` : 'owner');
+    return child(value, prefix ? `${prefix}:${element}` : element);
   }
   return undefined;
 }
@@ -82,7 +82,7 @@ export function parseDomainXml(xml: string): ParsedDomainXml {
         port: Number.isFinite(port) && port > 0 ? port : null,
       };
     }),
-    metadata: { ownerId: owner ? attr(owner, 'id') ?? text(owner) : null },
+    metadata: { ownerId: owner ? attr(owner, 'id') ?? text(owner) : null, name: text(ownerElement(metadata, 'name')) ?? null },
   };
 }
 
@@ -149,6 +149,7 @@ export function parseDomainSpec(xml: string): DomainSpec {
       ? { graphics: { type: attr(graphics, 'type') === 'spice' ? 'SPICE' : 'VNC', password: attr(graphics, 'passwd') ?? '' } as const }
       : {}),
     ownerId: parsed.metadata.ownerId ?? '',
+    ...(parsed.metadata.name ? { tenantName: parsed.metadata.name } : {}),
     ...(partition !== null ? { partition } : {}),
   };
   return spec;
