@@ -26,7 +26,20 @@ export interface Config {
   /** How often the cheap state check looks for changes no libvirt signal announced (ms; default 30 s). */
   resyncCheckMs?: number;
   provisioning: ProvisioningConfig;
+  /** Consoles in the browser (tickets, pages) and the SSH-tunnel path; defaults: DEFAULT_CONSOLE. */
+  console?: ConsoleConfig;
 }
+
+export interface ConsoleConfig {
+  /** Whether `domainConsole` hands out the loopback port, password and SSH command. */
+  sshTunnel: boolean;
+  /** Base URL users reach this server at, for console page and WebSocket URLs; null: the address it listens on. */
+  publicUrl: string | null;
+  /** How long a ticket is redeemable (default 30 s; tests shorten it). */
+  ticketTtlMs?: number;
+}
+
+export const DEFAULT_CONSOLE: ConsoleConfig = { sshTunnel: true, publicUrl: null };
 
 /** How new domains are made (createDomain). */
 export interface ProvisioningConfig {
@@ -113,6 +126,10 @@ Environment:
   VIRTPLANE_MAX_DISK_GIB most disk per domain, GiB                    (default 1024)
   VIRTPLANE_PARTITIONS   on | off: guests in cgroup partition /machine/<user>
                                                                       (default off)
+  VIRTPLANE_PUBLIC_URL   base URL browsers reach this server at, for console tickets' pageUrl and
+                         websocketUrl, e.g. https://vm-host.example.net (default: the listening address)
+  VIRTPLANE_CONSOLE_SSH_TUNNEL on | off: domainConsole hands out the loopback port, password and SSH
+                         command (default on; off: domainConsole answers UNSUPPORTED, use tickets)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 
@@ -194,6 +211,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const partitions = (env.VIRTPLANE_PARTITIONS?.trim() || 'off').toLowerCase();
   if (partitions !== 'on' && partitions !== 'off') throw new ConfigError(`VIRTPLANE_PARTITIONS must be on or off, got "${partitions}"`);
   const dataDir = resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data');
+  const sshTunnel = (env.VIRTPLANE_CONSOLE_SSH_TUNNEL?.trim() || 'on').toLowerCase();
+  if (sshTunnel !== 'on' && sshTunnel !== 'off') throw new ConfigError(`VIRTPLANE_CONSOLE_SSH_TUNNEL must be on or off, got "${sshTunnel}"`);
+  const publicUrl = env.VIRTPLANE_PUBLIC_URL?.trim().replace(/\/+$/, '') || null;
+  if (publicUrl !== null && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(publicUrl)) {
+    throw new ConfigError(`VIRTPLANE_PUBLIC_URL must be an http:// or https:// URL without query, got "${publicUrl}"`);
+  }
 
   return {
     limits,
@@ -208,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     development: env.NODE_ENV !== 'production',
     publicHost: env.VIRTPLANE_PUBLIC_HOST?.trim() || hostname(),
+    console: { sshTunnel: sshTunnel === 'on', publicUrl },
     imagePools: (env.VIRTPLANE_IMAGE_POOLS ?? '').split(',').map((p) => p.trim()).filter(Boolean),
     nft: { binary: rawNft.toLowerCase() === 'off' ? null : rawNft, table: nftTable },
     provisioning: {

@@ -1,9 +1,12 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_EVENTS, type Config } from './config.js';
+import { DEFAULT_CONSOLE, DEFAULT_EVENTS, type Config } from './config.js';
 import { openDatabase } from './db/index.js';
 import { buildSchema } from './graphql/schema.js';
+import { ConsoleRoutes } from './http/console.js';
 import { LibvirtBus } from './libvirt/bus.js';
+import { GraphicsConsoles } from './libvirt/graphics.js';
 import { hostDomainTypes } from './libvirt/connect.js';
 import { StoragePaths } from './libvirt/storage.js';
 import type { DomainType } from './libvirt/xml/domain-builder.js';
@@ -11,7 +14,7 @@ import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
 import { AuditService } from './services/audit.js';
 import { AuthService } from './services/auth.js';
 import { AccessPolicy } from './services/authorization.js';
-import { ConsoleService } from './services/console.js';
+import { ConsoleService } from './services/console/index.js';
 import { DomainEventService } from './services/domain-events.js';
 import { DomainService } from './services/domains.js';
 import { EventLog } from './services/event-log.js';
@@ -70,8 +73,12 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       db.$client.close();
     });
 
-    const bus = await LibvirtBus.connect(config.bus ?? { kind: 'address', address: embedded!.address });
+    const busTarget = config.bus ?? { kind: 'address' as const, address: embedded!.address };
+    const bus = await LibvirtBus.connect(busTarget);
     cleanups.push(() => bus.disconnect());
+    // Its own bus connection, opened on the first graphical console (fd passing needs another transport).
+    const graphics = new GraphicsConsoles(busTarget);
+    cleanups.push(() => graphics.close());
 
     const driverPath = `/org/libvirt/${config.driver}`;
     const cache = new StateCache();
@@ -106,6 +113,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null);
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
+    // QEMU listens on each new guest's serial socket here (libvirt creates the socket, owned by the qemu user).
+    const serialSocketDir = config.driver === 'Test' ? null : join(config.dataDir, 'run', 'serial');
+    if (serialSocketDir) mkdirSync(serialSocketDir, { recursive: true, mode: 0o700 });
     const domainType = await resolveDomainType(config, bus, driverPath);
     const provisioning = new ProvisioningService(
       bus,
@@ -120,11 +130,24 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       users,
       ipam,
       images,
-      { ...config.provisioning, domainType },
+      { ...config.provisioning, domainType, serialSocketDir },
       log.child({ component: 'provisioning' }),
       storagePaths,
     );
     let apiPort: number | null = config.port || null;
+    const consoleConfig = config.console ?? DEFAULT_CONSOLE;
+    let listeningUrl = '';
+    const audit = new AuditService(db, access);
+    const consoles = new ConsoleService(
+      bus,
+      domains,
+      auth,
+      audit,
+      graphics,
+      config.publicHost,
+      { sshTunnel: consoleConfig.sshTunnel, ticketTtlMs: consoleConfig.ticketTtlMs, serialSocketDir, publicUrl: () => consoleConfig.publicUrl ?? listeningUrl },
+      (uuid, err) => log.warn({ domain: uuid, err: String(err) }, 'serial console connection failed'),
+    );
     const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, config.nft, log.child({ component: 'nftables' }), () => apiPort);
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
     networks.onNatChange(() => void portForwards.start());
@@ -140,11 +163,11 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       users,
       quotas,
       provisioning,
-      audit: new AuditService(db, access),
+      audit,
       subscriptions,
       images,
       media: new MediaService(bus, sync, domains, images),
-      console: new ConsoleService(bus, domains, config.publicHost),
+      console: consoles,
       domainEvents: new DomainEventService(stream, access, cache),
       networkEvents: new NetworkEventService(stream, access),
     };
@@ -159,14 +182,26 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       }
     })().catch((err) => log.error({ err }, 'releasing quota of undefined domains stopped'));
     cleanups.push(() => void undefinedDomains.return?.());
+    // Consoles follow access: a revoked token, a domain handed on, stopped or deleted closes its sessions.
+    users.on('revoked', (tokenIds) => consoles.tokensRevoked(tokenIds));
+    provisioning.onAssigned((uuid) => consoles.domainAssigned(uuid));
+    const consoleEvents = stream.domains.subscribe((e) => ['STARTED', 'RESUMED', 'STOPPED', 'UNDEFINED'].includes(e.type), { bufferLimit: 100_000 });
+    void (async () => {
+      for await (const e of consoleEvents) consoles.domainEvent(e.type, e.domain.uuid);
+    })().catch((err) => log.error({ err }, 'console lifecycle handling stopped'));
+    cleanups.push(() => void consoleEvents.return?.());
+    for (const d of cache.domains.values()) if (d.active) consoles.serial.running(d.uuid);
 
     const http = await startHttpServer(
-      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096 },
+      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096, console: new ConsoleRoutes(consoles) },
       config.host,
       config.port,
     );
     cleanups.push(() => http.close());
     apiPort = Number(new URL(http.url).port);
+    listeningUrl = new URL(http.url).origin;
+    // Before the HTTP server closes: each console session ends with its close reason and audit row.
+    cleanups.push(() => consoles.stop());
     log.info({ url: http.url, driver: config.driver, embedded: embedded !== null }, 'virtplane listening');
 
     return { url: http.url, services, embedded, generatedAdminToken: generatedToken, stop };

@@ -7,6 +7,7 @@ import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { QueryLimits } from './config.js';
+import type { ConsoleRoutes } from './http/console.js';
 import type { Context } from './graphql/context.js';
 import { InvalidPageArgsError } from './graphql/connection.js';
 import { useSharedSubscriptionExecution } from './graphql/shared-execution.js';
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
   limits: QueryLimits;
   /** Unsent bytes one WebSocket may hold before its client is disconnected as a slow consumer. */
   maxBufferedBytes?: number;
+  /** Console pages, assets and WebSockets (http/console.ts), beside the API. */
+  console?: ConsoleRoutes;
 }
 
 export interface RunningServer {
@@ -148,10 +151,19 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       res.end(JSON.stringify({ status: ok ? 'ok' : 'libvirt unavailable' }));
       return;
     }
+    if (opts.console?.handle(req, res)) return;
     return yoga.handle(req, res);
   });
 
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  // Two WebSocket endpoints on one server: graphql-ws on the API path, consoles on theirs; anything else is refused.
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://localhost').pathname === yoga.graphqlEndpoint) {
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    } else if (!opts.console?.upgrade(req, socket, head)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+  });
   // Open sockets per API token, so that revoking a token closes its connections at once.
   const socketsByToken = new Map<string, Set<WebSocket>>();
   const onRevoked = (tokenIds: string[]) => {
@@ -233,6 +245,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
         url: `http://${shownHost}:${address.port}${yoga.graphqlEndpoint}`,
         close: async () => {
           services.users.off('revoked', onRevoked);
+          opts.console?.close();
           await wsServer.dispose();
           wss.close();
           server.closeAllConnections();
