@@ -16,7 +16,8 @@ if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null; then
 fi
 
 packages=(dbus libvirt-dbus libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
-  dnsmasq-base nftables lvm2 xorriso iproute2 iptables)
+  dnsmasq-base nftables lvm2 xorriso iproute2 iptables
+  ipxe grub-pc-bin grub-common mtools chromium tesseract-ocr)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 export const SERIAL_HISTORY_BYTES = 64 * 1024;
 const RECONNECT_MS = 500;
 const MAX_RECONNECTS = 20;
+/** How long a session whose guest connection went waits for the lifecycle event that explains it. */
+export const LIFECYCLE_GRACE_MS = 5000;
 
 /** The last `capacity` bytes written to it. */
 export class RingBuffer {
@@ -119,12 +121,18 @@ export class SerialLines {
     socket.on('close', () => {
       if (line.socket !== socket) return;
       line.socket = null;
-      line.onClosed?.();
-      // QEMU keeps listening while the guest runs: a drop while it runs is retried a few times.
-      if (!line.stopped && this.lines.get(uuid) === line && line.reconnects < MAX_RECONNECTS) {
+      if (line.stopped || this.lines.get(uuid) !== line) return;
+      // QEMU keeps listening while the guest runs: a drop while it runs is retried (the viewer stays attached).
+      // A guest that exited is announced as STOPPED, which ends its sessions with that reason meanwhile.
+      if (line.reconnects < MAX_RECONNECTS) {
         line.reconnects++;
         line.timer = setTimeout(() => this.open(uuid, line, path), RECONNECT_MS);
         line.timer.unref();
+      } else {
+        // Given up: a guest that exited is announced as STOPPED (libvirt may take a second or two under load),
+        // which ends the session with that reason; only otherwise does the viewer hear that the line closed.
+        const onClosed = line.onClosed;
+        if (onClosed) setTimeout(onClosed, LIFECYCLE_GRACE_MS).unref();
       }
     });
   }
@@ -152,13 +160,12 @@ export class SerialLines {
   attach(uuid: string, onData: (data: Buffer) => void, onClosed: () => void): SerialAttachment | null {
     const line = this.lines.get(uuid);
     if (!line?.socket || line.socket.connecting) return null;
-    const socket = line.socket;
     line.listener = onData;
     line.onClosed = onClosed;
     return {
       history: line.history.contents(),
       write: (data) => {
-        if (line.socket === socket && !socket.destroyed) socket.write(data);
+        if (line.socket && !line.socket.destroyed && !line.socket.connecting) line.socket.write(data);
       },
       detach: () => {
         if (line.listener === onData) {

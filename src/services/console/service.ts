@@ -6,7 +6,7 @@ import type { DomainService } from '../domains.js';
 import { fromLibvirt, InvalidStateError, LimitExceededError, NotFoundError, ServiceError, UnsupportedError } from '../errors.js';
 import type { Viewer } from '../viewer.js';
 import { ConsoleSessions, SESSION_END, type SessionAudit, type SessionEnd } from './sessions.js';
-import { SerialLines } from './serial.js';
+import { LIFECYCLE_GRACE_MS, SerialLines } from './serial.js';
 import { SshTunnelConsoles, type DomainConsole } from './ssh-tunnel.js';
 import { consoleUrls } from './urls.js';
 import { ConsoleTickets, MAX_OPEN_TICKETS_PER_TOKEN, type ConsoleKind, type TicketGrant, type TicketRefusal } from './tickets.js';
@@ -221,8 +221,10 @@ export class ConsoleService {
         socket.pause();
       }
     });
-    socket.on('error', () => end('CONSOLE_CLOSED'));
-    socket.on('close', () => end('CONSOLE_CLOSED'));
+    // The guest's end closes first when QEMU exits; its STOPPED event, a moment later, gives the better reason.
+    const dropped = () => setTimeout(() => end('CONSOLE_CLOSED'), LIFECYCLE_GRACE_MS).unref();
+    socket.on('error', () => {});
+    socket.once('close', dropped);
     return { ok: true, link: { input: (data) => void (!socket.destroyed && socket.write(data)), closed: () => end('VIEWER_CLOSED') } };
   }
 
