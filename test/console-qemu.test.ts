@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
+import { ocr, startBrowser } from './helpers/browser.js';
 import { acquireLibvirtd, domainType, uniquePrefix, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { eventually } from './helpers/tenants.js';
@@ -176,6 +177,63 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     assert.ok([...types.subarray(1)].includes(1), `security type None offered: ${[...types].join(',')}`);
     viewer.ws.close();
     await viewer.closed;
+  });
+
+  test('a browser opens the graphical console page and shows the guest screen (OCR reads iPXE)', async () => {
+    assert.ok(ids.gfx, 'the graphics guest runs');
+    const { browser, close } = await startBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1024, height: 640 } });
+      const requests: string[] = [];
+      page.on('request', (r) => requests.push(r.url()));
+      await page.goto((await ticket(ids.gfx, 'GRAPHICS')).pageUrl);
+      await page.waitForSelector('#status.connected');
+      assert.ok(!page.url().includes('ticket='), `the page drops the ticket from its address: ${page.url()}`);
+      const text = await eventually(async () => {
+        const seen = ocr(await page.screenshot());
+        return /iPXE/.test(seen) ? seen : null;
+      }, 'iPXE on the screenshot', 60);
+      assert.match(text, /iPXE/);
+      const origin = new URL(s!.url).origin;
+      assert.ok(requests.every((u) => u.startsWith(origin)), `nothing loaded from elsewhere: ${requests.filter((u) => !u.startsWith(origin)).join(' ')}`);
+    } finally {
+      await close();
+    }
+  });
+
+  test('a browser opens the serial console page: the earlier output shows, and keys typed there reach GRUB', async () => {
+    if (ids.serial) {
+      const started = await s!.gql(`mutation($id: ID!) { startDomain(id: $id) { __typename } }`, { id: ids.serial }, alice.token);
+      assert.equal(started.data.startDomain.__typename, 'DomainActionSuccess');
+    } else {
+      ids.serial = await createVm(names.serial, 'cons-rescue'); // run alone (--test-name-pattern)
+    }
+    // Let GRUB reach its prompt before anyone looks: the page must show it from the ring buffer.
+    const probe = new Viewer((await ticket(ids.serial, 'SERIAL')).websocketUrl);
+    await probe.until(/grub>/, 'the GRUB prompt');
+    probe.ws.close();
+    await probe.closed;
+    const { browser, close } = await startBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto((await ticket(ids.serial, 'SERIAL')).pageUrl);
+      await page.waitForSelector('#status.connected');
+      const rows = () => page.locator('.xterm-rows').innerText();
+      // GRUB printed its banner and prompt before the page connected (then it only waits for keys), and it
+      // cleared the screen after the marker: the banner and the prompt are what the terminal must show.
+      await eventually(async () => (/GNU GRUB[\s\S]*grub>/.test(await rows()) ? true : null), 'the earlier GRUB banner and prompt in the terminal').catch(async (err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify(await rows())}`);
+      });
+      await page.locator('.xterm-helper-textarea').focus();
+      await page.keyboard.type('echo from-the-browser-7\n');
+      const shown = await eventually(async () => {
+        const r = await rows();
+        return /\nfrom-the-browser-7/.test(r) ? r : null;
+      }, 'GRUB running the command typed in the page');
+      assert.ok(shown.includes('echo from-the-browser-7'), shown);
+    } finally {
+      await close();
+    }
   });
 
   test('rotating the console password, revoking the token or assigning the domain closes its open consoles, each with its reason', async () => {
