@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import WebSocket from 'ws';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -35,6 +37,8 @@ describe('console tickets', () => {
   let alice: { id: string; token: string; tokenId: string };
   let domainId = '';
   let otherDomainId = '';
+  const logLines: string[] = [];
+  const issued: string[] = [];
 
   async function tenant(name: string) {
     const u = await s.gql(`mutation($i: CreateUserInput!) { createUser(input: $i) { ... on CreateUserSuccess { user { id } } } }`, { i: { name, role: 'TENANT' } });
@@ -62,6 +66,7 @@ describe('console tickets', () => {
   async function ticket(token: string, d = domainId, kind = 'GRAPHICS') {
     const r = await s.gql(TICKET, { d, k: kind }, token);
     assert.equal(r.data?.r?.__typename, 'ConsoleTicketSuccess', JSON.stringify(r));
+    issued.push(r.data.r.ticket);
     return r.data.r as { ticket: string; expiresAt: string; pageUrl: string; websocketUrl: string };
   }
 
@@ -75,7 +80,14 @@ describe('console tickets', () => {
   const ACCEPTED = 4415; // every ticket rule passed; the test driver has no OpenGraphicsFD
 
   before(async () => {
-    s = await startTestServer({ console: { sshTunnel: true, publicUrl: null, ticketTtlMs: TTL_MS } });
+    // Every log line, at the most verbose level, is kept: no ticket may be in any of them.
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    });
+    s = await startTestServer({ console: { sshTunnel: true, publicUrl: null, ticketTtlMs: TTL_MS } }, { log: pino({ level: 'trace' }, sink) });
     bob = await tenant('bob');
     alice = await tenant('alice');
     domainId = await createVm('bob-vm', bob.token);
@@ -197,6 +209,12 @@ describe('console tickets', () => {
     );
     const all = JSON.stringify((await s.gql(`{ auditLog(first: 500) { edges { node { action target result message } } } }`)).data);
     assert.ok(!all.includes(t.ticket), 'no ticket in the audit log');
+  });
+
+  test('no ticket appears in any log line (all levels, every request above included)', () => {
+    assert.ok(logLines.length > 0 && issued.length > 10, `the server logged (${logLines.length} lines) and tickets were issued (${issued.length})`);
+    const leaked = issued.filter((t) => logLines.some((l) => l.includes(t)));
+    assert.deepEqual(leaked, []);
   });
 
   test('at most 32 unused tickets per API token', async () => {

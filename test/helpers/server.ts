@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import WebSocket from 'ws';
 import { DEFAULT_LIMITS, type Config } from '../../src/config.js';
 import { startVirtplane, type Virtplane } from '../../src/main.js';
@@ -35,7 +35,7 @@ export interface TestServer {
  * Host firewall changes are off unless `nft` is given. With `dataDir` given (e.g. to restart a server on
  * the same database), the caller owns that directory and stop() leaves it.
  */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<Config> = {}, opts: { log?: Logger } = {}): Promise<TestServer> {
   // A given dataDir is kept on stop(), so a test can start a second server on the same database.
   const ownDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'virtplane-test-'));
@@ -65,7 +65,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     },
     ...overrides,
   };
-  const app = await startVirtplane(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const app = await startVirtplane(config, opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   const wsUrl = app.url.replace(/^http/, 'ws');
   const clients: Client[] = [];
 
