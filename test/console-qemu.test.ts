@@ -14,6 +14,8 @@ import { eventually } from './helpers/tenants.js';
 const TICKET = `mutation($d: ID!, $k: ConsoleKind!) { r: createConsoleTicket(domainId: $d, kind: $k) { __typename
   ... on ConsoleTicketSuccess { ticket expiresAt pageUrl websocketUrl } ... on Error { code message } } }`;
 const MARKER = 'VIRTPLANE-SERIAL-BOOT-MARKER';
+/** A terminal's CSI sequence (ESC [ … letter). */
+const ESCAPE_SEQUENCE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g');
 
 /** A console WebSocket: what it received so far, and how it was closed. */
 export class Viewer {
@@ -34,15 +36,15 @@ export class Viewer {
 
   /** What arrived, without terminal escape sequences (GRUB positions the cursor around each echoed key). */
   text(): string {
-    return Buffer.concat(this.chunks).toString('latin1').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    return Buffer.concat(this.chunks).toString('latin1').replace(ESCAPE_SEQUENCE, '');
   }
 
   /** Waits until what arrived matches (the test's timeout bounds the wait). */
   async until(pattern: RegExp, what: string): Promise<string> {
     try {
-      return await eventually(async () => (pattern.test(this.text()) ? this.text() : null), what, 2400);
+      return await eventually(() => Promise.resolve(pattern.test(this.text()) ? this.text() : null), what, 2400);
     } catch (err) {
-      throw new Error(`${(err as Error).message}; received last: ${JSON.stringify(this.text().slice(-400))}`);
+      throw new Error(`${(err as Error).message}; received last: ${JSON.stringify(this.text().slice(-400))}`, { cause: err });
     }
   }
 }
@@ -170,9 +172,9 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     await viewer.until(/^RFB 003\.00\d\n/, 'the RFB greeting');
     viewer.ws.send(Buffer.from('RFB 003.008\n'));
     // Security types: [count, ...types]; 1 = None, as OpenGraphicsFD's SKIPAUTH makes it.
-    const types = await eventually(async () => {
+    const types = await eventually(() => {
       const all = Buffer.concat(viewer.chunks);
-      return all.length >= 14 ? all.subarray(12, 12 + 1 + all[12]!) : null;
+      return Promise.resolve(all.length >= 14 ? all.subarray(12, 12 + 1 + all[12]!) : null);
     }, 'the security types');
     assert.ok([...types.subarray(1)].includes(1), `security type None offered: ${[...types].join(',')}`);
     viewer.ws.close();
@@ -181,7 +183,8 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
 
   test('a browser opens the graphical console page and shows the guest screen (OCR reads iPXE)', async () => {
     assert.ok(ids.gfx, 'the graphics guest runs');
-    const { browser, close } = await startBrowser();
+    const chromium = await startBrowser();
+    const { browser } = chromium;
     try {
       const page = await browser.newPage({ viewport: { width: 1024, height: 640 } });
       const requests: string[] = [];
@@ -197,7 +200,7 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
       const origin = new URL(s!.url).origin;
       assert.ok(requests.every((u) => u.startsWith(origin)), `nothing loaded from elsewhere: ${requests.filter((u) => !u.startsWith(origin)).join(' ')}`);
     } finally {
-      await close();
+      await chromium.close();
     }
   });
 
@@ -213,7 +216,8 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     await probe.until(/grub>/, 'the GRUB prompt');
     probe.ws.close();
     await probe.closed;
-    const { browser, close } = await startBrowser();
+    const chromium = await startBrowser();
+    const { browser } = chromium;
     try {
       const page = await browser.newPage();
       await page.goto((await ticket(ids.serial, 'SERIAL')).pageUrl);
@@ -222,7 +226,7 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
       // GRUB printed its banner and prompt before the page connected (then it only waits for keys), and it
       // cleared the screen after the marker: the banner and the prompt are what the terminal must show.
       await eventually(async () => (/GNU GRUB[\s\S]*grub>/.test(await rows()) ? true : null), 'the earlier GRUB banner and prompt in the terminal').catch(async (err: Error) => {
-        throw new Error(`${err.message}: ${JSON.stringify(await rows())}`);
+        throw new Error(`${err.message}: ${JSON.stringify(await rows())}`, { cause: err });
       });
       await page.locator('.xterm-helper-textarea').focus();
       await page.keyboard.type('echo from-the-browser-7\n');
@@ -232,7 +236,7 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
       }, 'GRUB running the command typed in the page');
       assert.ok(shown.includes('echo from-the-browser-7'), shown);
     } finally {
-      await close();
+      await chromium.close();
     }
   });
 

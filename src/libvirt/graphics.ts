@@ -94,13 +94,13 @@ export class GraphicsConsoles {
     });
     let timer: NodeJS.Timeout | undefined;
     try {
-      const reply = await Promise.race([
+      const reply: dbus.Message | null = await Promise.race([
         bus.call(message),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new LibvirtError('UNAVAILABLE', `no reply to OpenGraphicsFD within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS);
         }),
       ]);
-      const fd = reply?.body?.[0];
+      const fd: unknown = reply?.body?.[0];
       if (typeof fd !== 'number') throw new LibvirtError('FAILED', 'OpenGraphicsFD answered no file descriptor');
       return new Socket({ fd, readable: true, writable: true });
     } catch (err) {

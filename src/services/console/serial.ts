@@ -25,11 +25,10 @@ export class RingBuffer {
       this.length = this.capacity;
       return;
     }
-    let end = (this.start + this.length) % this.capacity;
+    const end = (this.start + this.length) % this.capacity;
     const first = Math.min(data.length, this.capacity - end);
     data.copy(this.buf, end, 0, first);
     data.copy(this.buf, 0, first);
-    end = (end + data.length) % this.capacity;
     const overflow = this.length + data.length - this.capacity;
     if (overflow > 0) {
       this.start = (this.start + overflow) % this.capacity;
