@@ -224,3 +224,27 @@ describe('console tickets', () => {
     assert.equal(r.data.r.code, 'LIMIT_EXCEEDED', JSON.stringify(r));
   });
 });
+
+describe('the SSH-tunnel console switched off (VIRTPLANE_CONSOLE_SSH_TUNNEL=off)', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ console: { sshTunnel: false, publicUrl: 'https://consoles.example.net/' } });
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  test('domainConsole answers UNSUPPORTED; tickets still come, with URLs on VIRTPLANE_PUBLIC_URL', async () => {
+    const made = await s.gql(
+      `mutation($i: CreateDomainInput!) { createDomain(input: $i) { ... on CreateDomainSuccess { domain { id } } ... on Error { code message } } }`,
+      { i: { name: 'vm', vcpus: 1, memoryMiB: 128, diskGiB: 1, network: 'default', start: true } },
+    );
+    const id = made.data.createDomain.domain.id;
+    const c = await s.gql(`query($id: ID!) { domainConsole(id: $id) { port password sshTunnelCommand } }`, { id });
+    assert.equal(c.errors?.[0]?.extensions?.code, 'UNSUPPORTED', JSON.stringify(c));
+    assert.equal(c.data, null);
+    const t = await s.gql(TICKET, { d: id, k: 'GRAPHICS' });
+    assert.ok(t.data.r.pageUrl.startsWith('https://consoles.example.net/console/graphics?'), t.data.r.pageUrl);
+    assert.ok(t.data.r.websocketUrl.startsWith('wss://consoles.example.net/console/ws?'), t.data.r.websocketUrl);
+  });
+});
