@@ -21,6 +21,7 @@ const ESCAPE_SEQUENCE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z
 export class Viewer {
   readonly ws: WebSocket;
   chunks: Buffer[] = [];
+  closeInfo = '';
   closed: Promise<{ code: number; reason: string }>;
   opened: Promise<void>;
 
@@ -31,7 +32,12 @@ export class Viewer {
       this.ws.once('open', () => resolve());
       this.ws.once('error', reject);
     });
-    this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) =>
+      this.ws.on('close', (code, reason) => {
+        this.closeInfo = `${code} ${reason.toString()}`;
+        resolve({ code, reason: reason.toString() });
+      }),
+    );
   }
 
   /** What arrived, without terminal escape sequences (GRUB positions the cursor around each echoed key). */
@@ -42,7 +48,12 @@ export class Viewer {
   /** Waits until what arrived matches (the test's timeout bounds the wait). */
   async until(pattern: RegExp, what: string): Promise<string> {
     try {
-      return await eventually(() => Promise.resolve(pattern.test(this.text()) ? this.text() : null), what, 2400);
+      // Bounded by the test's timeout (a TCG guest on a busy host boots slowly), not by a count of its own;
+      // a socket the server closed ends the wait at once, with its code and reason.
+      return await eventually(() => {
+        if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`the console closed: ${this.closeInfo}`);
+        return Promise.resolve(pattern.test(this.text()) ? this.text() : null);
+      }, what, 1_000_000);
     } catch (err) {
       throw new Error(`${(err as Error).message}; received last: ${JSON.stringify(this.text().slice(-400))}`, { cause: err });
     }
