@@ -90,7 +90,7 @@ try {
     `mutation($i: CreateDomainInput!) { createDomain(input: $i) { ... on CreateDomainSuccess { domain { id } } ... on Error { code message } } }`,
     { i: { name: vmName, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: networkName, installImage: 'bench-rescue', start: true } },
   );
-  const id = (made as any).data.createDomain.domain.id as string;
+  const id: string = made.data.createDomain.domain.id;
 
   // The twin: same ISO, serial socket in the benchmark's directory.
   const twinSocket = join(dir, 'twin.sock');
@@ -105,7 +105,7 @@ try {
   virsh('start', twinName);
 
   const ticket = await gql(`mutation($d: ID!) { r: createConsoleTicket(domainId: $d, kind: SERIAL) { ... on ConsoleTicketSuccess { websocketUrl } ... on Error { code message } } }`, { d: id });
-  const ws = new WebSocket((ticket as any).data.r.websocketUrl as string);
+  const ws = new WebSocket(String(ticket.data.r.websocketUrl));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   await prompt((fn) => ws.on('message', fn), () => ws.send(Buffer.from('\r')));
   const raw = connect(twinSocket);
