@@ -15,9 +15,11 @@ if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null; then
   exit 1
 fi
 
-# chromium: the tests drive GraphiQL in Debian's browser (playwright-core downloads none).
+# chromium and tesseract-ocr: tests drive GraphiQL and the consoles in Debian's browser (playwright-core
+# downloads none) and read its screenshots; ipxe and grub (grub-mkrescue) make the guests they boot.
 packages=(dbus libvirt-dbus libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
-  dnsmasq-base nftables lvm2 xorriso iproute2 iptables ipxe iputils-ping chromium)
+  dnsmasq-base nftables lvm2 xorriso iproute2 iptables ipxe iputils-ping chromium
+  grub-pc-bin grub-common mtools tesseract-ocr)
 
 missing=()
 for p in "${packages[@]}"; do

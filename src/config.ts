@@ -30,6 +30,8 @@ export interface Config {
   provisioning: ProvisioningConfig;
   /** Request bodies and cross-origin access (default DEFAULT_HTTP_POLICY). */
   http?: HttpPolicy;
+  /** Consoles in the browser (tickets, pages) and the SSH-tunnel path; defaults: DEFAULT_CONSOLE. */
+  console?: ConsoleConfig;
 }
 
 /** What the HTTP layer accepts before yoga reads a request. */
@@ -41,6 +43,17 @@ export interface HttpPolicy {
 }
 
 export const DEFAULT_HTTP_POLICY: HttpPolicy = { maxBodyBytes: 1024 * 1024, corsOrigins: [] };
+
+export interface ConsoleConfig {
+  /** Whether `domainConsole` hands out the loopback port, password and SSH command. */
+  sshTunnel: boolean;
+  /** Base URL users reach this server at, for console page and WebSocket URLs; null: the address it listens on. */
+  publicUrl: string | null;
+  /** How long a ticket is redeemable (default 30 s; tests shorten it). */
+  ticketTtlMs?: number;
+}
+
+export const DEFAULT_CONSOLE: ConsoleConfig = { sshTunnel: true, publicUrl: null };
 
 /** How new domains are made (createDomain). */
 export interface ProvisioningConfig {
@@ -139,6 +152,10 @@ Environment:
                          larger: HTTP 413                              (default 1048576 = 1 MiB)
   VIRTPLANE_CORS_ORIGINS comma-separated origins (https://ui.example.com) whose pages may call the
                          API from a browser, or * for any              (default: none)
+  VIRTPLANE_PUBLIC_URL   base URL browsers reach this server at, for console tickets' pageUrl and
+                         websocketUrl, e.g. https://vm-host.example.net (default: the listening address)
+  VIRTPLANE_CONSOLE_SSH_TUNNEL on | off: domainConsole hands out the loopback port, password and SSH
+                         command (default on; off: domainConsole answers UNSUPPORTED, use tickets)
   LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
   NODE_ENV               production disables GraphiQL
 
@@ -229,6 +246,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const maxUploadGiB = nonNegative('VIRTPLANE_MAX_UPLOAD_GIB', DEFAULT_MAX_UPLOAD_BYTES / 1024 ** 3);
   if (maxUploadGiB <= 0) throw new ConfigError(`VIRTPLANE_MAX_UPLOAD_GIB must be above 0, got "${env.VIRTPLANE_MAX_UPLOAD_GIB}"`);
   const dataDir = resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data');
+  const sshTunnel = (env.VIRTPLANE_CONSOLE_SSH_TUNNEL?.trim() || 'on').toLowerCase();
+  if (sshTunnel !== 'on' && sshTunnel !== 'off') throw new ConfigError(`VIRTPLANE_CONSOLE_SSH_TUNNEL must be on or off, got "${sshTunnel}"`);
+  const publicUrl = env.VIRTPLANE_PUBLIC_URL?.trim().replace(/\/+$/, '') || null;
+  if (publicUrl !== null && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(publicUrl)) {
+    throw new ConfigError(`VIRTPLANE_PUBLIC_URL must be an http:// or https:// URL without query, got "${publicUrl}"`);
+  }
 
   return {
     limits,
@@ -245,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     development: env.NODE_ENV !== 'production',
     publicHost: env.VIRTPLANE_PUBLIC_HOST?.trim() || hostname(),
     maxUploadBytes: Math.floor(maxUploadGiB * 1024 ** 3),
+    console: { sshTunnel: sshTunnel === 'on', publicUrl },
     imagePools: (env.VIRTPLANE_IMAGE_POOLS ?? '').split(',').map((p) => p.trim()).filter(Boolean),
     nft: { binary: rawNft.toLowerCase() === 'off' ? null : rawNft, table: nftTable },
     provisioning: {

@@ -1,17 +1,20 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_EVENTS, DEFAULT_MAX_UPLOAD_BYTES, type Config } from './config.js';
+import { DEFAULT_CONSOLE, DEFAULT_EVENTS, DEFAULT_MAX_UPLOAD_BYTES, type Config } from './config.js';
 import { openDatabase, type Db } from './db/index.js';
 import { DataDirInUseError, lockDataDir } from './db/lock.js';
 import { isStorageFailure, keepBallast, releaseBallast } from './db/storage.js';
 import { buildSchema } from './graphql/schema.js';
+import { ConsoleRoutes } from './http/console.js';
 import { LibvirtBus } from './libvirt/bus.js';
+import { GraphicsConsoles } from './libvirt/graphics.js';
 import { StoragePaths } from './libvirt/storage.js';
 import { RunDirInUseError, startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
 import { AuditService } from './services/audit.js';
 import { AuthService } from './services/auth.js';
 import { AccessPolicy } from './services/authorization.js';
-import { ConsoleService } from './services/console.js';
+import { ConsoleService } from './services/console/index.js';
 import { DomainEventService } from './services/domain-events.js';
 import { chooseDomainType } from './services/domain-type.js';
 import { DomainService } from './services/domains.js';
@@ -113,8 +116,12 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       db.$client.close();
     });
 
-    const bus = await LibvirtBus.connect(config.bus ?? { kind: 'address', address: embedded!.address });
+    const busTarget = config.bus ?? { kind: 'address' as const, address: embedded!.address };
+    const bus = await LibvirtBus.connect(busTarget);
     cleanups.push(() => bus.disconnect());
+    // Its own bus connection, opened on the first graphical console (fd passing needs another transport).
+    const graphics = new GraphicsConsoles(busTarget);
+    cleanups.push(() => graphics.close());
 
     const driverPath = `/org/libvirt/${config.driver}`;
     // Before the sync subscribes to libvirt's signals: the probe's throwaway guest is never announced.
@@ -182,6 +189,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     });
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
+    // QEMU listens on each new guest's serial socket here (libvirt creates the socket, owned by the qemu user).
+    const serialSocketDir = config.driver === 'Test' ? null : join(config.dataDir, 'run', 'serial');
+    if (serialSocketDir) mkdirSync(serialSocketDir, { recursive: true, mode: 0o700 });
     const provisioning = new ProvisioningService(
       bus,
       driverPath,
@@ -201,12 +211,26 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         storagePool: instance.storagePool,
         nwfilterPrefix: instance.nwfilterPrefix,
         onPoolDefining: (name) => hostObjects.record('storage-pool', name),
+        serialSocketDir,
       },
       log.child({ component: 'provisioning' }),
       storagePaths,
       definedPools,
     );
     let apiPort: number | null = config.port || null;
+    const consoleConfig = config.console ?? DEFAULT_CONSOLE;
+    let listeningUrl = '';
+    const audit = new AuditService(db, access, storage, log.child({ component: 'audit' }));
+    const consoles = new ConsoleService(
+      bus,
+      domains,
+      auth,
+      audit,
+      graphics,
+      config.publicHost,
+      { sshTunnel: consoleConfig.sshTunnel, ticketTtlMs: consoleConfig.ticketTtlMs, serialSocketDir, publicUrl: () => consoleConfig.publicUrl ?? listeningUrl },
+      (uuid, err) => log.warn({ domain: uuid, err: String(err) }, 'serial console connection failed'),
+    );
     const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, nft, log.child({ component: 'nftables' }), () => apiPort);
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
     networks.onNatChange(() => void portForwards.start());
@@ -222,13 +246,13 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       users,
       quotas,
       provisioning,
-      audit: new AuditService(db, access, storage, log.child({ component: 'audit' })),
+      audit,
       subscriptions,
       images,
       imageUploads,
       storagePools,
       media: new MediaService(bus, sync, domains, images),
-      console: new ConsoleService(bus, domains, config.publicHost),
+      console: consoles,
       domainEvents: new DomainEventService(stream, access, cache),
       eventCursors: new EventCursors(eventLog),
       networkEvents: new NetworkEventService(stream, access),
@@ -245,14 +269,35 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       }
     })().catch((err) => log.error({ err }, 'releasing quota of undefined domains stopped'));
     cleanups.push(() => void undefinedDomains.return?.());
+    // Consoles follow access: a revoked token, a domain handed on, stopped or deleted closes its sessions.
+    users.on('revoked', (tokenIds) => consoles.tokensRevoked(tokenIds));
+    provisioning.onAssigned((uuid) => consoles.domainAssigned(uuid));
+    const consoleEvents = stream.domains.subscribe((e) => ['STARTED', 'RESUMED', 'STOPPED', 'UNDEFINED'].includes(e.type), { bufferLimit: 100_000 });
+    void (async () => {
+      for await (const e of consoleEvents) consoles.domainEvent(e.type, e.domain.uuid);
+    })().catch((err) => log.error({ err }, 'console lifecycle handling stopped'));
+    cleanups.push(() => void consoleEvents.return?.());
+    for (const d of cache.domains.values()) if (d.active) consoles.serial.running(d.uuid);
 
     const http = await startHttpServer(
-      { schema: buildSchema(), services, log, graphiql: config.development, limits: config.limits, maxBufferedBytes: events.bufferLimit * 4096, http: config.http },
+      {
+        schema: buildSchema(),
+        services,
+        log,
+        graphiql: config.development,
+        limits: config.limits,
+        maxBufferedBytes: events.bufferLimit * 4096,
+        http: config.http,
+        console: new ConsoleRoutes(consoles),
+      },
       config.host,
       config.port,
     );
     cleanups.push(() => http.close());
     apiPort = Number(new URL(http.url).port);
+    listeningUrl = new URL(http.url).origin;
+    // Before the HTTP server closes: each console session ends with its close reason and audit row.
+    cleanups.push(() => consoles.stop());
     log.info({ url: http.url, driver: config.driver, embedded: embedded !== null, instance }, 'virtplane listening');
 
     return { url: http.url, services, instance, embedded, generatedAdminToken: generatedToken, stop };

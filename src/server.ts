@@ -9,6 +9,7 @@ import { createYoga, type GraphiQLOptions, type YogaInitialContext } from 'graph
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_HTTP_POLICY, type HttpPolicy, type QueryLimits } from './config.js';
+import type { ConsoleRoutes } from './http/console.js';
 import type { Context } from './graphql/context.js';
 import { InvalidPageArgsError } from './graphql/connection.js';
 import { admitBody } from './http-guard.js';
@@ -32,6 +33,8 @@ export interface HttpServerOptions {
   maxBufferedBytes?: number;
   /** Body size and cross-origin policy (default DEFAULT_HTTP_POLICY). */
   http?: HttpPolicy;
+  /** Console pages, assets and WebSockets (http/console.ts), beside the API. */
+  console?: ConsoleRoutes;
 }
 
 /** The address could not be listened on (taken, or not this host's). */
@@ -199,6 +202,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       res.end(JSON.stringify(body));
       return;
     }
+    if (opts.console?.handle(req, res)) return;
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return yoga.handle(req, res);
     // A request with a body is judged by its headers before yoga reads any of it (yoga's onParams runs after).
     const viewer = services.auth.authenticate(bearerToken(req.headers.authorization)) ?? undefined;
@@ -215,13 +219,17 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   // idle connections themselves; headers must still arrive within headersTimeout.
   server.requestTimeout = 0;
 
+  // Two WebSocket endpoints on one server: graphql-ws on the API path, consoles on theirs; anything else is
+  // refused, and so is every upgrade once stopping.
   const wss = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: policy.maxBodyBytes });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (stopping || !wss.shouldHandle(req)) {
-      socket.end(`HTTP/1.1 ${stopping ? '503 Service Unavailable' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      return;
+    if (stopping) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    } else if (wss.shouldHandle(req)) {
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    } else if (!opts.console?.upgrade(req, socket, head)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
   // Open sockets per API token, so that revoking a token closes its connections at once.
   const socketsByToken = new Map<string, Set<WebSocket>>();
@@ -312,6 +320,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
           const closed = new Promise<void>((r) => server.close(() => r()));
           server.closeIdleConnections();
           services.users.off('revoked', onRevoked);
+          opts.console?.close();
           // Then the requests in flight finish, within a bound; an event stream (SSE) never would: it ends now.
           for (const res of inFlight) if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) res.destroy();
           if (inFlight.size) {

@@ -158,6 +158,29 @@ describe('domain XML round trip through libvirt (test driver)', () => {
     assert.deepEqual(back, { ...spec, uuid: back.uuid, cpuMode: 'host-model' });
   });
 
+  test('a serial socket makes the serial port and console a unix socket QEMU listens on, and round-trips', async () => {
+    const spec: DomainSpec = {
+      type: 'qemu',
+      name: 'serial-socket',
+      vcpus: 1,
+      memoryMiB: 64,
+      disks: [],
+      interfaces: [],
+      ownerId: 'user-4',
+      serialSocket: '/var/lib/virtplane/run/serial/0f8fad5b-d9cb-469f-a165-70867728950e.sock',
+    };
+    const d = parseXml(buildDomainXml(spec)).domain as any;
+    for (const dev of [d.devices.serial[0], d.devices.console[0]]) {
+      assert.equal(dev['@_type'], 'unix');
+      const source = [dev.source].flat()[0];
+      assert.deepEqual([source['@_mode'], source['@_path']], ['bind', spec.serialSocket]);
+    }
+    const path = await defineDomainXML(bus, TEST_DRIVER, buildDomainXml(spec));
+    defined.push(path);
+    const back = parseDomainSpec(await getDomainXml(bus, path, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+    assert.deepEqual(back, { ...spec, uuid: back.uuid, cpuMode: 'host-model' });
+  });
+
   test('a SPICE console, a block-device disk and an empty CD-ROM tray round-trip', async () => {
     const spec: DomainSpec = {
       type: 'kvm',

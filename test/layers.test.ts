@@ -62,7 +62,7 @@ function layerOf(path: string): string | null {
 }
 
 /** Imports point only downwards: entry → graphql → services → libvirt, firewall, db. */
-const RANK: Record<string, number> = { entry: 4, graphql: 3, services: 2, libvirt: 1, firewall: 1, db: 1 };
+const RANK: Record<string, number> = { entry: 4, graphql: 3, http: 3, services: 2, libvirt: 1, firewall: 1, db: 1 };
 
 test('every directory of src/ has its place in the layering', () => {
   const dirs = readdirSync('src', { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
@@ -108,5 +108,12 @@ test("graphql/ takes from libvirt/ types, and as values only libvirt's name list
 
 test('services and resolvers never import libvirt XML building or parsing (they hand typed specs to src/libvirt)', () => {
   const offending = ALL.filter((i) => ['services', 'graphql'].includes(layerOf(i.file) ?? '') && i.target.startsWith('src/libvirt/xml/'));
+  assert.deepEqual(show(offending), []);
+});
+
+test('modules by domain (a folder under services/) are imported from outside only through their index.ts', () => {
+  const modules = readdirSync('src/services', { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `src/services/${e.name}/`);
+  assert.ok(modules.includes('src/services/console/'), 'the check sees the console module');
+  const offending = ALL.filter((i) => modules.some((m) => i.target.startsWith(m) && !i.file.startsWith(m) && i.target !== `${m}index.ts`));
   assert.deepEqual(show(offending), []);
 });

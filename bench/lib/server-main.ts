@@ -13,7 +13,9 @@ const BENCH_TOKEN = process.env.BENCH_TOKEN!;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-bench-'));
 // The server's own configuration parser, so the bench follows every new setting's default.
-const config = loadConfig({ PORT: '0', VIRTPLANE_DATA_DIR: dataDir, VIRTPLANE_ADMIN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'silent', NODE_ENV: 'production',
+// VIRTPLANE_* settings a benchmark passes (e.g. the QEMU driver and its storage pool) are taken over.
+const passed = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('VIRTPLANE_') && k !== 'VIRTPLANE_DATA_DIR'));
+const config = loadConfig({ ...passed, PORT: '0', VIRTPLANE_DATA_DIR: dataDir, VIRTPLANE_ADMIN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'silent', NODE_ENV: 'production',
   // Every benchmark subscriber uses the one admin token.
   VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN: '100000' });
 const app = await startVirtplane(

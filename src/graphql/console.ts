@@ -1,6 +1,7 @@
-import type { DomainConsole } from '../services/console.js';
+import type { ConsoleTicket, DomainConsole } from '../services/console/index.js';
 import { builder } from './builder.js';
-import { DOMAIN_ACTION_ERRORS, ValidationError } from './errors.js';
+import { DOMAIN_ACTION_ERRORS, LimitExceededError, ValidationError } from './errors.js';
+import type { AuditTarget } from './guards.js';
 import { localId } from './ids.js';
 
 export const GraphicsTypeEnum = builder.enumType('GraphicsType', { values: ['SPICE', 'VNC'] as const });
@@ -41,5 +42,42 @@ builder.mutationField('rotateConsolePassword', (t) =>
       dataField: { name: 'console' },
     },
     resolve: (_root, args, ctx) => ctx.services.console.rotatePassword(ctx.viewer, localId(String(args.id), 'Domain')),
+  }),
+);
+
+export const ConsoleKindEnum = builder.enumType('ConsoleKind', {
+  values: {
+    GRAPHICS: { description: 'The graphical console (VNC): the WebSocket carries the raw RFB stream.' },
+    SERIAL: { description: 'The first serial port: the WebSocket carries the raw byte stream both ways.' },
+  } as const,
+});
+
+
+const ConsoleTicketRef = builder.objectRef<ConsoleTicket>('ConsoleTicketSuccess').implement({
+  description: 'A one-time ticket for one console of one domain.',
+  fields: (t) => ({
+    ticket: t.exposeString('ticket', {
+      description: 'Used once; redeemable until expiresAt; bound to the API token that asked, the domain and the kind. Never logged.',
+    }),
+    expiresAt: t.field({ type: 'DateTime', resolve: (c) => c.expiresAt }),
+    pageUrl: t.exposeString('pageUrl', { description: 'Opens the console in a browser (noVNC or xterm.js, served by this server).' }),
+    websocketUrl: t.exposeString('websocketUrl', {
+      description: 'A WebSocket opened on it carries the raw RFB (GRAPHICS) or serial (SERIAL) stream in binary frames.',
+    }),
+  }),
+});
+
+builder.mutationField('createConsoleTicket', (t) =>
+  t.field({
+    type: ConsoleTicketRef,
+    description: 'A one-time ticket (30 s) to open the graphical or serial console of one of your running domains in a browser or a script.',
+    args: { domainId: t.arg.id({ required: true }), kind: t.arg({ type: ConsoleKindEnum, required: true }) },
+    extensions: { auditTarget: ((args) => String(args.domainId)) satisfies AuditTarget },
+    errors: {
+      types: [...DOMAIN_ACTION_ERRORS, LimitExceededError],
+      directResult: true,
+      union: { name: 'CreateConsoleTicketResult' },
+    },
+    resolve: (_root, args, ctx) => ctx.services.console.createTicket(ctx.viewer, localId(String(args.domainId), 'Domain'), String(args.domainId), args.kind),
   }),
 );

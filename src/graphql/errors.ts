@@ -49,7 +49,7 @@ errorType(LibvirtFailedError, 'LibvirtError', "libvirt refused the request; its 
 errorType(InUseError, 'InUseError', 'The object is still in use (a user owning domains, a network with domains on it).');
 errorType(StorageUnavailableError, 'StorageUnavailableError', 'The server cannot write its database (disk full, I/O errors); nothing was changed.');
 errorType(AddressExhaustedError, 'AddressExhaustedError', 'No free address is left; nothing was allocated.');
-errorType(LimitExceededError, 'LimitExceededError', 'A limit on server resources (open uploads, say) is reached; nothing was changed.');
+errorType(LimitExceededError, 'LimitExceededError', 'A limit on server resources (open uploads, unused console tickets) is reached; nothing was changed.');
 
 export const QuotaResourceEnum = builder.enumType('QuotaResource', { values: QUOTA_RESOURCES });
 

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { eq, sql } from 'drizzle-orm';
@@ -31,7 +32,7 @@ import {
 import { cleanTrafficFilterRef } from '../libvirt/nwfilter.js';
 import type { CpuMode, DomainRecord, DomainSpec, DomainType, GraphicsType } from '../libvirt/types.js';
 import type { AccessPolicy } from './authorization.js';
-import { generateConsolePassword, renewConsolePassword } from './console.js';
+import { generateConsolePassword, renewConsolePassword } from './console/index.js';
 import type { DefinedPoolStore } from './defined-pools.js';
 import type { DomainService } from './domains.js';
 import { ConflictError, fromLibvirt, InvalidStateError, LibvirtFailedError, NotFoundError, UnsupportedError, ValidationError } from './errors.js';
@@ -79,6 +80,8 @@ export interface ProvisioningOptions {
   nwfilterPrefix?: string;
   /** Told just before the storage pool is defined because it was missing (it is then virtplane's to remove). */
   onPoolDefining?: (name: string) => void;
+  /** Where new guests' serial sockets go (`<uuid>.sock`, QEMU listening); null: a pty, as on the test driver. */
+  serialSocketDir?: string | null;
 }
 
 /** What start-up reconciliation fixed. */
@@ -291,6 +294,7 @@ export class ProvisioningService {
       graphics: { type: valid.graphics, password: generateConsolePassword(valid.graphics) },
       ownerId: viewer.userId,
       ...(this.options.partitions ? { partition: `/machine/${viewer.name}` } : {}),
+      ...(this.options.serialSocketDir ? { serialSocket: join(this.options.serialSocketDir, `${uuid}.sock`) } : {}),
     };
     // Independent steps run together — the disk volume, the install image check, the DHCP host pin — and all
     // settle before anything else happens; whatever of them was done is undone on failure. The domain is defined
@@ -643,6 +647,13 @@ export class ProvisioningService {
    * console then gets a new password: whoever had the domain before knows the old one. Should that fail, the
    * domain is handed on all the same and the error says so (rotateConsolePassword can be retried).
    */
+  private readonly assignedListeners: ((uuid: string) => void)[] = [];
+
+  /** Runs after a domain was handed to another user (consoles of the previous owner close). */
+  onAssigned(listener: (uuid: string) => void): void {
+    this.assignedListeners.push(listener);
+  }
+
   async assign(viewer: Viewer, uuid: string, userId: string): Promise<DomainRecord> {
     this.access.requireAdmin(viewer);
     const domain = this.domains.get(viewer, uuid);
@@ -663,6 +674,7 @@ export class ProvisioningService {
         return this.owners.write(uuid, userId);
       });
       commit();
+      if (handedOn) for (const listener of this.assignedListeners) listener(uuid);
       // Renewed once the previous owner can no longer see the domain, so it cannot read the new password.
       // (libvirt's test driver cannot change a device: there the password stays.)
       if (handedOn) {

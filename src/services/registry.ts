@@ -1,7 +1,7 @@
 import type { AuditService } from './audit.js';
 import type { AuthService } from './auth.js';
 import type { AccessPolicy } from './authorization.js';
-import type { ConsoleService } from './console.js';
+import type { ConsoleService } from './console/index.js';
 import type { DomainEventService } from './domain-events.js';
 import type { EventCursors } from './event-cursors.js';
 import type { DomainService } from './domains.js';

@@ -30,6 +30,11 @@ export interface DomainSpec {
   tenantName?: string;
   /** cgroup resource partition, e.g. `/machine/alice` (the parent cgroup must exist on the host). */
   partition?: string;
+  /**
+   * The serial port (and console) as a unix socket QEMU listens on at this path, for the server's serial
+   * console; absent: a pty, as the seed made them.
+   */
+  serialSocket?: string;
 }
 
 export type DomainType = 'kvm' | 'qemu' | 'test';
@@ -171,6 +176,8 @@ export function buildDomainXml(spec: DomainSpec): string {
   }));
   if (spec.cdrom) disks.push(cdromDiskTree(spec.cdrom.source, spec.disks.length + 1));
 
+  const serialSource = (path: string | undefined): XmlTree =>
+    path === undefined ? { [a('type')]: 'pty' } : { [a('type')]: 'unix', source: { [a('mode')]: 'bind', [a('path')]: xmlSafe(path, 'serial socket path') } };
   const domain: XmlTree = {
     [a('type')]: spec.type,
     name: xmlSafe(spec.name, 'name'),
@@ -191,8 +198,8 @@ export function buildDomainXml(spec: DomainSpec): string {
     devices: {
       disk: disks.length ? disks : undefined,
       interface: spec.interfaces.length ? spec.interfaces.map(nicTree) : undefined,
-      serial: { [a('type')]: 'pty', target: { [a('port')]: 0 } },
-      console: { [a('type')]: 'pty', target: { [a('type')]: 'serial', [a('port')]: 0 } },
+      serial: { ...serialSource(spec.serialSocket), target: { [a('port')]: 0 } },
+      console: { ...serialSource(spec.serialSocket), target: { [a('type')]: 'serial', [a('port')]: 0 } },
       graphics: spec.graphics ? graphicsTree(spec.graphics) : undefined,
     },
   };

@@ -116,6 +116,8 @@ export function parseDomainSpec(xml: string): DomainSpec {
   const cpuMode = attr(child(domain, 'cpu'), 'mode');
   const cdrom = diskNodes.find((d) => attr(d, 'device') === 'cdrom');
   const graphics = children(devices, 'graphics')[0];
+  const serial = children(devices, 'serial')[0];
+  const serialSocket = attr(serial, 'type') === 'unix' ? attr(child(serial, 'source'), 'path') : null;
   const type = attr(domain, 'type');
 
   const spec: DomainSpec = {
@@ -151,6 +153,7 @@ export function parseDomainSpec(xml: string): DomainSpec {
     ownerId: parsed.metadata.ownerId ?? '',
     ...(parsed.metadata.name ? { tenantName: parsed.metadata.name } : {}),
     ...(partition !== null ? { partition } : {}),
+    ...(serialSocket !== null ? { serialSocket } : {}),
   };
   return spec;
 }

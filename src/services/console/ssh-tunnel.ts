@@ -1,10 +1,10 @@
 import { randomInt } from 'node:crypto';
-import type { LibvirtBus } from '../libvirt/bus.js';
-import { readConsoleGraphics, setConsolePassword } from '../libvirt/domain.js';
-import type { GraphicsType } from '../libvirt/types.js';
-import type { DomainService } from './domains.js';
-import { fromLibvirt, UnsupportedError } from './errors.js';
-import type { Viewer } from './viewer.js';
+import type { LibvirtBus } from '../../libvirt/bus.js';
+import { readConsoleGraphics, setConsolePassword } from '../../libvirt/domain.js';
+import type { GraphicsType } from '../../libvirt/types.js';
+import type { DomainService } from '../domains.js';
+import { fromLibvirt, UnsupportedError } from '../errors.js';
+import type { Viewer } from '../viewer.js';
 
 export interface DomainConsole {
   type: GraphicsType;
@@ -45,14 +45,15 @@ function shellWord(s: string): string {
  * The graphical console of a domain, as the seed hands it out: SPICE/VNC on the host's loopback, reached
  * through an SSH tunnel. Passwords are read from libvirt (secure XML) on demand and never stored or logged.
  */
-export class ConsoleService {
+export class SshTunnelConsoles {
   constructor(
     private readonly bus: LibvirtBus,
     private readonly domains: DomainService,
     private readonly publicHost: string,
   ) {}
 
-  async get(viewer: Viewer, uuid: string): Promise<DomainConsole> {
+  /** With `tunnel` false the SSH command is left out (null): the server has the SSH-tunnel path switched off. */
+  async get(viewer: Viewer, uuid: string, tunnel = true): Promise<DomainConsole> {
     const domain = this.domains.get(viewer, uuid);
     let g;
     try {
@@ -67,12 +68,12 @@ export class ConsoleService {
       listen,
       port: g.port,
       password: g.password ?? '',
-      sshTunnelCommand: g.port === null ? null : `ssh -L ${g.port}:${listen}:${g.port} ${shellWord(viewer.name)}@${shellWord(this.publicHost)}`,
+      sshTunnelCommand: g.port === null || !tunnel ? null : `ssh -L ${g.port}:${listen}:${g.port} ${shellWord(viewer.name)}@${shellWord(this.publicHost)}`,
     };
   }
 
-  /** A new password, on the running guest (live) and in its definition; answers with the console as it now is. */
-  async rotatePassword(viewer: Viewer, uuid: string): Promise<DomainConsole> {
+  /** A new password, on the running guest (live) and in its definition. */
+  async rotatePassword(viewer: Viewer, uuid: string): Promise<void> {
     const domain = this.domains.get(viewer, uuid);
     // Not while an assign hands the domain on (its new owner would get a password the old one chose).
     const renewed = await this.domains.whileActing(uuid, () =>
@@ -81,6 +82,5 @@ export class ConsoleService {
       }),
     );
     if (!renewed) throw new UnsupportedError('this domain has no SPICE or VNC console');
-    return this.get(viewer, uuid);
   }
 }
