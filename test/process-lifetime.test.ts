@@ -26,9 +26,9 @@ async function startServer(): Promise<{ npm: ChildProcess; server: number; bus: 
   dirs.push(dataDir);
   const { npm } = await npmStart({ VIRTPLANE_DATA_DIR: dataDir, VIRTPLANE_ADMIN_TOKEN: 'lifetime-admin-token-0123456789' });
   started.push(npm.pid!);
-  const pids = JSON.parse(readFileSync(join(dataDir, 'run', 'pids.json'), 'utf8')) as Record<string, number>;
-  const bus = pids['dbus-daemon']!;
-  const libvirtDbus = pids['libvirt-dbus']!;
+  const { children } = JSON.parse(readFileSync(join(dataDir, 'run', 'pids.json'), 'utf8')) as { children: Record<string, { pid: number }> };
+  const bus = children['dbus-daemon']!.pid;
+  const libvirtDbus = children['libvirt-dbus']!.pid;
   const server = parentOf(bus)!;
   started.push(server, bus, libvirtDbus);
   assert.match(commandLine(server), /src\/cli\.ts/, `the bus's parent ${server} should be the server (${commandLine(server)})`);

@@ -131,9 +131,10 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     const filterref = /<filterref filter='([^']+)'>([\s\S]*?)<\/filterref>/.exec(virsh('dumpxml', '--inactive', vmName));
     assert.ok(filterref, `the defined NIC has no <filterref>: ${virsh('dumpxml', '--inactive', vmName)}`);
     const parameters = [...filterref[2]!.matchAll(/<parameter name='(\w+)' value='([^']+)'\/>/g)].map((m) => `${m[1]}=${m[2]}`);
-    assert.deepEqual([filterref[1], parameters], ['virtplane-clean-traffic', [`IP=${nic!.ipv4}`, `IPV6=${nic!.ipv6}`]]);
+    const filterName = `${s!.app.instance.nwfilterPrefix}clean-traffic`;
+    assert.deepEqual([filterref[1], parameters], [filterName, [`IP=${nic!.ipv4}`, `IPV6=${nic!.ipv6}`]]);
     const dev = virsh('domiflist', vmName).trim().split(/\s+/)[0]!;
-    assert.match(virsh('nwfilter-binding-list'), new RegExp(`${dev}\\s+virtplane-clean-traffic`), 'the running NIC is bound to the filter');
+    assert.match(virsh('nwfilter-binding-list'), new RegExp(`${dev}\\s+${filterName}`), 'the running NIC is bound to the filter');
     assert.deepEqual(r.data.createDomain.domain.disks, [
       { device: 'disk', source: `vp-${vm.uuid}.qcow2`, capacityBytes: GiB, image: null },
       { device: 'cdrom', source: null, capacityBytes: null, image: { name: 'e2e-installer' } },
