@@ -155,6 +155,6 @@ console.log(`  last frame at ${ms(burstEnd - burstStart)} after the first call; 
 console.log(`  CPU during the burst: server ${(cpu1.server - cpu0.server).toFixed(1)} s, subscribers' process ${((cpu1.clients.user + cpu1.clients.system) / 1e6).toFixed(1)} s`);
 console.log('  (the subscribers run in this one process: its JSON parsing of every frame competes for the second core)');
 
-await Promise.all(subs.map((s) => s.client.dispose()));
+await Promise.all(subs.map((s) => Promise.resolve(s.client.dispose())));
 bus.disconnect();
 await info.stop();

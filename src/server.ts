@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { PothosValidationError } from '@pothos/core';
-import { GraphQLError, type ExecutionArgs, type GraphQLErrorOptions, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLErrorOptions, type GraphQLSchema, type ValidationContext } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type GraphiQLOptions, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -182,7 +182,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   let stopping = false;
   const inFlight = new Set<ServerResponse>();
   let drained: (() => void) | null = null;
-  const server = createServer(async (req, res) => {
+  const handleRequest = async (req: IncomingMessage, res: ServerResponse) => {
     if (stopping) {
       res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
       res.end(JSON.stringify({ status: 'stopping' }));
@@ -208,7 +208,8 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     const viewer = services.auth.authenticate(bearerToken(req.headers.authorization)) ?? undefined;
     if (!admitBody(req, res, policy, viewer !== undefined)) return;
     return yoga.handle(req, res, { viewer });
-  });
+  };
+  const server = createServer((req, res) => void handleRequest(req, res));
 
   // An upload answers `Expect: 100-continue` only once it has authenticated the caller and claimed the upload.
   server.on('checkContinue', (req, res) => {
@@ -272,20 +273,23 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       onSubscribe: async (ctx, _id, params) => {
         const extra = ctx.extra as WsContextExtra & { request: unknown; socket: unknown };
         if (!extra.viewer || !services.auth.isTokenActive(extra.viewer.tokenId)) return [unauthenticated()];
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        const enveloped = yoga.getEnveloped({
           ...ctx,
           req: extra.request,
           socket: extra.socket,
           params,
           viewer: extra.viewer,
         });
-        let document;
+        // envelop types these as `any`: they are graphql-js's own (wrapped by the plugins).
+        const { execute, subscribe, contextFactory, parse, validate } = enveloped;
+        const schema = enveloped.schema as GraphQLSchema;
+        let document: DocumentNode;
         try {
-          document = parse(params.query);
+          document = parse(params.query) as DocumentNode;
         } catch (err) {
           return [withCode(err instanceof GraphQLError ? err : new GraphQLError(String(err)), 'GRAPHQL_PARSE_FAILED')];
         }
-        const errors = validate(schema, document);
+        const errors = validate(schema, document) as readonly GraphQLError[];
         if (errors.length) return errors.map((e: GraphQLError) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
         const args: ExecutionArgs = {
           schema,

@@ -80,7 +80,8 @@ export function serveGraphqlWs<E extends Record<PropertyKey, unknown>>(
           socket.on('message', (data) => {
             // A socket being closed (the server stopping, a revoked token) runs nothing more it sends.
             if (socket.readyState !== socket.OPEN) return;
-            cb(String(data)).catch(() => socket.close(CloseCode.InternalServerError, 'Internal server error'));
+            // A Buffer: the socket keeps ws's default binaryType ('nodebuffer').
+            cb((data as Buffer).toString()).catch(() => socket.close(CloseCode.InternalServerError, 'Internal server error'));
           }),
       },
       { socket, request } as E & WsExtra,

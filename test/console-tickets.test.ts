@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import WebSocket from 'ws';
 import { startTestServer, type TestServer } from './helpers/server.js';
 

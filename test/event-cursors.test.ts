@@ -56,7 +56,7 @@ describe('event cursors belong to their log and say nothing of it', () => {
     const errors = await new Promise<readonly { extensions?: Record<string, unknown> }[]>((resolve, reject) => {
       a.ws().subscribe(
         { query: 'subscription($a: String) { domainEvents(after: $a) { cursor } }', variables: { a: foreign } },
-        { next: (v) => resolve(v.errors ?? []), error: (e) => (Array.isArray(e) ? resolve(e) : reject(e)), complete: () => resolve([]) },
+        { next: (v) => resolve(v.errors ?? []), error: (e) => (Array.isArray(e) ? resolve(e) : reject(e instanceof Error ? e : new Error('the subscription ended', { cause: e }))), complete: () => resolve([]) },
       );
     });
     assert.deepEqual(errors.map((e) => e.extensions?.code), ['CURSOR_EXPIRED'], JSON.stringify(errors));

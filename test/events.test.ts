@@ -329,7 +329,7 @@ describe('events: a slow consumer', () => {
     let acked!: () => void;
     const ack = new Promise<void>((r) => (acked = r));
     ws.on('message', (data) => {
-      const msg = JSON.parse(String(data));
+      const msg = JSON.parse((data as Buffer).toString());
       if (msg.type === 'connection_ack') acked();
       else frames.push(msg);
     });

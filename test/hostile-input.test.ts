@@ -60,7 +60,7 @@ describe('hostile input: list arguments, filters', () => {
       const errors = await new Promise<readonly { extensions?: Record<string, unknown> }[]>((resolve, reject) => {
         client.subscribe(
           { query, variables: { a: after, t: Array.from({ length: 50_000 }, () => types) } },
-          { next: (v) => resolve(v.errors ?? []), error: (e) => (Array.isArray(e) ? resolve(e) : reject(e)), complete: () => resolve([]) },
+          { next: (v) => resolve(v.errors ?? []), error: (e) => (Array.isArray(e) ? resolve(e) : reject(e instanceof Error ? e : new Error('the subscription ended', { cause: e }))), complete: () => resolve([]) },
         );
       });
       assert.deepEqual(errors.map((e) => e.extensions?.code), ['BAD_USER_INPUT'], JSON.stringify(errors));

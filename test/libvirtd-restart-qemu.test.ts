@@ -9,15 +9,15 @@ import { collect, domainGlobalId, startTestServer, type TestServer } from './hel
 /** Polls `probe` until it returns a value (not undefined); fails with the last value seen. */
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  let last = ''; // the last probe's error, as text
   for (;;) {
     try {
       const v = await probe();
       if (v !== undefined) return v;
     } catch (err) {
-      last = err;
+      last = String(err);
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
     await sleep(100);
   }
 }

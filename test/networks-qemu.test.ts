@@ -278,7 +278,7 @@ function clientSays(ns: string, host: string, port: string, what: string): strin
       }
     };
     const state = [show('bridge', 'link'), show('ip', 'neigh'), show('ip', 'route'), show('ip', '-n', ns, 'addr'), show('nft', 'list', 'ruleset')].join('\n');
-    throw new Error(`${what}: no answer (${String(err)})\n${state}`);
+    throw new Error(`${what}: no answer (${String(err)})\n${state}`, { cause: err });
   }
 }
 

@@ -37,7 +37,7 @@ before(async () => {
   db = openDatabase(join(dir, 'db.sqlite'));
 });
 after(async () => {
-  sync?.stop();
+  await sync?.stop();
   db?.$client.close();
   await stack?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -76,7 +76,7 @@ test('an installation makes its pool, nwfilters and nftables table under names o
   assert.ok(exists('nwfilter-dumpxml', `${instance.nwfilterPrefix}clean-traffic`), 'and its nwfilters');
   assert.ok(nftHas(instance.nftTable), `and its nftables table ${instance.nftTable}`);
   const gql = async (query: string, variables?: Record<string, unknown>) =>
-    (await (await fetch(server!.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ query, variables }) })).json()) as any;
+    await (await fetch(server!.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ query, variables }) })).json();
   const base = unusedDocumentationBlock(29);
   const net = await gql(`mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename ... on Error { code message } } }`, {
     i: { name: network, forwardMode: 'ISOLATED', bridge: `vprn${randomBytes(4).toString('hex')}`, start: true, ipv4: { address: ipv4Plus(base, 1), prefix: 29, dhcpRange: { start: ipv4Plus(base, 2), end: ipv4Plus(base, 6) } } },

@@ -34,7 +34,6 @@ let bus: SystemBusLease;
 let server: NpmStarted | undefined;
 let ws: Client | undefined;
 let dataDir: string;
-const activated: number[] = [];
 let startedLine: string | undefined;
 
 const gql = async (query: string, variables?: Record<string, unknown>) => {

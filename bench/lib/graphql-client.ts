@@ -19,7 +19,7 @@ export function graphqlClient(url: string, token: string): (query: string, varia
             try {
               resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
             } catch (err) {
-              reject(err);
+              reject(err instanceof Error ? err : new Error(String(err)));
             }
           });
           res.on('error', reject);

@@ -24,7 +24,7 @@ const app = await startVirtplane(
 );
 process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
 process.on('SIGTERM', () => {
-  app.stop().finally(() => {
+  void app.stop().finally(() => {
     rmSync(dataDir, { recursive: true, force: true });
     process.exit(0);
   });

@@ -10,7 +10,7 @@
  * Copy it as the model for your own monitoring scripts.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createClient, type Client } from 'graphql-ws';
+import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 
 const url = process.env.VIRTPLANE_URL ?? 'ws://127.0.0.1:4000/graphql';
@@ -36,6 +36,13 @@ interface DomainEvent {
   domain: { name: string; uuid: string };
 }
 
+interface DomainsPage {
+  domains: {
+    edges: { node: { name: string; uuid: string; state: string } }[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  };
+}
+
 const loadCursor = (): string | null => (existsSync(cursorFile) ? readFileSync(cursorFile, 'utf8').trim() || null : null);
 const saveCursor = (cursor: string) => {
   writeFileSync(`${cursorFile}.tmp`, cursor + '\n');
@@ -47,14 +54,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function printCurrentState(client: Client): Promise<void> {
   let after: string | null = null;
   for (;;) {
-    const page: any = await new Promise((resolve, reject) => {
-      let result: unknown;
-      client.subscribe({ query: DOMAINS, variables: { after } }, { next: (r) => (result = r), error: reject, complete: () => resolve(result) });
+    const page = await new Promise<FormattedExecutionResult<DomainsPage, unknown>>((resolve, reject) => {
+      let result: FormattedExecutionResult<DomainsPage, unknown> | undefined;
+      client.subscribe<DomainsPage>({ query: DOMAINS, variables: { after } }, { next: (r) => (result = r), error: reject, complete: () => resolve(result!) });
     });
     if (page.errors) throw new Error(JSON.stringify(page.errors));
-    for (const { node } of page.data.domains.edges) log(`${new Date().toISOString()} ${node.name} CURRENT state=${node.state}`);
-    if (!page.data.domains.pageInfo.hasNextPage) return;
-    after = page.data.domains.pageInfo.endCursor;
+    const { domains } = page.data!;
+    for (const { node } of domains.edges) log(`${new Date().toISOString()} ${node.name} CURRENT state=${node.state}`);
+    if (!domains.pageInfo.hasNextPage) return;
+    after = domains.pageInfo.endCursor;
   }
 }
 
@@ -68,7 +76,7 @@ function describeDisconnect(err: unknown): string {
   if (Array.isArray(err)) return err.map((e) => describeDisconnect(e)).join('; ');
   if (err && typeof err === 'object') {
     const e = err as { code?: unknown; reason?: unknown; message?: unknown; error?: unknown };
-    if (typeof e.code === 'number') return `close code ${e.code}${e.reason ? ` (${String(e.reason)})` : ''}`;
+    if (typeof e.code === 'number') return `close code ${e.code}${typeof e.reason === 'string' && e.reason ? ` (${e.reason})` : ''}`;
     if (typeof e.message === 'string' && e.message) return e.message;
     if (e.error instanceof Error) return e.error.message;
     return JSON.stringify(err);

@@ -37,7 +37,6 @@ export function keepBallast(dir: string): void {
     writeSync(fd, Buffer.alloc(BALLAST_BYTES));
   } catch {
     if (fd !== undefined) closeSync(fd);
-    fd = undefined;
     rmSync(file, { force: true }); // no room for all of it: none of it
     return;
   }

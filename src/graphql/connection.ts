@@ -24,7 +24,7 @@ export function encodeCursor(key: readonly string[]): string {
 /** The sort key inside a cursor, or null when it is not one of ours. */
 export function decodeCursor(cursor: string): string[] | null {
   try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     return Array.isArray(key) && key.every((k) => typeof k === 'string') ? key : null;
   } catch {
     return null;

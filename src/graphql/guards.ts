@@ -52,11 +52,11 @@ export function guardSchema(schema: GraphQLSchema): GraphQLSchema {
     const targetOf = field.extensions?.auditTarget as AuditTarget | undefined;
     const defaultTarget = (args: Record<string, unknown>) => {
       const v = args.id ?? args.userId;
-      return v === undefined || v === null ? null : String(v);
+      return typeof v === 'string' || typeof v === 'number' ? String(v) : null; // an ID argument arrives as a string
     };
     field.resolve = async (root, args: Record<string, unknown>, ctx: Context, info) => {
       const record = (result: unknown, outcome: string, message: string | null) => {
-        let target: string | null = null;
+        let target: string | null;
         try {
           target = (targetOf ?? defaultTarget)(args, result) ?? defaultTarget(args);
         } catch {
@@ -67,7 +67,7 @@ export function guardSchema(schema: GraphQLSchema): GraphQLSchema {
       const refused = storageRefusal(ctx);
       if (refused) {
         record(undefined, refused.code, refused.message); // held in memory until the database takes it
-        return returnOrThrow(field, refused);
+        return returnOrThrow(field as GraphQLField<unknown, Context>, refused);
       }
       let result: unknown;
       try {

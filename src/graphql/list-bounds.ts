@@ -67,8 +67,8 @@ export function boundListArguments(schema: GraphQLSchema): void {
       if (!field.args.some((a) => holdsList(a.type))) continue;
       const { resolve, subscribe } = field;
       // A subscription's resolve runs per event, with the arguments its subscribe already checked.
-      if (subscribe) field.subscribe = (src, args, ctx, info) => subscribe(src, boundArgs(field.args, args), ctx, info);
-      else if (resolve) field.resolve = (src, args, ctx, info) => resolve(src, boundArgs(field.args, args), ctx, info);
+      if (subscribe) field.subscribe = (src, args: Record<string, unknown>, ctx, info) => subscribe(src, boundArgs(field.args, args), ctx, info);
+      else if (resolve) field.resolve = (src, args: Record<string, unknown>, ctx, info) => resolve(src, boundArgs(field.args, args), ctx, info);
     }
   }
 }

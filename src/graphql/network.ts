@@ -128,7 +128,7 @@ builder.mutationField('createNetwork', (t) =>
   }),
 );
 
-type NetworkAction = (ctx: Context, uuid: string, flag: boolean) => Promise<NetworkRecord>;
+type NetworkAction = (ctx: Context, uuid: string, flag: boolean) => NetworkRecord | Promise<NetworkRecord>;
 
 /** One `NetworkActionResult` mutation per action; `flag` names its Boolean argument, if it has one. */
 const networkAction = (field: string, description: string, flag: 'autostart' | 'enabled' | null, run: NetworkAction) =>

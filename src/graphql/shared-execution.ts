@@ -57,7 +57,7 @@ export function useSharedSubscriptionExecution(): Plugin<Context> {
     const resultFor = (payload: unknown): Result => {
       if (key === null || typeof payload !== 'object' || payload === null) return run(payload);
       let byKey = results.get(payload);
-      if (!byKey) results.set(payload, (byKey = new Map()));
+      if (!byKey) results.set(payload, (byKey = new Map<string, Result>()));
       let result = byKey.get(key);
       if (result === undefined) byKey.set(key, (result = run(payload)));
       return result;

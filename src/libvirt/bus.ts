@@ -72,6 +72,11 @@ export function plain(value: unknown): unknown {
   return v;
 }
 
+/** A property value as text: strings and numbers as they are (D-Bus `s`, integers), anything else undefined. */
+export function propertyText(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
+
 /**
  * One connection to the bus that libvirt-dbus is on. Methods are called with fixed signatures through
  * low-level messages (a proxy object per domain costs ~3 ms of introspection each); signals arrive through
@@ -151,30 +156,33 @@ export class LibvirtBus extends EventEmitter {
   private scheduleReconnect(): void {
     if (this.disposed || this.reconnectTimer) return;
     const delay = Math.min(250 * 2 ** this.reconnectAttempt, 10_000);
-    this.reconnectTimer = setTimeout(async () => {
-      this.reconnectTimer = null;
-      if (this.disposed) return;
-      const raw = LibvirtBus.open(this.target);
-      raw.on('error', () => {}); // reported through ready() / attach()
-      try {
-        await LibvirtBus.ready(raw);
-        this.attach(raw);
-        this.closed = false;
-        for (const rule of this.rules) await this.rawCall('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [rule]);
-        this.reconnectAttempt = 0;
-        this.emit('reconnected');
-      } catch {
-        try {
-          raw.disconnect();
-        } catch {
-          /* never connected */
-        }
-        this.closed = true;
-        this.reconnectAttempt++;
-        this.scheduleReconnect();
-      }
-    }, delay);
+    this.reconnectTimer = setTimeout(() => void this.reconnect(), delay);
     this.reconnectTimer.unref();
+  }
+
+  /** One attempt: on failure, schedules the next. */
+  private async reconnect(): Promise<void> {
+    this.reconnectTimer = null;
+    if (this.disposed) return;
+    const raw = LibvirtBus.open(this.target);
+    raw.on('error', () => {}); // reported through ready() / attach()
+    try {
+      await LibvirtBus.ready(raw);
+      this.attach(raw);
+      this.closed = false;
+      for (const rule of this.rules) await this.rawCall('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [rule]);
+      this.reconnectAttempt = 0;
+      this.emit('reconnected');
+    } catch {
+      try {
+        raw.disconnect();
+      } catch {
+        /* never connected */
+      }
+      this.closed = true;
+      this.reconnectAttempt++;
+      this.scheduleReconnect();
+    }
   }
 
   static async connect(target: BusTarget): Promise<LibvirtBus> {

@@ -1,4 +1,4 @@
-import type { Lane, LibvirtBus } from './bus.js';
+import { propertyText, type Lane, type LibvirtBus } from './bus.js';
 import {
   domainStateName,
   domainStateReasonName,
@@ -77,8 +77,8 @@ export async function readDomain(
   );
   return {
     // libvirt's own name, not the XML's text (the parser trims it; libvirt keeps surrounding spaces).
-    uuid: String(props.UUID ?? parsed.uuid),
-    name: String(props.Name ?? parsed.name),
+    uuid: propertyText(props.UUID) ?? parsed.uuid,
+    name: propertyText(props.Name) ?? parsed.name,
     path,
     state,
     stateReason: domainStateReasonName(state, reasonCode),

@@ -1,4 +1,4 @@
-import type { Lane, LibvirtBus } from './bus.js';
+import { propertyText, type Lane, type LibvirtBus } from './bus.js';
 import type { NetworkRecord, NetworkSpec } from './types.js';
 import { buildDhcpHostXml, buildNetworkXml, parseNetworkXml } from './xml/network.js';
 
@@ -18,8 +18,8 @@ export async function readNetwork(bus: LibvirtBus, path: string, lane: Lane = 'i
   const parsed = parseNetworkXml(xml as string);
   return {
     ...parsed,
-    uuid: String(props.UUID ?? parsed.uuid),
-    name: String(props.Name ?? parsed.name),
+    uuid: propertyText(props.UUID) ?? parsed.uuid,
+    name: propertyText(props.Name) ?? parsed.name,
     path,
     active: props.Active === true,
     persistent: props.Persistent === true,

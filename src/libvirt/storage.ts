@@ -1,5 +1,5 @@
 import { basename, dirname, normalize } from 'node:path';
-import type { Lane, LibvirtBus } from './bus.js';
+import { propertyText, type Lane, type LibvirtBus } from './bus.js';
 import { POOL_STATES } from './constants.js';
 import { LibvirtError } from './errors.js';
 import { buildPoolXml, buildVolumeXml, parsePoolXml, parseVolumeXml, type PoolSpec, type VolumeSpec } from './xml/storage.js';
@@ -107,8 +107,8 @@ export async function readPool(bus: LibvirtBus, poolPath: string, lane: Lane = '
   const parsed = parsePoolXml(xml as string);
   return {
     path: poolPath,
-    name: String(props.Name ?? parsed.name),
-    uuid: String(props.UUID ?? parsed.uuid),
+    name: propertyText(props.Name) ?? parsed.name,
+    uuid: propertyText(props.UUID) ?? parsed.uuid,
     type: parsed.type,
     state: POOL_STATES[state] ?? 'INACCESSIBLE',
     active: props.Active === true,

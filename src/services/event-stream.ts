@@ -233,9 +233,8 @@ export class EventStream implements EventSink {
   }
 
   private pageReader<E extends { seq: number }>(req: StreamRequest<E>, limit = PAGE) {
-    const toEvent = (req.kind === 'DOMAIN' ? EventLog.toDomainEvent : EventLog.toNetworkEvent) as unknown as (
-      r: ReturnType<EventLog['read']>[number],
-    ) => E;
+    type Row = ReturnType<EventLog['read']>[number];
+    const toEvent = (req.kind === 'DOMAIN' ? (r: Row) => EventLog.toDomainEvent(r) : (r: Row) => EventLog.toNetworkEvent(r)) as unknown as (r: Row) => E;
     return (after: number): Page<E> | null => {
       const rows = this.log.read(after, { kind: req.kind, ...req.sql }, limit);
       if (rows.length === 0) return null;

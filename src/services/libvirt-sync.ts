@@ -455,7 +455,7 @@ export class LibvirtSync {
     );
     if (failure) {
       this.connected = false;
-      throw failure;
+      await load; // rejects with `failure`, the load's own error
     }
   }
 

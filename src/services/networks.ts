@@ -143,7 +143,7 @@ export class NetworkService {
     return { enabled: this.settings(networkUuid)?.antiSpoofing ?? true, supported: this.nwfilter };
   }
 
-  async setAntiSpoofing(viewer: Viewer, uuid: string, enabled: boolean): Promise<NetworkRecord> {
+  setAntiSpoofing(viewer: Viewer, uuid: string, enabled: boolean): NetworkRecord {
     this.access.requireAdmin(viewer);
     const network = this.get(viewer, uuid);
     this.db

@@ -5,7 +5,7 @@ import type { Db } from '../db/index.js';
 import { portForwards } from '../db/schema.js';
 import { applyRuleset, NftError, type DnatRule, type NftConfig, type Ruleset } from '../firewall/nftables.js';
 import type { AccessPolicy } from './authorization.js';
-import { ConflictError, InvalidStateError, NotFoundError, QuotaExceededError, UnsupportedError, ValidationError } from './errors.js';
+import { ConflictError, InvalidStateError, NotFoundError, UnsupportedError, ValidationError } from './errors.js';
 import type { IpamService } from './ipam.js';
 import type { NetworkService } from './networks.js';
 import type { QuotaService } from './quotas.js';

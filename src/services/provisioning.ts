@@ -224,7 +224,7 @@ export class ProvisioningService {
         return { mac: leased, owned: this.owners.write(uuid, viewer.userId) };
       });
       owned();
-      const undo: (() => Promise<unknown> | unknown)[] = [() => this.release(uuid)];
+      const undo: (() => unknown)[] = [() => this.release(uuid)];
       try {
         return await this.build(viewer, uuid, input, valid, mac, undo);
       } catch (err) {

@@ -102,7 +102,7 @@ export async function startTestServer(overrides: Partial<Config> = {}, opts: { l
       return client;
     },
     async stop() {
-      await Promise.all(clients.map((c) => c.dispose()));
+      await Promise.all(clients.map((c) => Promise.resolve(c.dispose())));
       await app.stop();
       if (config.driver === 'QEMU') {
         // This server's own nwfilters (named after its instance): host-wide, so they go with it.
