@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# Installs everything virtplane needs on Debian 12, as root: the libvirt stack from Debian's packages and
-# the npm dependencies from the lock file (Node.js 20 with npm must be there). Safe to run again: it skips
+# Installs everything virtplane needs on Debian 12, as root: the libvirt stack from Debian's packages, a
+# Node.js of a supported LTS line, and the npm dependencies from the lock file. Safe to run again: it skips
 # what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Node.js 20 or later with npm is the one thing this script does not install: Debian 12's own nodejs is 18,
-# which better-sqlite3 12 and this project do not run on.
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null; then
-  echo "setup: virtplane needs Node.js 20 or later with npm (found: $(node --version 2>/dev/null || echo 'no node')," \
-    "$(command -v npm >/dev/null && echo "npm $(npm --version)" || echo 'no npm')). Debian 12's nodejs package is 18:" \
-    "install Node.js 20 (e.g. NodeSource's nodejs 20 package for Debian), then run this again." >&2
-  exit 1
-fi
+# Node.js: 22 (22.15 or later) or 24, the LTS lines the dependencies support. A node on PATH of one of those is
+# used as it is. Otherwise (Debian 12's own nodejs is 18) this project gets its own Node.js 24 in .node/: the
+# official binary, with its headers, as the npm registry ships it (node-linux-<arch>), and npm 11 beside it,
+# fetched with whatever npm is there (Debian's own is fine). scripts/node and .node/bin/npm run that copy.
+NODE_VERSION=24.22.3
+NPM_VERSION=11.21.2
+supported_node() { "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a === 22 ? (b >= 15 ? 0 : 1) : a >= 24 ? 0 : 1)' 2>/dev/null; }
 
 # chromium and tesseract-ocr: tests drive GraphiQL and the consoles in Debian's browser (playwright-core
 # downloads none) and read its screenshots; ipxe and grub (grub-mkrescue) make the guests they boot.
 packages=(dbus libvirt-dbus libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   dnsmasq-base nftables lvm2 xorriso iproute2 iptables ipxe iputils-ping chromium
-  grub-pc-bin grub-common mtools tesseract-ocr)
+  grub-pc-bin grub-common mtools tesseract-ocr
+  g++ make python3)  # better-sqlite3 is compiled here: its install fetches no prebuilt binary
+system_node=$(command -v node || true)
+if [ -n "$system_node" ] && supported_node "$system_node" && command -v npm >/dev/null; then
+  local_node=false
+else
+  local_node=true
+  # Debian's npm (and the nodejs 18 it needs) only to fetch the project's own Node.js.
+  command -v npm >/dev/null || packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -44,7 +51,40 @@ if [ -c /dev/kvm ] && [ "$(id -u)" = 0 ] && getent group kvm >/dev/null; then
   chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing npm dependencies"
-  npm ci --no-audit --no-fund
+if $local_node; then
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "setup: no Node.js $NODE_VERSION package for $(uname -m); install Node.js 22 or 24 and run this again" >&2; exit 1 ;;
+  esac
+  if [ "$(.node/bin/node --version 2>/dev/null)" != "v$NODE_VERSION" ] || [ "$(.node/bin/npm --version 2>/dev/null)" != "$NPM_VERSION" ]; then
+    echo "setup: installing Node.js $NODE_VERSION and npm $NPM_VERSION for this project into .node/ (found: $(node --version 2>/dev/null || echo 'no node'))"
+    rm -rf .node
+    # npm checks each tarball against the registry's integrity hash. The npm fetched is for the Node.js fetched
+    # beside it, not for the one running this install: its engine warning here says nothing, hence --loglevel.
+    npm install --prefix .node --no-save --no-package-lock --no-audit --no-fund --no-update-notifier --loglevel=error \
+      "node-linux-$arch@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null
+    mkdir -p .node/bin
+    ln -s "../node_modules/node-linux-$arch/bin/node" .node/bin/node
+    printf '#!/bin/sh\nexec "$(dirname "$0")/node" "$(dirname "$0")/../node_modules/npm/bin/npm-cli.js" "$@"\n' >.node/bin/npm
+    chmod +x .node/bin/npm
+  fi
+  node=.node/bin/node
+  npm=.node/bin/npm
+  # The dependencies' install scripts run on it too, and node-gyp compiles better-sqlite3 against the headers
+  # that came with it instead of downloading them.
+  export PATH="$PWD/.node/bin:$PATH"
+  export npm_package_config_node_gyp_nodedir="$PWD/.node/node_modules/node-linux-$arch"
+else
+  node=node
+  npm=npm
+fi
+
+# node_modules holds compiled code for one Node.js: it is installed again when the lock file or the Node.js changed.
+built_for="$("$node" -p 'process.version + " " + process.arch')"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
+  [ "$(cat node_modules/.virtplane-node 2>/dev/null)" != "$built_for" ]; then
+  echo "setup: installing npm dependencies for Node.js $built_for"
+  "$npm" ci --no-audit --no-fund
+  echo "$built_for" >node_modules/.virtplane-node
 fi

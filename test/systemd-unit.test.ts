@@ -40,7 +40,7 @@ test("the unit runs what npm start runs, and its ExecStart, with the unit's envi
   const [execStart] = service.get('ExecStart')!;
   const [binary, ...args] = execStart!.split(' ');
   const npmStart = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
-  assert.equal(`exec ${execStart!.replace(/^\/usr\/bin\//, '')}`, npmStart, 'the unit should run the same command as npm start (tested on the system bus)');
+  assert.equal(`exec ${execStart!.replace(/^\/usr\/bin\/env /, '')}`, npmStart, 'the unit should run the same command as npm start (tested on the system bus)');
   const env: Record<string, string> = {};
   for (const value of service.get('Environment') ?? []) {
     for (const assignment of value.split(/\s+/)) env[assignment.slice(0, assignment.indexOf('='))] = assignment.slice(assignment.indexOf('=') + 1);
