@@ -11,7 +11,7 @@ test('`npm start -- --help` offers only ways to start that exist', () => {
   // forwards reaches it (process-lifetime.test.ts).
   const [exec, runner, ...args] = pkg.scripts.start!.split(' ');
   assert.deepEqual([exec, runner], ['exec', 'scripts/node'], `npm start should exec scripts/node, not ${pkg.scripts.start}`);
-  const help = execFileSync(runner, [...args, '--help'], { encoding: 'utf8' });
+  const help = execFileSync(runner!, [...args, '--help'], { encoding: 'utf8' });
   const usage = help.split('\n').filter((l) => l.startsWith('Usage:'));
   assert.deepEqual(usage, ['Usage: npm start            (npm start -- --help prints this)']);
 });
