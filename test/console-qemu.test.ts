@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ocr, startBrowser } from './helpers/browser.js';
+import { ocr, openWhenSteady, startBrowser } from './helpers/browser.js';
 import { acquireLibvirtd, domainType, uniquePrefix, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { eventually } from './helpers/tenants.js';
@@ -64,6 +64,7 @@ export class Viewer {
  * The consoles of real QEMU guests, through the API alone: a GRUB rescue ISO (built here with grub-mkrescue)
  * whose terminal is the serial port, and Debian's iPXE ISO, which draws on the VGA screen.
  */
+
 describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () => {
   const prefix = uniquePrefix('cons');
   const poolName = `${prefix}-pool`;
@@ -197,11 +198,16 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     const chromium = await startBrowser();
     const { browser } = chromium;
     try {
-      const page = await browser.newPage({ viewport: { width: 1024, height: 640 } });
       const requests: string[] = [];
-      page.on('request', (r) => requests.push(r.url()));
-      await page.goto((await ticket(ids.gfx, 'GRAPHICS')).pageUrl);
-      await page.waitForSelector('#status.connected');
+      const page = await openWhenSteady(
+        async () => {
+          const p = await browser.newPage({ viewport: { width: 1024, height: 640 } });
+          p.on('request', (r) => requests.push(r.url()));
+          return p;
+        },
+        async () => (await ticket(ids.gfx!, 'GRAPHICS')).pageUrl,
+        '#status.connected',
+      );
       assert.ok(!page.url().includes('ticket='), `the page drops the ticket from its address: ${page.url()}`);
       const text = await eventually(async () => {
         const seen = ocr(await page.screenshot());
@@ -230,9 +236,7 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     const chromium = await startBrowser();
     const { browser } = chromium;
     try {
-      const page = await browser.newPage();
-      await page.goto((await ticket(ids.serial, 'SERIAL')).pageUrl);
-      await page.waitForSelector('#status.connected');
+      const page = await openWhenSteady(() => browser.newPage(), async () => (await ticket(ids.serial!, 'SERIAL')).pageUrl, '#status.connected');
       const rows = () => page.locator('.xterm-rows').innerText();
       // GRUB printed its banner and prompt before the page connected (then it only waits for keys), and it
       // cleared the screen after the marker: the banner and the prompt are what the terminal must show.
@@ -244,7 +248,9 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
       const shown = await eventually(async () => {
         const r = await rows();
         return /\nfrom-the-browser-7/.test(r) ? r : null;
-      }, 'GRUB running the command typed in the page');
+      }, 'GRUB running the command typed in the page').catch(async (err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify(await rows())}`, { cause: err });
+      });
       assert.ok(shown.includes('echo from-the-browser-7'), shown);
     } finally {
       await chromium.close();
