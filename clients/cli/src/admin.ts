@@ -184,7 +184,7 @@ export function auditCommand(): CommandUnknownOpts {
     .option('--action <action>', 'only this mutation (e.g. createDomain)')
     .option('--actor <user>', 'only by this user (name or ID)')
     .option('--target <id>', 'only on this target ID')
-    .option('--result <result>', 'only with this result (OK, NOT_FOUND, …)')
+    .option('--result <result>', 'only with this result (SUCCESS, NOT_FOUND, …)')
     .option('--since <date-time>', 'RFC 3339')
     .option('--until <date-time>', 'RFC 3339')
     .action(action(async (o) => {
