@@ -178,3 +178,16 @@ test('bash completion offers the subcommands of what was typed so far', async ()
   assert.equal(await complete(['virtplane', 'qu']), 'quota');
   assert.equal(await complete(['virtplane', 'quota', 'set', '--d']), '--domains --disk');
 });
+
+test('console: the serial console needs a guest that has one (not on the test driver); --graphics prints the one-time page URL', async () => {
+  const serial = await vp(['console', 'test']);
+  assert.equal(serial.status, 9, serial.stderr);
+  assert.match(serial.stderr, /^virtplane: UNSUPPORTED: this domain has no serial console socket/);
+  await json(['domain', 'create', 'con-1', '--vcpus', '1', '--memory', '256', '--disk', '1', '--network', 'default', '--start', '--wait']);
+  const graphics = await json(['console', 'con-1', '--graphics']);
+  const page = new URL(graphics.pageUrl as string);
+  assert.equal(page.pathname, '/console/graphics');
+  assert.equal(page.origin, new URL(s.url).origin);
+  assert.ok(page.searchParams.get('ticket') || page.hash, `the URL carries its ticket: ${page.pathname}`);
+  await json(['domain', 'delete', 'con-1']);
+});

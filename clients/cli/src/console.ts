@@ -47,7 +47,6 @@ export function consoleCommand(): CommandUnknownOpts {
             }
             ws.send(buf);
           });
-          stdin.on('end', () => ws.close(1000, 'end of input'));
         });
         ws.on('message', (data: Buffer) => process.stdout.write(data));
         ws.on('error', (err) => reject(new ApiError('UNREACHABLE', err.message)));
