@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -68,4 +68,9 @@ test('clients/cli/examples/tenant-lifecycle.sh: tenant, quota, guest, its events
     '{"usage":0}',
     'deleted user acme',
   ]);
+});
+
+test('README.md shows the example script as it is', () => {
+  const script = readFileSync('clients/cli/examples/tenant-lifecycle.sh', 'utf8');
+  assert.ok(readFileSync('README.md', 'utf8').includes('```sh\n' + script + '```'), 'copy clients/cli/examples/tenant-lifecycle.sh into README.md');
 });
