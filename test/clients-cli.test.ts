@@ -191,3 +191,24 @@ test('console: the serial console needs a guest that has one (not on the test dr
   assert.ok(page.searchParams.get('ticket') || page.hash, `the URL carries its ticket: ${page.pathname}`);
   await json(['domain', 'delete', 'con-1']);
 });
+
+test('storage pools and network events (admins): pool list, and network events followed while a network stops and starts', async () => {
+  const pools = await json<{ name: string; state: string }[]>(['pool', 'list']);
+  assert.ok(pools.some((p) => p.name === 'virtplane' && p.state === 'RUNNING'), JSON.stringify(pools));
+
+  const child = spawn(CLI_BIN, ['network', 'events', '--network', 'default', '--count', '2', '--output', 'json'], {
+    env: { PATH: process.env.PATH ?? '', HOME: home, VIRTPLANE_URL: s.url, VIRTPLANE_TOKEN: ADMIN_TOKEN },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  while (!stderr.includes('virtplane: listening from now on')) await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await json(['network', 'stop', 'default'])).active, false);
+  assert.equal((await json(['network', 'start', 'default'])).active, true);
+  assert.equal(await exited, 0, stderr);
+  const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; network: { name: string } });
+  assert.deepEqual(events.map((e) => `${e.network.name} ${e.type}`), ['default STOPPED', 'default STARTED']);
+});

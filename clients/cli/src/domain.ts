@@ -2,11 +2,11 @@
 import { Command, type CommandUnknownOpts, Option } from '@commander-js/extra-typings';
 import {
   ApiError, CreateDomain, DeleteDomain, DestroyDomain, DomainConsole, DomainNode, Domains, EjectMedia, InsertMedia, RebootDomain,
-  ResetDomain, ResizeDomain, ResumeDomain, ShutdownDomain, StartDomain, SuspendDomain, AssignDomain, unwrap,
+  ResetDomain, ResizeDomain, RotateConsolePassword, ResumeDomain, ShutdownDomain, StartDomain, SuspendDomain, AssignDomain, unwrap,
   type ResultOf, type DomainFields, type VirtplaneClient,
 } from '@virtplane/sdk';
 import { connect } from './config.js';
-import { list, note, show } from './output.js';
+import { isJson, list, note, show } from './output.js';
 import { collect, domainId, userId } from './resolve.js';
 import { action, int } from './run.js';
 
@@ -47,7 +47,7 @@ async function waitFor(vp: VirtplaneClient, id: string, state: string, timeoutS:
     const d = await fetchDomain(vp, id);
     if (d.state === state) return d;
     if (Date.now() > deadline) throw new ApiError('TIMEOUT', `${d.name} is ${d.state}, not ${state}, after ${timeoutS} s`);
-    if (process.stderr.isTTY) process.stderr.write(`\r${d.name}: ${d.state}, waiting for ${state}…`);
+    if (process.stderr.isTTY && !isJson()) process.stderr.write(`\r${d.name}: ${d.state}, waiting for ${state}…`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -113,7 +113,7 @@ export function domainCommand(): CommandUnknownOpts {
         let { domain } = unwrap((await vp.request(CreateDomain, { input })).createDomain);
         if (opts.wait && opts.start) {
           domain = await waitFor(vp, domain.id, 'RUNNING', opts.timeout);
-          if (process.stderr.isTTY) process.stderr.write('\n');
+          if (process.stderr.isTTY && !isJson()) process.stderr.write('\n');
         }
         showDomain(domain);
       }),
@@ -177,6 +177,15 @@ export function domainCommand(): CommandUnknownOpts {
     .action(action(async (ref, user) => {
       const vp = connect();
       showDomain(unwrap((await vp.request(AssignDomain, { id: await domainId(vp, ref), userId: await userId(vp, user) })).assignDomain).domain);
+    }));
+
+  cmd
+    .command('rotate-password')
+    .description('Set a new random console password, on the running domain and in its definition')
+    .argument('<domain>', 'name or ID')
+    .action(action(async (ref) => {
+      const vp = connect();
+      show(unwrap((await vp.request(RotateConsolePassword, { id: await domainId(vp, ref) })).rotateConsolePassword).console);
     }));
 
   cmd

@@ -1,6 +1,6 @@
 /** `virtplane events`: the event log, and `--follow` to tail it across disconnects and server restarts. */
 import { Command, type CommandUnknownOpts, Option } from '@commander-js/extra-typings';
-import { DomainEvents, Events, type ResultOf, type VirtplaneClient } from '@virtplane/sdk';
+import { DomainEvents, Events, type FollowStatus, type ResultOf, type VirtplaneClient } from '@virtplane/sdk';
 import { connect } from './config.js';
 import { isJson, printJsonLine } from './output.js';
 import { collect, domainId, userId } from './resolve.js';
@@ -8,6 +8,15 @@ import { action, int } from './run.js';
 
 type Event = ResultOf<typeof DomainEvents>['domainEvents'];
 const TYPES = ['CRASHED', 'DEFINED', 'PMSUSPENDED', 'RESUMED', 'SHUTDOWN', 'STARTED', 'STOPPED', 'SUSPENDED', 'UNDEFINED'] as const;
+
+/** What `--follow` says about its connection, on standard error. */
+export function status(s: FollowStatus): void {
+  process.stderr.write(
+    s.kind === 'listening'
+      ? `virtplane: listening${s.after ? ` after ${s.after}` : ' from now on'}\n`
+      : `virtplane: disconnected (${s.reason}); reconnecting in ${(s.retryInMs / 1000).toFixed(1)} s\n`,
+  );
+}
 
 function print(e: Event): void {
   if (isJson()) printJsonLine(e);
@@ -53,12 +62,7 @@ export function eventsCommand(): CommandUnknownOpts {
       const events = vp.follow(DomainEvents, filter, (d) => d.domainEvents, {
         after: o.after ?? null,
         signal: stop.signal,
-        onStatus: (s) =>
-          process.stderr.write(
-            s.kind === 'listening'
-              ? `virtplane: listening${s.after ? ` after ${s.after}` : ' from now on'}\n`
-              : `virtplane: disconnected (${s.reason}); reconnecting in ${(s.retryInMs / 1000).toFixed(1)} s\n`,
-          ),
+        onStatus: status,
       });
       for await (const e of events) {
         print(e);

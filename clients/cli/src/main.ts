@@ -6,6 +6,7 @@ import { consoleCommand } from './console.js';
 import { domainCommand } from './domain.js';
 import { eventsCommand } from './events.js';
 import { forwardCommand, imageCommand, networkCommand } from './network.js';
+import { poolCommand } from './pool.js';
 import { exitCodesHelp, printError, setFormat } from './output.js';
 
 // A closed pipe (`virtplane events -f | head`) ends the command quietly.
@@ -30,7 +31,7 @@ const program = new Command('virtplane')
 
 for (const c of [
   ...loginCommands(), domainCommand(), eventsCommand(), consoleCommand(), userCommand(), tokenCommand(), quotaCommand(), auditCommand(),
-  networkCommand(), forwardCommand(), imageCommand(),
+  networkCommand(), forwardCommand(), imageCommand(), poolCommand(),
 ]) program.addCommand(c);
 program.addCommand(completionCommand(program));
 

@@ -6,10 +6,11 @@ import { basename } from 'node:path';
 import { Command, type CommandUnknownOpts, Option } from '@commander-js/extra-typings';
 import {
   AddImage, AddPortForward, ApiError, CreateImageUpload, CreateNetwork, DeleteNetwork, Images, Networks, PortForwards, RemoveImage,
-  RemovePortForward, SetNetworkAntiSpoofing, SetNetworkAutostart, StartNetwork, StopNetwork, unwrap,
+  RemovePortForward, SetNetworkAntiSpoofing, NetworkEvents, ImageUpload, SetNetworkAutostart, StartNetwork, StopNetwork, unwrap,
 } from '@virtplane/sdk';
 import { connect } from './config.js';
-import { isJson, list, note, show } from './output.js';
+import { isJson, list, note, printJsonLine, show } from './output.js';
+import { status } from './events.js';
 import { collect, domainId, networkId } from './resolve.js';
 import { action, int } from './run.js';
 
@@ -78,6 +79,27 @@ export function networkCommand(): CommandUnknownOpts {
     const r = unwrap((await vp.request(DeleteNetwork, { id: await networkId(vp, ref) })).deleteNetwork);
     show(r, { deletedId: r.deletedId, name: r.network?.name });
   }));
+  cmd
+    .command('events')
+    .description('Follow network lifecycle events (admins): those after --after, then live; reconnects and resumes like `virtplane events --follow`')
+    .option('--after <cursor>', 'start right after this event (default: from now on)')
+    .option('--network <network>', 'only this network (name or ID)')
+    .addOption(new Option('--type <type...>', 'only these event types').choices(['DEFINED', 'STARTED', 'STOPPED', 'UNDEFINED'] as const))
+    .option('--count <n>', 'stop after this many events', int)
+    .action(action(async (o) => {
+      const vp = connect();
+      const stop = new AbortController();
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
+      const count = o.count ?? Infinity;
+      let n = 0;
+      if (count <= 0) return;
+      const vars = { networkId: o.network ? await networkId(vp, o.network) : undefined, types: o.type };
+      for await (const e of vp.follow(NetworkEvents, vars, (d) => d.networkEvents, { after: o.after ?? null, signal: stop.signal, onStatus: status })) {
+        if (isJson()) printJsonLine(e);
+        else process.stdout.write(`${e.at} ${e.network.name} ${e.type} active=${e.network.active}${e.synthetic ? ' synthetic' : ''} cursor=${e.cursor}\n`);
+        if (++n >= count) break;
+      }
+    }));
   return cmd;
 }
 
@@ -123,6 +145,11 @@ export function imageCommand(): CommandUnknownOpts {
   }));
   cmd.command('remove').description('Withdraw an image (the file stays)').argument('<name>').action(action(async (name) => {
     show(unwrap((await connect().request(RemoveImage, { name })).removeImage).image);
+  }));
+  cmd.command('upload-status').description('An upload’s progress (PENDING, RECEIVING, DONE, FAILED, EXPIRED)').argument('<id>', 'the upload ID').action(action(async (id) => {
+    const { imageUpload } = await connect().request(ImageUpload, { id });
+    if (!imageUpload) throw new ApiError('NOT_FOUND', `no upload ${id}`);
+    show(imageUpload, { ...imageUpload, image: imageUpload.image?.name });
   }));
   cmd
     .command('upload')

@@ -159,8 +159,8 @@ export const DomainEvents = graphql(`
 `);
 
 export const NetworkEvents = graphql(`
-  subscription NetworkEvents($after: String, $networkId: ID) {
-    networkEvents(after: $after, networkId: $networkId) { cursor at type synthetic network { id name } }
+  subscription NetworkEvents($after: String, $networkId: ID, $types: [NetworkEventType!]) {
+    networkEvents(after: $after, networkId: $networkId, types: $types) { cursor at type synthetic network { id name active } }
   }
 `);
 
@@ -314,4 +314,37 @@ export const CreateImageUpload = graphql(
     createImageUpload(input: $input) { __typename ...ErrorFields ... on CreateImageUploadSuccess { upload { id name pool sizeBytes uploadUrl expiresAt } } }
   }`,
   [ErrorFields],
+);
+
+// ── storage pools (admins) ───────────────────────────────────────────────────────────────────────────────────
+
+export const StoragePoolFields = graphql(`
+  fragment StoragePoolFields on StoragePool @_unmask {
+    id name uuid type state active autostart persistent path vgName sourceDevices capacityBytes allocationBytes availableBytes definedByVirtplane
+  }
+`);
+
+export const StoragePools = graphql(
+  `
+  query StoragePools($first: Int, $after: String) {
+    storagePools(first: $first, after: $after) { totalCount edges { node { ...StoragePoolFields } } pageInfo { hasNextPage endCursor } }
+  }
+`,
+  [StoragePoolFields],
+);
+export const CreateStoragePool = graphql(
+  `mutation CreateStoragePool($input: CreateStoragePoolInput!) { createStoragePool(input: $input) { __typename ...ErrorFields ... on CreateStoragePoolSuccess { storagePool { ...StoragePoolFields } } } }`,
+  [ErrorFields, StoragePoolFields],
+);
+export const StartStoragePool = graphql(
+  `mutation StartStoragePool($id: ID!) { startStoragePool(id: $id) { __typename ...ErrorFields ... on StoragePoolActionSuccess { storagePool { ...StoragePoolFields } } } }`,
+  [ErrorFields, StoragePoolFields],
+);
+export const StopStoragePool = graphql(
+  `mutation StopStoragePool($id: ID!) { stopStoragePool(id: $id) { __typename ...ErrorFields ... on StoragePoolActionSuccess { storagePool { ...StoragePoolFields } } } }`,
+  [ErrorFields, StoragePoolFields],
+);
+export const DeleteStoragePool = graphql(
+  `mutation DeleteStoragePool($id: ID!) { deleteStoragePool(id: $id) { __typename ...ErrorFields ... on StoragePoolActionSuccess { storagePool { ...StoragePoolFields } } } }`,
+  [ErrorFields, StoragePoolFields],
 );
