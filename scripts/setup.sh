@@ -17,10 +17,10 @@ fi
 
 # chromium and tesseract-ocr: tests drive GraphiQL and the consoles in Debian's browser (playwright-core
 # downloads none) and read its screenshots; ipxe and grub (grub-mkrescue) make the guests they boot; jq for the
-# `virtplane` example script (clients/cli/examples) and its test.
+# `virtplane` example script (clients/cli/examples) and its test; tmux gives `virtplane console` a terminal in its test.
 packages=(dbus libvirt-dbus libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   dnsmasq-base nftables lvm2 xorriso iproute2 iptables ipxe iputils-ping chromium
-  grub-pc-bin grub-common mtools tesseract-ocr jq)
+  grub-pc-bin grub-common mtools tesseract-ocr jq tmux)
 
 missing=()
 for p in "${packages[@]}"; do
