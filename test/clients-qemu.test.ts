@@ -100,6 +100,19 @@ describe('virtplane on QEMU: image upload and the serial console in a terminal',
     assert.equal((JSON.parse(created.stdout) as { state: string }).state, 'RUNNING');
   });
 
+  test('on a terminal `virtplane image upload` shows its progress; in JSON mode it prints only the image', async () => {
+    const login = await runCli(['login', s!.url], { configHome: adminHome, input: ADMIN_TOKEN });
+    assert.equal(login.status, 0, login.stderr);
+    tmux('new-session', '-d', '-s', 'upload', '-x', '120', '-y', '20', '-e', `XDG_CONFIG_HOME=${adminHome}`, `${CLI_BIN} image upload ${iso} --name cli-rescue-2 --pool ${poolName}; echo VP-EXIT=$?; sleep 600`);
+    const pane = () => tmux('capture-pane', '-p', '-t', 'upload');
+    await eventually(() => Promise.resolve(/VP-EXIT=\d+/.test(pane()) ? true : null), 'the upload to end', 600);
+    const shown = pane();
+    assert.match(shown, /uploading cli-rescue-2: 100% \(\d+\.\d of \d+\.\d MiB\)/, shown);
+    assert.match(shown, /name:\s+cli-rescue-2/, shown);
+    assert.match(shown, /VP-EXIT=0/, shown);
+    tmux('kill-session', '-t', 'upload');
+  });
+
   test('`virtplane console` in a terminal: typed keys reach GRUB, Ctrl-] detaches with status 0 and restores the terminal', async () => {
     // The tenant's config directory is all the terminal gets: the token is in no command line.
     tmux('new-session', '-d', '-s', 'console', '-x', '120', '-y', '40', '-e', `XDG_CONFIG_HOME=${tenantHome}`, `${CLI_BIN} console ${guest}; echo VP-EXIT=$? TTY=$(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon); sleep 600`);
