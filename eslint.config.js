@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'data/', 'migrations/', 'web/'] },
+  { ignores: ['node_modules/', 'dist/', 'data/', 'migrations/', 'web/', 'test/fixtures/sdk-types/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -14,10 +14,11 @@ NPM_VERSION=11.21.2
 supported_node() { "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a === 22 ? (b >= 15 ? 0 : 1) : a >= 24 ? 0 : 1)' 2>/dev/null; }
 
 # chromium and tesseract-ocr: tests drive GraphiQL and the consoles in Debian's browser (playwright-core
-# downloads none) and read its screenshots; ipxe and grub (grub-mkrescue) make the guests they boot.
+# downloads none) and read its screenshots; ipxe and grub (grub-mkrescue) make the guests they boot; jq for the
+# `virtplane` example script (clients/cli/examples) and its test; tmux gives `virtplane console` a terminal in its test.
 packages=(dbus libvirt-dbus libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   dnsmasq-base nftables lvm2 xorriso iproute2 iptables ipxe iputils-ping chromium
-  grub-pc-bin grub-common mtools tesseract-ocr
+  grub-pc-bin grub-common mtools tesseract-ocr jq tmux
   g++ make python3)  # better-sqlite3 is compiled here: its install fetches no prebuilt binary
 system_node=$(command -v node || true)
 if [ -n "$system_node" ] && supported_node "$system_node" && command -v npm >/dev/null; then

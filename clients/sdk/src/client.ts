@@ -1,0 +1,276 @@
+/**
+ * VirtplaneClient: queries and mutations over HTTP with a bearer token, subscriptions over graphql-ws
+ * (`follow` reconnects with backoff and resumes after the last cursor it delivered), image uploads, and
+ * console WebSockets.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { print } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { ApiError, describeDisconnect, fromGraphQLError, type GraphQLErrorLike } from './errors.js';
+import type { TadaDocumentNode } from './graphql.js';
+
+export interface ClientOptions {
+  /** The server: `http://127.0.0.1:4000` or its endpoint `http://127.0.0.1:4000/graphql`. */
+  url: string;
+  /** An API token (`vp_…`). */
+  token: string;
+  /** Extra HTTP headers on every request. */
+  headers?: Record<string, string>;
+}
+
+/** Variables of a document, optional when it has none. */
+type VarsArg<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
+
+export type FollowStatus =
+  | { kind: 'listening'; after: string | null }
+  | { kind: 'disconnected'; reason: string; retryInMs: number };
+
+export interface FollowOptions {
+  /** Resume right after this cursor (null or omitted: from now on). */
+  after?: string | null;
+  /** Ends the iteration. */
+  signal?: AbortSignal;
+  /** Told when a subscription is in place and when a connection is lost. */
+  onStatus?: (status: FollowStatus) => void;
+  /** Reconnect delay: doubles from `minBackoffMs` up to `maxBackoffMs`; back to the minimum after 10 s connected. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface UploadProgress {
+  sentBytes: number;
+  totalBytes: number;
+}
+
+/** Normalised addresses of a server given as `http(s)://host[:port][/graphql]`. */
+export function serverUrls(url: string): { base: string; http: string; ws: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ApiError('BAD_URL', `not a URL: ${url}`);
+  }
+  if (u.protocol === 'ws:' || u.protocol === 'wss:') u.protocol = u.protocol === 'ws:' ? 'http:' : 'https:';
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ApiError('BAD_URL', `not an http(s) URL: ${url}`);
+  const path = u.pathname.replace(/\/+$/, '').replace(/\/graphql$/, '');
+  const base = `${u.origin}${path}`;
+  return { base, http: `${base}/graphql`, ws: `${base.replace(/^http/, 'ws')}/graphql` };
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done);
+  });
+
+interface GraphQLResponse {
+  data?: Record<string, unknown> | null;
+  errors?: GraphQLErrorLike[];
+}
+
+export class VirtplaneClient {
+  readonly urls: { base: string; http: string; ws: string };
+  readonly #token: string;
+  readonly #headers: Record<string, string>;
+
+  constructor(opts: ClientOptions) {
+    this.urls = serverUrls(opts.url);
+    this.#token = opts.token;
+    this.#headers = opts.headers ?? {};
+  }
+
+  /** The token is never part of what this object prints. */
+  toJSON() {
+    return { url: this.urls.http };
+  }
+
+  async #post(body: string): Promise<GraphQLResponse> {
+    let res: Response;
+    try {
+      res = await fetch(this.urls.http, {
+        method: 'POST',
+        headers: { ...this.#headers, 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${this.#token}` },
+        body,
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { message?: string } }).cause?.message;
+      throw new ApiError('UNREACHABLE', `cannot reach ${this.urls.http}: ${cause ?? describeDisconnect(err)}`);
+    }
+    const text = await res.text();
+    let parsed: GraphQLResponse;
+    try {
+      parsed = JSON.parse(text) as GraphQLResponse;
+    } catch {
+      throw new ApiError('HTTP_ERROR', `HTTP ${res.status} from ${this.urls.http}: ${text.slice(0, 200)}`);
+    }
+    if (!parsed || typeof parsed !== 'object') throw new ApiError('HTTP_ERROR', `HTTP ${res.status}: not a GraphQL answer`);
+    return parsed;
+  }
+
+  /**
+   * Runs a query or mutation. Any GraphQL error in the answer is thrown as an ApiError (its `extensions.code`);
+   * a mutation's typed errors are part of the data: see `outcome` and `unwrap`.
+   */
+  async request<R, V>(document: TadaDocumentNode<R, V>, ...[variables]: VarsArg<V>): Promise<R> {
+    const res = await this.#post(JSON.stringify({ query: print(document), variables: variables ?? {} }));
+    if (res.errors?.length) throw fromGraphQLError(res.errors[0]!);
+    if (!res.data) throw new ApiError('NO_RESULT', 'the server answered no data');
+    return res.data as R;
+  }
+
+  /** Like `request`, but answers the data beside the errors (root fields that failed are null). */
+  async requestPartial<R, V>(document: TadaDocumentNode<R, V>, ...[variables]: VarsArg<V>): Promise<{ data: R | null; errors: ApiError[] }> {
+    const res = await this.#post(JSON.stringify({ query: print(document), variables: variables ?? {} }));
+    return { data: (res.data ?? null) as R | null, errors: (res.errors ?? []).map(fromGraphQLError) };
+  }
+
+  /** A graphql-ws client for this server (one connection, no retries: `follow` does its own). */
+  wsClient(): Client {
+    return createClient({
+      url: this.urls.ws,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: true,
+      connectionParams: { authorization: `Bearer ${this.#token}` },
+    });
+  }
+
+  /**
+   * Follows a subscription whose events carry a `cursor` and which takes `after` (domainEvents, networkEvents):
+   * yields each event once, in order. When the connection drops (server restart, network, slow-consumer close)
+   * it reconnects with backoff and resubscribes after the last cursor it yielded: the server replays what was
+   * missed, so nothing is lost or repeated. A GraphQL error (e.g. CURSOR_EXPIRED, FORBIDDEN) or a refused token
+   * (close 4403) ends the iteration with an ApiError.
+   */
+  async *follow<R, V extends { after?: string | null }, E extends { cursor: string }>(
+    document: TadaDocumentNode<R, V>,
+    variables: Omit<V, 'after'>,
+    pick: (data: R) => E,
+    opts: FollowOptions = {},
+  ): AsyncGenerator<E, void, undefined> {
+    const min = opts.minBackoffMs ?? 250;
+    const max = opts.maxBackoffMs ?? 10_000;
+    const query = print(document);
+    let cursor = opts.after ?? null;
+    let backoff = min;
+    const queue: ({ event: E } | { error: ApiError } | { closed: string })[] = [];
+    let wake: (() => void) | null = null;
+    const push = (item: (typeof queue)[number]) => {
+      queue.push(item);
+      wake?.();
+    };
+    while (!opts.signal?.aborted) {
+      const client = this.wsClient();
+      const started = Date.now();
+      const onAbort = () => push({ closed: 'aborted' });
+      opts.signal?.addEventListener('abort', onAbort);
+      const unsubscribe = client.subscribe<R>(
+        { query, variables: { ...variables, after: cursor } },
+        {
+          next: (r) => {
+            if (r.errors?.length) return push({ error: fromGraphQLError(r.errors[0] as GraphQLErrorLike) });
+            if (r.data) push({ event: pick(r.data) });
+          },
+          error: (err) => {
+            if (Array.isArray(err)) return push({ error: fromGraphQLError(err[0] as GraphQLErrorLike) });
+            const code = (err as { code?: unknown } | null)?.code;
+            if (code === 4403) return push({ error: new ApiError('UNAUTHENTICATED', 'the server refused the token') });
+            push({ closed: describeDisconnect(err) });
+          },
+          complete: () => push({ closed: 'the server ended the subscription' }),
+        },
+      );
+      // A round trip on the same connection: once it answers, the subscription is in place.
+      const listening = cursor;
+      client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: () => {}, complete: () => opts.onStatus?.({ kind: 'listening', after: listening }) });
+      let closed: string | null = null;
+      try {
+        while (closed === null) {
+          const item = queue.shift();
+          if (!item) {
+            await new Promise<void>((r) => (wake = r));
+            wake = null;
+            continue;
+          }
+          if ('error' in item) throw item.error;
+          if ('closed' in item) {
+            closed = item.closed;
+            break;
+          }
+          cursor = item.event.cursor;
+          yield item.event;
+        }
+      } finally {
+        opts.signal?.removeEventListener('abort', onAbort);
+        unsubscribe();
+        await client.dispose();
+      }
+      queue.length = 0;
+      if (opts.signal?.aborted) return;
+      backoff = Date.now() - started > 10_000 ? min : backoff;
+      opts.onStatus?.({ kind: 'disconnected', reason: closed, retryInMs: backoff });
+      await sleep(backoff, opts.signal);
+      backoff = Math.min(backoff * 2, max);
+    }
+  }
+
+  /**
+   * PUTs a file to an upload URL from `createImageUpload` (relative to the server); `onProgress` is called as
+   * bytes go out. Answers the server's JSON (`{ image }`); a refusal is an ApiError with the HTTP status.
+   */
+  async uploadFile(uploadUrl: string, path: string, onProgress?: (p: UploadProgress) => void): Promise<unknown> {
+    const { size } = await stat(path);
+    let sent = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        sent += chunk.length;
+        onProgress?.({ sentBytes: sent, totalBytes: size });
+        cb(null, chunk);
+      },
+    });
+    const body = Readable.toWeb(createReadStream(path).pipe(counter)) as ReadableStream<Uint8Array>;
+    const url = new URL(uploadUrl, `${this.urls.base}/`).toString();
+    // `duplex` (required by Node's fetch for a streamed body) is not in the DOM RequestInit type yet.
+    const init: RequestInit & { duplex: 'half' } = {
+        method: 'PUT',
+        headers: { ...this.#headers, authorization: `Bearer ${this.#token}`, 'content-length': String(size), 'content-type': 'application/octet-stream' },
+        body,
+        duplex: 'half',
+      };
+    let res: Response;
+    try {
+      res = await fetch(url, init);
+    } catch (err) {
+      const cause = (err as { cause?: { message?: string } }).cause?.message;
+      throw new ApiError('UNREACHABLE', `upload to ${url} failed: ${cause ?? describeDisconnect(err)}`);
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    if (!res.ok) {
+      const err = (json as { error?: unknown; message?: unknown } | null) ?? {};
+      const message = typeof err.error === 'string' ? err.error : typeof err.message === 'string' ? err.message : text.slice(0, 200);
+      const code = { 400: 'VALIDATION', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE' }[res.status] ?? 'HTTP_ERROR';
+      throw new ApiError(code, `upload refused (HTTP ${res.status}): ${message}`);
+    }
+    return json;
+  }
+
+  /** Opens a console WebSocket from a ticket's `websocketUrl` (binary frames both ways). */
+  openConsole(websocketUrl: string): WebSocket {
+    return new WebSocket(new URL(websocketUrl, this.urls.base.replace(/^http/, 'ws') + '/').toString());
+  }
+}
