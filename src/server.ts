@@ -14,12 +14,11 @@ import type { Context } from './graphql/context.js';
 import { InvalidPageArgsError } from './graphql/connection.js';
 import { admitBody } from './http-guard.js';
 import { useSharedSubscriptionExecution } from './graphql/shared-execution.js';
-import { bearerToken } from './services/auth.js';
+import { bearerToken, type Viewer } from './services/access/index.js';
 import { ServiceError } from './services/errors.js';
-import { SlowSubscriberError, StreamError } from './services/event-hub.js';
+import { SlowSubscriberError, StreamError } from './services/events/index.js';
 import type { Services } from './services/registry.js';
-import type { StorageHealth } from './services/storage-health.js';
-import type { Viewer } from './services/viewer.js';
+import type { StorageHealth } from './services/instance/index.js';
 import { handleUpload, isUploadRequest } from './upload-route.js';
 import { serveGraphqlWs, SLOW_CONSUMER_CLOSE_CODE } from './ws-transport.js';
 

@@ -9,7 +9,7 @@ import { getDomainXml } from '../src/libvirt/domain.js';
 import { deleteDhcpHost } from '../src/libvirt/network.js';
 import { createVolume, deleteVolume, listVolumes, lookupPool, lookupVolume, readVolume } from '../src/libvirt/storage.js';
 import type { DomainRecord } from '../src/libvirt/types.js';
-import { eui64Address, formatIp } from '../src/services/addresses.js';
+import { eui64Address, formatIp } from '../src/services/network/addresses.js';
 import { TEST_DRIVER } from './helpers/libvirt-stack.js';
 import { ADMIN_TOKEN, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 import { addTenant, eventually } from './helpers/tenants.js';

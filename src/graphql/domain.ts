@@ -1,6 +1,6 @@
 import { DOMAIN_STATES } from '../libvirt/constants.js';
 import type { DomainDisk, DomainGraphics, DomainInterface, DomainRecord } from '../libvirt/types.js';
-import { shownName } from '../services/domain-names.js';
+import { shownName } from '../services/domains/index.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { GraphicsTypeEnum } from './console.js';

@@ -1,5 +1,5 @@
 import { DOMAIN_EVENT_DETAIL_NAMES, DOMAIN_EVENT_TYPES, NETWORK_EVENT_TYPES } from '../libvirt/constants.js';
-import { snapshotOf, type DomainLifecycleEvent, type NetworkLifecycleEvent } from '../services/events.js';
+import { snapshotOf, type DomainLifecycleEvent, type NetworkLifecycleEvent } from '../services/events/index.js';
 import { builder } from './builder.js';
 import type { Context } from './context.js';
 import { InvalidPageArgsError, pageSize, refuseBackwardPaging } from './connection.js';

@@ -1,0 +1,8 @@
+/** The events module's public face: other modules import from here only (test/layers.test.ts). */
+export { EventCursors } from './cursors.js';
+export { DomainEventService } from './domain-events.js';
+export { SlowSubscriberError, StreamError } from './hub.js';
+export { EventLog } from './log.js';
+export { type DomainLifecycleEvent, type EventSink, isSnapshot, type NetworkLifecycleEvent, snapshotOf } from './records.js';
+export { EventStream } from './stream.js';
+export { SubscriptionRegistry } from './subscriptions.js';

@@ -1,0 +1,366 @@
+import { randomBytes } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
+import type { Db } from '../../db/index.js';
+import { ipAllocations, macLeases } from '../../db/schema.js';
+import type { LibvirtBus } from '../../libvirt/bus.js';
+import { LibvirtError } from '../../libvirt/errors.js';
+import { addDhcpHost, deleteDhcpHost } from '../../libvirt/network.js';
+import type { CleanTrafficParams, DomainRecord, NetworkAddress, NetworkRecord } from '../../libvirt/types.js';
+import { allocationPool, countFree, eui64Address, firstFree, formatIp, parseIp, type Pool } from './addresses.js';
+import { type AccessPolicy, isAdmin, type Viewer } from '../access/index.js';
+import { AddressExhaustedError, fromLibvirt, NotFoundError, ValidationError } from '../errors.js';
+import type { LibvirtSync, StateCache } from '../sync/index.js';
+import type { NetworkService } from './networks.js';
+
+/** How a NIC's IPv4 reaches the guest: from the network's DHCP (pinned to its MAC), or configured by hand. */
+export const IPV4_ASSIGNMENTS = ['DHCP', 'STATIC'] as const;
+export type Ipv4Assignment = (typeof IPV4_ASSIGNMENTS)[number];
+/**
+ * How a NIC's IPv6 reaches the guest: SLAAC when it is the EUI-64 address of the NIC's MAC in the network's
+ * /64 (what a guest autoconfiguring from the router advertisement forms by itself), else configured by hand.
+ */
+export const IPV6_ASSIGNMENTS = ['SLAAC', 'STATIC'] as const;
+export type Ipv6Assignment = (typeof IPV6_ASSIGNMENTS)[number];
+
+/** The addresses of one NIC, as IPAM keeps them. */
+export interface NicAddresses {
+  mac: string;
+  networkUuid: string;
+  domainUuid: string;
+  ipv4: string | null;
+  ipv6: string | null;
+  /** Whether the network's DHCP hosts hold the IPv4 for this MAC (as libvirt last showed them, and our own pins since). */
+  pinned: boolean;
+  /** Null without an IPv4. DHCP exactly when pinned. */
+  ipv4Assignment: Ipv4Assignment | null;
+  /** Null without an IPv6. */
+  ipv6Assignment: Ipv6Assignment | null;
+}
+
+/** The MAC's EUI-64 address in the network's IPv6 subnet when that is a /64 (SLAAC works only there), else null. */
+function slaacAddress(network: NetworkRecord | undefined, mac: string): string | null {
+  if (!network?.ipv6 || network.ipv6.prefix !== 64) return null;
+  const ip = eui64Address(network.ipv6.address, mac);
+  return ip ? formatIp(ip) : null;
+}
+
+/** How each address of an allocation reaches its guest, from the network as cached. */
+function assignments(network: NetworkRecord | undefined, a: { mac: string; ipv4: string | null; ipv6: string | null; pinned: boolean }) {
+  return {
+    ipv4Assignment: a.ipv4 ? (a.pinned ? 'DHCP' : 'STATIC') : null,
+    // An allocation made before addresses followed the MAC (a sequential ::2 on a /64) stays valid, as STATIC.
+    ipv6Assignment: a.ipv6 ? (a.ipv6 === slaacAddress(network, a.mac) ? 'SLAAC' : 'STATIC') : null,
+  } as const;
+}
+
+export interface Lease extends NicAddresses {
+  /** The domain, when it exists in libvirt and the viewer may see it. */
+  domain: DomainRecord | null;
+}
+
+const MAC = /^52:54:00(:[0-9a-f]{2}){3}$/;
+const MAC_ATTEMPTS = 64;
+
+/** The network with (or without) the DHCP host `host` in its IPv4 section, as virNetworkUpdate left it. */
+function withDhcpHost(network: NetworkRecord, host: { mac: string; ip: string }, present: boolean): NetworkRecord {
+  if (!network.ipv4) return network;
+  const hosts = network.ipv4.dhcpHosts;
+  const same = (h: { mac: string | null; ip: string }) => h.mac?.toLowerCase() === host.mac && h.ip === host.ip;
+  if (hasDhcpHost(network, host.mac, host.ip) === present) return network; // a re-read committed before this already shows it
+  const dhcpHosts = present ? [...hosts, { mac: host.mac, name: null, ip: host.ip }] : hosts.filter((h) => !same(h));
+  return { ...network, ipv4: { ...network.ipv4, dhcpHosts } };
+}
+
+/** Each network copy's DHCP hosts as `mac|ip` keys, built once: copies are replaced, never changed. */
+const dhcpHostKeys = new WeakMap<NetworkRecord, Set<string>>();
+
+/** Whether the network (as cached) holds a DHCP host for this MAC and IPv4. Cheap: a domain list asks per NIC. */
+function hasDhcpHost(network: NetworkRecord | undefined, mac: string, ip: string | null): boolean {
+  if (!ip || !network?.ipv4) return false;
+  let keys = dhcpHostKeys.get(network);
+  if (!keys) {
+    keys = new Set(network.ipv4.dhcpHosts.map((h) => `${h.mac?.toLowerCase()}|${h.ip}`));
+    dhcpHostKeys.set(network, keys);
+  }
+  return keys.has(`${mac}|${ip}`);
+}
+
+/**
+ * The statements every create and delete runs, prepared once. They are prepared on the one connection a
+ * better-sqlite3 transaction runs on, so inside `db.transaction(...)` they take part in that transaction.
+ */
+function prepareStatements(db: Db) {
+  const mac = sql.placeholder('mac');
+  const domainUuid = sql.placeholder('domainUuid');
+  const p = (name: string) => sql.placeholder(name);
+  return {
+    macLease: db.select({ mac: macLeases.mac }).from(macLeases).where(eq(macLeases.mac, mac)).prepare(),
+    insertMacLease: db.insert(macLeases).values({ mac, domainUuid }).prepare(),
+    allocationByMac: db.select().from(ipAllocations).where(eq(ipAllocations.mac, mac)).prepare(),
+    allocationsOnNetwork: db.select().from(ipAllocations).where(eq(ipAllocations.networkUuid, p('networkUuid'))).prepare(),
+    allocationsOfDomain: db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).prepare(),
+    insertAllocation: db
+      .insert(ipAllocations)
+      .values({ mac, networkUuid: p('networkUuid'), domainUuid, ipv4: p('ipv4'), ipv6: p('ipv6') })
+      .prepare(),
+    deleteAllocationsOfDomain: db.delete(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).prepare(),
+    deleteMacLeasesOfDomain: db.delete(macLeases).where(eq(macLeases.domainUuid, domainUuid)).prepare(),
+    macLeasesOfDomain: db.select({ mac: macLeases.mac }).from(macLeases).where(eq(macLeases.domainUuid, domainUuid)).prepare(),
+  };
+}
+
+/**
+ * Address management: unique MACs, one IPv4 and one IPv6 per NIC, pinned in the network's DHCP hosts.
+ *
+ * The provisioning flow is: `allocateMac` → `allocate` (both in the create's one SQLite transaction, so two
+ * requests can never take the same address) → `pin(mac)` → define the domain with `cleanTrafficFor(mac)` in its
+ * NIC. On failure or when the domain is deleted: `unpin`, then `forget` (which takes the caller's own writes
+ * into its transaction); `release` does both, for addresses alone.
+ */
+export class IpamService {
+  private readonly q: ReturnType<typeof prepareStatements>;
+
+  constructor(
+    private readonly bus: LibvirtBus,
+    private readonly db: Db,
+    private readonly cache: StateCache,
+    private readonly networks: NetworkService,
+    private readonly sync: LibvirtSync,
+    private readonly access: AccessPolicy,
+  ) {
+    this.q = prepareStatements(db);
+  }
+
+  private readonly releaseHooks: ((domainUuid: string) => Promise<void>)[] = [];
+
+  /** Runs `fn` after a domain's addresses are released (the port forwards to it go with them). */
+  onRelease(fn: (domainUuid: string) => Promise<void>): void {
+    this.releaseHooks.push(fn);
+  }
+
+  /** A MAC in QEMU's 52:54:00 range that no lease and no known domain uses; leased to `domainUuid` until release. */
+  allocateMac(domainUuid: string): string {
+    const inUse = new Set<string>();
+    for (const d of this.cache.domains.values()) for (const i of d.interfaces) if (i.mac) inUse.add(i.mac.toLowerCase());
+    return this.db.transaction(() => {
+      for (let i = 0; i < MAC_ATTEMPTS; i++) {
+        const mac = `52:54:00:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+        if (inUse.has(mac) || this.q.macLease.get({ mac })) continue;
+        this.q.insertMacLease.run({ mac, domainUuid });
+        return mac;
+      }
+      throw new AddressExhaustedError('no unused MAC address found');
+    });
+  }
+
+  /**
+   * Takes one free IPv4 (from the DHCP range, else the subnet) and one IPv6 of the network for `mac`, in one
+   * transaction. The IPv6 is the MAC's EUI-64 address when the subnet is a /64 (the guest configures it by
+   * SLAAC; MACs are unique, so are these), else the first free one of the subnet (the guest must be given it).
+   * A MAC that already has addresses on that network gets them back.
+   * ADDRESS_EXHAUSTED when either family has none left; then nothing is recorded.
+   */
+  allocate(req: { networkUuid: string; domainUuid: string; mac?: string | null }): NicAddresses {
+    const network = this.cache.networks.get(req.networkUuid);
+    if (!network) throw new NotFoundError('network', req.networkUuid);
+    const mac = req.mac?.toLowerCase() ?? this.allocateMac(req.domainUuid);
+    if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) throw new ValidationError(`not a MAC address: ${mac}`, 'mac');
+    const pools = { ipv4: this.poolOf(network.ipv4), ipv6: this.poolOf(network.ipv6) };
+    return this.db.transaction(() => {
+      const existing = this.q.allocationByMac.get({ mac });
+      if (existing) {
+        if (existing.networkUuid !== network.uuid) throw new ValidationError(`MAC ${mac} already has addresses on another network`, 'mac');
+        return this.row(existing);
+      }
+      const rows = this.q.allocationsOnNetwork.all({ networkUuid: network.uuid });
+      const pick = (family: 'ipv4' | 'ipv6'): string | null => {
+        const pool = pools[family];
+        if (!pool) return null;
+        const taken = this.takenIn(network[family], rows.map((r) => r[family]));
+        const ip = firstFree(pool.ranges, taken, pool.excluded);
+        if (!ip) throw new AddressExhaustedError(`network ${network.name} has no free ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address left`);
+        return formatIp(ip);
+      };
+      const ipv4 = pick('ipv4');
+      const ipv6 = this.slaacIfFree(network, mac, rows.map((r) => r.ipv6)) ?? pick('ipv6');
+      if (MAC.test(mac) && !this.q.macLease.get({ mac })) {
+        this.q.insertMacLease.run({ mac, domainUuid: req.domainUuid });
+      }
+      const created = { mac, networkUuid: network.uuid, domainUuid: req.domainUuid, ipv4, ipv6 };
+      this.q.insertAllocation.run(created);
+      const pinned = hasDhcpHost(network, mac, ipv4);
+      return { ...created, pinned, ...assignments(network, { mac, ipv4, ipv6, pinned }) };
+    });
+  }
+
+  /** Whether `pin` has anything to do for this allocation: an IPv4 on a cached network with DHCP, not pinned yet. */
+  needsPin(alloc: NicAddresses): boolean {
+    const network = this.cache.networks.get(alloc.networkUuid);
+    return !alloc.pinned && !!alloc.ipv4 && !!network?.ipv4?.dhcpRanges.length;
+  }
+
+  /**
+   * Pins the MAC's IPv4 as a DHCP host of its network (libvirt ip-dhcp-host add; live and config when the
+   * network runs, config otherwise). A network without DHCP has nothing to pin. Idempotent. Whether it is
+   * pinned is read from the network's DHCP hosts, not recorded: a pin costs no SQLite commit.
+   */
+  async pin(mac: string): Promise<NicAddresses> {
+    const alloc = this.addressesOf(mac);
+    if (!alloc) throw new NotFoundError('address allocation', mac);
+    const network = this.cache.networks.get(alloc.networkUuid);
+    if (!network) throw new NotFoundError('network', alloc.networkUuid);
+    if (!this.needsPin(alloc)) return alloc;
+    const host = { mac: alloc.mac, ip: alloc.ipv4! }; // needsPin: it has an IPv4
+    try {
+      await addDhcpHost(this.bus, network, host);
+    } catch (err) {
+      throw fromLibvirt(err, { kind: 'network', id: network.uuid });
+    }
+    // virNetworkUpdate sends no event: the cache learns of the new host from us.
+    await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, host, true));
+    return { ...alloc, pinned: true, ipv4Assignment: 'DHCP' };
+  }
+
+  /** Unpins and forgets every address and MAC of a domain. A DHCP entry or network already gone is fine. */
+  async release(domainUuid: string): Promise<void> {
+    await this.unpin(domainUuid);
+    await this.forget(domainUuid);
+  }
+
+  /** Removes the domain's DHCP host entries from their networks (the first half of `release`). */
+  async unpin(domainUuid: string): Promise<void> {
+    const rows = this.q.allocationsOfDomain.all({ domainUuid });
+    for (const r of rows) {
+      const network = this.cache.networks.get(r.networkUuid);
+      if (!network || !r.ipv4 || !hasDhcpHost(network, r.mac, r.ipv4)) continue;
+      try {
+        await deleteDhcpHost(this.bus, network, { mac: r.mac, ip: r.ipv4 });
+      } catch (err) {
+        // Usually unpinned by hand already or the network redefined: the entry is gone, which is what we want.
+        if (!(err instanceof LibvirtError) || err.kind === 'UNAVAILABLE') throw fromLibvirt(err);
+        // Whatever libvirt kept (e.g. the network stopped meanwhile), the cache must show it: the address counts
+        // as taken while some DHCP host entry still names it.
+        await this.sync.refreshNetwork(network.path).catch(() => undefined);
+        continue;
+      }
+      await this.sync.amendNetwork(network.path, (n) => withDhcpHost(n, { mac: r.mac, ip: r.ipv4! }, false));
+    }
+  }
+
+  /**
+   * Forgets the domain's addresses and MAC, free for other domains from now on (the second half of `release`).
+   * What hangs on the addresses goes first (the release hooks: port forwards); then the rows, in one
+   * transaction with `alongside` (a caller's own writes that belong with them), whose result it answers with.
+   */
+  async forget<T = void>(domainUuid: string, alongside: () => T = () => undefined as T): Promise<T> {
+    for (const fn of this.releaseHooks) await fn(domainUuid);
+    return this.db.transaction(
+      () => {
+        this.q.deleteAllocationsOfDomain.run({ domainUuid });
+        this.q.deleteMacLeasesOfDomain.run({ domainUuid });
+        return alongside();
+      },
+      { behavior: 'immediate' },
+    );
+  }
+
+  /** Whether the domain holds a MAC lease or an address. */
+  holdsAny(domainUuid: string): boolean {
+    return this.q.macLeasesOfDomain.all({ domainUuid }).length > 0 || this.q.allocationsOfDomain.all({ domainUuid }).length > 0;
+  }
+
+  /** Domains holding a MAC lease or an address (for reconciliation against the domains libvirt has). */
+  leaseholders(): Set<string> {
+    const out = new Set<string>();
+    for (const r of this.db.select({ d: macLeases.domainUuid }).from(macLeases).all()) out.add(r.d);
+    for (const r of this.db.select({ d: ipAllocations.domainUuid }).from(ipAllocations).all()) out.add(r.d);
+    return out;
+  }
+
+  addressesOf(mac: string): NicAddresses | null {
+    const r = this.q.allocationByMac.get({ mac: mac.toLowerCase() });
+    return r ? this.row(r) : null;
+  }
+
+  /** The domain's allocation with an IPv4 (its first NIC that has one), e.g. the target of a port forward. */
+  primaryIpv4(domainUuid: string): NicAddresses | null {
+    const rows = this.db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).all();
+    const r = rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.mac.localeCompare(b.mac)).find((x) => x.ipv4);
+    return r ? this.row(r) : null;
+  }
+
+  private row(r: typeof ipAllocations.$inferSelect): NicAddresses {
+    const network = this.cache.networks.get(r.networkUuid);
+    const pinned = hasDhcpHost(network, r.mac, r.ipv4);
+    return { mac: r.mac, networkUuid: r.networkUuid, domainUuid: r.domainUuid, ipv4: r.ipv4, ipv6: r.ipv6, pinned, ...assignments(network, { ...r, pinned }) };
+  }
+
+  /**
+   * The MAC's SLAAC address on the network, unless something holds it already (the host's own address, a
+   * hand-made allocation, a DHCP host someone pinned): then the caller falls back to a STATIC one.
+   */
+  private slaacIfFree(network: NetworkRecord, mac: string, ours: (string | null)[]): string | null {
+    const slaac = slaacAddress(network, mac);
+    if (!slaac || !network.ipv6) return null;
+    const value = parseIp(slaac)!.value;
+    const host = parseIp(network.ipv6.address)?.value;
+    return value === host || this.takenIn(network.ipv6, ours).has(value) ? null : slaac;
+  }
+
+  allocations(): NicAddresses[] {
+    return this.db.select().from(ipAllocations).all().map((r) => this.row(r));
+  }
+
+  /**
+   * What the provisioning flow puts into the NIC's `<filterref>` (see libvirt/xml/nwfilter.ts), or null when
+   * the network's anti-spoofing is off or the driver has no nwfilter support.
+   */
+  cleanTrafficFor(mac: string): CleanTrafficParams | null {
+    const alloc = this.addressesOf(mac);
+    if (!alloc) throw new NotFoundError('address allocation', mac);
+    const s = this.networks.antiSpoofing(alloc.networkUuid);
+    if (!s.enabled || !s.supported) return null;
+    return { ipv4: alloc.ipv4 ? [alloc.ipv4] : [], ipv6: alloc.ipv6 ? [alloc.ipv6] : [] };
+  }
+
+  /** The network's allocations: all for admins, only those of the viewer's own domains for tenants. */
+  leases(viewer: Viewer, networkUuid: string): Lease[] {
+    const rows = this.db.select().from(ipAllocations).where(eq(ipAllocations.networkUuid, networkUuid)).all();
+    const out: Lease[] = [];
+    for (const r of rows) {
+      const domain = this.cache.domains.get(r.domainUuid) ?? null;
+      const visible = isAdmin(viewer) || (domain !== null && this.access.canSeeDomain(viewer, domain));
+      if (visible) out.push({ ...this.row(r), domain: domain && this.access.canSeeDomain(viewer, domain) ? domain : null });
+    }
+    const key = (l: Lease) => (l.ipv4 ? (parseIp(l.ipv4)?.value ?? 0n) : -1n);
+    return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.mac.localeCompare(b.mac)));
+  }
+
+  /** How many IPv4 addresses the network can still hand out (null when it has no IPv4). */
+  /** IPv4 addresses still free for new NICs: admins only (null for tenants) and null for networks without IPv4. */
+  freeIpv4(viewer: Viewer, network: NetworkRecord): number | null {
+    if (!isAdmin(viewer)) return null;
+    const pool = this.poolOf(network.ipv4);
+    if (!pool) return null;
+    const rows = this.db
+      .select({ ipv4: ipAllocations.ipv4 })
+      .from(ipAllocations)
+      .where(eq(ipAllocations.networkUuid, network.uuid))
+      .all();
+    return Number(countFree(pool.ranges, this.takenIn(network.ipv4, rows.map((r) => r.ipv4)), pool.excluded));
+  }
+
+  private poolOf(address: NetworkAddress | null): Pool | null {
+    return address ? allocationPool(address.address, address.prefix, address.dhcpRanges) : null;
+  }
+
+  /** Addresses in use: our allocations plus DHCP hosts someone else pinned in the network. */
+  private takenIn(address: NetworkAddress | null, ours: (string | null)[]): Set<bigint> {
+    const taken = new Set<bigint>();
+    for (const text of [...ours, ...(address?.dhcpHosts.map((h) => h.ip) ?? [])]) {
+      const ip = text ? parseIp(text) : null;
+      if (ip) taken.add(ip.value);
+    }
+    return taken;
+  }
+}

@@ -1,0 +1,321 @@
+import { eq, sql } from 'drizzle-orm';
+import type { Db } from '../../db/index.js';
+import { ipAllocations, networkSettings } from '../../db/schema.js';
+import type { LibvirtBus } from '../../libvirt/bus.js';
+import { defineNetwork, networkActions, setNetworkAutostart } from '../../libvirt/network.js';
+import { installCleanTrafficFilters } from '../../libvirt/nwfilter.js';
+import type { HostObjects } from '../instance/index.js';
+import type { NetworkRecord, NetworkSpec } from '../../libvirt/types.js';
+import { formatIp, isValidPrefix, overlaps, parseIp, rangeWithin, subnetOf, type Family, type IpRange } from './addresses.js';
+import type { AccessPolicy, Viewer } from '../access/index.js';
+import { ConflictError, fromLibvirt, InUseError, InvalidStateError, NotFoundError, ValidationError } from '../errors.js';
+import type { LibvirtSync, StateCache } from '../sync/index.js';
+
+export interface CreateNetworkInput {
+  name: string;
+  forwardMode: NetworkSpec['forwardMode'];
+  forwardDevice?: string | null;
+  bridge: string;
+  ipv4?: { address: string; prefix: number; dhcpRange?: { start: string; end: string } | null } | null;
+  ipv6?: { address: string; prefix: number } | null;
+  autostart?: boolean | null;
+  /** Start the network right after defining it. */
+  start?: boolean | null;
+}
+
+/** What virtplane adds to a libvirt network: its anti-spoofing setting and whether the driver can honour it. */
+export interface AntiSpoofingView {
+  enabled: boolean;
+  supported: boolean;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
+/** Linux interface names: at most 15 bytes, no '/', ':', whitespace; we also keep to a portable alphabet. */
+const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+
+function subnetsOf(n: { ipv4: { address: string; prefix: number } | null; ipv6: { address: string; prefix: number } | null }): IpRange[] {
+  const out: IpRange[] = [];
+  for (const a of [n.ipv4, n.ipv6]) {
+    const ip = a && parseIp(a.address);
+    if (ip && isValidPrefix(ip.family, a.prefix)) out.push(subnetOf(ip, a.prefix));
+  }
+  return out;
+}
+
+/**
+ * Networks: read by everyone (tenants pick one for their NICs), defined and driven by admins. Mutations
+ * answer from the state the sync pipeline committed after the change.
+ */
+export class NetworkService {
+  private nwfilter = false;
+  /** The create in progress, if any: the next waits for it (see `create`). */
+  private creating: Promise<unknown> = Promise.resolve();
+  /** Read for every NIC a create makes (anti-spoofing) and for every OPEN network shown: prepared once. */
+  private readonly settingsOf;
+
+  constructor(
+    private readonly bus: LibvirtBus,
+    private readonly driverPath: string,
+    private readonly db: Db,
+    private readonly cache: StateCache,
+    private readonly sync: LibvirtSync,
+    private readonly access: AccessPolicy,
+    /** Whether NAT networks are run by virtplane (nftables on) rather than by libvirt's own NAT mode. */
+    private readonly managedNat = false,
+    /** This instance's nwfilter names and its record of the networks it made (for `npm run remove`). */
+    private readonly instance: { nwfilterPrefix?: string; hostObjects?: HostObjects } = {},
+  ) {
+    this.settingsOf = db.select().from(networkSettings).where(eq(networkSettings.networkUuid, sql.placeholder('networkUuid'))).prepare();
+  }
+
+  private readonly natListeners: (() => void)[] = [];
+
+  /** Called whenever a virtplane NAT network appears or goes, so the firewall can be rewritten. */
+  onNatChange(listener: () => void): void {
+    this.natListeners.push(listener);
+  }
+
+  /**
+   * The forward mode users see. A virtplane NAT network is an `open` network to libvirt, NAT to everyone
+   * else: its masquerade and port forwards live in virtplane's nftables table.
+   */
+  forwardModeOf(network: NetworkRecord): NetworkRecord['forwardMode'] {
+    if (network.forwardMode !== 'OPEN') return network.forwardMode;
+    return this.settings(network.uuid)?.managedNat ? 'NAT' : 'OPEN';
+  }
+
+  /** The subnets virtplane masquerades: every virtplane NAT network libvirt still has. */
+  natSubnets(): { uuid: string; network: string; prefix: number; bridge: string }[] {
+    const out = [];
+    for (const row of this.db.select().from(networkSettings).where(eq(networkSettings.managedNat, true)).all()) {
+      const n = this.cache.networks.get(row.networkUuid);
+      const ip = n?.ipv4 ? parseIp(n.ipv4.address) : null;
+      if (!n || !ip || !n.bridge) continue;
+      out.push({ uuid: n.uuid, network: formatIp({ family: ip.family, value: subnetOf(ip, n.ipv4!.prefix).first }), prefix: n.ipv4!.prefix, bridge: n.bridge });
+    }
+    return out;
+  }
+
+  /** virtplane's own settings of a network, when it has any. */
+  private settings(networkUuid: string) {
+    return this.settingsOf.get({ networkUuid });
+  }
+
+  private natChanged(): void {
+    for (const l of this.natListeners) l();
+  }
+
+  /**
+   * Asks the driver once whether it can filter NICs (the test driver cannot) and, where it can, defines
+   * virtplane's anti-spoofing filters. A failed probe reports "unsupported" rather than stopping the server.
+   */
+  async probe(onError: (err: unknown) => void = () => {}): Promise<void> {
+    try {
+      this.nwfilter = await installCleanTrafficFilters(this.bus, this.driverPath, this.instance.nwfilterPrefix);
+    } catch (err) {
+      this.nwfilter = false;
+      onError(err);
+    }
+  }
+
+  list(_viewer: Viewer): readonly NetworkRecord[] {
+    return this.cache.sortedNetworks();
+  }
+
+  get(_viewer: Viewer, uuid: string): NetworkRecord {
+    const n = this.cache.networks.get(uuid);
+    if (!n) throw new NotFoundError('network', uuid);
+    return n;
+  }
+
+  find(_viewer: Viewer, uuid: string): NetworkRecord | null {
+    return this.cache.networks.get(uuid) ?? null;
+  }
+
+  byName(name: string): NetworkRecord | undefined {
+    for (const n of this.cache.networks.values()) if (n.name === name) return n;
+    return undefined;
+  }
+
+  antiSpoofing(networkUuid: string): AntiSpoofingView {
+    return { enabled: this.settings(networkUuid)?.antiSpoofing ?? true, supported: this.nwfilter };
+  }
+
+  setAntiSpoofing(viewer: Viewer, uuid: string, enabled: boolean): NetworkRecord {
+    this.access.requireAdmin(viewer);
+    const network = this.get(viewer, uuid);
+    this.db
+      .insert(networkSettings)
+      .values({ networkUuid: uuid, antiSpoofing: enabled })
+      .onConflictDoUpdate({ target: networkSettings.networkUuid, set: { antiSpoofing: enabled } })
+      .run();
+    return network;
+  }
+
+  /**
+   * Defines (and optionally starts) a network. Creates run one at a time: each is checked against the cache,
+   * which learns of a network only once its define has been re-read, so two at once would both pass the
+   * overlap and bridge checks.
+   */
+  create(viewer: Viewer, input: CreateNetworkInput): Promise<NetworkRecord> {
+    this.access.requireAdmin(viewer);
+    const run = this.creating.then(() => this.createNow(input));
+    this.creating = run.catch(() => undefined);
+    return run;
+  }
+
+  private async createNow(input: CreateNetworkInput): Promise<NetworkRecord> {
+    const spec = this.validate(input);
+    // libvirt's own NAT mode rejects every new connection into the network, port forwards included.
+    const managedNat = spec.forwardMode === 'NAT' && this.managedNat;
+    if (managedNat) spec.forwardMode = 'OPEN';
+    // A name taken already (CONFLICT) is someone else's network: only a new one gets a record.
+    const recorded = ![...this.cache.networks.values()].some((n) => n.name === spec.name);
+    if (recorded) this.instance.hostObjects?.record('network', spec.name);
+    const path = await defineNetwork(this.bus, this.driverPath, spec).catch((err: unknown) => {
+      if (recorded) this.instance.hostObjects?.forget('network', spec.name);
+      throw fromLibvirt(err);
+    });
+    let uuid: string | undefined;
+    try {
+      if (managedNat) {
+        uuid = (await this.sync.refreshNetwork(path))?.uuid;
+        if (!uuid) throw new NotFoundError('network', spec.name);
+        this.db.insert(networkSettings).values({ networkUuid: uuid, managedNat: true }).onConflictDoUpdate({ target: networkSettings.networkUuid, set: { managedNat: true } }).run();
+      }
+      if (input.autostart) await setNetworkAutostart(this.bus, path, true);
+      if (input.start) await networkActions.create(this.bus, path);
+    } catch (err) {
+      // Undo the define so that a retry with the same name does not meet CONFLICT.
+      await networkActions.undefine(this.bus, path).catch(() => {});
+      await this.sync.refreshNetwork(path).catch(() => undefined);
+      if (uuid) this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).run();
+      if (recorded) this.instance.hostObjects?.forget('network', spec.name);
+      throw fromLibvirt(err);
+    }
+    const after = await this.sync.refreshNetwork(path);
+    if (!after) throw new NotFoundError('network', spec.name);
+    if (managedNat) this.natChanged();
+    return after;
+  }
+
+  start(viewer: Viewer, uuid: string): Promise<NetworkRecord> {
+    return this.act(viewer, uuid, (path, n) => {
+      if (n.active) throw new InvalidStateError(`network ${n.name} is already running`);
+      return networkActions.create(this.bus, path);
+    });
+  }
+
+  /** Stops a running network (some drivers, like the test driver, would accept stopping a stopped one). */
+  stop(viewer: Viewer, uuid: string): Promise<NetworkRecord> {
+    return this.act(viewer, uuid, (path, n) => {
+      if (!n.active) throw new InvalidStateError(`network ${n.name} is not running`);
+      return networkActions.destroy(this.bus, path);
+    });
+  }
+
+  setAutostart(viewer: Viewer, uuid: string, autostart: boolean): Promise<NetworkRecord> {
+    return this.act(viewer, uuid, (path) => setNetworkAutostart(this.bus, path, autostart));
+  }
+
+  /**
+   * Stops and undefines a network no domain uses (IN_USE while a domain has a NIC on it or holds its
+   * addresses); answers with its last state (stopped, shown in the mode it was made with).
+   */
+  async delete(viewer: Viewer, uuid: string): Promise<NetworkRecord> {
+    this.access.requireAdmin(viewer);
+    const network = this.get(viewer, uuid);
+    const users = [...this.cache.domains.values()].filter((d) =>
+      d.interfaces.some((i) => i.network === network.name || (network.bridge !== null && i.bridge === network.bridge)),
+    );
+    if (users.length) {
+      throw new InUseError(`network ${network.name} is used by ${users.length} domain(s): ${users.slice(0, 5).map((d) => d.name).join(', ')}`);
+    }
+    const held = this.db.select({ mac: ipAllocations.mac }).from(ipAllocations).where(eq(ipAllocations.networkUuid, uuid)).all();
+    if (held.length) throw new InUseError(`network ${network.name} still has ${held.length} address allocation(s)`);
+    try {
+      if (network.active) await networkActions.destroy(this.bus, network.path);
+      if (network.persistent) await networkActions.undefine(this.bus, network.path);
+    } catch (err) {
+      throw fromLibvirt(err, { kind: 'network', id: uuid });
+    }
+    await this.sync.refreshNetwork(network.path);
+    this.instance.hostObjects?.forget('network', network.name);
+    // Read before its settings go: a virtplane NAT network is an `open` one in libvirt (forwardModeOf).
+    const last = { ...network, active: false, forwardMode: this.forwardModeOf(network) };
+    const settings = this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).returning().get();
+    if (settings?.managedNat) this.natChanged();
+    return last;
+  }
+
+  private async act(viewer: Viewer, uuid: string, fn: (path: string, network: NetworkRecord) => Promise<unknown>): Promise<NetworkRecord> {
+    this.access.requireAdmin(viewer);
+    const network = this.get(viewer, uuid);
+    try {
+      await fn(network.path, network);
+    } catch (err) {
+      throw fromLibvirt(err, { kind: 'network', id: uuid });
+    }
+    const after = await this.sync.refreshNetwork(network.path);
+    if (!after) throw new NotFoundError('network', uuid);
+    return after;
+  }
+
+  /** Checks an input against libvirt's rules and the networks that exist; returns the spec to define. */
+  private validate(input: CreateNetworkInput): NetworkSpec {
+    if (!NAME.test(input.name)) throw new ValidationError('name: 1–64 characters of A–Z a–z 0–9 _ . + -, starting with a letter or digit', 'name');
+    if (!IFNAME.test(input.bridge)) throw new ValidationError('bridge: 1–15 characters of A–Z a–z 0–9 _ . -, starting with a letter or digit', 'bridge');
+    const forwardDevice = input.forwardDevice?.trim() || null;
+    if (forwardDevice !== null) {
+      if (input.forwardMode === 'ISOLATED') throw new ValidationError('an ISOLATED network has no forward device', 'forwardDevice');
+      if (!IFNAME.test(forwardDevice)) throw new ValidationError('forwardDevice: not a legal interface name', 'forwardDevice');
+    }
+    if (!input.ipv4 && !input.ipv6 && input.forwardMode !== 'ISOLATED') throw new ValidationError(`a ${input.forwardMode} network needs an address`, 'ipv4');
+    if (input.forwardMode === 'NAT' && !input.ipv4) throw new ValidationError('a NAT network needs an IPv4 address', 'ipv4');
+
+    const spec: NetworkSpec = { name: input.name, forwardMode: input.forwardMode, forwardDevice, bridge: input.bridge, ipv4: null, ipv6: null };
+    if (input.ipv4) {
+      const { host, subnet } = this.checkAddress(4, input.ipv4.address, input.ipv4.prefix, 'ipv4', 30);
+      let dhcpRange: { start: string; end: string } | null = null;
+      if (input.ipv4.dhcpRange) {
+        const start = parseIp(input.ipv4.dhcpRange.start);
+        const end = parseIp(input.ipv4.dhcpRange.end);
+        if (!start || start.family !== 4 || !end || end.family !== 4) throw new ValidationError('dhcpRange: start and end must be IPv4 addresses', 'ipv4.dhcpRange');
+        const range = { family: 4 as const, first: start.value, last: end.value };
+        const hosts = { family: 4 as const, first: subnet.first + 1n, last: subnet.last - 1n };
+        if (start.value > end.value) throw new ValidationError('dhcpRange: start is after end', 'ipv4.dhcpRange');
+        if (!rangeWithin(range, hosts)) throw new ValidationError('dhcpRange: must lie inside the network, without its network and broadcast address', 'ipv4.dhcpRange');
+        if (start.value === host.value && end.value === host.value) throw new ValidationError('dhcpRange: holds only the host address', 'ipv4.dhcpRange');
+        dhcpRange = { start: formatIp(start), end: formatIp(end) };
+      }
+      spec.ipv4 = { address: formatIp(host), prefix: input.ipv4.prefix, dhcpRange };
+    }
+    if (input.ipv6) {
+      const { host } = this.checkAddress(6, input.ipv6.address, input.ipv6.prefix, 'ipv6', 126);
+      spec.ipv6 = { address: formatIp(host), prefix: input.ipv6.prefix };
+    }
+
+    const mine = subnetsOf(spec);
+    for (const other of this.cache.networks.values()) {
+      if (other.name === spec.name) throw new ConflictError(`a network named ${spec.name} already exists`);
+      if (other.bridge === spec.bridge) throw new ConflictError(`bridge ${spec.bridge} is already used by network ${other.name}`);
+      for (const theirs of subnetsOf(other)) {
+        if (mine.some((m) => overlaps(m, theirs))) throw new ConflictError(`the addresses overlap those of network ${other.name}`);
+      }
+    }
+    return spec;
+  }
+
+  private checkAddress(family: Family, address: string, prefix: number, field: string, maxPrefix: number) {
+    const host = parseIp(address);
+    if (!host || host.family !== family) throw new ValidationError(`${field}.address: not an IPv${family} address`, `${field}.address`);
+    if (!isValidPrefix(family, prefix) || prefix < 8 || prefix > maxPrefix) {
+      throw new ValidationError(`${field}.prefix: must be from 8 to ${maxPrefix}`, `${field}.prefix`);
+    }
+    const subnet = subnetOf(host, prefix);
+    if (host.value === subnet.first || (family === 4 && host.value === subnet.last)) {
+      throw new ValidationError(`${field}.address: the host needs an address of the network, not its network or broadcast address`, `${field}.address`);
+    }
+    return { host, subnet };
+  }
+}

@@ -1,0 +1,3 @@
+/** The sync module's public face: other modules import from here only (test/layers.test.ts). */
+export { LibvirtSync } from './libvirt-sync.js';
+export { StateCache } from './state-cache.js';
