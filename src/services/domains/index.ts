@@ -3,4 +3,5 @@ export { renewConsolePassword } from './console-password.js';
 export { DomainService } from './domains.js';
 export { MediaService } from './media.js';
 export { shownName } from './names.js';
-export { ProvisioningService, TEMPLATE_CPU_MODE } from './provisioning.js';
+export { TEMPLATE_CPU_MODE } from './options.js';
+export { ProvisioningService } from './provisioning.js';
