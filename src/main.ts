@@ -10,7 +10,7 @@ import { ConsoleRoutes } from './http/console.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { GraphicsConsoles } from './libvirt/graphics.js';
 import { StoragePaths } from './libvirt/storage.js';
-import { RunDirInUseError, startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
+import { RunDirInUseError, startEmbeddedStack, type EmbeddedStack } from './host/embedded.js';
 import { AccessPolicy, AuditService, AuthService, OwnershipStore, QuotaService, UserService } from './services/access/index.js';
 import { ConsoleService } from './services/console/index.js';
 import { DomainEventService, EventCursors, EventLog, EventStream, SubscriptionRegistry } from './services/events/index.js';
@@ -20,7 +20,7 @@ import { DefinedPoolStore, ImageService, ImageUploadService, StoragePoolService 
 import { LibvirtSync, StateCache } from './services/sync/index.js';
 import { IpamService, NetworkEventService, NetworkService, PortForwardService } from './services/network/index.js';
 import type { Services } from './services/registry.js';
-import { ListenError, startHttpServer } from './server.js';
+import { ListenError, startHttpServer } from './http/server.js';
 
 /**
  * Free space the data directory must keep for mutations to be taken: a mutation writes a few KiB (its rows,

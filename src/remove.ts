@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CONFIG_HELP, ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/index.js';
 import { LibvirtBus } from './libvirt/bus.js';
-import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
+import { startEmbeddedStack, type EmbeddedStack } from './host/embedded.js';
 import { DomainsExistError, hasInstallation, HostObjects, HostRemoval } from './services/instance/index.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './db/lock.js';
 import { DefinedPoolStore } from './services/storage/index.js';

@@ -3,10 +3,10 @@ import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import type { LibvirtBus, LibvirtSignal } from '../src/libvirt/bus.js';
-import { DOMAIN_EVENT_TYPES } from '../src/libvirt/constants.js';
-import type { DomainRecord } from '../src/libvirt/types.js';
+import { DOMAIN_EVENT_TYPES } from '../src/model/index.js';
+import type { DomainRecord } from '../src/model/index.js';
 import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
-import type { EventSink } from '../src/services/events/records.js';
+import type { EventSink } from '../src/services/sync/index.js';
 import { LibvirtSync } from '../src/services/sync/libvirt-sync.js';
 import { StateCache } from '../src/services/sync/state-cache.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openDatabase } from '../src/db/index.js';
-import type { DomainRecord } from '../src/libvirt/types.js';
+import type { DomainRecord } from '../src/model/index.js';
 import { EventLog } from '../src/services/events/log.js';
 
 const domain: DomainRecord = {

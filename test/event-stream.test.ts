@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { DEFAULT_EVENTS } from '../src/config.js';
 import { openDatabase } from '../src/db/index.js';
-import type { DomainRecord } from '../src/libvirt/types.js';
+import type { DomainRecord } from '../src/model/index.js';
 import { AccessPolicy } from '../src/services/access/authorization.js';
 import { EventLog } from '../src/services/events/log.js';
 import { EventStream } from '../src/services/events/stream.js';
-import type { DomainLifecycleEvent } from '../src/services/events/records.js';
+import type { DomainLifecycleEvent } from '../src/model/index.js';
 import { OwnershipStore } from '../src/services/access/ownership.js';
 
 // Over the GraphQL server a replay runs in one turn of the event loop, so no change can land in the middle of

@@ -8,7 +8,7 @@ import { VIR_DOMAIN_XML_INACTIVE } from '../src/libvirt/constants.js';
 import { getDomainXml } from '../src/libvirt/domain.js';
 import { deleteDhcpHost } from '../src/libvirt/network.js';
 import { createVolume, deleteVolume, listVolumes, lookupPool, lookupVolume, readVolume } from '../src/libvirt/storage.js';
-import type { DomainRecord } from '../src/libvirt/types.js';
+import type { DomainRecord } from '../src/model/index.js';
 import { eui64Address, formatIp } from '../src/services/network/addresses.js';
 import { TEST_DRIVER } from './helpers/libvirt-stack.js';
 import { ADMIN_TOKEN, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';

@@ -1,4 +1,4 @@
-import type { NetworkAddress, NetworkRecord } from '../libvirt/types.js';
+import type { NetworkAddress, NetworkRecord } from '../model/index.js';
 import type { AntiSpoofingView, Lease } from '../services/network/index.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';

@@ -1,4 +1,4 @@
-import { POOL_STATES, POOL_TYPES } from '../libvirt/constants.js';
+import { POOL_STATES, POOL_TYPES } from '../model/index.js';
 import type { StoragePoolView } from '../services/storage/index.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';

@@ -1,8 +1,8 @@
 import { basename, dirname, normalize } from 'node:path';
 import { propertyText, type Lane, type LibvirtBus } from './bus.js';
-import { POOL_STATES } from './constants.js';
+import { POOL_STATES, type PoolSpec } from '../model/index.js';
 import { LibvirtError } from './errors.js';
-import { buildPoolXml, buildVolumeXml, parsePoolXml, parseVolumeXml, type PoolSpec, type VolumeSpec } from './xml/storage.js';
+import { buildPoolXml, buildVolumeXml, parsePoolXml, parseVolumeXml, type VolumeSpec } from './xml/storage.js';
 
 const CONNECT = 'org.libvirt.Connect';
 const VOLUME = 'org.libvirt.StorageVol';

@@ -1,5 +1,4 @@
-import type { DomainDisk, DomainGraphics, DomainInterface, DomainMetadata } from '../types.js';
-import type { DiskSource, DomainSpec, GraphicsType } from './domain-builder.js';
+import type { DiskSource, DomainDisk, DomainGraphics, DomainInterface, DomainMetadata, DomainSpec, GraphicsType } from '../../model/index.js';
 import { attr, child, children, parseXml, text, type XmlNode } from './parser.js';
 
 /** Namespace of the `<metadata>` element virtplane owns in each domain it manages. */

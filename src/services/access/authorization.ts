@@ -1,6 +1,5 @@
-import type { DomainRecord } from '../../libvirt/types.js';
+import { type DomainRecord, isSnapshot } from '../../model/index.js';
 import { ForbiddenError } from '../errors.js';
-import { isSnapshot } from '../events/index.js';
 import type { OwnershipStore } from './ownership.js';
 import { isAdmin, type Viewer } from './viewer.js';
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { LibvirtBus } from '../../libvirt/bus.js';
-import type { DomainEventType } from '../../libvirt/constants.js';
+import type { DomainEventType } from '../../model/index.js';
 import type { GraphicsConsoles } from '../../libvirt/graphics.js';
 import type { DomainService } from '../domains/index.js';
 import { fromLibvirt, InvalidStateError, LimitExceededError, NotFoundError, ServiceError, UnsupportedError } from '../errors.js';

@@ -1,6 +1,6 @@
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { readConsoleGraphics } from '../../libvirt/domain.js';
-import type { GraphicsType } from '../../libvirt/types.js';
+import type { GraphicsType } from '../../model/index.js';
 import { type DomainService, renewConsolePassword } from '../domains/index.js';
 import { fromLibvirt, UnsupportedError } from '../errors.js';
 import type { Viewer } from '../access/index.js';

@@ -1,11 +1,10 @@
 import { setDomainOwner } from '../../libvirt/domain.js';
 import { LibvirtError } from '../../libvirt/errors.js';
-import type { DomainRecord } from '../../libvirt/types.js';
+import { type DomainRecord, shownName } from '../../model/index.js';
 import type { Viewer } from '../access/index.js';
 import { ConflictError, fromLibvirt, LibvirtFailedError, NotFoundError } from '../errors.js';
 import { renewConsolePassword } from './console-password.js';
 import type { ProvisioningContext } from './context.js';
-import { shownName } from './names.js';
 import { ignoreKinds, resourcesOf } from './steps.js';
 
 /**

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { readConsoleGraphics, setConsolePassword } from '../../libvirt/domain.js';
-import type { GraphicsType } from '../../libvirt/types.js';
+import type { GraphicsType } from '../../model/index.js';
 
 // The console password is part of a domain's definition: a create sets it, an assign renews it. It lives with
 // the domain flows so that they need nothing of the console module, which itself builds on domains/.

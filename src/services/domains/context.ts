@@ -12,7 +12,7 @@ import type { ImageService } from '../storage/index.js';
 import type { LibvirtSync, StateCache } from '../sync/index.js';
 import type { DomainService } from './domains.js';
 import type { GuestDisks } from './guest-disks.js';
-import { shownName } from './names.js';
+import { shownName } from '../../model/index.js';
 import type { ProvisioningLog, ProvisioningOptions } from './options.js';
 import { ignoreKinds } from './steps.js';
 

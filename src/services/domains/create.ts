@@ -4,7 +4,7 @@ import { defineDomain, domainActions } from '../../libvirt/domain.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { lookupVolumeByPath } from '../../libvirt/storage.js';
 import { cleanTrafficFilterRef } from '../../libvirt/nwfilter.js';
-import type { CpuMode, DomainRecord, DomainSpec, GraphicsType } from '../../libvirt/types.js';
+import type { CpuMode, DomainRecord, DomainSpec, GraphicsType } from '../../model/index.js';
 import type { Resources, Viewer } from '../access/index.js';
 import { ConflictError, fromLibvirt, NotFoundError, UnsupportedError, ValidationError } from '../errors.js';
 import { generateConsolePassword } from './console-password.js';

@@ -1,7 +1,7 @@
 import { keptVolumes } from '../../db/schema.js';
 import { lookupDomainByUUID } from '../../libvirt/connect.js';
 import { domainActions } from '../../libvirt/domain.js';
-import type { DomainRecord } from '../../libvirt/types.js';
+import type { DomainRecord } from '../../model/index.js';
 import { isAdmin, type Viewer } from '../access/index.js';
 import { fromLibvirt, InvalidStateError, NotFoundError } from '../errors.js';
 import type { ProvisioningContext } from './context.js';

@@ -1,11 +1,9 @@
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { domainActions, type DomainAction } from '../../libvirt/domain.js';
-import type { DomainEventType, DomainState } from '../../libvirt/constants.js';
-import type { DomainDisk, DomainRecord } from '../../libvirt/types.js';
+import { type DomainDisk, type DomainEventType, type DomainRecord, type DomainState, shownName } from '../../model/index.js';
 import { type AccessPolicy, isAdmin, type Viewer } from '../access/index.js';
 import { fromLibvirt, InvalidStateError, NotFoundError } from '../errors.js';
 import type { LibvirtSync, StateCache } from '../sync/index.js';
-import { shownName } from './names.js';
 
 export interface DomainFilter {
   state?: DomainState | null;

@@ -1,6 +1,6 @@
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { changeMedia } from '../../libvirt/domain.js';
-import type { DomainRecord } from '../../libvirt/types.js';
+import type { DomainRecord } from '../../model/index.js';
 import type { DomainService } from './domains.js';
 import { fromLibvirt, InvalidStateError, NotFoundError } from '../errors.js';
 import type { ImageService } from '../storage/index.js';

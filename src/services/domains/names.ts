@@ -1,13 +1,3 @@
-import type { DomainRecord } from '../../libvirt/types.js';
-
-/**
- * Each tenant has its own name space of domains. The name a domain is shown by is the one its owner gave it
- * (kept in virtplane's libvirt metadata when it differs from the libvirt name), else its libvirt name.
- */
-export function shownName(d: DomainRecord): string {
-  return d.metadata.name ?? d.name;
-}
-
 /**
  * The libvirt name for a new domain called `name` by its owner: that name itself while no other domain has it
  * in libvirt (the usual case, readable in `virsh list`), else `<name>+<first 8 hex of its UUID>`, which names

@@ -1,4 +1,4 @@
-import type { CpuMode, DomainType, GraphicsType } from '../../libvirt/types.js';
+import type { CpuMode, DomainType, GraphicsType } from '../../model/index.js';
 
 export interface CreateDomainInput {
   name: string;

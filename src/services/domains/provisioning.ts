@@ -1,7 +1,7 @@
 import type { Db } from '../../db/index.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { StoragePaths } from '../../libvirt/storage.js';
-import type { DomainRecord, DomainType } from '../../libvirt/types.js';
+import type { DomainRecord, DomainType } from '../../model/index.js';
 import type { AccessPolicy, OwnershipStore, QuotaService, UserService, Viewer } from '../access/index.js';
 import type { IpamService } from '../network/index.js';
 import type { DefinedPoolStore, ImageService } from '../storage/index.js';

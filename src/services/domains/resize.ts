@@ -1,6 +1,6 @@
 import { defineDomain, readDomainDefinition, restoreDomainDefinition } from '../../libvirt/domain.js';
 import { lookupPool, lookupVolume, readVolume, resizeVolume } from '../../libvirt/storage.js';
-import type { DomainRecord } from '../../libvirt/types.js';
+import type { DomainRecord } from '../../model/index.js';
 import type { Viewer } from '../access/index.js';
 import { fromLibvirt, InvalidStateError, NotFoundError, ValidationError } from '../errors.js';
 import type { ProvisioningContext } from './context.js';

@@ -1,4 +1,4 @@
-import type { DomainRecord } from '../../libvirt/types.js';
+import type { DomainRecord } from '../../model/index.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import type { Resources } from '../access/index.js';
 import { GiB } from './options.js';

@@ -1,8 +1,7 @@
-import type { DomainEventType } from '../../libvirt/constants.js';
+import type { DomainEventType, DomainLifecycleEvent } from '../../model/index.js';
 import type { AccessPolicy, Viewer } from '../access/index.js';
 import { NotFoundError } from '../errors.js';
 import type { EventStream, StreamRequest } from './stream.js';
-import type { DomainLifecycleEvent } from './records.js';
 import type { StateCache } from '../sync/index.js';
 
 export interface DomainEventFilter {

@@ -3,6 +3,5 @@ export { EventCursors } from './cursors.js';
 export { DomainEventService } from './domain-events.js';
 export { SlowSubscriberError, StreamError } from './hub.js';
 export { EventLog } from './log.js';
-export { type DomainLifecycleEvent, type EventSink, isSnapshot, type NetworkLifecycleEvent, snapshotOf } from './records.js';
 export { EventStream } from './stream.js';
 export { SubscriptionRegistry } from './subscriptions.js';

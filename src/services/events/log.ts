@@ -1,8 +1,7 @@
 import { and, asc, count, eq, gt, inArray, lt, lte, max, min, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { eventLogIdentity, events, knownObjects } from '../../db/schema.js';
-import type { DomainRecord, NetworkRecord } from '../../libvirt/types.js';
-import type { DomainLifecycleEvent, NetworkLifecycleEvent, NewDomainEvent, NewNetworkEvent } from './records.js';
+import type { DomainLifecycleEvent, DomainRecord, NetworkLifecycleEvent, NetworkRecord, NewDomainEvent, NewNetworkEvent } from '../../model/index.js';
 
 export interface Retention {
   /** Keep at most this many events (0 = no limit). */

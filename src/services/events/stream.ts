@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { DomainRecord, NetworkRecord } from '../../libvirt/types.js';
+import type { DomainLifecycleEvent, DomainRecord, NetworkLifecycleEvent, NetworkRecord, NewDomainEvent, NewNetworkEvent } from '../../model/index.js';
 import type { AccessPolicy } from '../access/index.js';
 import { CursorExpiredError, EventHub, type Subscriber } from './hub.js';
 import { EventLog, type CursorHold, type LogFilter, type Retention } from './log.js';
-import type { DomainLifecycleEvent, EventSink, NetworkLifecycleEvent, NewDomainEvent, NewNetworkEvent } from './records.js';
+import type { EventSink } from '../sync/index.js';
 import type { StorageHealth } from '../instance/index.js';
 
 /** An event libvirt announced that the log could not take yet (storage failing), in arrival order. */

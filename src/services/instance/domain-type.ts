@@ -2,7 +2,7 @@ import type { LibvirtBus } from '../../libvirt/bus.js';
 import { hostDomainTypes } from '../../libvirt/connect.js';
 import { classifyLibvirtError } from '../../libvirt/errors.js';
 import { probeDomainType } from '../../libvirt/probe.js';
-import type { CpuMode, DomainType } from '../../libvirt/types.js';
+import type { CpuMode, DomainType } from '../../model/index.js';
 
 /** The domain type new guests get, and why (shown as `host { domainType domainTypeReason }` and logged). */
 export interface DomainTypeChoice {

@@ -1,6 +1,6 @@
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { ping } from '../../libvirt/connect.js';
-import type { HostInfo } from '../../libvirt/types.js';
+import type { HostInfo } from '../../model/index.js';
 import type { DomainTypeChoice } from './domain-type.js';
 import type { LibvirtSync } from '../sync/index.js';
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Db } from '../../db/index.js';
 import { keptVolumes, reservations } from '../../db/schema.js';
-import { deleteTable, type NftConfig } from '../../firewall/nftables.js';
+import { deleteTable, type NftConfig } from '../../host/nftables.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { listDomainPaths } from '../../libvirt/connect.js';
 import { domainActions, getDomainXml, undefineDomainFully, uuidFromDomainPath } from '../../libvirt/domain.js';

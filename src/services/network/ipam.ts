@@ -5,7 +5,7 @@ import { ipAllocations, macLeases } from '../../db/schema.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { addDhcpHost, deleteDhcpHost } from '../../libvirt/network.js';
-import type { CleanTrafficParams, DomainRecord, NetworkAddress, NetworkRecord } from '../../libvirt/types.js';
+import type { CleanTrafficParams, DomainRecord, NetworkAddress, NetworkRecord } from '../../model/index.js';
 import { allocationPool, countFree, eui64Address, firstFree, formatIp, parseIp, type Pool } from './addresses.js';
 import { type AccessPolicy, isAdmin, type Viewer } from '../access/index.js';
 import { AddressExhaustedError, fromLibvirt, NotFoundError, ValidationError } from '../errors.js';

@@ -1,6 +1,6 @@
-import type { NetworkEventType } from '../../libvirt/constants.js';
+import type { NetworkEventType, NetworkLifecycleEvent } from '../../model/index.js';
 import type { AccessPolicy, Viewer } from '../access/index.js';
-import type { EventStream, NetworkLifecycleEvent } from '../events/index.js';
+import type { EventStream } from '../events/index.js';
 
 export interface NetworkEventFilter {
   networkUuid?: string | null;

@@ -5,7 +5,7 @@ import type { LibvirtBus } from '../../libvirt/bus.js';
 import { defineNetwork, networkActions, setNetworkAutostart } from '../../libvirt/network.js';
 import { installCleanTrafficFilters } from '../../libvirt/nwfilter.js';
 import type { HostObjects } from '../instance/index.js';
-import type { NetworkRecord, NetworkSpec } from '../../libvirt/types.js';
+import type { NetworkRecord, NetworkSpec } from '../../model/index.js';
 import { formatIp, isValidPrefix, overlaps, parseIp, rangeWithin, subnetOf, type Family, type IpRange } from './addresses.js';
 import type { AccessPolicy, Viewer } from '../access/index.js';
 import { ConflictError, fromLibvirt, InUseError, InvalidStateError, NotFoundError, ValidationError } from '../errors.js';

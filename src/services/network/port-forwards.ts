@@ -3,13 +3,13 @@ import { eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/index.js';
 import { portForwards } from '../../db/schema.js';
-import { applyRuleset, NftError, type DnatRule, type NftConfig, type Ruleset } from '../../firewall/nftables.js';
+import { applyRuleset, NftError, type DnatRule, type NftConfig, type Ruleset } from '../../host/nftables.js';
 import { type AccessPolicy, isAdmin, type QuotaService, type Viewer } from '../access/index.js';
 import { ConflictError, InvalidStateError, NotFoundError, UnsupportedError, ValidationError } from '../errors.js';
 import type { IpamService } from './ipam.js';
 import type { NetworkService } from './networks.js';
 import type { StateCache } from '../sync/index.js';
-import { shownName } from '../domains/index.js';
+import { shownName } from '../../model/index.js';
 
 export type Protocol = 'TCP' | 'UDP';
 

@@ -4,7 +4,7 @@ import { asc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { images } from '../../db/schema.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
-import type { DomainDisk } from '../../libvirt/types.js';
+import type { DomainDisk } from '../../model/index.js';
 import { findVolumeInPools } from '../../libvirt/storage.js';
 import { type AccessPolicy, isAdmin, type Viewer } from '../access/index.js';
 import { ConflictError, fromLibvirt, NotFoundError, ValidationError } from '../errors.js';

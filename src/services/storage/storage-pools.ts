@@ -3,7 +3,7 @@ import { dirname, isAbsolute, normalize } from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
 import { images, keptVolumes } from '../../db/schema.js';
-import { POOL_TYPES, type PoolType } from '../../libvirt/constants.js';
+import { POOL_TYPES, type PoolSpec, type PoolType } from '../../model/index.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import {
@@ -23,7 +23,6 @@ import {
   VIR_STORAGE_POOL_BUILD_NO_OVERWRITE,
   type PoolRecord,
 } from '../../libvirt/storage.js';
-import type { PoolSpec } from '../../libvirt/types.js';
 import { type AccessPolicy, isAdmin, type Viewer } from '../access/index.js';
 import type { DefinedPoolStore } from './defined-pools.js';
 import { ConflictError, fromLibvirt, InUseError, InvalidStateError, NotFoundError, ValidationError } from '../errors.js';

@@ -1,6 +1,5 @@
-import type { DomainEventType } from '../../libvirt/constants.js';
+import type { DomainEventType, DomainRecord } from '../../model/index.js';
 import type { LibvirtError } from '../../libvirt/errors.js';
-import type { DomainRecord } from '../../libvirt/types.js';
 
 /** A domain as one re-read committed it, and the error that re-read met (the copy committed is then older). */
 export type Committed = { domain: DomainRecord | undefined; failure?: LibvirtError };

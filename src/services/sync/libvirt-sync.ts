@@ -1,18 +1,12 @@
 import type { Logger } from 'pino';
 import type { LibvirtBus, LibvirtSignal } from '../../libvirt/bus.js';
 import { domainStatesByName } from '../../libvirt/connect.js';
-import {
-  domainEventDetailName,
-  domainEventName,
-  NETWORK_EVENT_TYPES,
-  STATE_AFTER_EVENT,
-  type DomainEventType,
-} from '../../libvirt/constants.js';
+import { domainEventDetailName, domainEventName } from '../../libvirt/constants.js';
+import { type DomainEventType, type DomainRecord, type HostInfo, NETWORK_EVENT_TYPES, type NetworkRecord, STATE_AFTER_EVENT } from '../../model/index.js';
 import type { StoragePaths } from '../../libvirt/storage.js';
 import { LibvirtError } from '../../libvirt/errors.js';
-import type { DomainRecord, HostInfo, NetworkRecord } from '../../libvirt/types.js';
 import { fromLibvirt } from '../errors.js';
-import type { EventSink } from '../events/index.js';
+import type { EventSink } from './event-sink.js';
 import { AwaitedChanges, type Committed } from './changes.js';
 import { CommitLine } from './line.js';
 import { ResyncTimer } from './resync-timer.js';

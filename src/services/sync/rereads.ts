@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
 import type { LibvirtBus } from '../../libvirt/bus.js';
-import { STATE_AFTER_EVENT } from '../../libvirt/constants.js';
+import { type DomainRecord, type NetworkLifecycleEvent, type NetworkRecord, STATE_AFTER_EVENT } from '../../model/index.js';
 import { probeDomain, readDomain } from '../../libvirt/domain.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { readNetwork } from '../../libvirt/network.js';
 import type { StoragePaths } from '../../libvirt/storage.js';
-import type { DomainRecord, NetworkRecord } from '../../libvirt/types.js';
 import { fromLibvirt } from '../errors.js';
-import type { EventSink, NetworkLifecycleEvent } from '../events/index.js';
+import type { EventSink } from './event-sink.js';
 import type { Committed } from './changes.js';
 import { asRead, type CommitLine, type Read } from './line.js';
 import type { Incoming } from './snapshot.js';

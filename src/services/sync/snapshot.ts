@@ -1,11 +1,9 @@
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { listDomainPaths, listNetworkPaths, readHostInfo } from '../../libvirt/connect.js';
-import type { DomainEventType, DomainState } from '../../libvirt/constants.js';
+import type { DomainEventType, DomainRecord, DomainState, HostInfo, NetworkLifecycleEvent, NetworkRecord } from '../../model/index.js';
 import { readDomain } from '../../libvirt/domain.js';
 import { readNetwork } from '../../libvirt/network.js';
 import type { StoragePaths } from '../../libvirt/storage.js';
-import type { DomainRecord, HostInfo, NetworkRecord } from '../../libvirt/types.js';
-import type { NetworkLifecycleEvent } from '../events/index.js';
 import { asRead, type Read } from './line.js';
 import type { StateCache } from './state-cache.js';
 

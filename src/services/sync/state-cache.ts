@@ -1,5 +1,4 @@
-import type { DomainRecord, NetworkRecord } from '../../libvirt/types.js';
-import { shownName } from '../domains/index.js';
+import { type DomainRecord, type NetworkRecord, shownName } from '../../model/index.js';
 
 /**
  * The last known state of every domain and network, keyed by UUID (UUIDs survive redefinition; names and

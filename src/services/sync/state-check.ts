@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DomainState } from '../../libvirt/constants.js';
+import type { DomainState } from '../../model/index.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import type { StateCache } from './state-cache.js';
 

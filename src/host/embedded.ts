@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LibvirtBus } from './bus.js';
+import { LibvirtBus } from '../libvirt/bus.js';
 import { spawnTied } from './tied-child.js';
 
 /**

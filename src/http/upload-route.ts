@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { UPLOAD_PATH } from './graphql/image-upload.js';
-import { encodeGlobalID, localId } from './graphql/ids.js';
-import { bearerToken } from './services/access/index.js';
-import { ServiceError } from './services/errors.js';
-import { UploadTooLargeError } from './services/storage/index.js';
-import type { Services } from './services/registry.js';
+import { UPLOAD_PATH } from '../graphql/image-upload.js';
+import { encodeGlobalID, localId } from '../graphql/ids.js';
+import { bearerToken } from '../services/access/index.js';
+import { ServiceError } from '../services/errors.js';
+import { UploadTooLargeError } from '../services/storage/index.js';
+import type { Services } from '../services/registry.js';
 
 /** An upload that sends nothing for this long is dropped (and leaves nothing behind). */
 const IDLE_MS = 60_000;

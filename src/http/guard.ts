@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HttpPolicy } from './config.js';
+import type { HttpPolicy } from '../config.js';
 
 /** Request media types a GraphQL client sends (GraphQL over HTTP). Forms and text/plain, which a browser may post cross-site without asking, are not among them. */
 const ACCEPTED_MEDIA_TYPES = new Set(['application/json', 'application/graphql-response+json']);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { NFT_TABLE_NAME } from '../config.js';
 
 /**
  * The host firewall part of virtplane: one nftables table it owns (`inet <table>`), rewritten as a whole in
@@ -52,7 +53,6 @@ export class NftError extends Error {
   }
 }
 
-export const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const PORT = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
 const ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -67,7 +67,7 @@ const BRIDGE = /^[A-Za-z0-9_.-]{1,15}$/;
  * other tenant's console tunnel (and any other loopback service on that port) for its own guest.
  */
 export function buildRuleset(table: string, rules: Ruleset): string {
-  if (!TABLE_NAME.test(table)) throw new NftError('FAILED', `illegal nftables table name ${JSON.stringify(table)}`);
+  if (!NFT_TABLE_NAME.test(table)) throw new NftError('FAILED', `illegal nftables table name ${JSON.stringify(table)}`);
   const refuse = (r: unknown) => {
     throw new NftError('FAILED', `refusing to write an invalid rule ${JSON.stringify(r)}`);
   };
@@ -128,7 +128,7 @@ export async function applyRuleset(config: NftConfig, rules: Ruleset): Promise<v
 /** Deletes virtplane's table (`inet <table>`) with everything in it; false when there was none. */
 export async function deleteTable(config: NftConfig): Promise<boolean> {
   if (config.binary === null) throw new NftError('DISABLED', 'host firewall changes are turned off (VIRTPLANE_NFT=off)');
-  if (!TABLE_NAME.test(config.table)) throw new NftError('FAILED', `illegal nftables table name ${JSON.stringify(config.table)}`);
+  if (!NFT_TABLE_NAME.test(config.table)) throw new NftError('FAILED', `illegal nftables table name ${JSON.stringify(config.table)}`);
   try {
     await run(config.binary, ['list', 'table', 'inet', config.table]);
   } catch (err) {
