@@ -21,4 +21,3 @@ const HostRef = builder.objectRef<HostView>('Host').implement({
 });
 
 builder.queryField('host', (t) => t.field({ type: HostRef, resolve: (_root, _args, ctx) => ctx.services.host.info() }));
-export type { LibvirtBus } from '../libvirt/bus.js'; // PLANTED: a layering violation

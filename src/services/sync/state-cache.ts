@@ -69,4 +69,3 @@ export class StateCache {
 export function byNameThenUuid(a: { name: string; uuid: string }, b: { name: string; uuid: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0;
 }
-export type { DomainService } from '../domains/domains.js'; // PLANTED: a layering violation
