@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Db } from '../../db/index.js';
-import { keptVolumes, reservations } from '../../db/schema.js';
+import { ProvisioningStore } from '../../db/stores/provisioning.js';
+import { TenantStore } from '../../db/stores/tenants.js';
 import { deleteTable, type NftConfig } from '../../host/nftables.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { listDomainPaths } from '../../libvirt/connect.js';
@@ -53,7 +54,7 @@ export class HostRemoval {
   /** UUIDs and names of domains virtplane created (they hold a quota reservation) that libvirt still has. */
   async ownDomains(): Promise<{ uuid: string; name: string; path: string }[]> {
     if (!this.t.bus) return [];
-    const ours = new Set(this.t.db.select({ uuid: reservations.domainUuid }).from(reservations).all().map((r) => r.uuid));
+    const ours = new TenantStore(this.t.db).reservedDomains();
     const out: { uuid: string; name: string; path: string }[] = [];
     for (const path of await listDomainPaths(this.t.bus, this.t.driverPath)) {
       const uuid = uuidFromDomainPath(path);
@@ -134,7 +135,7 @@ export class HostRemoval {
   }
 
   private async removePools(bus: LibvirtBus, driverPath: string, report: RemovalReport): Promise<void> {
-    const kept = new Set(this.t.db.select({ pool: keptVolumes.pool, volume: keptVolumes.volume }).from(keptVolumes).all().map((k) => `${k.pool}/${k.volume}`));
+    const kept = new ProvisioningStore(this.t.db).keptVolumes();
     for (const name of await this.ownPools()) {
       let path: string;
       try {
