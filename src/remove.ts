@@ -12,7 +12,7 @@ import { LibvirtBus } from './libvirt/bus.js';
 import { startEmbeddedStack, type EmbeddedStack } from './host/embedded.js';
 import { DomainsExistError, hasInstallation, HostObjects, HostRemoval } from './services/instance/index.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './db/lock.js';
-import { DefinedPoolStore } from './services/storage/index.js';
+import { DefinedPoolStore } from './db/stores/storage.js';
 
 const USAGE = `Usage: npm run remove -- --yes [--force]
 

@@ -188,10 +188,6 @@ const QUERIES_NOT_YET_IN_DB = new Set([
   'src/services/network/ipam.ts',
   'src/services/network/networks.ts',
   'src/services/network/port-forwards.ts',
-  'src/services/storage/defined-pools.ts',
-  'src/services/storage/image-uploads.ts',
-  'src/services/storage/images.ts',
-  'src/services/storage/storage-pools.ts',
 ]);
 
 test('services/ import neither drizzle-orm, SQLite nor the tables: every query lives in a db/ store', () => {

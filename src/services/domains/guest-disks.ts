@@ -3,7 +3,7 @@ import type { VolumeRef } from '../../db/schema.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { createVolume, deleteVolume, ensurePool, lookupPool, readPool, type StoragePaths } from '../../libvirt/storage.js';
-import type { DefinedPoolStore } from '../storage/index.js';
+import type { DefinedPoolStore } from '../../db/stores/storage.js';
 import type { ProvisioningOptions } from './options.js';
 import { ignoreKinds } from './steps.js';
 

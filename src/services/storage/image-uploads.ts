@@ -4,10 +4,9 @@ import { access, link, open, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/index.js';
-import { uploadFiles } from '../../db/schema.js';
+import { UploadFileStore } from '../../db/stores/storage.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { lookupVolume, readVolume, refreshPool } from '../../libvirt/storage.js';
@@ -74,16 +73,19 @@ const KEEP_FINISHED_MS = 3600_000;
  */
 export class ImageUploadService {
   private readonly uploads = new Map<string, Upload>();
+  private readonly files: UploadFileStore;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly bus: LibvirtBus,
     private readonly access: AccessPolicy,
     private readonly images: ImageService,
     private readonly pools: StoragePoolService,
     private readonly options: ImageUploadOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.files = new UploadFileStore(db);
+  }
 
   get maxBytes(): number {
     return this.options.maxBytes;
@@ -91,9 +93,9 @@ export class ImageUploadService {
 
   /** Removes temporary files of uploads a stopped server was receiving. */
   async start(): Promise<void> {
-    for (const row of this.db.select().from(uploadFiles).all()) {
+    for (const row of this.files.all()) {
       await unlink(row.tempPath).catch(() => {});
-      this.db.delete(uploadFiles).where(eq(uploadFiles.id, row.id)).run();
+      this.files.forget(row.id);
       this.log.info({ upload: row.id, file: row.tempPath }, 'removed the temporary file of an interrupted upload');
     }
   }
@@ -194,7 +196,7 @@ export class ImageUploadService {
     const finalPath = join(upload.dir, upload.fileName);
     let linked = false;
     try {
-      this.db.insert(uploadFiles).values({ id: upload.id, tempPath }).run();
+      this.files.record(upload.id, tempPath);
       const hash = createHash('sha256');
       const counter = new Transform({
         transform: (chunk: Buffer, _enc, done) => {
@@ -242,7 +244,7 @@ export class ImageUploadService {
       const code = (err as NodeJS.ErrnoException).code;
       throw typeof code === 'string' && code.startsWith('E') ? new InvalidStateError(`writing ${upload.fileName} into storage pool ${upload.pool} failed: ${code}`) : fromLibvirt(err);
     } finally {
-      this.db.delete(uploadFiles).where(eq(uploadFiles.id, upload.id)).run();
+      this.files.forget(upload.id);
     }
   }
 

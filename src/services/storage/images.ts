@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
-import { asc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { images } from '../../db/schema.js';
+import { ImageStore, type Image } from '../../db/stores/images.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import type { DomainDisk } from '../../model/index.js';
 import { findVolumeInPools } from '../../libvirt/storage.js';
@@ -10,7 +9,7 @@ import { type AccessPolicy, isAdmin, type Viewer } from '../access/index.js';
 import { ConflictError, fromLibvirt, NotFoundError, ValidationError } from '../errors.js';
 import { hasHiddenOrControl, MAX_PATH_LENGTH } from '../text.js';
 
-export type Image = typeof images.$inferSelect;
+export type { Image };
 
 /** An image as a viewer may see it: the host path only for admins. */
 export type ImageView = Omit<Image, 'path'> & { path: string | null };
@@ -24,34 +23,32 @@ const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export class ImageService {
   /** Names of images being uploaded (`ImageUploadService`): taken, though not published yet. */
   private readonly reserved = new Set<string>();
+  private readonly store: ImageStore;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly bus: LibvirtBus,
     private readonly driverPath: string,
     private readonly imagePools: string[],
     private readonly access: AccessPolicy,
-  ) {}
+  ) {
+    this.store = new ImageStore(db);
+  }
 
   list(viewer: Viewer): ImageView[] {
     const admin = isAdmin(viewer);
-    return this.db
-      .select()
-      .from(images)
-      .orderBy(asc(images.name))
-      .all()
-      .map((i) => (admin ? i : { ...i, path: null }));
+    return this.store.list().map((i) => (admin ? i : { ...i, path: null }));
   }
 
   /** The published install image whose file a drive holds, as `viewer` may see it; null for any other file. */
   inDrive(viewer: Viewer, disk: DomainDisk): ImageView | null {
     if (disk.device !== 'cdrom' || disk.source === null) return null;
-    const row = this.db.select().from(images).where(eq(images.path, disk.source)).get();
+    const row = this.store.byPath(disk.source);
     return !row || isAdmin(viewer) ? (row ?? null) : { ...row, path: null };
   }
 
   byName(name: string): Image {
-    const row = this.db.select().from(images).where(eq(images.name, name)).get();
+    const row = this.store.byName(name);
     if (!row) throw new NotFoundError('image', name);
     return row;
   }
@@ -64,7 +61,7 @@ export class ImageService {
   /** Holds a name for an upload until it is published or given up; CONFLICT when the name is taken. */
   reserve(name: string): void {
     this.checkName(name);
-    if (this.reserved.has(name) || this.db.select({ id: images.id }).from(images).where(eq(images.name, name)).get()) {
+    if (this.reserved.has(name) || this.store.nameTaken(name)) {
       throw new ConflictError(`an image named ${JSON.stringify(name)} already exists or is being uploaded`);
     }
     this.reserved.add(name);
@@ -102,21 +99,15 @@ export class ImageService {
   }
 
   private insert(row: Image): Image {
-    const { name } = row;
     // One synchronous transaction: the check and the insert cannot interleave with another request.
-    return this.db.transaction((tx) => {
-      if (tx.select({ id: images.id }).from(images).where(eq(images.name, name)).get()) {
-        throw new ConflictError(`an image named ${JSON.stringify(name)} already exists`);
-      }
-      tx.insert(images).values(row).run();
-      return row;
-    });
+    if (!this.store.insertUnlessNameTaken(row)) throw new ConflictError(`an image named ${JSON.stringify(row.name)} already exists`);
+    return row;
   }
 
   remove(viewer: Viewer, name: string): Image {
     this.access.requireAdmin(viewer);
     const row = this.byName(name);
-    this.db.delete(images).where(eq(images.id, row.id)).run();
+    this.store.delete(row.id);
     return row;
   }
 }

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, normalize } from 'node:path';
-import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { images, keptVolumes } from '../../db/schema.js';
+import { ImageStore } from '../../db/stores/images.js';
+import { ProvisioningStore } from '../../db/stores/provisioning.js';
 import { POOL_TYPES, type PoolSpec, type PoolType } from '../../model/index.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { LibvirtError } from '../../libvirt/errors.js';
@@ -24,7 +24,7 @@ import {
   type PoolRecord,
 } from '../../libvirt/storage.js';
 import { type AccessPolicy, isAdmin, type Viewer } from '../access/index.js';
-import type { DefinedPoolStore } from './defined-pools.js';
+import type { DefinedPoolStore } from '../../db/stores/storage.js';
 import { ConflictError, fromLibvirt, InUseError, InvalidStateError, NotFoundError, ValidationError } from '../errors.js';
 import type { StateCache } from '../sync/index.js';
 
@@ -69,11 +69,13 @@ function kindOf(type: string): PoolType {
 export class StoragePoolService {
   /** createStoragePool runs one at a time: the name, path and volume group checks see every earlier create. */
   private createQueue: Promise<unknown> = Promise.resolve();
+  private readonly images: ImageStore;
+  private readonly provisioning: ProvisioningStore;
 
   constructor(
     private readonly bus: LibvirtBus,
     private readonly driverPath: string,
-    private readonly db: Db,
+    db: Db,
     private readonly cache: StateCache,
     private readonly access: AccessPolicy,
     readonly defined: DefinedPoolStore,
@@ -81,7 +83,10 @@ export class StoragePoolService {
     private readonly guestPool: string,
     /** Whether something else (an upload in progress) is writing into a pool. */
     private readonly busy: (pool: string) => boolean = () => false,
-  ) {}
+  ) {
+    this.images = new ImageStore(db);
+    this.provisioning = new ProvisioningStore(db);
+  }
 
   async list(viewer: Viewer): Promise<StoragePoolView[]> {
     this.access.requireAdmin(viewer);
@@ -257,9 +262,9 @@ export class StoragePoolService {
     for (const d of this.cache.domains.values()) {
       if (d.disks.some((disk) => disk.pool === pool.name || inDir(disk.source))) throw new InUseError(`domain ${d.name} has a disk in storage pool ${pool.name}`);
     }
-    const kept = this.db.select().from(keptVolumes).where(eq(keptVolumes.pool, pool.name)).get();
+    const kept = this.provisioning.keptInPool(pool.name);
     if (kept) throw new InUseError(`storage pool ${pool.name} holds ${kept.volume}, the kept disk of domain ${kept.domainName}`);
-    const image = this.db.select().from(images).all().find((i) => inDir(i.path));
+    const image = this.images.all().find((i) => inDir(i.path));
     if (image) throw new InUseError(`storage pool ${pool.name} holds the published image ${image.name} (removeImage first)`);
     if (this.busy(pool.name)) throw new InUseError(`an image upload is writing into storage pool ${pool.name}`);
     if (pool.active) {

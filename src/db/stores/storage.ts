@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
-import type { Db } from '../../db/index.js';
-import { definedPools } from '../../db/schema.js';
+import type { Db } from '../index.js';
+import { definedPools, uploadFiles } from '../schema.js';
 
 export type DefinedPool = typeof definedPools.$inferSelect;
 
@@ -36,5 +36,22 @@ export class DefinedPoolStore {
 
   forget(name: string): void {
     this.db.delete(definedPools).where(eq(definedPools.name, name)).run();
+  }
+}
+
+/** Temporary files uploads are writing (upload_files): a file a crash left is removed at the next start. */
+export class UploadFileStore {
+  constructor(private readonly db: Db) {}
+
+  all(): { id: string; tempPath: string }[] {
+    return this.db.select({ id: uploadFiles.id, tempPath: uploadFiles.tempPath }).from(uploadFiles).all();
+  }
+
+  record(id: string, tempPath: string): void {
+    this.db.insert(uploadFiles).values({ id, tempPath }).run();
+  }
+
+  forget(id: string): void {
+    this.db.delete(uploadFiles).where(eq(uploadFiles.id, id)).run();
   }
 }
