@@ -8,7 +8,7 @@ import { AccessPolicy } from '../src/services/access/authorization.js';
 import { EventLog } from '../src/services/events/log.js';
 import { EventStream } from '../src/services/events/stream.js';
 import type { DomainLifecycleEvent } from '../src/model/index.js';
-import { OwnershipStore } from '../src/services/access/ownership.js';
+import { OwnershipStore } from '../src/db/stores/ownership.js';
 
 // Over the GraphQL server a replay runs in one turn of the event loop, so no change can land in the middle of
 // it there; the stream is built to allow that, and only driving it by hand reaches the replay/live boundary.

@@ -18,7 +18,7 @@ import { DEFAULT_EVENTS } from '../src/config.js';
 import { EventLog } from '../src/services/events/log.js';
 import { EventStream } from '../src/services/events/stream.js';
 import { LibvirtSync } from '../src/services/sync/libvirt-sync.js';
-import { OwnershipStore } from '../src/services/access/ownership.js';
+import { OwnershipStore } from '../src/db/stores/ownership.js';
 import { ProvisioningService } from '../src/services/domains/provisioning.js';
 import { QuotaService } from '../src/services/access/quotas.js';
 import { StateCache } from '../src/services/sync/state-cache.js';

@@ -12,12 +12,18 @@ const open = new WeakMap<Db, (() => void)[]>();
  * Runs `work` as one SQLite transaction that takes the write lock at its start (BEGIN IMMEDIATE), so what it
  * reads is what its writes build on. Stores called inside join it: there is one connection. When `work`
  * returns, the transaction commits and the hooks registered with `afterCommit` run, in order; when it throws,
- * nothing was written and no hook runs. Called inside another transaction, `work` joins that one, and its
- * hooks wait for the outer commit.
+ * nothing was written and no hook runs. Called inside another transaction, `work` runs in a savepoint of it,
+ * and its hooks wait for the outer commit.
  */
 export function transaction<T>(db: Db, work: (tx: Transaction) => T): T {
   const outer = open.get(db);
-  if (outer) return work({ afterCommit: (hook) => outer.push(hook) });
+  if (outer) {
+    // A savepoint (better-sqlite3 nests so): a throw undoes this part only, and drops its hooks.
+    const inner: (() => void)[] = [];
+    const result = db.transaction(() => work({ afterCommit: (hook) => inner.push(hook) }));
+    outer.push(...inner);
+    return result;
+  }
   const hooks: (() => void)[] = [];
   open.set(db, hooks);
   let result: T;

@@ -1,6 +1,5 @@
-import { and, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { auditEvents } from '../../db/schema.js';
+import { AuditStore, type AuditRow } from '../../db/stores/audit.js';
 import type { AccessPolicy } from './authorization.js';
 import type { StorageHealth } from '../instance/index.js';
 import type { Viewer } from './viewer.js';
@@ -44,24 +43,19 @@ export interface AuditPage {
  * result, when. Arguments and results are never stored, so neither tokens nor passwords can end up here.
  */
 export class AuditService {
-  /** Every mutation appends one row: the insert is prepared once, with placeholders. */
-  private readonly insert;
+  private readonly store: AuditStore;
 
   /** Rows the database could not take (storage failing), written in order once it can. */
-  private readonly held: Record<string, unknown>[] = [];
+  private readonly held: Omit<AuditRow, 'id'>[] = [];
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly access: AccessPolicy,
     private readonly storage?: StorageHealth,
     private readonly log: AuditLog | null = null,
   ) {
+    this.store = new AuditStore(db);
     storage?.onRetry(() => this.flush());
-    const p = (name: string) => sql.placeholder(name);
-    this.insert = db
-      .insert(auditEvents)
-      .values({ at: p('at'), actorId: p('actorId'), actorName: p('actorName'), tokenId: p('tokenId'), action: p('action'), target: p('target'), result: p('result'), message: p('message') })
-      .prepare();
   }
 
   /**
@@ -89,7 +83,7 @@ export class AuditService {
   private flush(): boolean {
     while (this.held.length) {
       try {
-        this.insert.run(this.held[0]);
+        this.store.append(this.held[0]!);
       } catch (err) {
         if (this.storage?.noteFailure(err)) return false;
         this.held.shift();
@@ -103,22 +97,7 @@ export class AuditService {
   /** Newest first; `afterId` continues below the last id of the previous page. */
   list(viewer: Viewer, first: number, afterId: number | null, filter: AuditFilter = {}): AuditPage {
     this.access.requireAdmin(viewer);
-    const where: SQL[] = [];
-    if (filter.actorId != null) where.push(eq(auditEvents.actorId, filter.actorId));
-    if (filter.action) where.push(eq(auditEvents.action, filter.action));
-    if (filter.target) where.push(eq(auditEvents.target, filter.target));
-    if (filter.result) where.push(eq(auditEvents.result, filter.result));
-    if (filter.since) where.push(gte(auditEvents.at, filter.since));
-    if (filter.until) where.push(lte(auditEvents.at, filter.until));
-    const totalCount = this.db.select({ n: sql<number>`count(*)` }).from(auditEvents).where(and(...where)).get()!.n;
-    if (afterId !== null) where.push(lt(auditEvents.id, afterId));
-    const rows = this.db
-      .select()
-      .from(auditEvents)
-      .where(and(...where))
-      .orderBy(desc(auditEvents.id))
-      .limit(first + 1)
-      .all();
+    const { rows, totalCount } = this.store.page(filter, afterId, first + 1);
     return { events: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
   }
 }

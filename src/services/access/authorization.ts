@@ -1,6 +1,6 @@
 import { type DomainRecord, isSnapshot } from '../../model/index.js';
 import { ForbiddenError } from '../errors.js';
-import type { OwnershipStore } from './ownership.js';
+import type { OwnershipStore } from '../../db/stores/ownership.js';
 import { isAdmin, type Viewer } from './viewer.js';
 
 /**

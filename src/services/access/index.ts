@@ -2,7 +2,6 @@
 export { type AuditEvent, AuditService } from './audit.js';
 export { AuthService, bearerToken } from './auth.js';
 export { AccessPolicy } from './authorization.js';
-export { OwnershipStore } from './ownership.js';
 export { type QuotaLimits, QuotaService, type QuotaUsage, type Resources } from './quotas.js';
 export { type ApiToken, type User, UserService } from './users.js';
 export { isAdmin, type Viewer } from './viewer.js';

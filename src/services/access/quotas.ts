@@ -1,6 +1,6 @@
-import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { domainOwners, portForwards, quotas, reservations, users } from '../../db/schema.js';
+import { TenantStore } from '../../db/stores/tenants.js';
+import { transaction, type Transaction } from '../../db/transaction.js';
 import type { AccessPolicy } from './authorization.js';
 import { NotFoundError, QuotaExceededError, ValidationError, type QuotaResource } from '../errors.js';
 import type { Viewer } from './viewer.js';
@@ -48,7 +48,8 @@ const CHECKS: [QuotaResource, Exclude<keyof QuotaLimits, 'maxPortForwards'>, Exc
   ['INTERFACES', 'maxInterfaces', 'interfaces', (r) => r.interfaces],
 ];
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** An open transaction (db/transaction.ts): what the callers' writes of one operation share. */
+type Tx = Transaction;
 
 /**
  * Throws QuotaExceededError for the first resource (in CHECKS order) whose `adding` would take the user past
@@ -68,83 +69,42 @@ function checkRoom(limits: QuotaLimits, used: Omit<QuotaUsage, 'portForwards'>, 
  * `BEGIN IMMEDIATE` also serialises against other writers of the same database file.
  */
 export class QuotaService {
-  /**
-   * What every create and delete runs, prepared once. better-sqlite3 runs a transaction on the one connection
-   * these are prepared on, so they take part in whatever transaction the caller has open.
-   */
-  private readonly q;
+  private readonly store: TenantStore;
 
   constructor(
     private readonly db: Db,
     private readonly access: AccessPolicy,
   ) {
-    this.q = QuotaService.prepare(db);
-  }
-
-  private static prepare(db: Db) {
-    const domainUuid = sql.placeholder('domainUuid');
-    const userId = sql.placeholder('userId');
-    const p = (name: string) => sql.placeholder(name);
-    return {
-      roleOf: db.select({ role: users.role }).from(users).where(eq(users.id, userId)).prepare(),
-      quotaOf: db.select().from(quotas).where(eq(quotas.userId, userId)).prepare(),
-      reservedBy: db
-        .select({
-          domains: sql<number>`count(*)`,
-          vcpus: sql<number>`coalesce(sum(${reservations.vcpus}), 0)`,
-          memoryMiB: sql<number>`coalesce(sum(${reservations.memoryMiB}), 0)`,
-          diskGiB: sql<number>`coalesce(sum(${reservations.diskGiB}), 0)`,
-          interfaces: sql<number>`coalesce(sum(${reservations.interfaces}), 0)`,
-        })
-        .from(reservations)
-        .where(eq(reservations.userId, userId))
-        .prepare(),
-      insert: db
-        .insert(reservations)
-        .values({ domainUuid, userId, vcpus: p('vcpus'), memoryMiB: p('memoryMiB'), diskGiB: p('diskGiB'), interfaces: p('interfaces') })
-        .prepare(),
-      release: db.delete(reservations).where(eq(reservations.domainUuid, domainUuid)).prepare(),
-    };
+    this.store = new TenantStore(db);
   }
 
   limits(userId: string): QuotaLimits {
-    const user = this.q.roleOf.get({ userId });
-    if (!user) throw new NotFoundError('user', userId);
-    const row = this.q.quotaOf.get({ userId });
+    const role = this.store.roleOf(userId);
+    if (!role) throw new NotFoundError('user', userId);
+    const row = this.store.quotaOf(userId);
     if (row) {
       const { maxDomains, maxVcpus, maxMemoryMiB, maxDiskGiB, maxInterfaces, maxPortForwards } = row;
       return { maxDomains, maxVcpus, maxMemoryMiB, maxDiskGiB, maxInterfaces, maxPortForwards };
     }
-    return user.role === 'ADMIN' ? UNLIMITED : ZERO;
+    return role === 'ADMIN' ? UNLIMITED : ZERO;
   }
 
   usage(userId: string): QuotaUsage {
-    return { ...this.reserved(userId), portForwards: this.portForwardsOf(userId, this.db) };
+    return { ...this.reserved(userId), portForwards: this.store.portForwardsOwnedBy(userId) };
   }
 
   /** What the user's domains hold: all `reserve` and `resize` check (port forwards are counted apart). */
   private reserved(userId: string): Omit<QuotaUsage, 'portForwards'> {
-    return this.q.reservedBy.get({ userId }) ?? { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 };
-  }
-
-  /** Forwards on the domains `userId` owns now. */
-  private portForwardsOf(userId: string, tx: Tx | Db): number {
-    const row = tx
-      .select({ n: sql<number>`count(*)` })
-      .from(portForwards)
-      .innerJoin(domainOwners, eq(domainOwners.domainUuid, portForwards.domainUuid))
-      .where(eq(domainOwners.userId, userId))
-      .get();
-    return row?.n ?? 0;
+    return this.store.reservedBy(userId);
   }
 
   /**
    * Throws QuotaExceededError when `userId` may not hold `adding` more port forwards. Call inside the
    * transaction (`transaction`) that inserts them, so no concurrent request slips between check and insert.
    */
-  checkPortForwards(userId: string, adding: number, tx: Tx): void {
+  checkPortForwards(userId: string, adding: number, _tx: Tx): void {
     const limit = this.limits(userId).maxPortForwards;
-    const used = this.portForwardsOf(userId, tx);
+    const used = this.store.portForwardsOwnedBy(userId);
     if (limit !== null && used + adding > limit) throw new QuotaExceededError('PORT_FORWARDS', limit, used, adding);
   }
 
@@ -155,19 +115,12 @@ export class QuotaService {
       if (key === 'maxPortForwards' && value == null) continue;
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) throw new ValidationError(`${key} must be a non-negative integer`, key);
     }
-    return this.db.transaction(
-      (tx) => {
-        this.limits(userId); // NOT_FOUND for an unknown user
-        const { maxPortForwards, ...rest } = input;
-        const set = { ...rest, ...(maxPortForwards == null ? {} : { maxPortForwards }), updatedAt: new Date() };
-        tx.insert(quotas)
-          .values({ userId, maxPortForwards: 0, ...set })
-          .onConflictDoUpdate({ target: quotas.userId, set })
-          .run();
-        return this.limits(userId);
-      },
-      { behavior: 'immediate' },
-    );
+    return transaction(this.db, () => {
+      this.limits(userId); // NOT_FOUND for an unknown user
+      const { maxPortForwards, ...rest } = input;
+      this.store.setQuota(userId, { ...rest, ...(maxPortForwards == null ? {} : { maxPortForwards }), updatedAt: new Date() });
+      return this.limits(userId);
+    });
   }
 
   /**
@@ -175,13 +128,10 @@ export class QuotaService {
    * Call before libvirt; `release` when the domain is deleted or its creation failed.
    */
   reserve(userId: string, domainUuid: string, resources: Resources): void {
-    this.db.transaction(
-      () => {
-        checkRoom(this.limits(userId), this.reserved(userId), (amount) => amount(resources));
-        this.q.insert.run({ domainUuid, userId, ...resources });
-      },
-      { behavior: 'immediate' },
-    );
+    transaction(this.db, () => {
+      checkRoom(this.limits(userId), this.reserved(userId), (amount) => amount(resources));
+      this.store.reserve(userId, domainUuid, resources);
+    });
   }
 
   /**
@@ -190,58 +140,43 @@ export class QuotaService {
    * reservation (nothing is counted for it).
    */
   resize(domainUuid: string, resources: Resources): Resources | null {
-    return this.db.transaction(
-      (tx) => {
-        const row = tx.select().from(reservations).where(eq(reservations.domainUuid, domainUuid)).get();
-        if (!row) return null;
-        const before: Resources = { vcpus: row.vcpus, memoryMiB: row.memoryMiB, diskGiB: row.diskGiB, interfaces: row.interfaces };
-        // Only growth counts: a domain that shrinks or keeps its size fits whatever the limits are now.
-        checkRoom(this.limits(row.userId), this.reserved(row.userId), (amount) => amount(resources) - amount(before));
-        tx.update(reservations).set(resources).where(eq(reservations.domainUuid, domainUuid)).run();
-        return before;
-      },
-      { behavior: 'immediate' },
-    );
+    return transaction(this.db, () => {
+      const row = this.store.reservation(domainUuid);
+      if (!row) return null;
+      const before: Resources = { vcpus: row.vcpus, memoryMiB: row.memoryMiB, diskGiB: row.diskGiB, interfaces: row.interfaces };
+      // Only growth counts: a domain that shrinks or keeps its size fits whatever the limits are now.
+      checkRoom(this.limits(row.userId), this.reserved(row.userId), (amount) => amount(resources) - amount(before));
+      this.store.updateReservation(domainUuid, resources);
+      return before;
+    });
   }
 
   /** Puts back what `resize` replaced (its follow-up in libvirt failed). */
   restore(domainUuid: string, resources: Resources): void {
-    this.db.update(reservations).set(resources).where(eq(reservations.domainUuid, domainUuid)).run();
+    this.store.updateReservation(domainUuid, resources);
   }
 
   release(domainUuid: string): void {
-    this.q.release.run({ domainUuid });
+    this.store.release(domainUuid);
   }
 
   /** Records (or moves) an already existing domain's resources to a user, without a limit check (admin adoption). */
-  adopt(userId: string, domainUuid: string, resources: Resources, tx: Tx | Db = this.db): void {
-    tx.insert(reservations)
-      .values({ domainUuid, userId, ...resources })
-      .onConflictDoUpdate({ target: reservations.domainUuid, set: { userId } })
-      .run();
+  adopt(userId: string, domainUuid: string, resources: Resources, _tx?: Tx): void {
+    this.store.adopt(userId, domainUuid, resources);
   }
 
   /** Reservations whose domain libvirt does not have (creation interrupted, or undefined behind our back). */
   dropMissing(existing: ReadonlySet<string>): string[] {
-    return this.db.transaction((tx) => {
-      const gone = tx
-        .select({ uuid: reservations.domainUuid })
-        .from(reservations)
-        .all()
-        .map((r) => r.uuid)
-        .filter((u) => !existing.has(u));
-      for (const uuid of gone) tx.delete(reservations).where(eq(reservations.domainUuid, uuid)).run();
-      return gone;
-    });
+    return this.store.dropReservationsExcept(existing);
   }
 
   has(domainUuid: string): boolean {
-    return !!this.db.select({ u: reservations.domainUuid }).from(reservations).where(eq(reservations.domainUuid, domainUuid)).get();
+    return this.store.hasReservation(domainUuid);
   }
 
   /** For callers composing a larger transaction (e.g. a reservation and the domain's ownership in one step). */
   transaction<T>(fn: (tx: Tx) => T): T {
-    return this.db.transaction(fn, { behavior: 'immediate' });
+    return transaction(this.db, fn);
   }
 }
 

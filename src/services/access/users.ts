@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { and, asc, eq, gt, isNull, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { apiTokens, domainOwners, reservations, users } from '../../db/schema.js';
+import { AuthStore } from '../../db/stores/auth.js';
+import { TenantStore } from '../../db/stores/tenants.js';
+import { transaction } from '../../db/transaction.js';
 import { generateToken } from './auth.js';
 import type { AccessPolicy } from './authorization.js';
 import { ConflictError, InUseError, InvalidStateError, NotFoundError, ValidationError } from '../errors.js';
@@ -33,16 +34,6 @@ export interface ApiToken {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$/;
-const tokenColumns = {
-  id: apiTokens.id,
-  userId: apiTokens.userId,
-  label: apiTokens.label,
-  prefix: apiTokens.prefix,
-  createdAt: apiTokens.createdAt,
-  revokedAt: apiTokens.revokedAt,
-  expiresAt: apiTokens.expiresAt,
-  lastUsedAt: apiTokens.lastUsedAt,
-};
 
 /**
  * Users and their API tokens. Admin-only except reading yourself. Emits `revoked` with the ids of tokens
@@ -53,12 +44,16 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
   /** Tokens that expired up to here have been announced. */
   private expiredThrough = Date.now();
   private watching = false;
+  private readonly store: AuthStore;
+  private readonly tenants: TenantStore;
 
   constructor(
     private readonly db: Db,
     private readonly access: AccessPolicy,
   ) {
     super();
+    this.store = new AuthStore(db);
+    this.tenants = new TenantStore(db);
   }
 
   /** Announces each token's expiry when it comes (as `revoked`), so open connections end then, not at their next request. */
@@ -76,11 +71,7 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
   private scheduleExpiry(): void {
     if (!this.watching) return;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    const next = this.db
-      .select({ at: sql<number | null>`min(${apiTokens.expiresAt})` })
-      .from(apiTokens)
-      .where(and(isNull(apiTokens.revokedAt), gt(apiTokens.expiresAt, new Date(this.expiredThrough))))
-      .get()?.at;
+    const next = this.store.nextExpiryAfter(new Date(this.expiredThrough));
     if (next == null) return;
     this.expiryTimer = setTimeout(() => this.announceExpired(), Math.min(Math.max(0, next - Date.now()), MAX_TIMER_MS));
     this.expiryTimer.unref();
@@ -88,12 +79,7 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
 
   private announceExpired(): void {
     const now = Date.now();
-    const ids = this.db
-      .select({ id: apiTokens.id })
-      .from(apiTokens)
-      .where(and(isNull(apiTokens.revokedAt), gt(apiTokens.expiresAt, new Date(this.expiredThrough)), lte(apiTokens.expiresAt, new Date(now))))
-      .all()
-      .map((t) => t.id);
+    const ids = this.store.expiringBetween(new Date(this.expiredThrough), new Date(now));
     this.expiredThrough = now;
     if (ids.length) this.emit('revoked', ids);
     this.scheduleExpiry();
@@ -102,7 +88,7 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
   /** Users in (name, id) order. */
   list(viewer: Viewer): User[] {
     this.access.requireAdmin(viewer);
-    return this.db.select().from(users).orderBy(asc(users.name), asc(users.id)).all();
+    return this.store.users();
   }
 
   /** A user the viewer may see (admins: all, tenants: themselves), or NOT_FOUND. */
@@ -114,49 +100,33 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
 
   find(viewer: Viewer, id: string): User | null {
     if (!isAdmin(viewer) && id !== viewer.userId) return null;
-    return this.db.select().from(users).where(eq(users.id, id)).get() ?? null;
+    return this.store.user(id);
   }
 
   exists(id: string): boolean {
-    return !!this.db.select({ id: users.id }).from(users).where(eq(users.id, id)).get();
+    return this.store.userExists(id);
   }
 
   create(viewer: Viewer, input: { name: string; role: Role }): User {
     this.access.requireAdmin(viewer);
     if (!USER_NAME.test(input.name)) throw new ValidationError('name must be 1-63 letters, digits, ".", "_", "@" or "-"', 'name');
     const user: User = { id: randomUUID(), name: input.name, role: input.role, createdAt: new Date() };
-    try {
-      this.db.insert(users).values(user).run();
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new ConflictError(`a user named ${JSON.stringify(input.name)} exists`);
-      throw err;
-    }
+    if (!this.store.insertUserUnlessNameTaken(user)) throw new ConflictError(`a user named ${JSON.stringify(input.name)} exists`);
     return user;
   }
 
   /** Deletes a user and its tokens; refused while it owns (or is creating) domains. */
   delete(viewer: Viewer, id: string): User {
     this.access.requireAdmin(viewer);
-    const { user, tokenIds } = this.db.transaction(
-      (tx) => {
-        const user = tx.select().from(users).where(eq(users.id, id)).get();
-        if (!user) throw new NotFoundError('user', id);
-        if (user.id === viewer.userId) throw new InvalidStateError('you cannot delete yourself');
-        const owned =
-          tx.select({ n: sql<number>`count(*)` }).from(domainOwners).where(eq(domainOwners.userId, id)).get()!.n +
-          tx.select({ n: sql<number>`count(*)` }).from(reservations).where(eq(reservations.userId, id)).get()!.n;
-        if (owned > 0) throw new InUseError('the user still owns domains; delete or reassign them first');
-        const tokenIds = tx
-          .select({ id: apiTokens.id })
-          .from(apiTokens)
-          .where(and(eq(apiTokens.userId, id), isNull(apiTokens.revokedAt)))
-          .all()
-          .map((t) => t.id);
-        tx.delete(users).where(eq(users.id, id)).run(); // tokens and quota cascade
-        return { user, tokenIds };
-      },
-      { behavior: 'immediate' },
-    );
+    const { user, tokenIds } = transaction(this.db, () => {
+      const user = this.store.user(id);
+      if (!user) throw new NotFoundError('user', id);
+      if (user.id === viewer.userId) throw new InvalidStateError('you cannot delete yourself');
+      if (this.tenants.domainsHeldBy(id) > 0) throw new InUseError('the user still owns domains; delete or reassign them first');
+      const tokenIds = this.store.liveTokenIdsOf(id);
+      this.store.deleteUser(id); // tokens and quota cascade
+      return { user, tokenIds };
+    });
     if (tokenIds.length) this.emit('revoked', tokenIds);
     return user;
   }
@@ -164,12 +134,12 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
   /** A user's tokens, for admins; a tenant sees none (not even its own). */
   tokens(viewer: Viewer, userId: string): ApiToken[] {
     if (!isAdmin(viewer)) return [];
-    return this.db.select(tokenColumns).from(apiTokens).where(eq(apiTokens.userId, userId)).orderBy(asc(apiTokens.createdAt), asc(apiTokens.id)).all();
+    return this.store.tokensOf(userId);
   }
 
   findToken(viewer: Viewer, id: string): ApiToken | null {
     if (!isAdmin(viewer)) return null;
-    return this.db.select(tokenColumns).from(apiTokens).where(eq(apiTokens.id, id)).get() ?? null;
+    return this.store.tokenById(id);
   }
 
   /** A new token for a user, valid until `expiresAt` (null: for good); the secret is returned only here (only its hash is stored). */
@@ -183,7 +153,7 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
     this.get(viewer, userId);
     const { token, prefix, hash } = generateToken();
     const apiToken: ApiToken = { id: randomUUID(), userId, label, prefix, createdAt: new Date(), revokedAt: null, expiresAt, lastUsedAt: null };
-    this.db.insert(apiTokens).values({ ...apiToken, hash }).run();
+    this.store.insertToken({ ...apiToken, hash });
     if (expiresAt !== null) this.scheduleExpiry();
     return { token, apiToken };
   }
@@ -195,7 +165,7 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
     if (!row) throw new NotFoundError('apiToken', id);
     if (row.revokedAt) return row;
     const revokedAt = new Date();
-    this.db.update(apiTokens).set({ revokedAt }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt))).run();
+    this.store.revokeToken(id, revokedAt);
     this.emit('revoked', [id]);
     return { ...row, revokedAt };
   }

@@ -99,9 +99,9 @@ export class PortForwardService {
     this.quotas.transaction((tx) => {
       const owner = this.access.ownerOf(domain);
       if (!isAdmin(viewer) && owner !== null) this.quotas.checkPortForwards(owner, 1, tx);
-      const clash = tx.select().from(portForwards).all().find((r) => r.protocol === input.protocol && r.hostPort === input.hostPort);
+      const clash = this.db.select().from(portForwards).all().find((r) => r.protocol === input.protocol && r.hostPort === input.hostPort);
       if (clash) throw new ConflictError(`host port ${input.protocol} ${input.hostPort} is already forwarded`);
-      tx.insert(portForwards).values({ id, domainUuid: domain.uuid, protocol: input.protocol, hostPort: input.hostPort, guestPort: input.guestPort }).run();
+      this.db.insert(portForwards).values({ id, domainUuid: domain.uuid, protocol: input.protocol, hostPort: input.hostPort, guestPort: input.guestPort }).run();
     });
     try {
       await this.apply();

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import type { Db } from '../../db/index.js';
-import { domainOwners } from '../../db/schema.js';
+import type { Db } from '../index.js';
+import { domainOwners } from '../schema.js';
 
 /**
  * Domain ownership as recorded in SQLite (domain UUID → user id), mirrored in memory so that filtering a
