@@ -1,8 +1,7 @@
 import { lookupDomainByUUID } from '../../libvirt/connect.js';
 import { undefineDomainFully, UNDEFINE_FLAG_SETS } from '../../libvirt/domain.js';
-import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { domainDeletions } from '../../db/schema.js';
+import { ProvisioningStore } from '../../db/stores/provisioning.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import type { StoragePaths } from '../../libvirt/storage.js';
 import type { OwnershipStore } from '../../db/stores/ownership.js';
@@ -20,28 +19,12 @@ import { ignoreKinds } from './steps.js';
 const MIN_MEMORY_MIB = 32;
 
 /**
- * The deletion record every delete writes, reads and removes, prepared once. They are prepared on the one
- * connection a better-sqlite3 transaction runs on, so inside a transaction they take part in it.
- */
-function prepareDeletionRecord(db: Db) {
-  const domainUuid = sql.placeholder('domainUuid');
-  return {
-    insert: db
-      .insert(domainDeletions)
-      .values({ domainUuid, domainName: sql.placeholder('domainName'), keepDisk: sql.placeholder('keepDisk'), volumes: sql.placeholder('volumes'), domain: sql.placeholder('domain') })
-      .onConflictDoNothing()
-      .prepare(),
-    byDomain: db.select().from(domainDeletions).where(eq(domainDeletions.domainUuid, domainUuid)).prepare(),
-    remove: db.delete(domainDeletions).where(eq(domainDeletions.domainUuid, domainUuid)).prepare(),
-  };
-}
-
-/**
  * What the domain flows (create, delete, resize, assign, reconcile) share: the services they coordinate, the
  * claims and names of domains in flight, and the release of what a domain holds once it is gone.
  */
 export class ProvisioningContext {
-  readonly deletions: ReturnType<typeof prepareDeletionRecord>;
+  /** Deletion records and kept volumes. */
+  readonly deletions: ProvisioningStore;
   /** Names of creates under way (see `create`). */
   readonly pendingNames = new Set<{ ownerId: string; name: string; libvirtName: string }>();
   private undefineFlags: readonly number[] = UNDEFINE_FLAG_SETS;
@@ -51,7 +34,7 @@ export class ProvisioningContext {
   constructor(
     readonly bus: LibvirtBus,
     readonly driverPath: string,
-    readonly db: Db,
+    db: Db,
     readonly cache: StateCache,
     readonly sync: LibvirtSync,
     readonly access: AccessPolicy,
@@ -67,7 +50,7 @@ export class ProvisioningContext {
     /** Shared with the re-reads (LibvirtSync): a volume created here is known to them without a lookup. */
     readonly storagePaths: StoragePaths,
   ) {
-    this.deletions = prepareDeletionRecord(db);
+    this.deletions = new ProvisioningStore(db);
   }
 
   /**
@@ -149,7 +132,7 @@ export class ProvisioningContext {
       this.undefinedWhileClaimed.add(uuid);
       return;
     }
-    if (this.deletions.byDomain.get({ domainUuid: uuid })) return;
+    if (this.deletions.deletionOf(uuid)) return;
     if (this.owners.get(uuid) !== undefined || this.quotas.has(uuid) || this.ipam.holdsAny(uuid)) await this.release(uuid);
   }
 

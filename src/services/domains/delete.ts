@@ -1,4 +1,3 @@
-import { keptVolumes } from '../../db/schema.js';
 import { lookupDomainByUUID } from '../../libvirt/connect.js';
 import { domainActions } from '../../libvirt/domain.js';
 import type { DomainRecord } from '../../model/index.js';
@@ -26,7 +25,7 @@ export class DeleteFlow {
     try {
       const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
       // A retry keeps the first request's record (and its keepDisk).
-      this.ctx.deletions.insert.run({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes, domain });
+      this.ctx.deletions.recordDeletion({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes, domain });
       await this.finishDeletion(uuid);
       // Through the ordered pipeline: once this answers, no query shows the domain any more. Usually the
       // UNDEFINED event's re-read has committed that already (releasing the address waits for a network re-read
@@ -44,7 +43,7 @@ export class DeleteFlow {
    * whoever may still see it; NOT_FOUND for anyone else, as for a missing domain.
    */
   private unfinishedDeletion(viewer: Viewer, uuid: string): DomainRecord {
-    const row = this.ctx.deletions.byDomain.get({ domainUuid: uuid });
+    const row = this.ctx.deletions.deletionOf(uuid);
     // Rows from before the domain was recorded with them: admins may still retry, answered with what is known.
     const d = (row?.domain as DomainRecord | null | undefined) ?? (row && isAdmin(viewer) ? stubOf(uuid, row.domainName) : null);
     if (!d || !this.ctx.access.canSeeDomain(viewer, d)) throw new NotFoundError('domain', uuid);
@@ -53,7 +52,7 @@ export class DeleteFlow {
 
   /** Runs (or resumes) the recorded deletion of `uuid`; each step may already have been done. */
   async finishDeletion(uuid: string): Promise<void> {
-    const row = this.ctx.deletions.byDomain.get({ domainUuid: uuid });
+    const row = this.ctx.deletions.deletionOf(uuid);
     if (!row) return;
     try {
       // The cached path when the domain is known (libvirt-dbus paths are derived from the UUID), else a lookup.
@@ -86,12 +85,8 @@ export class DeleteFlow {
       await unpinned;
       // The deletion record goes with addresses, MAC, quota and ownership: all released, or none.
       await this.ctx.forgetDomain(uuid, () => {
-        if (row.keepDisk) {
-          for (const v of row.volumes) {
-            this.ctx.db.insert(keptVolumes).values({ ...v, domainUuid: uuid, domainName: row.domainName }).onConflictDoNothing().run();
-          }
-        }
-        this.ctx.deletions.remove.run({ domainUuid: uuid });
+        if (row.keepDisk) this.ctx.deletions.keepVolumes(row.volumes, uuid, row.domainName);
+        this.ctx.deletions.removeDeletion(uuid);
       });
     } catch (err) {
       throw fromLibvirt(err, { kind: 'domain', id: uuid });

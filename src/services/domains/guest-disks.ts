@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { VolumeRef } from '../../db/schema.js';
+import type { VolumeRef } from '../../db/stores/provisioning.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { createVolume, deleteVolume, ensurePool, lookupPool, readPool, type StoragePaths } from '../../libvirt/storage.js';

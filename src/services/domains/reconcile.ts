@@ -1,5 +1,3 @@
-import { eq } from 'drizzle-orm';
-import { domainDeletions, keptVolumes } from '../../db/schema.js';
 import { deleteVolume, listVolumes, lookupPool, readVolume } from '../../libvirt/storage.js';
 import type { ProvisioningContext } from './context.js';
 import type { DeleteFlow } from './delete.js';
@@ -44,7 +42,7 @@ export class Reconciler {
       }
     };
     const deleted = new Set<string>();
-    for (const row of this.ctx.db.select().from(domainDeletions).all()) {
+    for (const row of this.ctx.deletions.deletions()) {
       if (!(await attempt({ domain: row.domainUuid }, () => this.deletes.finishDeletion(row.domainUuid)))) continue;
       this.ctx.log.info({ domain: row.domainUuid, name: row.domainName }, 'finished an interrupted deletion');
       deleted.add(row.domainUuid);
@@ -54,7 +52,7 @@ export class Reconciler {
     // Domains just deleted may linger in the cache until their UNDEFINED event is committed. A deletion that
     // could not be finished keeps what it holds (addresses, quota, ownership, volumes) until it is: it counts as
     // existing here.
-    const pending = new Set(this.ctx.db.select({ u: domainDeletions.domainUuid }).from(domainDeletions).all().map((r) => r.u));
+    const pending = new Set(this.ctx.deletions.deletions().map((r) => r.domainUuid));
     const existing = new Set([...this.ctx.cache.domains.keys(), ...pending].filter((u) => !deleted.has(u)));
     const dropped = this.ctx.quotas.dropMissing(existing);
     report.reservationsDropped = dropped.length;
@@ -102,14 +100,7 @@ export class Reconciler {
       ignoreKinds('NOT_FOUND')(err);
       return []; // not made yet: no volumes of ours either
     }
-    const kept = new Set(
-      this.ctx.db
-        .select()
-        .from(keptVolumes)
-        .where(eq(keptVolumes.pool, this.ctx.options.storagePool))
-        .all()
-        .map((k) => k.volume),
-    );
+    const kept = this.ctx.deletions.keptIn(this.ctx.options.storagePool);
     const out: { name: string; path: string }[] = [];
     for (const path of await listVolumes(this.ctx.bus, poolPath)) {
       const { name } = await readVolume(this.ctx.bus, path);
