@@ -1,6 +1,5 @@
-import { and, asc, count, eq, gt, inArray, lt, lte, max, min, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { eventLogIdentity, events, knownObjects } from '../../db/schema.js';
+import { EventStore, type EventFilter, type EventRow } from '../../db/stores/events.js';
 import type { DomainLifecycleEvent, DomainRecord, NetworkLifecycleEvent, NetworkRecord, NewDomainEvent, NewNetworkEvent } from '../../model/index.js';
 
 export interface Retention {
@@ -10,14 +9,9 @@ export interface Retention {
   maxAgeMs: number;
 }
 
-export interface LogFilter {
-  kind: 'DOMAIN' | 'NETWORK';
-  subjectUuid?: string | null;
-  types?: readonly string[] | null;
-  ownerId?: string | null;
-}
+export type LogFilter = EventFilter;
 
-type Row = typeof events.$inferSelect;
+type Row = EventRow;
 
 /** A subscriber's position, which pruning must not pass. */
 export interface CursorHold {
@@ -32,85 +26,36 @@ export interface CursorHold {
  */
 export class EventLog {
   private readonly holds = new Set<CursorHold>();
+  private readonly store: EventStore;
 
-  constructor(private readonly db: Db) {
-    this.appendTx = EventLog.prepareAppend(db);
+  constructor(db: Db) {
+    this.store = new EventStore(db);
   }
 
   appendDomain(e: NewDomainEvent, ownerId: string | null): DomainLifecycleEvent {
-    const seq = this.append('DOMAIN', e.domain.uuid, e.domain.name, ownerId, e.type, e.detail, e.domain.state, e.at, e.synthetic, e.domain, e.type === 'UNDEFINED');
+    const { domain } = e;
+    const seq = this.store.append({ kind: 'DOMAIN', uuid: domain.uuid, name: domain.name, ownerId, type: e.type, detail: e.detail, state: domain.state, at: e.at, synthetic: e.synthetic, snapshot: domain, gone: e.type === 'UNDEFINED' });
     return { ...e, seq, ownerId };
   }
 
   appendNetwork(e: NewNetworkEvent): NetworkLifecycleEvent {
     const state = e.network.active ? 'ACTIVE' : 'INACTIVE';
-    const seq = this.append('NETWORK', e.network.uuid, e.network.name, null, e.type, '', state, e.at, e.synthetic, e.network, e.type === 'UNDEFINED');
+    const { network } = e;
+    const seq = this.store.append({ kind: 'NETWORK', uuid: network.uuid, name: network.name, ownerId: null, type: e.type, detail: '', state, at: e.at, synthetic: e.synthetic, snapshot: network, gone: e.type === 'UNDEFINED' });
     return { ...e, seq };
-  }
-
-  /**
-   * The hot path of every event: statements prepared once (better-sqlite3), the snapshot serialised once, the
-   * event row and `known_objects` in one transaction. Values are encoded as drizzle encodes these columns
-   * (timestamp_ms → epoch ms, boolean → 0/1, json → JSON text), so drizzle reads them back unchanged.
-   */
-  private append(
-    kind: 'DOMAIN' | 'NETWORK',
-    uuid: string,
-    name: string,
-    ownerId: string | null,
-    type: string,
-    detail: string,
-    state: string,
-    at: Date,
-    synthetic: boolean,
-    snapshot: DomainRecord | NetworkRecord,
-    gone: boolean,
-  ): number {
-    const json = JSON.stringify(snapshot);
-    return this.appendTx(kind, uuid, name, ownerId, type, detail, state, at.getTime(), synthetic ? 1 : 0, json, gone);
-  }
-
-  private readonly appendTx: (kind: string, uuid: string, name: string, ownerId: string | null, type: string, detail: string, state: string, at: number, synthetic: number, json: string, gone: boolean) => number;
-
-  private static prepareAppend(db: Db) {
-    const client = db.$client;
-    const insert = client.prepare(
-      'INSERT INTO events (kind, subject_uuid, subject_name, owner_id, type, detail, state, at, synthetic, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
-    );
-    const forget = client.prepare('DELETE FROM known_objects WHERE uuid = ?');
-    const upsert = client.prepare(
-      'INSERT INTO known_objects (uuid, kind, snapshot, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at',
-    );
-    return client.transaction(
-      (kind: string, uuid: string, name: string, ownerId: string | null, type: string, detail: string, state: string, at: number, synthetic: number, json: string, gone: boolean): number => {
-        const row = insert.get(kind, uuid, name, ownerId, type, detail, state, at, synthetic, json) as { id: number };
-        if (gone) forget.run(uuid);
-        else upsert.run(uuid, kind, json, Date.now());
-        return row.id;
-      },
-    );
-  }
-
-  private remember(db: Db, kind: 'DOMAIN' | 'NETWORK', uuid: string, record: DomainRecord | NetworkRecord): void {
-    const now = new Date();
-    db.insert(knownObjects)
-      .values({ uuid, kind, snapshot: record, updatedAt: now })
-      .onConflictDoUpdate({ target: knownObjects.uuid, set: { snapshot: record, updatedAt: now } })
-      .run();
   }
 
   /** Replaces the known state as a whole (after a full load of libvirt). */
   saveKnown(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
-    this.db.transaction((tx) => {
-      tx.delete(knownObjects).run();
-      for (const d of domains) this.remember(tx as unknown as Db, 'DOMAIN', d.uuid, d);
-      for (const n of networks) this.remember(tx as unknown as Db, 'NETWORK', n.uuid, n);
-    });
+    this.store.replaceKnown([
+      ...[...domains].map((d) => ({ kind: 'DOMAIN' as const, uuid: d.uuid, snapshot: d })),
+      ...[...networks].map((n) => ({ kind: 'NETWORK' as const, uuid: n.uuid, snapshot: n })),
+    ]);
   }
 
   /** The last known state, or null when nothing was ever recorded (a first start). */
   loadKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null {
-    const rows = this.db.select().from(knownObjects).all();
+    const rows = this.store.known();
     if (rows.length === 0 && this.lastId() === 0) return null;
     return {
       domains: rows.filter((r) => r.kind === 'DOMAIN').map((r) => r.snapshot as DomainRecord),
@@ -123,32 +68,24 @@ export class EventLog {
    * the first start after an upgrade, when the events so far were handed out with cursors of the older form).
    */
   identity(): { key: Buffer; legacyThrough: number } {
-    this.db.$client
-      .prepare(
-        `INSERT OR IGNORE INTO event_log_identity (id, secret, legacy_through)
-         VALUES (1, lower(hex(randomblob(32))), COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))`,
-      )
-      .run();
-    const row = this.db.select().from(eventLogIdentity).get()!;
+    const row = this.store.identity();
     return { key: Buffer.from(row.secret, 'hex'), legacyThrough: row.legacyThrough };
   }
 
   /** When the event with this row id happened (epoch ms), or null when there is none (pruned, or never). */
   atOf(id: number): number | null {
-    const row = this.db.select({ at: events.at }).from(events).where(eq(events.id, id)).get();
-    return row ? row.at.getTime() : null;
+    return this.store.atOf(id)?.getTime() ?? null;
   }
 
   /** The newest cursor ever issued (0 before the first event). */
   lastId(): number {
-    const row = this.db.$client.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as { seq: number } | undefined;
-    return row?.seq ?? 0;
+    return this.store.lastId();
   }
 
   /** Every event with an id ≤ this has been pruned: a cursor below it cannot be resumed from. */
   prunedThrough(): number {
-    const [row] = this.db.select({ oldest: min(events.id) }).from(events).all();
-    return row?.oldest != null ? row.oldest - 1 : this.lastId();
+    const oldest = this.store.oldestId();
+    return oldest !== null ? oldest - 1 : this.lastId();
   }
 
   /** Whether a client may resume after `cursor` without missing anything. */
@@ -158,24 +95,12 @@ export class EventLog {
 
   /** Up to `limit` events after `after` that match the filter, oldest first. */
   read(after: number, filter: LogFilter, limit: number): Row[] {
-    return this.db.select().from(events).where(and(gt(events.id, after), ...EventLog.matching(filter))).orderBy(asc(events.id)).limit(limit).all();
+    return this.store.read(after, filter, limit);
   }
 
   /** How many events match the filter (all of them without one). */
   count(filter?: LogFilter): number {
-    return this.db.select({ n: count() }).from(events).where(filter && and(...EventLog.matching(filter))).all()[0]!.n;
-  }
-
-  /**
-   * The filter as SQL conditions. '' (a malformed or foreign ID, or a tenant asking for another owner's events)
-   * matches nothing, as it must; only null or undefined leaves a condition out.
-   */
-  private static matching(filter: LogFilter): SQL[] {
-    const where = [eq(events.kind, filter.kind)];
-    if (filter.subjectUuid != null) where.push(eq(events.subjectUuid, filter.subjectUuid));
-    if (filter.types?.length) where.push(inArray(events.type, [...filter.types]));
-    if (filter.ownerId != null) where.push(eq(events.ownerId, filter.ownerId));
-    return where;
+    return this.store.count(filter);
   }
 
   static toDomainEvent(r: Row): DomainLifecycleEvent {
@@ -210,11 +135,10 @@ export class EventLog {
     let through = 0;
     if (retention.maxCount > 0) through = Math.max(through, this.lastId() - retention.maxCount);
     if (retention.maxAgeMs > 0) {
-      const [row] = this.db.select({ id: max(events.id) }).from(events).where(lt(events.at, new Date(now - retention.maxAgeMs))).all();
-      through = Math.max(through, row?.id ?? 0);
+      through = Math.max(through, this.store.newestBefore(new Date(now - retention.maxAgeMs)) ?? 0);
     }
     for (const h of this.holds) through = Math.min(through, h.cursor);
     if (through <= this.prunedThrough()) return 0;
-    return this.db.delete(events).where(lte(events.id, through)).run().changes;
+    return this.store.deleteThrough(through);
   }
 }
