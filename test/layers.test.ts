@@ -170,21 +170,9 @@ test('no cycles between the modules of services/: each builds only on modules be
   assert.deepEqual(cycles.map((c) => c.join(' → ')), []);
 });
 
-/**
- * Service files whose queries have not moved into db/ stores yet (issue 15's persistence seam, done module by
- * module). The list only shrinks: a file that no longer queries must leave it.
- */
-const QUERIES_NOT_YET_IN_DB = new Set([
-  'src/services/network/ipam.ts',
-  'src/services/network/networks.ts',
-  'src/services/network/port-forwards.ts',
-]);
-
 test('services/ import neither drizzle-orm, SQLite nor the tables: every query lives in a db/ store', () => {
-  const queries = ALL.filter(
+  const offending = ALL.filter(
     (i) => layerOf(i.file) === 'services' && (/^(drizzle-orm|better-sqlite3)/.test(i.target) || i.target === 'src/db/schema.ts' || i.target.startsWith('src/db/tables/')),
   );
-  assert.deepEqual(show(queries.filter((i) => !QUERIES_NOT_YET_IN_DB.has(i.file))), []);
-  const querying = new Set(queries.map((i) => i.file));
-  assert.deepEqual([...QUERIES_NOT_YET_IN_DB].filter((f) => !querying.has(f)), [], 'files that no longer query leave the list');
+  assert.deepEqual(show(offending), []);
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { ipAllocations, macLeases } from '../../db/schema.js';
+import { AddressStore, type AllocationRow } from '../../db/stores/network.js';
+import { transaction } from '../../db/transaction.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { addDhcpHost, deleteDhcpHost } from '../../libvirt/network.js';
@@ -86,30 +86,6 @@ function hasDhcpHost(network: NetworkRecord | undefined, mac: string, ip: string
 }
 
 /**
- * The statements every create and delete runs, prepared once. They are prepared on the one connection a
- * better-sqlite3 transaction runs on, so inside `db.transaction(...)` they take part in that transaction.
- */
-function prepareStatements(db: Db) {
-  const mac = sql.placeholder('mac');
-  const domainUuid = sql.placeholder('domainUuid');
-  const p = (name: string) => sql.placeholder(name);
-  return {
-    macLease: db.select({ mac: macLeases.mac }).from(macLeases).where(eq(macLeases.mac, mac)).prepare(),
-    insertMacLease: db.insert(macLeases).values({ mac, domainUuid }).prepare(),
-    allocationByMac: db.select().from(ipAllocations).where(eq(ipAllocations.mac, mac)).prepare(),
-    allocationsOnNetwork: db.select().from(ipAllocations).where(eq(ipAllocations.networkUuid, p('networkUuid'))).prepare(),
-    allocationsOfDomain: db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).prepare(),
-    insertAllocation: db
-      .insert(ipAllocations)
-      .values({ mac, networkUuid: p('networkUuid'), domainUuid, ipv4: p('ipv4'), ipv6: p('ipv6') })
-      .prepare(),
-    deleteAllocationsOfDomain: db.delete(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).prepare(),
-    deleteMacLeasesOfDomain: db.delete(macLeases).where(eq(macLeases.domainUuid, domainUuid)).prepare(),
-    macLeasesOfDomain: db.select({ mac: macLeases.mac }).from(macLeases).where(eq(macLeases.domainUuid, domainUuid)).prepare(),
-  };
-}
-
-/**
  * Address management: unique MACs, one IPv4 and one IPv6 per NIC, pinned in the network's DHCP hosts.
  *
  * The provisioning flow is: `allocateMac` → `allocate` (both in the create's one SQLite transaction, so two
@@ -118,7 +94,7 @@ function prepareStatements(db: Db) {
  * into its transaction); `release` does both, for addresses alone.
  */
 export class IpamService {
-  private readonly q: ReturnType<typeof prepareStatements>;
+  private readonly store: AddressStore;
 
   constructor(
     private readonly bus: LibvirtBus,
@@ -128,7 +104,7 @@ export class IpamService {
     private readonly sync: LibvirtSync,
     private readonly access: AccessPolicy,
   ) {
-    this.q = prepareStatements(db);
+    this.store = new AddressStore(db);
   }
 
   private readonly releaseHooks: ((domainUuid: string) => Promise<void>)[] = [];
@@ -142,11 +118,11 @@ export class IpamService {
   allocateMac(domainUuid: string): string {
     const inUse = new Set<string>();
     for (const d of this.cache.domains.values()) for (const i of d.interfaces) if (i.mac) inUse.add(i.mac.toLowerCase());
-    return this.db.transaction(() => {
+    return transaction(this.db, () => {
       for (let i = 0; i < MAC_ATTEMPTS; i++) {
         const mac = `52:54:00:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
-        if (inUse.has(mac) || this.q.macLease.get({ mac })) continue;
-        this.q.insertMacLease.run({ mac, domainUuid });
+        if (inUse.has(mac) || this.store.macLeased(mac)) continue;
+        this.store.leaseMac(mac, domainUuid);
         return mac;
       }
       throw new AddressExhaustedError('no unused MAC address found');
@@ -166,13 +142,13 @@ export class IpamService {
     const mac = req.mac?.toLowerCase() ?? this.allocateMac(req.domainUuid);
     if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) throw new ValidationError(`not a MAC address: ${mac}`, 'mac');
     const pools = { ipv4: this.poolOf(network.ipv4), ipv6: this.poolOf(network.ipv6) };
-    return this.db.transaction(() => {
-      const existing = this.q.allocationByMac.get({ mac });
+    return transaction(this.db, () => {
+      const existing = this.store.allocationByMac(mac);
       if (existing) {
         if (existing.networkUuid !== network.uuid) throw new ValidationError(`MAC ${mac} already has addresses on another network`, 'mac');
         return this.row(existing);
       }
-      const rows = this.q.allocationsOnNetwork.all({ networkUuid: network.uuid });
+      const rows = this.store.allocationsOn(network.uuid);
       const pick = (family: 'ipv4' | 'ipv6'): string | null => {
         const pool = pools[family];
         if (!pool) return null;
@@ -183,11 +159,9 @@ export class IpamService {
       };
       const ipv4 = pick('ipv4');
       const ipv6 = this.slaacIfFree(network, mac, rows.map((r) => r.ipv6)) ?? pick('ipv6');
-      if (MAC.test(mac) && !this.q.macLease.get({ mac })) {
-        this.q.insertMacLease.run({ mac, domainUuid: req.domainUuid });
-      }
+      if (MAC.test(mac) && !this.store.macLeased(mac)) this.store.leaseMac(mac, req.domainUuid);
       const created = { mac, networkUuid: network.uuid, domainUuid: req.domainUuid, ipv4, ipv6 };
-      this.q.insertAllocation.run(created);
+      this.store.insertAllocation(created);
       const pinned = hasDhcpHost(network, mac, ipv4);
       return { ...created, pinned, ...assignments(network, { mac, ipv4, ipv6, pinned }) };
     });
@@ -229,7 +203,7 @@ export class IpamService {
 
   /** Removes the domain's DHCP host entries from their networks (the first half of `release`). */
   async unpin(domainUuid: string): Promise<void> {
-    const rows = this.q.allocationsOfDomain.all({ domainUuid });
+    const rows = this.store.allocationsOf(domainUuid);
     for (const r of rows) {
       const network = this.cache.networks.get(r.networkUuid);
       if (!network || !r.ipv4 || !hasDhcpHost(network, r.mac, r.ipv4)) continue;
@@ -254,42 +228,35 @@ export class IpamService {
    */
   async forget<T = void>(domainUuid: string, alongside: () => T = () => undefined as T): Promise<T> {
     for (const fn of this.releaseHooks) await fn(domainUuid);
-    return this.db.transaction(
-      () => {
-        this.q.deleteAllocationsOfDomain.run({ domainUuid });
-        this.q.deleteMacLeasesOfDomain.run({ domainUuid });
-        return alongside();
-      },
-      { behavior: 'immediate' },
-    );
+    return transaction(this.db, () => {
+      this.store.forgetDomain(domainUuid);
+      return alongside();
+    });
   }
 
   /** Whether the domain holds a MAC lease or an address. */
   holdsAny(domainUuid: string): boolean {
-    return this.q.macLeasesOfDomain.all({ domainUuid }).length > 0 || this.q.allocationsOfDomain.all({ domainUuid }).length > 0;
+    return this.store.hasMacLeases(domainUuid) || this.store.allocationsOf(domainUuid).length > 0;
   }
 
   /** Domains holding a MAC lease or an address (for reconciliation against the domains libvirt has). */
   leaseholders(): Set<string> {
-    const out = new Set<string>();
-    for (const r of this.db.select({ d: macLeases.domainUuid }).from(macLeases).all()) out.add(r.d);
-    for (const r of this.db.select({ d: ipAllocations.domainUuid }).from(ipAllocations).all()) out.add(r.d);
-    return out;
+    return this.store.leaseholders();
   }
 
   addressesOf(mac: string): NicAddresses | null {
-    const r = this.q.allocationByMac.get({ mac: mac.toLowerCase() });
+    const r = this.store.allocationByMac(mac.toLowerCase());
     return r ? this.row(r) : null;
   }
 
   /** The domain's allocation with an IPv4 (its first NIC that has one), e.g. the target of a port forward. */
   primaryIpv4(domainUuid: string): NicAddresses | null {
-    const rows = this.db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).all();
+    const rows = this.store.allocationsOf(domainUuid);
     const r = rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.mac.localeCompare(b.mac)).find((x) => x.ipv4);
     return r ? this.row(r) : null;
   }
 
-  private row(r: typeof ipAllocations.$inferSelect): NicAddresses {
+  private row(r: AllocationRow): NicAddresses {
     const network = this.cache.networks.get(r.networkUuid);
     const pinned = hasDhcpHost(network, r.mac, r.ipv4);
     return { mac: r.mac, networkUuid: r.networkUuid, domainUuid: r.domainUuid, ipv4: r.ipv4, ipv6: r.ipv6, pinned, ...assignments(network, { ...r, pinned }) };
@@ -308,7 +275,7 @@ export class IpamService {
   }
 
   allocations(): NicAddresses[] {
-    return this.db.select().from(ipAllocations).all().map((r) => this.row(r));
+    return this.store.allAllocations().map((r) => this.row(r));
   }
 
   /**
@@ -325,7 +292,7 @@ export class IpamService {
 
   /** The network's allocations: all for admins, only those of the viewer's own domains for tenants. */
   leases(viewer: Viewer, networkUuid: string): Lease[] {
-    const rows = this.db.select().from(ipAllocations).where(eq(ipAllocations.networkUuid, networkUuid)).all();
+    const rows = this.store.allocationsOn(networkUuid);
     const out: Lease[] = [];
     for (const r of rows) {
       const domain = this.cache.domains.get(r.domainUuid) ?? null;
@@ -342,11 +309,7 @@ export class IpamService {
     if (!isAdmin(viewer)) return null;
     const pool = this.poolOf(network.ipv4);
     if (!pool) return null;
-    const rows = this.db
-      .select({ ipv4: ipAllocations.ipv4 })
-      .from(ipAllocations)
-      .where(eq(ipAllocations.networkUuid, network.uuid))
-      .all();
+    const rows = this.store.allocationsOn(network.uuid);
     return Number(countFree(pool.ranges, this.takenIn(network.ipv4, rows.map((r) => r.ipv4)), pool.excluded));
   }
 

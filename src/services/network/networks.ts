@@ -1,6 +1,5 @@
-import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/index.js';
-import { ipAllocations, networkSettings } from '../../db/schema.js';
+import { NetworkSettingsStore } from '../../db/stores/network.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { defineNetwork, networkActions, setNetworkAutostart } from '../../libvirt/network.js';
 import { installCleanTrafficFilters } from '../../libvirt/nwfilter.js';
@@ -51,12 +50,12 @@ export class NetworkService {
   /** The create in progress, if any: the next waits for it (see `create`). */
   private creating: Promise<unknown> = Promise.resolve();
   /** Read for every NIC a create makes (anti-spoofing) and for every OPEN network shown: prepared once. */
-  private readonly settingsOf;
+  private readonly store: NetworkSettingsStore;
 
   constructor(
     private readonly bus: LibvirtBus,
     private readonly driverPath: string,
-    private readonly db: Db,
+    db: Db,
     private readonly cache: StateCache,
     private readonly sync: LibvirtSync,
     private readonly access: AccessPolicy,
@@ -65,7 +64,7 @@ export class NetworkService {
     /** This instance's nwfilter names and its record of the networks it made (for `npm run remove`). */
     private readonly instance: { nwfilterPrefix?: string; hostObjects?: HostObjects } = {},
   ) {
-    this.settingsOf = db.select().from(networkSettings).where(eq(networkSettings.networkUuid, sql.placeholder('networkUuid'))).prepare();
+    this.store = new NetworkSettingsStore(db);
   }
 
   private readonly natListeners: (() => void)[] = [];
@@ -87,8 +86,8 @@ export class NetworkService {
   /** The subnets virtplane masquerades: every virtplane NAT network libvirt still has. */
   natSubnets(): { uuid: string; network: string; prefix: number; bridge: string }[] {
     const out = [];
-    for (const row of this.db.select().from(networkSettings).where(eq(networkSettings.managedNat, true)).all()) {
-      const n = this.cache.networks.get(row.networkUuid);
+    for (const networkUuid of this.store.managedNat()) {
+      const n = this.cache.networks.get(networkUuid);
       const ip = n?.ipv4 ? parseIp(n.ipv4.address) : null;
       if (!n || !ip || !n.bridge) continue;
       out.push({ uuid: n.uuid, network: formatIp({ family: ip.family, value: subnetOf(ip, n.ipv4!.prefix).first }), prefix: n.ipv4!.prefix, bridge: n.bridge });
@@ -98,7 +97,7 @@ export class NetworkService {
 
   /** virtplane's own settings of a network, when it has any. */
   private settings(networkUuid: string) {
-    return this.settingsOf.get({ networkUuid });
+    return this.store.of(networkUuid);
   }
 
   private natChanged(): void {
@@ -144,11 +143,7 @@ export class NetworkService {
   setAntiSpoofing(viewer: Viewer, uuid: string, enabled: boolean): NetworkRecord {
     this.access.requireAdmin(viewer);
     const network = this.get(viewer, uuid);
-    this.db
-      .insert(networkSettings)
-      .values({ networkUuid: uuid, antiSpoofing: enabled })
-      .onConflictDoUpdate({ target: networkSettings.networkUuid, set: { antiSpoofing: enabled } })
-      .run();
+    this.store.set(uuid, { antiSpoofing: enabled });
     return network;
   }
 
@@ -181,7 +176,7 @@ export class NetworkService {
       if (managedNat) {
         uuid = (await this.sync.refreshNetwork(path))?.uuid;
         if (!uuid) throw new NotFoundError('network', spec.name);
-        this.db.insert(networkSettings).values({ networkUuid: uuid, managedNat: true }).onConflictDoUpdate({ target: networkSettings.networkUuid, set: { managedNat: true } }).run();
+        this.store.set(uuid, { managedNat: true });
       }
       if (input.autostart) await setNetworkAutostart(this.bus, path, true);
       if (input.start) await networkActions.create(this.bus, path);
@@ -189,7 +184,7 @@ export class NetworkService {
       // Undo the define so that a retry with the same name does not meet CONFLICT.
       await networkActions.undefine(this.bus, path).catch(() => {});
       await this.sync.refreshNetwork(path).catch(() => undefined);
-      if (uuid) this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).run();
+      if (uuid) this.store.forget(uuid);
       if (recorded) this.instance.hostObjects?.forget('network', spec.name);
       throw fromLibvirt(err);
     }
@@ -231,8 +226,8 @@ export class NetworkService {
     if (users.length) {
       throw new InUseError(`network ${network.name} is used by ${users.length} domain(s): ${users.slice(0, 5).map((d) => d.name).join(', ')}`);
     }
-    const held = this.db.select({ mac: ipAllocations.mac }).from(ipAllocations).where(eq(ipAllocations.networkUuid, uuid)).all();
-    if (held.length) throw new InUseError(`network ${network.name} still has ${held.length} address allocation(s)`);
+    const held = this.store.allocationsIn(uuid);
+    if (held) throw new InUseError(`network ${network.name} still has ${held} address allocation(s)`);
     try {
       if (network.active) await networkActions.destroy(this.bus, network.path);
       if (network.persistent) await networkActions.undefine(this.bus, network.path);
@@ -243,7 +238,7 @@ export class NetworkService {
     this.instance.hostObjects?.forget('network', network.name);
     // Read before its settings go: a virtplane NAT network is an `open` one in libvirt (forwardModeOf).
     const last = { ...network, active: false, forwardMode: this.forwardModeOf(network) };
-    const settings = this.db.delete(networkSettings).where(eq(networkSettings.networkUuid, uuid)).returning().get();
+    const settings = this.store.forget(uuid);
     if (settings?.managedNat) this.natChanged();
     return last;
   }

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/index.js';
-import { portForwards } from '../../db/schema.js';
+import { PortForwardStore, type ForwardRow } from '../../db/stores/network.js';
 import { applyRuleset, NftError, type DnatRule, type NftConfig, type Ruleset } from '../../host/nftables.js';
 import { type AccessPolicy, isAdmin, type QuotaService, type Viewer } from '../access/index.js';
 import { ConflictError, InvalidStateError, NotFoundError, UnsupportedError, ValidationError } from '../errors.js';
@@ -27,7 +26,6 @@ export interface PortForward {
 /** Tenants may not forward privileged host ports (below this) nor the API's own port. */
 export const FIRST_TENANT_HOST_PORT = 1024;
 
-type ForwardRow = typeof portForwards.$inferSelect;
 
 const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
 
@@ -38,12 +36,10 @@ const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
  */
 export class PortForwardService {
   private applying: Promise<unknown> = Promise.resolve();
-  /** Every domain deletion runs these (most domains have no forwards): prepared once. */
-  private readonly ofDomain;
-  private readonly deleteOfDomain;
+  private readonly store: PortForwardStore;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly cache: StateCache,
     private readonly ipam: IpamService,
     private readonly networks: NetworkService,
@@ -54,8 +50,7 @@ export class PortForwardService {
     /** The port the API listens on (known once it listens); tenants may not forward it. */
     private readonly apiPort: () => number | null = () => null,
   ) {
-    this.ofDomain = db.select().from(portForwards).where(eq(portForwards.domainUuid, sql.placeholder('domainUuid'))).prepare();
-    this.deleteOfDomain = db.delete(portForwards).where(eq(portForwards.domainUuid, sql.placeholder('domainUuid'))).prepare();
+    this.store = new PortForwardStore(db);
   }
 
   /** Start-up: puts the rules SQLite holds back into the kernel. A host without nft is logged, not fatal. */
@@ -68,9 +63,7 @@ export class PortForwardService {
   }
 
   list(viewer: Viewer): PortForward[] {
-    return this.db
-      .select()
-      .from(portForwards)
+    return this.store
       .all()
       .filter((r) => this.visible(viewer, r))
       .map((r) => this.view(r))
@@ -99,23 +92,23 @@ export class PortForwardService {
     this.quotas.transaction((tx) => {
       const owner = this.access.ownerOf(domain);
       if (!isAdmin(viewer) && owner !== null) this.quotas.checkPortForwards(owner, 1, tx);
-      const clash = this.db.select().from(portForwards).all().find((r) => r.protocol === input.protocol && r.hostPort === input.hostPort);
+      const clash = this.store.all().find((r) => r.protocol === input.protocol && r.hostPort === input.hostPort);
       if (clash) throw new ConflictError(`host port ${input.protocol} ${input.hostPort} is already forwarded`);
-      this.db.insert(portForwards).values({ id, domainUuid: domain.uuid, protocol: input.protocol, hostPort: input.hostPort, guestPort: input.guestPort }).run();
+      this.store.insert({ id, domainUuid: domain.uuid, protocol: input.protocol, hostPort: input.hostPort, guestPort: input.guestPort });
     });
     try {
       await this.apply();
     } catch (err) {
-      this.db.delete(portForwards).where(eq(portForwards.id, id)).run();
+      this.store.delete(id);
       throw this.asServiceError(err);
     }
-    return this.view(this.db.select().from(portForwards).where(eq(portForwards.id, id)).get()!);
+    return this.view(this.store.byId(id)!);
   }
 
   async remove(viewer: Viewer, id: string): Promise<PortForward> {
     const r = this.byId(id);
     if (!r || !this.visible(viewer, r)) throw new NotFoundError('port forward', id);
-    await this.withoutRules((f) => f.id === id, () => this.db.delete(portForwards).where(eq(portForwards.id, id)).run());
+    await this.withoutRules((f) => f.id === id, () => this.store.delete(id));
     return this.view(r);
   }
 
@@ -126,8 +119,8 @@ export class PortForwardService {
    * there is nothing of ours to take out.
    */
   async releaseDomain(domainUuid: string): Promise<void> {
-    if (this.ofDomain.all({ domainUuid }).length === 0) return;
-    await this.withoutRules((f) => f.domainUuid === domainUuid, () => this.deleteOfDomain.run({ domainUuid }), ['DISABLED']);
+    if (!this.store.hasForDomain(domainUuid)) return;
+    await this.withoutRules((f) => f.domainUuid === domainUuid, () => this.store.deleteForDomain(domainUuid), ['DISABLED']);
   }
 
   /**
@@ -166,7 +159,7 @@ export class PortForwardService {
   /** The table's rules as SQLite holds them, without the forwards `leaving` picks (about to go). */
   private rules(leaving: (f: ForwardRow) => boolean = () => false): Ruleset {
     const dnat: DnatRule[] = [];
-    for (const r of this.db.select().from(portForwards).all()) {
+    for (const r of this.store.all()) {
       if (leaving(r)) continue;
       const ip = this.ipam.primaryIpv4(r.domainUuid)?.ipv4;
       if (ip) dnat.push({ id: r.id, protocol: r.protocol, hostPort: r.hostPort, guestIpv4: ip, guestPort: r.guestPort });
@@ -177,7 +170,7 @@ export class PortForwardService {
   }
 
   private byId(id: string): ForwardRow | undefined {
-    return this.db.select().from(portForwards).where(eq(portForwards.id, id)).get();
+    return this.store.byId(id);
   }
 
   private visible(viewer: Viewer, r: ForwardRow): boolean {
