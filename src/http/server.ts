@@ -1,9 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { EnvelopArmor } from '@escape.tech/graphql-armor';
-import { PothosValidationError } from '@pothos/core';
-import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLErrorOptions, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type GraphiQLOptions, type YogaInitialContext } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -11,16 +9,14 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_HTTP_POLICY, type HttpPolicy, type QueryLimits } from '../config.js';
 import type { ConsoleRoutes } from './console.js';
 import type { Context } from '../graphql/context.js';
-import { InvalidPageArgsError } from '../graphql/connection.js';
 import { admitBody } from './guard.js';
 import { useSharedSubscriptionExecution } from '../graphql/shared-execution.js';
 import { bearerToken, type Viewer } from '../services/access/index.js';
-import { ServiceError } from '../services/errors.js';
 import { SlowSubscriberError, StreamError } from '../services/events/index.js';
 import type { Services } from '../services/registry.js';
-import type { StorageHealth } from '../services/instance/index.js';
 import { handleUpload, isUploadRequest } from './upload-route.js';
 import { serveGraphqlWs, SLOW_CONSUMER_CLOSE_CODE } from './ws-transport.js';
+import { armorPlugins, maskError, unauthenticated, withCode } from './errors.js';
 
 export interface HttpServerOptions {
   schema: GraphQLSchema;
@@ -51,59 +47,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function unauthenticated(): GraphQLError {
-  return new GraphQLError('a valid API token is required: send "Authorization: Bearer <token>"', {
-    extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-  });
-}
-
-/** Where an error happened (locations and path) and its extensions (yoga's HTTP status), for the error replacing it. */
-function whereOf(error: unknown): Omit<GraphQLErrorOptions, 'extensions'> & { extensions: Record<string, unknown> } {
-  if (!(error instanceof GraphQLError)) return { extensions: {} };
-  return { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: error.extensions };
-}
-
-/**
- * Every error leaves with an `extensions.code`, and with its locations and path:
- * - an error that has a code (ours, yoga's, graphql-armor's) as it is;
- * - a write the disk refused as STORAGE_UNAVAILABLE;
- * - our deliberate errors with their code; bad page arguments and Pothos' checks of arguments as BAD_USER_INPUT;
- * - graphql-js' verdicts on the request before anything ran (a variable missing or not of its type: no path) as
- *   BAD_USER_INPUT, with graphql-js' whole message, which names the variable;
- * - everything else is masked as INTERNAL_SERVER_ERROR and logged.
- */
-function maskError(log: Logger, storage: StorageHealth) {
-  return (error: unknown): Error => {
-    if (error instanceof GraphQLError && typeof error.extensions.code === 'string') return error;
-    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-    const coded = (code: string, message: string) => {
-      const where = whereOf(error);
-      return new GraphQLError(message, { ...where, extensions: { ...where.extensions, code } });
-    };
-    if (original instanceof ServiceError || original instanceof StreamError) return coded(original.code, original.message);
-    // The disk refused a write (SQLite's SQLITE_FULL, I/O errors): said as such, and mutations stop until it recovers.
-    if (storage.noteFailure(original)) {
-      log.error({ err: original }, 'a write to the database failed');
-      return coded('STORAGE_UNAVAILABLE', 'the server could not write its database (disk full or failing); retry once an operator has freed space');
-    }
-    if (original instanceof InvalidPageArgsError || original instanceof PothosValidationError) return coded('BAD_USER_INPUT', original.message);
-    if (error instanceof GraphQLError && error.path === undefined && original instanceof GraphQLError) return coded('BAD_USER_INPUT', error.message);
-    log.error({ err: original }, 'unexpected error while executing an operation');
-    const path = error instanceof GraphQLError ? error.path : undefined;
-    return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
-  };
-}
-
 type WsContextExtra = { viewer?: Viewer };
-
-/**
- * A parse or validation error sent over graphql-ws with the code HTTP gives it (yoga codes those on its own
- * path only); a code it has (a query limit's) stays. HTTP status hints mean nothing on a socket.
- */
-function withCode(error: GraphQLError, code: string): GraphQLError {
-  const { extensions: { http: _http, ...extensions }, ...where } = whereOf(error);
-  return new GraphQLError(error.message, { ...where, originalError: error.originalError, extensions: { ...extensions, code: typeof extensions.code === 'string' ? extensions.code : code } });
-}
 
 /** Close code for a WebSocket whose API token was revoked or expired (graphql-ws' Unauthorized). */
 export const WS_TOKEN_REVOKED = 4401;
@@ -114,28 +58,6 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** On stop: how long requests in flight may take to finish, and WebSocket peers to answer the close frame. */
 const DRAIN_MS = 5_000;
 const WS_CLOSE_GRACE_MS = 1_000;
-
-/** A graphql-armor rejection as a GraphQL error with our code (validation rules report, the parser throws). */
-function rejectWith(code: string) {
-  return (ctx: ValidationContext | null, err: GraphQLError) => {
-    const coded = new GraphQLError(err.message.replace(/^Syntax Error: /, ''), { extensions: { code } });
-    if (!ctx) throw coded;
-    ctx.reportError(coded);
-  };
-}
-
-/** Depth, alias, token, cost and directive limits on every operation, over HTTP and WebSocket alike. */
-function armorPlugins(limits: QueryLimits) {
-  const common = { propagateOnRejection: false, exposeLimits: true };
-  return new EnvelopArmor({
-    maxDepth: { ...common, n: limits.maxDepth, onReject: [rejectWith('QUERY_TOO_DEEP')] },
-    maxAliases: { ...common, n: limits.maxAliases, onReject: [rejectWith('TOO_MANY_ALIASES')] },
-    maxTokens: { ...common, n: limits.maxTokens, onReject: [rejectWith('QUERY_TOO_LARGE')] },
-    costLimit: { ...common, maxCost: limits.maxCost, onReject: [rejectWith('QUERY_TOO_COSTLY')] },
-    maxDirectives: { ...common, n: limits.maxDirectives, onReject: [rejectWith('TOO_MANY_DIRECTIVES')] },
-    blockFieldSuggestion: { enabled: true },
-  }).protect().plugins;
-}
 
 /**
  * Wires yoga (HTTP) and graphql-ws (WebSocket) onto one HTTP server. Both transports run through

@@ -8,7 +8,7 @@ import {
   VIR_DOMAIN_XML_SECURE,
 } from './constants.js';
 import { LibvirtError } from './errors.js';
-import { volumeCapacity, type StoragePaths } from './storage.js';
+import { volumeCapacity, type StoragePaths } from './storage-paths.js';
 import type { DiskSource, DomainRecord, DomainSpec, GraphicsType } from '../model/index.js';
 import { buildCdromXml, buildDomainXml, buildGraphicsXml, buildOwnerMetadataXml } from './xml/domain-builder.js';
 import { METADATA_NAMESPACE, METADATA_PREFIX, parseConsoleGraphics, parseDomainSpec, parseDomainXml, type ConsoleGraphics } from './xml/domain.js';

@@ -3,7 +3,7 @@ import { undefineDomainFully, UNDEFINE_FLAG_SETS } from '../../libvirt/domain.js
 import type { Db } from '../../db/index.js';
 import { ProvisioningStore } from '../../db/stores/provisioning.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
-import type { StoragePaths } from '../../libvirt/storage.js';
+import type { StoragePaths } from '../../libvirt/storage-paths.js';
 import type { OwnershipStore } from '../../db/stores/ownership.js';
 import type { AccessPolicy, QuotaService, UserService } from '../access/index.js';
 import { ValidationError } from '../errors.js';

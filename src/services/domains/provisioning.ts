@@ -1,6 +1,6 @@
 import type { Db } from '../../db/index.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
-import { StoragePaths } from '../../libvirt/storage.js';
+import { StoragePaths } from '../../libvirt/storage-paths.js';
 import type { DomainRecord, DomainType } from '../../model/index.js';
 import type { OwnershipStore } from '../../db/stores/ownership.js';
 import type { AccessPolicy, QuotaService, UserService, Viewer } from '../access/index.js';

@@ -3,7 +3,7 @@ import type { LibvirtBus, LibvirtSignal } from '../../libvirt/bus.js';
 import { domainStatesByName } from '../../libvirt/connect.js';
 import { domainEventDetailName, domainEventName } from '../../libvirt/constants.js';
 import { type DomainEventType, type DomainRecord, type HostInfo, NETWORK_EVENT_TYPES, type NetworkRecord, STATE_AFTER_EVENT } from '../../model/index.js';
-import type { StoragePaths } from '../../libvirt/storage.js';
+import type { StoragePaths } from '../../libvirt/storage-paths.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { fromLibvirt } from '../errors.js';
 import type { EventSink } from './event-sink.js';

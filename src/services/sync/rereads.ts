@@ -4,7 +4,7 @@ import { type DomainRecord, type NetworkLifecycleEvent, type NetworkRecord, STAT
 import { probeDomain, readDomain } from '../../libvirt/domain.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { readNetwork } from '../../libvirt/network.js';
-import type { StoragePaths } from '../../libvirt/storage.js';
+import type { StoragePaths } from '../../libvirt/storage-paths.js';
 import { fromLibvirt } from '../errors.js';
 import type { EventSink } from './event-sink.js';
 import type { Committed } from './changes.js';

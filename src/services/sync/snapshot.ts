@@ -3,7 +3,7 @@ import { listDomainPaths, listNetworkPaths, readHostInfo } from '../../libvirt/c
 import type { DomainEventType, DomainRecord, DomainState, HostInfo, NetworkLifecycleEvent, NetworkRecord } from '../../model/index.js';
 import { readDomain } from '../../libvirt/domain.js';
 import { readNetwork } from '../../libvirt/network.js';
-import type { StoragePaths } from '../../libvirt/storage.js';
+import type { StoragePaths } from '../../libvirt/storage-paths.js';
 import { asRead, type Read } from './line.js';
 import type { StateCache } from './state-cache.js';
 
