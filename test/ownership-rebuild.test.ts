@@ -109,8 +109,8 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   db.insert(users).values({ id: previous, name: 'previous', role: 'TENANT', createdAt: new Date() }).run();
   quotas.transaction((tx) => {
     quotas.adopt(previous, uuid, { vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1 }, tx);
-    return owners.write(uuid, previous);
-  })();
+    owners.write(tx, uuid, previous);
+  });
   const corrected = await provisioning.reconcile();
   assert.equal(corrected.ownershipRebuilt, 1);
   assert.equal(owners.get(uuid), userId);

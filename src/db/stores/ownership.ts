@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../index.js';
 import { domainOwners } from '../schema.js';
+import type { Transaction } from '../transaction.js';
 
 /**
  * Domain ownership as recorded in SQLite (domain UUID → user id), mirrored in memory so that filtering a
@@ -37,14 +38,14 @@ export class OwnershipStore {
     return new Set(this.owners.keys());
   }
 
-  /** Call inside the caller's transaction; call the returned `commit` after it committed to update the mirror. */
-  write(domainUuid: string, userId: string): () => void {
+  /** Records `userId` as the owner, in the caller's transaction; the mirror follows once that has committed. */
+  write(tx: Transaction, domainUuid: string, userId: string): void {
     this.upsert.run({ domainUuid, userId, assignedAt: new Date() });
-    return () => this.owners.set(domainUuid, userId);
+    tx.afterCommit(() => this.owners.set(domainUuid, userId));
   }
 
-  remove(domainUuid: string): () => void {
+  remove(tx: Transaction, domainUuid: string): void {
     this.delete.run({ domainUuid });
-    return () => this.owners.delete(domainUuid);
+    tx.afterCommit(() => this.owners.delete(domainUuid));
   }
 }

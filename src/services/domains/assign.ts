@@ -37,11 +37,10 @@ export class AssignFlow {
       } catch (err) {
         throw fromLibvirt(err, { kind: 'domain', id: uuid });
       }
-      const commit = this.ctx.quotas.transaction((tx) => {
+      this.ctx.quotas.transaction((tx) => {
         this.ctx.quotas.adopt(userId, uuid, resourcesOf(domain), tx);
-        return this.ctx.owners.write(uuid, userId);
+        this.ctx.owners.write(tx, uuid, userId);
       });
-      commit();
       if (handedOn) for (const listener of this.assignedListeners) listener(uuid);
       // Renewed once the previous owner can no longer see the domain, so it cannot read the new password.
       // (libvirt's test driver cannot change a device: there the password stays.)

@@ -151,18 +151,17 @@ export class ProvisioningContext {
    * mirror follows once it has committed.
    */
   async forgetDomain(uuid: string, alongside: () => void = () => undefined): Promise<void> {
-    const committed = await this.ipam.forget(uuid, () => {
+    await this.ipam.forget(uuid, (tx) => {
       alongside();
       this.quotas.release(uuid);
-      return this.owners.remove(uuid);
+      this.owners.remove(tx, uuid);
     });
-    committed();
   }
 
   unbind(uuid: string): void {
-    this.quotas.transaction(() => {
+    this.quotas.transaction((tx) => {
       this.quotas.release(uuid);
-      return this.owners.remove(uuid);
-    })();
+      this.owners.remove(tx, uuid);
+    });
   }
 }

@@ -45,13 +45,13 @@ export class CreateFlow {
       // Quota reservation, MAC lease, addresses and ownership in one transaction (one commit, before libvirt
       // is called): all recorded, or (on any error) none. A crash before the domain is defined leaves rows
       // for a domain libvirt does not have, which start-up reconciliation drops.
-      const { mac, owned } = this.ctx.quotas.transaction(() => {
+      const mac = this.ctx.quotas.transaction((tx) => {
         this.ctx.quotas.reserve(viewer.userId, uuid, valid.resources);
         const leased = this.ctx.ipam.allocateMac(uuid);
         this.ctx.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac: leased });
-        return { mac: leased, owned: this.ctx.owners.write(uuid, viewer.userId) };
+        this.ctx.owners.write(tx, uuid, viewer.userId);
+        return leased;
       });
-      owned();
       const undo: (() => unknown)[] = [() => this.ctx.release(uuid)];
       try {
         return await this.build(viewer, uuid, input, valid, mac, undo);

@@ -83,8 +83,8 @@ export class Reconciler {
       if (!owner || !existing.has(d.uuid) || this.ctx.owners.get(d.uuid) === owner || !this.ctx.users.exists(owner)) continue;
       this.ctx.quotas.transaction((tx) => {
         this.ctx.quotas.adopt(owner, d.uuid, resourcesOf(d), tx);
-        return this.ctx.owners.write(d.uuid, owner);
-      })();
+        this.ctx.owners.write(tx, d.uuid, owner);
+      });
       report.ownershipRebuilt++;
     }
     if (Object.values(report).some((n) => n > 0)) this.ctx.log.info(report, 'reconciled SQLite and storage with libvirt');

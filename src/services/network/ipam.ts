@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/index.js';
 import { AddressStore, type AllocationRow } from '../../db/stores/network.js';
-import { transaction } from '../../db/transaction.js';
+import { transaction, type Transaction } from '../../db/transaction.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { addDhcpHost, deleteDhcpHost } from '../../libvirt/network.js';
@@ -158,11 +158,11 @@ export class IpamService {
    * What hangs on the addresses goes first (the release hooks: port forwards); then the rows, in one
    * transaction with `alongside` (a caller's own writes that belong with them), whose result it answers with.
    */
-  async forget<T = void>(domainUuid: string, alongside: () => T = () => undefined as T): Promise<T> {
+  async forget<T = void>(domainUuid: string, alongside: (tx: Transaction) => T = () => undefined as T): Promise<T> {
     for (const fn of this.releaseHooks) await fn(domainUuid);
-    return transaction(this.db, () => {
+    return transaction(this.db, (tx) => {
       this.store.forgetDomain(domainUuid);
-      return alongside();
+      return alongside(tx);
     });
   }
 
