@@ -1,7 +1,13 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TABLE_NAME, type NftConfig } from './firewall/nftables.js';
-import type { BusTarget } from './libvirt/bus.js';
+
+// config.ts imports nothing of the project: every layer may read the settings, and none is needed to parse them.
+
+/** Where libvirt-dbus is reached (the shape libvirt/bus.ts's `BusTarget` takes; the compiler checks they agree in main.ts). */
+export type BusSetting = { kind: 'system' } | { kind: 'session' } | { kind: 'address'; address: string };
+
+/** Names an nftables table may have (host/nftables.ts refuses others when it writes the table). */
+export const NFT_TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 
 /** Everything the server reads from its environment, parsed once at start. */
 export interface Config {
@@ -9,7 +15,7 @@ export interface Config {
   port: number;
   dataDir: string;
   /** null = embedded: the server starts its own private bus and libvirt-dbus. */
-  bus: BusTarget | null;
+  bus: BusSetting | null;
   driver: 'Test' | 'QEMU';
   adminToken: string | null;
   logLevel: string;
@@ -22,7 +28,7 @@ export interface Config {
   /** Largest ISO accepted by an upload (VIRTPLANE_MAX_UPLOAD_GIB); default 8 GiB. */
   maxUploadBytes?: number;
   /** nft binary (null: host firewall changes off) and the `inet` table virtplane owns (null: this instance's own). */
-  nft: Omit<NftConfig, 'table'> & { table: string | null };
+  nft: { binary: string | null; table: string | null };
   /** Event log retention (count and age; 0 = unlimited) and the live buffer per subscriber. */
   events?: { maxCount: number; maxAgeMs: number; bufferLimit: number };
   /** How often the cheap state check looks for changes no libvirt signal announced (ms; default 30 s). */
@@ -175,7 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 4000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${env.PORT}"`);
 
-  let bus: BusTarget | null = null;
+  let bus: BusSetting | null = null;
   const rawBus = env.VIRTPLANE_BUS?.trim();
   if (rawBus === 'system') bus = { kind: 'system' };
   else if (rawBus === 'session') bus = { kind: 'session' };
@@ -207,7 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // The test driver has no real guests: unless asked, a server on it leaves the host firewall alone.
   const rawNft = env.VIRTPLANE_NFT?.trim() || (driver === 'QEMU' ? 'nft' : 'off');
   const nftTable = env.VIRTPLANE_NFT_TABLE?.trim() || null;
-  if (nftTable !== null && !TABLE_NAME.test(nftTable)) throw new ConfigError(`VIRTPLANE_NFT_TABLE must be a letter then up to 31 letters, digits or _, got "${nftTable}"`);
+  if (nftTable !== null && !NFT_TABLE_NAME.test(nftTable)) throw new ConfigError(`VIRTPLANE_NFT_TABLE must be a letter then up to 31 letters, digits or _, got "${nftTable}"`);
 
   const nonNegative = (name: string, fallback: number): number => {
     const raw = env[name]?.trim();

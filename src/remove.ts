@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { CONFIG_HELP, ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/index.js';
 import { LibvirtBus } from './libvirt/bus.js';
-import { startEmbeddedStack, type EmbeddedStack } from './libvirt/embedded.js';
-import { HostObjects } from './services/instance.js';
+import { startEmbeddedStack, type EmbeddedStack } from './host/embedded.js';
+import { DomainsExistError, hasInstallation, HostObjects, HostRemoval } from './services/instance/index.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './db/lock.js';
-import { DefinedPoolStore } from './services/defined-pools.js';
-import { DomainsExistError, HostRemoval, hasInstallation } from './services/removal.js';
+import { DefinedPoolStore } from './db/stores/storage.js';
 
 const USAGE = `Usage: npm run remove -- --yes [--force]
 

@@ -11,7 +11,7 @@ import {
   parseIp,
   subnetOf,
   type Ip,
-} from '../src/services/addresses.js';
+} from '../src/services/network/addresses.js';
 
 const ip = (s: string): Ip => parseIp(s)!;
 

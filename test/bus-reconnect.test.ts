@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { LibvirtBus } from '../src/libvirt/bus.js';
 import { ping } from '../src/libvirt/connect.js';
-import { startEmbeddedStack, type EmbeddedStack } from '../src/libvirt/embedded.js';
+import { startEmbeddedStack, type EmbeddedStack } from '../src/host/embedded.js';
 import { TEST_DRIVER } from './helpers/libvirt-stack.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'virtplane-reconnect-'));

@@ -3,12 +3,12 @@ import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import type { LibvirtBus, LibvirtSignal } from '../src/libvirt/bus.js';
-import { DOMAIN_EVENT_TYPES } from '../src/libvirt/constants.js';
-import type { DomainRecord } from '../src/libvirt/types.js';
+import { DOMAIN_EVENT_TYPES } from '../src/model/index.js';
+import type { DomainRecord } from '../src/model/index.js';
 import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
-import type { EventSink } from '../src/services/events.js';
-import { LibvirtSync } from '../src/services/libvirt-sync.js';
-import { StateCache } from '../src/services/state-cache.js';
+import type { EventSink } from '../src/services/sync/index.js';
+import { LibvirtSync } from '../src/services/sync/libvirt-sync.js';
+import { StateCache } from '../src/services/sync/state-cache.js';
 
 // A pure unit test of LibvirtSync.changeDomain's ordering rules, with a hand-written stand-in for the bus:
 // the order of a reply and its signal cannot be chosen on a real libvirt-dbus. Integration tests use the real one.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { probeDomainType } from '../src/libvirt/probe.js';
-import { chooseDomainType } from '../src/services/domain-type.js';
+import { chooseDomainType } from '../src/services/instance/domain-type.js';
 import { startLibvirtStack } from './helpers/libvirt-stack.js';
 import { acquireLibvirtd, virsh, type LibvirtdLease } from './helpers/qemu.js';
 import { captureLog, startTestServer } from './helpers/server.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openDatabase } from '../src/db/index.js';
-import type { DomainRecord } from '../src/libvirt/types.js';
-import { EventLog } from '../src/services/event-log.js';
+import type { DomainRecord } from '../src/model/index.js';
+import { EventLog } from '../src/services/events/log.js';
 
 const domain: DomainRecord = {
   uuid: '00000000-0000-0000-0000-000000000001', name: 'd', path: '/p', state: 'RUNNING', stateReason: 'BOOTED', active: true,

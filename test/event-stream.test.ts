@@ -3,12 +3,12 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { DEFAULT_EVENTS } from '../src/config.js';
 import { openDatabase } from '../src/db/index.js';
-import type { DomainRecord } from '../src/libvirt/types.js';
-import { AccessPolicy } from '../src/services/authorization.js';
-import { EventLog } from '../src/services/event-log.js';
-import { EventStream } from '../src/services/event-stream.js';
-import type { DomainLifecycleEvent } from '../src/services/events.js';
-import { OwnershipStore } from '../src/services/ownership.js';
+import type { DomainRecord } from '../src/model/index.js';
+import { AccessPolicy } from '../src/services/access/authorization.js';
+import { EventLog } from '../src/services/events/log.js';
+import { EventStream } from '../src/services/events/stream.js';
+import type { DomainLifecycleEvent } from '../src/model/index.js';
+import { OwnershipStore } from '../src/db/stores/ownership.js';
 
 // Over the GraphQL server a replay runs in one turn of the event loop, so no change can land in the middle of
 // it there; the stream is built to allow that, and only driving it by hand reaches the replay/live boundary.

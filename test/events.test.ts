@@ -9,7 +9,7 @@ import type { Client } from 'graphql-ws';
 import { openDatabase } from '../src/db/index.js';
 import { apiTokens, users } from '../src/db/schema.js';
 import { LibvirtBus } from '../src/libvirt/bus.js';
-import { hashToken } from '../src/services/auth.js';
+import { hashToken } from '../src/services/access/auth.js';
 import WebSocket from 'ws';
 import { ADMIN_TOKEN, collect, domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 import { within } from './helpers/within.js';

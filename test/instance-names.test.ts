@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { openDatabase } from '../src/db/index.js';
 import { users } from '../src/db/schema.js';
-import { HostObjects, LEGACY_NAMES } from '../src/services/instance.js';
+import { HostObjects, LEGACY_NAMES } from '../src/services/instance/instance.js';
 
 /** Host-wide names (storage pool, nftables table, nwfilters) are this installation's own, and kept. */
 const dir = mkdtempSync(join(tmpdir(), 'virtplane-names-'));

@@ -3,7 +3,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
 import ts from 'typescript';
-import * as libvirtConstants from '../src/libvirt/constants.js';
 
 /** One import (or re-export) of a file under src/: `target` is a path under src/ for our modules, else the package. */
 interface Import {
@@ -53,16 +52,25 @@ function importsOf(file: string): Import[] {
 }
 
 const ALL = filesUnder('src').flatMap(importsOf);
+const ours = (i: Import) => i.target.startsWith('src/');
 
-/** src/graphql/x.ts → graphql; src/server.ts → entry (cli, main, server, config: the top). */
+/**
+ * src/graphql/x.ts → graphql; src/config.ts → config (a leaf anyone may read); the other files at the top
+ * (cli, main, remove) → entry.
+ */
 function layerOf(path: string): string | null {
   if (!path.startsWith('src/')) return null;
+  if (path === 'src/config.ts') return 'config';
   const parts = path.split('/');
   return parts.length === 2 ? 'entry' : parts[1]!;
 }
 
-/** Imports point only downwards: entry → graphql → services → libvirt, firewall, db. */
-const RANK: Record<string, number> = { entry: 4, graphql: 3, http: 3, services: 2, libvirt: 1, firewall: 1, db: 1 };
+/**
+ * Imports point only downwards, to a lower rank: entry → http → graphql → services → host → libvirt, db →
+ * model. Layers of one rank (libvirt/, db/) do not import each other. config.ts stands aside: it imports nothing
+ * of the project and every layer may read it.
+ */
+const RANK: Record<string, number> = { entry: 6, http: 5, graphql: 4, services: 3, host: 2, libvirt: 1, db: 1, model: 0 };
 
 test('every directory of src/ has its place in the layering', () => {
   const dirs = readdirSync('src', { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
@@ -71,13 +79,20 @@ test('every directory of src/ has its place in the layering', () => {
 
 const show = (imports: Import[]) => imports.map((i) => `${i.file} imports ${i.target}${i.values.length ? ` (${i.values.join(', ')})` : ' (types)'}`);
 
-test('imports point only downwards: libvirt/, db/ and firewall/ never import services/ or graphql/, services/ never graphql/', () => {
+test('imports point only downwards: entry → http → graphql → services → host → libvirt, db → model', () => {
   const upward = ALL.filter((i) => {
     const from = layerOf(i.file);
     const to = layerOf(i.target);
-    return from !== null && to !== null && RANK[to]! > RANK[from]!;
+    if (from === null || to === null || from === to || to === 'config') return false;
+    if (from === 'config') return true;
+    return RANK[to]! >= RANK[from]!;
   });
   assert.deepEqual(show(upward), []);
+});
+
+test('config.ts is a leaf and model/ imports nothing outside itself: both are read by every layer', () => {
+  const offending = ALL.filter((i) => ours(i) && ((layerOf(i.file) === 'config' && i.target !== i.file) || (layerOf(i.file) === 'model' && layerOf(i.target) !== 'model')));
+  assert.deepEqual(show(offending), []);
 });
 
 test('services/ knows no GraphQL and no D-Bus: it imports neither graphql, yoga, Pothos nor dbus-next', () => {
@@ -90,30 +105,74 @@ test('only src/libvirt/ imports dbus-next', () => {
   assert.deepEqual(show(offending), []);
 });
 
-test('graphql/ imports services/, and never db/, firewall/, SQLite or D-Bus', () => {
+test('graphql/ imports services/ and model/, and never libvirt/, host/, db/, SQLite or D-Bus', () => {
   const offending = ALL.filter(
-    (i) => layerOf(i.file) === 'graphql' && (['db', 'firewall'].includes(layerOf(i.target) ?? '') || /^(dbus-next|drizzle-orm|better-sqlite3)/.test(i.target)),
+    (i) => layerOf(i.file) === 'graphql' && (['libvirt', 'host', 'db'].includes(layerOf(i.target) ?? '') || /^(dbus-next|drizzle-orm|better-sqlite3)/.test(i.target)),
   );
   assert.deepEqual(show(offending), []);
 });
 
-test("graphql/ takes from libvirt/ types, and as values only libvirt's name lists in libvirt/constants.ts", () => {
-  const fromLibvirt = ALL.filter((i) => layerOf(i.file) === 'graphql' && layerOf(i.target) === 'libvirt');
-  assert.ok(fromLibvirt.length > 0, 'the check sees the imports it is about');
-  const constants = libvirtConstants as Record<string, unknown>;
-  const isNameList = (name: string) => Array.isArray(constants[name]) && (constants[name] as unknown[]).every((n) => typeof n === 'string');
-  const offending = fromLibvirt.filter((i) => i.values.length > 0 && (i.target !== 'src/libvirt/constants.ts' || !i.values.every(isNameList)));
+test('libvirt XML is built and parsed only inside src/libvirt/ (everyone else hands it typed specs from model/)', () => {
+  const offending = ALL.filter((i) => !i.file.startsWith('src/libvirt/') && i.target.startsWith('src/libvirt/xml/'));
   assert.deepEqual(show(offending), []);
 });
 
-test('services and resolvers never import libvirt XML building or parsing (they hand typed specs to src/libvirt)', () => {
-  const offending = ALL.filter((i) => ['services', 'graphql'].includes(layerOf(i.file) ?? '') && i.target.startsWith('src/libvirt/xml/'));
-  assert.deepEqual(show(offending), []);
-});
+const MODULES = readdirSync('src/services', { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `src/services/${e.name}/`);
+const moduleOf = (path: string) => MODULES.find((m) => path.startsWith(m)) ?? null;
 
 test('modules by domain (a folder under services/) are imported from outside only through their index.ts', () => {
-  const modules = readdirSync('src/services', { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `src/services/${e.name}/`);
-  assert.ok(modules.includes('src/services/console/'), 'the check sees the console module');
-  const offending = ALL.filter((i) => modules.some((m) => i.target.startsWith(m) && !i.file.startsWith(m) && i.target !== `${m}index.ts`));
+  assert.ok(MODULES.includes('src/services/console/') && MODULES.includes('src/services/domains/'), 'the check sees the modules it is about');
+  const offending = ALL.filter((i) => {
+    const m = moduleOf(i.target);
+    return m !== null && !i.file.startsWith(m) && i.target !== `${m}index.ts`;
+  });
+  assert.deepEqual(show(offending), []);
+});
+
+/** Import cycles in a graph (node → nodes it imports): each cycle's nodes, in the order found. */
+function cyclesOf(graph: Map<string, Set<string>>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (node: string) => {
+    state.set(node, 'open');
+    path.push(node);
+    for (const next of graph.get(node) ?? []) {
+      if (state.get(next) === 'open') cycles.push([...path.slice(path.indexOf(next)), next]);
+      else if (!state.has(next)) visit(next);
+    }
+    path.pop();
+    state.set(node, 'done');
+  };
+  for (const node of graph.keys()) if (!state.has(node)) visit(node);
+  return cycles;
+}
+
+function graphOf(edges: [string, string][]): Map<string, Set<string>> {
+  const graph = new Map<string, Set<string>>();
+  for (const [from, to] of edges) if (from !== to) graph.set(from, (graph.get(from) ?? new Set()).add(to));
+  return graph;
+}
+
+test('no import cycles between files of src/ (type-only imports included)', () => {
+  const cycles = cyclesOf(graphOf(ALL.filter(ours).map((i) => [i.file, i.target])));
+  assert.deepEqual(cycles.map((c) => c.join(' → ')), []);
+});
+
+test('no cycles between the modules of services/: each builds only on modules below it', () => {
+  const edges = ALL.flatMap((i): [string, string][] => {
+    const from = moduleOf(i.file);
+    const to = moduleOf(i.target);
+    return from && to ? [[from, to]] : [];
+  });
+  assert.ok(edges.length > 0, 'the check sees imports between modules');
+  const cycles = cyclesOf(graphOf(edges));
+  assert.deepEqual(cycles.map((c) => c.join(' → ')), []);
+});
+
+test('services/ import neither drizzle-orm, SQLite nor the tables: every query lives in a db/ store', () => {
+  const offending = ALL.filter(
+    (i) => layerOf(i.file) === 'services' && (/^(drizzle-orm|better-sqlite3)/.test(i.target) || i.target === 'src/db/schema.ts' || i.target.startsWith('src/db/tables/')),
+  );
   assert.deepEqual(show(offending), []);
 });

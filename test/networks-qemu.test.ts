@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { METADATA_NAMESPACE } from '../src/libvirt/xml/domain.js';
 import { cleanTrafficFilterrefXml } from '../src/libvirt/xml/nwfilter.js';
-import { eui64Address, formatIp } from '../src/services/addresses.js';
+import { eui64Address, formatIp } from '../src/services/network/addresses.js';
 import { acquireLibvirtd, domainType, uniqueBridge, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 import { ipv4Plus, unusedDocumentationBlock, unusedDocumentationPrefix64 } from './helpers/subnets.js';

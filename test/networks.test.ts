@@ -12,9 +12,9 @@ import { undefineDomain } from '../src/libvirt/domain.js';
 import { readNetwork } from '../src/libvirt/network.js';
 import { METADATA_NAMESPACE } from '../src/libvirt/xml/domain.js';
 import { encodeGlobalID } from '../src/graphql/ids.js';
-import { eui64Address, formatIp } from '../src/services/addresses.js';
+import { eui64Address, formatIp } from '../src/services/network/addresses.js';
 import { AddressExhaustedError } from '../src/services/errors.js';
-import { hashToken } from '../src/services/auth.js';
+import { hashToken } from '../src/services/access/auth.js';
 import { domainGlobalId, startTestServer, type TestServer } from './helpers/server.js';
 
 const SEED_NETWORK = {

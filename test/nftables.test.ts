@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { buildRuleset, NftError } from '../src/firewall/nftables.js';
+import { buildRuleset, NftError } from '../src/host/nftables.js';
 
 const rule = { id: 'a1', protocol: 'TCP' as const, hostPort: 443, guestIpv4: '198.51.100.178', guestPort: 8443 };
 

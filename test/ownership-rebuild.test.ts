@@ -9,20 +9,20 @@ import { openDatabase, type Db } from '../src/db/index.js';
 import { users } from '../src/db/schema.js';
 import { defineDomainXML } from '../src/libvirt/connect.js';
 import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
-import { ImageService } from '../src/services/images.js';
-import { IpamService } from '../src/services/ipam.js';
-import { NetworkService } from '../src/services/networks.js';
-import { AccessPolicy } from '../src/services/authorization.js';
-import { DomainService } from '../src/services/domains.js';
+import { ImageService } from '../src/services/storage/images.js';
+import { IpamService } from '../src/services/network/ipam.js';
+import { NetworkService } from '../src/services/network/networks.js';
+import { AccessPolicy } from '../src/services/access/authorization.js';
+import { DomainService } from '../src/services/domains/domains.js';
 import { DEFAULT_EVENTS } from '../src/config.js';
-import { EventLog } from '../src/services/event-log.js';
-import { EventStream } from '../src/services/event-stream.js';
-import { LibvirtSync } from '../src/services/libvirt-sync.js';
-import { OwnershipStore } from '../src/services/ownership.js';
-import { ProvisioningService } from '../src/services/provisioning.js';
-import { QuotaService } from '../src/services/quotas.js';
-import { StateCache } from '../src/services/state-cache.js';
-import { UserService } from '../src/services/users.js';
+import { EventLog } from '../src/services/events/log.js';
+import { EventStream } from '../src/services/events/stream.js';
+import { LibvirtSync } from '../src/services/sync/libvirt-sync.js';
+import { OwnershipStore } from '../src/db/stores/ownership.js';
+import { ProvisioningService } from '../src/services/domains/provisioning.js';
+import { QuotaService } from '../src/services/access/quotas.js';
+import { StateCache } from '../src/services/sync/state-cache.js';
+import { UserService } from '../src/services/access/users.js';
 import { startLibvirtStack, TEST_DRIVER } from './helpers/libvirt-stack.js';
 
 // A lost database: libvirt still has a domain with our owner metadata, SQLite has the user but no ownership row.
@@ -109,8 +109,8 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   db.insert(users).values({ id: previous, name: 'previous', role: 'TENANT', createdAt: new Date() }).run();
   quotas.transaction((tx) => {
     quotas.adopt(previous, uuid, { vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1 }, tx);
-    return owners.write(uuid, previous);
-  })();
+    owners.write(tx, uuid, previous);
+  });
   const corrected = await provisioning.reconcile();
   assert.equal(corrected.ownershipRebuilt, 1);
   assert.equal(owners.get(uuid), userId);

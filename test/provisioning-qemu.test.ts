@@ -25,7 +25,8 @@ import {
   stopPool,
   undefinePool,
 } from '../src/libvirt/storage.js';
-import { buildDomainXml, type DomainSpec } from '../src/libvirt/xml/domain-builder.js';
+import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
+import type { DomainSpec } from '../src/model/index.js';
 import { parseDomainSpec } from '../src/libvirt/xml/domain.js';
 import { acquireLibvirtd, domainType, uniquePrefix, virsh, type LibvirtdLease } from './helpers/qemu.js';
 import { assertSecretsNowhere, logCapture } from './helpers/secrets.js';

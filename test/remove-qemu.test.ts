@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { virtplaneFilterNames } from '../src/libvirt/xml/nwfilter.js';
-import type { InstanceNames } from '../src/services/instance.js';
+import type { InstanceNames } from '../src/services/instance/instance.js';
 import { npmStart, type NpmStarted } from './helpers/npm-start.js';
 import { acquireLibvirtd, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from './helpers/qemu.js';
 import { ipv4Plus, unusedDocumentationBlock } from './helpers/subnets.js';

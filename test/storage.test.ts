@@ -2,27 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LibvirtBus } from '../src/libvirt/bus.js';
 import { LibvirtError } from '../src/libvirt/errors.js';
-import {
-  buildPool,
-  createVolume,
-  definePool,
-  ensurePool,
-  deleteVolume,
-  getPoolXml,
-  getVolumeXml,
-  listVolumes,
-  lookupPool,
-  lookupVolume,
-  lookupVolumeByPath,
-  readPool,
-  readVolume,
-  resizeVolume,
-  startPool,
-  StoragePaths,
-  volumeCapacity,
-  stopPool,
-  undefinePool,
-} from '../src/libvirt/storage.js';
+import { buildPool, createVolume, definePool, ensurePool, deleteVolume, getPoolXml, getVolumeXml, listVolumes, lookupPool, lookupVolume, lookupVolumeByPath, readPool, readVolume, resizeVolume, startPool, stopPool, undefinePool } from '../src/libvirt/storage.js';
+import { StoragePaths, volumeCapacity } from '../src/libvirt/storage-paths.js';
 import { buildVolumeXml, parsePoolXml, parseVolumeXml } from '../src/libvirt/xml/storage.js';
 import { startLibvirtStack, TEST_DRIVER } from './helpers/libvirt-stack.js';
 

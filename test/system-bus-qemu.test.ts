@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { virtplaneFilterNames } from '../src/libvirt/xml/nwfilter.js';
-import type { InstanceNames } from '../src/services/instance.js';
+import type { InstanceNames } from '../src/services/instance/instance.js';
 import { collect } from './helpers/server.js';
 import { npmStart, type NpmStarted } from './helpers/npm-start.js';
 import { commandLine, processGone, waitGone } from './helpers/processes.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { overlaps, parseIp, subnetOf } from '../src/services/addresses.js';
+import { overlaps, parseIp, subnetOf } from '../src/services/network/addresses.js';
 
 /** One test process: takes `n` /29 blocks and one /64, prints them as JSON, and lives until its stdin closes. */
 const TAKER = `

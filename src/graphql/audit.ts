@@ -1,4 +1,4 @@
-import type { AuditEvent } from '../services/audit.js';
+import type { AuditEvent } from '../services/access/index.js';
 import { builder } from './builder.js';
 import { countedConnection, cursorKey, encodeCursor, InvalidPageArgsError, pageSize, refuseBackwardPaging } from './connection.js';
 import { encodeGlobalID, localId } from './ids.js';

@@ -1,5 +1,5 @@
 import type { Services } from '../services/registry.js';
-import type { Viewer } from '../services/viewer.js';
+import type { Viewer } from '../services/access/index.js';
 
 export interface Context {
   viewer: Viewer;

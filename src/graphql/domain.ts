@@ -1,6 +1,4 @@
-import { DOMAIN_STATES } from '../libvirt/constants.js';
-import type { DomainDisk, DomainGraphics, DomainInterface, DomainRecord } from '../libvirt/types.js';
-import { shownName } from '../services/domain-names.js';
+import { DOMAIN_STATES, type DomainDisk, type DomainGraphics, type DomainInterface, type DomainRecord, shownName } from '../model/index.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { GraphicsTypeEnum } from './console.js';

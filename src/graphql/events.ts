@@ -1,5 +1,4 @@
-import { DOMAIN_EVENT_DETAIL_NAMES, DOMAIN_EVENT_TYPES, NETWORK_EVENT_TYPES } from '../libvirt/constants.js';
-import { snapshotOf, type DomainLifecycleEvent, type NetworkLifecycleEvent } from '../services/events.js';
+import { DOMAIN_EVENT_DETAIL_NAMES, DOMAIN_EVENT_TYPES, type DomainLifecycleEvent, NETWORK_EVENT_TYPES, type NetworkLifecycleEvent, snapshotOf } from '../model/index.js';
 import { builder } from './builder.js';
 import type { Context } from './context.js';
 import { InvalidPageArgsError, pageSize, refuseBackwardPaging } from './connection.js';

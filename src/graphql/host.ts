@@ -1,4 +1,4 @@
-import type { HostView } from '../services/host.js';
+import type { HostView } from '../services/instance/index.js';
 import { builder } from './builder.js';
 
 const HostRef = builder.objectRef<HostView>('Host').implement({

@@ -1,4 +1,4 @@
-import { UPLOAD_STATES, type ImageUpload } from '../services/image-uploads.js';
+import { UPLOAD_STATES, type ImageUpload } from '../services/storage/index.js';
 import { builder } from './builder.js';
 import { ForbiddenError, LimitExceededError, withLibvirt } from './errors.js';
 import { encodeGlobalID, localId } from './ids.js';

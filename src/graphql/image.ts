@@ -1,4 +1,4 @@
-import type { ImageView } from '../services/images.js';
+import type { ImageView } from '../services/storage/index.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { DomainDiskRef, DomainRef } from './domain.js';

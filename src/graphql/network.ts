@@ -1,6 +1,5 @@
-import type { NetworkAddress, NetworkRecord } from '../libvirt/types.js';
-import type { Lease } from '../services/ipam.js';
-import type { AntiSpoofingView } from '../services/networks.js';
+import type { NetworkAddress, NetworkRecord } from '../model/index.js';
+import type { AntiSpoofingView, Lease } from '../services/network/index.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import type { Context } from './context.js';

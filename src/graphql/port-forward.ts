@@ -1,4 +1,4 @@
-import type { PortForward } from '../services/port-forwards.js';
+import type { PortForward } from '../services/network/index.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { DomainRef } from './domain.js';

@@ -1,5 +1,5 @@
-import { POOL_STATES, POOL_TYPES } from '../libvirt/constants.js';
-import type { StoragePoolView } from '../services/storage-pools.js';
+import { POOL_STATES, POOL_TYPES } from '../model/index.js';
+import type { StoragePoolView } from '../services/storage/index.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import type { Context } from './context.js';

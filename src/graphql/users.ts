@@ -1,5 +1,4 @@
-import type { QuotaLimits, QuotaUsage } from '../services/quotas.js';
-import type { ApiToken, User } from '../services/users.js';
+import type { ApiToken, QuotaLimits, QuotaUsage, User } from '../services/access/index.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { ADMIN_ERRORS } from './errors.js';

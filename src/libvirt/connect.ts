@@ -1,6 +1,6 @@
 import type { Lane, LibvirtBus } from './bus.js';
-import { domainStateName, type DomainState } from './constants.js';
-import type { HostInfo } from './types.js';
+import { domainStateName } from './constants.js';
+import type { DomainState, HostInfo } from '../model/index.js';
 import { attr, child, children, parseXml, text } from './xml/parser.js';
 
 const CONNECT = 'org.libvirt.Connect';

@@ -8,9 +8,9 @@ import {
   VIR_DOMAIN_XML_SECURE,
 } from './constants.js';
 import { LibvirtError } from './errors.js';
-import { volumeCapacity, type StoragePaths } from './storage.js';
-import type { DomainRecord, DomainSpec } from './types.js';
-import { buildCdromXml, buildDomainXml, buildGraphicsXml, buildOwnerMetadataXml, type DiskSource, type GraphicsType } from './xml/domain-builder.js';
+import { volumeCapacity, type StoragePaths } from './storage-paths.js';
+import type { DiskSource, DomainRecord, DomainSpec, GraphicsType } from '../model/index.js';
+import { buildCdromXml, buildDomainXml, buildGraphicsXml, buildOwnerMetadataXml } from './xml/domain-builder.js';
 import { METADATA_NAMESPACE, METADATA_PREFIX, parseConsoleGraphics, parseDomainSpec, parseDomainXml, type ConsoleGraphics } from './xml/domain.js';
 
 const DOMAIN = 'org.libvirt.Domain';

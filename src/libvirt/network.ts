@@ -1,5 +1,5 @@
 import { propertyText, type Lane, type LibvirtBus } from './bus.js';
-import type { NetworkRecord, NetworkSpec } from './types.js';
+import type { NetworkRecord, NetworkSpec } from '../model/index.js';
 import { buildDhcpHostXml, buildNetworkXml, parseNetworkXml } from './xml/network.js';
 
 const NETWORK = 'org.libvirt.Network';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { LibvirtBus } from './bus.js';
 import { a, buildXml } from './xml/builder.js';
-import type { CpuMode, DomainType } from './xml/domain-builder.js';
+import type { CpuMode, DomainType } from '../model/index.js';
 
 const CONNECT = 'org.libvirt.Connect';
 const DOMAIN = 'org.libvirt.Domain';

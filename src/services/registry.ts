@@ -1,24 +1,10 @@
-import type { AuditService } from './audit.js';
-import type { AuthService } from './auth.js';
-import type { AccessPolicy } from './authorization.js';
+import type { AccessPolicy, AuditService, AuthService, QuotaService, UserService } from './access/index.js';
 import type { ConsoleService } from './console/index.js';
-import type { DomainEventService } from './domain-events.js';
-import type { EventCursors } from './event-cursors.js';
-import type { DomainService } from './domains.js';
-import type { HostService } from './host.js';
-import type { ImageUploadService } from './image-uploads.js';
-import type { ImageService } from './images.js';
-import type { MediaService } from './media.js';
-import type { ProvisioningService } from './provisioning.js';
-import type { QuotaService } from './quotas.js';
-import type { SubscriptionRegistry } from './subscriptions.js';
-import type { UserService } from './users.js';
-import type { IpamService } from './ipam.js';
-import type { NetworkEventService } from './network-events.js';
-import type { NetworkService } from './networks.js';
-import type { PortForwardService } from './port-forwards.js';
-import type { StorageHealth } from './storage-health.js';
-import type { StoragePoolService } from './storage-pools.js';
+import type { DomainEventService, EventCursors, SubscriptionRegistry } from './events/index.js';
+import type { DomainService, MediaService, ProvisioningService } from './domains/index.js';
+import type { HostService, StorageHealth } from './instance/index.js';
+import type { ImageService, ImageUploadService, StoragePoolService } from './storage/index.js';
+import type { IpamService, NetworkEventService, NetworkService, PortForwardService } from './network/index.js';
 
 /** The services one server instance runs, handed to every request context. Built in main.ts. */
 export interface Services {

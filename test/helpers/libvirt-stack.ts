@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LibvirtBus } from '../../src/libvirt/bus.js';
-import { startEmbeddedStack, type EmbeddedStack } from '../../src/libvirt/embedded.js';
+import { startEmbeddedStack, type EmbeddedStack } from '../../src/host/embedded.js';
 
 export const TEST_DRIVER = '/org/libvirt/Test';
 

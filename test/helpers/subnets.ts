@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatIp, overlaps, parseIp, rangeSize, subnetOf, type IpRange } from '../../src/services/addresses.js';
+import { formatIp, overlaps, parseIp, rangeSize, subnetOf, type IpRange } from '../../src/services/network/addresses.js';
 
 /** The IPv4 documentation ranges (RFC 5737): the only ones tests may put on links and networks. */
 const DOCUMENTATION = ['192.0.2.0', '198.51.100.0', '203.0.113.0'];

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/db/index.js';
 import { apiTokens, users } from '../../src/db/schema.js';
-import { hashToken } from '../../src/services/auth.js';
+import { hashToken } from '../../src/services/access/auth.js';
 
 /**
  * Adds a tenant with an API token straight into a test server's database (until the API can create users),

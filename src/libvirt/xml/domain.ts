@@ -1,7 +1,5 @@
-import type { DomainDisk, DomainGraphics, DomainInterface, DomainMetadata } from '../types.js';
-import type { DiskSource, DomainSpec, GraphicsType } from './domain-builder.js';
-import { attr, child, children, parseXml, text } from './parser.js';
-import type { XmlNode } from './parser.js';
+import type { DiskSource, DomainDisk, DomainGraphics, DomainInterface, DomainMetadata, DomainSpec, GraphicsType } from '../../model/index.js';
+import { attr, child, children, parseXml, text, type XmlNode } from './parser.js';
 
 /** Namespace of the `<metadata>` element virtplane owns in each domain it manages. */
 export const METADATA_NAMESPACE = 'https://virtplane.dev/xmlns/domain/1';

@@ -1,4 +1,4 @@
-import type { NetworkAddress, NetworkForwardMode, NetworkSpec } from '../types.js';
+import type { NetworkAddress, NetworkForwardMode, NetworkSpec } from '../../model/index.js';
 import { buildXml } from './builder.js';
 import { ATTR, attr, child, children, parseXml, text, type XmlNode } from './parser.js';
 

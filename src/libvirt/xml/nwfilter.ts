@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { CleanTrafficParams, FilterRefSpec } from '../../model/index.js';
 import { ATTR, type XmlNode } from './parser.js';
 import { buildXml } from './builder.js';
-import type { FilterRefSpec } from './domain-builder.js';
 
 /**
  * virtplane's anti-spoofing filter. libvirt's stock `clean-traffic` passes IPv4 and ARP only (its
@@ -36,15 +36,6 @@ export function virtplaneFilterNames(prefix = LEGACY_FILTER_PREFIX): { spoofing:
 
 /** The stock filter whose presence tells that the driver has a working nwfilter subsystem. */
 export const STOCK_CLEAN_TRAFFIC = 'clean-traffic';
-
-export interface CleanTrafficParams {
-  /**
-   * The addresses the NIC may send from: each becomes one `IP` / `IPV6` parameter. Giving them turns
-   * libvirt's address learning off, so the guest cannot claim another address by sending from it first.
-   */
-  ipv4: readonly string[];
-  ipv6?: readonly string[];
-}
 
 const rule = (action: string, direction: string, priority: number, match: XmlNode = {}): XmlNode => ({
   [`${ATTR}action`]: action,

@@ -1,22 +1,6 @@
+import type { PoolSpec } from '../../model/index.js';
 import { a, buildXml, xmlSafe } from './builder.js';
 import { attr, child, children, parseXml, text } from './parser.js';
-
-/**
- * Storage pools virtplane manages: `dir` (files under a directory) and `logical` (an LVM volume group, the
- * seed's choice: one logical volume per guest disk).
- */
-export type PoolSpec =
-  | { type: 'dir'; name: string; targetPath: string }
-  | {
-      type: 'logical';
-      name: string;
-      /** Volume group name; defaults to the pool name. */
-      vgName?: string;
-      /** Physical volumes the group is built from (for Build); empty for an existing group. */
-      devices: string[];
-      /** Where the LVs appear; defaults to /dev/<vgName>. */
-      targetPath?: string;
-    };
 
 export type VolumeFormat = 'raw' | 'qcow2';
 

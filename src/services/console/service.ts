@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import type { LibvirtBus } from '../../libvirt/bus.js';
-import type { DomainEventType } from '../../libvirt/constants.js';
+import type { DomainEventType } from '../../model/index.js';
 import type { GraphicsConsoles } from '../../libvirt/graphics.js';
-import type { DomainService } from '../domains.js';
+import type { DomainService } from '../domains/index.js';
 import { fromLibvirt, InvalidStateError, LimitExceededError, NotFoundError, ServiceError, UnsupportedError } from '../errors.js';
-import type { Viewer } from '../viewer.js';
+import type { Viewer } from '../access/index.js';
 import { ConsoleSessions, SESSION_END, type SessionAudit, type SessionEnd } from './sessions.js';
 import { LIFECYCLE_GRACE_MS, SerialLines } from './serial.js';
 import { SshTunnelConsoles, type DomainConsole } from './ssh-tunnel.js';

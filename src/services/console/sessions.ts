@@ -1,4 +1,4 @@
-import type { Viewer } from '../viewer.js';
+import type { Viewer } from '../access/index.js';
 import type { ConsoleKind } from './tickets.js';
 
 /**

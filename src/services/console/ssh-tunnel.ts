@@ -1,10 +1,9 @@
-import { randomInt } from 'node:crypto';
 import type { LibvirtBus } from '../../libvirt/bus.js';
-import { readConsoleGraphics, setConsolePassword } from '../../libvirt/domain.js';
-import type { GraphicsType } from '../../libvirt/types.js';
-import type { DomainService } from '../domains.js';
+import { readConsoleGraphics } from '../../libvirt/domain.js';
+import type { GraphicsType } from '../../model/index.js';
+import { type DomainService, renewConsolePassword } from '../domains/index.js';
 import { fromLibvirt, UnsupportedError } from '../errors.js';
-import type { Viewer } from '../viewer.js';
+import type { Viewer } from '../access/index.js';
 
 export interface DomainConsole {
   type: GraphicsType;
@@ -14,27 +13,6 @@ export interface DomainConsole {
   password: string;
   /** What the user runs to reach the console through SSH; null while there is no port. */
   sshTunnelCommand: string | null;
-}
-
-const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
-
-/** VNC authentication uses at most 8 characters of a password; SPICE takes longer ones. */
-export function generateConsolePassword(type: GraphicsType): string {
-  const length = type === 'VNC' ? 8 : 20;
-  let out = '';
-  for (let i = 0; i < length; i++) out += ALPHABET[randomInt(ALPHABET.length)];
-  return out;
-}
-
-/**
- * Gives the domain's SPICE/VNC console a new password, on the running guest and in its definition. A domain
- * without such a console is left alone (false).
- */
-export async function renewConsolePassword(bus: LibvirtBus, domain: { path: string; active: boolean; persistent: boolean }): Promise<boolean> {
-  const g = await readConsoleGraphics(bus, domain.path, domain.active);
-  if (!g) return false;
-  await setConsolePassword(bus, domain, g.type, generateConsolePassword(g.type));
-  return true;
 }
 
 function shellWord(s: string): string {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Viewer } from '../viewer.js';
+import type { Viewer } from '../access/index.js';
 
 export const CONSOLE_KINDS = ['GRAPHICS', 'SERIAL'] as const;
 export type ConsoleKind = (typeof CONSOLE_KINDS)[number];

@@ -1,0 +1,42 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpPolicy } from '../config.js';
+
+/** Request media types a GraphQL client sends (GraphQL over HTTP). Forms and text/plain, which a browser may post cross-site without asking, are not among them. */
+const ACCEPTED_MEDIA_TYPES = new Set(['application/json', 'application/graphql-response+json']);
+
+function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  // The body was not read: `connection: close` makes node close the socket once the answer is out, rather
+  // than read (and discard) the rest of the body to keep the connection.
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close', ...headers });
+  res.end(body);
+}
+
+/**
+ * The checks on a request that carries a body (POST), made from its headers alone, in this order:
+ * - no valid token: 401 UNAUTHENTICATED (an anonymous caller costs no body read, no parsing, and learns nothing else);
+ * - not JSON: 415 (a form or multipart post is what a cross-site page can send without a CORS preflight);
+ * - no Content-Length: 411 (so the size is known before reading), over `maxBodyBytes`: 413.
+ * Returns true when the request may go on to yoga; otherwise it has been answered.
+ */
+export function admitBody(req: IncomingMessage, res: ServerResponse, policy: HttpPolicy, authenticated: boolean): boolean {
+  if (!authenticated) {
+    refuse(res, 401, 'UNAUTHENTICATED', 'a valid API token is required: send "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer' });
+    return false;
+  }
+  const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!ACCEPTED_MEDIA_TYPES.has(mediaType)) {
+    refuse(res, 415, 'BAD_REQUEST', 'a POST body must be JSON: send "Content-Type: application/json"');
+    return false;
+  }
+  const length = req.headers['content-length'];
+  if (length === undefined) {
+    refuse(res, 411, 'BAD_REQUEST', 'send the body with a Content-Length');
+    return false;
+  }
+  if (Number(length) > policy.maxBodyBytes) {
+    refuse(res, 413, 'PAYLOAD_TOO_LARGE', `the request body may be at most ${policy.maxBodyBytes} bytes`);
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,59 @@
+import type { CpuMode, DomainType, GraphicsType } from '../../model/index.js';
+
+export interface CreateDomainInput {
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  /** Name of the libvirt network the NIC joins. */
+  network: string;
+  /** Name of an install image (`images`), put into the CD-ROM drive. */
+  installImage?: string | null;
+  start?: boolean | null;
+  /** Exposes the host CPU's virtualisation extensions (host-passthrough); needs domain type kvm. */
+  nestedVirt?: boolean | null;
+  graphics?: GraphicsType | null;
+}
+
+export interface ResizeDomainInput {
+  vcpus?: number | null;
+  memoryMiB?: number | null;
+  diskGiB?: number | null;
+}
+
+export interface ProvisioningOptions {
+  /** Storage pool of guest disks; a `dir` pool at `storageDir` is made (on first use) when it is missing. */
+  storagePool: string;
+  storageDir: string;
+  domainType: DomainType;
+  maxVcpus: number | null;
+  maxMemoryMiB: number | null;
+  maxDiskGiB: number;
+  partitions: boolean;
+  /** Names of this instance's nwfilters start with it (virtplane-<instance id>-). */
+  nwfilterPrefix?: string;
+  /** Told just before the storage pool is defined because it was missing (it is then virtplane's to remove). */
+  onPoolDefining?: (name: string) => void;
+  /** Where new guests' serial sockets go (`<uuid>.sock`, QEMU listening); null: a pty, as on the test driver. */
+  serialSocketDir?: string | null;
+}
+
+/** What start-up reconciliation fixed. */
+export interface ReconcileReport {
+  deletionsFinished: number;
+  reservationsDropped: number;
+  addressesReleased: number;
+  addressesPinned: number;
+  volumesDeleted: number;
+  ownershipRebuilt: number;
+}
+
+/** The CPU mode of the guests createDomain makes (unless nestedVirt), which the start-up KVM probe tries. */
+export const TEMPLATE_CPU_MODE: CpuMode = 'host-model';
+
+export interface ProvisioningLog {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+}
+
+export const GiB = 1024 ** 3;

@@ -1,0 +1,144 @@
+import type { Db } from '../../db/index.js';
+import { EventStore, type EventFilter, type EventRow } from '../../db/stores/events.js';
+import type { DomainLifecycleEvent, DomainRecord, NetworkLifecycleEvent, NetworkRecord, NewDomainEvent, NewNetworkEvent } from '../../model/index.js';
+
+export interface Retention {
+  /** Keep at most this many events (0 = no limit). */
+  maxCount: number;
+  /** Drop events older than this (0 = no limit). */
+  maxAgeMs: number;
+}
+
+export type LogFilter = EventFilter;
+
+type Row = EventRow;
+
+/** A subscriber's position, which pruning must not pass. */
+export interface CursorHold {
+  cursor: number;
+  release(): void;
+}
+
+/**
+ * The durable event log (SQLite). Appends are synchronous (better-sqlite3), so an event is on disk before
+ * anyone hears of it; the row id is the cursor. Also keeps `known_objects`, the last state the server knew,
+ * in the same transaction as each append.
+ */
+export class EventLog {
+  private readonly holds = new Set<CursorHold>();
+  private readonly store: EventStore;
+
+  constructor(db: Db) {
+    this.store = new EventStore(db);
+  }
+
+  appendDomain(e: NewDomainEvent, ownerId: string | null): DomainLifecycleEvent {
+    const { domain } = e;
+    const seq = this.store.append({ kind: 'DOMAIN', uuid: domain.uuid, name: domain.name, ownerId, type: e.type, detail: e.detail, state: domain.state, at: e.at, synthetic: e.synthetic, snapshot: domain, gone: e.type === 'UNDEFINED' });
+    return { ...e, seq, ownerId };
+  }
+
+  appendNetwork(e: NewNetworkEvent): NetworkLifecycleEvent {
+    const state = e.network.active ? 'ACTIVE' : 'INACTIVE';
+    const { network } = e;
+    const seq = this.store.append({ kind: 'NETWORK', uuid: network.uuid, name: network.name, ownerId: null, type: e.type, detail: '', state, at: e.at, synthetic: e.synthetic, snapshot: network, gone: e.type === 'UNDEFINED' });
+    return { ...e, seq };
+  }
+
+  /** Replaces the known state as a whole (after a full load of libvirt). */
+  saveKnown(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
+    this.store.replaceKnown([
+      ...[...domains].map((d) => ({ kind: 'DOMAIN' as const, uuid: d.uuid, snapshot: d })),
+      ...[...networks].map((n) => ({ kind: 'NETWORK' as const, uuid: n.uuid, snapshot: n })),
+    ]);
+  }
+
+  /** The last known state, or null when nothing was ever recorded (a first start). */
+  loadKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null {
+    const rows = this.store.known();
+    if (rows.length === 0 && this.lastId() === 0) return null;
+    return {
+      domains: rows.filter((r) => r.kind === 'DOMAIN').map((r) => r.snapshot as DomainRecord),
+      networks: rows.filter((r) => r.kind === 'NETWORK').map((r) => r.snapshot as NetworkRecord),
+    };
+  }
+
+  /**
+   * The log's secret and the newest event from before it existed, made on first use (with this database, or on
+   * the first start after an upgrade, when the events so far were handed out with cursors of the older form).
+   */
+  identity(): { key: Buffer; legacyThrough: number } {
+    const row = this.store.identity();
+    return { key: Buffer.from(row.secret, 'hex'), legacyThrough: row.legacyThrough };
+  }
+
+  /** When the event with this row id happened (epoch ms), or null when there is none (pruned, or never). */
+  atOf(id: number): number | null {
+    return this.store.atOf(id)?.getTime() ?? null;
+  }
+
+  /** The newest cursor ever issued (0 before the first event). */
+  lastId(): number {
+    return this.store.lastId();
+  }
+
+  /** Every event with an id ≤ this has been pruned: a cursor below it cannot be resumed from. */
+  prunedThrough(): number {
+    const oldest = this.store.oldestId();
+    return oldest !== null ? oldest - 1 : this.lastId();
+  }
+
+  /** Whether a client may resume after `cursor` without missing anything. */
+  canResumeAfter(cursor: number): boolean {
+    return cursor >= this.prunedThrough() && cursor <= this.lastId();
+  }
+
+  /** Up to `limit` events after `after` that match the filter, oldest first. */
+  read(after: number, filter: LogFilter, limit: number): Row[] {
+    return this.store.read(after, filter, limit);
+  }
+
+  /** How many events match the filter (all of them without one). */
+  count(filter?: LogFilter): number {
+    return this.store.count(filter);
+  }
+
+  static toDomainEvent(r: Row): DomainLifecycleEvent {
+    return {
+      seq: r.id,
+      type: r.type as DomainLifecycleEvent['type'],
+      detail: r.detail,
+      at: r.at,
+      domain: r.snapshot as DomainRecord,
+      ownerId: r.ownerId,
+      synthetic: r.synthetic,
+    };
+  }
+
+  static toNetworkEvent(r: Row): NetworkLifecycleEvent {
+    return { seq: r.id, type: r.type as NetworkLifecycleEvent['type'], at: r.at, network: r.snapshot as NetworkRecord, synthetic: r.synthetic };
+  }
+
+  /** Registers a subscriber's position; pruning never removes an event after the lowest held cursor. */
+  hold(cursor: number): CursorHold {
+    const hold: CursorHold = { cursor, release: () => this.holds.delete(hold) };
+    this.holds.add(hold);
+    return hold;
+  }
+
+  /**
+   * Deletes events beyond the retention limits, but never one newer than the oldest cursor a connected
+   * subscriber holds. Always deletes a prefix of ids, so the ids left stay one contiguous range and
+   * `prunedThrough` stays exact. Returns how many were deleted.
+   */
+  prune(retention: Retention, now = Date.now()): number {
+    let through = 0;
+    if (retention.maxCount > 0) through = Math.max(through, this.lastId() - retention.maxCount);
+    if (retention.maxAgeMs > 0) {
+      through = Math.max(through, this.store.newestBefore(new Date(now - retention.maxAgeMs)) ?? 0);
+    }
+    for (const h of this.holds) through = Math.min(through, h.cursor);
+    if (through <= this.prunedThrough()) return 0;
+    return this.store.deleteThrough(through);
+  }
+}

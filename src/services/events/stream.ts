@@ -1,0 +1,276 @@
+import type { Logger } from 'pino';
+import type { DomainLifecycleEvent, DomainRecord, NetworkLifecycleEvent, NetworkRecord, NewDomainEvent, NewNetworkEvent } from '../../model/index.js';
+import type { AccessPolicy } from '../access/index.js';
+import { CursorExpiredError, EventHub, type Subscriber } from './hub.js';
+import { EventLog, type CursorHold, type LogFilter, type Retention } from './log.js';
+import type { EventSink } from '../sync/index.js';
+import type { StorageHealth } from '../instance/index.js';
+
+/** An event libvirt announced that the log could not take yet (storage failing), in arrival order. */
+type Held = { kind: 'DOMAIN'; event: NewDomainEvent; ownerId: string | null } | { kind: 'NETWORK'; event: NewNetworkEvent };
+
+const PAGE = 256;
+const PRUNE_EVERY_APPENDS = 1000;
+const PRUNE_INTERVAL_MS = 60_000;
+
+/** One page of a replay: the matching events, and how far the log was scanned to find them. */
+interface Page<E> {
+  events: E[];
+  scannedThrough: number;
+}
+
+/**
+ * Replay, then live, without a gap or a duplicate. The live subscription is registered first (and buffers);
+ * then the log is read from the cursor in pages; then live events pass, skipping any the replay covered
+ * (every event is in the log before it is published, so the replay may overtake the live buffer).
+ */
+class ReplayThenLive<E extends { seq: number }> implements AsyncIterableIterator<E> {
+  private pending: E[] = [];
+  private replaying: boolean;
+  private scanned: number;
+  private closed = false;
+
+  constructor(
+    private readonly live: Subscriber<E>,
+    private readonly readPage: (after: number) => Page<E> | null,
+    start: { after: number; replay: boolean },
+    private readonly hold: CursorHold,
+  ) {
+    this.replaying = start.replay;
+    this.scanned = start.after;
+  }
+
+  private deliver(e: E): IteratorResult<E> {
+    this.hold.cursor = e.seq;
+    return { value: e, done: false };
+  }
+
+  async next(): Promise<IteratorResult<E>> {
+    while (this.replaying && !this.closed) {
+      const e = this.pending.shift();
+      if (e) return this.deliver(e);
+      const page = this.readPage(this.scanned);
+      if (!page) this.replaying = false;
+      else {
+        this.scanned = page.scannedThrough;
+        this.pending = page.events;
+      }
+    }
+    try {
+      for (;;) {
+        const r = await this.live.next();
+        if (r.done) {
+          this.hold.release();
+          return r;
+        }
+        if (r.value.seq <= this.scanned) continue; // already replayed (or filtered out by the replay)
+        return this.deliver(r.value);
+      }
+    } catch (err) {
+      this.hold.release();
+      throw err;
+    }
+  }
+
+  async return(): Promise<IteratorResult<E>> {
+    this.closed = true;
+    this.pending = [];
+    this.hold.release();
+    await this.live.return();
+    return { value: undefined, done: true };
+  }
+
+  async throw(err?: unknown): Promise<IteratorResult<E>> {
+    await this.return();
+    throw err;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+export interface StreamRequest<E> {
+  kind: 'DOMAIN' | 'NETWORK';
+  /** Resume after this cursor (replaying what was missed); null = live only. */
+  after: number | null;
+  /** Narrows history and replay in SQL; `count` relies on it alone. */
+  sql: Omit<LogFilter, 'kind'>;
+  /** Applied to live and replayed events alike (visibility and filters). */
+  accept: (e: E) => boolean;
+}
+
+/**
+ * The commit end of the event path: every event is appended to the durable log (getting its cursor) and only
+ * then published to live subscribers. Also serves replays, history pages and retention.
+ */
+export class EventStream implements EventSink {
+  readonly domains: EventHub<DomainLifecycleEvent>;
+  readonly networks: EventHub<NetworkLifecycleEvent>;
+  private appendsSincePrune = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /**
+   * Events the log could not take (disk full): kept in order and appended — then published — once it can, so
+   * none is lost and none is heard before it has its cursor. While any wait, later events wait behind them.
+   */
+  private readonly held: Held[] = [];
+  /** The last full snapshot of known objects, when it could not be saved (or events were still held). */
+  private heldKnown: { domains: DomainRecord[]; networks: NetworkRecord[] } | null = null;
+  private readonly storage: StorageHealth | undefined;
+
+  constructor(
+    readonly log: EventLog,
+    private readonly access: AccessPolicy,
+    private readonly retention: Retention,
+    private readonly logger: Logger,
+    opts: { bufferLimit?: number; storage?: StorageHealth } = {},
+  ) {
+    this.domains = new EventHub(opts.bufferLimit);
+    this.networks = new EventHub(opts.bufferLimit);
+    this.storage = opts.storage;
+    this.storage?.onRetry(() => this.flush());
+  }
+
+  /** How many events wait for the log to take them. */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
+  start(): void {
+    this.prune();
+    this.timer = setInterval(() => this.prune(), PRUNE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  domain(event: NewDomainEvent): void {
+    // The owner as of the event, not as of a later append.
+    this.held.push({ kind: 'DOMAIN', event, ownerId: this.access.ownerOf(event.domain) });
+    this.flush();
+  }
+
+  network(event: NewNetworkEvent): void {
+    this.held.push({ kind: 'NETWORK', event });
+    this.flush();
+  }
+
+  snapshot(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
+    // After the events held before it: their appends update known objects too, with older copies.
+    this.heldKnown = { domains: [...domains], networks: [...networks] };
+    this.flush();
+  }
+
+  /**
+   * Appends (then publishes) held events in order, then a held snapshot. Stops at the first append the storage
+   * refuses, keeping it and everything after it; true when nothing is left. Any other failure drops that event
+   * (logged) as before, so one bad record cannot hold up the rest.
+   */
+  private flush(): boolean {
+    while (this.held.length) {
+      const next = this.held[0]!;
+      try {
+        if (next.kind === 'DOMAIN') this.domains.publish(this.log.appendDomain(next.event, next.ownerId));
+        else this.networks.publish(this.log.appendNetwork(next.event));
+      } catch (err) {
+        if (this.storage?.noteFailure(err)) {
+          this.logger.warn({ held: this.held.length }, 'event log cannot be written: events wait in memory');
+          return false;
+        }
+        this.held.shift();
+        this.logger.error({ err, type: next.event.type }, 'appending an event failed; it is dropped');
+        continue;
+      }
+      this.held.shift();
+      this.afterAppend();
+    }
+    if (this.heldKnown) {
+      try {
+        this.log.saveKnown(this.heldKnown.domains, this.heldKnown.networks);
+      } catch (err) {
+        if (this.storage?.noteFailure(err)) return false;
+        this.heldKnown = null;
+        throw err;
+      }
+      this.heldKnown = null;
+    }
+    return true;
+  }
+
+  lastKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null {
+    return this.log.loadKnown();
+  }
+
+  private afterAppend(): void {
+    // Often enough that the count limit is never overshot by more than a tenth.
+    const every = this.retention.maxCount > 0 ? Math.min(PRUNE_EVERY_APPENDS, Math.ceil(this.retention.maxCount / 10)) : PRUNE_EVERY_APPENDS;
+    if (++this.appendsSincePrune >= every) this.prune();
+  }
+
+  prune(): number {
+    this.appendsSincePrune = 0;
+    try {
+      const n = this.log.prune(this.retention);
+      if (n) this.logger.debug({ pruned: n }, 'pruned old events');
+      return n;
+    } catch (err) {
+      this.logger.error({ err }, 'pruning the event log failed');
+      return 0;
+    }
+  }
+
+  /** Throws CURSOR_EXPIRED for a cursor the log cannot resume from (pruned, or from another database). */
+  checkCursor(after: number): void {
+    if (!this.log.canResumeAfter(after)) {
+      throw new CursorExpiredError(
+        after > this.log.lastId()
+          ? 'this cursor is unknown to this server (its event log was reset); re-list the current state and subscribe again without it'
+          : undefined,
+      );
+    }
+  }
+
+  private pageReader<E extends { seq: number }>(req: StreamRequest<E>, limit = PAGE) {
+    type Row = ReturnType<EventLog['read']>[number];
+    const toEvent = (req.kind === 'DOMAIN' ? (r: Row) => EventLog.toDomainEvent(r) : (r: Row) => EventLog.toNetworkEvent(r)) as unknown as (r: Row) => E;
+    return (after: number): Page<E> | null => {
+      const rows = this.log.read(after, { kind: req.kind, ...req.sql }, limit);
+      if (rows.length === 0) return null;
+      return { events: rows.map(toEvent).filter(req.accept), scannedThrough: rows.at(-1)!.id };
+    };
+  }
+
+  subscribe<E extends { seq: number }>(req: StreamRequest<E>): AsyncIterableIterator<E> {
+    if (req.after !== null) this.checkCursor(req.after);
+    const hub = (req.kind === 'DOMAIN' ? this.domains : this.networks) as unknown as EventHub<E>;
+    const live = hub.subscribe(req.accept); // first: nothing committed from here on can be missed
+    const after = req.after ?? this.log.lastId();
+    return new ReplayThenLive(live, this.pageReader(req), { after, replay: req.after !== null }, this.log.hold(after));
+  }
+
+  /**
+   * How many events the request matches in the log, wherever a cursor stands. Its SQL filter must be the whole
+   * filter (what `accept` checks too), or this counts events the viewer is never shown.
+   */
+  count<E>(req: StreamRequest<E>): number {
+    return this.log.count({ kind: req.kind, ...req.sql });
+  }
+
+  /** Up to `first` matching events after the cursor (oldest first), and whether more follow. */
+  history<E extends { seq: number }>(req: StreamRequest<E>, first: number): { events: E[]; hasNextPage: boolean } {
+    if (req.after !== null) this.checkCursor(req.after);
+    const read = this.pageReader(req, Math.max(first + 1, 64));
+    const out: E[] = [];
+    let scanned = req.after ?? this.log.prunedThrough();
+    for (;;) {
+      const page = read(scanned);
+      if (!page) break;
+      out.push(...page.events);
+      scanned = page.scannedThrough;
+      if (out.length > first) break;
+    }
+    return { events: out.slice(0, first), hasNextPage: out.length > first };
+  }
+}

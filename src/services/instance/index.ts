@@ -1,0 +1,6 @@
+/** The instance module's public face: other modules import from here only (test/layers.test.ts). */
+export { chooseDomainType } from './domain-type.js';
+export { HostService, type HostView } from './host.js';
+export { HostObjects, type InstanceNames } from './instance.js';
+export { DomainsExistError, hasInstallation, HostRemoval } from './removal.js';
+export { StorageHealth } from './storage-health.js';

@@ -1,0 +1,6 @@
+/** The network module's public face: other modules import from here only (test/layers.test.ts). */
+export { IpamService } from './ipam.js';
+export { type Lease } from './nic-addresses.js';
+export { NetworkEventService } from './network-events.js';
+export { type AntiSpoofingView, NetworkService } from './networks.js';
+export { type PortForward, PortForwardService } from './port-forwards.js';

@@ -1,0 +1,11 @@
+import type { DomainRecord, NetworkRecord, NewDomainEvent, NewNetworkEvent } from '../../model/index.js';
+
+/** Where the sync pipeline commits events: appended to the log, then published — in that order. */
+export interface EventSink {
+  domain(event: NewDomainEvent): void;
+  network(event: NewNetworkEvent): void;
+  /** The whole known state after a (re)load, so a restarted server can diff against it. */
+  snapshot(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void;
+  /** The state known when the server last ran, or null when it never ran with this database. */
+  lastKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null;
+}
