@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { readmeWithSettings } from '../scripts/settings-text.js';
+import { CONFIG_HELP, ConfigError, loadConfig, SETTING_LIST } from '../src/config.js';
 
 test('with no settings the server listens on 127.0.0.1:4000, embedded, on the Test driver, with the documented defaults', () => {
   assert.deepEqual(loadConfig({}), {
@@ -145,4 +147,16 @@ test('a wrong setting is refused with a message that names the variable and what
   for (const [env, message] of refused) {
     assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && err.message === message, JSON.stringify(env));
   }
+});
+
+test('the table of settings names every variable loadConfig reads, and --help lists each of them', () => {
+  const read = new Set<string>();
+  loadConfig(new Proxy({}, { get: (_, name) => (typeof name === 'string' && read.add(name), undefined) }));
+  assert.deepEqual([...read].sort(), SETTING_LIST.map((s) => s.name).sort());
+  for (const s of SETTING_LIST) assert.match(CONFIG_HELP, new RegExp(`^  ${s.name} `, 'm'));
+});
+
+test('README.md\'s table of settings is the one src/config.ts defines (run `npm run docs:settings` after changing a setting)', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  assert.equal(readme, readmeWithSettings(readme));
 });
