@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 // config.ts imports nothing of the project: every layer may read the settings, and none is needed to parse them.
 // It is longer than ~300 lines on purpose: SETTINGS below is the one table of every variable the server reads
 // (name, meaning, default, parser), from which loadConfig parses, `--help` is printed and the README's table is
-// made (`npm run docs:settings`; test/config.test.ts fails when the README is stale).
+// made (`npm run docs:settings`; test/unit/config.test.ts fails when the README is stale).
 
 /** Where libvirt-dbus is reached (the shape libvirt/bus.ts's `BusTarget` takes; the compiler checks they agree in main.ts). */
 export type BusSetting = { kind: 'system' } | { kind: 'session' } | { kind: 'address'; address: string };
