@@ -175,7 +175,8 @@ export const SETTINGS = {
     default: code(4000),
     parse: (raw, name) => {
       const port = Number(raw ?? 4000);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`${name} must be an integer from 0 to 65535, got "${raw}"`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new ConfigError(`${name} must be an integer from 0 to 65535, got "${raw}"`);
       return port;
     },
   }),
@@ -258,17 +259,24 @@ export const SETTINGS = {
   }),
   domainType: setting({
     name: 'VIRTPLANE_DOMAIN_TYPE',
-    meaning: '`auto`, `kvm` or `qemu` (TCG): libvirt domain type of new guests (`host { domainType domainTypeReason }`, and logged at start-up)',
+    meaning:
+      '`auto`, `kvm` or `qemu` (TCG): libvirt domain type of new guests (`host { domainType domainTypeReason }`, and logged at start-up)',
     default:
       "`auto`: kvm when libvirt offers it and a throwaway paused guest with the template's `host-model` CPU starts under it (KVM can be offered and still fail, e.g. nested); else qemu",
     parse: (raw, name) => {
       const domainType = (raw?.trim() || 'auto').toLowerCase();
-      if (domainType !== 'auto' && domainType !== 'kvm' && domainType !== 'qemu') throw new ConfigError(`${name} must be auto, kvm or qemu, got "${raw}"`);
+      if (domainType !== 'auto' && domainType !== 'kvm' && domainType !== 'qemu')
+        throw new ConfigError(`${name} must be auto, kvm or qemu, got "${raw}"`);
       return domainType;
     },
   }),
   maxVcpus: setting({ name: 'VIRTPLANE_MAX_VCPUS', meaning: 'most vCPUs per domain', default: "the host's CPUs", parse: positive(null) }),
-  maxMemoryMiB: setting({ name: 'VIRTPLANE_MAX_MEMORY_MIB', meaning: 'most memory per domain, MiB', default: "the host's memory", parse: positive(null) }),
+  maxMemoryMiB: setting({
+    name: 'VIRTPLANE_MAX_MEMORY_MIB',
+    meaning: 'most memory per domain, MiB',
+    default: "the host's memory",
+    parse: positive(null),
+  }),
   maxDiskGiB: setting({ name: 'VIRTPLANE_MAX_DISK_GIB', meaning: 'most disk per domain, GiB', default: code(1024), parse: positive(1024) }),
   partitions: setting({
     name: 'VIRTPLANE_PARTITIONS',
@@ -292,13 +300,15 @@ export const SETTINGS = {
     default: '`virtplane_<instance id>`',
     parse: (raw, name) => {
       const table = raw?.trim() || null;
-      if (table !== null && !NFT_TABLE_NAME.test(table)) throw new ConfigError(`${name} must be a letter then up to 31 letters, digits or _, got "${table}"`);
+      if (table !== null && !NFT_TABLE_NAME.test(table))
+        throw new ConfigError(`${name} must be a letter then up to 31 letters, digits or _, got "${table}"`);
       return table;
     },
   }),
   eventsMaxCount: setting({
     name: 'VIRTPLANE_EVENTS_MAX_COUNT',
-    meaning: 'event log retention: keep at most this many events (0 = no limit; pruning never removes an event a connected subscriber has not received yet)',
+    meaning:
+      'event log retention: keep at most this many events (0 = no limit; pruning never removes an event a connected subscriber has not received yet)',
     default: code(DEFAULT_EVENTS.maxCount),
     parse: (raw, name) => Math.floor(nonNegative(DEFAULT_EVENTS.maxCount)(raw, name)),
   }),
@@ -378,9 +388,17 @@ export const SETTINGS = {
   maxDepth: limit('VIRTPLANE_MAX_DEPTH', 'selection depth per operation (`QUERY_TOO_DEEP`)', 'maxDepth'),
   maxAliases: limit('VIRTPLANE_MAX_ALIASES', 'aliases per operation (`TOO_MANY_ALIASES`)', 'maxAliases'),
   maxTokens: limit('VIRTPLANE_MAX_TOKENS', 'lexical tokens per document (`QUERY_TOO_LARGE`)', 'maxTokens'),
-  maxCost: limit('VIRTPLANE_MAX_COST', 'graphql-armor cost estimate; a list field counts `first` times where `first` is written in the document (a `first` passed as a variable, or left out, counts once: graphql-armor reads no variables; every page is capped at 1000 items) (`QUERY_TOO_COSTLY`)', 'maxCost'),
+  maxCost: limit(
+    'VIRTPLANE_MAX_COST',
+    'graphql-armor cost estimate; a list field counts `first` times where `first` is written in the document (a `first` passed as a variable, or left out, counts once: graphql-armor reads no variables; every page is capped at 1000 items) (`QUERY_TOO_COSTLY`)',
+    'maxCost',
+  ),
   maxDirectives: limit('VIRTPLANE_MAX_DIRECTIVES', 'directives per operation (`TOO_MANY_DIRECTIVES`)', 'maxDirectives'),
-  maxSubscriptionsPerToken: limit('VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN', 'open subscriptions per API token (`LIMIT_EXCEEDED`)', 'maxSubscriptionsPerToken'),
+  maxSubscriptionsPerToken: limit(
+    'VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN',
+    'open subscriptions per API token (`LIMIT_EXCEEDED`)',
+    'maxSubscriptionsPerToken',
+  ),
 };
 
 /** The settings as a list, in the table's order. */

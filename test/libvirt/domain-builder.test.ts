@@ -79,7 +79,9 @@ describe('domain XML builder', () => {
       title: HOSTILE,
       ownerId: HOSTILE,
       partition: `/machine/${HOSTILE}`,
-      interfaces: [{ network: HOSTILE, mac: '52:54:00:12:34:56', filterref: { filter: HOSTILE, parameters: [{ name: 'IP', value: HOSTILE }] } }],
+      interfaces: [
+        { network: HOSTILE, mac: '52:54:00:12:34:56', filterref: { filter: HOSTILE, parameters: [{ name: 'IP', value: HOSTILE }] } },
+      ],
       graphics: { type: 'VNC', password: HOSTILE },
     };
     const xml = buildDomainXml(hostile);

@@ -38,13 +38,26 @@ test("libvirt's own messages are classified by what they mean (real test driver)
   // Malformed XML: INVALID_ARGUMENT.
   assert.equal((await failure(defineDomainXML(stack.bus, TEST_DRIVER, '<domain'))).kind, 'INVALID_ARGUMENT');
   // An object path that names nothing: NOT_FOUND.
-  assert.equal((await failure(domainActions.create(stack.bus, `${TEST_DRIVER}/domain/_00000000_0000_0000_0000_000000000000`))).kind, 'NOT_FOUND');
+  assert.equal(
+    (await failure(domainActions.create(stack.bus, `${TEST_DRIVER}/domain/_00000000_0000_0000_0000_000000000000`))).kind,
+    'NOT_FOUND',
+  );
 });
 
 test('"unsupported configuration" is bad input, not a missing feature; "not supported" is', () => {
-  assert.equal(classifyLibvirtError({ type: 'org.libvirt.Error', text: 'unsupported configuration: unknown OS type hvmx' }).kind, 'INVALID_ARGUMENT');
-  assert.equal(classifyLibvirtError({ type: 'org.libvirt.Error', text: 'this function is not supported by the connection driver: virDomainReset' }).kind, 'UNSUPPORTED');
-  assert.equal(classifyLibvirtError({ type: 'org.freedesktop.DBus.Error.ServiceUnknown', text: 'The name org.libvirt was not provided' }).kind, 'UNAVAILABLE');
+  assert.equal(
+    classifyLibvirtError({ type: 'org.libvirt.Error', text: 'unsupported configuration: unknown OS type hvmx' }).kind,
+    'INVALID_ARGUMENT',
+  );
+  assert.equal(
+    classifyLibvirtError({ type: 'org.libvirt.Error', text: 'this function is not supported by the connection driver: virDomainReset' })
+      .kind,
+    'UNSUPPORTED',
+  );
+  assert.equal(
+    classifyLibvirtError({ type: 'org.freedesktop.DBus.Error.ServiceUnknown', text: 'The name org.libvirt was not provided' }).kind,
+    'UNAVAILABLE',
+  );
 });
 
 test('libvirtd gone behind a running libvirt-dbus is UNAVAILABLE (the messages libvirt-dbus answers then)', () => {
@@ -59,7 +72,7 @@ test('libvirtd gone behind a running libvirt-dbus is UNAVAILABLE (the messages l
   }
 });
 
-test('a guest QEMU refuses to start is a libvirt failure carrying QEMU\'s message, whatever words QEMU used', () => {
+test("a guest QEMU refuses to start is a libvirt failure carrying QEMU's message, whatever words QEMU used", () => {
   const cases = [
     // The real-host message (libvirt 9.0, QEMU 7.2, KVM with a host-model CPU on a nested host).
     "internal error: qemu unexpectedly closed the monitor: 2026-12-01T10:00:00.000000Z qemu-system-x86_64: error: failed to set MSR 0x10a to 0x2000000ec\nqemu-system-x86_64: ../../target/i386/kvm/kvm.c:3001: kvm_buf_set_msrs: Assertion `ret == cpu->kvm_msr_buf->nmsrs' failed.",

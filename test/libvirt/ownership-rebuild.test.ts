@@ -65,10 +65,16 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   // A create that crashed after its one commit and before libvirt defined the domain: reservation, ownership,
   // MAC and addresses of a domain libvirt never got.
   const crashed = randomUUID();
-  db.$client.prepare(`INSERT INTO reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces) VALUES (?, ?, 1, 64, 1, 1)`).run(crashed, userId);
+  db.$client
+    .prepare(`INSERT INTO reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces) VALUES (?, ?, 1, 64, 1, 1)`)
+    .run(crashed, userId);
   db.$client.prepare(`INSERT INTO domain_owners (domain_uuid, user_id, assigned_at) VALUES (?, ?, ?)`).run(crashed, userId, Date.now());
   db.$client.prepare(`INSERT INTO mac_leases (mac, domain_uuid) VALUES ('52:54:00:0c:0c:0c', ?)`).run(crashed);
-  db.$client.prepare(`INSERT INTO ip_allocations (mac, network_uuid, domain_uuid, ipv4, ipv6) VALUES ('52:54:00:0c:0c:0c', ?, ?, '192.0.2.12', NULL)`).run(randomUUID(), crashed);
+  db.$client
+    .prepare(
+      `INSERT INTO ip_allocations (mac, network_uuid, domain_uuid, ipv4, ipv6) VALUES ('52:54:00:0c:0c:0c', ?, ?, '192.0.2.12', NULL)`,
+    )
+    .run(randomUUID(), crashed);
 
   const cache = new StateCache();
   const owners = new OwnershipStore(db);
@@ -82,15 +88,43 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   const networks = new NetworkService(stack.bus, TEST_DRIVER, db, cache, sync, access);
   const ipam = new IpamService(stack.bus, db, cache, networks, sync, access);
   const images = new ImageService(db, stack.bus, TEST_DRIVER, [], access);
-  const options = { storagePool: 'default-pool', storageDir: '/default-pool', domainType: 'test' as const, maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: 100, partitions: false };
+  const options = {
+    storagePool: 'default-pool',
+    storageDir: '/default-pool',
+    domainType: 'test' as const,
+    maxVcpus: null,
+    maxMemoryMiB: null,
+    maxDiskGiB: 100,
+    partitions: false,
+  };
   const log = { info: () => {}, warn: () => {} };
-  const provisioning = new ProvisioningService(stack.bus, TEST_DRIVER, db, cache, sync, access, domains, owners, quotas, userService, ipam, images, options, log);
+  const provisioning = new ProvisioningService(
+    stack.bus,
+    TEST_DRIVER,
+    db,
+    cache,
+    sync,
+    access,
+    domains,
+    owners,
+    quotas,
+    userService,
+    ipam,
+    images,
+    options,
+    log,
+  );
 
   const viewer = { userId, name: 'tenant', role: 'TENANT' as const, tokenId: 't' };
   // Before the rebuild, the metadata alone already decides visibility.
-  assert.deepEqual(domains.list(viewer).map((d) => d.name), ['orphan']);
+  assert.deepEqual(
+    domains.list(viewer).map((d) => d.name),
+    ['orphan'],
+  );
   const stale = randomUUID();
-  db.$client.prepare(`INSERT INTO reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces) VALUES (?, ?, 1, 1, 1, 1)`).run(stale, userId);
+  db.$client
+    .prepare(`INSERT INTO reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces) VALUES (?, ?, 1, 1, 1, 1)`)
+    .run(stale, userId);
 
   assert.equal(owners.get(crashed), userId);
   const first = await provisioning.reconcile();
@@ -98,7 +132,11 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   assert.equal(owners.get(uuid), userId);
   assert.equal(owners.get(crashed), undefined, 'the crashed create owns nothing any more');
   for (const table of ['reservations', 'domain_owners', 'mac_leases', 'ip_allocations']) {
-    assert.equal((db.$client.prepare(`SELECT count(*) AS n FROM ${table} WHERE domain_uuid = ?`).get(crashed) as { n: number }).n, 0, table);
+    assert.equal(
+      (db.$client.prepare(`SELECT count(*) AS n FROM ${table} WHERE domain_uuid = ?`).get(crashed) as { n: number }).n,
+      0,
+      table,
+    );
   }
   assert.deepEqual(quotas.usage(userId), { domains: 1, vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1, portForwards: 0 });
   const again = await provisioning.reconcile();

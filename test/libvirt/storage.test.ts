@@ -2,7 +2,25 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LibvirtBus } from '../../src/libvirt/bus.js';
 import { LibvirtError } from '../../src/libvirt/errors.js';
-import { buildPool, createVolume, definePool, ensurePool, deleteVolume, getPoolXml, getVolumeXml, listVolumes, lookupPool, lookupVolume, lookupVolumeByPath, readPool, readVolume, resizeVolume, startPool, stopPool, undefinePool } from '../../src/libvirt/storage.js';
+import {
+  buildPool,
+  createVolume,
+  definePool,
+  ensurePool,
+  deleteVolume,
+  getPoolXml,
+  getVolumeXml,
+  listVolumes,
+  lookupPool,
+  lookupVolume,
+  lookupVolumeByPath,
+  readPool,
+  readVolume,
+  resizeVolume,
+  startPool,
+  stopPool,
+  undefinePool,
+} from '../../src/libvirt/storage.js';
 import { StoragePaths, volumeCapacity } from '../../src/libvirt/storage-paths.js';
 import { buildVolumeXml, parsePoolXml, parseVolumeXml } from '../../src/libvirt/xml/storage.js';
 import { startLibvirtStack, TEST_DRIVER } from '../helpers/libvirt-stack.js';
@@ -23,7 +41,10 @@ describe('storage pools and volumes (test driver)', () => {
   test('creates, reads and deletes a qcow2 volume in default-pool', async () => {
     const pool = await lookupPool(bus, TEST_DRIVER, 'default-pool');
     const info = await readPool(bus, pool);
-    assert.deepEqual([info.name, info.type, info.active, info.state, info.targetPath], ['default-pool', 'dir', true, 'RUNNING', '/default-pool']);
+    assert.deepEqual(
+      [info.name, info.type, info.active, info.state, info.targetPath],
+      ['default-pool', 'dir', true, 'RUNNING', '/default-pool'],
+    );
 
     const vol = await createVolume(bus, pool, { name: 'disk1.qcow2', capacityBytes: 64 * MiB, format: 'qcow2' });
     const v = await readVolume(bus, vol);
@@ -42,7 +63,11 @@ describe('storage pools and volumes (test driver)', () => {
   });
 
   test('the capacity a volume was created with answers the first read of it without a call; later reads ask libvirt', async () => {
-    const path = await createVolume(bus, await lookupPool(bus, TEST_DRIVER, 'default-pool'), { name: 'hinted.qcow2', capacityBytes: 4 * MiB, format: 'qcow2' });
+    const path = await createVolume(bus, await lookupPool(bus, TEST_DRIVER, 'default-pool'), {
+      name: 'hinted.qcow2',
+      capacityBytes: 4 * MiB,
+      format: 'qcow2',
+    });
     let calls = 0;
     const counting = new Proxy(bus, {
       get: (target, prop) => {

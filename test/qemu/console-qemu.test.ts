@@ -50,10 +50,14 @@ export class Viewer {
     try {
       // Bounded by the test's timeout (a TCG guest on a busy host boots slowly), not by a count of its own;
       // a socket the server closed ends the wait at once, with its code and reason.
-      return await eventually(() => {
-        if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`the console closed: ${this.closeInfo}`);
-        return Promise.resolve(pattern.test(this.text()) ? this.text() : null);
-      }, what, 1_000_000);
+      return await eventually(
+        () => {
+          if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`the console closed: ${this.closeInfo}`);
+          return Promise.resolve(pattern.test(this.text()) ? this.text() : null);
+        },
+        what,
+        1_000_000,
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message}; received last: ${JSON.stringify(this.text().slice(-400))}`, { cause: err });
     }
@@ -103,18 +107,32 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     // A rescue ISO whose GRUB talks on the serial port: prints a marker, then waits at its prompt.
     const grub = join(dir, 'grub-src');
     mkdirSync(join(grub, 'boot', 'grub'), { recursive: true });
-    writeFileSync(join(grub, 'boot', 'grub', 'grub.cfg'), `serial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\necho ${MARKER}\n`);
+    writeFileSync(
+      join(grub, 'boot', 'grub', 'grub.cfg'),
+      `serial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\necho ${MARKER}\n`,
+    );
     execFileSync('grub-mkrescue', ['-o', join(poolDir, 'rescue.iso'), grub], { stdio: 'ignore' });
     copyFileSync('/usr/lib/ipxe/ipxe.iso', join(poolDir, 'ipxe.iso'));
 
     s = await startTestServer({
       driver: 'QEMU',
       imagePools: [poolName],
-      provisioning: { storagePool: poolName, storageDir: poolDir, domainType: domainType(), maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: 4, partitions: false },
+      provisioning: {
+        storagePool: poolName,
+        storageDir: poolDir,
+        domainType: domainType(),
+        maxVcpus: null,
+        maxMemoryMiB: null,
+        maxDiskGiB: 4,
+        partitions: false,
+      },
     });
     const u = await s.gql(`mutation { createUser(input: { name: "alice", role: TENANT }) { ... on CreateUserSuccess { user { id } } } }`);
     const id = u.data.createUser.user.id;
-    const t = await s.gql(`mutation($u: ID!) { createApiToken(userId: $u, label: "t") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`, { u: id });
+    const t = await s.gql(
+      `mutation($u: ID!) { createApiToken(userId: $u, label: "t") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`,
+      { u: id },
+    );
     alice = { id, token: t.data.createApiToken.token, tokenId: t.data.createApiToken.apiToken.id };
     const q = await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
       u: id,
@@ -126,8 +144,14 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
       i: { name: networkName, forwardMode: 'ISOLATED', bridge, start: true },
     });
     assert.equal(net.data.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(net.data));
-    for (const [name, file] of [['cons-rescue', 'rescue.iso'], ['cons-ipxe', 'ipxe.iso']] as const) {
-      const img: { data?: any } = await s.gql(`mutation($n: String!, $p: String!) { addImage(name: $n, path: $p) { __typename ... on Error { code message } } }`, { n: name, p: join(poolDir, file) });
+    for (const [name, file] of [
+      ['cons-rescue', 'rescue.iso'],
+      ['cons-ipxe', 'ipxe.iso'],
+    ] as const) {
+      const img: { data?: any } = await s.gql(
+        `mutation($n: String!, $p: String!) { addImage(name: $n, path: $p) { __typename ... on Error { code message } } }`,
+        { n: name, p: join(poolDir, file) },
+      );
       assert.equal(img.data.addImage.__typename, 'AddImageSuccess', JSON.stringify(img.data));
     }
   });
@@ -171,11 +195,21 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     assert.equal(stopped.data.destroyDomain.__typename, 'DomainActionSuccess');
     assert.deepEqual(await second.closed, { code: 4002, reason: 'the domain stopped' });
 
-    const audit = await s!.gql(`query($t: ID) { auditLog(first: 50, filter: { target: $t }) { edges { node { action actorName result message } } } }`, { t: ids.serial });
+    const audit = await s!.gql(
+      `query($t: ID) { auditLog(first: 50, filter: { target: $t }) { edges { node { action actorName result message } } } }`,
+      { t: ids.serial },
+    );
     const ends = audit.data.auditLog.edges.map((e: any) => e.node).filter((n: any) => n.action === 'consoleSessionEnd');
     assert.equal(ends.length, 2, JSON.stringify(ends));
-    assert.ok(ends.every((n: any) => n.actorName === 'alice' && /^SERIAL console from \S+ to \S+: /.test(n.message)), JSON.stringify(ends));
-    assert.ok(ends.some((n: any) => n.message.endsWith('taken over by another viewer')) && ends.some((n: any) => n.message.endsWith('the domain stopped')), JSON.stringify(ends));
+    assert.ok(
+      ends.every((n: any) => n.actorName === 'alice' && /^SERIAL console from \S+ to \S+: /.test(n.message)),
+      JSON.stringify(ends),
+    );
+    assert.ok(
+      ends.some((n: any) => n.message.endsWith('taken over by another viewer')) &&
+        ends.some((n: any) => n.message.endsWith('the domain stopped')),
+      JSON.stringify(ends),
+    );
   });
 
   test('graphics: the WebSocket carries the RFB stream from OpenGraphicsFD (no VNC password: the ticket was the check)', async () => {
@@ -209,13 +243,20 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
         '#status.connected',
       );
       assert.ok(!page.url().includes('ticket='), `the page drops the ticket from its address: ${page.url()}`);
-      const text = await eventually(async () => {
-        const seen = ocr(await page.screenshot());
-        return /iPXE/.test(seen) ? seen : null;
-      }, 'iPXE on the screenshot', 60);
+      const text = await eventually(
+        async () => {
+          const seen = ocr(await page.screenshot());
+          return /iPXE/.test(seen) ? seen : null;
+        },
+        'iPXE on the screenshot',
+        60,
+      );
       assert.match(text, /iPXE/);
       const origin = new URL(s!.url).origin;
-      assert.ok(requests.every((u) => u.startsWith(origin)), `nothing loaded from elsewhere: ${requests.filter((u) => !u.startsWith(origin)).join(' ')}`);
+      assert.ok(
+        requests.every((u) => u.startsWith(origin)),
+        `nothing loaded from elsewhere: ${requests.filter((u) => !u.startsWith(origin)).join(' ')}`,
+      );
     } finally {
       await chromium.close();
     }
@@ -236,11 +277,18 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     const chromium = await startBrowser();
     const { browser } = chromium;
     try {
-      const page = await openWhenSteady(() => browser.newPage(), async () => (await ticket(ids.serial!, 'SERIAL')).pageUrl, '#status.connected');
+      const page = await openWhenSteady(
+        () => browser.newPage(),
+        async () => (await ticket(ids.serial!, 'SERIAL')).pageUrl,
+        '#status.connected',
+      );
       const rows = () => page.locator('.xterm-rows').innerText();
       // GRUB printed its banner and prompt before the page connected (then it only waits for keys), and it
       // cleared the screen after the marker: the banner and the prompt are what the terminal must show.
-      await eventually(async () => (/GNU GRUB[\s\S]*grub>/.test(await rows()) ? true : null), 'the earlier GRUB banner and prompt in the terminal').catch(async (err: Error) => {
+      await eventually(
+        async () => (/GNU GRUB[\s\S]*grub>/.test(await rows()) ? true : null),
+        'the earlier GRUB banner and prompt in the terminal',
+      ).catch(async (err: Error) => {
         throw new Error(`${err.message}: ${JSON.stringify(await rows())}`, { cause: err });
       });
       await page.locator('.xterm-helper-textarea').focus();
@@ -261,11 +309,18 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     assert.ok(ids.gfx, 'the graphics guest runs');
     const rotate = new Viewer((await ticket(ids.gfx, 'GRAPHICS')).websocketUrl);
     await rotate.until(/^RFB/, 'the RFB greeting');
-    const r = await s!.gql(`mutation($id: ID!) { rotateConsolePassword(id: $id) { __typename ... on Error { message } } }`, { id: ids.gfx }, alice.token);
+    const r = await s!.gql(
+      `mutation($id: ID!) { rotateConsolePassword(id: $id) { __typename ... on Error { message } } }`,
+      { id: ids.gfx },
+      alice.token,
+    );
     assert.equal(r.data.rotateConsolePassword.__typename, 'RotateConsolePasswordSuccess', JSON.stringify(r));
     assert.deepEqual(await rotate.closed, { code: 4005, reason: 'the console password was rotated' });
 
-    const t2 = await s!.gql(`mutation($u: ID!) { createApiToken(userId: $u, label: "t2") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`, { u: alice.id });
+    const t2 = await s!.gql(
+      `mutation($u: ID!) { createApiToken(userId: $u, label: "t2") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`,
+      { u: alice.id },
+    );
     const revoke = new Viewer((await ticket(ids.gfx, 'GRAPHICS', t2.data.createApiToken.token)).websocketUrl);
     await revoke.until(/^RFB/, 'the RFB greeting');
     await s!.gql(`mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }`, { id: t2.data.createApiToken.apiToken.id });
@@ -273,10 +328,14 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
 
     const assign = new Viewer((await ticket(ids.gfx, 'GRAPHICS')).websocketUrl);
     await assign.until(/^RFB/, 'the RFB greeting');
-    const given = await s!.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { message } } }`, {
-      id: ids.gfx,
-      u: (await s!.gql(`mutation { createUser(input: { name: "bob", role: TENANT }) { ... on CreateUserSuccess { user { id } } } }`)).data.createUser.user.id,
-    });
+    const given = await s!.gql(
+      `mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { message } } }`,
+      {
+        id: ids.gfx,
+        u: (await s!.gql(`mutation { createUser(input: { name: "bob", role: TENANT }) { ... on CreateUserSuccess { user { id } } } }`)).data
+          .createUser.user.id,
+      },
+    );
     assert.equal(given.data.assignDomain.__typename, 'AssignDomainSuccess', JSON.stringify(given));
     assert.deepEqual(await assign.closed, { code: 4004, reason: 'the domain was assigned to another user' });
   });

@@ -10,7 +10,10 @@ import { captureLog, startTestServer } from '../helpers/server.js';
 const QEMU = '/org/libvirt/QEMU';
 /** Whether libvirt could offer KVM here at all; this test's expectations for the fallback need it absent. */
 const noKvm = !existsSync('/dev/kvm');
-const probeGuests = () => virsh('list', '--all', '--name').split('\n').filter((n) => n.startsWith('virtplane-probe-'));
+const probeGuests = () =>
+  virsh('list', '--all', '--name')
+    .split('\n')
+    .filter((n) => n.startsWith('virtplane-probe-'));
 
 /**
  * VIRTPLANE_DOMAIN_TYPE=auto proves KVM by starting a throwaway guest and falls back to TCG with the reason.
@@ -34,12 +37,21 @@ describe('the domain type of new guests: kvm when it works, qemu (TCG) when not,
     assert.deepEqual(probeGuests(), [], 'the transient probe guest is gone');
   });
 
-  test('forced to probe kvm where it cannot start: qemu, with libvirt’s reason, and nothing left behind', { skip: !noKvm && 'this host has /dev/kvm' }, async () => {
-    const choice = await chooseDomainType(stack.bus, QEMU, { driver: 'QEMU', configured: 'auto', cpuMode: 'host-model', offered: ['kvm', 'qemu'] });
-    assert.equal(choice.type, 'qemu');
-    assert.match(choice.reason, /^kvm probe failed: .*kvm/i, 'the reason carries libvirt’s message');
-    assert.deepEqual(probeGuests(), [], 'a failed probe leaves no guest');
-  });
+  test(
+    'forced to probe kvm where it cannot start: qemu, with libvirt’s reason, and nothing left behind',
+    { skip: !noKvm && 'this host has /dev/kvm' },
+    async () => {
+      const choice = await chooseDomainType(stack.bus, QEMU, {
+        driver: 'QEMU',
+        configured: 'auto',
+        cpuMode: 'host-model',
+        offered: ['kvm', 'qemu'],
+      });
+      assert.equal(choice.type, 'qemu');
+      assert.match(choice.reason, /^kvm probe failed: .*kvm/i, 'the reason carries libvirt’s message');
+      assert.deepEqual(probeGuests(), [], 'a failed probe leaves no guest');
+    },
+  );
 
   test('the server says which type and why, on `host` and in its log', { skip: !noKvm && 'this host has /dev/kvm' }, async () => {
     const captured = captureLog();

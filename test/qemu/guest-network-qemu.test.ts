@@ -65,7 +65,15 @@ describe('a real guest gets exactly the addresses the API reports (QEMU, iPXE IS
     s = await startTestServer({
       driver: 'QEMU',
       imagePools: [poolName],
-      provisioning: { storagePool: poolName, storageDir: poolDir, domainType: 'auto', maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: 4, partitions: false },
+      provisioning: {
+        storagePool: poolName,
+        storageDir: poolDir,
+        domainType: 'auto',
+        maxVcpus: null,
+        maxMemoryMiB: null,
+        maxDiskGiB: 4,
+        partitions: false,
+      },
     });
     tenant = addTenant(s.dataDir, 'guest-tenant');
     const q = await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
@@ -94,17 +102,20 @@ describe('a real guest gets exactly the addresses the API reports (QEMU, iPXE IS
     base = unusedDocumentationBlock(29);
     v6 = unusedDocumentationPrefix64();
     const v4 = (n: number) => ipv4Plus(base, n);
-    const created = await s!.gql(`mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename ... on Error { code message } } }`, {
-      i: {
-        name: networkName,
-        forwardMode: 'ROUTE',
-        forwardDevice: dummy,
-        bridge,
-        start: true,
-        ipv4: { address: v4(1), prefix: 29, dhcpRange: { start: v4(2), end: v4(6) } },
-        ipv6: { address: `${v6}::1`, prefix: 64 },
+    const created = await s!.gql(
+      `mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename ... on Error { code message } } }`,
+      {
+        i: {
+          name: networkName,
+          forwardMode: 'ROUTE',
+          forwardDevice: dummy,
+          bridge,
+          start: true,
+          ipv4: { address: v4(1), prefix: 29, dhcpRange: { start: v4(2), end: v4(6) } },
+          ipv6: { address: `${v6}::1`, prefix: 64 },
+        },
       },
-    });
+    );
     assert.equal(created.data.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(created));
     // The ISO reaches the host through the API: an upload the admin announces, then PUTs.
     const iso = readFileSync(IPXE_ISO);
@@ -114,10 +125,18 @@ describe('a real guest gets exactly the addresses the API reports (QEMU, iPXE IS
       { i: { name: 'ipxe', pool: poolName, sizeBytes: iso.length, sha256 } },
     );
     assert.equal(up.data.createImageUpload.__typename, 'CreateImageUploadSuccess', JSON.stringify(up));
-    const put = await fetch(new URL(up.data.createImageUpload.upload.uploadUrl, s!.url), { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: iso });
+    const put = await fetch(new URL(up.data.createImageUpload.upload.uploadUrl, s!.url), {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: iso,
+    });
     assert.equal(put.status, 201, `the upload is published: ${await put.clone().text()}`);
     const images = await s!.gql(`{ images(first: 10) { edges { node { name sizeBytes sha256 } } } }`);
-    assert.deepEqual(images.data.images.edges.map((e: any) => e.node), [{ name: 'ipxe', sizeBytes: iso.length, sha256 }], JSON.stringify(images));
+    assert.deepEqual(
+      images.data.images.edges.map((e: any) => e.node),
+      [{ name: 'ipxe', sizeBytes: iso.length, sha256 }],
+      JSON.stringify(images),
+    );
   });
 
   test('a tenant starts the guest; the API reports a DHCP IPv4 and a SLAAC IPv6', async () => {
@@ -142,7 +161,9 @@ describe('a real guest gets exactly the addresses the API reports (QEMU, iPXE IS
     const [nic] = vm.interfaces;
     // iPXE boots from the CD-ROM (the empty disk first fails), then runs DHCP on its NIC: ~10 s under TCG.
     const leased = await within(120, 'the DHCPv4 lease of the guest', () => {
-      const line = virsh('net-dhcp-leases', networkName).split('\n').find((l) => l.includes(nic!.mac));
+      const line = virsh('net-dhcp-leases', networkName)
+        .split('\n')
+        .find((l) => l.includes(nic!.mac));
       return line?.match(/ipv4\s+(\S+)\/29/)?.[1];
     });
     assert.equal(leased, nic!.ipv4, "the address the guest's DHCP got is the API's");
@@ -150,14 +171,18 @@ describe('a real guest gets exactly the addresses the API reports (QEMU, iPXE IS
     await within(60, `ping -6 ${nic!.ipv6}`, () => pings(nic!.ipv6));
   });
 
-  test('anti-spoofing: the NIC may use exactly the API\'s addresses (and link-local); nothing answers on others', async () => {
+  test("anti-spoofing: the NIC may use exactly the API's addresses (and link-local); nothing answers on others", async () => {
     const [nic] = vm.interfaces;
     const binding = virsh('nwfilter-binding-dumpxml', vnet);
     const params = [...binding.matchAll(/<parameter name='(IP|IPV6)' value='([^']+)'\/>/g)].map((m) => `${m[1]}=${m[2]}`).sort();
     assert.deepEqual(params, [`IP=${nic!.ipv4}`, `IPV6=${nic!.ipv6}`], binding);
     // The bridge firewall lets IPv6 out of this NIC only from fe80::/10 and the API's address, then drops.
     // (ebtables-nft may fail a listing that races libvirt rewriting the chains: asked again then.)
-    const rules = await within(10, 'a listing of the bridge firewall', () => spawnSync('ebtables', ['-t', 'nat', '-L'], { encoding: 'utf8' }).stdout || null);
+    const rules = await within(
+      10,
+      'a listing of the bridge firewall',
+      () => spawnSync('ebtables', ['-t', 'nat', '-L'], { encoding: 'utf8' }).stdout || null,
+    );
     const chainOf = (suffix: string) => rules.split('\n\n').find((c) => c.trim().startsWith(`Bridge chain: I-${vnet}-${suffix},`));
     const ipv6Chain = chainOf('ipv6-ip');
     assert.ok(ipv6Chain, `the NIC has its IPv6 source chain:\n${rules}`);
@@ -178,11 +203,20 @@ describe('a real guest gets exactly the addresses the API reports (QEMU, iPXE IS
   });
 
   test('deleteDomain leaves no domain, no DHCP host and no filter binding', async () => {
-    const r = await s!.gql(`mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`, { id: vm.id }, tenant.token);
+    const r = await s!.gql(
+      `mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`,
+      { id: vm.id },
+      tenant.token,
+    );
     assert.equal(r.data.deleteDomain.__typename, 'DeleteDomainSuccess', JSON.stringify(r));
     assert.ok(!virsh('list', '--all', '--name').split('\n').includes(vmName), 'domain gone');
     assert.ok(!virsh('net-dumpxml', networkName).includes(vm.interfaces[0]!.mac), 'DHCP host gone');
-    assert.ok(!virsh('nwfilter-binding-list').split('\n').some((l) => l.trim().split(/\s+/)[0] === vnet), 'binding gone');
+    assert.ok(
+      !virsh('nwfilter-binding-list')
+        .split('\n')
+        .some((l) => l.trim().split(/\s+/)[0] === vnet),
+      'binding gone',
+    );
     assert.equal(pings(vm.interfaces[0]!.ipv4), false, 'the address answers no more');
   });
 });

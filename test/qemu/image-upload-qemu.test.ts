@@ -26,7 +26,11 @@ interface Answer {
 }
 
 /** A PUT whose body the test writes itself; `answer` settles with the server's JSON answer (or the socket's fate). */
-function startPut(url: string, token: string | null, headers: Record<string, string | number>): { req: ClientRequest; answer: Promise<Answer> } {
+function startPut(
+  url: string,
+  token: string | null,
+  headers: Record<string, string | number>,
+): { req: ClientRequest; answer: Promise<Answer> } {
   const all: Record<string, string | number> = { ...headers };
   if (token) all.authorization = `Bearer ${token}`;
   let req!: ClientRequest;
@@ -57,7 +61,11 @@ describe('install media uploaded through the API into a dir pool (QEMU, libvirtd
   let poolName: string;
   let pool: any;
 
-  const volumes = (): string[] => virsh('vol-list', poolName).split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean);
+  const volumes = (): string[] =>
+    virsh('vol-list', poolName)
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[0] ?? '')
+      .filter(Boolean);
   const files = () => readdirSync(poolDir).sort();
   const images = async () => (await s.gql(IMAGES)).data.images.edges.map((e: any) => e.node);
   const newUpload = async (input: Record<string, unknown>) => {
@@ -70,7 +78,10 @@ describe('install media uploaded through the API into a dir pool (QEMU, libvirtd
     assert.ok(!(await images()).some((i: any) => i.name === name), 'no image was published');
     assert.deepEqual(files(), filesBefore, 'no file (temporary or final) is left in the pool directory');
     virsh('pool-refresh', poolName);
-    assert.ok(!volumes().some((v) => v.startsWith(name) || v.startsWith('.virtplane-upload')), `no volume is left: ${volumes().join(', ')}`);
+    assert.ok(
+      !volumes().some((v) => v.startsWith(name) || v.startsWith('.virtplane-upload')),
+      `no volume is left: ${volumes().join(', ')}`,
+    );
   };
 
   before(async () => {
@@ -96,10 +107,15 @@ describe('install media uploaded through the API into a dir pool (QEMU, libvirtd
     assert.equal(r.__typename, 'CreateStoragePoolSuccess', JSON.stringify(r));
     pool = r.storagePool;
     assert.ok(existsSync(poolDir), 'libvirt made the directory');
-    const listed = (await s.gql(`{ storagePools(first: 100) { edges { node { ${POOL_FIELDS} } } } }`)).data.storagePools.edges.map((e: any) => e.node);
+    const listed = (await s.gql(`{ storagePools(first: 100) { edges { node { ${POOL_FIELDS} } } } }`)).data.storagePools.edges.map(
+      (e: any) => e.node,
+    );
     const mine = listed.find((p: any) => p.name === poolName);
     assert.deepEqual([mine?.type, mine?.state, mine?.path, mine?.definedByVirtplane], ['DIR', 'RUNNING', poolDir, true]);
-    assert.ok(mine.capacityBytes > 0 && mine.availableBytes > 0 && mine.capacityBytes >= mine.availableBytes, `capacity from the file system: ${JSON.stringify(mine)}`);
+    assert.ok(
+      mine.capacityBytes > 0 && mine.availableBytes > 0 && mine.capacityBytes >= mine.availableBytes,
+      `capacity from the file system: ${JSON.stringify(mine)}`,
+    );
   });
 
   test("Debian's iPXE ISO uploads, is listed with its size and SHA-256, and the URL works only once", async () => {
@@ -107,20 +123,43 @@ describe('install media uploaded through the API into a dir pool (QEMU, libvirtd
     const { id, url } = await newUpload({ name: 'ipxe', sizeBytes: iso.length, sha256: sha256(iso) });
     const done = await put(url, iso);
     assert.equal(done.status, 201, JSON.stringify(done.body));
-    assert.deepEqual(done.body.image, { ...done.body.image, name: 'ipxe', sizeBytes: iso.length, sha256: sha256(iso), path: join(poolDir, 'ipxe.iso') });
+    assert.deepEqual(done.body.image, {
+      ...done.body.image,
+      name: 'ipxe',
+      sizeBytes: iso.length,
+      sha256: sha256(iso),
+      path: join(poolDir, 'ipxe.iso'),
+    });
     assert.deepEqual(readFileSync(join(poolDir, 'ipxe.iso')), iso, 'the file in the pool is the ISO');
     assert.deepEqual(files(), ['ipxe.iso'], 'no temporary file is left');
     assert.ok(volumes().includes('ipxe.iso'), 'libvirt knows the file as a volume');
-    assert.deepEqual((await images()).find((i: any) => i.name === 'ipxe'), { name: 'ipxe', sizeBytes: iso.length, sha256: sha256(iso), path: join(poolDir, 'ipxe.iso') });
-    assert.deepEqual((await s.gql(UPLOAD, { id })).data.imageUpload, { state: 'DONE', receivedBytes: iso.length, sizeBytes: iso.length, error: null, image: { name: 'ipxe', sha256: sha256(iso) } });
+    assert.deepEqual(
+      (await images()).find((i: any) => i.name === 'ipxe'),
+      { name: 'ipxe', sizeBytes: iso.length, sha256: sha256(iso), path: join(poolDir, 'ipxe.iso') },
+    );
+    assert.deepEqual((await s.gql(UPLOAD, { id })).data.imageUpload, {
+      state: 'DONE',
+      receivedBytes: iso.length,
+      sizeBytes: iso.length,
+      error: null,
+      image: { name: 'ipxe', sha256: sha256(iso) },
+    });
 
     const again = await put(url, iso);
     assert.deepEqual([again.status, again.body.error.code], [409, 'CONFLICT'], 'a second PUT to the same URL is refused');
-    const audit = (await s.gql(`{ auditLog(first: 10, filter: { action: "uploadImage", target: "${id}" }) { edges { node { result } } } }`)).data.auditLog.edges;
-    assert.deepEqual(audit.map((e: any) => e.node.result), ['CONFLICT', 'SUCCESS'], 'both PUTs are in the audit log');
+    const audit = (await s.gql(`{ auditLog(first: 10, filter: { action: "uploadImage", target: "${id}" }) { edges { node { result } } } }`))
+      .data.auditLog.edges;
+    assert.deepEqual(
+      audit.map((e: any) => e.node.result),
+      ['CONFLICT', 'SUCCESS'],
+      'both PUTs are in the audit log',
+    );
     assert.deepEqual(readFileSync(join(poolDir, 'ipxe.iso')), iso, 'and changes nothing');
     // The name is taken now: no second upload, and no addImage, may have it.
-    assert.equal((await s.gql(CREATE_UPLOAD, { input: { name: 'ipxe', pool: poolName, sizeBytes: 10 } })).data.createImageUpload.code, 'CONFLICT');
+    assert.equal(
+      (await s.gql(CREATE_UPLOAD, { input: { name: 'ipxe', pool: poolName, sizeBytes: 10 } })).data.createImageUpload.code,
+      'CONFLICT',
+    );
   });
 
   test('the uploader sees the bytes received while the body arrives', async () => {
@@ -180,7 +219,10 @@ describe('install media uploaded through the API into a dir pool (QEMU, libvirtd
     answer.catch(() => {}); // the socket is destroyed below
     req.write(body.subarray(0, 2 * MiB));
     await eventually(async () => ((await s.gql(UPLOAD, { id })).data.imageUpload.receivedBytes > 0 ? true : null), 'bytes to arrive');
-    assert.ok(readdirSync(poolDir).some((f) => f.startsWith('.virtplane-upload-')), 'the bytes go to a temporary file meanwhile');
+    assert.ok(
+      readdirSync(poolDir).some((f) => f.startsWith('.virtplane-upload-')),
+      'the bytes go to a temporary file meanwhile',
+    );
     req.destroy();
     const failed = await eventually(async () => {
       const u = (await s.gql(UPLOAD, { id })).data.imageUpload;

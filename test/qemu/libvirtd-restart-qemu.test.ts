@@ -5,7 +5,6 @@ import { after, before, describe, test } from 'node:test';
 import { acquireLibvirtd, defineTinyGuest, uniquePrefix, virsh, virshQuiet, type ExclusiveLibvirtdLease } from '../helpers/qemu.js';
 import { collect, domainGlobalId, startTestServer, type TestServer } from '../helpers/server.js';
 
-
 /** Polls `probe` until it returns a value (not undefined); fails with the last value seen. */
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -51,7 +50,9 @@ describe('libvirtd restarts behind a libvirt-dbus that stays up (real QEMU drive
   test('a guest that dies while libvirtd is away is announced once (synthetic), the cache matches libvirt, and signals flow again', async () => {
     const id = domainGlobalId(uuid);
     const client = s!.ws();
-    const sub = collect(client, `subscription($id: ID) { domainEvents(domainId: $id) { type detail synthetic domain { name state } } }`, { id });
+    const sub = collect(client, `subscription($id: ID) { domainEvents(domainId: $id) { type detail synthetic domain { name state } } }`, {
+      id,
+    });
     // A round trip on the same socket proves the subscription is registered before we act.
     await new Promise<void>((resolve, reject) =>
       client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
@@ -95,7 +96,10 @@ describe('libvirtd restarts behind a libvirt-dbus that stays up (real QEMU drive
       assert.equal(lease!.libvirtdRunning(), false, 'someone else started libvirtd');
       return (await fetch(new URL('/healthz', s!.url))).status === 503 ? true : undefined;
     });
-    assert.deepEqual(await until('host { stale }', async () => ((await view()).stale ? view() : undefined)), { stale: true, states: ['RUNNING'] });
+    assert.deepEqual(await until('host { stale }', async () => ((await view()).stale ? view() : undefined)), {
+      stale: true,
+      states: ['RUNNING'],
+    });
     const refused = await s!.gql(action.replace('%s', 'destroyDomain'), { id });
     assert.equal(refused.errors, undefined, JSON.stringify(refused.errors));
     assert.equal(refused.data.a.__typename, 'LibvirtUnavailableError', JSON.stringify(refused));
@@ -136,7 +140,8 @@ describe('libvirtd restarts behind a libvirt-dbus that stays up (real QEMU drive
       later.filter((e) => e.type === 'STARTED'),
       [{ type: 'STARTED', detail: 'BOOTED', synthetic: false, domain: { name, state: 'RUNNING' } }],
     );
-    for (const e of later) assert.ok((e.type === 'RESUMED' || e.type === 'STARTED') && !e.synthetic, `unexpected event ${JSON.stringify(e)}`);
+    for (const e of later)
+      assert.ok((e.type === 'RESUMED' || e.type === 'STARTED') && !e.synthetic, `unexpected event ${JSON.stringify(e)}`);
     sub.unsubscribe();
   });
 });

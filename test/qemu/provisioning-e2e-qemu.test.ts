@@ -11,7 +11,8 @@ import { ipv4Plus, unusedDocumentationBlock, unusedDocumentationPrefix64 } from 
 import { addTenant } from '../helpers/tenants.js';
 
 const GiB = 1024 ** 3;
-const ACTION = (m: string) => `mutation($id: ID!) { r: ${m}(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`;
+const ACTION = (m: string) =>
+  `mutation($id: ID!) { r: ${m}(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`;
 
 /**
  * A tenant installs a VM from an ISO on the real QEMU driver through the API alone: admin makes a routed
@@ -44,7 +45,15 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     s = await startTestServer({
       driver: 'QEMU',
       imagePools: [poolName],
-      provisioning: { storagePool: poolName, storageDir: poolDir, domainType: domainType(), maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: 4, partitions: false },
+      provisioning: {
+        storagePool: poolName,
+        storageDir: poolDir,
+        domainType: domainType(),
+        maxVcpus: null,
+        maxMemoryMiB: null,
+        maxDiskGiB: 4,
+        partitions: false,
+      },
     });
     alice = addTenant(s.dataDir, 'alice');
     const q = await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
@@ -95,9 +104,12 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
       },
     );
     assert.equal(created.data.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(created.data));
-    const img = await s!.gql(`mutation($p: String!) { addImage(name: "e2e-installer", path: $p) { __typename ... on Error { code message } } }`, {
-      p: join(poolDir, 'install.iso'),
-    });
+    const img = await s!.gql(
+      `mutation($p: String!) { addImage(name: "e2e-installer", path: $p) { __typename ... on Error { code message } } }`,
+      {
+        p: join(poolDir, 'install.iso'),
+      },
+    );
     assert.equal(img.data.addImage.__typename, 'AddImageSuccess', JSON.stringify(img.data));
     if (domainType() === 'qemu') {
       const nested = await s!.gql(
@@ -105,7 +117,11 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
         { i: { name: `${prefix}-nested`, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: networkName, nestedVirt: true } },
         alice.token,
       );
-      assert.deepEqual(nested.data.createDomain, { __typename: 'UnsupportedError', code: 'UNSUPPORTED' }, 'no nested virtualization under TCG');
+      assert.deepEqual(
+        nested.data.createDomain,
+        { __typename: 'UnsupportedError', code: 'UNSUPPORTED' },
+        'no nested virtualization under TCG',
+      );
     }
   });
 
@@ -126,7 +142,10 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     const [nic] = vm.interfaces;
     assert.ok(dhcpAddresses.includes(nic!.ipv4), `${nic!.ipv4} is not in the network's DHCP range`);
     assert.match(nic!.ipv6, /^2001:db8:/);
-    assert.match(virsh('net-dumpxml', networkName), new RegExp(`<host mac=["']${nic!.mac}["'] ip=["']${nic!.ipv4.replace(/\./g, '\\.')}["']`));
+    assert.match(
+      virsh('net-dumpxml', networkName),
+      new RegExp(`<host mac=["']${nic!.mac}["'] ip=["']${nic!.ipv4.replace(/\./g, '\\.')}["']`),
+    );
     // Anti-spoofing: the NIC libvirt holds, in its definition and running, may send from its own addresses only.
     const filterref = /<filterref filter='([^']+)'>([\s\S]*?)<\/filterref>/.exec(virsh('dumpxml', '--inactive', vmName));
     assert.ok(filterref, `the defined NIC has no <filterref>: ${virsh('dumpxml', '--inactive', vmName)}`);
@@ -144,19 +163,26 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     const seen = events.items.map((e: any) => [e.domainEvents.type, e.domainEvents.domain.name, e.domainEvents.domain.state]);
     // The definition happened while the domain was off, however far its start got before the re-read.
     assert.deepEqual(seen[0], ['DEFINED', vmName, 'SHUTOFF']);
-    assert.ok(seen.some(([type]: string[]) => type === 'STARTED') && seen.every(([, name]: string[]) => name === vmName), JSON.stringify(seen));
+    assert.ok(
+      seen.some(([type]: string[]) => type === 'STARTED') && seen.every(([, name]: string[]) => name === vmName),
+      JSON.stringify(seen),
+    );
     events.unsubscribe();
   });
 
-  test('assignDomain gives the running guest\'s console a new password: the previous owner\'s no longer opens it', async () => {
+  test("assignDomain gives the running guest's console a new password: the previous owner's no longer opens it", async () => {
     const bob = addTenant(s!.dataDir, 'bob');
-    const consoleOf = async (token: string) => (await s!.gql(`query($id: ID!) { domainConsole(id: $id) { password } }`, { id: vm.id }, token)).data.domainConsole.password;
+    const consoleOf = async (token: string) =>
+      (await s!.gql(`query($id: ID!) { domainConsole(id: $id) { password } }`, { id: vm.id }, token)).data.domainConsole.password;
     const livePassword = () => /passwd=["']([^"']+)["']/.exec(virsh('dumpxml', '--security-info', vmName))?.[1];
     const assign = async (userId: string) => {
-      const r = await s!.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { code message } } }`, {
-        id: vm.id,
-        u: Buffer.from(`User:${userId}`).toString('base64'),
-      });
+      const r = await s!.gql(
+        `mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { code message } } }`,
+        {
+          id: vm.id,
+          u: Buffer.from(`User:${userId}`).toString('base64'),
+        },
+      );
       assert.equal(r.data.assignDomain.__typename, 'AssignDomainSuccess', JSON.stringify(r));
     };
     const first = await consoleOf(alice.token);
@@ -170,10 +196,20 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
   });
 
   test('reset and destroy through the API; resize while stopped grows vCPUs, memory and the volume', async () => {
-    assert.deepEqual((await s!.gql(ACTION('resetDomain'), { id: vm.id }, alice.token)).data.r, { __typename: 'DomainActionSuccess', domain: { state: 'RUNNING' } });
-    const running = await s!.gql(`mutation($id: ID!) { resizeDomain(id: $id, input: { vcpus: 2 }) { __typename ... on Error { code } } }`, { id: vm.id }, alice.token);
+    assert.deepEqual((await s!.gql(ACTION('resetDomain'), { id: vm.id }, alice.token)).data.r, {
+      __typename: 'DomainActionSuccess',
+      domain: { state: 'RUNNING' },
+    });
+    const running = await s!.gql(
+      `mutation($id: ID!) { resizeDomain(id: $id, input: { vcpus: 2 }) { __typename ... on Error { code } } }`,
+      { id: vm.id },
+      alice.token,
+    );
     assert.deepEqual(running.data.resizeDomain, { __typename: 'InvalidStateError', code: 'INVALID_STATE' });
-    assert.deepEqual((await s!.gql(ACTION('destroyDomain'), { id: vm.id }, alice.token)).data.r, { __typename: 'DomainActionSuccess', domain: { state: 'SHUTOFF' } });
+    assert.deepEqual((await s!.gql(ACTION('destroyDomain'), { id: vm.id }, alice.token)).data.r, {
+      __typename: 'DomainActionSuccess',
+      domain: { state: 'SHUTOFF' },
+    });
 
     const r = await s!.gql(
       `mutation($id: ID!) { resizeDomain(id: $id, input: { vcpus: 2, memoryMiB: 192, diskGiB: 2 }) { __typename
@@ -181,24 +217,48 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
       { id: vm.id },
       alice.token,
     );
-    assert.deepEqual(r.data.resizeDomain, { __typename: 'ResizeDomainSuccess', domain: { vcpus: 2, memoryMiB: 192, disks: [{ capacityBytes: 2 * GiB }, { capacityBytes: null }] } });
-    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-U', join(poolDir, `vp-${vm.uuid}.qcow2`)], { encoding: 'utf8' }));
+    assert.deepEqual(r.data.resizeDomain, {
+      __typename: 'ResizeDomainSuccess',
+      domain: { vcpus: 2, memoryMiB: 192, disks: [{ capacityBytes: 2 * GiB }, { capacityBytes: null }] },
+    });
+    const info = JSON.parse(
+      execFileSync('qemu-img', ['info', '--output=json', '-U', join(poolDir, `vp-${vm.uuid}.qcow2`)], { encoding: 'utf8' }),
+    );
     assert.equal(info['virtual-size'], 2 * GiB);
     assert.match(virsh('dumpxml', '--inactive', vmName), /<rom enabled=["']no["']\/>/);
   });
 
   test('deleteDomain leaves nothing behind in libvirt or SQLite', async () => {
-    const r = await s!.gql(`mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`, { id: vm.id }, alice.token);
+    const r = await s!.gql(
+      `mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`,
+      { id: vm.id },
+      alice.token,
+    );
     assert.equal(r.data.deleteDomain.__typename, 'DeleteDomainSuccess', JSON.stringify(r.data));
     assert.throws(() => execFileSync('virsh', ['-q', '-c', 'qemu:///system', 'dominfo', vmName], { stdio: 'pipe' }), 'domain gone');
     assert.ok(!virsh('vol-list', poolName).includes(`vp-${vm.uuid}`), 'volume gone');
     assert.ok(!virsh('net-dumpxml', networkName).includes(vm.interfaces[0]!.mac), 'DHCP host gone');
 
-    const mine = await s!.gql(`{ domains { totalCount } viewer { quota { usage { domains vcpus memoryMiB diskGiB interfaces } } } }`, {}, alice.token);
-    assert.deepEqual(mine.data, { domains: { totalCount: 0 }, viewer: { quota: { usage: { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 } } } });
+    const mine = await s!.gql(
+      `{ domains { totalCount } viewer { quota { usage { domains vcpus memoryMiB diskGiB interfaces } } } }`,
+      {},
+      alice.token,
+    );
+    assert.deepEqual(mine.data, {
+      domains: { totalCount: 0 },
+      viewer: { quota: { usage: { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 } } },
+    });
     const db = new Database(join(s!.dataDir, 'virtplane.sqlite'), { readonly: true });
     try {
-      for (const table of ['reservations', 'domain_owners', 'mac_leases', 'ip_allocations', 'domain_deletions', 'kept_volumes', 'port_forwards']) {
+      for (const table of [
+        'reservations',
+        'domain_owners',
+        'mac_leases',
+        'ip_allocations',
+        'domain_deletions',
+        'kept_volumes',
+        'port_forwards',
+      ]) {
         assert.deepEqual(db.prepare(`select * from ${table}`).all(), [], table);
       }
     } finally {

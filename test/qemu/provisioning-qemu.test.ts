@@ -123,7 +123,9 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
     );
     assert.equal(r.data.addImage.__typename, 'AddImageSuccess', JSON.stringify(r.data));
     assert.ok(r.data.addImage.image.sizeBytes > 0, 'the image has a size');
-    assert.deepEqual((await s.gql(`{ images { edges { node { name } } } }`, {}, alice.token)).data.images.edges, [{ node: { name: 'install' } }]);
+    assert.deepEqual((await s.gql(`{ images { edges { node { name } } } }`, {}, alice.token)).data.images.edges, [
+      { node: { name: 'install' } },
+    ]);
   });
 
   test('a domain defined from the builder round-trips through libvirtd (build → define → GetXMLDesc → parse)', async () => {
@@ -143,7 +145,10 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
     const back = parseDomainSpec(await getDomainXml(bus, domainPath, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
     assert.deepEqual(back, { ...spec, uuid: back.uuid, cpuMode: 'host-model' });
     id = domainGlobalId(uuidFromDomainPath(domainPath));
-    await eventually(async () => (await s.gql(`query($id: ID!) { node(id: $id) { id } }`, { id }, alice.token)).data?.node, 'the domain in the cache');
+    await eventually(
+      async () => (await s.gql(`query($id: ID!) { node(id: $id) { id } }`, { id }, alice.token)).data?.node,
+      'the domain in the cache',
+    );
   });
 
   test('the owner starts it through the API and it runs', async () => {
@@ -173,8 +178,13 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
     assert.notEqual(fresh.console.password, 'Init1alP');
     assert.ok(virsh('dumpxml', '--security-info', domainName).includes(`passwd='${fresh.console.password}'`), 'live guest');
     assert.ok(virsh('dumpxml', '--security-info', '--inactive', domainName).includes(`passwd='${fresh.console.password}'`), 'definition');
-    const list = JSON.stringify((await s.gql(`{ domains { edges { node { name graphics { type listen port } } } } }`, {}, alice.token)).data);
-    assert.ok(!list.includes(fresh.console.password) && list.includes(String(c.port)), 'the domain list shows the console port, not its password');
+    const list = JSON.stringify(
+      (await s.gql(`{ domains { edges { node { name graphics { type listen port } } } } }`, {}, alice.token)).data,
+    );
+    assert.ok(
+      !list.includes(fresh.console.password) && list.includes(String(c.port)),
+      'the domain list shows the console port, not its password',
+    );
     // Neither password is in the database, its WAL (audit rows, stored events) or the log.
     assertSecretsNowhere(s.dataDir, log.text(), [c.password, fresh.console.password], { wal: domainName, log: 'virtplane listening' });
   });
@@ -185,17 +195,25 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
       { id },
       alice.token,
     );
-    assert.deepEqual(eject.data.ejectMedia.domain?.disks.find((d: { device: string }) => d.device === 'cdrom'), { device: 'cdrom', source: null, image: null }, JSON.stringify(eject.data));
+    assert.deepEqual(
+      eject.data.ejectMedia.domain?.disks.find((d: { device: string }) => d.device === 'cdrom'),
+      { device: 'cdrom', source: null, image: null },
+      JSON.stringify(eject.data),
+    );
     const insert = await s.gql(
       `mutation($id: ID!) { insertMedia(id: $id, image: "install") { __typename ... on InsertMediaSuccess { domain { disks { device source image { name } } } } ... on Error { code message } } }`,
       { id },
       alice.token,
     );
-    assert.deepEqual(insert.data.insertMedia.domain?.disks.find((d: { device: string }) => d.device === 'cdrom'), {
-      device: 'cdrom',
-      source: null, // a host path: admins only
-      image: { name: 'install' },
-    }, JSON.stringify(insert.data));
+    assert.deepEqual(
+      insert.data.insertMedia.domain?.disks.find((d: { device: string }) => d.device === 'cdrom'),
+      {
+        device: 'cdrom',
+        source: null, // a host path: admins only
+        image: { name: 'install' },
+      },
+      JSON.stringify(insert.data),
+    );
     assert.ok(virsh('dumpxml', '--inactive', domainName).includes(join(poolDir, 'install.iso')), 'in the definition too');
   });
 
@@ -203,7 +221,11 @@ describe('provisioning on the real QEMU driver: pool, volume, ISO, domain from t
     const r = await s.gql(ACTION.replace('%s', 'destroyDomain'), { id }, alice.token);
     assert.deepEqual(r.data.r, { __typename: 'DomainActionSuccess', domain: { state: 'SHUTOFF' } });
     // Stopped: the drive changes in the definition only.
-    const eject = await s.gql(`mutation($id: ID!) { ejectMedia(id: $id) { __typename ... on Error { code message } } }`, { id }, alice.token);
+    const eject = await s.gql(
+      `mutation($id: ID!) { ejectMedia(id: $id) { __typename ... on Error { code message } } }`,
+      { id },
+      alice.token,
+    );
     assert.equal(eject.data.ejectMedia.__typename, 'EjectMediaSuccess', JSON.stringify(eject.data));
     assert.ok(!virsh('dumpxml', '--inactive', domainName).includes('install.iso'), 'the ejected ISO is gone from the definition');
     await undefineDomain(bus, domainPath);

@@ -3,7 +3,6 @@ import { after, before, describe, test } from 'node:test';
 import { acquireLibvirtd, defineTinyGuest, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from '../helpers/qemu.js';
 import { collect, domainGlobalId, startTestServer, type TestServer } from '../helpers/server.js';
 
-
 describe('foundation on the real QEMU driver (libvirtd)', () => {
   const name = uniquePrefix('fnd');
   let lease: LibvirtdLease | undefined;
@@ -40,11 +39,19 @@ describe('foundation on the real QEMU driver (libvirtd)', () => {
 
     const action = `mutation($id: ID!) { a: %s(id: $id) { __typename ... on DomainActionSuccess { domain { state stateReason } } ... on Error { code message } } }`;
     const started = await s!.gql(action.replace('%s', 'startDomain'), { id });
-    assert.deepEqual(started.data?.a, { __typename: 'DomainActionSuccess', domain: { state: 'RUNNING', stateReason: 'BOOTED' } }, JSON.stringify(started));
+    assert.deepEqual(
+      started.data?.a,
+      { __typename: 'DomainActionSuccess', domain: { state: 'RUNNING', stateReason: 'BOOTED' } },
+      JSON.stringify(started),
+    );
     assert.match(virsh('domstate', name), /running/);
 
     const destroyed = await s!.gql(action.replace('%s', 'destroyDomain'), { id });
-    assert.deepEqual(destroyed.data?.a, { __typename: 'DomainActionSuccess', domain: { state: 'SHUTOFF', stateReason: 'DESTROYED' } }, JSON.stringify(destroyed));
+    assert.deepEqual(
+      destroyed.data?.a,
+      { __typename: 'DomainActionSuccess', domain: { state: 'SHUTOFF', stateReason: 'DESTROYED' } },
+      JSON.stringify(destroyed),
+    );
 
     // Read events up to STOPPED. Around the two that matter, libvirt's QEMU driver also reports that it
     // started the vCPUs (RESUMED/UNPAUSED) and that QEMU saw a host-side shutdown (SHUTDOWN/HOST): allowed,

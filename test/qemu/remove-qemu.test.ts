@@ -31,7 +31,8 @@ let server: NpmStarted | undefined;
 const env = () => ({ VIRTPLANE_DRIVER: 'QEMU', VIRTPLANE_DATA_DIR: dataDir, VIRTPLANE_ADMIN_TOKEN: TOKEN, VIRTPLANE_DOMAIN_TYPE: 'qemu' });
 const exists = (...args: string[]) => spawnSync('virsh', ['-q', '-c', 'qemu:///system', ...args], { stdio: 'ignore' }).status === 0;
 const nftHas = (table: string) => spawnSync('nft', ['list', 'table', 'inet', table], { stdio: 'ignore' }).status === 0;
-const remove = (...args: string[]) => spawnSync('npm', ['run', '--silent', 'remove', '--', ...args], { env: { ...process.env, ...env() }, encoding: 'utf8' });
+const remove = (...args: string[]) =>
+  spawnSync('npm', ['run', '--silent', 'remove', '--', ...args], { env: { ...process.env, ...env() }, encoding: 'utf8' });
 
 before(async () => {
   lease = await acquireLibvirtd();
@@ -76,10 +77,22 @@ test('an installation makes its pool, nwfilters and nftables table under names o
   assert.ok(exists('nwfilter-dumpxml', `${instance.nwfilterPrefix}clean-traffic`), 'and its nwfilters');
   assert.ok(nftHas(instance.nftTable), `and its nftables table ${instance.nftTable}`);
   const gql = async (query: string, variables?: Record<string, unknown>) =>
-    await (await fetch(server!.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ query, variables }) })).json();
+    await (
+      await fetch(server!.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ query, variables }),
+      })
+    ).json();
   const base = unusedDocumentationBlock(29);
   const net = await gql(`mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename ... on Error { code message } } }`, {
-    i: { name: network, forwardMode: 'ISOLATED', bridge: `vprn${randomBytes(4).toString('hex')}`, start: true, ipv4: { address: ipv4Plus(base, 1), prefix: 29, dhcpRange: { start: ipv4Plus(base, 2), end: ipv4Plus(base, 6) } } },
+    i: {
+      name: network,
+      forwardMode: 'ISOLATED',
+      bridge: `vprn${randomBytes(4).toString('hex')}`,
+      start: true,
+      ipv4: { address: ipv4Plus(base, 1), prefix: 29, dhcpRange: { start: ipv4Plus(base, 2), end: ipv4Plus(base, 6) } },
+    },
   });
   assert.equal(net.data?.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(net));
   const vm = await gql(`mutation($i: CreateDomainInput!) { createDomain(input: $i) { __typename ... on Error { code message } } }`, {

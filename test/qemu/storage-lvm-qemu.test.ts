@@ -8,7 +8,19 @@ import { LibvirtBus } from '../../src/libvirt/bus.js';
 import { defineDomainXML } from '../../src/libvirt/connect.js';
 import { domainActions, undefineDomain } from '../../src/libvirt/domain.js';
 import type { LibvirtError } from '../../src/libvirt/errors.js';
-import { buildPool, createVolume, definePool, deletePoolStorage, deleteVolume, lookupVolume, readPool, readVolume, startPool, stopPool, undefinePool } from '../../src/libvirt/storage.js';
+import {
+  buildPool,
+  createVolume,
+  definePool,
+  deletePoolStorage,
+  deleteVolume,
+  lookupVolume,
+  readPool,
+  readVolume,
+  startPool,
+  stopPool,
+  undefinePool,
+} from '../../src/libvirt/storage.js';
 import { buildDomainXml } from '../../src/libvirt/xml/domain-builder.js';
 import { acquireLibvirtd, domainType, uniquePrefix, type LibvirtdLease } from '../helpers/qemu.js';
 import { startLibvirtStack } from '../helpers/libvirt-stack.js';
@@ -19,7 +31,9 @@ const MiB = 1024 ** 2;
 // LVM logical volumes need the kernel's device-mapper; without it lvcreate cannot work at all. (LVM tools
 // create a /dev/mapper/control node even where the kernel has no driver behind it, so ask the kernel too.)
 const deviceMapper = existsSync('/dev/mapper/control') && /\bdevice-mapper\b/.test(readFileSync('/proc/misc', 'utf8'));
-const skip = deviceMapper ? false : 'no device-mapper on this kernel (/dev/mapper/control is missing): LVM logical volumes cannot be created';
+const skip = deviceMapper
+  ? false
+  : 'no device-mapper on this kernel (/dev/mapper/control is missing): LVM logical volumes cannot be created';
 if (skip) console.log(`skipping the LVM end-to-end test: ${skip}`);
 
 function run(cmd: string, ...args: string[]): string {

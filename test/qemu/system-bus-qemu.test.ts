@@ -116,22 +116,33 @@ test('on the system bus: host answers through bus-activated libvirt-dbus as libv
 test('on the system bus: a network and a guest through the API, with lifecycle events, then deleted', async () => {
   assert.ok(server, 'the server started in the test before');
   const base = unusedDocumentationBlock(29);
-  const net = await gql(`mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename ... on CreateNetworkSuccess { network { id } } ... on Error { code message } } }`, {
-    i: {
-      name: network,
-      forwardMode: 'ISOLATED',
-      bridge,
-      start: true,
-      ipv4: { address: ipv4Plus(base, 1), prefix: 29, dhcpRange: { start: ipv4Plus(base, 2), end: ipv4Plus(base, 6) } },
-      ipv6: { address: `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::1`, prefix: 64 },
+  const net = await gql(
+    `mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename ... on CreateNetworkSuccess { network { id } } ... on Error { code message } } }`,
+    {
+      i: {
+        name: network,
+        forwardMode: 'ISOLATED',
+        bridge,
+        start: true,
+        ipv4: { address: ipv4Plus(base, 1), prefix: 29, dhcpRange: { start: ipv4Plus(base, 2), end: ipv4Plus(base, 6) } },
+        ipv6: { address: `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::1`, prefix: 64 },
+      },
     },
-  });
+  );
   assert.equal(net.data?.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(net));
 
-  ws = createClient({ url: server.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${TOKEN}` } });
+  ws = createClient({
+    url: server.url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: true,
+    connectionParams: { authorization: `Bearer ${TOKEN}` },
+  });
   const events = collect(ws, `subscription { domainEvents { type domain { name } } }`);
   // The subscription is in place once a query on the same connection has answered.
-  await new Promise((resolve, reject) => ws!.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: () => resolve(null) }));
+  await new Promise((resolve, reject) =>
+    ws!.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: () => resolve(null) }),
+  );
 
   const created = await gql(
     `mutation($i: CreateDomainInput!) { createDomain(input: $i) { __typename ... on CreateDomainSuccess { domain { id state } } ... on Error { code message } } }`,
@@ -141,7 +152,9 @@ test('on the system bus: a network and a guest through the API, with lifecycle e
   assert.equal(created.data.createDomain.domain.state, 'RUNNING');
   assert.equal(virsh('domstate', vmName).trim(), 'running');
 
-  const deleted = await gql(`mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`, { id: created.data.createDomain.domain.id });
+  const deleted = await gql(`mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`, {
+    id: created.data.createDomain.domain.id,
+  });
   assert.equal(deleted.data?.deleteDomain.__typename, 'DeleteDomainSuccess', JSON.stringify(deleted));
   for (let n = 1; !events.items.some((e: any) => e.domainEvents.type === 'UNDEFINED'); n++) await events.next(n, 30_000);
   const seen = events.items.map((e: any) => e.domainEvents.type);
@@ -150,10 +163,15 @@ test('on the system bus: a network and a guest through the API, with lifecycle e
     [],
     `the subscriber should see the guest defined, started, stopped and undefined, saw ${seen.join(', ')}`,
   );
-  assert.ok(events.items.every((e: any) => e.domainEvents.domain.name === vmName), JSON.stringify(events.items));
+  assert.ok(
+    events.items.every((e: any) => e.domainEvents.domain.name === vmName),
+    JSON.stringify(events.items),
+  );
   events.unsubscribe();
 
-  const gone = await gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on Error { code message } } }`, { id: net.data.createNetwork.network.id });
+  const gone = await gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on Error { code message } } }`, {
+    id: net.data.createNetwork.network.id,
+  });
   assert.equal(gone.data?.deleteNetwork.__typename, 'DeleteNetworkSuccess', JSON.stringify(gone));
 });
 
@@ -163,7 +181,13 @@ test('stopped by SIGTERM to its PID; afterwards nothing it or the bus activation
   const polkitd = bus.ownerOf('org.freedesktop.PolicyKit1')!;
   assert.equal(await server.stop(), 0, 'npm start exits 0 on SIGTERM');
   server = undefined;
-  assert.equal(virsh('list', '--all', '--name').split('\n').filter((n) => n.startsWith(prefix)).length, 0, 'no domain of this test is left');
+  assert.equal(
+    virsh('list', '--all', '--name')
+      .split('\n')
+      .filter((n) => n.startsWith(prefix)).length,
+    0,
+    'no domain of this test is left',
+  );
   removeWhatThisMade();
   const ended = await bus.stop();
   assert.deepEqual(ended.sort(), [libvirtDbus, polkitd].sort(), 'the lease ends the bus-activated services it caused');

@@ -33,7 +33,11 @@ describe('API tokens: optional expiry, last use', () => {
     const first = (await s.gql(TOKEN, { id: made.apiToken.id })).data.node.lastUsedAt as string;
     assert.ok(first && Date.parse(first) >= before - 1000, `lastUsedAt set by the request: ${first}`);
     assert.equal((await s.gql('{ viewer { name } }', {}, made.token)).data.viewer.name, 'expiring-tenant');
-    assert.equal((await s.gql(TOKEN, { id: made.apiToken.id })).data.node.lastUsedAt, first, 'a second use within the minute writes nothing');
+    assert.equal(
+      (await s.gql(TOKEN, { id: made.apiToken.id })).data.node.lastUsedAt,
+      first,
+      'a second use within the minute writes nothing',
+    );
   });
 
   test('an expired token is refused like a revoked one: UNAUTHENTICATED over HTTP, its open WebSocket closed with 4401, a new one with 4403', async () => {
@@ -44,13 +48,19 @@ describe('API tokens: optional expiry, last use', () => {
     const client = s.ws(made.token);
     const closed = new Promise<number>((resolve) => client.on('closed', (ev) => resolve((ev as { code: number }).code)));
     collect(client, 'subscription { domainEvents { type } }');
-    await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+    await new Promise<void>((resolve, reject) =>
+      client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+    );
     assert.equal(await closed, 4401, 'the open connection is closed when the token expires');
     assert.ok(Date.now() >= at.getTime(), 'not before the expiry');
 
     const r = await s.gql('{ viewer { name } }', {}, made.token);
     assert.equal(r.status, 401, JSON.stringify(r));
-    assert.deepEqual(r.errors?.map((e) => e.extensions?.code), ['UNAUTHENTICATED'], JSON.stringify(r));
+    assert.deepEqual(
+      r.errors?.map((e) => e.extensions?.code),
+      ['UNAUTHENTICATED'],
+      JSON.stringify(r),
+    );
 
     const again = s.ws(made.token);
     const refused = new Promise<number>((resolve) => again.on('closed', (ev) => resolve((ev as { code: number }).code)));

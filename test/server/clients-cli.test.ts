@@ -21,7 +21,8 @@ after(async () => {
 });
 
 /** `virtplane ARGS` as the admin (or `token`), through the environment. */
-const vp = (args: string[], token = ADMIN_TOKEN) => runCli(args, { configHome: home, env: { VIRTPLANE_URL: s.url, VIRTPLANE_TOKEN: token } });
+const vp = (args: string[], token = ADMIN_TOKEN) =>
+  runCli(args, { configHome: home, env: { VIRTPLANE_URL: s.url, VIRTPLANE_TOKEN: token } });
 /** `virtplane --output json ARGS`, parsed; fails unless it exits 0. */
 async function json<T = any>(args: string[], token = ADMIN_TOKEN): Promise<T> {
   const r = await vp(['--output', 'json', ...args], token);
@@ -47,7 +48,10 @@ test('login reads the token from standard input and stores server and token with
 
   const who = await runCli(['whoami', '-o', 'json'], { configHome: home });
   assert.equal(who.status, 0, who.stderr);
-  assert.deepEqual((({ name, role }) => ({ name, role }))(JSON.parse(who.stdout) as { name: string; role: string }), { name: 'admin', role: 'ADMIN' });
+  assert.deepEqual((({ name, role }) => ({ name, role }))(JSON.parse(who.stdout) as { name: string; role: string }), {
+    name: 'admin',
+    role: 'ADMIN',
+  });
 
   // VIRTPLANE_URL wins over the stored server: a port nothing listens on (bound, then released) is exit 3.
   const probe = createServer();
@@ -56,7 +60,10 @@ test('login reads the token from standard input and stores server and token with
   await new Promise((r) => probe.close(r));
   const away = await runCli(['host'], { configHome: home, env: { VIRTPLANE_URL: `http://127.0.0.1:${port}` } });
   assert.equal(away.status, 3);
-  assert.equal(away.stderr, `virtplane: UNREACHABLE: cannot reach http://127.0.0.1:${port}/graphql: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+  assert.equal(
+    away.stderr,
+    `virtplane: UNREACHABLE: cannot reach http://127.0.0.1:${port}/graphql: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+  );
   // VIRTPLANE_TOKEN wins over the stored token.
   const bad = await runCli(['domain', 'list'], { configHome: home, env: { VIRTPLANE_TOKEN: 'not-a-token-at-all-000' } });
   assert.equal(bad.status, 4);
@@ -74,19 +81,43 @@ test('an admin makes a tenant with a quota and a token; the tenant creates, driv
   assert.equal(user.name, 'globex');
   assert.equal(user.role, 'TENANT');
   assert.equal(user.__typename, undefined, 'JSON output carries data only');
-  const quota = await json(['quota', 'set', 'globex', '--domains', '1', '--vcpus', '2', '--memory', '2048', '--disk', '10', '--interfaces', '1']);
+  const quota = await json([
+    'quota',
+    'set',
+    'globex',
+    '--domains',
+    '1',
+    '--vcpus',
+    '2',
+    '--memory',
+    '2048',
+    '--disk',
+    '10',
+    '--interfaces',
+    '1',
+  ]);
   assert.deepEqual(quota.limits, { maxDomains: 1, maxVcpus: 2, maxMemoryMiB: 2048, maxDiskGiB: 10, maxInterfaces: 1, maxPortForwards: 0 });
   const token = await json(['token', 'create', 'globex', '--label', 'cli-test']);
   assert.match(token.token, /^vp_/);
   assert.equal(token.apiToken.label, 'cli-test');
   tenantToken = token.token as string;
   const tokens = await json(['token', 'list', 'globex']);
-  assert.deepEqual(tokens.map((t: { label: string }) => t.label), ['cli-test']);
+  assert.deepEqual(
+    tokens.map((t: { label: string }) => t.label),
+    ['cli-test'],
+  );
 
-  const created = await json(['domain', 'create', 'db-1', '--vcpus', '1', '--memory', '1024', '--disk', '5', '--network', 'default', '--start', '--wait'], tenantToken);
+  const created = await json(
+    ['domain', 'create', 'db-1', '--vcpus', '1', '--memory', '1024', '--disk', '5', '--network', 'default', '--start', '--wait'],
+    tenantToken,
+  );
   assert.deepEqual([created.name, created.state, created.vcpus, created.owner.name], ['db-1', 'RUNNING', 1, 'globex']);
   const listed = await json(['domain', 'list'], tenantToken);
-  assert.deepEqual(listed.map((d: { name: string }) => d.name), ['db-1'], 'a tenant sees only its own domains');
+  assert.deepEqual(
+    listed.map((d: { name: string }) => d.name),
+    ['db-1'],
+    'a tenant sees only its own domains',
+  );
 
   assert.equal((await json(['domain', 'suspend', 'db-1'], tenantToken)).state, 'PAUSED');
   assert.equal((await json(['domain', 'resume', created.id as string], tenantToken)).state, 'RUNNING');
@@ -95,9 +126,20 @@ test('an admin makes a tenant with a quota and a token; the tenant creates, driv
   const running = await failure(['domain', 'resize', 'db-1', '--vcpus', '2'], tenantToken);
   assert.equal(running.status, 6);
   assert.equal(running.error.code, 'INVALID_STATE');
-  const over = await failure(['domain', 'create', 'db-2', '--vcpus', '1', '--memory', '512', '--disk', '1', '--network', 'default'], tenantToken);
+  const over = await failure(
+    ['domain', 'create', 'db-2', '--vcpus', '1', '--memory', '512', '--disk', '1', '--network', 'default'],
+    tenantToken,
+  );
   assert.equal(over.status, 8);
-  assert.deepEqual(over.error, { code: 'QUOTA_EXCEEDED', message: over.error.message, type: 'QuotaExceededError', resource: 'DOMAINS', limit: 1, used: 1, requested: 1 });
+  assert.deepEqual(over.error, {
+    code: 'QUOTA_EXCEEDED',
+    message: over.error.message,
+    type: 'QuotaExceededError',
+    resource: 'DOMAINS',
+    limit: 1,
+    used: 1,
+    requested: 1,
+  });
   const forbidden = await failure(['user', 'list'], tenantToken);
   assert.deepEqual([forbidden.status, forbidden.error.code], [4, 'FORBIDDEN']);
   const missing = await failure(['domain', 'show', 'no-such-domain'], tenantToken);
@@ -122,7 +164,10 @@ test('an admin makes a tenant with a quota and a token; the tenant creates, driv
 test('events: the log as JSON lines after a cursor, and --follow replaying from a cursor then going live', async () => {
   const log = await vp(['--output', 'json', 'events']);
   assert.equal(log.status, 0, log.stderr);
-  const all = log.stdout.trim().split('\n').map((l) => JSON.parse(l) as { cursor: string; type: string; domain: { name: string } });
+  const all = log.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { cursor: string; type: string; domain: { name: string } });
   assert.ok(all.length >= 6, 'the domain of the previous test left events');
   const last = all.at(-1)!.cursor;
 
@@ -141,18 +186,30 @@ test('events: the log as JSON lines after a cursor, and --follow replaying from 
   while (!stderr.includes('virtplane: listening')) await new Promise((r) => setTimeout(r, 100));
   await vp(['domain', 'suspend', 'test']);
   assert.equal(await exited, 0, stderr);
-  const followed = stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; detail: string; domain: { name: string } });
-  assert.deepEqual(followed.map((e) => `${e.domain.name} ${e.type}/${e.detail}`), ['test SUSPENDED/PAUSED', 'test RESUMED/UNPAUSED', 'test SUSPENDED/PAUSED']);
+  const followed = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; detail: string; domain: { name: string } });
+  assert.deepEqual(
+    followed.map((e) => `${e.domain.name} ${e.type}/${e.detail}`),
+    ['test SUSPENDED/PAUSED', 'test RESUMED/UNPAUSED', 'test SUSPENDED/PAUSED'],
+  );
   await vp(['domain', 'resume', 'test']);
 });
 
 test('admin listings: host, networks, port forwards, images, audit log; usage errors exit 2 and --help exits 0', async () => {
   assert.equal((await json(['host'])).driver, 'Test');
-  assert.deepEqual((await json(['network', 'list'])).map((n: { name: string }) => n.name), ['default']);
+  assert.deepEqual(
+    (await json(['network', 'list'])).map((n: { name: string }) => n.name),
+    ['default'],
+  );
   assert.deepEqual(await json(['forward', 'list']), []);
   assert.deepEqual(await json(['image', 'list']), []);
   const audit = await json(['audit', '--limit', '3', '--action', 'createUser']);
-  assert.deepEqual(audit.map((a: { action: string; result: string }) => [a.action, a.result]), [['createUser', 'SUCCESS']]);
+  assert.deepEqual(
+    audit.map((a: { action: string; result: string }) => [a.action, a.result]),
+    [['createUser', 'SUCCESS']],
+  );
 
   const usage = await vp(['domain', 'create', 'x']);
   assert.equal(usage.status, 2);
@@ -167,9 +224,13 @@ test('bash completion offers the subcommands of what was typed so far', async ()
   assert.equal(script.status, 0);
   const complete = (words: string[]) =>
     new Promise<string>((done) => {
-      const bash = spawn('bash', ['-c', `eval "$SCRIPT"; COMP_WORDS=(${words.join(' ')}); COMP_CWORD=${words.length - 1}; _virtplane; echo "\${COMPREPLY[*]}"`], {
-        env: { SCRIPT: script.stdout, PATH: process.env.PATH ?? '' },
-      });
+      const bash = spawn(
+        'bash',
+        ['-c', `eval "$SCRIPT"; COMP_WORDS=(${words.join(' ')}); COMP_CWORD=${words.length - 1}; _virtplane; echo "\${COMPREPLY[*]}"`],
+        {
+          env: { SCRIPT: script.stdout, PATH: process.env.PATH ?? '' },
+        },
+      );
       let out = '';
       bash.stdout.on('data', (d: Buffer) => (out += d.toString()));
       bash.on('close', () => done(out.trim()));
@@ -194,7 +255,10 @@ test('console: the serial console needs a guest that has one (not on the test dr
 
 test('storage pools and network events (admins): pool list, and network events followed while a network stops and starts', async () => {
   const pools = await json<{ name: string; state: string }[]>(['pool', 'list']);
-  assert.ok(pools.some((p) => p.name === 'virtplane' && p.state === 'RUNNING'), JSON.stringify(pools));
+  assert.ok(
+    pools.some((p) => p.name === 'virtplane' && p.state === 'RUNNING'),
+    JSON.stringify(pools),
+  );
 
   const child = spawn(CLI_BIN, ['network', 'events', '--network', 'default', '--count', '2', '--output', 'json'], {
     env: { PATH: process.env.PATH ?? '', HOME: home, VIRTPLANE_URL: s.url, VIRTPLANE_TOKEN: ADMIN_TOKEN },
@@ -209,6 +273,12 @@ test('storage pools and network events (admins): pool list, and network events f
   assert.equal((await json(['network', 'stop', 'default'])).active, false);
   assert.equal((await json(['network', 'start', 'default'])).active, true);
   assert.equal(await exited, 0, stderr);
-  const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; network: { name: string } });
-  assert.deepEqual(events.map((e) => `${e.network.name} ${e.type}`), ['default STOPPED', 'default STARTED']);
+  const events = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; network: { name: string } });
+  assert.deepEqual(
+    events.map((e) => `${e.network.name} ${e.type}`),
+    ['default STOPPED', 'default STARTED'],
+  );
 });

@@ -52,7 +52,10 @@ test('clients/cli/examples/tenant-lifecycle.sh: tenant, quota, guest, its events
   assert.equal(status, 0, `the script failed:\n${stdout}\n${stderr}`);
   assert.ok(restarted, 'the server was restarted while the events were followed');
   const lines = stdout.trim().split('\n');
-  assert.match(lines[0]!, /^\{"limits":\{"maxDomains":2,"maxVcpus":4,"maxMemoryMiB":4096,"maxDiskGiB":20,"maxInterfaces":2,"maxPortForwards":0\}\}$/);
+  assert.match(
+    lines[0]!,
+    /^\{"limits":\{"maxDomains":2,"maxVcpus":4,"maxMemoryMiB":4096,"maxDiskGiB":20,"maxInterfaces":2,"maxPortForwards":0\}\}$/,
+  );
   assert.match(lines[1]!, /^tenant acme: \S+$/);
   assert.deepEqual(lines.slice(2), [
     '{"name":"web-1","state":"RUNNING"}',
@@ -72,5 +75,8 @@ test('clients/cli/examples/tenant-lifecycle.sh: tenant, quota, guest, its events
 
 test('README.md shows the example script as it is', () => {
   const script = readFileSync('clients/cli/examples/tenant-lifecycle.sh', 'utf8');
-  assert.ok(readFileSync('README.md', 'utf8').includes('```sh\n' + script + '```'), 'copy clients/cli/examples/tenant-lifecycle.sh into README.md');
+  assert.ok(
+    readFileSync('README.md', 'utf8').includes('```sh\n' + script + '```'),
+    'copy clients/cli/examples/tenant-lifecycle.sh into README.md',
+  );
 });

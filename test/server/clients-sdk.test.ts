@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ApiError, DeleteDomain, DomainEvents, Events, outcome, SuspendDomain, ResumeDomain, unwrap, Viewer, VirtplaneClient, type FollowStatus } from '@virtplane/sdk';
+import {
+  ApiError,
+  DeleteDomain,
+  DomainEvents,
+  Events,
+  outcome,
+  SuspendDomain,
+  ResumeDomain,
+  unwrap,
+  Viewer,
+  VirtplaneClient,
+  type FollowStatus,
+} from '@virtplane/sdk';
 import { ADMIN_TOKEN, domainGlobalId } from '../helpers/server.js';
 import { startRestartableServer } from '../helpers/virtplane-cli.js';
 
@@ -62,7 +74,10 @@ test('follow() reconnects across a server restart and resumes after the last eve
   unwrap((await client.request(ResumeDomain, { id: TEST_DOMAIN })).resumeDomain);
   await done;
   assert.deepEqual(seen, ['SUSPENDED/PAUSED', 'RESUMED/UNPAUSED', 'SUSPENDED/PAUSED', 'RESUMED/UNPAUSED']);
-  assert.ok(statuses.some((s) => s.kind === 'disconnected'), JSON.stringify(statuses));
+  assert.ok(
+    statuses.some((s) => s.kind === 'disconnected'),
+    JSON.stringify(statuses),
+  );
   assert.equal(statuses.filter((s) => s.kind === 'listening').length, 2, JSON.stringify(statuses));
 });
 

@@ -24,9 +24,12 @@ after(async () => {
 test('console passwords reach no file of the data directory (database, WAL) and no log line: create, console, assign', async () => {
   const alice = addTenant(s.dataDir, 'alice');
   const bob = addTenant(s.dataDir, 'bob');
-  const q = await s.gql(`mutation($u: ID!) { setQuota(userId: $u, input: { maxDomains: 5, maxVcpus: 5, maxMemoryMiB: 4096, maxDiskGiB: 10, maxInterfaces: 5 }) { __typename } }`, {
-    u: Buffer.from(`User:${alice.id}`).toString('base64'),
-  });
+  const q = await s.gql(
+    `mutation($u: ID!) { setQuota(userId: $u, input: { maxDomains: 5, maxVcpus: 5, maxMemoryMiB: 4096, maxDiskGiB: 10, maxInterfaces: 5 }) { __typename } }`,
+    {
+      u: Buffer.from(`User:${alice.id}`).toString('base64'),
+    },
+  );
   assert.equal(q.data?.setQuota.__typename, 'SetQuotaSuccess', JSON.stringify(q));
   const passwords = new Set<string>();
   const consoleOf = async (id: string, token: string) => {
@@ -36,7 +39,13 @@ test('console passwords reach no file of the data directory (database, WAL) and 
   };
 
   for (const [i, graphics] of (['VNC', 'SPICE'] as const).entries()) {
-    const r = await s.gql(CREATE, { i: { name: `secret-${graphics.toLowerCase()}`, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: 'default', graphics, start: i === 0 } }, alice.token);
+    const r = await s.gql(
+      CREATE,
+      {
+        i: { name: `secret-${graphics.toLowerCase()}`, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: 'default', graphics, start: i === 0 },
+      },
+      alice.token,
+    );
     assert.equal(r.data?.r.__typename, 'CreateDomainSuccess', JSON.stringify(r));
     const id = r.data.r.domain.id;
     await consoleOf(id, alice.token);

@@ -40,15 +40,23 @@ describe('console tickets', () => {
   const issued: string[] = [];
 
   async function tenant(name: string) {
-    const u = await s.gql(`mutation($i: CreateUserInput!) { createUser(input: $i) { ... on CreateUserSuccess { user { id } } } }`, { i: { name, role: 'TENANT' } });
+    const u = await s.gql(`mutation($i: CreateUserInput!) { createUser(input: $i) { ... on CreateUserSuccess { user { id } } } }`, {
+      i: { name, role: 'TENANT' },
+    });
     const id = u.data.createUser.user.id;
-    const t = await s.gql(`mutation($u: ID!) { createApiToken(userId: $u, label: "t") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`, { u: id });
+    const t = await s.gql(
+      `mutation($u: ID!) { createApiToken(userId: $u, label: "t") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`,
+      { u: id },
+    );
     await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, { u: id, q: QUOTA });
     return { id, token: t.data.createApiToken.token as string, tokenId: t.data.createApiToken.apiToken.id as string };
   }
 
   async function newToken(userId: string) {
-    const t = await s.gql(`mutation($u: ID!) { createApiToken(userId: $u, label: "t2") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`, { u: userId });
+    const t = await s.gql(
+      `mutation($u: ID!) { createApiToken(userId: $u, label: "t2") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`,
+      { u: userId },
+    );
     return { token: t.data.createApiToken.token as string, tokenId: t.data.createApiToken.apiToken.id as string };
   }
 
@@ -106,7 +114,10 @@ describe('console tickets', () => {
       const q = new URL(url).searchParams;
       assert.deepEqual([q.get('domain'), q.get('kind'), q.get('ticket')], [domainId, 'GRAPHICS', t.ticket], url);
     }
-    assert.ok(new URL(t.websocketUrl).protocol === 'ws:' && new URL(t.pageUrl).pathname === '/console/graphics', `${t.pageUrl} ${t.websocketUrl}`);
+    assert.ok(
+      new URL(t.websocketUrl).protocol === 'ws:' && new URL(t.pageUrl).pathname === '/console/graphics',
+      `${t.pageUrl} ${t.websocketUrl}`,
+    );
     assert.notEqual((await ticket(bob.token)).ticket, t.ticket, 'every ticket is new');
   });
 
@@ -147,7 +158,10 @@ describe('console tickets', () => {
   test('a ticket for a domain handed to another user meanwhile is refused (the domain is no longer yours)', async () => {
     const vm = await createVm('bob-vm3', bob.token);
     const t = await ticket(bob.token, vm);
-    const given = await s.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { message } } }`, { id: vm, u: alice.id });
+    const given = await s.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { message } } }`, {
+      id: vm,
+      u: alice.id,
+    });
     assert.equal(given.data.assignDomain.__typename, 'AssignDomainSuccess', JSON.stringify(given));
     assert.deepEqual(await closeOf(t.websocketUrl), { code: 4404, reason: 'domain not found' });
   });
@@ -200,7 +214,9 @@ describe('console tickets', () => {
     const t = await ticket(bob.token);
     await closeOf(t.websocketUrl);
     await closeOf(t.websocketUrl);
-    const rows = await s.gql(`{ auditLog(first: 200, filter: { action: "consoleSessionStart" }) { edges { node { actorName result target message } } } }`);
+    const rows = await s.gql(
+      `{ auditLog(first: 200, filter: { action: "consoleSessionStart" }) { edges { node { actorName result target message } } } }`,
+    );
     const results = rows.data.auditLog.edges.map((e: any) => e.node);
     assert.ok(
       results.some((r: any) => r.actorName === 'bob' && r.result === 'TICKET_USED' && r.target === domainId),
@@ -211,7 +227,10 @@ describe('console tickets', () => {
   });
 
   test('no ticket appears in any log line (all levels, every request above included)', () => {
-    assert.ok(logLines.length > 0 && issued.length > 10, `the server logged (${logLines.length} lines) and tickets were issued (${issued.length})`);
+    assert.ok(
+      logLines.length > 0 && issued.length > 10,
+      `the server logged (${logLines.length} lines) and tickets were issued (${issued.length})`,
+    );
     const leaked = issued.filter((t) => logLines.some((l) => l.includes(t)));
     assert.deepEqual(leaked, []);
   });
@@ -241,7 +260,11 @@ describe('the SSH-tunnel console switched off (VIRTPLANE_CONSOLE_SSH_TUNNEL=off)
     const id = made.data.createDomain.domain.id;
     const c = await s.gql(`query($id: ID!) { domainConsole(id: $id) { port password sshTunnelCommand } }`, { id });
     assert.equal(c.errors?.[0]?.extensions?.code, 'UNSUPPORTED', JSON.stringify(c));
-    assert.deepEqual(c.data, { domainConsole: null }, 'no console is handed out (root fields are nullable: the refusal nulls only this one)');
+    assert.deepEqual(
+      c.data,
+      { domainConsole: null },
+      'no console is handed out (root fields are nullable: the refusal nulls only this one)',
+    );
     const t = await s.gql(TICKET, { d: id, k: 'GRAPHICS' });
     assert.ok(t.data.r.pageUrl.startsWith('https://consoles.example.net/console/graphics?'), t.data.r.pageUrl);
     assert.ok(t.data.r.websocketUrl.startsWith('wss://consoles.example.net/console/ws?'), t.data.r.websocketUrl);

@@ -14,7 +14,9 @@ const PAGE = 'query($after: String) { events(first: 1000, after: $after) { edges
 /** `n` lifecycle events of the test driver's domain (suspend, resume, ...). */
 async function churn(s: TestServer, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    const r = await s.gql(`mutation($id: ID!) { a: ${i % 2 ? 'resumeDomain' : 'suspendDomain'}(id: $id) { __typename } }`, { id: TEST_DOMAIN });
+    const r = await s.gql(`mutation($id: ID!) { a: ${i % 2 ? 'resumeDomain' : 'suspendDomain'}(id: $id) { __typename } }`, {
+      id: TEST_DOMAIN,
+    });
     assert.equal(r.data?.a?.__typename, 'DomainActionSuccess', JSON.stringify(r));
   }
 }
@@ -56,10 +58,19 @@ describe('event cursors belong to their log and say nothing of it', () => {
     const errors = await new Promise<readonly { extensions?: Record<string, unknown> }[]>((resolve, reject) => {
       a.ws().subscribe(
         { query: 'subscription($a: String) { domainEvents(after: $a) { cursor } }', variables: { a: foreign } },
-        { next: (v) => resolve(v.errors ?? []), error: (e) => (Array.isArray(e) ? resolve(e) : reject(e instanceof Error ? e : new Error('the subscription ended', { cause: e }))), complete: () => resolve([]) },
+        {
+          next: (v) => resolve(v.errors ?? []),
+          error: (e) =>
+            Array.isArray(e) ? resolve(e) : reject(e instanceof Error ? e : new Error('the subscription ended', { cause: e })),
+          complete: () => resolve([]),
+        },
       );
     });
-    assert.deepEqual(errors.map((e) => e.extensions?.code), ['CURSOR_EXPIRED'], JSON.stringify(errors));
+    assert.deepEqual(
+      errors.map((e) => e.extensions?.code),
+      ['CURSOR_EXPIRED'],
+      JSON.stringify(errors),
+    );
   });
 
   test('a tampered cursor is CURSOR_EXPIRED; text that is no cursor is BAD_USER_INPUT', async () => {
@@ -84,7 +95,9 @@ describe('event cursors belong to their log and say nothing of it', () => {
     const cursors = page.data.events.edges.map((e: { cursor: string }) => e.cursor) as string[];
     assert.ok(cursors.length >= 120, `the tenant sees its events (${cursors.length})`);
     const db = openDatabase(join(a.dataDir, 'virtplane.sqlite'));
-    const ids = (db.$client.prepare('SELECT id FROM events ORDER BY id').all() as { id: number }[]).map((r) => r.id).filter((id) => id >= 100);
+    const ids = (db.$client.prepare('SELECT id FROM events ORDER BY id').all() as { id: number }[])
+      .map((r) => r.id)
+      .filter((id) => id >= 100);
     db.$client.close();
     assert.ok(ids.length >= 20, 'row ids of three digits exist');
     for (const cursor of cursors) {
@@ -136,7 +149,11 @@ describe('event cursors across upgrades and restores', () => {
       const newest = await eventCount(s);
       await logged(s, newest);
       const last = (await s.gql('{ events(first: 1000) { edges { cursor } } }')).data.events.edges.length;
-      assert.equal(code(await s.gql(PAGE, { after: legacyCursor(oldest + last - 1) })), 'CURSOR_EXPIRED', 'a plain cursor past the upgrade');
+      assert.equal(
+        code(await s.gql(PAGE, { after: legacyCursor(oldest + last - 1) })),
+        'CURSOR_EXPIRED',
+        'a plain cursor past the upgrade',
+      );
     } finally {
       await s.stop();
     }

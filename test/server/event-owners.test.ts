@@ -22,7 +22,9 @@ type Ev = { cursor: string; type: string; domain: { name: string; state: string 
 
 /** Resolves once every message sent on this socket before it has been handled (graphql-ws handles in order). */
 function roundTrip(client: Client): Promise<void> {
-  const answered = new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+  const answered = new Promise<void>((resolve, reject) =>
+    client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+  );
   return within(answered, 'the server answers a query sent after the subscriptions on the same socket');
 }
 
@@ -37,15 +39,23 @@ describe('events of a domain that changed hands', () => {
   let aliceLive: Awaited<ReturnType<typeof live>>;
 
   async function tenant(name: string): Promise<Tenant> {
-    const u = await s.gql(`mutation($i: CreateUserInput!) { createUser(input: $i) { ... on CreateUserSuccess { user { id } } } }`, { i: { name, role: 'TENANT' } });
+    const u = await s.gql(`mutation($i: CreateUserInput!) { createUser(input: $i) { ... on CreateUserSuccess { user { id } } } }`, {
+      i: { name, role: 'TENANT' },
+    });
     const id = u.data.createUser.user.id;
-    const t = await s.gql(`mutation($u: ID!) { createApiToken(userId: $u, label: "t") { ... on CreateApiTokenSuccess { token } } }`, { u: id });
+    const t = await s.gql(`mutation($u: ID!) { createApiToken(userId: $u, label: "t") { ... on CreateApiTokenSuccess { token } } }`, {
+      u: id,
+    });
     await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, { u: id, q: QUOTA });
     return { id, token: t.data.createApiToken.token };
   }
 
   async function act(action: string, token?: string): Promise<void> {
-    const r = await s.gql(`mutation($id: ID!) { a: ${action}(id: $id) { __typename ... on Error { code message } } }`, { id: domainId }, token);
+    const r = await s.gql(
+      `mutation($id: ID!) { a: ${action}(id: $id) { __typename ... on Error { code message } } }`,
+      { id: domainId },
+      token,
+    );
     assert.equal(r.data?.a?.__typename, 'DomainActionSuccess', JSON.stringify(r));
   }
 
@@ -57,14 +67,20 @@ describe('events of a domain that changed hands', () => {
   }
 
   const history = async (token: string | undefined) =>
-    (await s.gql(`query($d: ID) { events(first: 100, filter: { domainId: $d }) { edges { node { type domain { name } } } } }`, { d: domainId }, token)).data
-      .events.edges.map((e: any) => [e.node.type, e.node.domain.name]);
+    (
+      await s.gql(
+        `query($d: ID) { events(first: 100, filter: { domainId: $d }) { edges { node { type domain { name } } } } }`,
+        { d: domainId },
+        token,
+      )
+    ).data.events.edges.map((e: any) => [e.node.type, e.node.domain.name]);
 
   before(async () => {
     s = await startTestServer();
     bob = await tenant('bob');
     alice = await tenant('alice');
-    for (const a of ['suspendDomain', 'resumeDomain']) await s.gql(`mutation($id: ID!) { ${a}(id: $id) { __typename } }`, { id: TEST_DOMAIN });
+    for (const a of ['suspendDomain', 'resumeDomain'])
+      await s.gql(`mutation($id: ID!) { ${a}(id: $id) { __typename } }`, { id: TEST_DOMAIN });
     start = (await s.gql(`{ events(first: 100) { pageInfo { endCursor } } }`)).data.events.pageInfo.endCursor;
     assert.ok(start, 'the log has events to start after');
     bobLive = await live(bob.token);
@@ -79,7 +95,10 @@ describe('events of a domain that changed hands', () => {
     await act('destroyDomain', bob.token);
     await bobLive.next(3);
 
-    const given = await s.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename } }`, { id: domainId, u: alice.id });
+    const given = await s.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename } }`, {
+      id: domainId,
+      u: alice.id,
+    });
     assert.equal(given.data.assignDomain.__typename, 'AssignDomainSuccess');
     await act('startDomain', alice.token);
     await aliceLive.next(1);
@@ -90,7 +109,11 @@ describe('events of a domain that changed hands', () => {
 
   test('each owner sees its own part of the history, live, replayed and listed; neither sees the other’s', async () => {
     // (DEFINED's state is whatever the re-read found: with start: true, sometimes RUNNING already.)
-    const bobs = [['DEFINED', 'bob-vm'], ['STARTED', 'bob-vm'], ['STOPPED', 'bob-vm']];
+    const bobs = [
+      ['DEFINED', 'bob-vm'],
+      ['STARTED', 'bob-vm'],
+      ['STOPPED', 'bob-vm'],
+    ];
     const alices = [['STARTED', 'bob-vm']];
     assert.deepEqual(await history(bob.token), bobs);
     assert.deepEqual(await history(alice.token), alices);
@@ -100,8 +123,14 @@ describe('events of a domain that changed hands', () => {
     for (const d of [null, domainId]) {
       const bobReplay = collect<{ domainEvents: Ev }>(s.ws(bob.token), SUB, { after: start, d });
       const aliceReplay = collect<{ domainEvents: Ev }>(s.ws(alice.token), SUB, { after: start, d });
-      assert.deepEqual((await bobReplay.next(3)).map((i) => [i.domainEvents.type, i.domainEvents.domain.name]), bobs);
-      assert.deepEqual((await aliceReplay.next(1)).map((i) => [i.domainEvents.type, i.domainEvents.domain.name]), alices);
+      assert.deepEqual(
+        (await bobReplay.next(3)).map((i) => [i.domainEvents.type, i.domainEvents.domain.name]),
+        bobs,
+      );
+      assert.deepEqual(
+        (await aliceReplay.next(1)).map((i) => [i.domainEvents.type, i.domainEvents.domain.name]),
+        alices,
+      );
       bobReplay.unsubscribe();
       aliceReplay.unsubscribe();
     }
@@ -110,17 +139,34 @@ describe('events of a domain that changed hands', () => {
     await act('suspendDomain', alice.token);
     await aliceLive.next(2);
     await roundTrip(bobLive.client); // anything sent to Bob's stream before now has arrived
-    assert.deepEqual(bobLive.items.map((i) => [i.domainEvents.type, i.domainEvents.domain.name]), bobs);
-    assert.deepEqual(aliceLive.items.map((i) => i.domainEvents.type), ['STARTED', 'SUSPENDED']);
+    assert.deepEqual(
+      bobLive.items.map((i) => [i.domainEvents.type, i.domainEvents.domain.name]),
+      bobs,
+    );
+    assert.deepEqual(
+      aliceLive.items.map((i) => i.domainEvents.type),
+      ['STARTED', 'SUSPENDED'],
+    );
   });
 
   test('ownerId is the owner’s User.id: it is shown as one, filters by one, and node(id:) finds the user', async () => {
     const q = `query($f: DomainEventFilter) { events(first: 100, filter: $f) { edges { node { type ownerId } } } }`;
     const owners = async (ownerId: string, token?: string) =>
       (await s.gql(q, { f: { domainId, ownerId } }, token)).data.events.edges.map((e: any) => [e.node.type, e.node.ownerId]);
-    assert.deepEqual(await owners(bob.id), [['DEFINED', bob.id], ['STARTED', bob.id], ['STOPPED', bob.id]]);
-    assert.deepEqual(await owners(alice.id), [['STARTED', alice.id], ['SUSPENDED', alice.id]]);
-    assert.deepEqual(await owners(bob.id, bob.token), [['DEFINED', bob.id], ['STARTED', bob.id], ['STOPPED', bob.id]]);
+    assert.deepEqual(await owners(bob.id), [
+      ['DEFINED', bob.id],
+      ['STARTED', bob.id],
+      ['STOPPED', bob.id],
+    ]);
+    assert.deepEqual(await owners(alice.id), [
+      ['STARTED', alice.id],
+      ['SUSPENDED', alice.id],
+    ]);
+    assert.deepEqual(await owners(bob.id, bob.token), [
+      ['DEFINED', bob.id],
+      ['STARTED', bob.id],
+      ['STOPPED', bob.id],
+    ]);
     // Another user's, a malformed ID and an ID of another type match nothing, as other ID filters do.
     assert.deepEqual(await owners(alice.id, bob.token), []);
     const rawUuid = Buffer.from(bob.id, 'base64').toString().split(':')[1]!;
@@ -129,8 +175,19 @@ describe('events of a domain that changed hands', () => {
     const user = await s.gql(`query($id: ID!) { node(id: $id) { ... on User { name } } }`, { id: (await owners(bob.id))[0][1] });
     assert.deepEqual(user.data.node, { name: 'bob' });
 
-    const replay = collect<any>(s.ws(), `subscription($after: String, $o: ID) { domainEvents(after: $after, ownerId: $o) { type ownerId } }`, { after: start, o: bob.id });
-    assert.deepEqual((await replay.next(3)).map((i) => [i.domainEvents.type, i.domainEvents.ownerId]), [['DEFINED', bob.id], ['STARTED', bob.id], ['STOPPED', bob.id]]);
+    const replay = collect<any>(
+      s.ws(),
+      `subscription($after: String, $o: ID) { domainEvents(after: $after, ownerId: $o) { type ownerId } }`,
+      { after: start, o: bob.id },
+    );
+    assert.deepEqual(
+      (await replay.next(3)).map((i) => [i.domainEvents.type, i.domainEvents.ownerId]),
+      [
+        ['DEFINED', bob.id],
+        ['STARTED', bob.id],
+        ['STOPPED', bob.id],
+      ],
+    );
     replay.unsubscribe();
   });
 
@@ -138,8 +195,15 @@ describe('events of a domain that changed hands', () => {
     const q = `query($d: ID) { events(first: 100, filter: { domainId: $d }) { edges { node { type domain { owner { name } } } } } }`;
     const owners = async (token?: string) =>
       (await s.gql(q, { d: domainId }, token)).data.events.edges.map((e: any) => [e.node.type, e.node.domain.owner?.name ?? null]);
-    const bobs = [['DEFINED', 'bob'], ['STARTED', 'bob'], ['STOPPED', 'bob']];
-    const alices = [['STARTED', 'alice'], ['SUSPENDED', 'alice']];
+    const bobs = [
+      ['DEFINED', 'bob'],
+      ['STARTED', 'bob'],
+      ['STOPPED', 'bob'],
+    ];
+    const alices = [
+      ['STARTED', 'alice'],
+      ['SUSPENDED', 'alice'],
+    ];
     assert.deepEqual(await owners(), [...bobs, ...alices]);
     assert.deepEqual(await owners(bob.token), bobs);
     assert.deepEqual(await owners(alice.token), alices);

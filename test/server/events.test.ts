@@ -21,17 +21,16 @@ const SUB = `subscription($after: String, $types: [DomainEventType!]) {
 type Ev = { cursor: string; type: string; detail: string; state: string; synthetic: boolean; domain: { name: string; state: string } };
 
 async function act(s: TestServer, action: string): Promise<string> {
-  const r = await s.gql(
-    `mutation($id: ID!) { a: ${action}(id: $id) { __typename ... on Error { code message } } }`,
-    { id: TEST_DOMAIN },
-  );
+  const r = await s.gql(`mutation($id: ID!) { a: ${action}(id: $id) { __typename ... on Error { code message } } }`, { id: TEST_DOMAIN });
   assert.equal(r.errors, undefined, JSON.stringify(r.errors));
   return r.data.a.__typename === 'DomainActionSuccess' ? 'ok' : r.data.a.code;
 }
 
 /** Resolves once every message sent on this socket before it has been handled (graphql-ws handles in order). */
 function roundTrip(client: Client): Promise<void> {
-  const answered = new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+  const answered = new Promise<void>((resolve, reject) =>
+    client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+  );
   return within(answered, 'the server answers a query sent after the subscriptions on the same socket');
 }
 
@@ -84,12 +83,24 @@ describe('events: durable log, replay then live, history', () => {
     await live.next(321);
     await resumed.next(320);
 
-    const expected = live.events().slice(1).map((e) => e.cursor);
-    assert.deepEqual(resumed.events().map((e) => e.cursor), expected);
+    const expected = live
+      .events()
+      .slice(1)
+      .map((e) => e.cursor);
+    assert.deepEqual(
+      resumed.events().map((e) => e.cursor),
+      expected,
+    );
     assert.equal(new Set(expected).size, expected.length);
     assert.deepEqual(
-      resumed.events().slice(0, 2).map((e) => [e.type, e.state, e.synthetic]),
-      [['RESUMED', 'RUNNING', false], ['SUSPENDED', 'PAUSED', false]],
+      resumed
+        .events()
+        .slice(0, 2)
+        .map((e) => [e.type, e.state, e.synthetic]),
+      [
+        ['RESUMED', 'RUNNING', false],
+        ['SUSPENDED', 'PAUSED', false],
+      ],
     );
     await act(s, 'resumeDomain');
     live.unsubscribe();
@@ -106,7 +117,10 @@ describe('events: durable log, replay then live, history', () => {
     const p2 = await s.gql(q, { after: p1.data.events.pageInfo.endCursor, f: { types: ['SUSPENDED'] } });
     assert.equal(p2.errors, undefined, JSON.stringify(p2.errors));
     const all = [...p1.data.events.edges, ...p2.data.events.edges];
-    assert.ok(all.every((e: any) => e.node.type === 'SUSPENDED' && e.node.state === 'PAUSED' && e.node.domain.name === 'test'), `only SUSPENDED events of 'test': ${JSON.stringify(all)}`);
+    assert.ok(
+      all.every((e: any) => e.node.type === 'SUSPENDED' && e.node.state === 'PAUSED' && e.node.domain.name === 'test'),
+      `only SUSPENDED events of 'test': ${JSON.stringify(all)}`,
+    );
     const cursors = all.map((e: any) => e.cursor);
     assert.equal(new Set(cursors).size, 6);
 
@@ -130,8 +144,12 @@ describe('events: durable log, replay then live, history', () => {
     const db = openDatabase(join(s.dataDir, 'virtplane.sqlite'));
     const token = `tenant-token-${randomUUID()}`;
     const userId = randomUUID();
-    db.insert(users).values({ id: userId, name: `t-${userId}`, role: 'TENANT' }).run();
-    db.insert(apiTokens).values({ id: randomUUID(), userId, label: 't', prefix: 'tenant', hash: hashToken(token) }).run();
+    db.insert(users)
+      .values({ id: userId, name: `t-${userId}`, role: 'TENANT' })
+      .run();
+    db.insert(apiTokens)
+      .values({ id: randomUUID(), userId, label: 't', prefix: 'tenant', hash: hashToken(token) })
+      .run();
     db.$client.close();
 
     const r = await s.gql(`{ events(first: 100) { edges { cursor } } }`, {}, token);
@@ -146,7 +164,10 @@ describe('events: durable log, replay then live, history', () => {
 
     // Watching one domain live: NOT_FOUND for a foreign one, exactly as for one that does not exist.
     const one = `subscription($d: ID) { domainEvents(domainId: $d) { cursor } }`;
-    for (const [who, id] of [[token, TEST_DOMAIN], [undefined, domainGlobalId(randomUUID())]] as const) {
+    for (const [who, id] of [
+      [token, TEST_DOMAIN],
+      [undefined, domainGlobalId(randomUUID())],
+    ] as const) {
       const watch = collect(s.ws(who), one, { d: id });
       await until('the subscription ends', async () => watch.completed || watch.errors.length > 0);
       assert.equal((watch.errors[0] as any)?.extensions?.code, 'NOT_FOUND', JSON.stringify(watch.errors));
@@ -177,7 +198,10 @@ describe('events: durable log, replay then live, history', () => {
       ],
     );
     const replay = collect<any>(s.ws(), q, { after: evs[0].cursor });
-    assert.deepEqual((await replay.next(1)).map((i) => i.networkEvents.cursor), [evs[1].cursor]);
+    assert.deepEqual(
+      (await replay.next(1)).map((i) => i.networkEvents.cursor),
+      [evs[1].cursor],
+    );
     await roundTrip(client);
     // Accepted and open, delivering nothing (a server refusing the filter outright would also deliver nothing).
     assert.deepEqual([none.items, none.errors, none.completed], [[], [], false], 'the malformed networkId subscription is open and silent');
@@ -214,7 +238,10 @@ describe('events: retention', () => {
     assert.equal(hist.errors?.[0]?.extensions?.code, 'CURSOR_EXPIRED');
 
     const resumed = await subscribe(s.ws(), SUB, { after: all.at(-2) });
-    assert.deepEqual((await resumed.next(1)).map((i) => i.domainEvents.cursor), [all.at(-1)]);
+    assert.deepEqual(
+      (await resumed.next(1)).map((i) => i.domainEvents.cursor),
+      [all.at(-1)],
+    );
     live.unsubscribe();
     resumed.unsubscribe();
   });
@@ -234,7 +261,10 @@ describe('events: libvirt-dbus dies while a subscriber listens', () => {
     const embedded = s.app.embedded!;
     const sub = await subscribe(s.ws(), SUB);
     assert.equal(await act(s, 'destroyDomain'), 'ok');
-    assert.deepEqual((await sub.next(1)).map((i) => [i.domainEvents.type, i.domainEvents.synthetic]), [['STOPPED', false]]);
+    assert.deepEqual(
+      (await sub.next(1)).map((i) => [i.domainEvents.type, i.domainEvents.synthetic]),
+      [['STOPPED', false]],
+    );
 
     embedded.pauseRestarts(true);
     process.kill(embedded.libvirtDbusPid()!, 'SIGKILL');
@@ -258,7 +288,11 @@ describe('events: libvirt-dbus dies while a subscriber listens', () => {
     assert.equal(await act(s, 'suspendDomain'), 'ok');
     assert.deepEqual(
       (await sub.next(3)).map((i) => [i.domainEvents.type, i.domainEvents.synthetic]),
-      [['STOPPED', false], ['STARTED', true], ['SUSPENDED', false]],
+      [
+        ['STOPPED', false],
+        ['STARTED', true],
+        ['SUSPENDED', false],
+      ],
     );
     await act(s, 'resumeDomain');
     await sub.next(4);
@@ -333,11 +367,14 @@ describe('events: a slow consumer', () => {
       if (msg.type === 'connection_ack') acked();
       else frames.push(msg);
     });
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })),
+    );
     ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
     await within(ack, 'the raw WebSocket is acknowledged');
     const big = `cursor domain { ${Array.from({ length: 10 }, (_, i) => `a${i}: disks { target device source } b${i}: interfaces { mac type model } c${i}: name`).join(' ')} }`;
-    for (let i = 0; i < 10; i++) ws.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: `subscription { domainEvents { ${big} } }` } }));
+    for (let i = 0; i < 10; i++)
+      ws.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: `subscription { domainEvents { ${big} } }` } }));
     ws.send(JSON.stringify({ id: 'rt', type: 'subscribe', payload: { query: '{ __typename }' } }));
     await until('the subscriptions are registered', async () => frames.some((f) => f.id === 'rt' && f.type === 'complete'));
     (ws as any)._socket.pause();

@@ -34,7 +34,13 @@ describe('embedded stack faults', () => {
     await healthy();
     // The test driver lives inside libvirt-dbus: the restarted one knows none of the old pool or networks.
     const net = await s.gql(`mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename ... on Error { code message } } }`, {
-      i: { name: 'lab', forwardMode: 'ISOLATED', bridge: 'vpfault0', start: true, ipv4: { address: '203.0.113.1', prefix: 24, dhcpRange: { start: '203.0.113.100', end: '203.0.113.199' } } },
+      i: {
+        name: 'lab',
+        forwardMode: 'ISOLATED',
+        bridge: 'vpfault0',
+        start: true,
+        ipv4: { address: '203.0.113.1', prefix: 24, dhcpRange: { start: '203.0.113.100', end: '203.0.113.199' } },
+      },
     });
     assert.equal(net.data?.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(net));
     const created = await s.gql(
@@ -52,16 +58,27 @@ describe('embedded stack faults', () => {
     await healthy();
     assert.notEqual(pids()['dbus-daemon'], daemon, 'a new dbus-daemon runs');
 
-    const list = await eventually(async () => {
-      const r = await s.gql(`{ domains(first: 10) { edges { node { id name state } } } }`);
-      const test = r.data?.domains.edges.find((e: any) => e.node.name === 'test' && e.node.state === 'RUNNING');
-      return test ? r : null;
-    }, 'the resynced domain list', 1200);
+    const list = await eventually(
+      async () => {
+        const r = await s.gql(`{ domains(first: 10) { edges { node { id name state } } } }`);
+        const test = r.data?.domains.edges.find((e: any) => e.node.name === 'test' && e.node.state === 'RUNNING');
+        return test ? r : null;
+      },
+      'the resynced domain list',
+      1200,
+    );
     const id = list.data.domains.edges.find((e: any) => e.node.name === 'test').node.id;
-    const destroyed = await s.gql(`mutation($id: ID!) { destroyDomain(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`, { id });
+    const destroyed = await s.gql(
+      `mutation($id: ID!) { destroyDomain(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`,
+      { id },
+    );
     assert.equal(destroyed.data?.destroyDomain.domain?.state, 'SHUTOFF', JSON.stringify(destroyed));
     // The subscriber opened before the fault hears the destroy done after it.
-    await eventually(async () => (sub.items.some((e: any) => e.domainEvents.type === 'STOPPED' && e.domainEvents.domain.name === 'test') ? true : null), 'the STOPPED event', 1200);
+    await eventually(
+      async () => (sub.items.some((e: any) => e.domainEvents.type === 'STOPPED' && e.domainEvents.domain.name === 'test') ? true : null),
+      'the STOPPED event',
+      1200,
+    );
     assert.deepEqual(sub.errors, [], 'the subscription did not fail');
     sub.unsubscribe();
   });

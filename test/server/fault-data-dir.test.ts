@@ -140,7 +140,10 @@ describe('a start after a crash', () => {
   test('ends the children the crashed server left behind, then stops cleanly on SIGTERM', async () => {
     const crashed = await startCli({ VIRTPLANE_DATA_DIR: dir });
     started.push(crashed);
-    const left = JSON.parse(readFileSync(join(dir, 'run', 'pids.json'), 'utf8')).children as Record<string, { pid: number; start: string | null }>;
+    const left = JSON.parse(readFileSync(join(dir, 'run', 'pids.json'), 'utf8')).children as Record<
+      string,
+      { pid: number; start: string | null }
+    >;
     crashed.kill('SIGKILL');
     await once(crashed, 'exit');
 

@@ -52,7 +52,8 @@ function fillDisk(): void {
   }
 }
 
-const ACTION = (m: string) => `mutation($id: ID!) { r: ${m}(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`;
+const ACTION = (m: string) =>
+  `mutation($id: ID!) { r: ${m}(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`;
 
 test('disk full: mutations refused with STORAGE_UNAVAILABLE before libvirt is touched, /healthz 503 with the reason; events of changes made meanwhile are logged and delivered once space returns', async () => {
   const server = s!;
@@ -60,7 +61,9 @@ test('disk full: mutations refused with STORAGE_UNAVAILABLE before libvirt is to
     const res = await fetch(server.url.replace('/graphql', '/healthz'));
     return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
   };
-  const testDomain = (await server.gql(`{ domains(first: 10) { edges { node { id name state } } } }`)).data.domains.edges.find((e: any) => e.node.name === 'test').node;
+  const testDomain = (await server.gql(`{ domains(first: 10) { edges { node { id name state } } } }`)).data.domains.edges.find(
+    (e: any) => e.node.name === 'test',
+  ).node;
   const stateOfTest = async () => (await server.gql(`{ node(id: "${testDomain.id}") { ... on Domain { state } } }`)).data?.node?.state;
   const sub = collect(server.ws(), `subscription { domainEvents { type domain { name } } }`);
   // The subscription is live once it hears a change: stop and start the domain while the disk has room.
@@ -100,13 +103,21 @@ test('disk full: mutations refused with STORAGE_UNAVAILABLE before libvirt is to
   const db = new Database(join(dataDir, 'virtplane.sqlite'), { readonly: true });
   try {
     const logged = db.prepare(`select type from events where subject_name = 'test' order by id`).all() as { type: string }[];
-    assert.deepEqual(logged.map((r) => r.type), ['STOPPED', 'STARTED', 'STOPPED', 'STARTED'], 'every event is in the log');
+    assert.deepEqual(
+      logged.map((r) => r.type),
+      ['STOPPED', 'STARTED', 'STOPPED', 'STARTED'],
+      'every event is in the log',
+    );
   } finally {
     db.close();
   }
   await eventually(async () => ((await healthz()).status === 200 ? true : null), '/healthz 200 once space returned', 1200);
   const audit = await server.gql(`{ auditLog(first: 10, filter: { result: "STORAGE_UNAVAILABLE" }) { edges { node { action result } } } }`);
-  assert.deepEqual(audit.data?.auditLog.edges.map((e: any) => e.node.action), ['destroyDomain'], `the refusal is recorded: ${JSON.stringify(audit)}`);
+  assert.deepEqual(
+    audit.data?.auditLog.edges.map((e: any) => e.node.action),
+    ['destroyDomain'],
+    `the refusal is recorded: ${JSON.stringify(audit)}`,
+  );
   const again = await server.gql(ACTION('destroyDomain'), { id: testDomain.id });
   assert.equal(again.data.r.__typename, 'DomainActionSuccess', JSON.stringify(again.data));
   sub.unsubscribe();
@@ -124,5 +135,9 @@ test('a start on a full disk serves reads, reports storage failing, and takes wr
   assert.equal(r.errors, undefined, JSON.stringify(r.errors));
   assert.ok(r.data.domains.totalCount >= 1, 'domains are listed');
   unlinkSync(filler);
-  await eventually(async () => ((await fetch(server.url.replace('/graphql', '/healthz'))).status === 200 ? true : null), '/healthz 200 once space returned', 1200);
+  await eventually(
+    async () => ((await fetch(server.url.replace('/graphql', '/healthz'))).status === 200 ? true : null),
+    '/healthz 200 once space returned',
+    1200,
+  );
 });

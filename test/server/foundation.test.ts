@@ -61,7 +61,9 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
       const r = await s.gql(`query($id: ID!) { node(id: $id) { id } }`, { id });
       assert.deepEqual([r.errors, r.data], [undefined, { node: null }], `node(id: ${JSON.stringify(id)})`);
     }
-    const many = await s.gql(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: ['abc', domainGlobalId(TEST_DOMAIN_UUID), g('Foo:1')] });
+    const many = await s.gql(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, {
+      ids: ['abc', domainGlobalId(TEST_DOMAIN_UUID), g('Foo:1')],
+    });
     assert.deepEqual([many.errors, many.data], [undefined, { nodes: [null, { id: domainGlobalId(TEST_DOMAIN_UUID) }, null] }]);
   });
 
@@ -113,7 +115,10 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
   test('suspend and resume change state; a second resume is INVALID_STATE', async () => {
     const id = domainGlobalId(TEST_DOMAIN_UUID);
     const m = (f: string) =>
-      s.gql(`mutation($id: ID!) { r: ${f}(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`, { id });
+      s.gql(
+        `mutation($id: ID!) { r: ${f}(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`,
+        { id },
+      );
     assert.equal((await m('suspendDomain')).data.r.domain.state, 'PAUSED');
     assert.equal((await m('resumeDomain')).data.r.domain.state, 'RUNNING');
     const again = (await m('resumeDomain')).data.r;
@@ -123,7 +128,9 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
   });
 
   test('an action on a missing domain is NOT_FOUND as data', async () => {
-    const r = await s.gql(`mutation { startDomain(id: "${domainGlobalId('11111111-2222-3333-4444-555555555555')}") { __typename ... on Error { code } } }`);
+    const r = await s.gql(
+      `mutation { startDomain(id: "${domainGlobalId('11111111-2222-3333-4444-555555555555')}") { __typename ... on Error { code } } }`,
+    );
     assert.deepEqual(r.data.startDomain, { __typename: 'NotFoundError', code: 'NOT_FOUND' });
   });
 
@@ -150,7 +157,9 @@ describe('foundation: live libvirt state over GraphQL (test driver)', () => {
       const id = domainGlobalId(uuid);
       await until(async () => (await s.gql(q, { id })).data.node !== null);
       assert.deepEqual((await s.gql(q, { id })).data.node, { name: ' spaced out ', state: 'SHUTOFF' });
-      const started = await s.gql(`mutation($id: ID!) { startDomain(id: $id) { ... on DomainActionSuccess { domain { name state } } } }`, { id });
+      const started = await s.gql(`mutation($id: ID!) { startDomain(id: $id) { ... on DomainActionSuccess { domain { name state } } } }`, {
+        id,
+      });
       assert.deepEqual(started.data.startDomain.domain, { name: ' spaced out ', state: 'RUNNING' });
       assert.deepEqual((await s.gql(q, { id })).data.node, { name: ' spaced out ', state: 'RUNNING' });
     } finally {
@@ -181,7 +190,12 @@ describe('foundation: authentication', () => {
 
   test('an anonymous or wrongly-tokened HTTP request is refused with UNAUTHENTICATED, before its document is validated', async () => {
     // Invalid documents too: validation errors would tell an anonymous caller about the schema.
-    for (const query of [`{ domains { totalCount } }`, `{ nosuchfield }`, `mutation { createUser(input: { name: "x" }) { __typename } }`, `{`]) {
+    for (const query of [
+      `{ domains { totalCount } }`,
+      `{ nosuchfield }`,
+      `mutation { createUser(input: { name: "x" }) { __typename } }`,
+      `{`,
+    ]) {
       for (const token of [null, 'vp_not-a-real-token']) {
         const r = await s.gql(query, {}, token);
         assert.equal(r.data, undefined);
@@ -201,7 +215,14 @@ describe('foundation: authentication', () => {
       const codes = [];
       for (const query of ['subscription {', 'subscription { nosuch }']) {
         const errors = await new Promise<any[]>((resolve, reject) =>
-          client.subscribe({ query }, { next: () => reject(new Error('answered')), error: (e) => resolve(e as any[]), complete: () => reject(new Error('completed')) }),
+          client.subscribe(
+            { query },
+            {
+              next: () => reject(new Error('answered')),
+              error: (e) => resolve(e as any[]),
+              complete: () => reject(new Error('completed')),
+            },
+          ),
         );
         codes.push(errors.map((e) => [e.extensions?.code, e.extensions?.http]));
       }
@@ -215,7 +236,10 @@ describe('foundation: authentication', () => {
     const ws = new WebSocket(s.wsUrl, 'graphql-transport-ws');
     await within(new Promise((resolve) => ws.once('open', resolve)), 'the WebSocket opens');
     ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer wrong' } }));
-    const code = await within(new Promise<number>((resolve) => ws.once('close', (c) => resolve(c))), 'a WebSocket with a wrong token is closed');
+    const code = await within(
+      new Promise<number>((resolve) => ws.once('close', (c) => resolve(c))),
+      'a WebSocket with a wrong token is closed',
+    );
     assert.equal(code, 4403);
   });
 

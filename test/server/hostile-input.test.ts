@@ -45,7 +45,10 @@ describe('hostile input: list arguments, filters', () => {
     });
     assert.equal(few.errors, undefined, JSON.stringify(few.errors));
     assert.ok(few.data.events.totalCount >= 1, 'the STOPPED event is found');
-    assert.ok(few.data.events.edges.every((e: { node: { type: string } }) => e.node.type === 'STOPPED'), 'only STOPPED events');
+    assert.ok(
+      few.data.events.edges.every((e: { node: { type: string } }) => e.node.type === 'STOPPED'),
+      'only STOPPED events',
+    );
   });
 
   test('domainEvents and networkEvents type filters of 50,000 entries end the subscription with BAD_USER_INPUT', async () => {
@@ -60,10 +63,19 @@ describe('hostile input: list arguments, filters', () => {
       const errors = await new Promise<readonly { extensions?: Record<string, unknown> }[]>((resolve, reject) => {
         client.subscribe(
           { query, variables: { a: after, t: Array.from({ length: 50_000 }, () => types) } },
-          { next: (v) => resolve(v.errors ?? []), error: (e) => (Array.isArray(e) ? resolve(e) : reject(e instanceof Error ? e : new Error('the subscription ended', { cause: e }))), complete: () => resolve([]) },
+          {
+            next: (v) => resolve(v.errors ?? []),
+            error: (e) =>
+              Array.isArray(e) ? resolve(e) : reject(e instanceof Error ? e : new Error('the subscription ended', { cause: e })),
+            complete: () => resolve([]),
+          },
         );
       });
-      assert.deepEqual(errors.map((e) => e.extensions?.code), ['BAD_USER_INPUT'], JSON.stringify(errors));
+      assert.deepEqual(
+        errors.map((e) => e.extensions?.code),
+        ['BAD_USER_INPUT'],
+        JSON.stringify(errors),
+      );
     }
   });
 
@@ -154,7 +166,11 @@ describe('hostile input: request bodies and cross-site requests', () => {
     assert.equal(JSON.parse(r.body).errors[0].extensions.code, 'PAYLOAD_TOO_LARGE', r.body);
     assert.ok(r.sent < total, `answered after ${r.sent} of ${total} bytes`);
     const padded = JSON.stringify({ query: `{ __typename }${' '.repeat(512 * 1024)}` });
-    const ok = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` }, body: padded });
+    const ok = await fetch(s.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: padded,
+    });
     assert.equal(ok.status, 200, await ok.clone().text());
     assert.deepEqual(await ok.json(), { data: { __typename: 'Query' } });
   });
@@ -181,7 +197,11 @@ describe('hostile input: request bodies and cross-site requests', () => {
       ['csrf-text', { body: JSON.stringify({ query: mutation('csrf-text') }), headers: { 'content-type': 'text/plain' } }],
     ];
     for (const [name, init] of attempts) {
-      const res = await fetch(s.url, { method: 'POST', ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const res = await fetch(s.url, {
+        method: 'POST',
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
       const text = await res.text();
       assert.equal(res.status, 415, `${name}: ${text}`);
       assert.equal(JSON.parse(text).errors[0].extensions.code, 'BAD_REQUEST', text);
@@ -194,7 +214,11 @@ describe('hostile input: request bodies and cross-site requests', () => {
   test('by default no Origin is allowed: no Access-Control-Allow-Origin on a preflight or a request', async () => {
     const preflight = await fetch(s.url, {
       method: 'OPTIONS',
-      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      headers: {
+        origin: 'https://evil.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
     });
     assert.equal(preflight.headers.get('access-control-allow-origin'), null, 'the preflight allows no origin');
     const res = await fetch(s.url, {
@@ -217,7 +241,10 @@ describe('hostile input: configured CORS origins', () => {
 
   test('a listed origin is allowed, another is not', async () => {
     const preflight = (origin: string) =>
-      fetch(s.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
+      fetch(s.url, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      });
     const listed = await preflight('https://ops.example.com');
     assert.equal(listed.headers.get('access-control-allow-origin'), 'https://ops.example.com', 'a listed origin is allowed');
     const other = await preflight('https://evil.example');
@@ -245,7 +272,11 @@ describe('hostile input: values checked before they reach libvirt or the databas
       );
       assert.equal(r.errors, undefined, JSON.stringify(r.errors));
       const { __typename, code, field } = r.data.addImage;
-      assert.deepEqual({ __typename, code, field }, { __typename: 'ValidationError', code: 'VALIDATION', field: 'path' }, `${JSON.stringify(path.slice(0, 40))}: ${JSON.stringify(r.data)}`);
+      assert.deepEqual(
+        { __typename, code, field },
+        { __typename: 'ValidationError', code: 'VALIDATION', field: 'path' },
+        `${JSON.stringify(path.slice(0, 40))}: ${JSON.stringify(r.data)}`,
+      );
     }
   });
 
@@ -268,13 +299,17 @@ describe('hostile input: values checked before they reach libvirt or the databas
     for (const label of ['ci\u202Etxt.exe', 'ci\u0007', 'ci\u200B', 'ci\nroot', 'x'.repeat(101), '']) {
       const r = await s.gql(q, { u: userId, l: label });
       assert.equal(r.errors, undefined, JSON.stringify(r.errors));
-      assert.deepEqual(r.data.createApiToken, { __typename: 'ValidationError', field: 'label' }, `${JSON.stringify(label)}: ${JSON.stringify(r.data)}`);
+      assert.deepEqual(
+        r.data.createApiToken,
+        { __typename: 'ValidationError', field: 'label' },
+        `${JSON.stringify(label)}: ${JSON.stringify(r.data)}`,
+      );
     }
     const ok = await s.gql(q, { u: userId, l: 'ci für Käthe 🚀' });
     assert.equal(ok.data.createApiToken.__typename, 'CreateApiTokenSuccess', JSON.stringify(ok.data));
   });
 
-  test("one failing root field answers null with its error; the others still answer (a tenant asking viewer and auditLog)", async () => {
+  test('one failing root field answers null with its error; the others still answer (a tenant asking viewer and auditLog)', async () => {
     const tenant = addTenant(s.dataDir, 'hostile-partial');
     const r = await s.gql('{ viewer { name } auditLog(first: 1) { totalCount } }', {}, tenant.token);
     assert.equal(r.data?.viewer?.name, 'hostile-partial', JSON.stringify(r));

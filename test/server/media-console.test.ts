@@ -30,7 +30,10 @@ describe('install images, media and consoles over GraphQL (test driver)', () => 
     bus = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
     alice = addTenant(s.dataDir, 'alice');
     bob = addTenant(s.dataDir, 'bob');
-    isoVolume = await createVolume(bus, await lookupPool(bus, TEST_DRIVER, 'default-pool'), { name: 'debian.iso', capacityBytes: 2 * 1024 ** 2 });
+    isoVolume = await createVolume(bus, await lookupPool(bus, TEST_DRIVER, 'default-pool'), {
+      name: 'debian.iso',
+      capacityBytes: 2 * 1024 ** 2,
+    });
     domainPath = await defineDomainXML(
       bus,
       TEST_DRIVER,
@@ -82,7 +85,10 @@ describe('install images, media and consoles over GraphQL (test driver)', () => 
   });
 
   test('images is a Relay connection: pages of first/after by name, with totalCount', async () => {
-    const second = await createVolume(bus, await lookupPool(bus, TEST_DRIVER, 'default-pool'), { name: 'alpine.iso', capacityBytes: 1024 ** 2 });
+    const second = await createVolume(bus, await lookupPool(bus, TEST_DRIVER, 'default-pool'), {
+      name: 'alpine.iso',
+      capacityBytes: 1024 ** 2,
+    });
     try {
       assert.equal((await s.gql(ADD, { n: 'alpine-3', p: '/default-pool/alpine.iso' })).data.addImage.__typename, 'AddImageSuccess');
       const PAGE = `query($a: String) { images(first: 1, after: $a) { totalCount edges { cursor node { name } } pageInfo { hasNextPage endCursor } } }`;
@@ -112,7 +118,9 @@ describe('install images, media and consoles over GraphQL (test driver)', () => 
     const foreign = await s.gql(CONSOLE, { id }, bob.token);
     assert.equal(foreign.errors?.[0]?.extensions?.code, 'NOT_FOUND');
     const list = await s.gql(`{ domains { edges { node { name graphics { type listen port } } } } }`, {}, alice.token);
-    assert.deepEqual(list.data.domains.edges, [{ node: { name: 'alice-vm', graphics: [{ type: 'VNC', listen: '127.0.0.1', port: null }] } }]);
+    assert.deepEqual(list.data.domains.edges, [
+      { node: { name: 'alice-vm', graphics: [{ type: 'VNC', listen: '127.0.0.1', port: null }] } },
+    ]);
     const fields = await s.gql(`{ __type(name: "DomainGraphics") { fields { name } } }`);
     assert.deepEqual(fields.data.__type.fields.map((f: { name: string }) => f.name).sort(), ['listen', 'port', 'type']);
   });
@@ -123,5 +131,4 @@ describe('install images, media and consoles over GraphQL (test driver)', () => 
     assert.equal((await s.gql(REMOVE, { n: 'debian-12' })).data.removeImage.code, 'NOT_FOUND');
     assert.deepEqual((await s.gql(IMAGES)).data.images, { totalCount: 0, edges: [] });
   });
-
 });

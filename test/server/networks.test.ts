@@ -40,7 +40,12 @@ function addTenant(dataDir: string, name: string): { userId: string; token: stri
     const userId = randomUUID();
     const token = `vp_test_${randomUUID()}`;
     db.prepare(`insert into users (id, name, role) values (?, ?, 'TENANT')`).run(userId, name);
-    db.prepare(`insert into api_tokens (id, user_id, label, prefix, hash) values (?, ?, 'test', ?, ?)`).run(randomUUID(), userId, token.slice(0, 9), hashToken(token));
+    db.prepare(`insert into api_tokens (id, user_id, label, prefix, hash) values (?, ?, 'test', ?, ?)`).run(
+      randomUUID(),
+      userId,
+      token.slice(0, 9),
+      hashToken(token),
+    );
     return { userId, token };
   } finally {
     db.close();
@@ -104,7 +109,11 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
       [{ bridge: 'a-bridge-name-too-long' }, 'VALIDATION', 'bridge'],
       [{ bridge: 'br0;rm' }, 'VALIDATION', 'bridge'],
       [{ name: "x'/><evil/>" }, 'VALIDATION', 'name'],
-      [{ ipv4: { address: '198.51.100.1', prefix: 29, dhcpRange: { start: '198.51.100.2', end: '198.51.100.9' } } }, 'VALIDATION', 'ipv4.dhcpRange'],
+      [
+        { ipv4: { address: '198.51.100.1', prefix: 29, dhcpRange: { start: '198.51.100.2', end: '198.51.100.9' } } },
+        'VALIDATION',
+        'ipv4.dhcpRange',
+      ],
       [{ ipv4: { address: '198.51.100.0', prefix: 24 } }, 'VALIDATION', 'ipv4.address'],
       [{ ipv4: { address: '198.51.100.1', prefix: 33 } }, 'VALIDATION', 'ipv4.prefix'],
       [{ ipv4: { address: '2001:db8::1', prefix: 24 } }, 'VALIDATION', 'ipv4.address'],
@@ -141,7 +150,10 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
       domains.push(uuid);
       return ipam.allocate({ networkUuid, domainUuid: uuid });
     });
-    assert.deepEqual(got.map((a) => a.ipv4), ['203.0.113.178', '203.0.113.179', '203.0.113.180', '203.0.113.181', '203.0.113.182']);
+    assert.deepEqual(
+      got.map((a) => a.ipv4),
+      ['203.0.113.178', '203.0.113.179', '203.0.113.180', '203.0.113.181', '203.0.113.182'],
+    );
     // On a /64 the IPv6 is what a guest doing SLAAC from its MAC configures by itself.
     assert.deepEqual(
       got.map((a) => [a.ipv6, a.ipv6Assignment, a.ipv4Assignment]),
@@ -150,7 +162,10 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     );
     assert.equal(new Set(got.map((a) => a.ipv6)).size, 5);
     assert.equal(new Set(got.map((a) => a.mac)).size, 5);
-    assert.ok(got.every((a) => /^52:54:00(:[0-9a-f]{2}){3}$/.test(a.mac)), `locally administered QEMU MACs: ${JSON.stringify(got)}`);
+    assert.ok(
+      got.every((a) => /^52:54:00(:[0-9a-f]{2}){3}$/.test(a.mac)),
+      `locally administered QEMU MACs: ${JSON.stringify(got)}`,
+    );
 
     const before = ipam.allocations().length;
     assert.throws(() => ipam.allocate({ networkUuid, domainUuid: randomUUID() }), AddressExhaustedError);
@@ -180,19 +195,37 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     const id = domainGlobalId(domains[0]!);
     let r: { data?: any } | undefined;
     for (let i = 0; i < 50; i++) {
-      r = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { name interfaces { mac ipv4 ipv4Assignment ipv6 ipv6Assignment network { name } } } } }`, { id }, tenant.token);
+      r = await s.gql(
+        `query($id: ID!) { node(id: $id) { ... on Domain { name interfaces { mac ipv4 ipv4Assignment ipv6 ipv6Assignment network { name } } } } }`,
+        { id },
+        tenant.token,
+      );
       if (r.data?.node) break;
       await new Promise((res) => setTimeout(res, 20));
     }
     assert.deepEqual(r!.data.node.interfaces, [
-      { mac: first!.mac, ipv4: '203.0.113.178', ipv4Assignment: 'DHCP', ipv6: first!.ipv6, ipv6Assignment: 'SLAAC', network: { name: 'for-all-vms' } },
+      {
+        mac: first!.mac,
+        ipv4: '203.0.113.178',
+        ipv4Assignment: 'DHCP',
+        ipv6: first!.ipv6,
+        ipv6Assignment: 'SLAAC',
+        network: { name: 'for-all-vms' },
+      },
     ]);
 
     const leases = `query($id: ID!) { node(id: $id) { ... on Network { freeIpv4 leases { mac ipv4 ipv6 ipv6Assignment pinned domain { name } } } } }`;
     const admin = (await s.gql(leases, { id: networkId })).data.node;
     assert.equal(admin.freeIpv4, 0);
     assert.equal(admin.leases.length, 5);
-    assert.deepEqual(admin.leases[0], { mac: first!.mac, ipv4: '203.0.113.178', ipv6: first!.ipv6, ipv6Assignment: 'SLAAC', pinned: true, domain: { name: 'alice-vm' } });
+    assert.deepEqual(admin.leases[0], {
+      mac: first!.mac,
+      ipv4: '203.0.113.178',
+      ipv6: first!.ipv6,
+      ipv6Assignment: 'SLAAC',
+      pinned: true,
+      domain: { name: 'alice-vm' },
+    });
     const mine = (await s.gql(leases, { id: networkId }, tenant.token)).data.node;
     assert.deepEqual(mine, { freeIpv4: null, leases: [admin.leases[0]] });
     const theirs = (await s.gql(leases, { id: networkId }, other.token)).data.node;
@@ -201,41 +234,66 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
 
   test('an IPv6 subnet other than a /64 gives a STATIC address, in turn; an address given before EUI-64 stays, as STATIC', async () => {
     const { ipam } = s.app.services;
-    const input = { ...SEED_NETWORK, name: 'v6-112', bridge: 'vp112', ipv4: null, forwardMode: 'ISOLATED', forwardDevice: null, autostart: false, ipv6: { address: '2001:db8:112::1', prefix: 112 } };
+    const input = {
+      ...SEED_NETWORK,
+      name: 'v6-112',
+      bridge: 'vp112',
+      ipv4: null,
+      forwardMode: 'ISOLATED',
+      forwardDevice: null,
+      autostart: false,
+      ipv6: { address: '2001:db8:112::1', prefix: 112 },
+    };
     const made = await s.gql(CREATE, { input });
     assert.equal(made.data.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(made));
     const net = s.app.services.networks.byName('v6-112')!;
     const a = ipam.allocate({ networkUuid: net.uuid, domainUuid: randomUUID() });
     const b = ipam.allocate({ networkUuid: net.uuid, domainUuid: randomUUID() });
-    assert.deepEqual([a, b].map((x) => [x.ipv6, x.ipv6Assignment, x.ipv4, x.ipv4Assignment]), [
-      ['2001:db8:112::2', 'STATIC', null, null],
-      ['2001:db8:112::3', 'STATIC', null, null],
-    ]);
+    assert.deepEqual(
+      [a, b].map((x) => [x.ipv6, x.ipv6Assignment, x.ipv4, x.ipv4Assignment]),
+      [
+        ['2001:db8:112::2', 'STATIC', null, null],
+        ['2001:db8:112::3', 'STATIC', null, null],
+      ],
+    );
     // A database from before: the sequential address on the seed's /64 stays this NIC's, reported STATIC.
     const oldMac = '52:54:00:0d:0d:0d';
     const db = new Database(join(s.dataDir, 'virtplane.sqlite'));
     try {
-      db.prepare(`INSERT INTO ip_allocations (mac, network_uuid, domain_uuid, ipv4, ipv6) VALUES (?, ?, ?, NULL, '2001:db8:e2f3:e12d::2')`).run(oldMac, networkUuid, randomUUID());
+      db.prepare(
+        `INSERT INTO ip_allocations (mac, network_uuid, domain_uuid, ipv4, ipv6) VALUES (?, ?, ?, NULL, '2001:db8:e2f3:e12d::2')`,
+      ).run(oldMac, networkUuid, randomUUID());
     } finally {
       db.close();
     }
-    assert.deepEqual(
-      (({ ipv6, ipv6Assignment }) => ({ ipv6, ipv6Assignment }))(ipam.addressesOf(oldMac)!),
-      { ipv6: '2001:db8:e2f3:e12d::2', ipv6Assignment: 'STATIC' },
-    );
+    assert.deepEqual((({ ipv6, ipv6Assignment }) => ({ ipv6, ipv6Assignment }))(ipam.addressesOf(oldMac)!), {
+      ipv6: '2001:db8:e2f3:e12d::2',
+      ipv6Assignment: 'STATIC',
+    });
     for (const x of [a, b]) await ipam.release(x.domainUuid);
     await ipam.release(ipam.addressesOf(oldMac)!.domainUuid);
-    const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on Error { code message } } }`, { id: made.data.createNetwork.network.id });
+    const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on Error { code message } } }`, {
+      id: made.data.createNetwork.network.id,
+    });
     assert.equal(del.data.deleteNetwork.__typename, 'DeleteNetworkSuccess', JSON.stringify(del));
   });
 
   test('deleteNetwork is IN_USE while a domain has a NIC on it; stop, autostart and anti-spoofing are admin actions', async () => {
-    const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on Error { code message } } }`, { id: networkId });
+    const del = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename ... on Error { code message } } }`, {
+      id: networkId,
+    });
     assert.equal(del.data.deleteNetwork.code, 'IN_USE');
     assert.match(del.data.deleteNetwork.message, /alice-vm/);
     const act = (m: string, extra = '') =>
-      s.gql(`mutation($id: ID!) { r: ${m}(id: $id${extra}) { __typename ... on NetworkActionSuccess { network { active autostart antiSpoofing { enabled } } } ... on Error { code } } }`, { id: networkId });
-    assert.deepEqual((await act('setNetworkAutostart', ', autostart: false')).data.r.network, { active: true, autostart: false, antiSpoofing: { enabled: true } });
+      s.gql(
+        `mutation($id: ID!) { r: ${m}(id: $id${extra}) { __typename ... on NetworkActionSuccess { network { active autostart antiSpoofing { enabled } } } ... on Error { code } } }`,
+        { id: networkId },
+      );
+    assert.deepEqual((await act('setNetworkAutostart', ', autostart: false')).data.r.network, {
+      active: true,
+      autostart: false,
+      antiSpoofing: { enabled: true },
+    });
     assert.deepEqual((await act('setNetworkAntiSpoofing', ', enabled: false')).data.r.network.antiSpoofing, { enabled: false });
     assert.equal((await act('stopNetwork')).data.r.network.active, false);
     assert.equal((await act('stopNetwork')).data.r.code, 'INVALID_STATE');
@@ -249,15 +307,22 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
     const input = { domainId: domainGlobalId(domains[0]!), protocol: 'TCP', hostPort: 2222, guestPort: 22 };
     assert.equal((await s.gql(add, { input }, other.token)).data.addPortForward.code, 'NOT_FOUND');
     assert.equal((await s.gql(add, { input }, tenant.token)).data.addPortForward.code, 'QUOTA_EXCEEDED');
-    const quota = await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { ... on SetQuotaSuccess { quota { limits { maxPortForwards } usage { portForwards } } } ... on Error { code } } }`, {
-      u: encodeGlobalID('User', tenant.userId),
-      q: { maxDomains: 0, maxVcpus: 0, maxMemoryMiB: 0, maxDiskGiB: 0, maxInterfaces: 0, maxPortForwards: 1 },
-    });
+    const quota = await s.gql(
+      `mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { ... on SetQuotaSuccess { quota { limits { maxPortForwards } usage { portForwards } } } ... on Error { code } } }`,
+      {
+        u: encodeGlobalID('User', tenant.userId),
+        q: { maxDomains: 0, maxVcpus: 0, maxMemoryMiB: 0, maxDiskGiB: 0, maxInterfaces: 0, maxPortForwards: 1 },
+      },
+    );
     assert.deepEqual(quota.data.setQuota.quota, { limits: { maxPortForwards: 1 }, usage: { portForwards: 0 } });
     const r = (await s.gql(add, { input }, tenant.token)).data.addPortForward;
     assert.equal(r.code, 'UNSUPPORTED');
     assert.match(r.message, /port forwarding is unavailable: nftables is not available on this host/);
-    assert.deepEqual((await s.gql(`{ portForwards { totalCount edges { node { id } } } }`, {}, tenant.token)).data.portForwards, { totalCount: 0, edges: [] }, 'a failed forward is not kept');
+    assert.deepEqual(
+      (await s.gql(`{ portForwards { totalCount edges { node { id } } } }`, {}, tenant.token)).data.portForwards,
+      { totalCount: 0, edges: [] },
+      'a failed forward is not kept',
+    );
   });
 
   test('release unpins and frees the addresses of a domain', async () => {
@@ -275,11 +340,15 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
       { id: networkId },
     );
     // Like deleteDomain, the answer carries the object in its last state (stopped); deletedId stays for older clients.
-    assert.deepEqual(del.data?.deleteNetwork, {
-      __typename: 'DeleteNetworkSuccess',
-      deletedId: networkId,
-      network: { id: networkId, name: 'for-all-vms', active: false, forwardMode: 'ROUTE', bridge: 'guests1' },
-    }, JSON.stringify(del.errors));
+    assert.deepEqual(
+      del.data?.deleteNetwork,
+      {
+        __typename: 'DeleteNetworkSuccess',
+        deletedId: networkId,
+        network: { id: networkId, name: 'for-all-vms', active: false, forwardMode: 'ROUTE', bridge: 'guests1' },
+      },
+      JSON.stringify(del.errors),
+    );
     assert.equal((await s.gql(`{ networks { totalCount } }`)).data.networks.totalCount, 1);
   });
 });
@@ -320,13 +389,27 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     const add = `mutation($input: AddPortForwardInput!) { addPortForward(input: $input) { __typename ... on AddPortForwardSuccess { portForward { id protocol hostPort guestPort guestIpv4 domain { name } } } ... on Error { code message } } }`;
     const id = domainGlobalId(testDomain);
     const ssh = await s.gql(add, { input: { domainId: id, protocol: 'TCP', hostPort: 2222, guestPort: 22 } });
-    assert.deepEqual({ ...ssh.data.addPortForward.portForward, id: undefined }, { id: undefined, protocol: 'TCP', hostPort: 2222, guestPort: 22, guestIpv4: alloc.ipv4, domain: { name: 'test' } });
-    assert.equal((await s.gql(add, { input: { domainId: id, protocol: 'TCP', hostPort: 2222, guestPort: 80 } })).data.addPortForward.code, 'CONFLICT');
-    assert.equal((await s.gql(add, { input: { domainId: id, protocol: 'UDP', hostPort: 2222, guestPort: 53 } })).data.addPortForward.__typename, 'AddPortForwardSuccess');
-    assert.equal((await s.gql(add, { input: { domainId: id, protocol: 'TCP', hostPort: 0, guestPort: 53 } })).data.addPortForward.code, 'VALIDATION');
+    assert.deepEqual(
+      { ...ssh.data.addPortForward.portForward, id: undefined },
+      { id: undefined, protocol: 'TCP', hostPort: 2222, guestPort: 22, guestIpv4: alloc.ipv4, domain: { name: 'test' } },
+    );
+    assert.equal(
+      (await s.gql(add, { input: { domainId: id, protocol: 'TCP', hostPort: 2222, guestPort: 80 } })).data.addPortForward.code,
+      'CONFLICT',
+    );
+    assert.equal(
+      (await s.gql(add, { input: { domainId: id, protocol: 'UDP', hostPort: 2222, guestPort: 53 } })).data.addPortForward.__typename,
+      'AddPortForwardSuccess',
+    );
+    assert.equal(
+      (await s.gql(add, { input: { domainId: id, protocol: 'TCP', hostPort: 0, guestPort: 53 } })).data.addPortForward.code,
+      'VALIDATION',
+    );
     assert.deepEqual(listRules(), [`tcp 2222 -> ${alloc.ipv4}:22`, `udp 2222 -> ${alloc.ipv4}:53`]);
 
-    const removed = await s.gql(`mutation($id: ID!) { removePortForward(id: $id) { __typename } }`, { id: ssh.data.addPortForward.portForward.id });
+    const removed = await s.gql(`mutation($id: ID!) { removePortForward(id: $id) { __typename } }`, {
+      id: ssh.data.addPortForward.portForward.id,
+    });
     assert.equal(removed.data.removePortForward.__typename, 'RemovePortForwardSuccess');
     assert.deepEqual(listRules(), [`udp 2222 -> ${alloc.ipv4}:53`]);
 
@@ -337,19 +420,27 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     s = await startTestServer({ dataDir, nft });
     assert.deepEqual(listRules(), [`udp 2222 -> ${alloc.ipv4}:53`]);
     const after = await s.gql(`{ portForwards { edges { node { protocol hostPort guestPort guestIpv4 } } } }`);
-    assert.deepEqual(after.data.portForwards.edges.map((e: any) => e.node), [{ protocol: 'UDP', hostPort: 2222, guestPort: 53, guestIpv4: alloc.ipv4 }]);
+    assert.deepEqual(
+      after.data.portForwards.edges.map((e: any) => e.node),
+      [{ protocol: 'UDP', hostPort: 2222, guestPort: 53, guestIpv4: alloc.ipv4 }],
+    );
     // Another start does not duplicate anything.
     await s.app.services.portForwards.apply();
     assert.deepEqual(listRules(), [`udp 2222 -> ${alloc.ipv4}:53`]);
   });
 
-  test('tenants: forwards count against the domain owner\'s quota and move with the domain; no host port below 1024 nor the API port', async () => {
+  test("tenants: forwards count against the domain owner's quota and move with the domain; no host port below 1024 nor the API port", async () => {
     const add = `mutation($input: AddPortForwardInput!) { addPortForward(input: $input) { __typename ... on AddPortForwardSuccess { portForward { id hostPort } } ... on Error { code message } } }`;
-    const quotaOf = async (token?: string) => (await s!.gql(`{ viewer { quota { limits { maxPortForwards } usage { portForwards } } } }`, {}, token)).data.viewer.quota;
+    const quotaOf = async (token?: string) =>
+      (await s!.gql(`{ viewer { quota { limits { maxPortForwards } usage { portForwards } } } }`, {}, token)).data.viewer.quota;
     const tenant = async (name: string) => {
-      const u = await s!.gql(`mutation($i: CreateUserInput!) { createUser(input: $i) { ... on CreateUserSuccess { user { id } } } }`, { i: { name, role: 'TENANT' } });
+      const u = await s!.gql(`mutation($i: CreateUserInput!) { createUser(input: $i) { ... on CreateUserSuccess { user { id } } } }`, {
+        i: { name, role: 'TENANT' },
+      });
       const id = u.data.createUser.user.id;
-      const t = await s!.gql(`mutation($u: ID!) { createApiToken(userId: $u, label: "t") { ... on CreateApiTokenSuccess { token } } }`, { u: id });
+      const t = await s!.gql(`mutation($u: ID!) { createApiToken(userId: $u, label: "t") { ... on CreateApiTokenSuccess { token } } }`, {
+        u: id,
+      });
       const q = { maxDomains: 1, maxVcpus: 1, maxMemoryMiB: 1024, maxDiskGiB: 1, maxInterfaces: 1, maxPortForwards: 2 };
       const set = await s!.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, { u: id, q });
       assert.equal(set.data.setQuota.__typename, 'SetQuotaSuccess');
@@ -362,9 +453,17 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     assert.ok(before >= 1, 'the forward kept from the previous test');
     assert.deepEqual(await quotaOf(carol.token), { limits: { maxPortForwards: 2 }, usage: { portForwards: 0 } });
 
-    const assign = (userId: string) => s!.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { message } } }`, { id: domainId, u: userId });
+    const assign = (userId: string) =>
+      s!.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { message } } }`, {
+        id: domainId,
+        u: userId,
+      });
     assert.equal((await assign(carol.id)).data.assignDomain.__typename, 'AssignDomainSuccess');
-    assert.deepEqual(await quotaOf(carol.token), { limits: { maxPortForwards: 2 }, usage: { portForwards: before } }, 'the domain brought its forwards');
+    assert.deepEqual(
+      await quotaOf(carol.token),
+      { limits: { maxPortForwards: 2 }, usage: { portForwards: before } },
+      'the domain brought its forwards',
+    );
 
     const input = (hostPort: number) => ({ input: { domainId, protocol: 'TCP', hostPort, guestPort: 22 } });
     const low = (await s!.gql(add, input(1023), carol.token)).data.addPortForward;
@@ -373,7 +472,10 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     assert.equal((await s!.gql(add, input(apiPort), carol.token)).data.addPortForward.code, 'VALIDATION');
     const results = [];
     for (let port = 4000; port < 4000 + 3 - before; port++) results.push((await s!.gql(add, input(port), carol.token)).data.addPortForward);
-    assert.deepEqual(results.slice(0, -1).map((r) => r.__typename), Array(2 - before).fill('AddPortForwardSuccess'));
+    assert.deepEqual(
+      results.slice(0, -1).map((r) => r.__typename),
+      Array(2 - before).fill('AddPortForwardSuccess'),
+    );
     assert.equal(results.at(-1).code, 'QUOTA_EXCEEDED', JSON.stringify(results));
     assert.deepEqual((await quotaOf(carol.token)).usage, { portForwards: 2 });
 
@@ -390,7 +492,11 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     // A forward is a Node: its domain's owner and admins load it by its ID; anyone else finds nothing, as for an unknown ID.
     const NODE = `query($id: ID!) { node(id: $id) { __typename id ... on PortForward { hostPort domain { name } } } }`;
     const forward = { __typename: 'PortForward', id: admin.portForward.id, hostPort: 1022, domain: { name: 'test' } };
-    for (const [who, token, node] of [['admin', undefined, forward], ['dave, the owner', dave.token, forward], ['carol', carol.token, null]] as const) {
+    for (const [who, token, node] of [
+      ['admin', undefined, forward],
+      ['dave, the owner', dave.token, forward],
+      ['carol', carol.token, null],
+    ] as const) {
       const r = await s!.gql(NODE, { id: admin.portForward.id }, token);
       assert.deepEqual([r.errors, r.data], [undefined, { node }], who);
     }
@@ -402,19 +508,34 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     const p1 = (await s!.gql(PAGE, { a: null }, dave.token)).data.portForwards;
     const p2 = (await s!.gql(PAGE, { a: p1.pageInfo.endCursor }, dave.token)).data.portForwards;
     assert.deepEqual(
-      [p1.totalCount, p1.pageInfo.hasNextPage, p2.pageInfo.hasNextPage, [...p1.edges, ...p2.edges].map((e: any) => `${e.node.protocol} ${e.node.hostPort}`)],
+      [
+        p1.totalCount,
+        p1.pageInfo.hasNextPage,
+        p2.pageInfo.hasNextPage,
+        [...p1.edges, ...p2.edges].map((e: any) => `${e.node.protocol} ${e.node.hostPort}`),
+      ],
       [3, true, false, ['TCP 1022', 'TCP 4000', 'UDP 2222']],
     );
   });
 
   test('deleteNetwork answers a virtplane NAT network (an open one in libvirt) as NAT, its last state', async () => {
-    const input = { ...SEED_NETWORK, name: 'nat-gone', forwardMode: 'NAT', forwardDevice: null, bridge: 'vpnatgone0', ipv6: null,
-      ipv4: { address: '198.51.100.1', prefix: 28, dhcpRange: { start: '198.51.100.2', end: '198.51.100.14' } } };
+    const input = {
+      ...SEED_NETWORK,
+      name: 'nat-gone',
+      forwardMode: 'NAT',
+      forwardDevice: null,
+      bridge: 'vpnatgone0',
+      ipv6: null,
+      ipv4: { address: '198.51.100.1', prefix: 28, dhcpRange: { start: '198.51.100.2', end: '198.51.100.14' } },
+    };
     const made = await s!.gql(CREATE, { input });
     assert.equal(made.data.createNetwork.network?.forwardMode, 'NAT', JSON.stringify(made));
-    const del = await s!.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { ... on DeleteNetworkSuccess { network { name active forwardMode } } ... on Error { code message } } }`, {
-      id: made.data.createNetwork.network.id,
-    });
+    const del = await s!.gql(
+      `mutation($id: ID!) { deleteNetwork(id: $id) { ... on DeleteNetworkSuccess { network { name active forwardMode } } ... on Error { code message } } }`,
+      {
+        id: made.data.createNetwork.network.id,
+      },
+    );
     assert.deepEqual(del.data.deleteNetwork, { network: { name: 'nat-gone', active: false, forwardMode: 'NAT' } });
   });
 
@@ -422,17 +543,23 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     // nft as the server runs it: the real one, unless the flag file says it is to fail.
     const flag = join(dataDir, 'nft-fails');
     const wrapper = join(dataDir, 'nft-wrapper');
-    writeFileSync(wrapper, `#!/bin/sh\nif [ -e '${flag}' ]; then echo 'simulated failure' >&2; exit 1; fi\nexec nft "$@"\n`, { mode: 0o755 });
+    writeFileSync(wrapper, `#!/bin/sh\nif [ -e '${flag}' ]; then echo 'simulated failure' >&2; exit 1; fi\nexec nft "$@"\n`, {
+      mode: 0o755,
+    });
     await s!.stop();
     s = await startTestServer({ dataDir, nft: { binary: wrapper, table } });
-    const made = await s.gql(`mutation { createDomain(input: { name: "forwarded", vcpus: 1, memoryMiB: 64, diskGiB: 1, network: "default" }) {
+    const made =
+      await s.gql(`mutation { createDomain(input: { name: "forwarded", vcpus: 1, memoryMiB: 64, diskGiB: 1, network: "default" }) {
       ... on CreateDomainSuccess { domain { id uuid interfaces { ipv4 } } } ... on Error { code message } } }`);
     const domain = made.data.createDomain.domain;
     assert.ok(domain?.interfaces[0].ipv4, JSON.stringify(made));
     const ipv4 = domain.interfaces[0].ipv4;
-    const add = await s.gql(`mutation($input: AddPortForwardInput!) { addPortForward(input: $input) { __typename ... on Error { message } } }`, {
-      input: { domainId: domain.id, protocol: 'TCP', hostPort: 2345, guestPort: 22 },
-    });
+    const add = await s.gql(
+      `mutation($input: AddPortForwardInput!) { addPortForward(input: $input) { __typename ... on Error { message } } }`,
+      {
+        input: { domainId: domain.id, protocol: 'TCP', hostPort: 2345, guestPort: 22 },
+      },
+    );
     assert.equal(add.data.addPortForward.__typename, 'AddPortForwardSuccess', JSON.stringify(add));
     assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`), `the forward's rule is there: ${JSON.stringify(listRules())}`);
 
@@ -443,9 +570,12 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       assert.equal(failed.code, 'UNSUPPORTED', JSON.stringify(failed));
       // The rule is still in the kernel, so its address must stay taken: nobody else may get it yet.
       assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`), `the forward's rule is still there: ${JSON.stringify(listRules())}`);
-      assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, 'the address is still the deleted domain\'s');
+      assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, "the address is still the deleted domain's");
       const forwards = await s.gql(`{ portForwards { edges { node { hostPort } } } }`);
-      assert.ok(forwards.data.portForwards.edges.some((e: any) => e.node.hostPort === 2345), 'the forward is still listed');
+      assert.ok(
+        forwards.data.portForwards.edges.some((e: any) => e.node.hostPort === 2345),
+        'the forward is still listed',
+      );
       // A restart cannot finish it either: start-up reconciliation keeps what the deletion holds.
       await s.stop();
       s = await startTestServer({ dataDir, nft: { binary: wrapper, table } });
@@ -464,7 +594,7 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       rmSync(flag, { force: true });
     }
     const retried = (await s.gql(DELETE, { id: domain.id })).data.deleteDomain;
-    assert.equal(retried.__typename, "DeleteDomainSuccess", JSON.stringify(retried));
+    assert.equal(retried.__typename, 'DeleteDomainSuccess', JSON.stringify(retried));
     assert.ok(!listRules().some((r: string) => r.startsWith('tcp 2345')), 'the rule is gone');
     assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid), null);
   });

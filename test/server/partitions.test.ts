@@ -7,12 +7,20 @@ import { LibvirtBus } from '../../src/libvirt/bus.js';
 import { startTestServer } from '../helpers/server.js';
 import { addTenant } from '../helpers/tenants.js';
 
-test('with VIRTPLANE_PARTITIONS on, a tenant\'s domain is defined in the resource partition /machine/<user>', async (t) => {
+test("with VIRTPLANE_PARTITIONS on, a tenant's domain is defined in the resource partition /machine/<user>", async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-partitions-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const s = await startTestServer({
     dataDir,
-    provisioning: { storagePool: 'virtplane', storageDir: join(dataDir, 'storage'), domainType: 'auto', maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: 16, partitions: true },
+    provisioning: {
+      storagePool: 'virtplane',
+      storageDir: join(dataDir, 'storage'),
+      domainType: 'auto',
+      maxVcpus: null,
+      maxMemoryMiB: null,
+      maxDiskGiB: 16,
+      partitions: true,
+    },
   });
   const bus = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
   t.after(async () => {
@@ -20,9 +28,12 @@ test('with VIRTPLANE_PARTITIONS on, a tenant\'s domain is defined in the resourc
     await s.stop();
   });
   const carol = addTenant(dataDir, 'carol');
-  const quota = await s.gql(`mutation($u: ID!) { setQuota(userId: $u, input: { maxDomains: 1, maxVcpus: 1, maxMemoryMiB: 256, maxDiskGiB: 1, maxInterfaces: 1 }) { __typename } }`, {
-    u: Buffer.from(`User:${carol.id}`).toString('base64'),
-  });
+  const quota = await s.gql(
+    `mutation($u: ID!) { setQuota(userId: $u, input: { maxDomains: 1, maxVcpus: 1, maxMemoryMiB: 256, maxDiskGiB: 1, maxInterfaces: 1 }) { __typename } }`,
+    {
+      u: Buffer.from(`User:${carol.id}`).toString('base64'),
+    },
+  );
   assert.equal(quota.data.setQuota.__typename, 'SetQuotaSuccess', JSON.stringify(quota));
 
   const r = await s.gql(

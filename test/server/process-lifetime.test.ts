@@ -39,7 +39,14 @@ test('a SIGKILLed server leaves no dbus-daemon or libvirt-dbus behind', async ()
   const { npm, server, bus, libvirtDbus } = await startServer();
   const exited = once(npm, 'exit');
   process.kill(server, 'SIGKILL');
-  assert.deepEqual(await waitGone([server, bus, libvirtDbus]), [], `processes outlived the killed server: ${[bus, libvirtDbus].filter((p) => !processGone(p)).map(commandLine).join(', ')}`);
+  assert.deepEqual(
+    await waitGone([server, bus, libvirtDbus]),
+    [],
+    `processes outlived the killed server: ${[bus, libvirtDbus]
+      .filter((p) => !processGone(p))
+      .map(commandLine)
+      .join(', ')}`,
+  );
   await exited;
 });
 
@@ -48,7 +55,14 @@ test('SIGTERM to the PID of `npm start` (as a service manager sends it) stops th
   const exited = once(npm, 'exit');
   process.kill(npm.pid!, 'SIGTERM');
   await exited;
-  assert.deepEqual(await waitGone([server, bus, libvirtDbus]), [], `processes outlived npm start: ${[server, bus, libvirtDbus].filter((p) => !processGone(p)).map(commandLine).join(', ')}`);
+  assert.deepEqual(
+    await waitGone([server, bus, libvirtDbus]),
+    [],
+    `processes outlived npm start: ${[server, bus, libvirtDbus]
+      .filter((p) => !processGone(p))
+      .map(commandLine)
+      .join(', ')}`,
+  );
 });
 
 test('a test process killed by SIGTERM leaves none of the buses and libvirt-dbus its helpers started', async () => {
@@ -69,5 +83,12 @@ test('a test process killed by SIGTERM leaves none of the buses and libvirt-dbus
   const exited = once(child, 'exit');
   process.kill(child.pid!, 'SIGTERM');
   await exited;
-  assert.deepEqual(await waitGone(helpers), [], `processes outlived the test process: ${helpers.filter((p) => !processGone(p)).map(commandLine).join(', ')}`);
+  assert.deepEqual(
+    await waitGone(helpers),
+    [],
+    `processes outlived the test process: ${helpers
+      .filter((p) => !processGone(p))
+      .map(commandLine)
+      .join(', ')}`,
+  );
 });

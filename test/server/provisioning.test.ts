@@ -26,7 +26,8 @@ const DELETE = `mutation($id: ID!, $k: Boolean) { r: deleteDomain(id: $id, keepD
 const RESIZE = `mutation($id: ID!, $i: ResizeDomainInput!) { r: resizeDomain(id: $id, input: $i) { __typename
   ... on ResizeDomainSuccess { domain { ${DOMAIN_FIELDS} } }
   ... on ValidationError { field } ... on QuotaExceededError { resource limit used requested } ... on Error { code message } } }`;
-const ACTION = (m: string) => `mutation($id: ID!) { r: ${m}(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`;
+const ACTION = (m: string) =>
+  `mutation($id: ID!) { r: ${m}(id: $id) { __typename ... on DomainActionSuccess { domain { state } } ... on Error { code message } } }`;
 const USAGE = `{ viewer { quota { usage { domains vcpus memoryMiB diskGiB interfaces } } } }`;
 const NETWORK = `mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { __typename ... on Error { code message } } }`;
 
@@ -85,7 +86,9 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
 
   /** Everything a create could leave behind: libvirt domains, volumes, DHCP hosts, and the SQLite rows. */
   async function everything() {
-    const domains = (await s.gql(`{ domains(first: 500) { edges { node { name } } } }`)).data.domains.edges.map((e: any) => e.node.name).sort();
+    const domains = (await s.gql(`{ domains(first: 500) { edges { node { name } } } }`)).data.domains.edges
+      .map((e: any) => e.node.name)
+      .sort();
     return { domains, volumes: await volumeNames(), hosts: await dhcpHosts('lab'), tinyHosts: await dhcpHosts('tiny'), rows: rows() };
   }
 
@@ -99,14 +102,29 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     });
     assert.equal(q.data.setQuota.__typename, 'SetQuotaSuccess', JSON.stringify(q));
     for (const input of [
-      { name: 'lab', forwardMode: 'ISOLATED', bridge: 'vplab0', start: true, ipv4: { address: '203.0.113.1', prefix: 24, dhcpRange: { start: '203.0.113.100', end: '203.0.113.199' } }, ipv6: { address: '2001:db8:77::1', prefix: 64 } },
-      { name: 'tiny', forwardMode: 'ISOLATED', bridge: 'vptiny0', start: true, ipv4: { address: '198.51.100.1', prefix: 29, dhcpRange: { start: '198.51.100.2', end: '198.51.100.2' } } },
+      {
+        name: 'lab',
+        forwardMode: 'ISOLATED',
+        bridge: 'vplab0',
+        start: true,
+        ipv4: { address: '203.0.113.1', prefix: 24, dhcpRange: { start: '203.0.113.100', end: '203.0.113.199' } },
+        ipv6: { address: '2001:db8:77::1', prefix: 64 },
+      },
+      {
+        name: 'tiny',
+        forwardMode: 'ISOLATED',
+        bridge: 'vptiny0',
+        start: true,
+        ipv4: { address: '198.51.100.1', prefix: 29, dhcpRange: { start: '198.51.100.2', end: '198.51.100.2' } },
+      },
     ]) {
       const n = await s.gql(NETWORK, { input });
       assert.equal(n.data.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(n));
     }
     await createVolume(bus, await lookupPool(bus, TEST_DRIVER, 'default-pool'), { name: 'install.iso', capacityBytes: 4 * 1024 ** 2 });
-    const img = await s.gql(`mutation { addImage(name: "installer", path: "/default-pool/install.iso") { __typename ... on Error { message } } }`);
+    const img = await s.gql(
+      `mutation { addImage(name: "installer", path: "/default-pool/install.iso") { __typename ... on Error { message } } }`,
+    );
     assert.equal(img.data.addImage.__typename, 'AddImageSuccess', JSON.stringify(img));
     host = (await s.gql(`{ host { cpus memoryMiB domainType } }`)).data.host;
   });
@@ -117,7 +135,15 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
 
   test('createDomain builds the seed template: volume in the pool, install CD-ROM, NIC with pinned addresses, console, started', async () => {
     assert.equal(host.domainType, 'test');
-    const r = await create({ name: 'web-1', vcpus: 2, memoryMiB: 256, diskGiB: 3, installImage: 'installer', start: true, graphics: 'SPICE' });
+    const r = await create({
+      name: 'web-1',
+      vcpus: 2,
+      memoryMiB: 256,
+      diskGiB: 3,
+      installImage: 'installer',
+      start: true,
+      graphics: 'SPICE',
+    });
     assert.equal(r.__typename, 'CreateDomainSuccess', JSON.stringify(r));
     const d = r.domain;
     assert.deepEqual([d.name, d.state, d.vcpus, d.memoryMiB], ['web-1', 'RUNNING', 2, 256]);
@@ -125,22 +151,40 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.match(nic.mac, /^52:54:00(:[0-9a-f]{2}){3}$/);
     assert.equal(nic.network.name, 'lab');
     assert.match(nic.ipv4, /^203\.0\.113\.1\d\d$/);
-    assert.equal(nic.ipv6, formatIp(eui64Address('2001:db8:77::', nic.mac)!), 'on a /64 the IPv6 is the MAC\'s EUI-64 address');
+    assert.equal(nic.ipv6, formatIp(eui64Address('2001:db8:77::', nic.mac)!), "on a /64 the IPv6 is the MAC's EUI-64 address");
     assert.deepEqual([nic.ipv4Assignment, nic.ipv6Assignment], ['DHCP', 'SLAAC']);
     // The tenant sees the install image by name; its file on the host only admins see.
     assert.deepEqual(d.disks, [
       { target: 'vda', device: 'disk', source: `vp-${d.uuid}.qcow2`, capacityBytes: 3 * GiB, image: null },
       { target: 'sda', device: 'cdrom', source: null, capacityBytes: null, image: { name: 'installer', path: null } },
     ]);
-    const asAdmin = (await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { disks { source image { name path } } } } }`, { id: d.id })).data.node;
-    assert.deepEqual(asAdmin.disks[1], { source: '/default-pool/install.iso', image: { name: 'installer', path: '/default-pool/install.iso' } });
+    const asAdmin = (
+      await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { disks { source image { name path } } } } }`, { id: d.id })
+    ).data.node;
+    assert.deepEqual(asAdmin.disks[1], {
+      source: '/default-pool/install.iso',
+      image: { name: 'installer', path: '/default-pool/install.iso' },
+    });
     assert.deepEqual(d.graphics, [{ type: 'SPICE', listen: '127.0.0.1' }]);
-    assert.ok((await dhcpHosts('lab')).some((h) => h.includes(nic.mac) && h.includes(nic.ipv4)), 'DHCP host pinned');
+    assert.ok(
+      (await dhcpHosts('lab')).some((h) => h.includes(nic.mac) && h.includes(nic.ipv4)),
+      'DHCP host pinned',
+    );
     assert.deepEqual(await usage(), { domains: 1, vcpus: 2, memoryMiB: 256, diskGiB: 3, interfaces: 1 });
 
     const path = (await bus.call(TEST_DRIVER, 'org.libvirt.Connect', 'DomainLookupByUUID', 's', [d.uuid]))[0] as string;
     const xml = await getDomainXml(bus, path, VIR_DOMAIN_XML_INACTIVE);
-    for (const part of [/<cpu mode=["']host-model["']/, /<acpi\/>/, /<apic\/>/, /<on_poweroff>destroy</, /<on_reboot>restart</, /<on_crash>restart</, /<rom enabled=["']no["']\/>/, /<boot order=["']1["']\/>/, /<serial type=["']pty["']>/]) {
+    for (const part of [
+      /<cpu mode=["']host-model["']/,
+      /<acpi\/>/,
+      /<apic\/>/,
+      /<on_poweroff>destroy</,
+      /<on_reboot>restart</,
+      /<on_crash>restart</,
+      /<rom enabled=["']no["']\/>/,
+      /<boot order=["']1["']\/>/,
+      /<serial type=["']pty["']>/,
+    ]) {
       assert.match(xml, part);
     }
     const c = (await s.gql(`query($id: ID!) { domainConsole(id: $id) { type password } }`, { id: d.id }, alice.token)).data.domainConsole;
@@ -161,7 +205,10 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     ]);
     try {
       const logged = async () => {
-        const q = await s.gql(`query($d: ID!) { events(first: 10, filter: { domainId: $d }) { edges { node { type state domain { name state } } } } }`, { d: domainGlobalId(uuid) });
+        const q = await s.gql(
+          `query($d: ID!) { events(first: 10, filter: { domainId: $d }) { edges { node { type state domain { name state } } } } }`,
+          { d: domainGlobalId(uuid) },
+        );
         const seen = q.data.events.edges.map((e: any) => [e.node.type, e.node.state, e.node.domain.name, e.node.domain.state]);
         return seen.some(([type]: string[]) => type === 'STARTED') ? seen : null;
       };
@@ -246,8 +293,14 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     const r = await gqlR(DELETE, { id: made.domain.id });
     assert.deepEqual(r, { __typename: 'DeleteDomainSuccess', domain: { name: 'short-lived' } });
     const after = await everything();
-    assert.deepEqual(after.domains, before.domains.filter((n: string) => n !== 'short-lived'));
-    assert.deepEqual(after.volumes, before.volumes.filter((v) => v !== `vp-${made.domain.uuid}.qcow2`));
+    assert.deepEqual(
+      after.domains,
+      before.domains.filter((n: string) => n !== 'short-lived'),
+    );
+    assert.deepEqual(
+      after.volumes,
+      before.volumes.filter((v) => v !== `vp-${made.domain.uuid}.qcow2`),
+    );
     assert.ok(!after.hosts.some((h) => h.includes(made.domain.interfaces[0].mac)), 'DHCP host removed');
     for (const [table, list] of Object.entries(after.rows)) {
       assert.ok(!JSON.stringify(list).includes(made.domain.uuid), `${table} still mentions the domain`);
@@ -277,10 +330,13 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
       const [del, start] = await Promise.all([gqlR(DELETE, { id: made.id }), gqlR(ACTION('startDomain'), { id: made.id })]);
       assert.equal(del.__typename, 'DeleteDomainSuccess', JSON.stringify(del));
       // The start either ran before the delete (which then stopped the domain) or was refused.
-      assert.ok(start.__typename === 'DomainActionSuccess' || start.code === 'INVALID_STATE' || start.code === 'NOT_FOUND', JSON.stringify(start));
+      assert.ok(
+        start.__typename === 'DomainActionSuccess' || start.code === 'INVALID_STATE' || start.code === 'NOT_FOUND',
+        JSON.stringify(start),
+      );
       const after = await everything();
       assert.deepEqual(after.domains, domainsBefore, `round ${round}: the domain is gone from libvirt`);
-      assert.ok(!after.volumes.includes(`vp-${made.uuid}.qcow2`), 'the deleted domain\'s volume is gone');
+      assert.ok(!after.volumes.includes(`vp-${made.uuid}.qcow2`), "the deleted domain's volume is gone");
       assert.deepEqual(await usage(), usageBefore);
 
       const stopped = (await create({ name: `grower-${round}` })).domain;
@@ -326,7 +382,8 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.deepEqual(retried, { __typename: 'DeleteDomainSuccess', domain: { name: 'half-gone' } });
     assert.deepEqual(await usage(), usageBefore);
     assert.ok(!(await volumeNames()).includes(`vp-${made.uuid}.qcow2`), 'volume deleted');
-    for (const [table, list] of Object.entries(rows())) assert.ok(!JSON.stringify(list).includes(made.uuid), `${table} still mentions the domain`);
+    for (const [table, list] of Object.entries(rows()))
+      assert.ok(!JSON.stringify(list).includes(made.uuid), `${table} still mentions the domain`);
     assert.equal((await gqlR(DELETE, { id: made.id })).code, 'NOT_FOUND', 'once done, the domain is gone');
 
     // A row from before deletions recorded their domain: an admin may still finish it; a tenant finds nothing.
@@ -345,7 +402,8 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
 
   test('resizeDomain: stopped only, through the quota, a failure is undone; the definition keeps MAC, console password and image', async () => {
     const made = (await create({ name: 'grow-me', diskGiB: 2, installImage: 'installer' })).domain;
-    const console = async () => (await s.gql(`query($id: ID!) { domainConsole(id: $id) { password } }`, { id: made.id }, alice.token)).data.domainConsole.password;
+    const console = async () =>
+      (await s.gql(`query($id: ID!) { domainConsole(id: $id) { password } }`, { id: made.id }, alice.token)).data.domainConsole.password;
     const password = await console();
     const usageBefore = await usage();
 
@@ -392,8 +450,15 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     const stale = randomUUID();
     const db = new Database(join(s.dataDir, 'virtplane.sqlite'));
     try {
-      db.prepare(`insert into domain_deletions (domain_uuid, domain_name, keep_disk, volumes) values (?, ?, 0, ?)`).run(half.uuid, half.name, JSON.stringify([{ pool: POOL, volume }]));
-      db.prepare(`insert into reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces) values (?, ?, 1, 64, 1, 1)`).run(stale, alice.id);
+      db.prepare(`insert into domain_deletions (domain_uuid, domain_name, keep_disk, volumes) values (?, ?, 0, ?)`).run(
+        half.uuid,
+        half.name,
+        JSON.stringify([{ pool: POOL, volume }]),
+      );
+      db.prepare(`insert into reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces) values (?, ?, 1, 64, 1, 1)`).run(
+        stale,
+        alice.id,
+      );
       db.prepare(`insert into mac_leases (mac, domain_uuid) values ('52:54:00:fe:fe:fe', ?)`).run(stale);
     } finally {
       db.close();
@@ -401,7 +466,10 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     const path = (await bus.call(TEST_DRIVER, 'org.libvirt.Connect', 'DomainLookupByUUID', 's', [half.uuid]))[0] as string;
     await bus.call(path, 'org.libvirt.Domain', 'Destroy', 'u', [0]);
     await bus.call(path, 'org.libvirt.Domain', 'Undefine', 'u', [0]);
-    await eventually(async () => ((await s.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: half.id })).data.node === null ? true : null), 'the domain gone');
+    await eventually(
+      async () => ((await s.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: half.id })).data.node === null ? true : null),
+      'the domain gone',
+    );
     // The UNDEFINED event did not release anything: the recorded deletion owns that.
     assert.ok(JSON.stringify(rows().reservations).includes(half.uuid), 'the UNDEFINED event released no reservation');
 
@@ -413,10 +481,21 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     const names = await volumeNames();
     assert.ok(!names.includes(volume) && !names.includes(orphan), names.join(' '));
     assert.ok(names.includes('not-ours.qcow2'), 'volumes not named like ours are left alone');
-    assert.equal(names.filter((n) => n.startsWith('vp-')).length, (await everything()).domains.filter((n: string) => n !== 'test').length + 1, 'live domains + the kept disk');
+    assert.equal(
+      names.filter((n) => n.startsWith('vp-')).length,
+      (await everything()).domains.filter((n: string) => n !== 'test').length + 1,
+      'live domains + the kept disk',
+    );
     const after = JSON.stringify(rows());
     assert.ok(!after.includes(half.uuid) && !after.includes(stale), after);
-    assert.deepEqual(await s.app.services.provisioning.reconcile(), { deletionsFinished: 0, reservationsDropped: 0, addressesReleased: 0, addressesPinned: 0, volumesDeleted: 0, ownershipRebuilt: 0 });
+    assert.deepEqual(await s.app.services.provisioning.reconcile(), {
+      deletionsFinished: 0,
+      reservationsDropped: 0,
+      addressesReleased: 0,
+      addressesPinned: 0,
+      volumesDeleted: 0,
+      ownershipRebuilt: 0,
+    });
   });
 
   test('a NIC shows as pinned while the network holds its DHCP host; reconciliation pins it again when it went', async () => {
@@ -425,8 +504,11 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     const host = (h: string) => h.includes(nic.mac) && h.includes(nic.ipv4);
     const LEASE = `query($id: ID!) { node(id: $id) { ... on Network { leases { mac pinned } } } }`;
     const lab = s.app.services.networks.byName('lab')!;
-    const networkId = (await s.gql(`{ networks { edges { node { id name } } } }`)).data.networks.edges.find((e: { node: { name: string } }) => e.node.name === 'lab').node.id;
-    const pinned = async () => (await s.gql(LEASE, { id: networkId })).data.node.leases.find((l: { mac: string }) => l.mac === nic.mac).pinned;
+    const networkId = (await s.gql(`{ networks { edges { node { id name } } } }`)).data.networks.edges.find(
+      (e: { node: { name: string } }) => e.node.name === 'lab',
+    ).node.id;
+    const pinned = async () =>
+      (await s.gql(LEASE, { id: networkId })).data.node.leases.find((l: { mac: string }) => l.mac === nic.mac).pinned;
     assert.equal(await pinned(), true);
 
     // Someone removes the entry behind virtplane's back (libvirt announces no event for it); the next re-read
@@ -438,7 +520,9 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.equal(await pinned(), false, 'the lease shows what libvirt has');
 
     // A NIC on a network without DHCP has nothing to pin: reconciliation neither tries nor counts it.
-    const network = await s.gql(NETWORK, { input: { name: 'static', forwardMode: 'ISOLATED', bridge: 'vpstatic0', start: true, ipv4: { address: '198.51.100.65', prefix: 28 } } });
+    const network = await s.gql(NETWORK, {
+      input: { name: 'static', forwardMode: 'ISOLATED', bridge: 'vpstatic0', start: true, ipv4: { address: '198.51.100.65', prefix: 28 } },
+    });
     assert.equal(network.errors, undefined, JSON.stringify(network.errors));
     const fixed = (await create({ name: 'static-addressed', network: 'static' }, ADMIN_TOKEN)).domain; // alice's quota is spent
     assert.ok(fixed.interfaces[0].ipv4, 'an address from the subnet');
@@ -452,7 +536,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     assert.ok(!(await dhcpHosts('lab')).some(host), 'the delete unpins it');
   });
 
-  test('a delete whose DHCP host went behind virtplane\'s back still succeeds, and the cached network learns it went', async () => {
+  test("a delete whose DHCP host went behind virtplane's back still succeeds, and the cached network learns it went", async () => {
     const made = (await create({ name: 'unpinned-elsewhere' })).domain;
     const nic = made.interfaces[0];
     const lab = () => s.app.services.networks.byName('lab')!;

@@ -13,7 +13,8 @@ import { TEST_DRIVER } from '../helpers/libvirt-stack.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 import { addTenant } from '../helpers/tenants.js';
 
-const POOL_FIELDS = 'id uuid name type state active persistent autostart path vgName sourceDevices capacityBytes allocationBytes availableBytes definedByVirtplane';
+const POOL_FIELDS =
+  'id uuid name type state active persistent autostart path vgName sourceDevices capacityBytes allocationBytes availableBytes definedByVirtplane';
 const POOLS = `{ storagePools(first: 50) { totalCount edges { node { ${POOL_FIELDS} } } } }`;
 const CREATE = `mutation($input: CreateStoragePoolInput!) { createStoragePool(input: $input) {
   __typename ... on CreateStoragePoolSuccess { storagePool { ${POOL_FIELDS} } } ... on ValidationError { field } ... on Error { code message } } }`;
@@ -63,7 +64,10 @@ describe('storage pools through the API (test driver)', () => {
     const byName = Object.fromEntries(pools.map((p: any) => [p.name, p]));
     const stock = byName['default-pool'];
     assert.ok(stock, `the test driver's default-pool is listed: ${JSON.stringify(pools)}`);
-    assert.deepEqual([stock.type, stock.state, stock.active, stock.path, stock.definedByVirtplane], ['DIR', 'RUNNING', true, '/default-pool', false]);
+    assert.deepEqual(
+      [stock.type, stock.state, stock.active, stock.path, stock.definedByVirtplane],
+      ['DIR', 'RUNNING', true, '/default-pool', false],
+    );
     assert.ok(stock.capacityBytes > 0 && stock.availableBytes > 0, `capacity and available space are shown: ${JSON.stringify(stock)}`);
     // The guest-disk pool the server made at start-up is its own.
     assert.equal(byName.virtplane?.definedByVirtplane, true, 'the guest-disk pool made at start-up is recorded as virtplane’s');
@@ -81,7 +85,10 @@ describe('storage pools through the API (test driver)', () => {
     const id = poolsOf(await s.gql(POOLS))[0].id;
     const node = await s.gql(`query($id: ID!) { node(id: $id) { id } }`, { id }, alice.token);
     assert.equal(node.data.node, null, 'a tenant cannot load a pool by its ID');
-    assert.equal((await s.gql(`query($id: ID!) { node(id: $id) { ... on StoragePool { name } } }`, { id })).data.node.name, poolsOf(await s.gql(POOLS))[0].name);
+    assert.equal(
+      (await s.gql(`query($id: ID!) { node(id: $id) { ... on StoragePool { name } } }`, { id })).data.node.name,
+      poolsOf(await s.gql(POOLS))[0].name,
+    );
     const anon = await s.gql(POOLS, {}, null);
     assert.equal(anon.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
     const create = await s.gql(CREATE, { input: { name: 'nope', type: 'DIR', path: '/srv/nope' } }, alice.token);
@@ -92,8 +99,14 @@ describe('storage pools through the API (test driver)', () => {
     const made = await s.gql(CREATE, { input: { name: 'isos', type: 'DIR', path: '/srv/isos', start: true, autostart: true } });
     const pool = made.data.createStoragePool.storagePool;
     assert.ok(pool, JSON.stringify(made));
-    assert.deepEqual([pool.name, pool.type, pool.state, pool.autostart, pool.persistent, pool.path, pool.definedByVirtplane], ['isos', 'DIR', 'RUNNING', true, true, '/srv/isos', true]);
-    assert.ok(poolsOf(await s.gql(POOLS)).some((p: any) => p.name === 'isos'), 'listed');
+    assert.deepEqual(
+      [pool.name, pool.type, pool.state, pool.autostart, pool.persistent, pool.path, pool.definedByVirtplane],
+      ['isos', 'DIR', 'RUNNING', true, true, '/srv/isos', true],
+    );
+    assert.ok(
+      poolsOf(await s.gql(POOLS)).some((p: any) => p.name === 'isos'),
+      'listed',
+    );
 
     const stopped = await s.gql(action('stopStoragePool'), { id: pool.id });
     assert.equal(stopped.data.stopStoragePool.storagePool.state, 'INACTIVE');
@@ -111,7 +124,10 @@ describe('storage pools through the API (test driver)', () => {
     const made = await s.gql(CREATE, { input: { name: 'lvm', type: 'LOGICAL', vgName: 'vg_guests', sourceDevices: ['/dev/vdz'] } });
     const pool = made.data.createStoragePool.storagePool;
     assert.ok(pool, JSON.stringify(made));
-    assert.deepEqual([pool.type, pool.vgName, pool.sourceDevices, pool.path, pool.state], ['LOGICAL', 'vg_guests', ['/dev/vdz'], '/dev/vg_guests', 'INACTIVE']);
+    assert.deepEqual(
+      [pool.type, pool.vgName, pool.sourceDevices, pool.path, pool.state],
+      ['LOGICAL', 'vg_guests', ['/dev/vdz'], '/dev/vg_guests', 'INACTIVE'],
+    );
     const again = await s.gql(CREATE, { input: { name: 'lvm2', type: 'LOGICAL', vgName: 'vg_guests' } });
     assert.equal(again.data.createStoragePool.code, 'CONFLICT', 'a volume group is used by one pool only');
     assert.equal((await s.gql(action('deleteStoragePool'), { id: pool.id })).data.deleteStoragePool.__typename, 'StoragePoolActionSuccess');
@@ -150,7 +166,8 @@ describe('storage pools through the API (test driver)', () => {
     assert.match(stock.data.deleteStoragePool.message, /not defined by virtplane/);
     assert.equal((await s.gql(action('deleteStoragePool'), { id: id('virtplane') })).data.deleteStoragePool.code, 'IN_USE');
 
-    const made = (await s.gql(CREATE, { input: { name: 'busy', type: 'DIR', path: '/srv/busy', start: true } })).data.createStoragePool.storagePool;
+    const made = (await s.gql(CREATE, { input: { name: 'busy', type: 'DIR', path: '/srv/busy', start: true } })).data.createStoragePool
+      .storagePool;
     const poolPath = await lookupPool(bus, TEST_DRIVER, 'busy');
     const vol = await createVolume(bus, poolPath, { name: 'other.img', capacityBytes: 1024 ** 2 });
     const withVolume = await s.gql(action('deleteStoragePool'), { id: made.id });
@@ -203,7 +220,10 @@ describe('storage pools through the API (test driver)', () => {
     assert.deepEqual([unknown.status, unknown.body.error.code], [404, 'NOT_FOUND']);
     const state = await s.gql(`query($id: ID!) { imageUpload(id: $id) { state receivedBytes } }`, { id: r.upload.id });
     assert.deepEqual(state.data.imageUpload, { state: 'PENDING', receivedBytes: 0 }, 'the refused PUTs did not use the upload');
-    assert.equal((await s.gql(`query($id: ID!) { imageUpload(id: $id) { state } }`, { id: r.upload.id }, alice.token)).data.imageUpload, null);
+    assert.equal(
+      (await s.gql(`query($id: ID!) { imageUpload(id: $id) { state } }`, { id: r.upload.id }, alice.token)).data.imageUpload,
+      null,
+    );
   });
 
   test('Expect: 100-continue is answered only for the upload’s admin; a file libvirt does not list is not kept', async () => {
@@ -235,7 +255,10 @@ describe('storage pools through the API (test driver)', () => {
     // The test driver never scans a directory, so the file written is no volume: it must not stay.
     assert.deepEqual([admin.status, admin.body.error.code], [409, 'INVALID_STATE'], JSON.stringify(admin.body));
     assert.deepEqual(readdirSync(dir), [], 'neither the temporary nor the final file is left');
-    assert.ok(!(await s.gql(`{ images { edges { node { name } } } }`)).data.images.edges.some((e: any) => e.node.name === 'expecting'), 'no image');
+    assert.ok(
+      !(await s.gql(`{ images { edges { node { name } } } }`)).data.images.edges.some((e: any) => e.node.name === 'expecting'),
+      'no image',
+    );
   });
 });
 

@@ -40,12 +40,21 @@ test("the unit runs what npm start runs, and its ExecStart, with the unit's envi
   const [execStart] = service.get('ExecStart')!;
   const [binary, ...args] = execStart!.split(' ');
   const npmStart = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
-  assert.equal(`exec ${execStart!.replace(/^\/usr\/bin\/env /, '')}`, npmStart, 'the unit should run the same command as npm start (tested on the system bus)');
+  assert.equal(
+    `exec ${execStart!.replace(/^\/usr\/bin\/env /, '')}`,
+    npmStart,
+    'the unit should run the same command as npm start (tested on the system bus)',
+  );
   const env: Record<string, string> = {};
   for (const value of service.get('Environment') ?? []) {
-    for (const assignment of value.split(/\s+/)) env[assignment.slice(0, assignment.indexOf('='))] = assignment.slice(assignment.indexOf('=') + 1);
+    for (const assignment of value.split(/\s+/))
+      env[assignment.slice(0, assignment.indexOf('='))] = assignment.slice(assignment.indexOf('=') + 1);
   }
-  assert.deepEqual([env.VIRTPLANE_BUS, env.VIRTPLANE_DRIVER, env.VIRTPLANE_DATA_DIR], ['system', 'QEMU', '/var/lib/virtplane'], 'the real-host settings');
+  assert.deepEqual(
+    [env.VIRTPLANE_BUS, env.VIRTPLANE_DRIVER, env.VIRTPLANE_DATA_DIR],
+    ['system', 'QEMU', '/var/lib/virtplane'],
+    'the real-host settings',
+  );
   assert.deepEqual(service.get('KillMode'), ['mixed'], 'SIGTERM to the server, then SIGKILL to anything left in its cgroup');
 
   // Here: the checkout for WorkingDirectory, and (so that no host bus is needed) a private bus with the
@@ -55,7 +64,15 @@ test("the unit runs what npm start runs, and its ExecStart, with the unit's envi
   try {
     const child = spawn(binary!, args, {
       cwd: resolve('.'),
-      env: { PATH: process.env.PATH!, ...env, VIRTPLANE_BUS: stack.stack.address, VIRTPLANE_DRIVER: 'Test', VIRTPLANE_DATA_DIR: dataDir, PORT: '0', VIRTPLANE_ADMIN_TOKEN: 'unit-admin-token-0123456789abcdef' },
+      env: {
+        PATH: process.env.PATH!,
+        ...env,
+        VIRTPLANE_BUS: stack.stack.address,
+        VIRTPLANE_DRIVER: 'Test',
+        VIRTPLANE_DATA_DIR: dataDir,
+        PORT: '0',
+        VIRTPLANE_ADMIN_TOKEN: 'unit-admin-token-0123456789abcdef',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = once(child, 'exit');
@@ -71,7 +88,7 @@ test("the unit runs what npm start runs, and its ExecStart, with the unit's envi
     assert.equal(health.status, 200, 'the server started from ExecStart answers /healthz');
     child.kill(service.get('KillSignal')![0] as NodeJS.Signals);
     const [code, signal] = await exited;
-    assert.deepEqual([code, signal], [0, null], 'the server exits 0 on the unit\'s KillSignal');
+    assert.deepEqual([code, signal], [0, null], "the server exits 0 on the unit's KillSignal");
   } finally {
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -28,11 +28,20 @@ describe('tenant privacy: each tenant has its own domain names', () => {
     alice = addTenant(s.dataDir, 'alice');
     bob = addTenant(s.dataDir, 'bob');
     for (const u of [alice, bob]) {
-      const q = await s.gql('mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }', { u: encodeGlobalID('User', u.id), q: QUOTA });
+      const q = await s.gql('mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }', {
+        u: encodeGlobalID('User', u.id),
+        q: QUOTA,
+      });
       assert.equal(q.data.setQuota.__typename, 'SetQuotaSuccess', JSON.stringify(q));
     }
     const n = await s.gql('mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename ... on Error { message } } }', {
-      i: { name: 'names', forwardMode: 'ISOLATED', bridge: 'vpnames0', start: true, ipv4: { address: '192.0.2.1', prefix: 24, dhcpRange: { start: '192.0.2.100', end: '192.0.2.199' } } },
+      i: {
+        name: 'names',
+        forwardMode: 'ISOLATED',
+        bridge: 'vpnames0',
+        start: true,
+        ipv4: { address: '192.0.2.1', prefix: 24, dhcpRange: { start: '192.0.2.100', end: '192.0.2.199' } },
+      },
     });
     assert.equal(n.data.createNetwork.__typename, 'CreateNetworkSuccess', JSON.stringify(n));
   });
@@ -56,7 +65,11 @@ describe('tenant privacy: each tenant has its own domain names', () => {
     assert.equal(t.domain.name, 'test');
 
     const mine = await s.gql('{ domains { edges { node { name } } } }', {}, bob.token);
-    assert.deepEqual(mine.data.domains.edges.map((e: { node: { name: string } }) => e.node.name), ['test', 'web-1'], 'bob lists his names');
+    assert.deepEqual(
+      mine.data.domains.edges.map((e: { node: { name: string } }) => e.node.name),
+      ['test', 'web-1'],
+      'bob lists his names',
+    );
     const byName = await s.gql('{ domains(filter: { nameContains: "web" }) { totalCount } }', {}, bob.token);
     assert.equal(byName.data.domains.totalCount, 1, 'filtering goes by the name bob gave');
 
@@ -76,7 +89,9 @@ describe('tenant privacy: each tenant has its own domain names', () => {
 
   test('assignDomain to a user who already has a domain of that name is CONFLICT; otherwise the name goes with the domain', async () => {
     const list = async (token: string) =>
-      (await s.gql('{ domains { edges { node { id name } } } }', {}, token)).data.domains.edges.map((e: { node: { id: string; name: string } }) => e.node);
+      (await s.gql('{ domains { edges { node { id name } } } }', {}, token)).data.domains.edges.map(
+        (e: { node: { id: string; name: string } }) => e.node,
+      );
     const aliceWeb = (await list(alice.token)).find((d: { name: string }) => d.name === 'web-1')!;
     const assign = 'mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { code } } }';
     const clash = await s.gql(assign, { id: aliceWeb.id, u: encodeGlobalID('User', bob.id) });
@@ -84,6 +99,10 @@ describe('tenant privacy: each tenant has its own domain names', () => {
     const bobTest = (await list(bob.token)).find((d: { name: string }) => d.name === 'test')!;
     const moved = await s.gql(assign, { id: bobTest.id, u: encodeGlobalID('User', alice.id) });
     assert.equal(moved.data.assignDomain.__typename, 'AssignDomainSuccess', JSON.stringify(moved));
-    assert.deepEqual((await list(alice.token)).map((d: { name: string }) => d.name), ['test', 'web-1'], 'alice now has bob’s "test" by its name');
+    assert.deepEqual(
+      (await list(alice.token)).map((d: { name: string }) => d.name),
+      ['test', 'web-1'],
+      'alice now has bob’s "test" by its name',
+    );
   });
 });

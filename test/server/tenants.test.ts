@@ -53,9 +53,12 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
   const createDomain = (t: Tenant, name: string, extra: Record<string, unknown> = {}) =>
     s.gql(CREATE, { i: { name, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: 'default', ...extra } }, t.token);
 
-  const usage = async (t: Tenant) => (await s.gql(`{ viewer { quota { usage { domains vcpus memoryMiB diskGiB interfaces } } } }`, {}, t.token)).data.viewer.quota.usage;
+  const usage = async (t: Tenant) =>
+    (await s.gql(`{ viewer { quota { usage { domains vcpus memoryMiB diskGiB interfaces } } } }`, {}, t.token)).data.viewer.quota.usage;
   const domainNames = async (token: string) =>
-    (await s.gql(`{ domains(first: 100) { totalCount edges { node { name } } } }`, {}, token)).data.domains.edges.map((e: any) => e.node.name).sort();
+    (await s.gql(`{ domains(first: 100) { totalCount edges { node { name } } } }`, {}, token)).data.domains.edges
+      .map((e: any) => e.node.name)
+      .sort();
 
   before(async () => {
     s = await startTestServer({ limits: { ...DEFAULT_LIMITS, maxDepth: 7, maxSubscriptionsPerToken: 3 } });
@@ -68,7 +71,12 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
 
   test('viewer shows role and quota; a tenant creates a domain it owns, in its libvirt metadata too', async () => {
     const v = await s.gql(`{ viewer { id name role quota { limits { maxDomains maxVcpus } usage { domains } } } }`, {}, a.token);
-    assert.deepEqual(v.data.viewer, { id: a.id, name: 'alice', role: 'TENANT', quota: { limits: { maxDomains: 50, maxVcpus: 100 }, usage: { domains: 0 } } });
+    assert.deepEqual(v.data.viewer, {
+      id: a.id,
+      name: 'alice',
+      role: 'TENANT',
+      quota: { limits: { maxDomains: 50, maxVcpus: 100 }, usage: { domains: 0 } },
+    });
     const admin = await s.gql(`{ viewer { role quota { limits { maxDomains } } } }`);
     assert.deepEqual(admin.data.viewer, { role: 'ADMIN', quota: { limits: { maxDomains: null } } });
 
@@ -87,7 +95,10 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
       const [path] = await bus.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainLookupByUUID', 's', [d.uuid]);
       const [xml] = await bus.call(path as string, 'org.libvirt.Domain', 'GetXMLDesc', 'u', [0]);
       const ownerUuid = Buffer.from(a.id, 'base64').toString().split(':')[1];
-      assert.match(xml as string, new RegExp(`<virtplane:instance xmlns:virtplane="https://virtplane.dev/xmlns/domain/1">\\s*<virtplane:owner id="${ownerUuid}"/>`));
+      assert.match(
+        xml as string,
+        new RegExp(`<virtplane:instance xmlns:virtplane="https://virtplane.dev/xmlns/domain/1">\\s*<virtplane:owner id="${ownerUuid}"/>`),
+      );
       assert.match(xml as string, /<rom enabled=["']no["']\/>/);
     } finally {
       bus.disconnect();
@@ -99,12 +110,14 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const theirs = (await createDomain(b, 'bob-app')).data.createDomain.domain;
     assert.deepEqual(await domainNames(a.token), ['alice-db', 'alice-web']);
     assert.deepEqual(await domainNames(b.token), ['bob-app']);
-    assert.ok((await domainNames(ADMIN_TOKEN)).includes('test'), 'the admin sees the test driver\'s own domain');
+    assert.ok((await domainNames(ADMIN_TOKEN)).includes('test'), "the admin sees the test driver's own domain");
 
     // Bob's subscription to all his events stays open during the attack: it must see only his own domain.
     const bobClient = s.ws(b.token);
     const bobEvents = collect(bobClient, `subscription { domainEvents { type domain { name } } }`);
-    await new Promise<void>((resolve, reject) => bobClient.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+    await new Promise<void>((resolve, reject) =>
+      bobClient.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+    );
 
     const missing = domainGlobalId('00000000-0000-4000-8000-000000000000');
     const targets = {
@@ -124,9 +137,17 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
       }
       const sub = collect(s.ws(b.token), `subscription($id: ID) { domainEvents(domainId: $id) { type } }`, { id });
       await sub.next(1, 5000).catch(() => undefined);
-      assert.equal((sub.errors[0] as any)?.extensions?.code ?? (sub.errors[0] as any)?.[0]?.extensions?.code, 'NOT_FOUND', `${kind} domainEvents(domainId:)`);
+      assert.equal(
+        (sub.errors[0] as any)?.extensions?.code ?? (sub.errors[0] as any)?.[0]?.extensions?.code,
+        'NOT_FOUND',
+        `${kind} domainEvents(domainId:)`,
+      );
     }
-    const assign = await s.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { code } } }`, { id: mine.id, u: b.id }, b.token);
+    const assign = await s.gql(
+      `mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { code } } }`,
+      { id: mine.id, u: b.id },
+      b.token,
+    );
     assert.deepEqual(assign.data.assignDomain, { __typename: 'ForbiddenError', code: 'FORBIDDEN' });
 
     // Alice's domain is untouched; Bob's own domain works for him and is the only one his stream shows.
@@ -139,12 +160,19 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     assert.deepEqual(ev.domainEvents, { type: 'STARTED', domain: { name: 'bob-app' } });
     await s.gql(`mutation($id: ID!) { destroyDomain(id: $id) { __typename } }`, { id: theirs.id }, b.token);
     await bobEvents.next(2);
-    assert.ok(bobEvents.items.every((e: any) => e.domainEvents.domain.name === 'bob-app'), JSON.stringify(bobEvents.items));
+    assert.ok(
+      bobEvents.items.every((e: any) => e.domainEvents.domain.name === 'bob-app'),
+      JSON.stringify(bobEvents.items),
+    );
     bobEvents.unsubscribe();
     await s.gql(`mutation($id: ID!) { destroyDomain(id: $id) { __typename } }`, { id: mine.id }, a.token);
 
     // Users: a tenant sees itself, never another user.
-    const users = await s.gql(`query($a: ID!, $b: ID!) { me: node(id: $b) { id } other: node(id: $a) { id } }`, { a: a.id, b: b.id }, b.token);
+    const users = await s.gql(
+      `query($a: ID!, $b: ID!) { me: node(id: $b) { id } other: node(id: $a) { id } }`,
+      { a: a.id, b: b.id },
+      b.token,
+    );
     assert.deepEqual(users.data, { me: { id: b.id }, other: null });
   });
 
@@ -154,8 +182,14 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
       [`mutation($id: ID!) { r: deleteUser(id: $id) { __typename ... on Error { code } } }`, { id: a.id }],
       [`mutation($id: ID!) { r: createApiToken(userId: $id, label: "x") { __typename ... on Error { code } } }`, { id: a.id }],
       [`mutation($id: ID!) { r: revokeApiToken(id: $id) { __typename ... on Error { code } } }`, { id: a.tokenId }],
-      [`mutation($id: ID!) { r: setQuota(userId: $id, input: { maxDomains: 99, maxVcpus: 99, maxMemoryMiB: 99, maxDiskGiB: 99, maxInterfaces: 99 }) { __typename ... on Error { code } } }`, { id: b.id }],
-      [`mutation($id: ID!, $u: ID!) { r: assignDomain(id: $id, userId: $u) { __typename ... on Error { code } } }`, { id: domainGlobalId(TEST_DOMAIN_UUID), u: b.id }],
+      [
+        `mutation($id: ID!) { r: setQuota(userId: $id, input: { maxDomains: 99, maxVcpus: 99, maxMemoryMiB: 99, maxDiskGiB: 99, maxInterfaces: 99 }) { __typename ... on Error { code } } }`,
+        { id: b.id },
+      ],
+      [
+        `mutation($id: ID!, $u: ID!) { r: assignDomain(id: $id, userId: $u) { __typename ... on Error { code } } }`,
+        { id: domainGlobalId(TEST_DOMAIN_UUID), u: b.id },
+      ],
     ];
     for (const [q, v] of calls) {
       const r = await s.gql(q, v, b.token);
@@ -172,7 +206,11 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     // A tenant's token still works (the revoke attempt did nothing).
     assert.equal((await s.gql(`{ viewer { name } }`, {}, a.token)).data.viewer.name, 'alice');
     const tokens = await s.gql(`{ viewer { apiTokens { id } } }`, {}, a.token);
-    assert.deepEqual([tokens.errors, tokens.data], [undefined, { viewer: { apiTokens: [] } }], 'a tenant sees no tokens, not even its own, and no error');
+    assert.deepEqual(
+      [tokens.errors, tokens.data],
+      [undefined, { viewer: { apiTokens: [] } }],
+      'a tenant sees no tokens, not even its own, and no error',
+    );
   });
 
   test('20 creates reaching the server at the same instant against a limit of 5 give exactly 5 domains', async () => {
@@ -228,9 +266,13 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const del = await s.gql(`mutation($id: ID!) { deleteUser(id: $id) { __typename ... on Error { code } } }`, { id: d.id });
     assert.deepEqual(del.data.deleteUser, { __typename: 'InUseError', code: 'IN_USE' });
 
-    const removed = await s.gql(`mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on DeleteDomainSuccess { domain { name } } } }`, {
-      id: first.data.createDomain.domain.id,
-    }, d.token);
+    const removed = await s.gql(
+      `mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on DeleteDomainSuccess { domain { name } } } }`,
+      {
+        id: first.data.createDomain.domain.id,
+      },
+      d.token,
+    );
     assert.deepEqual(removed.data.deleteDomain, { __typename: 'DeleteDomainSuccess', domain: { name: 'dave-1' } });
     assert.deepEqual(await usage(d), { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 });
     assert.deepEqual(await domainNames(d.token), []);
@@ -239,10 +281,13 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
 
   test('admins adopt an unowned domain with assignDomain: the tenant then sees it and its resources count', async () => {
     const e = await createTenant('erin', BIG);
-    const r = await s.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on AssignDomainSuccess { domain { name owner { id } } } ... on Error { code message } } }`, {
-      id: domainGlobalId(TEST_DOMAIN_UUID),
-      u: e.id,
-    });
+    const r = await s.gql(
+      `mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on AssignDomainSuccess { domain { name owner { id } } } ... on Error { code message } } }`,
+      {
+        id: domainGlobalId(TEST_DOMAIN_UUID),
+        u: e.id,
+      },
+    );
     assert.deepEqual(r.data.assignDomain, { __typename: 'AssignDomainSuccess', domain: { name: 'test', owner: { id: e.id } } });
     assert.deepEqual(await domainNames(e.token), ['test']);
     assert.equal((await usage(e)).vcpus, 2);
@@ -290,7 +335,9 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const zero = { domains: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, interfaces: 0 };
     for (const t of [from, to]) {
       // Released once the UNDEFINED has been handled, which may come a moment after the last call returned.
-      await eventually(async () => (JSON.stringify(await usage(t)) === JSON.stringify(zero) ? true : null), 'usage back to zero').catch(() => undefined);
+      await eventually(async () => (JSON.stringify(await usage(t)) === JSON.stringify(zero) ? true : null), 'usage back to zero').catch(
+        () => undefined,
+      );
       assert.deepEqual(await usage(t), zero);
     }
   });
@@ -302,7 +349,9 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     assert.equal(start.data.startDomain.__typename, 'DomainActionSuccess');
     const client = s.ws();
     const sub = collect(client, `subscription($id: ID) { domainEvents(domainId: $id) { type domain { name state } } }`, { id: made.id });
-    await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+    await new Promise<void>((resolve, reject) =>
+      client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+    );
     const bus = await LibvirtBus.connect({ kind: 'address', address: s.app.embedded!.address });
     try {
       const [path] = await bus.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainLookupByUUID', 's', [made.uuid]);
@@ -333,7 +382,11 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     assert.equal(r.data.revokeApiToken.__typename, 'RevokeApiTokenSuccess');
     const text = await within(res.text(), 'the SSE subscription of a revoked token ends'); // after its error
     const payloads = [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]!)).filter((p) => p.errors);
-    assert.deepEqual(payloads.map((p) => p.errors.map((e: { extensions?: { code?: string } }) => e.extensions?.code)), [['UNAUTHENTICATED']], text);
+    assert.deepEqual(
+      payloads.map((p) => p.errors.map((e: { extensions?: { code?: string } }) => e.extensions?.code)),
+      [['UNAUTHENTICATED']],
+      text,
+    );
   });
 
   test('revoking a token refuses its next request and closes its open WebSocket', async () => {
@@ -342,14 +395,19 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const closed = new Promise<number>((resolve) => client.on('closed', (ev) => resolve((ev as { code: number }).code)));
     const sub = collect(client, `subscription { domainEvents { type } }`);
     await within(
-      new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve })),
+      new Promise<void>((resolve, reject) =>
+        client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+      ),
       'the server answers on the WebSocket',
     );
     assert.equal((await s.gql(`{ viewer { name } }`, {}, f.token)).data.viewer.name, 'frank');
 
-    const r = await s.gql(`mutation($id: ID!) { revokeApiToken(id: $id) { __typename ... on RevokeApiTokenSuccess { apiToken { revokedAt } } } }`, {
-      id: f.tokenId,
-    });
+    const r = await s.gql(
+      `mutation($id: ID!) { revokeApiToken(id: $id) { __typename ... on RevokeApiTokenSuccess { apiToken { revokedAt } } } }`,
+      {
+        id: f.tokenId,
+      },
+    );
     assert.ok(r.data.revokeApiToken.apiToken.revokedAt, 'the revoked token has a revocation time');
     assert.equal(await within(closed, 'the WebSocket of a revoked token is closed'), 4401);
     await sub.next(1, 5000).catch(() => undefined); // returns once the subscription has ended
@@ -376,13 +434,18 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const state = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { state } } }`, { id });
     assert.equal(state.data.node.state, 'RUNNING', 'the refused mutation never reached libvirt');
 
-    const wsAliased = collect(s.ws(a.token), `subscription { domainEvents { ${Array.from({ length: 16 }, (_, i) => `a${i}: type`).join(' ')} } }`);
+    const wsAliased = collect(
+      s.ws(a.token),
+      `subscription { domainEvents { ${Array.from({ length: 16 }, (_, i) => `a${i}: type`).join(' ')} } }`,
+    );
     await wsAliased.next(1, 5000).catch(() => undefined);
     assert.equal(JSON.stringify(wsAliased.errors).includes('TOO_MANY_ALIASES'), true, JSON.stringify(wsAliased.errors));
 
     const client = s.ws(a.token);
     const subs = [0, 1, 2].map(() => collect(client, `subscription { domainEvents { type } }`));
-    await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+    await new Promise<void>((resolve, reject) =>
+      client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+    );
     const fourth = collect(s.ws(a.token), `subscription { domainEvents { type } }`);
     await fourth.next(1, 5000).catch(() => undefined);
     assert.equal(JSON.stringify(fourth.errors).includes('LIMIT_EXCEEDED'), true, JSON.stringify(fourth.errors));
@@ -403,7 +466,10 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
     const g = await createTenant('grace', BIG);
     const made = await createDomain(g, 'grace-1');
     await s.gql(`mutation { createUser(input: { name: "nope", role: TENANT }) { __typename } }`, {}, g.token);
-    const log = await s.gql(`query($u: ID!) { auditLog(first: 10, filter: { actorId: $u }) { totalCount edges { node { actorId actorName action target result message at } } } }`, { u: g.id });
+    const log = await s.gql(
+      `query($u: ID!) { auditLog(first: 10, filter: { actorId: $u }) { totalCount edges { node { actorId actorName action target result message at } } } }`,
+      { u: g.id },
+    );
     assert.equal(log.errors, undefined, JSON.stringify(log.errors));
     const rows = log.data.auditLog.edges.map((e: any) => e.node);
     assert.deepEqual(
@@ -414,8 +480,14 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
       ],
     );
     assert.equal(rows[0].actorId, g.id);
-    const tokenRows = await s.gql(`query($t: ID!) { auditLog(filter: { action: "createApiToken", target: $t }) { edges { node { actorName result } } } }`, { t: g.id });
-    assert.deepEqual(tokenRows.data.auditLog.edges.map((e: any) => e.node), [{ actorName: 'admin', result: 'SUCCESS' }]);
+    const tokenRows = await s.gql(
+      `query($t: ID!) { auditLog(filter: { action: "createApiToken", target: $t }) { edges { node { actorName result } } } }`,
+      { t: g.id },
+    );
+    assert.deepEqual(
+      tokenRows.data.auditLog.edges.map((e: any) => e.node),
+      [{ actorName: 'admin', result: 'SUCCESS' }],
+    );
 
     // The secret of a created token appears nowhere in the audit table.
     const db = new Database(`${s.dataDir}/virtplane.sqlite`, { readonly: true });
@@ -427,15 +499,24 @@ describe('tenants: users, tokens, quotas, isolation (test driver)', () => {
       db.close();
     }
     const page1 = await s.gql(`{ auditLog(first: 2) { edges { cursor } pageInfo { hasNextPage endCursor } } }`);
-    const page2 = await s.gql(`query($a: String) { auditLog(first: 2, after: $a) { edges { cursor node { action } } } }`, { a: page1.data.auditLog.pageInfo.endCursor });
+    const page2 = await s.gql(`query($a: String) { auditLog(first: 2, after: $a) { edges { cursor node { action } } } }`, {
+      a: page1.data.auditLog.pageInfo.endCursor,
+    });
     assert.equal(page1.data.auditLog.pageInfo.hasNextPage, true);
     assert.equal(page2.data.auditLog.edges.length, 2);
-    assert.ok(!page1.data.auditLog.edges.some((e: any) => page2.data.auditLog.edges.some((f: any) => f.cursor === e.cursor)), 'the two audit pages share no entry');
+    assert.ok(
+      !page1.data.auditLog.edges.some((e: any) => page2.data.auditLog.edges.some((f: any) => f.cursor === e.cursor)),
+      'the two audit pages share no entry',
+    );
     // An ID of another type names no user: nothing matches (not "no filter").
     const tokenId = Buffer.from(`ApiToken:${Buffer.from(g.id, 'base64').toString().split(':')[1]}`).toString('base64');
     const none = await s.gql(`query($u: ID!) { auditLog(filter: { actorId: $u }) { totalCount } }`, { u: tokenId });
     assert.equal(none.data.auditLog.totalCount, 0);
-    for (const [args, v] of [['first: 1001, after: $a', { a: null }], ['after: $a', { a: 'not-a-cursor' }], ['after: $a', { a: Buffer.from('["x"]').toString('base64url') }]] as const) {
+    for (const [args, v] of [
+      ['first: 1001, after: $a', { a: null }],
+      ['after: $a', { a: 'not-a-cursor' }],
+      ['after: $a', { a: Buffer.from('["x"]').toString('base64url') }],
+    ] as const) {
       const bad = await s.gql(`query($a: String) { auditLog(${args}) { totalCount } }`, v);
       assert.equal(bad.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', `${args} ${JSON.stringify(bad)}`);
     }

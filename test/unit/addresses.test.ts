@@ -34,7 +34,18 @@ describe('address arithmetic', () => {
     assert.equal(canonicalIp('203.0.113.177'), '203.0.113.177');
     assert.equal(canonicalIp('2001:0db8:e2f3:e12d:0000:0000:0000:0001'), '2001:db8:e2f3:e12d::1');
     assert.equal(canonicalIp('2001:DB8::A'), '2001:db8::a');
-    for (const bad of ['', '1.2.3', '1.2.3.256', '01.2.3.4x', '0x7f.1', '127.1', 'fe80::1%eth0', '10.0.0.0/8', 'host', '1:2:3:4:5:6:7:8:9']) {
+    for (const bad of [
+      '',
+      '1.2.3',
+      '1.2.3.256',
+      '01.2.3.4x',
+      '0x7f.1',
+      '127.1',
+      'fe80::1%eth0',
+      '10.0.0.0/8',
+      'host',
+      '1:2:3:4:5:6:7:8:9',
+    ]) {
       assert.equal(parseIp(bad), null, bad);
     }
     assert.equal(ip('255.255.255.255').value, 0xffffffffn);
@@ -66,7 +77,11 @@ describe('address arithmetic', () => {
   });
 
   test('IPv6: a /64 hands out from the bottom past the host address; a /126 is exhausted after three', () => {
-    assert.deepEqual(drain('2001:db8:e2f3:e12d::1', 64, [], 3), ['2001:db8:e2f3:e12d::2', '2001:db8:e2f3:e12d::3', '2001:db8:e2f3:e12d::4']);
+    assert.deepEqual(drain('2001:db8:e2f3:e12d::1', 64, [], 3), [
+      '2001:db8:e2f3:e12d::2',
+      '2001:db8:e2f3:e12d::3',
+      '2001:db8:e2f3:e12d::4',
+    ]);
     assert.deepEqual(drain('2001:db8::1', 126), ['2001:db8::2', '2001:db8::3']);
     const pool = allocationPool('2001:db8::1', 64)!;
     assert.equal(countFree(pool.ranges, new Set(), pool.excluded), 2n ** 64n - 2n);

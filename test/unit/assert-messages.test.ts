@@ -17,7 +17,8 @@ function unexplainedOks(file: string): string[] {
   const visit = (node: ts.Node) => {
     if (ts.isCallExpression(node) && node.arguments.length < 2) {
       const callee = node.expression.getText(source);
-      if (/^assert(\.strict)?(\.ok)?$/.test(callee)) out.push(`${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}`);
+      if (/^assert(\.strict)?(\.ok)?$/.test(callee))
+        out.push(`${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}`);
     }
     ts.forEachChild(node, visit);
   };

@@ -37,7 +37,12 @@ class FakeBus extends EventEmitter {
     return { Name: 'd', UUID: UUID, Persistent: true, Autostart: false };
   }
   signal(type: (typeof DOMAIN_EVENT_TYPES)[number]): void {
-    const sig: LibvirtSignal = { path: DRIVER, iface: 'org.libvirt.Connect', member: 'DomainEvent', body: [PATH, DOMAIN_EVENT_TYPES.indexOf(type), 0] };
+    const sig: LibvirtSignal = {
+      path: DRIVER,
+      iface: 'org.libvirt.Connect',
+      member: 'DomainEvent',
+      body: [PATH, DOMAIN_EVENT_TYPES.indexOf(type), 0],
+    };
     this.emit('signal', sig);
   }
 }
@@ -51,8 +56,20 @@ function setUp() {
   // What start() would wire, without the full load it also does.
   bus.on('signal', (s: LibvirtSignal) => sync['onSignal'](s));
   const known: DomainRecord = {
-    uuid: UUID, name: 'd', path: PATH, state: 'SHUTOFF', stateReason: 'SHUTDOWN', active: false, persistent: true, autostart: false,
-    vcpus: 1, memoryMiB: 64, interfaces: [], disks: [], graphics: [], metadata: { ownerId: null },
+    uuid: UUID,
+    name: 'd',
+    path: PATH,
+    state: 'SHUTOFF',
+    stateReason: 'SHUTDOWN',
+    active: false,
+    persistent: true,
+    autostart: false,
+    vcpus: 1,
+    memoryMiB: 64,
+    interfaces: [],
+    disks: [],
+    graphics: [],
+    metadata: { ownerId: null },
   };
   cache.setDomain(known);
   return { bus, sync };

@@ -8,7 +8,22 @@ import { test } from 'node:test';
 // What `npm run typecheck` runs on clients/: `gql.tada check` (documents against schema.graphql) and `tsc`
 // (results and variables as the documents type them). Here on fixtures outside the type-checked tree.
 const bin = (name: string) => `node_modules/.bin/${name}`;
-const TSC_FLAGS = ['--noEmit', '--strict', '--noUncheckedIndexedAccess', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--lib', 'ES2023', '--skipLibCheck', '--types', 'node'];
+const TSC_FLAGS = [
+  '--noEmit',
+  '--strict',
+  '--noUncheckedIndexedAccess',
+  '--module',
+  'NodeNext',
+  '--moduleResolution',
+  'NodeNext',
+  '--target',
+  'ES2022',
+  '--lib',
+  'ES2023',
+  '--skipLibCheck',
+  '--types',
+  'node',
+];
 
 test('a document asking for a field schema.graphql does not have fails the check; one that fits passes', () => {
   const r = spawnSync(bin('gql.tada'), ['check', '-c', 'test/fixtures/sdk-types/tsconfig.json'], { encoding: 'utf8' });
@@ -34,7 +49,11 @@ test("the SDK's introspection (graphql-env.d.ts) is the one schema.graphql gives
     const out = join(dir, 'graphql-env.d.ts');
     const r = spawnSync(bin('gql.tada'), ['generate', 'output', '-c', 'clients/tsconfig.json', '-o', out], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(readFileSync(out, 'utf8'), readFileSync('clients/sdk/src/graphql-env.d.ts', 'utf8'), 'run npm run typecheck and commit clients/sdk/src/graphql-env.d.ts');
+    assert.equal(
+      readFileSync(out, 'utf8'),
+      readFileSync('clients/sdk/src/graphql-env.d.ts', 'utf8'),
+      'run npm run typecheck and commit clients/sdk/src/graphql-env.d.ts',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -133,19 +133,29 @@ test('a wrong setting is refused with a message that names the variable and what
     [{ VIRTPLANE_RESYNC_CHECK_SECONDS: '-2' }, 'VIRTPLANE_RESYNC_CHECK_SECONDS must be a number ≥ 0, got "-2"'],
     [{ VIRTPLANE_DOMAIN_TYPE: 'xen' }, 'VIRTPLANE_DOMAIN_TYPE must be auto, kvm or qemu, got "xen"'],
     [{ VIRTPLANE_PARTITIONS: 'yes' }, 'VIRTPLANE_PARTITIONS must be on or off, got "yes"'],
-    [{ VIRTPLANE_CORS_ORIGINS: 'https://ui.example.com/app' }, 'VIRTPLANE_CORS_ORIGINS must list origins like https://ui.example.com (scheme and host, no path) or *, got "https://ui.example.com/app"'],
+    [
+      { VIRTPLANE_CORS_ORIGINS: 'https://ui.example.com/app' },
+      'VIRTPLANE_CORS_ORIGINS must list origins like https://ui.example.com (scheme and host, no path) or *, got "https://ui.example.com/app"',
+    ],
     [{ VIRTPLANE_MAX_BODY_BYTES: '0' }, 'VIRTPLANE_MAX_BODY_BYTES must be a positive integer, got "0"'],
     [{ VIRTPLANE_MAX_UPLOAD_GIB: '0' }, 'VIRTPLANE_MAX_UPLOAD_GIB must be above 0, got "0"'],
     [{ VIRTPLANE_MAX_UPLOAD_GIB: '-1' }, 'VIRTPLANE_MAX_UPLOAD_GIB must be a number ≥ 0, got "-1"'],
     [{ VIRTPLANE_CONSOLE_SSH_TUNNEL: 'maybe' }, 'VIRTPLANE_CONSOLE_SSH_TUNNEL must be on or off, got "maybe"'],
     [{ VIRTPLANE_PUBLIC_URL: 'ftp://x' }, 'VIRTPLANE_PUBLIC_URL must be an http:// or https:// URL without query, got "ftp://x"'],
-    [{ VIRTPLANE_PUBLIC_URL: 'https://x/?a=1' }, 'VIRTPLANE_PUBLIC_URL must be an http:// or https:// URL without query, got "https://x/?a=1"'],
+    [
+      { VIRTPLANE_PUBLIC_URL: 'https://x/?a=1' },
+      'VIRTPLANE_PUBLIC_URL must be an http:// or https:// URL without query, got "https://x/?a=1"',
+    ],
     [{ VIRTPLANE_MAX_VCPUS: '2.5' }, 'VIRTPLANE_MAX_VCPUS must be a positive integer, got "2.5"'],
     [{ VIRTPLANE_MAX_MEMORY_MIB: '-5' }, 'VIRTPLANE_MAX_MEMORY_MIB must be a positive integer, got "-5"'],
     [{ VIRTPLANE_MAX_DISK_GIB: 'lots' }, 'VIRTPLANE_MAX_DISK_GIB must be a positive integer, got "lots"'],
   ];
   for (const [env, message] of refused) {
-    assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && err.message === message, JSON.stringify(env));
+    assert.throws(
+      () => loadConfig(env),
+      (err: unknown) => err instanceof ConfigError && err.message === message,
+      JSON.stringify(env),
+    );
   }
 });
 
@@ -156,7 +166,7 @@ test('the table of settings names every variable loadConfig reads, and --help li
   for (const s of SETTING_LIST) assert.match(CONFIG_HELP, new RegExp(`^  ${s.name} `, 'm'));
 });
 
-test('README.md\'s table of settings is the one src/config.ts defines (run `npm run docs:settings` after changing a setting)', () => {
+test("README.md's table of settings is the one src/config.ts defines (run `npm run docs:settings` after changing a setting)", () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   assert.equal(readme, readmeWithSettings(readme));
 });

@@ -5,8 +5,20 @@ import type { DomainRecord } from '../../src/model/index.js';
 import { EventLog } from '../../src/services/events/log.js';
 
 const domain: DomainRecord = {
-  uuid: '00000000-0000-0000-0000-000000000001', name: 'd', path: '/p', state: 'RUNNING', stateReason: 'BOOTED', active: true,
-  persistent: true, autostart: false, vcpus: 1, memoryMiB: 64, interfaces: [], disks: [], graphics: [], metadata: { ownerId: null },
+  uuid: '00000000-0000-0000-0000-000000000001',
+  name: 'd',
+  path: '/p',
+  state: 'RUNNING',
+  stateReason: 'BOOTED',
+  active: true,
+  persistent: true,
+  autostart: false,
+  vcpus: 1,
+  memoryMiB: 64,
+  interfaces: [],
+  disks: [],
+  graphics: [],
+  metadata: { ownerId: null },
 };
 
 function append(log: EventLog, n: number, at = new Date()) {
@@ -30,7 +42,10 @@ test('retention prunes the oldest events by count and age, never past a held cur
   assert.equal(log.prune({ maxCount: 0, maxAgeMs: 60_000 }), 2); // the hour-old ones: 4, 5
   assert.equal(log.prunedThrough(), 5);
   assert.equal(log.prune({ maxCount: 10, maxAgeMs: 0 }), 5); // keep the newest 10: 11..20
-  assert.deepEqual(log.read(0, { kind: 'DOMAIN' }, 100).map((r) => r.id), [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+  assert.deepEqual(
+    log.read(0, { kind: 'DOMAIN' }, 100).map((r) => r.id),
+    [11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
+  );
   assert.equal(log.canResumeAfter(9), false);
   assert.equal(log.canResumeAfter(10), true);
   assert.equal(log.canResumeAfter(21), false); // from the future: another database
@@ -49,7 +64,10 @@ test('the known state follows the log: upserted by events, dropped on UNDEFINED,
   const log = new EventLog(db);
   assert.equal(log.loadKnown(), null);
   append(log, 1);
-  assert.deepEqual(log.loadKnown()?.domains.map((d) => d.uuid), [domain.uuid]);
+  assert.deepEqual(
+    log.loadKnown()?.domains.map((d) => d.uuid),
+    [domain.uuid],
+  );
   log.appendDomain({ type: 'UNDEFINED', detail: 'REMOVED', at: new Date(), domain, synthetic: false }, null);
   assert.deepEqual(log.loadKnown(), { domains: [], networks: [] });
   log.saveKnown([{ ...domain, state: 'SHUTOFF' }], []);

@@ -13,8 +13,20 @@ import { OwnershipStore } from '../../src/db/stores/ownership.js';
 // Over the GraphQL server a replay runs in one turn of the event loop, so no change can land in the middle of
 // it there; the stream is built to allow that, and only driving it by hand reaches the replay/live boundary.
 const domain: DomainRecord = {
-  uuid: '00000000-0000-0000-0000-0000000000b1', name: 'b', path: '/p', state: 'RUNNING', stateReason: 'BOOTED', active: true,
-  persistent: true, autostart: false, vcpus: 1, memoryMiB: 64, interfaces: [], disks: [], graphics: [], metadata: { ownerId: null },
+  uuid: '00000000-0000-0000-0000-0000000000b1',
+  name: 'b',
+  path: '/p',
+  state: 'RUNNING',
+  stateReason: 'BOOTED',
+  active: true,
+  persistent: true,
+  autostart: false,
+  vcpus: 1,
+  memoryMiB: 64,
+  interfaces: [],
+  disks: [],
+  graphics: [],
+  metadata: { ownerId: null },
 };
 
 const HISTORY = 600; // more than two of the stream's replay pages (256 events each)
@@ -24,7 +36,8 @@ function newStream() {
   const db = openDatabase(':memory:');
   const stream = new EventStream(new EventLog(db), new AccessPolicy(new OwnershipStore(db)), DEFAULT_EVENTS, pino({ level: 'silent' }));
   const change = (n: number) => {
-    for (let i = 0; i < n; i++) stream.domain({ type: i % 2 ? 'RESUMED' : 'SUSPENDED', detail: 'PAUSED', at: new Date(), domain, synthetic: false });
+    for (let i = 0; i < n; i++)
+      stream.domain({ type: i % 2 ? 'RESUMED' : 'SUSPENDED', detail: 'PAUSED', at: new Date(), domain, synthetic: false });
   };
   return { db, stream, change };
 }
@@ -33,7 +46,10 @@ function newStream() {
 async function nextOf(it: AsyncIterator<DomainLifecycleEvent>, got: number[]): Promise<number> {
   let timer!: NodeJS.Timeout;
   const stuck = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no event after ${got.length} (last cursor ${got.at(-1)}), though every expected one is in the log`)), 5_000);
+    timer = setTimeout(
+      () => reject(new Error(`no event after ${got.length} (last cursor ${got.at(-1)}), though every expected one is in the log`)),
+      5_000,
+    );
   });
   try {
     const r = await Promise.race([it.next(), stuck]);

@@ -26,7 +26,8 @@ function valuesOf(clause: ts.ImportClause | ts.NamedExportBindings | undefined, 
   const names = clause.name ? ['default'] : [];
   const bindings = clause.namedBindings;
   if (bindings && ts.isNamespaceImport(bindings)) names.push('*');
-  if (bindings && ts.isNamedImports(bindings)) names.push(...bindings.elements.filter((e) => !e.isTypeOnly).map((e) => (e.propertyName ?? e.name).text));
+  if (bindings && ts.isNamedImports(bindings))
+    names.push(...bindings.elements.filter((e) => !e.isTypeOnly).map((e) => (e.propertyName ?? e.name).text));
   return names;
 }
 
@@ -42,7 +43,12 @@ function importsOf(file: string): Import[] {
       add(node.moduleSpecifier.text, valuesOf(node.importClause, node.importClause?.isTypeOnly ?? false));
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       add(node.moduleSpecifier.text, valuesOf(node.exportClause, node.isTypeOnly));
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) {
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
       add(node.arguments[0].text, ['*']);
     }
     ts.forEachChild(node, visit);
@@ -73,11 +79,17 @@ function layerOf(path: string): string | null {
 const RANK: Record<string, number> = { entry: 6, http: 5, graphql: 4, services: 3, host: 2, libvirt: 1, db: 1, model: 0 };
 
 test('every directory of src/ has its place in the layering', () => {
-  const dirs = readdirSync('src', { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-  assert.deepEqual(dirs.filter((d) => RANK[d] === undefined), []);
+  const dirs = readdirSync('src', { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+  assert.deepEqual(
+    dirs.filter((d) => RANK[d] === undefined),
+    [],
+  );
 });
 
-const show = (imports: Import[]) => imports.map((i) => `${i.file} imports ${i.target}${i.values.length ? ` (${i.values.join(', ')})` : ' (types)'}`);
+const show = (imports: Import[]) =>
+  imports.map((i) => `${i.file} imports ${i.target}${i.values.length ? ` (${i.values.join(', ')})` : ' (types)'}`);
 
 test('imports point only downwards: entry → http → graphql → services → host → libvirt, db → model', () => {
   const upward = ALL.filter((i) => {
@@ -91,12 +103,17 @@ test('imports point only downwards: entry → http → graphql → services → 
 });
 
 test('config.ts is a leaf and model/ imports nothing outside itself: both are read by every layer', () => {
-  const offending = ALL.filter((i) => ours(i) && ((layerOf(i.file) === 'config' && i.target !== i.file) || (layerOf(i.file) === 'model' && layerOf(i.target) !== 'model')));
+  const offending = ALL.filter(
+    (i) =>
+      ours(i) && ((layerOf(i.file) === 'config' && i.target !== i.file) || (layerOf(i.file) === 'model' && layerOf(i.target) !== 'model')),
+  );
   assert.deepEqual(show(offending), []);
 });
 
 test('services/ knows no GraphQL and no D-Bus: it imports neither graphql, yoga, Pothos nor dbus-next', () => {
-  const offending = ALL.filter((i) => layerOf(i.file) === 'services' && /^(graphql|graphql-yoga|graphql-ws|@pothos\/|dbus-next)/.test(i.target));
+  const offending = ALL.filter(
+    (i) => layerOf(i.file) === 'services' && /^(graphql|graphql-yoga|graphql-ws|@pothos\/|dbus-next)/.test(i.target),
+  );
   assert.deepEqual(show(offending), []);
 });
 
@@ -107,7 +124,9 @@ test('only src/libvirt/ imports dbus-next', () => {
 
 test('graphql/ imports services/ and model/, and never libvirt/, host/, db/, SQLite or D-Bus', () => {
   const offending = ALL.filter(
-    (i) => layerOf(i.file) === 'graphql' && (['libvirt', 'host', 'db'].includes(layerOf(i.target) ?? '') || /^(dbus-next|drizzle-orm|better-sqlite3)/.test(i.target)),
+    (i) =>
+      layerOf(i.file) === 'graphql' &&
+      (['libvirt', 'host', 'db'].includes(layerOf(i.target) ?? '') || /^(dbus-next|drizzle-orm|better-sqlite3)/.test(i.target)),
   );
   assert.deepEqual(show(offending), []);
 });
@@ -117,11 +136,16 @@ test('libvirt XML is built and parsed only inside src/libvirt/ (everyone else ha
   assert.deepEqual(show(offending), []);
 });
 
-const MODULES = readdirSync('src/services', { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `src/services/${e.name}/`);
+const MODULES = readdirSync('src/services', { withFileTypes: true })
+  .filter((e) => e.isDirectory())
+  .map((e) => `src/services/${e.name}/`);
 const moduleOf = (path: string) => MODULES.find((m) => path.startsWith(m)) ?? null;
 
 test('modules by domain (a folder under services/) are imported from outside only through their index.ts', () => {
-  assert.ok(MODULES.includes('src/services/console/') && MODULES.includes('src/services/domains/'), 'the check sees the modules it is about');
+  assert.ok(
+    MODULES.includes('src/services/console/') && MODULES.includes('src/services/domains/'),
+    'the check sees the modules it is about',
+  );
   const offending = ALL.filter((i) => {
     const m = moduleOf(i.target);
     return m !== null && !i.file.startsWith(m) && i.target !== `${m}index.ts`;
@@ -156,7 +180,10 @@ function graphOf(edges: [string, string][]): Map<string, Set<string>> {
 
 test('no import cycles between files of src/ (type-only imports included)', () => {
   const cycles = cyclesOf(graphOf(ALL.filter(ours).map((i) => [i.file, i.target])));
-  assert.deepEqual(cycles.map((c) => c.join(' → ')), []);
+  assert.deepEqual(
+    cycles.map((c) => c.join(' → ')),
+    [],
+  );
 });
 
 test('no cycles between the modules of services/: each builds only on modules below it', () => {
@@ -167,12 +194,17 @@ test('no cycles between the modules of services/: each builds only on modules be
   });
   assert.ok(edges.length > 0, 'the check sees imports between modules');
   const cycles = cyclesOf(graphOf(edges));
-  assert.deepEqual(cycles.map((c) => c.join(' → ')), []);
+  assert.deepEqual(
+    cycles.map((c) => c.join(' → ')),
+    [],
+  );
 });
 
 test('services/ import neither drizzle-orm, SQLite nor the tables: every query lives in a db/ store', () => {
   const offending = ALL.filter(
-    (i) => layerOf(i.file) === 'services' && (/^(drizzle-orm|better-sqlite3)/.test(i.target) || i.target === 'src/db/schema.ts' || i.target.startsWith('src/db/tables/')),
+    (i) =>
+      layerOf(i.file) === 'services' &&
+      (/^(drizzle-orm|better-sqlite3)/.test(i.target) || i.target === 'src/db/schema.ts' || i.target.startsWith('src/db/tables/')),
   );
   assert.deepEqual(show(offending), []);
 });

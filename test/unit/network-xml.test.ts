@@ -40,7 +40,9 @@ describe('network and filter XML', () => {
     assert.equal(parsed.name, name);
     assert.equal(parsed.bridge, `x"/><y a='`);
     assert.equal(parsed.forwardMode, 'ISOLATED');
-    assert.deepEqual(parseXml(buildDhcpHostXml({ mac: '52:54:00:aa:bb:cc', ip: `1"/><x` })), { host: [{ '@_mac': '52:54:00:aa:bb:cc', '@_ip': '1"/><x' }] });
+    assert.deepEqual(parseXml(buildDhcpHostXml({ mac: '52:54:00:aa:bb:cc', ip: `1"/><x` })), {
+      host: [{ '@_mac': '52:54:00:aa:bb:cc', '@_ip': '1"/><x' }],
+    });
   });
 
   test('the anti-spoofing filterref carries one IP / IPV6 parameter per address', () => {
@@ -54,15 +56,24 @@ describe('network and filter XML', () => {
       },
     });
     // Without an IPv6 address, the stock filter (IPv4 only) — IPV6 would be an unresolvable variable.
-    assert.deepEqual(cleanTrafficFilterRef({ ipv4: ['203.0.113.178'] }), { filter: 'clean-traffic', parameters: [{ name: 'IP', value: '203.0.113.178' }] });
+    assert.deepEqual(cleanTrafficFilterRef({ ipv4: ['203.0.113.178'] }), {
+      filter: 'clean-traffic',
+      parameters: [{ name: 'IP', value: '203.0.113.178' }],
+    });
   });
 
   test('the filter definitions name their dependencies before use and check IPv6 before accepting it', () => {
     const xmls = virtplaneFilterXmls().map((x) => parseXml(x).filter as Record<string, any>);
-    assert.deepEqual(xmls.map((f) => f['@_name']), ['virtplane-no-ipv6-spoofing', 'virtplane-no-ipv6-router', 'virtplane-clean-traffic']);
+    assert.deepEqual(
+      xmls.map((f) => f['@_name']),
+      ['virtplane-no-ipv6-spoofing', 'virtplane-no-ipv6-router', 'virtplane-clean-traffic'],
+    );
     const [spoof, , root] = xmls;
     const acceptV6 = root!.rule.find((r: any) => r.mac?.['@_protocolid'] === 'ipv6');
     assert.ok(Number(spoof!['@_priority']) < Number(acceptV6['@_priority']), 'the spoofing chain runs before IPv6 is accepted');
-    assert.ok(root!.filterref.some((r: any) => r['@_filter'] === 'no-other-l2-traffic'), 'the bridge is bound to no-other-l2-traffic');
+    assert.ok(
+      root!.filterref.some((r: any) => r['@_filter'] === 'no-other-l2-traffic'),
+      'the bridge is bound to no-other-l2-traffic',
+    );
   });
 });

@@ -10,7 +10,11 @@ test('every DNAT rule matches only traffic addressed to the host, so a forward c
   const text = buildRuleset('virtplane', { dnat: [rule, { ...rule, id: 'b2', protocol: 'UDP', hostPort: 53 }], masquerade: [] });
   const dnat = text.split('\n').filter((l) => l.includes('dnat'));
   assert.equal(dnat.length, 4, 'one rule per forward in prerouting and in output');
-  for (const l of dnat) assert.match(l, /^\s+fib daddr type local ip daddr != 127\.0\.0\.0\/8 (tcp|udp) dport \d+ dnat ip to 198\.51\.100\.178:\d+ comment "\w+"$/);
+  for (const l of dnat)
+    assert.match(
+      l,
+      /^\s+fib daddr type local ip daddr != 127\.0\.0\.0\/8 (tcp|udp) dport \d+ dnat ip to 198\.51\.100\.178:\d+ comment "\w+"$/,
+    );
   // The file replaces the table atomically: add (so delete cannot fail), delete, define.
   assert.deepEqual(text.split('\n').slice(0, 3), ['table inet virtplane', 'delete table inet virtplane', 'table inet virtplane {']);
 });
@@ -59,7 +63,7 @@ function connectsInNamespace(ns: string, port: number, targets: string[]): Recor
   return JSON.parse(execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8' }));
 }
 
-test('a forward takes the host port on the host\'s own addresses, never on loopback, where consoles listen', (t) => {
+test("a forward takes the host port on the host's own addresses, never on loopback, where consoles listen", (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root for a network namespace');
   // A namespace of its own: its loopback, and one documentation address standing for the host's public one.
   // The guest address has no route there, so no packet leaves it.
@@ -70,7 +74,11 @@ test('a forward takes the host port on the host\'s own addresses, never on loopb
     ip('addr', 'add', '192.0.2.10/32', 'dev', 'lo');
     ip('link', 'set', 'lo', 'up');
     const port = 5900;
-    assert.deepEqual(connectsInNamespace(ns, port, ['127.0.0.1', '192.0.2.10']), { '127.0.0.1': true, '192.0.2.10': true }, 'before any forward');
+    assert.deepEqual(
+      connectsInNamespace(ns, port, ['127.0.0.1', '192.0.2.10']),
+      { '127.0.0.1': true, '192.0.2.10': true },
+      'before any forward',
+    );
     const text = buildRuleset('virtplane', { dnat: [{ ...rule, hostPort: port }], masquerade: [] });
     execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: text });
     // The public address now leads to the guest (unreachable here); 127.0.0.1 still to the local listener.

@@ -16,7 +16,11 @@ test('every GraphQL example in README.md is valid against the schema (each opera
       const definitions: DefinitionNode[] = [op, ...fragments];
       const errors = validate(schema, { kind: Kind.DOCUMENT, definitions });
       const text = block.slice(op.loc!.start, op.loc!.end);
-      assert.deepEqual(errors.map((e) => e.message), [], text);
+      assert.deepEqual(
+        errors.map((e) => e.message),
+        [],
+        text,
+      );
     }
   }
 });

@@ -13,7 +13,15 @@ test('schema.graphql matches the schema the code builds (run `npm run schema:pri
 test('every mutation that can fail in libvirt answers each libvirt failure as a typed error, not a GraphQL error', () => {
   const schema = buildSchema();
   // What services/errors.ts fromLibvirt maps libvirt's failures to (LibvirtError is LibvirtFailedError's type).
-  const fromLibvirt = ['NotFoundError', 'InvalidStateError', 'ValidationError', 'ConflictError', 'UnsupportedError', 'LibvirtUnavailableError', 'LibvirtError'];
+  const fromLibvirt = [
+    'NotFoundError',
+    'InvalidStateError',
+    'ValidationError',
+    'ConflictError',
+    'UnsupportedError',
+    'LibvirtUnavailableError',
+    'LibvirtError',
+  ];
   const mutations = Object.values(schema.getMutationType()!.getFields());
   let checked = 0;
   for (const m of mutations) {
@@ -22,7 +30,11 @@ test('every mutation that can fail in libvirt answers each libvirt failure as a 
     const members = union.getTypes().map((t) => t.name);
     if (!members.includes('LibvirtError')) continue;
     checked++;
-    assert.deepEqual(fromLibvirt.filter((e) => !members.includes(e)), [], `${m.name} returns ${union.name}`);
+    assert.deepEqual(
+      fromLibvirt.filter((e) => !members.includes(e)),
+      [],
+      `${m.name} returns ${union.name}`,
+    );
   }
   assert.ok(checked >= 10, `only ${checked} mutations checked`);
 });

@@ -16,7 +16,9 @@ process.stdin.on('end', () => process.exit(0));
 `;
 
 function taker(n: number): { blocks: Promise<string[]>; exited: Promise<void>; end(): void } {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', TAKER, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', TAKER, String(n)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let out = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const blocks = new Promise<string[]>((resolve, reject) => {
