@@ -104,7 +104,9 @@ try {
     VIRTPLANE_DOMAIN_TYPE: domainType(),
   });
   const gql = graphqlClient(server.url, BENCH_TOKEN);
-  await gql(`mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename } }`, { i: { name: networkName, forwardMode: 'ISOLATED', bridge, start: true } });
+  await gql(`mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename } }`, {
+    i: { name: networkName, forwardMode: 'ISOLATED', bridge, start: true },
+  });
   await gql(`mutation($p: String!) { addImage(name: "bench-ipxe", path: $p) { __typename } }`, { p: join(poolDir, 'ipxe.iso') });
   const made = await gql(
     `mutation($i: CreateDomainInput!) { createDomain(input: $i) { ... on CreateDomainSuccess { domain { id uuid } } ... on Error { code message } } }`,
@@ -130,7 +132,10 @@ try {
     direct.push(await throughput((b) => socket.write(b), r1));
     socket.destroy();
 
-    const ticket = await gql(`mutation($d: ID!) { r: createConsoleTicket(domainId: $d, kind: GRAPHICS) { ... on ConsoleTicketSuccess { websocketUrl } } }`, { d: id });
+    const ticket = await gql(
+      `mutation($d: ID!) { r: createConsoleTicket(domainId: $d, kind: GRAPHICS) { ... on ConsoleTicketSuccess { websocketUrl } } }`,
+      { d: id },
+    );
     const ws = new WebSocket(String(ticket.data.r.websocketUrl));
     const r2 = new Reader();
     ws.on('message', (d: Buffer) => r2.push(d));

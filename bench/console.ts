@@ -72,7 +72,10 @@ try {
   const poolDir = join(dir, 'pool');
   mkdirSync(join(dir, 'grub', 'boot', 'grub'), { recursive: true });
   mkdirSync(poolDir);
-  writeFileSync(join(dir, 'grub', 'boot', 'grub', 'grub.cfg'), 'serial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\n');
+  writeFileSync(
+    join(dir, 'grub', 'boot', 'grub', 'grub.cfg'),
+    'serial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\n',
+  );
   const iso = join(poolDir, 'rescue.iso');
   execFileSync('grub-mkrescue', ['-o', iso, join(dir, 'grub')], { stdio: 'ignore' });
   server = await startServerProcess(BENCH_TOKEN, {
@@ -84,7 +87,9 @@ try {
     VIRTPLANE_DOMAIN_TYPE: domainType(),
   });
   const gql = graphqlClient(server.url, BENCH_TOKEN);
-  await gql(`mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename } }`, { i: { name: networkName, forwardMode: 'ISOLATED', bridge, start: true } });
+  await gql(`mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename } }`, {
+    i: { name: networkName, forwardMode: 'ISOLATED', bridge, start: true },
+  });
   await gql(`mutation($p: String!) { addImage(name: "bench-rescue", path: $p) { __typename } }`, { p: iso });
   const made = await gql(
     `mutation($i: CreateDomainInput!) { createDomain(input: $i) { ... on CreateDomainSuccess { domain { id } } ... on Error { code message } } }`,
@@ -104,21 +109,40 @@ try {
   virsh('define', join(dir, 'twin.xml'));
   virsh('start', twinName);
 
-  const ticket = await gql(`mutation($d: ID!) { r: createConsoleTicket(domainId: $d, kind: SERIAL) { ... on ConsoleTicketSuccess { websocketUrl } ... on Error { code message } } }`, { d: id });
+  const ticket = await gql(
+    `mutation($d: ID!) { r: createConsoleTicket(domainId: $d, kind: SERIAL) { ... on ConsoleTicketSuccess { websocketUrl } ... on Error { code message } } }`,
+    { d: id },
+  );
   const ws = new WebSocket(String(ticket.data.r.websocketUrl));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  await prompt((fn) => ws.on('message', fn), () => ws.send(Buffer.from('\r')));
+  await prompt(
+    (fn) => ws.on('message', fn),
+    () => ws.send(Buffer.from('\r')),
+  );
   const raw = connect(twinSocket);
   await new Promise((resolve, reject) => raw.once('connect', resolve).once('error', reject));
-  await prompt((fn) => raw.on('data', fn), () => raw.write('\r'));
+  await prompt(
+    (fn) => raw.on('data', fn),
+    () => raw.write('\r'),
+  );
 
   // Interleaved halves, so a change in the host's load touches both alike.
   const viaWs: number[] = [];
   const direct: number[] = [];
   for (let round = 0; round < 2; round++) {
-    direct.push(...(await roundTrips((b) => raw.write(b), (fn) => raw.on('data', fn))));
+    direct.push(
+      ...(await roundTrips(
+        (b) => raw.write(b),
+        (fn) => raw.on('data', fn),
+      )),
+    );
     raw.removeAllListeners('data');
-    viaWs.push(...(await roundTrips((b) => ws.send(b), (fn) => ws.on('message', fn))));
+    viaWs.push(
+      ...(await roundTrips(
+        (b) => ws.send(b),
+        (fn) => ws.on('message', fn),
+      )),
+    );
     ws.removeAllListeners('message');
   }
   ws.close();

@@ -67,7 +67,13 @@ const seqOf = (cursor: string) => Number(Buffer.from(cursor, 'base64url').toStri
 for (let i = 0; i < SUBSCRIBERS; i += 100) {
   await Promise.all(
     Array.from({ length: Math.min(100, SUBSCRIBERS - i) }, async () => {
-      const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${BENCH_TOKEN}` } });
+      const client = createClient({
+        url: wsUrl,
+        webSocketImpl: WebSocket,
+        lazy: false,
+        retryAttempts: 0,
+        connectionParams: { authorization: `Bearer ${BENCH_TOKEN}` },
+      });
       const sub: Sub = { client, times: [], seqs: [] };
       client.subscribe<{ domainEvents: { cursor: string } }>(
         { query: QUERY },
@@ -80,7 +86,9 @@ for (let i = 0; i < SUBSCRIBERS; i += 100) {
           complete: () => {},
         },
       );
-      await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+      await new Promise<void>((resolve, reject) =>
+        client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+      );
       subs.push(sub);
     }),
   );
@@ -143,16 +151,28 @@ const inOrderOnce = (xs: number[]) => xs.length === BURST && xs.every((x, i) => 
 const burstOk = inOrderOnce(reference) && subs.every((s) => s.seqs.length === BURST && s.seqs.every((x, i) => x === reference[i]));
 
 console.log(`subscribers: ${subs.length} graphql-ws connections on one server (loopback; server in its own process)`);
-console.log(`memory: server RSS ${(rssBefore / 1024).toFixed(1)} MiB → ${(rssAfter / 1024).toFixed(1)} MiB = ${(((rssAfter - rssBefore) * 1024) / subs.length / 1024).toFixed(1)} KiB per idle subscriber (target ≤ 50 KB)`);
+console.log(
+  `memory: server RSS ${(rssBefore / 1024).toFixed(1)} MiB → ${(rssAfter / 1024).toFixed(1)} MiB = ${(((rssAfter - rssBefore) * 1024) / subs.length / 1024).toFixed(1)} KiB per idle subscriber (target ≤ 50 KB)`,
+);
 console.log(`steady: ${STEADY} events at ${STEADY_RATE}/s, all delivered to all: ${steadyComplete}`);
-console.log(`  raw libvirt signal latency (call → signal on a bus connection): p50 ${ms(pct(rawLatency, 50))}  p99 ${ms(pct(rawLatency, 99))}`);
+console.log(
+  `  raw libvirt signal latency (call → signal on a bus connection): p50 ${ms(pct(rawLatency, 50))}  p99 ${ms(pct(rawLatency, 99))}`,
+);
 console.log(`  signal → FIRST subscriber:  p50 ${ms(pct(steadyFirst, 50))}  p99 ${ms(pct(steadyFirst, 99))}`);
 console.log(`  signal → LAST subscriber:   p50 ${ms(pct(steadyLast, 50))}  p99 ${ms(pct(steadyLast, 99))}  (target p99 ≤ 50 ms)`);
-console.log(`  CPU per event: server ${((steadyCpu.server * 1000) / STEADY).toFixed(1)} ms, subscribers' process ${((steadyCpu.clients.user + steadyCpu.clients.system) / 1000 / STEADY).toFixed(1)} ms`);
-console.log(`burst: ${BURST} events; libvirt emitted them in ${ms(libvirtDone - burstStart)} (${((BURST * 1000) / (libvirtDone - burstStart)).toFixed(0)} events/s)`);
+console.log(
+  `  CPU per event: server ${((steadyCpu.server * 1000) / STEADY).toFixed(1)} ms, subscribers' process ${((steadyCpu.clients.user + steadyCpu.clients.system) / 1000 / STEADY).toFixed(1)} ms`,
+);
+console.log(
+  `burst: ${BURST} events; libvirt emitted them in ${ms(libvirtDone - burstStart)} (${((BURST * 1000) / (libvirtDone - burstStart)).toFixed(0)} events/s)`,
+);
 console.log(`  every subscriber got all, in order, once: ${burstOk}`);
-console.log(`  last frame at ${ms(burstEnd - burstStart)} after the first call; ${((subs.length * BURST * 1000) / (burstEnd - burstStart)).toFixed(0)} frames/s delivered`);
-console.log(`  CPU during the burst: server ${(cpu1.server - cpu0.server).toFixed(1)} s, subscribers' process ${((cpu1.clients.user + cpu1.clients.system) / 1e6).toFixed(1)} s`);
+console.log(
+  `  last frame at ${ms(burstEnd - burstStart)} after the first call; ${((subs.length * BURST * 1000) / (burstEnd - burstStart)).toFixed(0)} frames/s delivered`,
+);
+console.log(
+  `  CPU during the burst: server ${(cpu1.server - cpu0.server).toFixed(1)} s, subscribers' process ${((cpu1.clients.user + cpu1.clients.system) / 1e6).toFixed(1)} s`,
+);
 console.log('  (the subscribers run in this one process: its JSON parsing of every frame competes for the second core)');
 
 await Promise.all(subs.map((s) => Promise.resolve(s.client.dispose())));

@@ -80,7 +80,8 @@ export async function run(): Promise<void> {
     // The same list through the API, from the cache.
     const query = `{ domains(first: ${DOMAINS}) { totalCount edges { node { id name state vcpus memoryMiB } } } }`;
     const check = await s.gql(query);
-    if (check.errors || check.data.domains.edges.length !== DOMAINS) throw new Error(`query failed: ${JSON.stringify(check.errors ?? check.data)}`);
+    if (check.errors || check.data.domains.edges.length !== DOMAINS)
+      throw new Error(`query failed: ${JSON.stringify(check.errors ?? check.data)}`);
     for (let i = 0; i < 3; i++) await s.gql(query);
     const queries: number[] = [];
     for (let i = 0; i < QUERY_RUNS; i++) queries.push(await timed(() => s!.gql(query)));
@@ -93,7 +94,10 @@ export async function run(): Promise<void> {
     const wsEvents: { type: string; at: number }[] = [];
     let wake: (() => void) | null = null;
     client.subscribe(
-      { query: `subscription($id: ID) { domainEvents(domainId: $id) { type domain { state } } }`, variables: { id: domainGlobalId(target) } },
+      {
+        query: `subscription($id: ID) { domainEvents(domainId: $id) { type domain { state } } }`,
+        variables: { id: domainGlobalId(target) },
+      },
       {
         next: (v: any) => {
           wsEvents.push({ type: v.data.domainEvents.type, at: performance.now() });
@@ -103,7 +107,9 @@ export async function run(): Promise<void> {
         complete: () => {},
       },
     );
-    await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+    await new Promise<void>((resolve, reject) =>
+      client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+    );
     const nextWs = async (type: string): Promise<number> => {
       const deadline = Date.now() + 10_000;
       for (;;) {

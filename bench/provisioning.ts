@@ -105,9 +105,12 @@ export async function run(): Promise<void> {
     const apiRun = (n: number, inFlight: number) =>
       timed(() =>
         pool(n, inFlight, async () => {
-          const c = await gql(CREATE, { i: { name: `api-${serial++}`, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: 'default', start: true } });
+          const c = await gql(CREATE, {
+            i: { name: `api-${serial++}`, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: 'default', start: true },
+          });
           const made = c.data?.createDomain;
-          if (made?.__typename !== 'CreateDomainSuccess' || made.domain.state !== 'RUNNING') throw new Error(`create failed: ${JSON.stringify(c)}`);
+          if (made?.__typename !== 'CreateDomainSuccess' || made.domain.state !== 'RUNNING')
+            throw new Error(`create failed: ${JSON.stringify(c)}`);
           const d = await gql(DELETE, { id: made.domain.id });
           if (d.data?.deleteDomain?.__typename !== 'DeleteDomainSuccess') throw new Error(`delete failed: ${JSON.stringify(d)}`);
         }),
@@ -123,7 +126,9 @@ export async function run(): Promise<void> {
     await rawRun(WARM_UP, 8);
     await settled();
     await apiRun(WARM_UP, 8);
-    const lines = [`machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, libvirt test driver, private bus`];
+    const lines = [
+      `machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, libvirt test driver, private bus`,
+    ];
     for (const inFlight of [1, 8]) {
       const rates = { raw: [] as number[], same: [] as number[], api: [] as number[] };
       const serverCpuMs: number[] = [];

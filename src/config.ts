@@ -2,6 +2,9 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
 // config.ts imports nothing of the project: every layer may read the settings, and none is needed to parse them.
+// It is longer than ~300 lines on purpose: SETTINGS below is the one table of every variable the server reads
+// (name, meaning, default, parser), from which loadConfig parses, `--help` is printed and the README's table is
+// made (`npm run docs:settings`; test/unit/config.test.ts fails when the README is stale).
 
 /** Where libvirt-dbus is reached (the shape libvirt/bus.ts's `BusTarget` takes; the compiler checks they agree in main.ts). */
 export type BusSetting = { kind: 'system' } | { kind: 'session' } | { kind: 'address'; address: string };
@@ -98,15 +101,6 @@ export const DEFAULT_LIMITS: QueryLimits = {
   maxSubscriptionsPerToken: 20,
 };
 
-const LIMIT_ENV: Record<keyof QueryLimits, string> = {
-  maxDepth: 'VIRTPLANE_MAX_DEPTH',
-  maxAliases: 'VIRTPLANE_MAX_ALIASES',
-  maxTokens: 'VIRTPLANE_MAX_TOKENS',
-  maxCost: 'VIRTPLANE_MAX_COST',
-  maxDirectives: 'VIRTPLANE_MAX_DIRECTIVES',
-  maxSubscriptionsPerToken: 'VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN',
-};
-
 export const DEFAULT_EVENTS: NonNullable<Config['events']> = { maxCount: 100_000, maxAgeMs: 7 * 24 * 3600_000, bufferLimit: 1000 };
 
 export const DEFAULT_RESYNC_CHECK_MS = 30_000;
@@ -115,176 +109,411 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 8 * 1024 ** 3;
 
 export class ConfigError extends Error {}
 
-export const CONFIG_HELP = `virtplane: GraphQL control plane for libvirt
+/**
+ * One setting read from the environment: its variable, what it means and its default (Markdown: the README's
+ * table and `--help` are made from these), and its parser. A parser gets the raw value (undefined when unset),
+ * the variable's name for its messages, and what it depends on (the driver's default depends on the bus, ...).
+ */
+export interface Setting<T, D = undefined> {
+  name: string;
+  meaning: string;
+  /** '' for none. */
+  default: string;
+  /** Settings of `limits` are listed under their own heading in `--help`. */
+  group?: 'limits';
+  parse: (raw: string | undefined, name: string, dep: D) => T;
+}
 
-Usage: npm start            (npm start -- --help prints this)
-
-Environment:
-  HOST                   address to listen on                         (default 127.0.0.1)
-  PORT                   TCP port                                     (default 4000)
-  VIRTPLANE_DATA_DIR     SQLite database and runtime files            (default ./data)
-  VIRTPLANE_BUS          system | session | a D-Bus address           (unset: embedded private bus
-                                                                       with its own libvirt-dbus)
-  VIRTPLANE_DRIVER       Test | QEMU: libvirt driver behind libvirt-dbus
-                                                                      (default Test when embedded, else QEMU)
-  VIRTPLANE_ADMIN_TOKEN  bootstrap admin token (unset: one is generated on first start and printed once)
-  VIRTPLANE_PUBLIC_HOST  host name users SSH to for console tunnels     (default: this machine's hostname)
-  VIRTPLANE_IMAGE_POOLS  comma-separated storage pools that install images must be in
-                                                                      (default: any active dir pool)
-  VIRTPLANE_MAX_UPLOAD_GIB  largest ISO an image upload accepts, GiB  (default 8)
-  VIRTPLANE_NFT          nft binary for NAT port forwards, or "off"   (default nft with QEMU, off with Test)
-  VIRTPLANE_NFT_TABLE    the nftables table virtplane owns (inet)     (default virtplane_<instance id>)
-  VIRTPLANE_EVENTS_MAX_COUNT   keep at most this many events in the log; 0 = no limit (default 100000)
-  VIRTPLANE_EVENTS_MAX_AGE_HOURS  drop events older than this; 0 = no limit      (default 168 = 7 days)
-                         Pruning never removes an event a connected subscriber has not received yet.
-  VIRTPLANE_EVENTS_BUFFER  events a subscriber may lag behind before it is disconnected with close code
-                         4008 (default 1000; on its socket: that many × 4 KiB of unsent frames)
-  VIRTPLANE_RESYNC_CHECK_SECONDS  how often one cheap call compares every domain's state with the
-                         cache, to notice changes no signal announced (e.g. libvirtd restarted
-                         behind libvirt-dbus) and libvirt going away  (default 30)
-  VIRTPLANE_STORAGE_POOL storage pool for guest disks                 (default virtplane-<instance id>)
-                         The instance id is chosen at the first start and kept in the data dir; data dirs
-                         from before it keep the names virtplane, virtplane and virtplane-* (nwfilters).
-  VIRTPLANE_STORAGE_DIR  directory of that pool when virtplane has to create it (a dir pool)
-                                                                      (default <data dir>/storage)
-  VIRTPLANE_DOMAIN_TYPE  auto | kvm | qemu: libvirt domain type of new guests
-                                                                      (default auto: kvm when usable)
-  VIRTPLANE_MAX_VCPUS    most vCPUs per domain                        (default: host CPUs)
-  VIRTPLANE_MAX_MEMORY_MIB most memory per domain, MiB                (default: host memory)
-  VIRTPLANE_MAX_DISK_GIB most disk per domain, GiB                    (default 1024)
-  VIRTPLANE_PARTITIONS   on | off: guests in cgroup partition /machine/<user>
-                                                                      (default off)
-  VIRTPLANE_MAX_BODY_BYTES  largest request body (and WebSocket message) accepted;
-                         larger: HTTP 413                              (default 1048576 = 1 MiB)
-  VIRTPLANE_CORS_ORIGINS comma-separated origins (https://ui.example.com) whose pages may call the
-                         API from a browser, or * for any              (default: none)
-  VIRTPLANE_PUBLIC_URL   base URL browsers reach this server at, for console tickets' pageUrl and
-                         websocketUrl, e.g. https://vm-host.example.net (default: the listening address)
-  VIRTPLANE_CONSOLE_SSH_TUNNEL on | off: domainConsole hands out the loopback port, password and SSH
-                         command (default on; off: domainConsole answers UNSUPPORTED, use tickets)
-  LOG_LEVEL              pino level: fatal error warn info debug trace (default info)
-  NODE_ENV               production disables GraphiQL
-
-Limits (every operation; refusals are GraphQL errors with extensions.code):
-  VIRTPLANE_MAX_DEPTH                   selection depth                (default 10,   QUERY_TOO_DEEP)
-  VIRTPLANE_MAX_ALIASES                 aliases per operation          (default 15,   TOO_MANY_ALIASES)
-  VIRTPLANE_MAX_TOKENS                  lexical tokens per document    (default 2000, QUERY_TOO_LARGE)
-  VIRTPLANE_MAX_COST                    graphql-armor cost estimate    (default 50000, QUERY_TOO_COSTLY;
-                                        a list field multiplies its cost by "first")
-  VIRTPLANE_MAX_DIRECTIVES              directives per operation       (default 20,   TOO_MANY_DIRECTIVES)
-  VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN open subscriptions per token   (default 20,   LIMIT_EXCEEDED)
-`;
-
+const setting = <T, D = undefined>(s: Setting<T, D>): Setting<T, D> => s;
+const code = (value: string | number): string => `\`${value}\``;
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
+function nonNegative(fallback: number) {
+  return (raw: string | undefined, name: string): number => {
+    const text = raw?.trim();
+    if (!text) return fallback;
+    const n = Number(text);
+    if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name} must be a number ≥ 0, got "${text}"`);
+    return n;
+  };
+}
+
+function positive<F extends number | null>(fallback: F) {
+  return (raw: string | undefined, name: string): number | F => {
+    const text = raw?.trim();
+    if (!text) return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${text}"`);
+    return n;
+  };
+}
+
+function onOff(fallback: 'on' | 'off') {
+  return (raw: string | undefined, name: string): boolean => {
+    const value = (raw?.trim() || fallback).toLowerCase();
+    if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be on or off, got "${value}"`);
+    return value === 'on';
+  };
+}
+
+const list = (raw: string | undefined): string[] =>
+  (raw ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+function limit(name: string, meaning: string, key: keyof QueryLimits) {
+  return setting({ name, meaning, default: code(DEFAULT_LIMITS[key]), group: 'limits', parse: positive(DEFAULT_LIMITS[key]) });
+}
+
+/** Every variable the server reads, in the order the README and `--help` list them. */
+export const SETTINGS = {
+  host: setting({ name: 'HOST', meaning: 'address to listen on', default: code('127.0.0.1'), parse: (raw) => raw?.trim() || '127.0.0.1' }),
+  port: setting({
+    name: 'PORT',
+    meaning: 'TCP port to listen on (`0`: any free port)',
+    default: code(4000),
+    parse: (raw, name) => {
+      const port = Number(raw ?? 4000);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new ConfigError(`${name} must be an integer from 0 to 65535, got "${raw}"`);
+      return port;
+    },
+  }),
+  dataDir: setting({
+    name: 'VIRTPLANE_DATA_DIR',
+    meaning: 'SQLite database and runtime files',
+    default: code('./data'),
+    parse: (raw) => resolve(raw?.trim() || './data'),
+  }),
+  bus: setting({
+    name: 'VIRTPLANE_BUS',
+    meaning: '`system`, `session`, or a D-Bus address',
+    default: 'unset: embedded private bus with its own libvirt-dbus',
+    parse: (raw, name): BusSetting | null => {
+      const text = raw?.trim();
+      if (text === 'system') return { kind: 'system' };
+      if (text === 'session') return { kind: 'session' };
+      if (!text) return null;
+      if (!/^[a-z]+:[^\s]+=/.test(text)) {
+        throw new ConfigError(`${name} must be "system", "session" or a D-Bus address like unix:path=/run/bus, got "${text}"`);
+      }
+      return { kind: 'address', address: text };
+    },
+  }),
+  driver: setting({
+    name: 'VIRTPLANE_DRIVER',
+    meaning: '`Test` or `QEMU` (the libvirt-dbus object behind `/org/libvirt/<driver>`)',
+    default: '`Test` when embedded, else `QEMU`',
+    parse: (raw, name, bus: BusSetting | null) => {
+      const text = raw?.trim() || (bus === null ? 'Test' : 'QEMU');
+      const driver = ({ test: 'Test', qemu: 'QEMU' } as const)[text.toLowerCase() as 'test' | 'qemu'];
+      if (!driver) throw new ConfigError(`${name} must be "Test" or "QEMU", got "${text}"`);
+      return driver;
+    },
+  }),
+  adminToken: setting({
+    name: 'VIRTPLANE_ADMIN_TOKEN',
+    meaning: 'bootstrap admin token (≥ 16 characters)',
+    default: 'generated and printed on first start',
+    parse: (raw, name) => {
+      const token = raw?.trim() || null;
+      if (token !== null && token.length < 16) throw new ConfigError(`${name} must be at least 16 characters`);
+      return token;
+    },
+  }),
+  publicHost: setting({
+    name: 'VIRTPLANE_PUBLIC_HOST',
+    meaning: 'host name users SSH to for console tunnels (`domainConsole.sshTunnelCommand`)',
+    default: "this machine's hostname",
+    parse: (raw) => raw?.trim() || hostname(),
+  }),
+  imagePools: setting({
+    name: 'VIRTPLANE_IMAGE_POOLS',
+    meaning:
+      'comma-separated libvirt storage pools that install ISOs must be in (`addImage`, `createImageUpload`; uploads go to the first by default)',
+    default: 'any active `dir` pool',
+    parse: list,
+  }),
+  maxUploadGiB: setting({
+    name: 'VIRTPLANE_MAX_UPLOAD_GIB',
+    meaning: 'largest ISO `createImageUpload` accepts, GiB',
+    default: code(DEFAULT_MAX_UPLOAD_BYTES / 1024 ** 3),
+    parse: (raw, name) => {
+      const gib = nonNegative(DEFAULT_MAX_UPLOAD_BYTES / 1024 ** 3)(raw, name);
+      if (gib <= 0) throw new ConfigError(`${name} must be above 0, got "${raw}"`);
+      return gib;
+    },
+  }),
+  storagePool: setting({
+    name: 'VIRTPLANE_STORAGE_POOL',
+    meaning: 'storage pool guest disks are created in (`dir` or LVM `logical`; made ready at start-up)',
+    default: '`virtplane-<instance id>`',
+    parse: (raw) => raw?.trim() || null,
+  }),
+  storageDir: setting({
+    name: 'VIRTPLANE_STORAGE_DIR',
+    meaning: 'directory of that pool, when virtplane has to define it (as a `dir` pool)',
+    default: '`<data dir>/storage`',
+    parse: (raw, _name, dataDir: string) => resolve(raw?.trim() || join(dataDir, 'storage')),
+  }),
+  domainType: setting({
+    name: 'VIRTPLANE_DOMAIN_TYPE',
+    meaning:
+      '`auto`, `kvm` or `qemu` (TCG): libvirt domain type of new guests (`host { domainType domainTypeReason }`, and logged at start-up)',
+    default:
+      "`auto`: kvm when libvirt offers it and a throwaway paused guest with the template's `host-model` CPU starts under it (KVM can be offered and still fail, e.g. nested); else qemu",
+    parse: (raw, name) => {
+      const domainType = (raw?.trim() || 'auto').toLowerCase();
+      if (domainType !== 'auto' && domainType !== 'kvm' && domainType !== 'qemu')
+        throw new ConfigError(`${name} must be auto, kvm or qemu, got "${raw}"`);
+      return domainType;
+    },
+  }),
+  maxVcpus: setting({ name: 'VIRTPLANE_MAX_VCPUS', meaning: 'most vCPUs per domain', default: "the host's CPUs", parse: positive(null) }),
+  maxMemoryMiB: setting({
+    name: 'VIRTPLANE_MAX_MEMORY_MIB',
+    meaning: 'most memory per domain, MiB',
+    default: "the host's memory",
+    parse: positive(null),
+  }),
+  maxDiskGiB: setting({ name: 'VIRTPLANE_MAX_DISK_GIB', meaning: 'most disk per domain, GiB', default: code(1024), parse: positive(1024) }),
+  partitions: setting({
+    name: 'VIRTPLANE_PARTITIONS',
+    meaning: "`on` puts each tenant's guests into the cgroup partition `/machine/<user>` (it must exist)",
+    default: code('off'),
+    parse: onOff('off'),
+  }),
+  nft: setting({
+    name: 'VIRTPLANE_NFT',
+    meaning: '`nft` binary for NAT port forwards, or `off`',
+    default: '`nft` with QEMU, `off` with Test',
+    // The test driver has no real guests: unless asked, a server on it leaves the host firewall alone.
+    parse: (raw, _name, driver: 'Test' | 'QEMU') => {
+      const binary = raw?.trim() || (driver === 'QEMU' ? 'nft' : 'off');
+      return binary.toLowerCase() === 'off' ? null : binary;
+    },
+  }),
+  nftTable: setting({
+    name: 'VIRTPLANE_NFT_TABLE',
+    meaning: 'the nftables table virtplane owns (family `inet`)',
+    default: '`virtplane_<instance id>`',
+    parse: (raw, name) => {
+      const table = raw?.trim() || null;
+      if (table !== null && !NFT_TABLE_NAME.test(table))
+        throw new ConfigError(`${name} must be a letter then up to 31 letters, digits or _, got "${table}"`);
+      return table;
+    },
+  }),
+  eventsMaxCount: setting({
+    name: 'VIRTPLANE_EVENTS_MAX_COUNT',
+    meaning:
+      'event log retention: keep at most this many events (0 = no limit; pruning never removes an event a connected subscriber has not received yet)',
+    default: code(DEFAULT_EVENTS.maxCount),
+    parse: (raw, name) => Math.floor(nonNegative(DEFAULT_EVENTS.maxCount)(raw, name)),
+  }),
+  eventsMaxAgeHours: setting({
+    name: 'VIRTPLANE_EVENTS_MAX_AGE_HOURS',
+    meaning: 'event log retention: drop events older than this (0 = no limit)',
+    default: `${code(DEFAULT_EVENTS.maxAgeMs / 3600_000)} (7 days)`,
+    parse: nonNegative(DEFAULT_EVENTS.maxAgeMs / 3600_000),
+  }),
+  eventsBuffer: setting({
+    name: 'VIRTPLANE_EVENTS_BUFFER',
+    meaning: 'events a subscriber may lag behind (on its socket: that many × 4 KiB unsent) before it is disconnected (close code 4008)',
+    default: code(DEFAULT_EVENTS.bufferLimit),
+    parse: (raw, name) => Math.max(1, Math.floor(nonNegative(DEFAULT_EVENTS.bufferLimit)(raw, name))),
+  }),
+  resyncCheckSeconds: setting({
+    name: 'VIRTPLANE_RESYNC_CHECK_SECONDS',
+    meaning:
+      "how often one cheap call (`GetAllDomainStats`) compares every domain's state with the cache; a difference no signal announced (e.g. libvirtd restarted behind libvirt-dbus) triggers a full reload, a failure marks libvirt unavailable",
+    default: code(DEFAULT_RESYNC_CHECK_MS / 1000),
+    parse: (raw, name) => {
+      const seconds = nonNegative(DEFAULT_RESYNC_CHECK_MS / 1000)(raw, name);
+      if (seconds < 0.1) throw new ConfigError(`${name} must be at least 0.1, got "${raw}"`);
+      return seconds;
+    },
+  }),
+  maxBodyBytes: setting({
+    name: 'VIRTPLANE_MAX_BODY_BYTES',
+    meaning: 'largest request body (and WebSocket message); larger: HTTP 413',
+    default: `${code(DEFAULT_HTTP_POLICY.maxBodyBytes)} (1 MiB)`,
+    parse: positive(DEFAULT_HTTP_POLICY.maxBodyBytes),
+  }),
+  corsOrigins: setting({
+    name: 'VIRTPLANE_CORS_ORIGINS',
+    meaning: 'comma-separated origins (`https://ui.example.com`) whose pages may call the API from a browser, or `*` for any',
+    default: 'none: no cross-origin access',
+    parse: (raw, name) => {
+      const origins = list(raw);
+      for (const origin of origins) {
+        if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+          throw new ConfigError(`${name} must list origins like https://ui.example.com (scheme and host, no path) or *, got "${origin}"`);
+        }
+      }
+      return origins;
+    },
+  }),
+  publicUrl: setting({
+    name: 'VIRTPLANE_PUBLIC_URL',
+    meaning:
+      "base URL browsers reach this server at (e.g. `https://vm-host.example.net`, behind a TLS proxy): the start of a console ticket's `pageUrl` and `websocketUrl`",
+    default: 'the listening address',
+    parse: (raw, name) => {
+      const url = raw?.trim().replace(/\/+$/, '') || null;
+      if (url !== null && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(url)) {
+        throw new ConfigError(`${name} must be an http:// or https:// URL without query, got "${url}"`);
+      }
+      return url;
+    },
+  }),
+  sshTunnel: setting({
+    name: 'VIRTPLANE_CONSOLE_SSH_TUNNEL',
+    meaning: '`off` switches the SSH-tunnel console path off: `domainConsole` answers `UNSUPPORTED` (browser consoles stay)',
+    default: code('on'),
+    parse: onOff('on'),
+  }),
+  logLevel: setting({
+    name: 'LOG_LEVEL',
+    meaning: `pino level: ${[...LOG_LEVELS].join(', ')}`,
+    default: code('info'),
+    parse: (raw, name) => {
+      const level = raw?.trim() || 'info';
+      if (!LOG_LEVELS.has(level)) throw new ConfigError(`${name} must be one of ${[...LOG_LEVELS].join(', ')}, got "${level}"`);
+      return level;
+    },
+  }),
+  nodeEnv: setting({ name: 'NODE_ENV', meaning: '`production` turns GraphiQL off', default: '', parse: (raw) => raw !== 'production' }),
+  maxDepth: limit('VIRTPLANE_MAX_DEPTH', 'selection depth per operation (`QUERY_TOO_DEEP`)', 'maxDepth'),
+  maxAliases: limit('VIRTPLANE_MAX_ALIASES', 'aliases per operation (`TOO_MANY_ALIASES`)', 'maxAliases'),
+  maxTokens: limit('VIRTPLANE_MAX_TOKENS', 'lexical tokens per document (`QUERY_TOO_LARGE`)', 'maxTokens'),
+  maxCost: limit(
+    'VIRTPLANE_MAX_COST',
+    'graphql-armor cost estimate; a list field counts `first` times where `first` is written in the document (a `first` passed as a variable, or left out, counts once: graphql-armor reads no variables; every page is capped at 1000 items) (`QUERY_TOO_COSTLY`)',
+    'maxCost',
+  ),
+  maxDirectives: limit('VIRTPLANE_MAX_DIRECTIVES', 'directives per operation (`TOO_MANY_DIRECTIVES`)', 'maxDirectives'),
+  maxSubscriptionsPerToken: limit(
+    'VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN',
+    'open subscriptions per API token (`LIMIT_EXCEEDED`)',
+    'maxSubscriptionsPerToken',
+  ),
+};
+
+/** The settings as a list, in the table's order. */
+export const SETTING_LIST: readonly Setting<unknown, never>[] = Object.values(SETTINGS);
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const port = Number(env.PORT ?? 4000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${env.PORT}"`);
+  const read = <T, D>(s: Setting<T, D>, dep: D): T => s.parse(env[s.name], s.name, dep);
+  const get = <T>(s: Setting<T>): T => read(s, undefined);
 
-  let bus: BusSetting | null = null;
-  const rawBus = env.VIRTPLANE_BUS?.trim();
-  if (rawBus === 'system') bus = { kind: 'system' };
-  else if (rawBus === 'session') bus = { kind: 'session' };
-  else if (rawBus) {
-    if (!/^[a-z]+:[^\s]+=/.test(rawBus)) {
-      throw new ConfigError(`VIRTPLANE_BUS must be "system", "session" or a D-Bus address like unix:path=/run/bus, got "${rawBus}"`);
-    }
-    bus = { kind: 'address', address: rawBus };
-  }
-
-  const rawDriver = env.VIRTPLANE_DRIVER?.trim() || (bus === null ? 'Test' : 'QEMU');
-  const driver = ({ test: 'Test', qemu: 'QEMU' } as const)[rawDriver.toLowerCase() as 'test' | 'qemu'];
-  if (!driver) throw new ConfigError(`VIRTPLANE_DRIVER must be "Test" or "QEMU", got "${rawDriver}"`);
-
-  const adminToken = env.VIRTPLANE_ADMIN_TOKEN?.trim() || null;
-  if (adminToken !== null && adminToken.length < 16) throw new ConfigError('VIRTPLANE_ADMIN_TOKEN must be at least 16 characters');
-
-  const logLevel = env.LOG_LEVEL?.trim() || 'info';
-  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
-
-  const limits = { ...DEFAULT_LIMITS };
-  for (const [key, name] of Object.entries(LIMIT_ENV) as [keyof QueryLimits, string][]) {
-    const raw = env[name]?.trim();
-    if (!raw) continue;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
-    limits[key] = n;
-  }
-  // The test driver has no real guests: unless asked, a server on it leaves the host firewall alone.
-  const rawNft = env.VIRTPLANE_NFT?.trim() || (driver === 'QEMU' ? 'nft' : 'off');
-  const nftTable = env.VIRTPLANE_NFT_TABLE?.trim() || null;
-  if (nftTable !== null && !NFT_TABLE_NAME.test(nftTable)) throw new ConfigError(`VIRTPLANE_NFT_TABLE must be a letter then up to 31 letters, digits or _, got "${nftTable}"`);
-
-  const nonNegative = (name: string, fallback: number): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name} must be a number ≥ 0, got "${raw}"`);
-    return n;
+  // In the order the checks ran before the table: the first wrong setting is the one reported.
+  const port = get(SETTINGS.port);
+  const bus = get(SETTINGS.bus);
+  const driver = read(SETTINGS.driver, bus);
+  const adminToken = get(SETTINGS.adminToken);
+  const logLevel = get(SETTINGS.logLevel);
+  const limits: QueryLimits = {
+    maxDepth: get(SETTINGS.maxDepth),
+    maxAliases: get(SETTINGS.maxAliases),
+    maxTokens: get(SETTINGS.maxTokens),
+    maxCost: get(SETTINGS.maxCost),
+    maxDirectives: get(SETTINGS.maxDirectives),
+    maxSubscriptionsPerToken: get(SETTINGS.maxSubscriptionsPerToken),
   };
+  const nftBinary = read(SETTINGS.nft, driver);
+  const nftTable = get(SETTINGS.nftTable);
   const events = {
-    maxCount: Math.floor(nonNegative('VIRTPLANE_EVENTS_MAX_COUNT', DEFAULT_EVENTS.maxCount)),
-    maxAgeMs: nonNegative('VIRTPLANE_EVENTS_MAX_AGE_HOURS', DEFAULT_EVENTS.maxAgeMs / 3600_000) * 3600_000,
-    bufferLimit: Math.max(1, Math.floor(nonNegative('VIRTPLANE_EVENTS_BUFFER', DEFAULT_EVENTS.bufferLimit))),
+    maxCount: get(SETTINGS.eventsMaxCount),
+    maxAgeMs: get(SETTINGS.eventsMaxAgeHours) * 3600_000,
+    bufferLimit: get(SETTINGS.eventsBuffer),
   };
-  const resyncCheckSeconds = nonNegative('VIRTPLANE_RESYNC_CHECK_SECONDS', DEFAULT_RESYNC_CHECK_MS / 1000);
-  if (resyncCheckSeconds < 0.1) throw new ConfigError(`VIRTPLANE_RESYNC_CHECK_SECONDS must be at least 0.1, got "${env.VIRTPLANE_RESYNC_CHECK_SECONDS}"`);
-  const positive = (name: string, fallback: number | null): number | null => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
-    return n;
-  };
-  const domainType = (env.VIRTPLANE_DOMAIN_TYPE?.trim() || 'auto').toLowerCase();
-  if (domainType !== 'auto' && domainType !== 'kvm' && domainType !== 'qemu') {
-    throw new ConfigError(`VIRTPLANE_DOMAIN_TYPE must be auto, kvm or qemu, got "${env.VIRTPLANE_DOMAIN_TYPE}"`);
-  }
-  const partitions = (env.VIRTPLANE_PARTITIONS?.trim() || 'off').toLowerCase();
-  if (partitions !== 'on' && partitions !== 'off') throw new ConfigError(`VIRTPLANE_PARTITIONS must be on or off, got "${partitions}"`);
-  const corsOrigins = (env.VIRTPLANE_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
-  for (const origin of corsOrigins) {
-    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new ConfigError(`VIRTPLANE_CORS_ORIGINS must list origins like https://ui.example.com (scheme and host, no path) or *, got "${origin}"`);
-    }
-  }
-  const http = { maxBodyBytes: positive('VIRTPLANE_MAX_BODY_BYTES', DEFAULT_HTTP_POLICY.maxBodyBytes)!, corsOrigins };
-  const maxUploadGiB = nonNegative('VIRTPLANE_MAX_UPLOAD_GIB', DEFAULT_MAX_UPLOAD_BYTES / 1024 ** 3);
-  if (maxUploadGiB <= 0) throw new ConfigError(`VIRTPLANE_MAX_UPLOAD_GIB must be above 0, got "${env.VIRTPLANE_MAX_UPLOAD_GIB}"`);
-  const dataDir = resolve(env.VIRTPLANE_DATA_DIR?.trim() || './data');
-  const sshTunnel = (env.VIRTPLANE_CONSOLE_SSH_TUNNEL?.trim() || 'on').toLowerCase();
-  if (sshTunnel !== 'on' && sshTunnel !== 'off') throw new ConfigError(`VIRTPLANE_CONSOLE_SSH_TUNNEL must be on or off, got "${sshTunnel}"`);
-  const publicUrl = env.VIRTPLANE_PUBLIC_URL?.trim().replace(/\/+$/, '') || null;
-  if (publicUrl !== null && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(publicUrl)) {
-    throw new ConfigError(`VIRTPLANE_PUBLIC_URL must be an http:// or https:// URL without query, got "${publicUrl}"`);
-  }
+  const resyncCheckSeconds = get(SETTINGS.resyncCheckSeconds);
+  const domainType = get(SETTINGS.domainType);
+  const partitions = get(SETTINGS.partitions);
+  const corsOrigins = get(SETTINGS.corsOrigins);
+  const http = { maxBodyBytes: get(SETTINGS.maxBodyBytes), corsOrigins };
+  const maxUploadGiB = get(SETTINGS.maxUploadGiB);
+  const dataDir = get(SETTINGS.dataDir);
+  const sshTunnel = get(SETTINGS.sshTunnel);
+  const publicUrl = get(SETTINGS.publicUrl);
+  const maxVcpus = get(SETTINGS.maxVcpus);
+  const maxMemoryMiB = get(SETTINGS.maxMemoryMiB);
+  const maxDiskGiB = get(SETTINGS.maxDiskGiB);
 
   return {
     limits,
     events,
     http,
     resyncCheckMs: Math.round(resyncCheckSeconds * 1000),
-    host: env.HOST?.trim() || '127.0.0.1',
+    host: get(SETTINGS.host),
     port,
     dataDir,
     bus,
     driver,
     adminToken,
     logLevel,
-    development: env.NODE_ENV !== 'production',
-    publicHost: env.VIRTPLANE_PUBLIC_HOST?.trim() || hostname(),
+    development: get(SETTINGS.nodeEnv),
+    publicHost: get(SETTINGS.publicHost),
     maxUploadBytes: Math.floor(maxUploadGiB * 1024 ** 3),
-    console: { sshTunnel: sshTunnel === 'on', publicUrl },
-    imagePools: (env.VIRTPLANE_IMAGE_POOLS ?? '').split(',').map((p) => p.trim()).filter(Boolean),
-    nft: { binary: rawNft.toLowerCase() === 'off' ? null : rawNft, table: nftTable },
+    console: { sshTunnel, publicUrl },
+    imagePools: get(SETTINGS.imagePools),
+    nft: { binary: nftBinary, table: nftTable },
     provisioning: {
-      storagePool: env.VIRTPLANE_STORAGE_POOL?.trim() || null,
-      storageDir: resolve(env.VIRTPLANE_STORAGE_DIR?.trim() || join(dataDir, 'storage')),
+      storagePool: get(SETTINGS.storagePool),
+      storageDir: read(SETTINGS.storageDir, dataDir),
       domainType,
-      maxVcpus: positive('VIRTPLANE_MAX_VCPUS', null),
-      maxMemoryMiB: positive('VIRTPLANE_MAX_MEMORY_MIB', null),
-      maxDiskGiB: positive('VIRTPLANE_MAX_DISK_GIB', 1024)!,
-      partitions: partitions === 'on',
+      maxVcpus,
+      maxMemoryMiB,
+      maxDiskGiB,
+      partitions,
     },
   };
+}
+
+const plain = (markdown: string): string => markdown.replaceAll('`', '');
+
+/** Words of `text` in lines of at most `width` characters (a longer word gets a line of its own). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+function helpLines(settings: readonly Setting<unknown, never>[]): string {
+  const column = Math.max(...SETTING_LIST.map((s) => s.name.length)) + 4;
+  return settings
+    .map((s) => {
+      const text = plain(s.default ? `${s.meaning} (default: ${s.default})` : s.meaning);
+      const [first = '', ...rest] = wrap(text, 116 - column);
+      return [`  ${s.name.padEnd(column - 2)}${first}`, ...rest.map((l) => `${' '.repeat(column)}${l}`)].join('\n');
+    })
+    .join('\n');
+}
+
+/** What `npm start -- --help` prints: made from SETTINGS. */
+export const CONFIG_HELP = `virtplane: GraphQL control plane for libvirt
+
+Usage: npm start            (npm start -- --help prints this)
+
+Environment:
+${helpLines(SETTING_LIST.filter((s) => !s.group))}
+
+Limits (every operation; refusals are GraphQL errors with extensions.code):
+${helpLines(SETTING_LIST.filter((s) => s.group === 'limits'))}
+`;
+
+/** The README's table of settings (Markdown), made from SETTINGS. */
+export function settingsMarkdown(): string {
+  const cell = (text: string) => text.replaceAll('|', '\\|');
+  const rows = SETTING_LIST.map((s) => `| \`${s.name}\` | ${cell(s.meaning)} | ${cell(s.default)} |`);
+  return ['| variable | meaning | default |', '|---|---|---|', ...rows].join('\n') + '\n';
 }

@@ -107,7 +107,11 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
 
     const driverPath = `/org/libvirt/${config.driver}`;
     // Before the sync subscribes to libvirt's signals: the probe's throwaway guest is never announced.
-    const domainType = await chooseDomainType(bus, driverPath, { driver: config.driver, configured: config.provisioning.domainType, cpuMode: TEMPLATE_CPU_MODE });
+    const domainType = await chooseDomainType(bus, driverPath, {
+      driver: config.driver,
+      configured: config.provisioning.domainType,
+      cpuMode: TEMPLATE_CPU_MODE,
+    });
     log.info({ domainType: domainType.type, reason: domainType.reason }, 'domain type of new guests chosen');
     // Host-wide names: what the environment says, else this installation's own (kept in its database).
     const hostObjects = new HostObjects(db);
@@ -123,20 +127,15 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const access = new AccessPolicy(owners);
     const events = config.events ?? DEFAULT_EVENTS;
     const eventLog = new EventLog(db);
-    const stream = new EventStream(eventLog, access, events, log.child({ component: 'events' }), { bufferLimit: events.bufferLimit, storage });
+    const stream = new EventStream(eventLog, access, events, log.child({ component: 'events' }), {
+      bufferLimit: events.bufferLimit,
+      storage,
+    });
     stream.start();
     cleanups.push(() => stream.stop());
     // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
     const storagePaths = new StoragePaths(bus, driverPath);
-    const sync = new LibvirtSync(
-      bus,
-      driverPath,
-      cache,
-      stream,
-      log.child({ component: 'sync' }),
-      storagePaths,
-      config.resyncCheckMs,
-    );
+    const sync = new LibvirtSync(bus, driverPath, cache, stream, log.child({ component: 'sync' }), storagePaths, config.resyncCheckMs);
     cleanups.push(() => sync.stop());
     await sync.start();
 
@@ -210,10 +209,25 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       audit,
       graphics,
       config.publicHost,
-      { sshTunnel: consoleConfig.sshTunnel, ticketTtlMs: consoleConfig.ticketTtlMs, serialSocketDir, publicUrl: () => consoleConfig.publicUrl ?? listeningUrl },
+      {
+        sshTunnel: consoleConfig.sshTunnel,
+        ticketTtlMs: consoleConfig.ticketTtlMs,
+        serialSocketDir,
+        publicUrl: () => consoleConfig.publicUrl ?? listeningUrl,
+      },
       (uuid, err) => log.warn({ domain: uuid, err: String(err) }, 'serial console connection failed'),
     );
-    const portForwards = new PortForwardService(db, cache, ipam, networks, access, quotas, nft, log.child({ component: 'nftables' }), () => apiPort);
+    const portForwards = new PortForwardService(
+      db,
+      cache,
+      ipam,
+      networks,
+      access,
+      quotas,
+      nft,
+      log.child({ component: 'nftables' }),
+      () => apiPort,
+    );
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
     networks.onNatChange(() => void portForwards.start());
     await portForwards.start();
@@ -247,14 +261,18 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const undefinedDomains = stream.domains.subscribe((e) => e.type === 'UNDEFINED' && !cache.domains.has(e.domain.uuid));
     void (async () => {
       for await (const e of undefinedDomains) {
-        await provisioning.forget(e.domain.uuid).catch((err) => log.warn({ err: String(err), domain: e.domain.uuid }, 'releasing an undefined domain failed'));
+        await provisioning
+          .forget(e.domain.uuid)
+          .catch((err) => log.warn({ err: String(err), domain: e.domain.uuid }, 'releasing an undefined domain failed'));
       }
     })().catch((err) => log.error({ err }, 'releasing quota of undefined domains stopped'));
     cleanups.push(() => void undefinedDomains.return?.());
     // Consoles follow access: a revoked token, a domain handed on, stopped or deleted closes its sessions.
     users.on('revoked', (tokenIds) => consoles.tokensRevoked(tokenIds));
     provisioning.onAssigned((uuid) => consoles.domainAssigned(uuid));
-    const consoleEvents = stream.domains.subscribe((e) => ['STARTED', 'RESUMED', 'STOPPED', 'UNDEFINED'].includes(e.type), { bufferLimit: 100_000 });
+    const consoleEvents = stream.domains.subscribe((e) => ['STARTED', 'RESUMED', 'STOPPED', 'UNDEFINED'].includes(e.type), {
+      bufferLimit: 100_000,
+    });
     void (async () => {
       for await (const e of consoleEvents) consoles.domainEvent(e.type, e.domain.uuid);
     })().catch((err) => log.error({ err }, 'console lifecycle handling stopped'));
@@ -286,7 +304,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
   } catch (err) {
     await stop();
     if (err instanceof DataDirInUseError || err instanceof RunDirInUseError || err instanceof ListenError) throw new StartupError(err);
-    if (isStorageFailure(err)) throw new StartupError(new Error(`cannot write the data directory ${config.dataDir}: ${(err as Error).message}`, { cause: err }));
+    if (isStorageFailure(err))
+      throw new StartupError(new Error(`cannot write the data directory ${config.dataDir}: ${(err as Error).message}`, { cause: err }));
     throw err;
   }
 }

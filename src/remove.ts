@@ -62,7 +62,11 @@ try {
 const db = openDatabase(join(config.dataDir, 'virtplane.sqlite'));
 const hostObjects = new HostObjects(db);
 const stored = hostObjects.names();
-const instance = { ...stored, storagePool: config.provisioning.storagePool ?? stored.storagePool, nftTable: config.nft.table ?? stored.nftTable };
+const instance = {
+  ...stored,
+  storagePool: config.provisioning.storagePool ?? stored.storagePool,
+  nftTable: config.nft.table ?? stored.nftTable,
+};
 
 // The test driver keeps nothing on the host; the QEMU driver is reached as npm start reaches it.
 let embedded: EmbeddedStack | null = null;

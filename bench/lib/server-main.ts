@@ -15,9 +15,16 @@ const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-bench-'));
 // The server's own configuration parser, so the bench follows every new setting's default.
 // VIRTPLANE_* settings a benchmark passes (e.g. the QEMU driver and its storage pool) are taken over.
 const passed = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('VIRTPLANE_') && k !== 'VIRTPLANE_DATA_DIR'));
-const config = loadConfig({ ...passed, PORT: '0', VIRTPLANE_DATA_DIR: dataDir, VIRTPLANE_ADMIN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'silent', NODE_ENV: 'production',
+const config = loadConfig({
+  ...passed,
+  PORT: '0',
+  VIRTPLANE_DATA_DIR: dataDir,
+  VIRTPLANE_ADMIN_TOKEN: BENCH_TOKEN,
+  LOG_LEVEL: 'silent',
+  NODE_ENV: 'production',
   // Every benchmark subscriber uses the one admin token.
-  VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN: '100000' });
+  VIRTPLANE_MAX_SUBSCRIPTIONS_PER_TOKEN: '100000',
+});
 const app = await startVirtplane(
   process.env.BENCH_KEEP_EVENTS ? { ...config, events: { maxCount: 0, maxAgeMs: 0, bufferLimit: 5000 } } : config,
   pino({ level: 'silent' }),

@@ -25,10 +25,14 @@ export interface ServerProcess {
  */
 export async function startServerProcess(token: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, '--expose-gc', '--import', 'tsx', new URL('./server-main.ts', import.meta.url).pathname], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env, BENCH_TOKEN: token },
-  });
+  const child = spawn(
+    process.execPath,
+    [...profile, '--expose-gc', '--import', 'tsx', new URL('./server-main.ts', import.meta.url).pathname],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env, BENCH_TOKEN: token },
+    },
+  );
   // Never leave the server behind, whatever happens here.
   const kill = () => child.kill('SIGTERM');
   process.once('exit', kill);

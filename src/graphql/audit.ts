@@ -7,9 +7,16 @@ const AuditEventRef = builder.objectRef<AuditEvent>('AuditEvent').implement({
   description: 'One mutation: who called it, on what, and what they got.',
   fields: (t) => ({
     at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
-    actorId: t.string({ description: 'Global ID of the user (kept after the user is deleted).', resolve: (e) => encodeGlobalID('User', e.actorId) }),
+    actorId: t.string({
+      description: 'Global ID of the user (kept after the user is deleted).',
+      resolve: (e) => encodeGlobalID('User', e.actorId),
+    }),
     actorName: t.exposeString('actorName'),
-    tokenId: t.string({ nullable: true, description: 'Global ID of the API token used.', resolve: (e) => (e.tokenId ? encodeGlobalID('ApiToken', e.tokenId) : null) }),
+    tokenId: t.string({
+      nullable: true,
+      description: 'Global ID of the API token used.',
+      resolve: (e) => (e.tokenId ? encodeGlobalID('ApiToken', e.tokenId) : null),
+    }),
     action: t.exposeString('action', { description: 'The mutation, e.g. createDomain.' }),
     target: t.exposeString('target', { nullable: true, description: 'Global ID of the object acted on, when there is one.' }),
     result: t.exposeString('result', { description: 'SUCCESS, or the error code returned.' }),

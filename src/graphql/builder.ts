@@ -30,7 +30,8 @@ builder.scalarType('DateTime', {
     const d = m ? new Date(v as string) : null;
     // Date would roll 2026-02-30 over into March: the day must exist in its month.
     const dayExists = m && new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))).getUTCDate() === Number(m[3]);
-    if (!d || Number.isNaN(d.getTime()) || !dayExists) throw new TypeError('DateTime must be an RFC 3339 date-time, e.g. 2026-03-07T10:00:00Z');
+    if (!d || Number.isNaN(d.getTime()) || !dayExists)
+      throw new TypeError('DateTime must be an RFC 3339 date-time, e.g. 2026-03-07T10:00:00Z');
     return d;
   },
 });

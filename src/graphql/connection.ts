@@ -80,7 +80,8 @@ export function cursorKey(cursor: string | null | undefined, arg: 'after' | 'bef
 
 export function connectionFromSorted<T>(items: readonly T[], args: ConnectionArgs, keyOf: (t: T) => readonly string[]): Connection<T> {
   for (const n of [args.first, args.last]) {
-    if (n !== null && n !== undefined && (n < 0 || n > MAX_PAGE)) throw new InvalidPageArgsError(`first and last must be between 0 and ${MAX_PAGE}`);
+    if (n !== null && n !== undefined && (n < 0 || n > MAX_PAGE))
+      throw new InvalidPageArgsError(`first and last must be between 0 and ${MAX_PAGE}`);
   }
   let start = 0;
   let end = items.length;

@@ -52,7 +52,6 @@ export const ConsoleKindEnum = builder.enumType('ConsoleKind', {
   } as const,
 });
 
-
 const ConsoleTicketRef = builder.objectRef<ConsoleTicket>('ConsoleTicketSuccess').implement({
   description: 'A one-time ticket for one console of one domain.',
   fields: (t) => ({
@@ -70,7 +69,8 @@ const ConsoleTicketRef = builder.objectRef<ConsoleTicket>('ConsoleTicketSuccess'
 builder.mutationField('createConsoleTicket', (t) =>
   t.field({
     type: ConsoleTicketRef,
-    description: 'A one-time ticket (30 s) to open the graphical or serial console of one of your running domains in a browser or a script.',
+    description:
+      'A one-time ticket (30 s) to open the graphical or serial console of one of your running domains in a browser or a script.',
     args: { domainId: t.arg.id({ required: true }), kind: t.arg({ type: ConsoleKindEnum, required: true }) },
     extensions: { auditTarget: ((args) => String(args.domainId)) satisfies AuditTarget },
     errors: {
@@ -78,6 +78,7 @@ builder.mutationField('createConsoleTicket', (t) =>
       directResult: true,
       union: { name: 'CreateConsoleTicketResult' },
     },
-    resolve: (_root, args, ctx) => ctx.services.console.createTicket(ctx.viewer, localId(String(args.domainId), 'Domain'), String(args.domainId), args.kind),
+    resolve: (_root, args, ctx) =>
+      ctx.services.console.createTicket(ctx.viewer, localId(String(args.domainId), 'Domain'), String(args.domainId), args.kind),
   }),
 );

@@ -16,7 +16,9 @@ const Ipv4AssignmentEnum = builder.enumType('Ipv4Assignment', {
   description: 'How a NIC’s IPv4 address reaches its guest.',
   values: {
     DHCP: { description: 'The network’s DHCP server hands it out, pinned to the NIC’s MAC: a guest doing DHCPv4 gets it.' },
-    STATIC: { description: 'No DHCP host entry holds it (the network has no DHCP, or the entry was removed by hand): configure it in the guest.' },
+    STATIC: {
+      description: 'No DHCP host entry holds it (the network has no DHCP, or the entry was removed by hand): configure it in the guest.',
+    },
   } as const,
 });
 
@@ -27,7 +29,10 @@ const Ipv6AssignmentEnum = builder.enumType('Ipv6Assignment', {
       description:
         'The EUI-64 address of the NIC’s MAC in the network’s /64: a guest autoconfiguring from the router advertisement with an interface identifier from its MAC (SLAAC, EUI-64) forms it by itself. A guest using privacy extensions or stable-privacy (RFC 7217) identifiers forms another address, which the anti-spoofing filter drops: configure this one instead (see the README).',
     },
-    STATIC: { description: 'The network’s IPv6 subnet is not a /64 (or the address was given before addresses followed the MAC): configure it in the guest.' },
+    STATIC: {
+      description:
+        'The network’s IPv6 subnet is not a /64 (or the address was given before addresses followed the MAC): configure it in the guest.',
+    },
   } as const,
 });
 
@@ -54,7 +59,8 @@ const DomainInterfaceRef = builder.objectRef<DomainInterface>('DomainInterface')
     }),
     ipv6: t.string({
       nullable: true,
-      description: 'The IPv6 address virtplane gave this NIC; the anti-spoofing filter lets it (and link-local fe80::/10) through, no other.',
+      description:
+        'The IPv6 address virtplane gave this NIC; the anti-spoofing filter lets it (and link-local fe80::/10) through, no other.',
       resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv6 ?? null) : null),
     }),
     ipv6Assignment: t.field({
@@ -185,7 +191,10 @@ for (const [field, [action, description]] of Object.entries(ACTIONS)) {
 
 const CreateDomainInput = builder.inputType('CreateDomainInput', {
   fields: (t) => ({
-    name: t.string({ required: true, description: 'Its name: 1-64 letters, digits, ".", "_", "-"; unique among your domains (CONFLICT), whatever other users call theirs.' }),
+    name: t.string({
+      required: true,
+      description: 'Its name: 1-64 letters, digits, ".", "_", "-"; unique among your domains (CONFLICT), whatever other users call theirs.',
+    }),
     vcpus: t.int({ required: true }),
     memoryMiB: t.int({ required: true }),
     diskGiB: t.int({ required: true }),
@@ -196,7 +205,11 @@ const CreateDomainInput = builder.inputType('CreateDomainInput', {
       required: false,
       description: "Pass the host CPU's virtualization extensions through (host-passthrough); needs domainType kvm.",
     }),
-    graphics: t.field({ type: GraphicsTypeEnum, required: false, description: 'Console type (default VNC), on 127.0.0.1 with a generated password.' }),
+    graphics: t.field({
+      type: GraphicsTypeEnum,
+      required: false,
+      description: 'Console type (default VNC), on 127.0.0.1 with a generated password.',
+    }),
   }),
 });
 

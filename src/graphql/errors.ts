@@ -45,11 +45,19 @@ errorType(ForbiddenError, 'ForbiddenError', 'Your role does not allow this actio
 errorType(ConflictError, 'ConflictError', 'The change conflicts with an existing object.');
 errorType(UnsupportedError, 'UnsupportedError', 'The libvirt driver in use does not support this.');
 errorType(LibvirtUnavailableError, 'LibvirtUnavailableError', 'libvirt cannot be reached right now.');
-errorType(LibvirtFailedError, 'LibvirtError', "libvirt refused the request; its own message is kept.");
+errorType(LibvirtFailedError, 'LibvirtError', 'libvirt refused the request; its own message is kept.');
 errorType(InUseError, 'InUseError', 'The object is still in use (a user owning domains, a network with domains on it).');
-errorType(StorageUnavailableError, 'StorageUnavailableError', 'The server cannot write its database (disk full, I/O errors); nothing was changed.');
+errorType(
+  StorageUnavailableError,
+  'StorageUnavailableError',
+  'The server cannot write its database (disk full, I/O errors); nothing was changed.',
+);
 errorType(AddressExhaustedError, 'AddressExhaustedError', 'No free address is left; nothing was allocated.');
-errorType(LimitExceededError, 'LimitExceededError', 'A limit on server resources (open uploads, unused console tickets) is reached; nothing was changed.');
+errorType(
+  LimitExceededError,
+  'LimitExceededError',
+  'A limit on server resources (open uploads, unused console tickets) is reached; nothing was changed.',
+);
 
 export const QuotaResourceEnum = builder.enumType('QuotaResource', { values: QUOTA_RESOURCES });
 
@@ -74,13 +82,32 @@ builder.objectType(ValidationError, {
   fields: (t) => ({ field: t.exposeString('field', { nullable: true }) }),
 });
 
-export { ConflictError, ForbiddenError, InUseError, LibvirtFailedError, LibvirtUnavailableError, LimitExceededError, NotFoundError, StorageUnavailableError, ValidationError };
+export {
+  ConflictError,
+  ForbiddenError,
+  InUseError,
+  LibvirtFailedError,
+  LibvirtUnavailableError,
+  LimitExceededError,
+  NotFoundError,
+  StorageUnavailableError,
+  ValidationError,
+};
 
 /**
  * Every error a libvirt failure maps to (services/errors.ts `fromLibvirt`): each mutation that calls libvirt
  * lists them all, so an expected failure (a pool or network stopped meanwhile, say) is data, not a GraphQL error.
  */
-const LIBVIRT_ERRORS = [NotFoundError, InvalidStateError, ValidationError, ConflictError, UnsupportedError, LibvirtUnavailableError, LibvirtFailedError, StorageUnavailableError];
+const LIBVIRT_ERRORS = [
+  NotFoundError,
+  InvalidStateError,
+  ValidationError,
+  ConflictError,
+  UnsupportedError,
+  LibvirtUnavailableError,
+  LibvirtFailedError,
+  StorageUnavailableError,
+];
 
 type ErrorClass = new (...args: never[]) => Error;
 
@@ -91,7 +118,15 @@ export const withLibvirt = (...own: ErrorClass[]): ErrorClass[] => [...new Set([
 export const DOMAIN_ACTION_ERRORS = withLibvirt(ForbiddenError);
 
 /** Errors of admin-only mutations on users and tokens. */
-export const ADMIN_ERRORS = [ForbiddenError, NotFoundError, ValidationError, ConflictError, InvalidStateError, InUseError, StorageUnavailableError];
+export const ADMIN_ERRORS = [
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+  ConflictError,
+  InvalidStateError,
+  InUseError,
+  StorageUnavailableError,
+];
 
 /** Errors creating a domain can return. */
 export const CREATE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenError, AddressExhaustedError);
@@ -106,4 +141,13 @@ export const NETWORK_ERRORS = withLibvirt(ForbiddenError, InUseError);
 export const STORAGE_POOL_ERRORS = withLibvirt(ForbiddenError, InUseError);
 
 /** Errors port forward mutations can return. */
-export const PORT_FORWARD_ERRORS = [ValidationError, ConflictError, NotFoundError, ForbiddenError, InvalidStateError, QuotaExceededError, UnsupportedError, StorageUnavailableError];
+export const PORT_FORWARD_ERRORS = [
+  ValidationError,
+  ConflictError,
+  NotFoundError,
+  ForbiddenError,
+  InvalidStateError,
+  QuotaExceededError,
+  UnsupportedError,
+  StorageUnavailableError,
+];

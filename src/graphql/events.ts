@@ -1,4 +1,11 @@
-import { DOMAIN_EVENT_DETAIL_NAMES, DOMAIN_EVENT_TYPES, type DomainLifecycleEvent, NETWORK_EVENT_TYPES, type NetworkLifecycleEvent, snapshotOf } from '../model/index.js';
+import {
+  DOMAIN_EVENT_DETAIL_NAMES,
+  DOMAIN_EVENT_TYPES,
+  type DomainLifecycleEvent,
+  NETWORK_EVENT_TYPES,
+  type NetworkLifecycleEvent,
+  snapshotOf,
+} from '../model/index.js';
 import { builder } from './builder.js';
 import type { Context } from './context.js';
 import { InvalidPageArgsError, pageSize, refuseBackwardPaging } from './connection.js';
@@ -38,10 +45,15 @@ export const DomainLifecycleEventRef = builder.objectRef<DomainLifecycleEvent>('
     }),
     type: t.field({ type: DomainEventTypeEnum, resolve: (e) => e.type }),
     detail: t.field({ type: DomainEventDetailEnum, resolve: (e) => e.detail }),
-    state: t.field({ type: DomainStateEnum, description: 'The state the domain was in right after the event.', resolve: (e) => e.domain.state }),
+    state: t.field({
+      type: DomainStateEnum,
+      description: 'The state the domain was in right after the event.',
+      resolve: (e) => e.domain.state,
+    }),
     at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
     synthetic: t.exposeBoolean('synthetic', {
-      description: 'True when the server inferred the change on resync (e.g. after libvirt restarted) rather than receiving a libvirt signal.',
+      description:
+        'True when the server inferred the change on resync (e.g. after libvirt restarted) rather than receiving a libvirt signal.',
     }),
     ownerId: t.id({
       nullable: true,
@@ -59,7 +71,10 @@ export const DomainLifecycleEventRef = builder.objectRef<DomainLifecycleEvent>('
 export const NetworkLifecycleEventRef = builder.objectRef<NetworkLifecycleEvent>('NetworkLifecycleEvent').implement({
   description: 'One lifecycle change of a libvirt network, as recorded in the durable event log.',
   fields: (t) => ({
-    cursor: t.string({ description: 'Opaque position of this event in the log.', resolve: (e, _args, ctx) => ctx.services.eventCursors.encode(e) }),
+    cursor: t.string({
+      description: 'Opaque position of this event in the log.',
+      resolve: (e, _args, ctx) => ctx.services.eventCursors.encode(e),
+    }),
     type: t.field({ type: NetworkEventTypeEnum, resolve: (e) => e.type }),
     at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
     synthetic: t.exposeBoolean('synthetic', { description: 'True when inferred on resync rather than signalled by libvirt.' }),
@@ -71,7 +86,10 @@ const DomainEventFilterInput = builder.inputType('DomainEventFilter', {
   fields: (t) => ({
     domainId: t.id({ required: false }),
     types: t.field({ type: [DomainEventTypeEnum], required: false }),
-    ownerId: t.id({ required: false, description: 'A `User.id`: only events of domains this user owned when they happened (useful to admins).' }),
+    ownerId: t.id({
+      required: false,
+      description: 'A `User.id`: only events of domains this user owned when they happened (useful to admins).',
+    }),
   }),
 });
 

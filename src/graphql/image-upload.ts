@@ -47,7 +47,10 @@ builder.queryField('imageUpload', (t) =>
 const CreateImageUploadInput = builder.inputType('CreateImageUploadInput', {
   fields: (t) => ({
     name: t.string({ required: true, description: 'Image name; the file becomes <name>.iso in the pool.' }),
-    pool: t.string({ required: false, description: 'A dir storage pool (default: the first of VIRTPLANE_IMAGE_POOLS, else VIRTPLANE_STORAGE_POOL).' }),
+    pool: t.string({
+      required: false,
+      description: 'A dir storage pool (default: the first of VIRTPLANE_IMAGE_POOLS, else VIRTPLANE_STORAGE_POOL).',
+    }),
     sizeBytes: t.float({ required: true, description: 'The exact size of the file; at most VIRTPLANE_MAX_UPLOAD_GIB.' }),
     sha256: t.string({ required: false, description: 'The SHA-256 (hex) the file must have; a file that differs is not kept.' }),
   }),
@@ -58,7 +61,12 @@ builder.mutationField('createImageUpload', (t) =>
     type: ImageUploadRef,
     description: 'Admins: reserves an image name and returns a one-time URL to PUT the ISO to.',
     args: { input: t.arg({ type: CreateImageUploadInput, required: true }) },
-    extensions: { auditTarget: (_args: unknown, result: unknown) => (result && typeof result === 'object' && 'receivedBytes' in result ? encodeGlobalID('ImageUpload', String((result as ImageUpload).id)) : null) },
+    extensions: {
+      auditTarget: (_args: unknown, result: unknown) =>
+        result && typeof result === 'object' && 'receivedBytes' in result
+          ? encodeGlobalID('ImageUpload', String((result as ImageUpload).id))
+          : null,
+    },
     errors: {
       types: withLibvirt(ForbiddenError, LimitExceededError),
       result: { name: 'CreateImageUploadSuccess' },

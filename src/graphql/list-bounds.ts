@@ -14,7 +14,9 @@ import {
 export const MAX_LIST_ARGUMENT = 100;
 
 function tooLong(path: string, length: number): GraphQLError {
-  return new GraphQLError(`"${path}" may have at most ${MAX_LIST_ARGUMENT} entries, got ${length}`, { extensions: { code: 'BAD_USER_INPUT' } });
+  return new GraphQLError(`"${path}" may have at most ${MAX_LIST_ARGUMENT} entries, got ${length}`, {
+    extensions: { code: 'BAD_USER_INPUT' },
+  });
 }
 
 /** Whether a type holds a list anywhere (itself, or a field of an input object, however deep). */
@@ -67,8 +69,10 @@ export function boundListArguments(schema: GraphQLSchema): void {
       if (!field.args.some((a) => holdsList(a.type))) continue;
       const { resolve, subscribe } = field;
       // A subscription's resolve runs per event, with the arguments its subscribe already checked.
-      if (subscribe) field.subscribe = (src, args: Record<string, unknown>, ctx, info) => subscribe(src, boundArgs(field.args, args), ctx, info);
-      else if (resolve) field.resolve = (src, args: Record<string, unknown>, ctx, info) => resolve(src, boundArgs(field.args, args), ctx, info);
+      if (subscribe)
+        field.subscribe = (src, args: Record<string, unknown>, ctx, info) => subscribe(src, boundArgs(field.args, args), ctx, info);
+      else if (resolve)
+        field.resolve = (src, args: Record<string, unknown>, ctx, info) => resolve(src, boundArgs(field.args, args), ctx, info);
     }
   }
 }

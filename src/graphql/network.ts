@@ -122,7 +122,12 @@ builder.mutationField('createNetwork', (t) =>
     type: NetworkRef,
     description: 'Defines a libvirt network (admin).',
     args: { input: t.arg({ type: CreateNetworkInput, required: true }) },
-    errors: { types: NETWORK_ERRORS, result: { name: 'CreateNetworkSuccess' }, union: { name: 'CreateNetworkResult' }, dataField: { name: 'network' } },
+    errors: {
+      types: NETWORK_ERRORS,
+      result: { name: 'CreateNetworkSuccess' },
+      union: { name: 'CreateNetworkResult' },
+      dataField: { name: 'network' },
+    },
     resolve: (_root, { input }, ctx) => ctx.services.networks.create(ctx.viewer, input),
   }),
 );
@@ -139,7 +144,12 @@ const networkAction = (field: string, description: string, flag: 'autostart' | '
         id: t.arg.id({ required: true }),
         ...(flag ? { [flag]: t.arg.boolean({ required: true }) } : {}),
       },
-      errors: { types: NETWORK_ERRORS, result: { name: 'NetworkActionSuccess' }, union: { name: 'NetworkActionResult' }, dataField: { name: 'network' } },
+      errors: {
+        types: NETWORK_ERRORS,
+        result: { name: 'NetworkActionSuccess' },
+        union: { name: 'NetworkActionResult' },
+        dataField: { name: 'network' },
+      },
       resolve: (_root, args, ctx) =>
         run(ctx, localId(String(args.id), 'Network'), flag ? Boolean((args as Record<string, unknown>)[flag]) : false),
     }),
@@ -150,8 +160,11 @@ networkAction('stopNetwork', 'Stops a running network (admin).', null, (ctx, id)
 networkAction('setNetworkAutostart', 'Sets whether libvirt starts the network when it starts (admin).', 'autostart', (ctx, id, on) =>
   ctx.services.networks.setAutostart(ctx.viewer, id, on),
 );
-networkAction('setNetworkAntiSpoofing', "Turns the clean-traffic nwfilter for new NICs on this network on or off (admin).", 'enabled', (ctx, id, on) =>
-  ctx.services.networks.setAntiSpoofing(ctx.viewer, id, on),
+networkAction(
+  'setNetworkAntiSpoofing',
+  'Turns the clean-traffic nwfilter for new NICs on this network on or off (admin).',
+  'enabled',
+  (ctx, id, on) => ctx.services.networks.setAntiSpoofing(ctx.viewer, id, on),
 );
 
 builder.mutationField('deleteNetwork', (t) =>
@@ -164,7 +177,12 @@ builder.mutationField('deleteNetwork', (t) =>
       result: {
         name: 'DeleteNetworkSuccess',
         // The answer was only this ID before it carried the network; kept so that clients reading it still work.
-        fields: (r) => ({ deletedId: r.id({ description: 'The deleted network’s global ID (the same as `network { id }`).', resolve: (n) => encodeGlobalID('Network', n.uuid) }) }),
+        fields: (r) => ({
+          deletedId: r.id({
+            description: 'The deleted network’s global ID (the same as `network { id }`).',
+            resolve: (n) => encodeGlobalID('Network', n.uuid),
+          }),
+        }),
       },
       union: { name: 'DeleteNetworkResult' },
       dataField: { name: 'network' },

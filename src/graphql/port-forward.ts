@@ -16,7 +16,10 @@ const PortForwardRef = builder.node(builder.objectRef<PortForward>('PortForward'
     protocol: t.field({ type: ProtocolEnum, resolve: (p) => p.protocol }),
     hostPort: t.exposeInt('hostPort'),
     guestPort: t.exposeInt('guestPort'),
-    guestIpv4: t.exposeString('guestIpv4', { nullable: true, description: 'Where the rule sends traffic now; null while the guest has no IPv4.' }),
+    guestIpv4: t.exposeString('guestIpv4', {
+      nullable: true,
+      description: 'Where the rule sends traffic now; null while the guest has no IPv4.',
+    }),
     domain: t.field({
       type: DomainRef,
       nullable: true,
@@ -53,9 +56,15 @@ const AddPortForwardInput = builder.inputType('AddPortForwardInput', {
 builder.mutationField('addPortForward', (t) =>
   t.field({
     type: PortForwardRef,
-    description: "Forwards a host port to a domain you may see. Tenants: within the owner's quota maxPortForwards, host ports 1024 and above, never the API's own port (VALIDATION).",
+    description:
+      "Forwards a host port to a domain you may see. Tenants: within the owner's quota maxPortForwards, host ports 1024 and above, never the API's own port (VALIDATION).",
     args: { input: t.arg({ type: AddPortForwardInput, required: true }) },
-    errors: { types: PORT_FORWARD_ERRORS, result: { name: 'AddPortForwardSuccess' }, union: { name: 'AddPortForwardResult' }, dataField: { name: 'portForward' } },
+    errors: {
+      types: PORT_FORWARD_ERRORS,
+      result: { name: 'AddPortForwardSuccess' },
+      union: { name: 'AddPortForwardResult' },
+      dataField: { name: 'portForward' },
+    },
     resolve: (_root, { input }, ctx) =>
       ctx.services.portForwards.add(ctx.viewer, {
         domainUuid: localId(String(input.domainId), 'Domain'),
@@ -71,7 +80,12 @@ builder.mutationField('removePortForward', (t) =>
     type: PortForwardRef,
     description: 'Removes a port forward; returns it as it was.',
     args: { id: t.arg.id({ required: true }) },
-    errors: { types: PORT_FORWARD_ERRORS, result: { name: 'RemovePortForwardSuccess' }, union: { name: 'RemovePortForwardResult' }, dataField: { name: 'portForward' } },
+    errors: {
+      types: PORT_FORWARD_ERRORS,
+      result: { name: 'RemovePortForwardSuccess' },
+      union: { name: 'RemovePortForwardResult' },
+      dataField: { name: 'portForward' },
+    },
     resolve: (_root, args, ctx) => ctx.services.portForwards.remove(ctx.viewer, localId(String(args.id), 'PortForward')),
   }),
 );

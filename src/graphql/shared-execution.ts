@@ -62,7 +62,7 @@ export function useSharedSubscriptionExecution(): Plugin<Context> {
       if (result === undefined) byKey.set(key, (result = run(payload)));
       return result;
     };
-    const it = (source)[Symbol.asyncIterator]();
+    const it = source[Symbol.asyncIterator]();
     // A plain iterator (not an async generator): return() must reach the source at once, even while a
     // next() is pending, so an unsubscribed client is detached immediately.
     const mapped: AsyncIterableIterator<ExecutionResult> = {

@@ -29,11 +29,15 @@ export const StoragePoolRef = builder.node(builder.objectRef<StoragePoolView>('S
     path: t.exposeString('targetPath', { nullable: true, description: 'Directory (DIR) or /dev/<volume group> (LOGICAL).' }),
     vgName: t.exposeString('sourceName', { nullable: true, description: 'The volume group of a LOGICAL pool.' }),
     sourceDevices: t.exposeStringList('sourceDevices', { description: 'Physical volumes of a LOGICAL pool.' }),
-    capacityBytes: t.float({ description: 'Zero while the pool is inactive (libvirt knows sizes only of active pools).', resolve: (p) => p.capacityBytes }),
+    capacityBytes: t.float({
+      description: 'Zero while the pool is inactive (libvirt knows sizes only of active pools).',
+      resolve: (p) => p.capacityBytes,
+    }),
     allocationBytes: t.float({ resolve: (p) => p.allocationBytes }),
     availableBytes: t.float({ resolve: (p) => p.availableBytes }),
     definedByVirtplane: t.exposeBoolean('definedByVirtplane', {
-      description: 'Defined through virtplane (createStoragePool, or the guest-disk pool made at start-up): only these can be deleted through the API.',
+      description:
+        'Defined through virtplane (createStoragePool, or the guest-disk pool made at start-up): only these can be deleted through the API.',
     }),
   }),
 });
@@ -43,7 +47,8 @@ builder.queryField('storagePools', (t) =>
     {
       type: StoragePoolRef,
       description: 'Storage pools with their capacity, ordered by name (admins only; FORBIDDEN otherwise).',
-      resolve: async (_r, args, ctx) => connectionFromSorted(await ctx.services.storagePools.list(ctx.viewer), args, (p) => [p.name, p.uuid]),
+      resolve: async (_r, args, ctx) =>
+        connectionFromSorted(await ctx.services.storagePools.list(ctx.viewer), args, (p) => [p.name, p.uuid]),
     },
     countedConnection('StoragePoolConnection'),
     { name: 'StoragePoolEdge' },
@@ -63,7 +68,8 @@ const CreateStoragePoolInput = builder.inputType('CreateStoragePoolInput', {
     vgName: t.string({ required: false, description: 'LOGICAL: the volume group (default: the pool name).' }),
     sourceDevices: t.stringList({
       required: false,
-      description: 'LOGICAL: at most 16 devices to build the volume group on (pvcreate, vgcreate; refused if they hold data). Omitted: the volume group exists already.',
+      description:
+        'LOGICAL: at most 16 devices to build the volume group on (pvcreate, vgcreate; refused if they hold data). Omitted: the volume group exists already.',
     }),
     autostart: t.boolean({ required: false, defaultValue: false }),
     start: t.boolean({ required: false, defaultValue: false, description: 'Start the pool right after defining it.' }),
@@ -75,7 +81,12 @@ builder.mutationField('createStoragePool', (t) =>
     type: StoragePoolRef,
     description: 'Defines a storage pool (admins only); virtplane records it as its own.',
     args: { input: t.arg({ type: CreateStoragePoolInput, required: true }) },
-    errors: { types: STORAGE_POOL_ERRORS, result: { name: 'CreateStoragePoolSuccess' }, union: { name: 'CreateStoragePoolResult' }, dataField: { name: 'storagePool' } },
+    errors: {
+      types: STORAGE_POOL_ERRORS,
+      result: { name: 'CreateStoragePoolSuccess' },
+      union: { name: 'CreateStoragePoolResult' },
+      dataField: { name: 'storagePool' },
+    },
     resolve: (_r, { input }, ctx) => ctx.services.storagePools.create(ctx.viewer, input),
   }),
 );
@@ -88,14 +99,23 @@ const poolAction = (field: string, description: string, run: PoolAction) =>
       type: StoragePoolRef,
       description,
       args: { id: t.arg.id({ required: true }) },
-      errors: { types: STORAGE_POOL_ERRORS, result: { name: 'StoragePoolActionSuccess' }, union: { name: 'StoragePoolActionResult' }, dataField: { name: 'storagePool' } },
+      errors: {
+        types: STORAGE_POOL_ERRORS,
+        result: { name: 'StoragePoolActionSuccess' },
+        union: { name: 'StoragePoolActionResult' },
+        dataField: { name: 'storagePool' },
+      },
       resolve: (_r, args, ctx) => run(ctx, localId(String(args.id), 'StoragePool')),
     }),
   );
 
-poolAction('startStoragePool', 'Starts a defined storage pool (admins only).', (ctx, id) => ctx.services.storagePools.start(ctx.viewer, id));
-poolAction('stopStoragePool', 'Stops an active storage pool (admins only); refused (IN_USE) for the guest-disk pool and while an upload writes into it.', (ctx, id) =>
-  ctx.services.storagePools.stop(ctx.viewer, id),
+poolAction('startStoragePool', 'Starts a defined storage pool (admins only).', (ctx, id) =>
+  ctx.services.storagePools.start(ctx.viewer, id),
+);
+poolAction(
+  'stopStoragePool',
+  'Stops an active storage pool (admins only); refused (IN_USE) for the guest-disk pool and while an upload writes into it.',
+  (ctx, id) => ctx.services.storagePools.stop(ctx.viewer, id),
 );
 poolAction(
   'deleteStoragePool',

@@ -50,7 +50,12 @@ export const ApiTokenRef = builder.node(builder.objectRef<ApiToken>('ApiToken'),
     prefix: t.exposeString('prefix', { description: 'The first characters of the token, to recognise it.' }),
     createdAt: t.field({ type: 'DateTime', resolve: (k) => k.createdAt }),
     revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.revokedAt }),
-    expiresAt: t.field({ type: 'DateTime', nullable: true, description: 'From then on the token is refused (null: never).', resolve: (k) => k.expiresAt }),
+    expiresAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'From then on the token is refused (null: never).',
+      resolve: (k) => k.expiresAt,
+    }),
     lastUsedAt: t.field({
       type: 'DateTime',
       nullable: true,
@@ -98,7 +103,8 @@ const CreateUserInput = builder.inputType('CreateUserInput', {
   fields: (t) => ({ name: t.string({ required: true }), role: t.field({ type: RoleEnum, required: true }) }),
 });
 
-const userTarget = (_args: unknown, result: unknown) => (result && typeof result === 'object' && 'id' in result ? encodeGlobalID('User', String(result.id)) : null);
+const userTarget = (_args: unknown, result: unknown) =>
+  result && typeof result === 'object' && 'id' in result ? encodeGlobalID('User', String(result.id)) : null;
 
 builder.mutationField('createUser', (t) =>
   t.field({
@@ -106,7 +112,12 @@ builder.mutationField('createUser', (t) =>
     description: 'Admins: adds a user (give it a token and a quota next).',
     args: { input: t.arg({ type: CreateUserInput, required: true }) },
     extensions: { auditTarget: userTarget },
-    errors: { types: ADMIN_ERRORS, result: { name: 'CreateUserSuccess' }, union: { name: 'CreateUserResult' }, dataField: { name: 'user' } },
+    errors: {
+      types: ADMIN_ERRORS,
+      result: { name: 'CreateUserSuccess' },
+      union: { name: 'CreateUserResult' },
+      dataField: { name: 'user' },
+    },
     resolve: (_r, args, ctx) => ctx.services.users.create(ctx.viewer, args.input),
   }),
 );
@@ -116,7 +127,12 @@ builder.mutationField('deleteUser', (t) =>
     type: UserRef,
     description: 'Admins: removes a user and its tokens; refused (IN_USE) while it owns domains.',
     args: { id: t.arg.id({ required: true }) },
-    errors: { types: ADMIN_ERRORS, result: { name: 'DeleteUserSuccess' }, union: { name: 'DeleteUserResult' }, dataField: { name: 'user' } },
+    errors: {
+      types: ADMIN_ERRORS,
+      result: { name: 'DeleteUserSuccess' },
+      union: { name: 'DeleteUserResult' },
+      dataField: { name: 'user' },
+    },
     resolve: (_r, args, ctx) => ctx.services.users.delete(ctx.viewer, localId(String(args.id), 'User')),
   }),
 );
@@ -124,7 +140,8 @@ builder.mutationField('deleteUser', (t) =>
 builder.mutationField('createApiToken', (t) =>
   t.field({
     type: ApiTokenRef,
-    description: 'Admins: a new token for a user, valid until `expiresAt` (omitted: until revoked). The secret `token` is returned only in this answer.',
+    description:
+      'Admins: a new token for a user, valid until `expiresAt` (omitted: until revoked). The secret `token` is returned only in this answer.',
     args: {
       userId: t.arg.id({ required: true }),
       label: t.arg.string({ required: true }),
@@ -138,12 +155,20 @@ builder.mutationField('createApiToken', (t) =>
       result: {
         name: 'CreateApiTokenSuccess',
         fields: (r) => ({
-          token: r.string({ description: 'The secret; store it now, it cannot be shown again.', resolve: (p) => (p as ApiToken & { token: string }).token }),
+          token: r.string({
+            description: 'The secret; store it now, it cannot be shown again.',
+            resolve: (p) => (p as ApiToken & { token: string }).token,
+          }),
         }),
       },
     },
     resolve: (_r, args, ctx) => {
-      const { token, apiToken } = ctx.services.users.createToken(ctx.viewer, localId(String(args.userId), 'User'), args.label, args.expiresAt ?? null);
+      const { token, apiToken } = ctx.services.users.createToken(
+        ctx.viewer,
+        localId(String(args.userId), 'User'),
+        args.label,
+        args.expiresAt ?? null,
+      );
       return { ...apiToken, token };
     },
   }),
@@ -152,9 +177,14 @@ builder.mutationField('createApiToken', (t) =>
 builder.mutationField('revokeApiToken', (t) =>
   t.field({
     type: ApiTokenRef,
-    description: "Admins: the token stops working at once; its open WebSocket connections are closed.",
+    description: 'Admins: the token stops working at once; its open WebSocket connections are closed.',
     args: { id: t.arg.id({ required: true }) },
-    errors: { types: ADMIN_ERRORS, result: { name: 'RevokeApiTokenSuccess' }, union: { name: 'RevokeApiTokenResult' }, dataField: { name: 'apiToken' } },
+    errors: {
+      types: ADMIN_ERRORS,
+      result: { name: 'RevokeApiTokenSuccess' },
+      union: { name: 'RevokeApiTokenResult' },
+      dataField: { name: 'apiToken' },
+    },
     resolve: (_r, args, ctx) => ctx.services.users.revokeToken(ctx.viewer, localId(String(args.id), 'ApiToken')),
   }),
 );
@@ -166,7 +196,10 @@ const QuotaInput = builder.inputType('QuotaInput', {
     maxMemoryMiB: t.int({ required: true }),
     maxDiskGiB: t.int({ required: true }),
     maxInterfaces: t.int({ required: true }),
-    maxPortForwards: t.int({ required: false, description: 'NAT port forwards on the user’s domains; omitted: unchanged (0 for a user without a quota yet).' }),
+    maxPortForwards: t.int({
+      required: false,
+      description: 'NAT port forwards on the user’s domains; omitted: unchanged (0 for a user without a quota yet).',
+    }),
   }),
 });
 

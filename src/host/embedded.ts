@@ -136,7 +136,10 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
   const id = (c: ChildProcess | undefined): ProcessId | undefined => (c?.pid ? { pid: c.pid, start: processStartTime(c.pid) } : undefined);
   const writePids = () => {
     try {
-      writeFileSync(join(runDir, PID_FILE), JSON.stringify({ owner, children: { 'dbus-daemon': id(daemon), 'libvirt-dbus': id(libvirtDbus) } }));
+      writeFileSync(
+        join(runDir, PID_FILE),
+        JSON.stringify({ owner, children: { 'dbus-daemon': id(daemon), 'libvirt-dbus': id(libvirtDbus) } }),
+      );
     } catch (err) {
       // Only a later start's clean-up after a crash needs it; a full disk must not keep the stack from running.
       log?.('cannot record the embedded children', { err: String(err) });
@@ -145,14 +148,22 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
 
   const startDaemon = async () => {
     rmSync(socket, { force: true });
-    const child = spawnTied('dbus-daemon', [`--config-file=${configFile}`, '--nofork', '--nopidfile', `--address=${address}`, '--print-address=1'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnTied(
+      'dbus-daemon',
+      [`--config-file=${configFile}`, '--nofork', '--nopidfile', `--address=${address}`, '--print-address=1'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     daemon = child;
     const startedAt = Date.now();
     // As root without CAP_SYS_RESOURCE, dbus-daemon warns that it cannot raise its fd limit: harmless.
     child.stderr!.on('data', (chunk: Buffer) => {
-      const text = chunk.toString().split('\n').filter((l) => l && !l.includes('Failed to set fd limit')).join('\n');
+      const text = chunk
+        .toString()
+        .split('\n')
+        .filter((l) => l && !l.includes('Failed to set fd limit'))
+        .join('\n');
       if (text) process.stderr.write(text + '\n');
     });
     child.once('exit', (code, signal) => {
@@ -185,7 +196,8 @@ export async function startEmbeddedStack(runDir: string, opts: EmbeddedOptions =
           if (stopping) return;
           // A daemon that never came up is ended: its exit schedules the next try (one place, so never two daemons).
           if (!daemonUp) daemon?.kill('SIGKILL');
-          else if (!libvirtDbus || libvirtDbus.exitCode !== null || libvirtDbus.signalCode !== null) scheduleLibvirtDbusRestart(libvirtDbus, backoff(++failures));
+          else if (!libvirtDbus || libvirtDbus.exitCode !== null || libvirtDbus.signalCode !== null)
+            scheduleLibvirtDbusRestart(libvirtDbus, backoff(++failures));
         });
     }, delay).unref();
   };

@@ -78,7 +78,8 @@ export function buildRuleset(table: string, rules: Ruleset): string {
     return `    fib daddr type local ip daddr != 127.0.0.0/8 ${proto} dport ${r.hostPort} dnat ip to ${r.guestIpv4}:${r.guestPort} comment "${r.id}"`;
   });
   const masquerade = rules.masquerade.map((r) => {
-    if (!IPV4.test(r.network) || !Number.isInteger(r.prefix) || r.prefix < 0 || r.prefix > 32 || !ID.test(r.id) || !BRIDGE.test(r.bridge)) refuse(r);
+    if (!IPV4.test(r.network) || !Number.isInteger(r.prefix) || r.prefix < 0 || r.prefix > 32 || !ID.test(r.id) || !BRIDGE.test(r.bridge))
+      refuse(r);
     const subnet = `${r.network}/${r.prefix}`;
     return `    ip saddr ${subnet} ip daddr != ${subnet} oifname != "${r.bridge}" masquerade comment "${r.id}"`;
   });

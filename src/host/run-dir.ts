@@ -84,7 +84,9 @@ export function cleanStale(runDir: string, log?: (msg: string, fields?: Record<s
     if (recorded?.owner && sameProcess(recorded.owner)) throw new RunDirInUseError(runDir, recorded.owner.pid);
     const children: [string, ProcessId][] = recorded?.children
       ? Object.entries(recorded.children).flatMap(([n, p]) => (p ? [[n, p] as [string, ProcessId]] : []))
-      : Object.entries(recorded ?? {}).flatMap(([n, p]) => (typeof p === 'number' ? [[n, { pid: p, start: null }] as [string, ProcessId]] : []));
+      : Object.entries(recorded ?? {}).flatMap(([n, p]) =>
+          typeof p === 'number' ? [[n, { pid: p, start: null }] as [string, ProcessId]] : [],
+        );
     for (const [name, child] of children) {
       if (!sameProcess(child) || !isOurChild(child.pid, name, runDir)) continue;
       log?.('ending stale embedded child', { name, pid: child.pid });

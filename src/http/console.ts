@@ -68,7 +68,8 @@ ${kind === 'serial' ? '<link rel="stylesheet" href="/console/assets/xterm/css/xt
  * the page and nothing is cached. Framing is allowed on purpose, so a billing panel can embed a console.
  */
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; font-src 'self'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; font-src 'self'",
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',
   'cache-control': 'no-store',
@@ -107,7 +108,8 @@ export class ConsoleRoutes {
       res.end(req.method === 'HEAD' ? undefined : readFileSync(asset));
       return true;
     }
-    const kind = url.pathname === `${CONSOLE_PAGE_PATH}/graphics` ? 'GRAPHICS' : url.pathname === `${CONSOLE_PAGE_PATH}/serial` ? 'SERIAL' : null;
+    const kind =
+      url.pathname === `${CONSOLE_PAGE_PATH}/graphics` ? 'GRAPHICS' : url.pathname === `${CONSOLE_PAGE_PATH}/serial` ? 'SERIAL' : null;
     if (!kind) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
       return true;
@@ -156,16 +158,18 @@ export class ConsoleRoutes {
       ws.close(REFUSAL.MISSING.code, REFUSAL.MISSING.reason);
       return;
     }
-    const opened = await this.console.open(
-      { ticket: q.get('ticket'), domainUuid: localId(domainId, 'Domain'), kind, auditTarget: domainId },
-      {
-        send: (data, sent) => {
-          if (ws.readyState === ws.OPEN) ws.send(data, { binary: true }, () => sent());
+    const opened = await this.console
+      .open(
+        { ticket: q.get('ticket'), domainUuid: localId(domainId, 'Domain'), kind, auditTarget: domainId },
+        {
+          send: (data, sent) => {
+            if (ws.readyState === ws.OPEN) ws.send(data, { binary: true }, () => sent());
+          },
+          buffered: () => ws.bufferedAmount,
+          close: (code, reason) => ws.close(code, reason),
         },
-        buffered: () => ws.bufferedAmount,
-        close: (code, reason) => ws.close(code, reason),
-      },
-    ).catch(() => ({ ok: false as const, code: REFUSAL.UNAVAILABLE.code, reason: REFUSAL.UNAVAILABLE.reason }));
+      )
+      .catch(() => ({ ok: false as const, code: REFUSAL.UNAVAILABLE.code, reason: REFUSAL.UNAVAILABLE.reason }));
     if (!opened.ok) {
       ws.close(opened.code, opened.reason);
       return;

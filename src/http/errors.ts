@@ -43,10 +43,15 @@ export function maskError(log: Logger, storage: StorageHealth) {
     // The disk refused a write (SQLite's SQLITE_FULL, I/O errors): said as such, and mutations stop until it recovers.
     if (storage.noteFailure(original)) {
       log.error({ err: original }, 'a write to the database failed');
-      return coded('STORAGE_UNAVAILABLE', 'the server could not write its database (disk full or failing); retry once an operator has freed space');
+      return coded(
+        'STORAGE_UNAVAILABLE',
+        'the server could not write its database (disk full or failing); retry once an operator has freed space',
+      );
     }
-    if (original instanceof InvalidPageArgsError || original instanceof PothosValidationError) return coded('BAD_USER_INPUT', original.message);
-    if (error instanceof GraphQLError && error.path === undefined && original instanceof GraphQLError) return coded('BAD_USER_INPUT', error.message);
+    if (original instanceof InvalidPageArgsError || original instanceof PothosValidationError)
+      return coded('BAD_USER_INPUT', original.message);
+    if (error instanceof GraphQLError && error.path === undefined && original instanceof GraphQLError)
+      return coded('BAD_USER_INPUT', error.message);
     log.error({ err: original }, 'unexpected error while executing an operation');
     const path = error instanceof GraphQLError ? error.path : undefined;
     return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
@@ -58,8 +63,15 @@ export function maskError(log: Logger, storage: StorageHealth) {
  * path only); a code it has (a query limit's) stays. HTTP status hints mean nothing on a socket.
  */
 export function withCode(error: GraphQLError, code: string): GraphQLError {
-  const { extensions: { http: _http, ...extensions }, ...where } = whereOf(error);
-  return new GraphQLError(error.message, { ...where, originalError: error.originalError, extensions: { ...extensions, code: typeof extensions.code === 'string' ? extensions.code : code } });
+  const {
+    extensions: { http: _http, ...extensions },
+    ...where
+  } = whereOf(error);
+  return new GraphQLError(error.message, {
+    ...where,
+    originalError: error.originalError,
+    extensions: { ...extensions, code: typeof extensions.code === 'string' ? extensions.code : code },
+  });
 }
 
 /** A graphql-armor rejection as a GraphQL error with our code (validation rules report, the parser throws). */

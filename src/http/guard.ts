@@ -8,7 +8,12 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
   const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   // The body was not read: `connection: close` makes node close the socket once the answer is out, rather
   // than read (and discard) the rest of the body to keep the connection.
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+    ...headers,
+  });
   res.end(body);
 }
 
@@ -21,7 +26,9 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
  */
 export function admitBody(req: IncomingMessage, res: ServerResponse, policy: HttpPolicy, authenticated: boolean): boolean {
   if (!authenticated) {
-    refuse(res, 401, 'UNAUTHENTICATED', 'a valid API token is required: send "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer' });
+    refuse(res, 401, 'UNAUTHENTICATED', 'a valid API token is required: send "Authorization: Bearer <token>"', {
+      'www-authenticate': 'Bearer',
+    });
     return false;
   }
   const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

@@ -35,7 +35,12 @@ export interface HttpServerOptions {
 /** The address could not be listened on (taken, or not this host's). */
 export class ListenError extends Error {
   constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
-    const why = cause.code === 'EADDRINUSE' ? 'the address is already in use' : cause.code === 'EADDRNOTAVAIL' ? 'no such address on this host' : cause.message;
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? 'the address is already in use'
+        : cause.code === 'EADDRNOTAVAIL'
+          ? 'no such address on this host'
+          : cause.message;
     super(`cannot listen on ${host}:${port}: ${why} (${cause.code ?? 'error'}); set HOST or PORT`, { cause });
     this.name = 'ListenError';
   }
@@ -78,7 +83,9 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     logging: false,
     landingPage: false,
     // Cross-origin access only for the configured origins (yoga's default would echo any Origin).
-    cors: policy.corsOrigins.length ? { origin: policy.corsOrigins, credentials: false, allowedHeaders: ['authorization', 'content-type'], methods: ['GET', 'POST'] } : false,
+    cors: policy.corsOrigins.length
+      ? { origin: policy.corsOrigins, credentials: false, allowedHeaders: ['authorization', 'content-type'], methods: ['GET', 'POST'] }
+      : false,
     maskedErrors: { maskError: maskError(log, services.storage) },
     plugins: [
       // Over HTTP the token is checked before the document is even parsed: an anonymous caller learns nothing
@@ -118,7 +125,11 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       const libvirt = await services.host.healthy();
       const storage = services.storage.reason();
-      const body = !libvirt ? { status: 'libvirt unavailable' } : storage ? { status: 'storage failing', reason: storage } : { status: 'ok' };
+      const body = !libvirt
+        ? { status: 'libvirt unavailable' }
+        : storage
+          ? { status: 'storage failing', reason: storage }
+          : { status: 'ok' };
       res.writeHead(libvirt && !storage ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
       return;
@@ -156,7 +167,8 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   // Open sockets per API token, so that revoking a token closes its connections at once.
   const socketsByToken = new Map<string, Set<WebSocket>>();
   const onRevoked = (tokenIds: string[]) => {
-    for (const id of tokenIds) for (const socket of socketsByToken.get(id) ?? []) socket.close(WS_TOKEN_REVOKED, 'API token revoked or expired');
+    for (const id of tokenIds)
+      for (const socket of socketsByToken.get(id) ?? []) socket.close(WS_TOKEN_REVOKED, 'API token revoked or expired');
   };
   services.users.on('revoked', onRevoked);
   const wsServer = serveGraphqlWs<WsContextExtra>(
@@ -185,7 +197,12 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
         if (!streamError) return;
         if (streamError instanceof SlowSubscriberError) {
           const socket = (ctx.extra as { socket: { close(code: number, reason: string): void } }).socket;
-          setImmediate(() => socket.close(SLOW_CONSUMER_CLOSE_CODE, `slow consumer: more than ${streamError.limit} events behind; resume from your last cursor`));
+          setImmediate(() =>
+            socket.close(
+              SLOW_CONSUMER_CLOSE_CODE,
+              `slow consumer: more than ${streamError.limit} events behind; resume from your last cursor`,
+            ),
+          );
         }
         return [{ message: streamError.message, extensions: { code: streamError.code } }];
       },

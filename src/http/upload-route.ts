@@ -10,7 +10,15 @@ import type { Services } from '../services/registry.js';
 /** An upload that sends nothing for this long is dropped (and leaves nothing behind). */
 const IDLE_MS = 60_000;
 
-const STATUS: Record<string, number> = { NOT_FOUND: 404, FORBIDDEN: 403, VALIDATION: 400, CONFLICT: 409, INVALID_STATE: 409, IN_USE: 409, LIBVIRT_UNAVAILABLE: 503 };
+const STATUS: Record<string, number> = {
+  NOT_FOUND: 404,
+  FORBIDDEN: 403,
+  VALIDATION: 400,
+  CONFLICT: 409,
+  INVALID_STATE: 409,
+  IN_USE: 409,
+  LIBVIRT_UNAVAILABLE: 503,
+};
 
 /** Whether this request is an image upload's PUT (its path is `UPLOAD_PATH<id>`). */
 export function isUploadRequest(req: IncomingMessage): boolean {
@@ -49,7 +57,11 @@ export async function handleUpload(req: IncomingMessage, res: ServerResponse, se
     const image = await services.imageUploads.receive(id, req);
     audit('SUCCESS', null);
     res.writeHead(201, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ image: { name: image.name, sizeBytes: image.sizeBytes, sha256: image.sha256, path: image.path, createdAt: image.createdAt } }));
+    res.end(
+      JSON.stringify({
+        image: { name: image.name, sizeBytes: image.sizeBytes, sha256: image.sha256, path: image.path, createdAt: image.createdAt },
+      }),
+    );
   } catch (err) {
     if (err instanceof ServiceError) audit(err.code, err.message);
     if (!res.destroyed) refuseWith(res, err, log);
@@ -70,7 +82,14 @@ function refuseWith(res: ServerResponse, err: unknown, log: Logger): void {
 }
 
 /** Answers and closes the connection: a body not read yet is never taken in. */
-function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}, field: string | null = null): void {
+function refuse(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+  field: string | null = null,
+): void {
   res.writeHead(status, { 'content-type': 'application/json', connection: 'close', ...headers });
   res.end(JSON.stringify({ error: { code, message, field } }));
 }

@@ -170,7 +170,8 @@ export class LibvirtBus extends EventEmitter {
       await LibvirtBus.ready(raw);
       this.attach(raw);
       this.closed = false;
-      for (const rule of this.rules) await this.rawCall('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [rule]);
+      for (const rule of this.rules)
+        await this.rawCall('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', [rule]);
       this.reconnectAttempt = 0;
       this.emit('reconnected');
     } catch {
@@ -195,7 +196,9 @@ export class LibvirtBus extends EventEmitter {
       bus.disconnect();
       throw err;
     }
-    await bus.addMatch(`type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${LIBVIRT_BUS_NAME}'`);
+    await bus.addMatch(
+      `type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${LIBVIRT_BUS_NAME}'`,
+    );
     return bus;
   }
 
@@ -211,7 +214,9 @@ export class LibvirtBus extends EventEmitter {
 
   /** Whether some process currently owns `org.libvirt` on this bus. */
   async libvirtHasOwner(): Promise<boolean> {
-    const [has] = await this.rawCall('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'NameHasOwner', 's', [LIBVIRT_BUS_NAME]);
+    const [has] = await this.rawCall('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'NameHasOwner', 's', [
+      LIBVIRT_BUS_NAME,
+    ]);
     return has === true;
   }
 

@@ -43,9 +43,7 @@ export async function readHostInfo(bus: LibvirtBus, driverPath: string): Promise
     bus.call(driverPath, CONNECT, 'GetCapabilities'),
   ]);
   const cells = children(child(child(child(parseXml(capsXml as string), 'capabilities'), 'host'), 'topology'), 'cells');
-  const memoryKiB = cells
-    .flatMap((c) => children(c, 'cell'))
-    .reduce((sum, cell) => sum + Number(text(child(cell, 'memory')) ?? 0), 0);
+  const memoryKiB = cells.flatMap((c) => children(c, 'cell')).reduce((sum, cell) => sum + Number(text(child(cell, 'memory')) ?? 0), 0);
   return {
     hostname: String(hostname),
     libvirtVersion: formatLibvirtVersion(Number(libVersion)),

@@ -32,4 +32,3 @@ export const VIR_DOMAIN_UNDEFINE_NVRAM = 4;
 /** virDomainModificationImpact: which definition a device update changes. */
 export const VIR_DOMAIN_AFFECT_LIVE = 1;
 export const VIR_DOMAIN_AFFECT_CONFIG = 2;
-

@@ -11,7 +11,14 @@ import { LibvirtError } from './errors.js';
 import { volumeCapacity, type StoragePaths } from './storage-paths.js';
 import type { DiskSource, DomainRecord, DomainSpec, GraphicsType } from '../model/index.js';
 import { buildCdromXml, buildDomainXml, buildGraphicsXml, buildOwnerMetadataXml } from './xml/domain-builder.js';
-import { METADATA_NAMESPACE, METADATA_PREFIX, parseConsoleGraphics, parseDomainSpec, parseDomainXml, type ConsoleGraphics } from './xml/domain.js';
+import {
+  METADATA_NAMESPACE,
+  METADATA_PREFIX,
+  parseConsoleGraphics,
+  parseDomainSpec,
+  parseDomainXml,
+  type ConsoleGraphics,
+} from './xml/domain.js';
 
 const DOMAIN = 'org.libvirt.Domain';
 
@@ -68,11 +75,19 @@ export async function readDomain(
   // `known` may be a read still in flight (an earlier re-read of the same domain): it is awaited only once
   // this read needs it.
   const before = fetched === null || parsed.disks.some((d) => d.device === 'disk') ? await known : undefined;
-  const props = fetched ?? (before ? { Name: before.name, UUID: before.uuid, Persistent: before.persistent, Autostart: before.autostart } : await bus.getAllProperties(path, DOMAIN, lane));
+  const props =
+    fetched ??
+    (before
+      ? { Name: before.name, UUID: before.uuid, Persistent: before.persistent, Autostart: before.autostart }
+      : await bus.getAllProperties(path, DOMAIN, lane));
   const disks = await Promise.all(
     parsed.disks.map(async (d) => ({
       ...d,
-      capacityBytes: d.device === 'disk' ? (knownCapacity(before, d) ?? (await volumeCapacity(bus, driverPath, { path: d.source, pool: d.pool, volume: d.volume }, lane, storagePaths))) : null,
+      capacityBytes:
+        d.device === 'disk'
+          ? (knownCapacity(before, d) ??
+            (await volumeCapacity(bus, driverPath, { path: d.source, pool: d.pool, volume: d.volume }, lane, storagePaths)))
+          : null,
     })),
   );
   return {
@@ -100,8 +115,13 @@ export async function probeDomain(bus: LibvirtBus, path: string, lane: Lane = 'i
   await bus.call(path, DOMAIN, 'GetState', 'u', [0], { lane });
 }
 
-function knownCapacity(known: DomainRecord | undefined, disk: { target: string; source: string | null; pool: string | null; volume: string | null }): number | null {
-  const same = known?.disks.find((k) => k.target === disk.target && k.source === disk.source && k.pool === disk.pool && k.volume === disk.volume);
+function knownCapacity(
+  known: DomainRecord | undefined,
+  disk: { target: string; source: string | null; pool: string | null; volume: string | null },
+): number | null {
+  const same = known?.disks.find(
+    (k) => k.target === disk.target && k.source === disk.source && k.pool === disk.pool && k.volume === disk.volume,
+  );
   return same?.capacityBytes ?? null;
 }
 
@@ -152,7 +172,10 @@ export async function undefineDomainFully(bus: LibvirtBus, path: string, flagSet
 
 /** Flag sets `undefineDomainFully` tries, most complete first. */
 export const UNDEFINE_FLAG_SETS: readonly number[] = [
-  VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
+  VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+    VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+    VIR_DOMAIN_UNDEFINE_NVRAM |
+    VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
   VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
 ];
 
@@ -169,8 +192,21 @@ export async function setDomainMetadata(
 }
 
 /** Writes the owner into our `<metadata>` element (persistent config, and the live definition when running). */
-export async function setDomainOwner(bus: LibvirtBus, path: string, ownerId: string, live: boolean, tenantName?: string | null): Promise<void> {
-  await setDomainMetadata(bus, path, buildOwnerMetadataXml(ownerId, tenantName), METADATA_PREFIX, METADATA_NAMESPACE, VIR_DOMAIN_AFFECT_CONFIG | (live ? VIR_DOMAIN_AFFECT_LIVE : 0));
+export async function setDomainOwner(
+  bus: LibvirtBus,
+  path: string,
+  ownerId: string,
+  live: boolean,
+  tenantName?: string | null,
+): Promise<void> {
+  await setDomainMetadata(
+    bus,
+    path,
+    buildOwnerMetadataXml(ownerId, tenantName),
+    METADATA_PREFIX,
+    METADATA_NAMESPACE,
+    VIR_DOMAIN_AFFECT_CONFIG | (live ? VIR_DOMAIN_AFFECT_LIVE : 0),
+  );
 }
 
 /** virDomainUpdateDeviceFlags: changes a device in the running guest (LIVE) and/or its definition (CONFIG). */

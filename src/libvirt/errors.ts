@@ -2,14 +2,7 @@
  * libvirt-dbus reports every libvirt failure as `org.libvirt.Error` carrying only libvirt's message, so the
  * kind of failure has to be recovered from that message. This file is the one place that does it.
  */
-export type LibvirtErrorKind =
-  | 'NOT_FOUND'
-  | 'INVALID_STATE'
-  | 'INVALID_ARGUMENT'
-  | 'CONFLICT'
-  | 'UNSUPPORTED'
-  | 'UNAVAILABLE'
-  | 'FAILED';
+export type LibvirtErrorKind = 'NOT_FOUND' | 'INVALID_STATE' | 'INVALID_ARGUMENT' | 'CONFLICT' | 'UNSUPPORTED' | 'UNAVAILABLE' | 'FAILED';
 
 export class LibvirtError extends Error {
   constructor(
@@ -30,8 +23,14 @@ const rules: [RegExp, LibvirtErrorKind][] = [
   // libvirt's VIR_ERR_CONFIG_UNSUPPORTED ("unsupported configuration: …") is bad input, not a missing feature.
   // libxml2 parse errors arrive as "(domain_definition):1: Couldn't find end of Start Tag …".
   [/unsupported configuration|XML error|XML document failed|^\([a-z_]+_definition\):\d+:/i, 'INVALID_ARGUMENT'],
-  [/no domain with matching|domain not found|no network with matching|network not found|storage (pool|volume|vol) not found|no storage (pool|vol)|Storage volume not found|no nwfilter|not found/i, 'NOT_FOUND'],
-  [/is not running|not running|already running|domain is already active|is already active|not paused|is not active|domain is not running|already paused|requested operation is not valid|not persistent|transient/i, 'INVALID_STATE'],
+  [
+    /no domain with matching|domain not found|no network with matching|network not found|storage (pool|volume|vol) not found|no storage (pool|vol)|Storage volume not found|no nwfilter|not found/i,
+    'NOT_FOUND',
+  ],
+  [
+    /is not running|not running|already running|domain is already active|is already active|not paused|is not active|domain is not running|already paused|requested operation is not valid|not persistent|transient/i,
+    'INVALID_STATE',
+  ],
   [/already exists|already defined|is already in use|already in use|duplicate/i, 'CONFLICT'],
   [/not supported|unsupported|this function is not supported|no support/i, 'UNSUPPORTED'],
   // Whole words only: "expected" must not match inside "unexpectedly".
@@ -39,7 +38,10 @@ const rules: [RegExp, LibvirtErrorKind][] = [
   // libvirtd away: libvirt-dbus reopens its connection on each call after a restart, so a call while libvirtd is
   // down answers "Failed to connect socket to '…/libvirt-sock': No such file or directory" (or "Connection
   // refused" after a crash); a call in flight when it goes reads "End of file while reading data: …".
-  [/failed to connect|cannot connect|connection (is )?closed|client socket is closed|Broken pipe|Connection reset by peer|End of file while reading data|no connection driver/i, 'UNAVAILABLE'],
+  [
+    /failed to connect|cannot connect|connection (is )?closed|client socket is closed|Broken pipe|Connection reset by peer|End of file while reading data|no connection driver/i,
+    'UNAVAILABLE',
+  ],
 ];
 
 const unavailableDbusErrors = new Set([

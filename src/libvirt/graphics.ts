@@ -41,7 +41,9 @@ export class GraphicsConsoles {
     if (this.bus) return Promise.resolve(this.bus);
     this.connecting ??= new Promise<dbus.MessageBus>((resolve, reject) => {
       // negotiateUnixFd is a dbus-next option its typings leave out.
-      const raw = dbus.sessionBus({ busAddress: fdPassingAddress(this.target), negotiateUnixFd: true } as Parameters<typeof dbus.sessionBus>[0]);
+      const raw = dbus.sessionBus({ busAddress: fdPassingAddress(this.target), negotiateUnixFd: true } as Parameters<
+        typeof dbus.sessionBus
+      >[0]);
       const timer = setTimeout(() => fail(new LibvirtError('UNAVAILABLE', 'timed out connecting to the D-Bus bus')), 5000);
       const fail = (err: unknown) => {
         clearTimeout(timer);
@@ -97,7 +99,10 @@ export class GraphicsConsoles {
       const reply: dbus.Message | null = await Promise.race([
         bus.call(message),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new LibvirtError('UNAVAILABLE', `no reply to OpenGraphicsFD within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS);
+          timer = setTimeout(
+            () => reject(new LibvirtError('UNAVAILABLE', `no reply to OpenGraphicsFD within ${OPEN_TIMEOUT_MS} ms`)),
+            OPEN_TIMEOUT_MS,
+          );
         }),
       ]);
       const fd: unknown = reply?.body?.[0];

@@ -45,7 +45,14 @@ export const NETWORK_UPDATE = {
 } as const;
 
 /** virNetworkUpdate(command, section, parentIndex -1 = the matching `<ip>`, xml, flags). */
-export async function updateNetwork(bus: LibvirtBus, path: string, command: number, section: number, xml: string, flags: number): Promise<void> {
+export async function updateNetwork(
+  bus: LibvirtBus,
+  path: string,
+  command: number,
+  section: number,
+  xml: string,
+  flags: number,
+): Promise<void> {
   await bus.call(path, NETWORK, 'Update', 'uuisu', [command, section, -1, xml, flags]);
 }
 

@@ -33,7 +33,20 @@ export function probeDomainXml(type: DomainType, cpuMode: CpuMode): string {
  * virtualisation): starts the throwaway guest paused and destroys it at once. Throws libvirt's error (with
  * QEMU's message) when it cannot start. Being transient, the guest leaves nothing behind once destroyed.
  */
-export async function probeDomainType(bus: LibvirtBus, driverPath: string, type: DomainType, cpuMode: CpuMode, timeoutMs = 60_000): Promise<void> {
-  const [path] = await bus.call(driverPath, CONNECT, 'DomainCreateXML', 'su', [probeDomainXml(type, cpuMode), VIR_DOMAIN_START_PAUSED | VIR_DOMAIN_START_AUTODESTROY], { timeoutMs });
+export async function probeDomainType(
+  bus: LibvirtBus,
+  driverPath: string,
+  type: DomainType,
+  cpuMode: CpuMode,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const [path] = await bus.call(
+    driverPath,
+    CONNECT,
+    'DomainCreateXML',
+    'su',
+    [probeDomainXml(type, cpuMode), VIR_DOMAIN_START_PAUSED | VIR_DOMAIN_START_AUTODESTROY],
+    { timeoutMs },
+  );
   await bus.call(path as string, DOMAIN, 'Destroy', 'u', [0], { timeoutMs });
 }

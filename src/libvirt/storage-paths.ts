@@ -95,7 +95,12 @@ function remembered(map: Map<string, Promise<string>>, key: string, lookup: () =
  * A volume's capacity in bytes. virStorageVolGetInfoFlags answers without XML; drivers without it (the test
  * driver) are asked for the volume's XML instead, and `paths` remembers which of the two this driver takes.
  */
-export async function volumeCapacityAt(bus: LibvirtBus, volPath: string, lane: Lane = 'interactive', paths?: StoragePaths): Promise<number> {
+export async function volumeCapacityAt(
+  bus: LibvirtBus,
+  volPath: string,
+  lane: Lane = 'interactive',
+  paths?: StoragePaths,
+): Promise<number> {
   if (paths?.volumeInfo !== false) {
     try {
       const [[, capacity]] = (await bus.call(volPath, VOLUME, 'GetInfo', 'u', [0], { lane })) as [[number, number, number]];

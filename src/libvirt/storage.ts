@@ -132,7 +132,12 @@ export async function getPoolXml(bus: LibvirtBus, poolPath: string): Promise<str
  * The pool named in `spec`, made ready for volumes: defined if missing, built and started if inactive, and
  * set to autostart. Idempotent; returns the pool's object path.
  */
-export async function ensurePool(bus: LibvirtBus, driverPath: string, spec: PoolSpec, hooks: { beforeDefine?(): void } = {}): Promise<string> {
+export async function ensurePool(
+  bus: LibvirtBus,
+  driverPath: string,
+  spec: PoolSpec,
+  hooks: { beforeDefine?(): void } = {},
+): Promise<string> {
   let poolPath: string;
   try {
     poolPath = await lookupPool(bus, driverPath, spec.name);
@@ -176,7 +181,12 @@ export async function lookupVolume(bus: LibvirtBus, poolPath: string, name: stri
 }
 
 /** The volume whose file or device is `hostPath`, in whichever pool holds it. */
-export async function lookupVolumeByPath(bus: LibvirtBus, driverPath: string, hostPath: string, lane: Lane = 'interactive'): Promise<string> {
+export async function lookupVolumeByPath(
+  bus: LibvirtBus,
+  driverPath: string,
+  hostPath: string,
+  lane: Lane = 'interactive',
+): Promise<string> {
   const [path] = await bus.call(driverPath, CONNECT, 'StorageVolLookupByPath', 's', [hostPath], { lane });
   return path as string;
 }
@@ -206,7 +216,12 @@ export async function deleteVolume(bus: LibvirtBus, volPath: string): Promise<vo
 }
 
 /** Sets a new capacity. Growing is the default; shrinking must be asked for (it can destroy guest data). */
-export async function resizeVolume(bus: LibvirtBus, volPath: string, capacityBytes: number, opts: { shrink?: boolean } = {}): Promise<void> {
+export async function resizeVolume(
+  bus: LibvirtBus,
+  volPath: string,
+  capacityBytes: number,
+  opts: { shrink?: boolean } = {},
+): Promise<void> {
   if (!Number.isSafeInteger(capacityBytes) || capacityBytes <= 0) throw new RangeError('capacityBytes must be a positive integer');
   await bus.call(volPath, VOLUME, 'Resize', 'tu', [BigInt(capacityBytes), opts.shrink ? VIR_STORAGE_VOL_RESIZE_SHRINK : 0]);
 }
@@ -216,7 +231,12 @@ export async function resizeVolume(bus: LibvirtBus, volPath: string, capacityByt
  * whose directory holds it. The pool is refreshed first, so a file copied in by hand is found; null when no
  * such pool holds such a file.
  */
-export async function findVolumeInPools(bus: LibvirtBus, driverPath: string, hostPath: string, poolNames: string[]): Promise<VolumeRecord | null> {
+export async function findVolumeInPools(
+  bus: LibvirtBus,
+  driverPath: string,
+  hostPath: string,
+  poolNames: string[],
+): Promise<VolumeRecord | null> {
   const file = normalize(hostPath);
   const poolPaths = poolNames.length
     ? (await Promise.all(poolNames.map((n) => lookupPool(bus, driverPath, n).catch(() => null)))).filter((p): p is string => p !== null)

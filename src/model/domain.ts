@@ -7,9 +7,38 @@ export type DomainState = (typeof DOMAIN_STATES)[number];
 /** virDomain<State>Reason, per state. */
 export const DOMAIN_STATE_REASONS: Record<DomainState, readonly string[]> = {
   NOSTATE: ['UNKNOWN'],
-  RUNNING: ['UNKNOWN', 'BOOTED', 'MIGRATED', 'RESTORED', 'FROM_SNAPSHOT', 'UNPAUSED', 'MIGRATION_CANCELED', 'SAVE_CANCELED', 'WAKEUP', 'CRASHED', 'POSTCOPY', 'POSTCOPY_FAILED'],
+  RUNNING: [
+    'UNKNOWN',
+    'BOOTED',
+    'MIGRATED',
+    'RESTORED',
+    'FROM_SNAPSHOT',
+    'UNPAUSED',
+    'MIGRATION_CANCELED',
+    'SAVE_CANCELED',
+    'WAKEUP',
+    'CRASHED',
+    'POSTCOPY',
+    'POSTCOPY_FAILED',
+  ],
   BLOCKED: ['UNKNOWN'],
-  PAUSED: ['UNKNOWN', 'USER', 'MIGRATION', 'SAVE', 'DUMP', 'IOERROR', 'WATCHDOG', 'FROM_SNAPSHOT', 'SHUTTING_DOWN', 'SNAPSHOT', 'CRASHED', 'STARTING_UP', 'POSTCOPY', 'POSTCOPY_FAILED', 'API_ERROR'],
+  PAUSED: [
+    'UNKNOWN',
+    'USER',
+    'MIGRATION',
+    'SAVE',
+    'DUMP',
+    'IOERROR',
+    'WATCHDOG',
+    'FROM_SNAPSHOT',
+    'SHUTTING_DOWN',
+    'SNAPSHOT',
+    'CRASHED',
+    'STARTING_UP',
+    'POSTCOPY',
+    'POSTCOPY_FAILED',
+    'API_ERROR',
+  ],
   SHUTDOWN: ['UNKNOWN', 'USER'],
   SHUTOFF: ['UNKNOWN', 'SHUTDOWN', 'DESTROYED', 'CRASHED', 'MIGRATED', 'SAVED', 'FAILED', 'FROM_SNAPSHOT', 'DAEMON'],
   CRASHED: ['UNKNOWN', 'PANICKED'],
@@ -112,9 +141,7 @@ export type CpuMode = 'host-model' | 'host-passthrough' | 'maximum';
 export type DiskFormat = 'raw' | 'qcow2';
 
 export type DiskSource =
-  | { type: 'volume'; pool: string; volume: string }
-  | { type: 'file'; path: string }
-  | { type: 'block'; path: string };
+  { type: 'volume'; pool: string; volume: string } | { type: 'file'; path: string } | { type: 'block'; path: string };
 
 export interface DomainDiskSpec {
   source: DiskSource;

@@ -2,7 +2,17 @@ import type { DomainRecord, DomainState } from './domain.js';
 import type { NetworkRecord } from './network.js';
 
 /** libvirt's event names (index = libvirt's number), which the API's enums spell. */
-export const DOMAIN_EVENT_TYPES = ['DEFINED', 'UNDEFINED', 'STARTED', 'SUSPENDED', 'RESUMED', 'STOPPED', 'SHUTDOWN', 'PMSUSPENDED', 'CRASHED'] as const;
+export const DOMAIN_EVENT_TYPES = [
+  'DEFINED',
+  'UNDEFINED',
+  'STARTED',
+  'SUSPENDED',
+  'RESUMED',
+  'STOPPED',
+  'SHUTDOWN',
+  'PMSUSPENDED',
+  'CRASHED',
+] as const;
 export type DomainEventType = (typeof DOMAIN_EVENT_TYPES)[number];
 
 /** virDomainEvent<Type>DetailType, per event type. */

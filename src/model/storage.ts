@@ -20,5 +20,21 @@ export const POOL_STATES = ['INACTIVE', 'BUILDING', 'RUNNING', 'DEGRADED', 'INAC
 export type PoolState = (typeof POOL_STATES)[number];
 
 /** libvirt's storage pool types (`<pool type=…>`), upper-cased; a type not listed reads as OTHER. */
-export const POOL_TYPES = ['DIR', 'FS', 'NETFS', 'LOGICAL', 'DISK', 'ISCSI', 'ISCSI_DIRECT', 'SCSI', 'MPATH', 'RBD', 'SHEEPDOG', 'GLUSTER', 'ZFS', 'VSTORAGE', 'OTHER'] as const;
+export const POOL_TYPES = [
+  'DIR',
+  'FS',
+  'NETFS',
+  'LOGICAL',
+  'DISK',
+  'ISCSI',
+  'ISCSI_DIRECT',
+  'SCSI',
+  'MPATH',
+  'RBD',
+  'SHEEPDOG',
+  'GLUSTER',
+  'ZFS',
+  'VSTORAGE',
+  'OTHER',
+] as const;
 export type PoolType = (typeof POOL_TYPES)[number];

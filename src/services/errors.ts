@@ -27,14 +27,20 @@ export abstract class ServiceError extends Error {
 
 export class NotFoundError extends ServiceError {
   readonly code = 'NOT_FOUND';
-  constructor(readonly kind: string, readonly id: string) {
+  constructor(
+    readonly kind: string,
+    readonly id: string,
+  ) {
     super(`${kind} ${JSON.stringify(id)} not found`);
   }
 }
 
 export class ValidationError extends ServiceError {
   readonly code = 'VALIDATION';
-  constructor(message: string, readonly field: string | null = null) {
+  constructor(
+    message: string,
+    readonly field: string | null = null,
+  ) {
     super(message);
   }
 }

@@ -47,7 +47,11 @@ function request(url: URL, token: string, body: string): string {
  * it can read none of them before all are in its sockets, and it reads them all in one turn of its event
  * loop: each runs up to its first wait for I/O before any reply to such a wait can arrive.
  */
-export async function postAtOnce(serverUrl: string, token: string, operations: { query: string; variables?: Record<string, unknown> }[]): Promise<GqlResponse[]> {
+export async function postAtOnce(
+  serverUrl: string,
+  token: string,
+  operations: { query: string; variables?: Record<string, unknown> }[],
+): Promise<GqlResponse[]> {
   const url = new URL(serverUrl);
   const sockets = await Promise.all(
     operations.map(

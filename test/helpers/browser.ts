@@ -69,7 +69,10 @@ export async function openWhenSteady(newPage: () => Promise<Page>, url: () => Pr
       .then(() => page.waitForSelector(ready))
       .then(() => 'ready' as const);
     const outcome = await Promise.race([loaded, networkChanged]).catch(async (err: Error) => {
-      const status = await page.locator('#status').innerText({ timeout: 1000 }).catch(() => '?');
+      const status = await page
+        .locator('#status')
+        .innerText({ timeout: 1000 })
+        .catch(() => '?');
       throw new Error(`${err.message}\nstatus: ${status}\npage console:\n${said.join('\n')}`, { cause: err });
     });
     if (outcome === 'ready') return page;

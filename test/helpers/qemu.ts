@@ -142,7 +142,7 @@ export async function acquireLibvirtd(opts: { exclusive?: boolean } = {}): Promi
   if (opts.exclusive) return acquireExclusive();
   // Wait while another process holds libvirtd exclusively (it may be restarting it) — unless this process is
   // a user already: the exclusive holder is still waiting for it to leave, so it must not wait in turn.
-  for (let registered = false; !registered; ) {
+  for (let registered = false; !registered;) {
     registered = await withLock(async () => {
       if (exclusiveHolder() && !existsSync(join(USERS, String(process.pid)))) return false;
       await register();
@@ -162,7 +162,7 @@ export async function acquireLibvirtd(opts: { exclusive?: boolean } = {}): Promi
 
 async function acquireExclusive(): Promise<ExclusiveLibvirtdLease> {
   // First claim the exclusive mark (so nobody new registers), then wait for the current users to leave.
-  for (let claimed = false; !claimed; ) {
+  for (let claimed = false; !claimed;) {
     claimed = await withLock(async () => {
       if (exclusiveHolder()) return false;
       mkdirSync(USERS, { recursive: true });

@@ -13,12 +13,20 @@ export function logCapture(): { write(line: string): void; text(): string } {
  * server keeps there) or in `logText`. `known` is what the server does record (a domain's name in the database's
  * WAL, a line of the log), to be found there: the scan reads where the secrets would land.
  */
-export function assertSecretsNowhere(dataDir: string, logText: string, secrets: Iterable<string>, known: { wal: string; log: string }): void {
+export function assertSecretsNowhere(
+  dataDir: string,
+  logText: string,
+  secrets: Iterable<string>,
+  known: { wal: string; log: string },
+): void {
   const files = readdirSync(dataDir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => ({ where: join(e.parentPath, e.name), bytes: readFileSync(join(e.parentPath, e.name)) }));
   const places = [...files, { where: 'the server log', bytes: Buffer.from(logText) }];
-  for (const [where, text] of [['virtplane.sqlite-wal', known.wal], ['the server log', known.log]] as const) {
+  for (const [where, text] of [
+    ['virtplane.sqlite-wal', known.wal],
+    ['the server log', known.log],
+  ] as const) {
     const place = places.find((p) => p.where.endsWith(where));
     assert.ok(place?.bytes.includes(text), `the scan finds "${text}" in ${where} (files: ${files.map((f) => f.where).join(', ')})`);
   }

@@ -47,7 +47,8 @@ export async function startTestServer(overrides: Partial<Config> = {}, opts: { l
   const ownDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'virtplane-test-'));
   // On the shared libvirtd every server gets its own storage pool (made at start-up), removed again by stop().
-  const qemuPool = overrides.driver === 'QEMU' && !overrides.provisioning ? `vptest-pool-${process.pid}-${randomBytes(4).toString('hex')}` : null;
+  const qemuPool =
+    overrides.driver === 'QEMU' && !overrides.provisioning ? `vptest-pool-${process.pid}-${randomBytes(4).toString('hex')}` : null;
   const config: Config = {
     host: '127.0.0.1',
     port: 0,

@@ -19,14 +19,16 @@ function subnet(text: string): IpRange {
  * these steals no traffic from the host (the CI machine may itself sit on one of those ranges, gateway and all).
  */
 function hostSubnets(): IpRange[] {
-  const json = (...args: string[]) => JSON.parse(execFileSync('ip', ['-j', '-4', ...args], { encoding: 'utf8' }) || '[]') as Record<string, unknown>[];
+  const json = (...args: string[]) =>
+    JSON.parse(execFileSync('ip', ['-j', '-4', ...args], { encoding: 'utf8' }) || '[]') as Record<string, unknown>[];
   const out: IpRange[] = [];
   for (const r of json('route', 'show', 'table', 'all')) {
     if (typeof r.dst === 'string' && r.dst !== 'default' && /^\d/.test(r.dst)) out.push(subnet(r.dst));
     if (typeof r.gateway === 'string') out.push(subnet(r.gateway));
   }
   for (const link of json('addr', 'show')) {
-    for (const a of (link.addr_info as { local: string; prefixlen: number }[] | undefined) ?? []) out.push(subnet(`${a.local}/${a.prefixlen}`));
+    for (const a of (link.addr_info as { local: string; prefixlen: number }[] | undefined) ?? [])
+      out.push(subnet(`${a.local}/${a.prefixlen}`));
   }
   for (const n of json('neigh', 'show')) if (typeof n.dst === 'string') out.push(subnet(n.dst));
   return out;
@@ -99,7 +101,8 @@ function releaseOnExit(): void {
   if (reservationCount > 0) return;
   process.once('exit', () => {
     try {
-      for (const file of readdirSync(RESERVATIONS)) if (file.startsWith(`${process.pid}-`)) rmSync(join(RESERVATIONS, file), { force: true });
+      for (const file of readdirSync(RESERVATIONS))
+        if (file.startsWith(`${process.pid}-`)) rmSync(join(RESERVATIONS, file), { force: true });
     } catch {
       /* nothing reserved */
     }
@@ -115,7 +118,10 @@ function reserveOne(candidates: IpRange[], describe: string): IpRange {
     const pick = free[randomInt(free.length)]!;
     releaseOnExit();
     const len = (pick.family === 4 ? 32 : 128) - (rangeSize(pick).toString(2).length - 1);
-    writeFileSync(join(RESERVATIONS, `${process.pid}-${++reservationCount}`), `${formatIp({ family: pick.family, value: pick.first })}/${len}\n`);
+    writeFileSync(
+      join(RESERVATIONS, `${process.pid}-${++reservationCount}`),
+      `${formatIp({ family: pick.family, value: pick.first })}/${len}\n`,
+    );
     return pick;
   });
 }

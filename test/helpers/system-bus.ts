@@ -42,10 +42,23 @@ function answers(path: string): Promise<boolean> {
  */
 function ownerOf(name: string): number | null {
   try {
-    const out = execFileSync('busctl', ['--system', 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetConnectionUnixProcessID', 's', name], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const out = execFileSync(
+      'busctl',
+      [
+        '--system',
+        'call',
+        'org.freedesktop.DBus',
+        '/org/freedesktop/DBus',
+        'org.freedesktop.DBus',
+        'GetConnectionUnixProcessID',
+        's',
+        name,
+      ],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
     return Number(/^u (\d+)/.exec(out)?.[1]) || null;
   } catch {
     return null; // nobody owns it
@@ -81,7 +94,11 @@ export async function acquireSystemBus(): Promise<SystemBusLease> {
     daemon = spawn('dbus-daemon', ['--system', '--nofork', '--nopidfile', '--print-address=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     daemon.stderr!.on('data', (b: Buffer) => {
       // Activation notices are the bus working; as root without CAP_SYS_RESOURCE it cannot raise its fd limit.
-      const text = b.toString().split('\n').filter((l) => l.trim() && !/Failed to set fd limit|ctivat|^dbus-daemon\[\d+\]: *$/.test(l)).join('\n');
+      const text = b
+        .toString()
+        .split('\n')
+        .filter((l) => l.trim() && !/Failed to set fd limit|ctivat|^dbus-daemon\[\d+\]: *$/.test(l))
+        .join('\n');
       if (text) process.stderr.write(`system dbus-daemon: ${text}\n`);
     });
     const [first] = (await Promise.race([once(daemon.stdout!, 'data'), once(daemon, 'exit').then(() => [null])])) as [Buffer | null];

@@ -14,7 +14,9 @@ export function addTenant(dataDir: string, name: string): { id: string; token: s
     const id = randomUUID();
     const token = `vp_${randomBytes(32).toString('base64url')}`;
     db.insert(users).values({ id, name, role: 'TENANT' }).run();
-    db.insert(apiTokens).values({ id: randomUUID(), userId: id, label: 'test', prefix: token.slice(0, 9), hash: hashToken(token) }).run();
+    db.insert(apiTokens)
+      .values({ id: randomUUID(), userId: id, label: 'test', prefix: token.slice(0, 9), hash: hashToken(token) })
+      .run();
     return { id, token };
   } finally {
     db.$client.close();

@@ -3,7 +3,11 @@ import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { ApiError } from '@virtplane/sdk';
 
 function paths(cmd: CommandUnknownOpts, prefix: string, out: Map<string, string[]>): void {
-  const words = [...cmd.commands.map((c) => c.name()), ...cmd.options.flatMap((o) => [o.long, o.short].filter((x): x is string => !!x)), '--help'];
+  const words = [
+    ...cmd.commands.map((c) => c.name()),
+    ...cmd.options.flatMap((o) => [o.long, o.short].filter((x): x is string => !!x)),
+    '--help',
+  ];
   out.set(prefix, words);
   for (const sub of cmd.commands) paths(sub, `${prefix} ${sub.name()}`, out);
 }

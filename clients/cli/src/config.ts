@@ -23,7 +23,10 @@ export function readConfig(): Partial<StoredConfig> {
   const file = configFile();
   if (!existsSync(file)) return {};
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StoredConfig>;
-  return { url: typeof parsed.url === 'string' ? parsed.url : undefined, token: typeof parsed.token === 'string' ? parsed.token : undefined };
+  return {
+    url: typeof parsed.url === 'string' ? parsed.url : undefined,
+    token: typeof parsed.token === 'string' ? parsed.token : undefined,
+  };
 }
 
 export function writeConfig(config: StoredConfig): void {
@@ -48,6 +51,7 @@ export function connect(): VirtplaneClient {
   const stored = readConfig();
   const url = process.env.VIRTPLANE_URL || stored.url;
   const token = process.env.VIRTPLANE_TOKEN || stored.token;
-  if (!url || !token) throw new ApiError('NOT_LOGGED_IN', 'no server configured: run `virtplane login URL`, or set VIRTPLANE_URL and VIRTPLANE_TOKEN');
+  if (!url || !token)
+    throw new ApiError('NOT_LOGGED_IN', 'no server configured: run `virtplane login URL`, or set VIRTPLANE_URL and VIRTPLANE_TOKEN');
   return new VirtplaneClient({ url, token });
 }

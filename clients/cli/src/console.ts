@@ -17,48 +17,52 @@ export function consoleCommand(): CommandUnknownOpts {
     )
     .argument('<domain>', 'name or ID')
     .option('--graphics', 'the graphical console in a browser: print its URL')
-    .action(action(async (ref, o) => {
-      const vp = connect();
-      const id = await domainId(vp, ref);
-      const ticket = unwrap((await vp.request(CreateConsoleTicket, { domainId: id, kind: o.graphics ? 'GRAPHICS' : 'SERIAL' })).createConsoleTicket);
-      if (o.graphics) {
-        const pageUrl = new URL(ticket.pageUrl, vp.urls.base + '/').toString();
-        if (isJson()) printJson({ pageUrl, expiresAt: ticket.expiresAt });
-        else process.stdout.write(pageUrl + '\n');
-        return;
-      }
-      const ws = vp.openConsole(ticket.websocketUrl);
-      ws.binaryType = 'nodebuffer';
-      const stdin = process.stdin;
-      const raw = stdin.isTTY;
-      const code = await new Promise<number>((resolve, reject) => {
-        let detached = false;
-        ws.on('open', () => {
-          process.stderr.write(`Connected to ${ref}\r\nEscape character is ^] (Ctrl + ])\r\n`);
-          if (raw) stdin.setRawMode(true);
-          stdin.resume();
-          stdin.on('data', (buf: Buffer) => {
-            const at = buf.indexOf(ESCAPE);
-            if (at >= 0) {
-              if (at > 0) ws.send(buf.subarray(0, at));
-              detached = true;
-              ws.close(1000, 'detached');
-              return;
-            }
-            ws.send(buf);
+    .action(
+      action(async (ref, o) => {
+        const vp = connect();
+        const id = await domainId(vp, ref);
+        const ticket = unwrap(
+          (await vp.request(CreateConsoleTicket, { domainId: id, kind: o.graphics ? 'GRAPHICS' : 'SERIAL' })).createConsoleTicket,
+        );
+        if (o.graphics) {
+          const pageUrl = new URL(ticket.pageUrl, vp.urls.base + '/').toString();
+          if (isJson()) printJson({ pageUrl, expiresAt: ticket.expiresAt });
+          else process.stdout.write(pageUrl + '\n');
+          return;
+        }
+        const ws = vp.openConsole(ticket.websocketUrl);
+        ws.binaryType = 'nodebuffer';
+        const stdin = process.stdin;
+        const raw = stdin.isTTY;
+        const code = await new Promise<number>((resolve, reject) => {
+          let detached = false;
+          ws.on('open', () => {
+            process.stderr.write(`Connected to ${ref}\r\nEscape character is ^] (Ctrl + ])\r\n`);
+            if (raw) stdin.setRawMode(true);
+            stdin.resume();
+            stdin.on('data', (buf: Buffer) => {
+              const at = buf.indexOf(ESCAPE);
+              if (at >= 0) {
+                if (at > 0) ws.send(buf.subarray(0, at));
+                detached = true;
+                ws.close(1000, 'detached');
+                return;
+              }
+              ws.send(buf);
+            });
+          });
+          ws.on('message', (data: Buffer) => process.stdout.write(data));
+          ws.on('error', (err) => reject(new ApiError('UNREACHABLE', err.message)));
+          ws.on('close', (closeCode, reason) => {
+            if (raw) stdin.setRawMode(false);
+            stdin.pause();
+            if (detached || closeCode === 1000) return resolve(0);
+            process.stderr.write(`\r\nconsole closed: ${closeCode} ${reason.toString()}\r\n`);
+            resolve(closeCode === 4404 ? 5 : closeCode === 4412 || closeCode === 4415 ? 6 : 9);
           });
         });
-        ws.on('message', (data: Buffer) => process.stdout.write(data));
-        ws.on('error', (err) => reject(new ApiError('UNREACHABLE', err.message)));
-        ws.on('close', (closeCode, reason) => {
-          if (raw) stdin.setRawMode(false);
-          stdin.pause();
-          if (detached || closeCode === 1000) return resolve(0);
-          process.stderr.write(`\r\nconsole closed: ${closeCode} ${reason.toString()}\r\n`);
-          resolve(closeCode === 4404 ? 5 : closeCode === 4412 || closeCode === 4415 ? 6 : 9);
-        });
-      });
-      process.stderr.write('\r\n');
-      process.exitCode = code;
-    }));
+        process.stderr.write('\r\n');
+        process.exitCode = code;
+      }),
+    );
 }

@@ -1,9 +1,28 @@
 /** `virtplane domain …` */
 import { Command, type CommandUnknownOpts, Option } from '@commander-js/extra-typings';
 import {
-  ApiError, CreateDomain, DeleteDomain, DestroyDomain, DomainConsole, DomainNode, Domains, EjectMedia, InsertMedia, RebootDomain,
-  ResetDomain, ResizeDomain, RotateConsolePassword, ResumeDomain, ShutdownDomain, StartDomain, SuspendDomain, AssignDomain, unwrap,
-  type ResultOf, type DomainFields, type VirtplaneClient,
+  ApiError,
+  CreateDomain,
+  DeleteDomain,
+  DestroyDomain,
+  DomainConsole,
+  DomainNode,
+  Domains,
+  EjectMedia,
+  InsertMedia,
+  RebootDomain,
+  ResetDomain,
+  ResizeDomain,
+  RotateConsolePassword,
+  ResumeDomain,
+  ShutdownDomain,
+  StartDomain,
+  SuspendDomain,
+  AssignDomain,
+  unwrap,
+  type ResultOf,
+  type DomainFields,
+  type VirtplaneClient,
 } from '@virtplane/sdk';
 import { connect } from './config.js';
 import { isJson, list, note, show } from './output.js';
@@ -30,7 +49,10 @@ const view = (d: Domain) => ({
   autostart: d.autostart,
   persistent: d.persistent,
   interfaces: d.interfaces.map((i) => `${i.mac ?? '?'} ${i.network?.name ?? i.type} ${i.ipv4 ?? '-'} ${i.ipv6 ?? '-'}`),
-  disks: d.disks.map((k) => `${k.target} ${k.device}${k.image ? ` ${k.image.name}` : ''}${k.capacityBytes ? ` ${Math.round(k.capacityBytes / 2 ** 30)}GiB` : ''}`),
+  disks: d.disks.map(
+    (k) =>
+      `${k.target} ${k.device}${k.image ? ` ${k.image.name}` : ''}${k.capacityBytes ? ` ${Math.round(k.capacityBytes / 2 ** 30)}GiB` : ''}`,
+  ),
 });
 
 const showDomain = (d: Domain) => show(d, view(d));
@@ -84,10 +106,12 @@ export function domainCommand(): CommandUnknownOpts {
     .command('show')
     .description('Show one domain')
     .argument('<domain>', 'name or ID')
-    .action(action(async (ref) => {
-      const vp = connect();
-      showDomain(await fetchDomain(vp, await domainId(vp, ref)));
-    }));
+    .action(
+      action(async (ref) => {
+        const vp = connect();
+        showDomain(await fetchDomain(vp, await domainId(vp, ref)));
+      }),
+    );
 
   cmd
     .command('create')
@@ -107,8 +131,15 @@ export function domainCommand(): CommandUnknownOpts {
       action(async (name, opts) => {
         const vp = connect();
         const input = {
-          name, vcpus: opts.vcpus, memoryMiB: opts.memory, diskGiB: opts.disk, network: opts.network,
-          installImage: opts.image, graphics: opts.graphics, nestedVirt: opts.nested, start: opts.start ?? false,
+          name,
+          vcpus: opts.vcpus,
+          memoryMiB: opts.memory,
+          diskGiB: opts.disk,
+          network: opts.network,
+          installImage: opts.image,
+          graphics: opts.graphics,
+          nestedVirt: opts.nested,
+          start: opts.start ?? false,
         };
         let { domain } = unwrap((await vp.request(CreateDomain, { input })).createDomain);
         if (opts.wait && opts.start) {
@@ -124,10 +155,12 @@ export function domainCommand(): CommandUnknownOpts {
       .command(name)
       .description(description)
       .argument('<domain>', 'name or ID')
-      .action(action(async (ref) => {
-        const vp = connect();
-        showDomain(unwrap(await act(vp, await domainId(vp, ref))).domain);
-      }));
+      .action(
+        action(async (ref) => {
+          const vp = connect();
+          showDomain(unwrap(await act(vp, await domainId(vp, ref))).domain);
+        }),
+      );
   }
 
   cmd
@@ -137,23 +170,29 @@ export function domainCommand(): CommandUnknownOpts {
     .option('--vcpus <n>', 'virtual CPUs', int)
     .option('--memory <MiB>', 'memory in MiB', int)
     .option('--disk <GiB>', 'disk size in GiB', int)
-    .action(action(async (ref, opts) => {
-      const vp = connect();
-      const input = { vcpus: opts.vcpus, memoryMiB: opts.memory, diskGiB: opts.disk };
-      showDomain(unwrap((await vp.request(ResizeDomain, { id: await domainId(vp, ref), input })).resizeDomain).domain);
-    }));
+    .action(
+      action(async (ref, opts) => {
+        const vp = connect();
+        const input = { vcpus: opts.vcpus, memoryMiB: opts.memory, diskGiB: opts.disk };
+        showDomain(unwrap((await vp.request(ResizeDomain, { id: await domainId(vp, ref), input })).resizeDomain).domain);
+      }),
+    );
 
   cmd
     .command('delete')
     .description('Stop and undefine a domain, delete its disk and release its resources')
     .argument('<domain>', 'name or ID')
     .option('--keep-disk', 'keep its disk volume in the pool')
-    .action(action(async (ref, opts) => {
-      const vp = connect();
-      const { domain } = unwrap((await vp.request(DeleteDomain, { id: await domainId(vp, ref), keepDisk: opts.keepDisk ?? false })).deleteDomain);
-      note(`deleted ${domain.name}`);
-      showDomain(domain);
-    }));
+    .action(
+      action(async (ref, opts) => {
+        const vp = connect();
+        const { domain } = unwrap(
+          (await vp.request(DeleteDomain, { id: await domainId(vp, ref), keepDisk: opts.keepDisk ?? false })).deleteDomain,
+        );
+        note(`deleted ${domain.name}`);
+        showDomain(domain);
+      }),
+    );
 
   cmd
     .command('media')
@@ -161,43 +200,53 @@ export function domainCommand(): CommandUnknownOpts {
     .argument('<domain>', 'name or ID')
     .argument('[image]', 'the image name')
     .option('--eject', 'empty the drive')
-    .action(action(async (ref, image, opts) => {
-      const vp = connect();
-      const id = await domainId(vp, ref);
-      if (opts.eject) return showDomain(unwrap((await vp.request(EjectMedia, { id })).ejectMedia).domain);
-      if (!image) throw new ApiError('USAGE', 'name an image, or --eject');
-      showDomain(unwrap((await vp.request(InsertMedia, { id, image })).insertMedia).domain);
-    }));
+    .action(
+      action(async (ref, image, opts) => {
+        const vp = connect();
+        const id = await domainId(vp, ref);
+        if (opts.eject) return showDomain(unwrap((await vp.request(EjectMedia, { id })).ejectMedia).domain);
+        if (!image) throw new ApiError('USAGE', 'name an image, or --eject');
+        showDomain(unwrap((await vp.request(InsertMedia, { id, image })).insertMedia).domain);
+      }),
+    );
 
   cmd
     .command('assign')
     .description('Give a domain to a user (admins)')
     .argument('<domain>', 'name or ID')
     .argument('<user>', 'user name or ID')
-    .action(action(async (ref, user) => {
-      const vp = connect();
-      showDomain(unwrap((await vp.request(AssignDomain, { id: await domainId(vp, ref), userId: await userId(vp, user) })).assignDomain).domain);
-    }));
+    .action(
+      action(async (ref, user) => {
+        const vp = connect();
+        showDomain(
+          unwrap((await vp.request(AssignDomain, { id: await domainId(vp, ref), userId: await userId(vp, user) })).assignDomain).domain,
+        );
+      }),
+    );
 
   cmd
     .command('rotate-password')
     .description('Set a new random console password, on the running domain and in its definition')
     .argument('<domain>', 'name or ID')
-    .action(action(async (ref) => {
-      const vp = connect();
-      show(unwrap((await vp.request(RotateConsolePassword, { id: await domainId(vp, ref) })).rotateConsolePassword).console);
-    }));
+    .action(
+      action(async (ref) => {
+        const vp = connect();
+        show(unwrap((await vp.request(RotateConsolePassword, { id: await domainId(vp, ref) })).rotateConsolePassword).console);
+      }),
+    );
 
   cmd
     .command('graphics')
     .description('How to reach the graphical console over an SSH tunnel, with its password')
     .argument('<domain>', 'name or ID')
-    .action(action(async (ref) => {
-      const vp = connect();
-      const { domainConsole } = await vp.request(DomainConsole, { id: await domainId(vp, ref) });
-      if (!domainConsole) throw new ApiError('NOT_FOUND', 'no console');
-      show(domainConsole);
-    }));
+    .action(
+      action(async (ref) => {
+        const vp = connect();
+        const { domainConsole } = await vp.request(DomainConsole, { id: await domainId(vp, ref) });
+        if (!domainConsole) throw new ApiError('NOT_FOUND', 'no console');
+        show(domainConsole);
+      }),
+    );
 
   return cmd;
 }

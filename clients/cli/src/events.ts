@@ -20,7 +20,10 @@ export function status(s: FollowStatus): void {
 
 function print(e: Event): void {
   if (isJson()) printJsonLine(e);
-  else process.stdout.write(`${e.at} ${e.domain.name} ${e.type}/${e.detail} state=${e.state}${e.synthetic ? ' synthetic' : ''} cursor=${e.cursor}\n`);
+  else
+    process.stdout.write(
+      `${e.at} ${e.domain.name} ${e.type}/${e.detail} state=${e.state}${e.synthetic ? ' synthetic' : ''} cursor=${e.cursor}\n`,
+    );
 }
 
 async function filterOf(vp: VirtplaneClient, o: { domain?: string; owner?: string; type?: (typeof TYPES)[number][] }) {
@@ -44,29 +47,35 @@ export function eventsCommand(): CommandUnknownOpts {
     .option('-f, --follow', 'keep printing events as they happen')
     .option('--count <n>', 'stop after this many events', int)
     .option('--domain <domain>', 'only this domain (name or ID)')
-    .option('--owner <user>', "only domains this user owned (admins; name or ID)")
+    .option('--owner <user>', 'only domains this user owned (admins; name or ID)')
     .addOption(new Option('--type <type...>', 'only these event types').choices(TYPES))
-    .action(action(async (o) => {
-      const vp = connect();
-      const filter = await filterOf(vp, o);
-      const count = o.count ?? Infinity;
-      if (!o.follow) {
-        const items = await collect(async (after, first) => (await vp.request(Events, { first, after: after ?? o.after ?? null, filter })).events, count, 500);
-        for (const e of items) print(e);
-        return;
-      }
-      if (count <= 0) return;
-      const stop = new AbortController();
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
-      let n = 0;
-      const events = vp.follow(DomainEvents, filter, (d) => d.domainEvents, {
-        after: o.after ?? null,
-        signal: stop.signal,
-        onStatus: status,
-      });
-      for await (const e of events) {
-        print(e);
-        if (++n >= count) break;
-      }
-    }));
+    .action(
+      action(async (o) => {
+        const vp = connect();
+        const filter = await filterOf(vp, o);
+        const count = o.count ?? Infinity;
+        if (!o.follow) {
+          const items = await collect(
+            async (after, first) => (await vp.request(Events, { first, after: after ?? o.after ?? null, filter })).events,
+            count,
+            500,
+          );
+          for (const e of items) print(e);
+          return;
+        }
+        if (count <= 0) return;
+        const stop = new AbortController();
+        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
+        let n = 0;
+        const events = vp.follow(DomainEvents, filter, (d) => d.domainEvents, {
+          after: o.after ?? null,
+          signal: stop.signal,
+          onStatus: status,
+        });
+        for await (const e of events) {
+          print(e);
+          if (++n >= count) break;
+        }
+      }),
+    );
 }

@@ -30,9 +30,20 @@ const program = new Command('virtplane')
   });
 
 for (const c of [
-  ...loginCommands(), domainCommand(), eventsCommand(), consoleCommand(), userCommand(), tokenCommand(), quotaCommand(), auditCommand(),
-  networkCommand(), forwardCommand(), imageCommand(), poolCommand(),
-]) program.addCommand(c);
+  ...loginCommands(),
+  domainCommand(),
+  eventsCommand(),
+  consoleCommand(),
+  userCommand(),
+  tokenCommand(),
+  quotaCommand(),
+  auditCommand(),
+  networkCommand(),
+  forwardCommand(),
+  imageCommand(),
+  poolCommand(),
+])
+  program.addCommand(c);
 program.addCommand(completionCommand(program));
 
 // Usage errors exit 2 (help and --version 0), in every subcommand.

@@ -16,7 +16,20 @@ export const EXIT_CODES: [number, string, string[]][] = [
   [5, 'not found', ['NOT_FOUND']],
   [6, 'conflict or wrong state', ['CONFLICT', 'IN_USE', 'INVALID_STATE', 'AMBIGUOUS']],
   [7, 'invalid input', ['VALIDATION', 'BAD_USER_INPUT', 'PAYLOAD_TOO_LARGE']],
-  [8, 'over a quota or limit', ['QUOTA_EXCEEDED', 'LIMIT_EXCEEDED', 'ADDRESS_EXHAUSTED', 'QUERY_TOO_DEEP', 'TOO_MANY_ALIASES', 'QUERY_TOO_LARGE', 'QUERY_TOO_COSTLY', 'TOO_MANY_DIRECTIVES']],
+  [
+    8,
+    'over a quota or limit',
+    [
+      'QUOTA_EXCEEDED',
+      'LIMIT_EXCEEDED',
+      'ADDRESS_EXHAUSTED',
+      'QUERY_TOO_DEEP',
+      'TOO_MANY_ALIASES',
+      'QUERY_TOO_LARGE',
+      'QUERY_TOO_COSTLY',
+      'TOO_MANY_DIRECTIVES',
+    ],
+  ],
   [9, 'libvirt or storage unavailable, or unsupported', ['LIBVIRT_ERROR', 'LIBVIRT_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'UNSUPPORTED']],
   [10, 'event cursor expired', ['CURSOR_EXPIRED']],
   [11, 'timed out waiting', ['TIMEOUT']],
@@ -28,7 +41,11 @@ export function exitCodeOf(code: string): number {
 }
 
 export function exitCodesHelp(): string {
-  return ['Exit codes:', '  0   success', ...EXIT_CODES.map(([n, what, codes]) => `  ${String(n).padEnd(3)} ${what} (${codes.join(', ')})`)].join('\n');
+  return [
+    'Exit codes:',
+    '  0   success',
+    ...EXIT_CODES.map(([n, what, codes]) => `  ${String(n).padEnd(3)} ${what} (${codes.join(', ')})`),
+  ].join('\n');
 }
 
 const out = (s: string) => process.stdout.write(s + '\n');
@@ -68,7 +85,11 @@ export function printRecord(record: Record<string, unknown>): void {
 }
 
 /** Prints a list: JSON array of the values, or a table of the columns. */
-export function list<T extends object>(items: T[], columns: string[], row: (item: T) => Record<string, unknown> = (i) => i as Record<string, unknown>): void {
+export function list<T extends object>(
+  items: T[],
+  columns: string[],
+  row: (item: T) => Record<string, unknown> = (i) => i as Record<string, unknown>,
+): void {
   if (isJson()) printJson(items);
   else printTable(items.map(row), columns);
 }

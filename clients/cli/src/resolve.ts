@@ -7,7 +7,11 @@ interface Page<N> {
 }
 
 /** Fetches pages of `size` until the last (or until `limit` items). */
-export async function collect<N>(fetchPage: (after: string | null, first: number) => Promise<Page<N> | null | undefined>, limit = Infinity, size = 100): Promise<N[]> {
+export async function collect<N>(
+  fetchPage: (after: string | null, first: number) => Promise<Page<N> | null | undefined>,
+  limit = Infinity,
+  size = 100,
+): Promise<N[]> {
   const items: N[] = [];
   let after: string | null = null;
   for (;;) {
@@ -29,7 +33,11 @@ function asGlobalId(ref: string, type: string): string | null {
 
 function one<T extends { id: string; name: string }>(kind: string, ref: string, matches: T[]): T {
   if (matches.length === 0) throw new ApiError('NOT_FOUND', `no ${kind} named ${ref}`);
-  if (matches.length > 1) throw new ApiError('AMBIGUOUS', `${matches.length} ${kind}s are named ${ref} (another tenant's among them): give its ID (${matches.map((m) => m.id).join(', ')})`);
+  if (matches.length > 1)
+    throw new ApiError(
+      'AMBIGUOUS',
+      `${matches.length} ${kind}s are named ${ref} (another tenant's among them): give its ID (${matches.map((m) => m.id).join(', ')})`,
+    );
   return matches[0]!;
 }
 
@@ -37,19 +45,31 @@ export async function domainId(vp: VirtplaneClient, ref: string): Promise<string
   const id = asGlobalId(ref, 'Domain');
   if (id) return id;
   const found = await collect(async (after, first) => (await vp.request(Domains, { first, after, filter: { nameContains: ref } })).domains);
-  return one('domain', ref, found.filter((d) => d.name === ref)).id;
+  return one(
+    'domain',
+    ref,
+    found.filter((d) => d.name === ref),
+  ).id;
 }
 
 export async function userId(vp: VirtplaneClient, ref: string): Promise<string> {
   const id = asGlobalId(ref, 'User');
   if (id) return id;
   const found = await collect(async (after, first) => (await vp.request(Users, { first, after })).users);
-  return one('user', ref, found.filter((u) => u.name === ref)).id;
+  return one(
+    'user',
+    ref,
+    found.filter((u) => u.name === ref),
+  ).id;
 }
 
 export async function networkId(vp: VirtplaneClient, ref: string): Promise<string> {
   const id = asGlobalId(ref, 'Network');
   if (id) return id;
   const found = await collect(async (after, first) => (await vp.request(Networks, { first, after })).networks);
-  return one('network', ref, found.filter((n) => n.name === ref)).id;
+  return one(
+    'network',
+    ref,
+    found.filter((n) => n.name === ref),
+  ).id;
 }

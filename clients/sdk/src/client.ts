@@ -24,9 +24,7 @@ export interface ClientOptions {
 /** Variables of a document, optional when it has none. */
 type VarsArg<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
 
-export type FollowStatus =
-  | { kind: 'listening'; after: string | null }
-  | { kind: 'disconnected'; reason: string; retryInMs: number };
+export type FollowStatus = { kind: 'listening'; after: string | null } | { kind: 'disconnected'; reason: string; retryInMs: number };
 
 export interface FollowOptions {
   /** Resume right after this cursor (null or omitted: from now on). */
@@ -98,7 +96,12 @@ export class VirtplaneClient {
     try {
       res = await fetch(this.urls.http, {
         method: 'POST',
-        headers: { ...this.#headers, 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${this.#token}` },
+        headers: {
+          ...this.#headers,
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          authorization: `Bearer ${this.#token}`,
+        },
         body,
       });
     } catch (err) {
@@ -128,7 +131,10 @@ export class VirtplaneClient {
   }
 
   /** Like `request`, but answers the data beside the errors (root fields that failed are null). */
-  async requestPartial<R, V>(document: TadaDocumentNode<R, V>, ...[variables]: VarsArg<V>): Promise<{ data: R | null; errors: ApiError[] }> {
+  async requestPartial<R, V>(
+    document: TadaDocumentNode<R, V>,
+    ...[variables]: VarsArg<V>
+  ): Promise<{ data: R | null; errors: ApiError[] }> {
     const res = await this.#post(JSON.stringify({ query: print(document), variables: variables ?? {} }));
     return { data: (res.data ?? null) as R | null, errors: (res.errors ?? []).map(fromGraphQLError) };
   }
@@ -191,7 +197,10 @@ export class VirtplaneClient {
       );
       // A round trip on the same connection: once it answers, the subscription is in place.
       const listening = cursor;
-      client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: () => {}, complete: () => opts.onStatus?.({ kind: 'listening', after: listening }) });
+      client.subscribe(
+        { query: '{ __typename }' },
+        { next: () => {}, error: () => {}, complete: () => opts.onStatus?.({ kind: 'listening', after: listening }) },
+      );
       let closed: string | null = null;
       try {
         while (closed === null) {
@@ -241,11 +250,16 @@ export class VirtplaneClient {
     const url = new URL(uploadUrl, `${this.urls.base}/`).toString();
     // `duplex` (required by Node's fetch for a streamed body) is not in the DOM RequestInit type yet.
     const init: RequestInit & { duplex: 'half' } = {
-        method: 'PUT',
-        headers: { ...this.#headers, authorization: `Bearer ${this.#token}`, 'content-length': String(size), 'content-type': 'application/octet-stream' },
-        body,
-        duplex: 'half',
-      };
+      method: 'PUT',
+      headers: {
+        ...this.#headers,
+        authorization: `Bearer ${this.#token}`,
+        'content-length': String(size),
+        'content-type': 'application/octet-stream',
+      },
+      body,
+      duplex: 'half',
+    };
     let res: Response;
     try {
       res = await fetch(url, init);
@@ -263,7 +277,10 @@ export class VirtplaneClient {
     if (!res.ok) {
       const err = (json as { error?: unknown; message?: unknown } | null) ?? {};
       const message = typeof err.error === 'string' ? err.error : typeof err.message === 'string' ? err.message : text.slice(0, 200);
-      const code = { 400: 'VALIDATION', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE' }[res.status] ?? 'HTTP_ERROR';
+      const code =
+        { 400: 'VALIDATION', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE' }[
+          res.status
+        ] ?? 'HTTP_ERROR';
       throw new ApiError(code, `upload refused (HTTP ${res.status}): ${message}`);
     }
     return json;

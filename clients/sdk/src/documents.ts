@@ -175,7 +175,6 @@ export const CreateDomain = graphql(
   [ErrorFields, DomainFields],
 );
 
-
 export const StartDomain = graphql(
   `mutation StartDomain($id: ID!) { startDomain(id: $id) { __typename ...ErrorFields ... on DomainActionSuccess { domain { ...DomainFields } } } }`,
   [ErrorFields, DomainFields],

@@ -22,7 +22,16 @@ export class AuditStore {
     const p = (name: string) => sql.placeholder(name);
     this.insert = db
       .insert(auditEvents)
-      .values({ at: p('at'), actorId: p('actorId'), actorName: p('actorName'), tokenId: p('tokenId'), action: p('action'), target: p('target'), result: p('result'), message: p('message') })
+      .values({
+        at: p('at'),
+        actorId: p('actorId'),
+        actorName: p('actorName'),
+        tokenId: p('tokenId'),
+        action: p('action'),
+        target: p('target'),
+        result: p('result'),
+        message: p('message'),
+      })
       .prepare();
   }
 
@@ -39,7 +48,11 @@ export class AuditStore {
     if (filter.result) where.push(eq(auditEvents.result, filter.result));
     if (filter.since) where.push(gte(auditEvents.at, filter.since));
     if (filter.until) where.push(lte(auditEvents.at, filter.until));
-    const totalCount = this.db.select({ n: sql<number>`count(*)` }).from(auditEvents).where(and(...where)).get()!.n;
+    const totalCount = this.db
+      .select({ n: sql<number>`count(*)` })
+      .from(auditEvents)
+      .where(and(...where))
+      .get()!.n;
     if (beforeId !== null) where.push(lt(auditEvents.id, beforeId));
     const rows = this.db
       .select()

@@ -50,7 +50,13 @@ export class AuthStore {
   }
 
   tokenValidity(id: string): { revokedAt: Date | null; expiresAt: Date | null } | null {
-    return this.db.select({ revokedAt: apiTokens.revokedAt, expiresAt: apiTokens.expiresAt }).from(apiTokens).where(eq(apiTokens.id, id)).get() ?? null;
+    return (
+      this.db
+        .select({ revokedAt: apiTokens.revokedAt, expiresAt: apiTokens.expiresAt })
+        .from(apiTokens)
+        .where(eq(apiTokens.id, id))
+        .get() ?? null
+    );
   }
 
   tokenIdByHash(hash: string): string | null {
@@ -62,7 +68,12 @@ export class AuthStore {
   }
 
   tokensOf(userId: string): ApiTokenRow[] {
-    return this.db.select(tokenColumns).from(apiTokens).where(eq(apiTokens.userId, userId)).orderBy(asc(apiTokens.createdAt), asc(apiTokens.id)).all();
+    return this.db
+      .select(tokenColumns)
+      .from(apiTokens)
+      .where(eq(apiTokens.userId, userId))
+      .orderBy(asc(apiTokens.createdAt), asc(apiTokens.id))
+      .all();
   }
 
   tokenById(id: string): ApiTokenRow | null {
@@ -80,7 +91,11 @@ export class AuthStore {
   }
 
   revokeToken(id: string, at: Date): void {
-    this.db.update(apiTokens).set({ revokedAt: at }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt))).run();
+    this.db
+      .update(apiTokens)
+      .set({ revokedAt: at })
+      .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+      .run();
   }
 
   /** The earliest expiry after `after` of a token not revoked, or null. */

@@ -34,7 +34,19 @@ export interface NewEventRow {
  * log's identity.
  */
 export class EventStore {
-  private readonly appendTx: (kind: string, uuid: string, name: string, ownerId: string | null, type: string, detail: string, state: string, at: number, synthetic: number, json: string, gone: boolean) => number;
+  private readonly appendTx: (
+    kind: string,
+    uuid: string,
+    name: string,
+    ownerId: string | null,
+    type: string,
+    detail: string,
+    state: string,
+    at: number,
+    synthetic: number,
+    json: string,
+    gone: boolean,
+  ) => number;
 
   constructor(private readonly db: Db) {
     this.appendTx = EventStore.prepareAppend(db);
@@ -61,7 +73,19 @@ export class EventStore {
       'INSERT INTO known_objects (uuid, kind, snapshot, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at',
     );
     return client.transaction(
-      (kind: string, uuid: string, name: string, ownerId: string | null, type: string, detail: string, state: string, at: number, synthetic: number, json: string, gone: boolean): number => {
+      (
+        kind: string,
+        uuid: string,
+        name: string,
+        ownerId: string | null,
+        type: string,
+        detail: string,
+        state: string,
+        at: number,
+        synthetic: number,
+        json: string,
+        gone: boolean,
+      ): number => {
         const row = insert.get(kind, uuid, name, ownerId, type, detail, state, at, synthetic, json) as { id: number };
         if (gone) forget.run(uuid);
         else upsert.run(uuid, kind, json, Date.now());
@@ -117,24 +141,41 @@ export class EventStore {
 
   /** The oldest row id still in the log, or null when it is empty. */
   oldestId(): number | null {
-    const [row] = this.db.select({ oldest: min(events.id) }).from(events).all();
+    const [row] = this.db
+      .select({ oldest: min(events.id) })
+      .from(events)
+      .all();
     return row?.oldest ?? null;
   }
 
   /** The newest row id of an event that happened before `at`, or null. */
   newestBefore(at: Date): number | null {
-    const [row] = this.db.select({ id: max(events.id) }).from(events).where(lt(events.at, at)).all();
+    const [row] = this.db
+      .select({ id: max(events.id) })
+      .from(events)
+      .where(lt(events.at, at))
+      .all();
     return row?.id ?? null;
   }
 
   /** Up to `limit` events after `after` that match the filter, oldest first. */
   read(after: number, filter: EventFilter, limit: number): EventRow[] {
-    return this.db.select().from(events).where(and(gt(events.id, after), ...EventStore.matching(filter))).orderBy(asc(events.id)).limit(limit).all();
+    return this.db
+      .select()
+      .from(events)
+      .where(and(gt(events.id, after), ...EventStore.matching(filter)))
+      .orderBy(asc(events.id))
+      .limit(limit)
+      .all();
   }
 
   /** How many events match the filter (all of them without one). */
   count(filter?: EventFilter): number {
-    return this.db.select({ n: count() }).from(events).where(filter && and(...EventStore.matching(filter))).all()[0]!.n;
+    return this.db
+      .select({ n: count() })
+      .from(events)
+      .where(filter && and(...EventStore.matching(filter)))
+      .all()[0]!.n;
   }
 
   /** Deletes every event with an id up to `id`; answers how many. */

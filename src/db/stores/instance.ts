@@ -21,9 +21,18 @@ export class InstanceStore {
   names(choose: (hasUsers: boolean) => StoredInstanceNames): StoredInstanceNames {
     return transaction(this.db, () => {
       const row = this.db.select().from(instanceNames).where(eq(instanceNames.id, 1)).get();
-      if (row) return { instanceId: row.instanceId, storagePool: row.storagePool, nftTable: row.nftTable, nwfilterPrefix: row.nwfilterPrefix };
-      const names = choose(this.db.select({ n: sql<number>`count(*)` }).from(users).get()!.n > 0);
-      this.db.insert(instanceNames).values({ id: 1, ...names }).run();
+      if (row)
+        return { instanceId: row.instanceId, storagePool: row.storagePool, nftTable: row.nftTable, nwfilterPrefix: row.nwfilterPrefix };
+      const names = choose(
+        this.db
+          .select({ n: sql<number>`count(*)` })
+          .from(users)
+          .get()!.n > 0,
+      );
+      this.db
+        .insert(instanceNames)
+        .values({ id: 1, ...names })
+        .run();
       return names;
     });
   }
@@ -33,10 +42,18 @@ export class InstanceStore {
   }
 
   forgetHostObject(kind: string, name: string): void {
-    this.db.delete(hostObjects).where(and(eq(hostObjects.kind, kind), eq(hostObjects.name, name))).run();
+    this.db
+      .delete(hostObjects)
+      .where(and(eq(hostObjects.kind, kind), eq(hostObjects.name, name)))
+      .run();
   }
 
   hostObjects(kind: string): string[] {
-    return this.db.select({ name: hostObjects.name }).from(hostObjects).where(eq(hostObjects.kind, kind)).all().map((r) => r.name);
+    return this.db
+      .select({ name: hostObjects.name })
+      .from(hostObjects)
+      .where(eq(hostObjects.kind, kind))
+      .all()
+      .map((r) => r.name);
   }
 }

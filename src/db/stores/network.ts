@@ -11,7 +11,11 @@ export class NetworkSettingsStore {
   private readonly settingsOf;
 
   constructor(private readonly db: Db) {
-    this.settingsOf = db.select().from(networkSettings).where(eq(networkSettings.networkUuid, sql.placeholder('networkUuid'))).prepare();
+    this.settingsOf = db
+      .select()
+      .from(networkSettings)
+      .where(eq(networkSettings.networkUuid, sql.placeholder('networkUuid')))
+      .prepare();
   }
 
   of(networkUuid: string): NetworkSettingsRow | undefined {
@@ -20,11 +24,20 @@ export class NetworkSettingsStore {
 
   /** UUIDs of the networks whose NAT virtplane runs. */
   managedNat(): string[] {
-    return this.db.select().from(networkSettings).where(eq(networkSettings.managedNat, true)).all().map((r) => r.networkUuid);
+    return this.db
+      .select()
+      .from(networkSettings)
+      .where(eq(networkSettings.managedNat, true))
+      .all()
+      .map((r) => r.networkUuid);
   }
 
   set(networkUuid: string, set: { managedNat?: boolean; antiSpoofing?: boolean }): void {
-    this.db.insert(networkSettings).values({ networkUuid, ...set }).onConflictDoUpdate({ target: networkSettings.networkUuid, set }).run();
+    this.db
+      .insert(networkSettings)
+      .values({ networkUuid, ...set })
+      .onConflictDoUpdate({ target: networkSettings.networkUuid, set })
+      .run();
   }
 
   /** Forgets a network's settings; answers what they were. */
@@ -45,8 +58,15 @@ export class PortForwardStore {
   private readonly deleteOfDomain;
 
   constructor(private readonly db: Db) {
-    this.ofDomain = db.select().from(portForwards).where(eq(portForwards.domainUuid, sql.placeholder('domainUuid'))).prepare();
-    this.deleteOfDomain = db.delete(portForwards).where(eq(portForwards.domainUuid, sql.placeholder('domainUuid'))).prepare();
+    this.ofDomain = db
+      .select()
+      .from(portForwards)
+      .where(eq(portForwards.domainUuid, sql.placeholder('domainUuid')))
+      .prepare();
+    this.deleteOfDomain = db
+      .delete(portForwards)
+      .where(eq(portForwards.domainUuid, sql.placeholder('domainUuid')))
+      .prepare();
   }
 
   all(): ForwardRow[] {
@@ -88,7 +108,11 @@ function prepareAddressStatements(db: Db) {
     macLease: db.select({ mac: macLeases.mac }).from(macLeases).where(eq(macLeases.mac, mac)).prepare(),
     insertMacLease: db.insert(macLeases).values({ mac, domainUuid }).prepare(),
     allocationByMac: db.select().from(ipAllocations).where(eq(ipAllocations.mac, mac)).prepare(),
-    allocationsOnNetwork: db.select().from(ipAllocations).where(eq(ipAllocations.networkUuid, p('networkUuid'))).prepare(),
+    allocationsOnNetwork: db
+      .select()
+      .from(ipAllocations)
+      .where(eq(ipAllocations.networkUuid, p('networkUuid')))
+      .prepare(),
     allocationsOfDomain: db.select().from(ipAllocations).where(eq(ipAllocations.domainUuid, domainUuid)).prepare(),
     insertAllocation: db
       .insert(ipAllocations)

@@ -25,7 +25,10 @@ export class OwnershipStore {
     this.upsert = db
       .insert(domainOwners)
       .values({ domainUuid, userId, assignedAt: sql.placeholder('assignedAt') })
-      .onConflictDoUpdate({ target: domainOwners.domainUuid, set: { userId: excluded(domainOwners.userId), assignedAt: excluded(domainOwners.assignedAt) } })
+      .onConflictDoUpdate({
+        target: domainOwners.domainUuid,
+        set: { userId: excluded(domainOwners.userId), assignedAt: excluded(domainOwners.assignedAt) },
+      })
       .prepare();
     this.delete = db.delete(domainOwners).where(eq(domainOwners.domainUuid, domainUuid)).prepare();
   }

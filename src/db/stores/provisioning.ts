@@ -14,7 +14,13 @@ function prepare(db: Db) {
   return {
     insert: db
       .insert(domainDeletions)
-      .values({ domainUuid, domainName: sql.placeholder('domainName'), keepDisk: sql.placeholder('keepDisk'), volumes: sql.placeholder('volumes'), domain: sql.placeholder('domain') })
+      .values({
+        domainUuid,
+        domainName: sql.placeholder('domainName'),
+        keepDisk: sql.placeholder('keepDisk'),
+        volumes: sql.placeholder('volumes'),
+        domain: sql.placeholder('domain'),
+      })
       .onConflictDoNothing()
       .prepare(),
     byDomain: db.select().from(domainDeletions).where(eq(domainDeletions.domainUuid, domainUuid)).prepare(),
@@ -49,12 +55,23 @@ export class ProvisioningStore {
 
   /** Records volumes a delete keeps (`keepDisk`), with the domain they belonged to. */
   keepVolumes(volumes: VolumeRef[], domainUuid: string, domainName: string): void {
-    for (const v of volumes) this.db.insert(keptVolumes).values({ ...v, domainUuid, domainName }).onConflictDoNothing().run();
+    for (const v of volumes)
+      this.db
+        .insert(keptVolumes)
+        .values({ ...v, domainUuid, domainName })
+        .onConflictDoNothing()
+        .run();
   }
 
   /** Volumes a delete kept (`keepDisk`), as `<pool>/<volume>`. */
   keptVolumes(): Set<string> {
-    return new Set(this.db.select({ pool: keptVolumes.pool, volume: keptVolumes.volume }).from(keptVolumes).all().map((k) => `${k.pool}/${k.volume}`));
+    return new Set(
+      this.db
+        .select({ pool: keptVolumes.pool, volume: keptVolumes.volume })
+        .from(keptVolumes)
+        .all()
+        .map((k) => `${k.pool}/${k.volume}`),
+    );
   }
 
   /** Names of the volumes kept in `pool`. */
@@ -71,6 +88,12 @@ export class ProvisioningStore {
 
   /** One volume a delete kept in `pool`, or null when none is there. */
   keptInPool(pool: string): { volume: string; domainName: string } | null {
-    return this.db.select({ volume: keptVolumes.volume, domainName: keptVolumes.domainName }).from(keptVolumes).where(eq(keptVolumes.pool, pool)).get() ?? null;
+    return (
+      this.db
+        .select({ volume: keptVolumes.volume, domainName: keptVolumes.domainName })
+        .from(keptVolumes)
+        .where(eq(keptVolumes.pool, pool))
+        .get() ?? null
+    );
   }
 }

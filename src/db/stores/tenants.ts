@@ -119,14 +119,28 @@ export class TenantStore {
 
   /** UUIDs of the domains holding a quota reservation: the domains virtplane created and still counts. */
   reservedDomains(): Set<string> {
-    return new Set(this.db.select({ uuid: reservations.domainUuid }).from(reservations).all().map((r) => r.uuid));
+    return new Set(
+      this.db
+        .select({ uuid: reservations.domainUuid })
+        .from(reservations)
+        .all()
+        .map((r) => r.uuid),
+    );
   }
 
   /** How many domains a user owns or is creating (rows of domain_owners and of reservations). */
   domainsHeldBy(userId: string): number {
     return (
-      this.db.select({ n: sql<number>`count(*)` }).from(domainOwners).where(eq(domainOwners.userId, userId)).get()!.n +
-      this.db.select({ n: sql<number>`count(*)` }).from(reservations).where(eq(reservations.userId, userId)).get()!.n
+      this.db
+        .select({ n: sql<number>`count(*)` })
+        .from(domainOwners)
+        .where(eq(domainOwners.userId, userId))
+        .get()!.n +
+      this.db
+        .select({ n: sql<number>`count(*)` })
+        .from(reservations)
+        .where(eq(reservations.userId, userId))
+        .get()!.n
     );
   }
 }

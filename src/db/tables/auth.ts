@@ -5,7 +5,9 @@ export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
   name: text('name').notNull().unique(),
   role: text('role', { enum: ['ADMIN', 'TENANT'] }).notNull(),
-  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`),
 });
 
 /** Only a SHA-256 of each token is kept: tokens carry 256 random bits, so a slow hash would buy nothing. */
@@ -13,11 +15,15 @@ export const apiTokens = sqliteTable(
   'api_tokens',
   {
     id: text('id').primaryKey(),
-    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
     label: text('label').notNull(),
     prefix: text('prefix').notNull(),
     hash: text('hash').notNull().unique(),
-    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' })
+      .notNull()
+      .default(sql`(unixepoch() * 1000)`),
     revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
     /** null: never expires. */
     expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),

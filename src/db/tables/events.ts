@@ -38,7 +38,9 @@ export const knownObjects = sqliteTable('known_objects', {
   uuid: text('uuid').primaryKey(),
   kind: text('kind', { enum: ['DOMAIN', 'NETWORK'] }).notNull(),
   snapshot: text('snapshot', { mode: 'json' }).notNull(),
-  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`),
 });
 
 /**

@@ -10,5 +10,7 @@ export const images = sqliteTable('images', {
   sizeBytes: integer('size_bytes').notNull(),
   /** SHA-256 of the file (hex), computed when it was uploaded through the API; null for addImage. */
   sha256: text('sha256'),
-  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`),
 });

@@ -13,7 +13,9 @@ export const instanceNames = sqliteTable('instance_names', {
   storagePool: text('storage_pool').notNull(),
   nftTable: text('nft_table').notNull(),
   nwfilterPrefix: text('nwfilter_prefix').notNull(),
-  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`),
 });
 
 /**
@@ -25,7 +27,9 @@ export const hostObjects = sqliteTable(
   {
     kind: text('kind').notNull(),
     name: text('name').notNull(),
-    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' })
+      .notNull()
+      .default(sql`(unixepoch() * 1000)`),
   },
   (t) => [primaryKey({ columns: [t.kind, t.name] })],
 );

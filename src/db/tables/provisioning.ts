@@ -18,7 +18,9 @@ export const domainDeletions = sqliteTable('domain_deletions', {
   keepDisk: integer('keep_disk', { mode: 'boolean' }).notNull(),
   /** Volumes to delete (or, with keepDisk, to keep), read from the definition before it is undefined. */
   volumes: text('volumes', { mode: 'json' }).$type<VolumeRef[]>().notNull(),
-  startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+  startedAt: integer('started_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`),
   /**
    * The domain as it was when its deletion began (a DomainRecord), so that a deletion that failed part-way can
    * be retried, and answered, once libvirt no longer lists the domain. Null in rows from before it was kept.
@@ -37,7 +39,9 @@ export const keptVolumes = sqliteTable(
     volume: text('volume').notNull(),
     domainUuid: text('domain_uuid').notNull(),
     domainName: text('domain_name').notNull(),
-    keptAt: integer('kept_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+    keptAt: integer('kept_at', { mode: 'timestamp_ms' })
+      .notNull()
+      .default(sql`(unixepoch() * 1000)`),
   },
   (t) => [primaryKey({ columns: [t.pool, t.volume] })],
 );

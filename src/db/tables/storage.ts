@@ -12,7 +12,9 @@ export const definedPools = sqliteTable('defined_pools', {
   type: text('type').notNull(),
   /** Whether virtplane made the backing store (a directory that did not exist, a volume group it built). */
   builtStorage: integer('built_storage', { mode: 'boolean' }).notNull(),
-  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`),
 });
 
 /**
@@ -22,5 +24,7 @@ export const definedPools = sqliteTable('defined_pools', {
 export const uploadFiles = sqliteTable('upload_files', {
   id: text('id').primaryKey(),
   tempPath: text('temp_path').notNull(),
-  startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+  startedAt: integer('started_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`),
 });

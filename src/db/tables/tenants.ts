@@ -4,7 +4,9 @@ import { users } from './auth.js';
 
 /** What the operator granted one user. No row: a tenant may use nothing, an admin is unlimited. */
 export const quotas = sqliteTable('quotas', {
-  userId: text('user_id').primaryKey().references(() => users.id, { onDelete: 'cascade' }),
+  userId: text('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
   maxDomains: integer('max_domains').notNull(),
   maxVcpus: integer('max_vcpus').notNull(),
   maxMemoryMiB: integer('max_memory_mib').notNull(),
@@ -12,7 +14,9 @@ export const quotas = sqliteTable('quotas', {
   maxInterfaces: integer('max_interfaces').notNull(),
   /** NAT port forwards on the user's domains. */
   maxPortForwards: integer('max_port_forwards').notNull().default(0),
-  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`),
 });
 
 /**
@@ -24,12 +28,16 @@ export const reservations = sqliteTable(
   'reservations',
   {
     domainUuid: text('domain_uuid').primaryKey(),
-    userId: text('user_id').notNull().references(() => users.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
     vcpus: integer('vcpus').notNull(),
     memoryMiB: integer('memory_mib').notNull(),
     diskGiB: integer('disk_gib').notNull(),
     interfaces: integer('interfaces').notNull(),
-    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' })
+      .notNull()
+      .default(sql`(unixepoch() * 1000)`),
   },
   (t) => [index('reservations_user_idx').on(t.userId)],
 );
@@ -39,8 +47,12 @@ export const domainOwners = sqliteTable(
   'domain_owners',
   {
     domainUuid: text('domain_uuid').primaryKey(),
-    userId: text('user_id').notNull().references(() => users.id),
-    assignedAt: integer('assigned_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+    assignedAt: integer('assigned_at', { mode: 'timestamp_ms' })
+      .notNull()
+      .default(sql`(unixepoch() * 1000)`),
   },
   (t) => [index('domain_owners_user_idx').on(t.userId)],
 );

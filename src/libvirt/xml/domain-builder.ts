@@ -63,7 +63,10 @@ function nicTree(nic: DomainNicSpec): XmlTree {
       ? {
           [a('filter')]: xmlSafe(nic.filterref.filter, 'filter name'),
           parameter: nic.filterref.parameters?.length
-            ? nic.filterref.parameters.map((p) => ({ [a('name')]: xmlSafe(p.name, 'filter parameter'), [a('value')]: xmlSafe(p.value, 'filter parameter') }))
+            ? nic.filterref.parameters.map((p) => ({
+                [a('name')]: xmlSafe(p.name, 'filter parameter'),
+                [a('value')]: xmlSafe(p.value, 'filter parameter'),
+              }))
             : undefined,
         }
       : undefined,
@@ -104,7 +107,9 @@ export function buildDomainXml(spec: DomainSpec): string {
   if (spec.cdrom) disks.push(cdromDiskTree(spec.cdrom.source, spec.disks.length + 1));
 
   const serialSource = (path: string | undefined): XmlTree =>
-    path === undefined ? { [a('type')]: 'pty' } : { [a('type')]: 'unix', source: { [a('mode')]: 'bind', [a('path')]: xmlSafe(path, 'serial socket path') } };
+    path === undefined
+      ? { [a('type')]: 'pty' }
+      : { [a('type')]: 'unix', source: { [a('mode')]: 'bind', [a('path')]: xmlSafe(path, 'serial socket path') } };
   const domain: XmlTree = {
     [a('type')]: spec.type,
     name: xmlSafe(spec.name, 'name'),

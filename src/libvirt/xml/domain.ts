@@ -1,4 +1,12 @@
-import type { DiskSource, DomainDisk, DomainGraphics, DomainInterface, DomainMetadata, DomainSpec, GraphicsType } from '../../model/index.js';
+import type {
+  DiskSource,
+  DomainDisk,
+  DomainGraphics,
+  DomainInterface,
+  DomainMetadata,
+  DomainSpec,
+  GraphicsType,
+} from '../../model/index.js';
 import { attr, child, children, parseXml, text, type XmlNode } from './parser.js';
 
 /** Namespace of the `<metadata>` element virtplane owns in each domain it manages. */
@@ -17,8 +25,20 @@ export interface ParsedDomainXml {
 }
 
 const KIB_PER_UNIT: Record<string, number> = {
-  b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, kb: 1000 / 1024, m: 1024, mib: 1024, mb: 1e6 / 1024,
-  g: 1024 ** 2, gib: 1024 ** 2, gb: 1e9 / 1024, t: 1024 ** 3, tib: 1024 ** 3, tb: 1e12 / 1024,
+  b: 1 / 1024,
+  bytes: 1 / 1024,
+  k: 1,
+  kib: 1,
+  kb: 1000 / 1024,
+  m: 1024,
+  mib: 1024,
+  mb: 1e6 / 1024,
+  g: 1024 ** 2,
+  gib: 1024 ** 2,
+  gb: 1e9 / 1024,
+  t: 1024 ** 3,
+  tib: 1024 ** 3,
+  tb: 1e12 / 1024,
 };
 
 function memoryMiB(node: unknown): number {
@@ -80,7 +100,7 @@ export function parseDomainXml(xml: string): ParsedDomainXml {
         port: Number.isFinite(port) && port > 0 ? port : null,
       };
     }),
-    metadata: { ownerId: owner ? attr(owner, 'id') ?? text(owner) : null, name: text(ownerElement(metadata, 'name')) ?? null },
+    metadata: { ownerId: owner ? (attr(owner, 'id') ?? text(owner)) : null, name: text(ownerElement(metadata, 'name')) ?? null },
   };
 }
 

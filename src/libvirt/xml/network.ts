@@ -70,7 +70,8 @@ export function buildNetworkXml(spec: NetworkSpec): string {
     if (spec.ipv4.dhcpRange) ip.dhcp = { range: { [`${ATTR}start`]: spec.ipv4.dhcpRange.start, [`${ATTR}end`]: spec.ipv4.dhcpRange.end } };
     ips.push(ip);
   }
-  if (spec.ipv6) ips.push({ [`${ATTR}family`]: 'ipv6', [`${ATTR}address`]: spec.ipv6.address, [`${ATTR}prefix`]: String(spec.ipv6.prefix) });
+  if (spec.ipv6)
+    ips.push({ [`${ATTR}family`]: 'ipv6', [`${ATTR}address`]: spec.ipv6.address, [`${ATTR}prefix`]: String(spec.ipv6.prefix) });
   if (ips.length) network.ip = ips;
   return buildXml({ network });
 }

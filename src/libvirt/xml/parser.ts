@@ -41,7 +41,9 @@ export function children(node: unknown, name: string): XmlNode[] {
   if (!node || typeof node !== 'object') return [];
   const v: unknown = (node as XmlNode)[name];
   if (v === undefined || v === null) return [];
-  return (Array.isArray(v) ? (v as unknown[]) : [v]).map((x) => (typeof x === 'object' && x !== null ? (x as XmlNode) : { '#text': scalar(x) }));
+  return (Array.isArray(v) ? (v as unknown[]) : [v]).map((x) =>
+    typeof x === 'object' && x !== null ? (x as XmlNode) : { '#text': scalar(x) },
+  );
 }
 
 export function attr(node: unknown, name: string): string | null {

@@ -35,7 +35,8 @@ export function buildPoolXml(spec: PoolSpec): string {
 
 /** `poolType` decides whether a format is written: LVM volumes have none. */
 export function buildVolumeXml(spec: VolumeSpec, poolType: string): string {
-  if (!Number.isSafeInteger(spec.capacityBytes) || spec.capacityBytes <= 0) throw new RangeError('capacityBytes must be a positive integer');
+  if (!Number.isSafeInteger(spec.capacityBytes) || spec.capacityBytes <= 0)
+    throw new RangeError('capacityBytes must be a positive integer');
   return buildXml({
     volume: {
       name: xmlSafe(spec.name, 'volume name'),
@@ -83,8 +84,20 @@ export interface ParsedVolumeXml {
 }
 
 const BYTES_PER_UNIT: Record<string, number> = {
-  b: 1, bytes: 1, k: 1024, kib: 1024, kb: 1000, m: 1024 ** 2, mib: 1024 ** 2, mb: 1e6,
-  g: 1024 ** 3, gib: 1024 ** 3, gb: 1e9, t: 1024 ** 4, tib: 1024 ** 4, tb: 1e12,
+  b: 1,
+  bytes: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1000,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1e6,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1e9,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  tb: 1e12,
 };
 
 function bytes(node: unknown): number {

@@ -64,18 +64,21 @@ export class AuditService {
    */
   record(viewer: Viewer, entry: { action: string; target: string | null; result: string; message?: string | null }): void {
     if (entry.result !== 'SUCCESS') {
-      this.log?.info({ action: entry.action, target: entry.target, actor: viewer.name, result: entry.result, cause: entry.message ?? null }, 'mutation failed');
+      this.log?.info(
+        { action: entry.action, target: entry.target, actor: viewer.name, result: entry.result, cause: entry.message ?? null },
+        'mutation failed',
+      );
     }
     this.held.push({
-        at: new Date(),
-        actorId: viewer.userId,
-        actorName: viewer.name,
-        tokenId: viewer.tokenId,
-        action: entry.action,
-        target: entry.target,
-        result: entry.result,
-        message: entry.message?.slice(0, 500) ?? null,
-      });
+      at: new Date(),
+      actorId: viewer.userId,
+      actorName: viewer.name,
+      tokenId: viewer.tokenId,
+      action: entry.action,
+      target: entry.target,
+      result: entry.result,
+      message: entry.message?.slice(0, 500) ?? null,
+    });
     this.flush();
   }
 

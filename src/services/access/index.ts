@@ -1,4 +1,4 @@
-/** The access module's public face: other modules import from here only (test/layers.test.ts). */
+/** The access module's public face: other modules import from here only (test/unit/layers.test.ts). */
 export { type AuditEvent, AuditService } from './audit.js';
 export { AuthService, bearerToken } from './auth.js';
 export { AccessPolicy } from './authorization.js';

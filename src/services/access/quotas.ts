@@ -36,11 +36,30 @@ export interface QuotaUsage {
 /** New limits; `maxPortForwards` omitted keeps the current one (0 for a user without a quota yet). */
 export type QuotaInput = { [K in Exclude<keyof QuotaLimits, 'maxPortForwards'>]: number } & { maxPortForwards?: number | null };
 
-const ZERO: { [K in keyof QuotaLimits]: number } = { maxDomains: 0, maxVcpus: 0, maxMemoryMiB: 0, maxDiskGiB: 0, maxInterfaces: 0, maxPortForwards: 0 };
-const UNLIMITED: QuotaLimits = { maxDomains: null, maxVcpus: null, maxMemoryMiB: null, maxDiskGiB: null, maxInterfaces: null, maxPortForwards: null };
+const ZERO: { [K in keyof QuotaLimits]: number } = {
+  maxDomains: 0,
+  maxVcpus: 0,
+  maxMemoryMiB: 0,
+  maxDiskGiB: 0,
+  maxInterfaces: 0,
+  maxPortForwards: 0,
+};
+const UNLIMITED: QuotaLimits = {
+  maxDomains: null,
+  maxVcpus: null,
+  maxMemoryMiB: null,
+  maxDiskGiB: null,
+  maxInterfaces: null,
+  maxPortForwards: null,
+};
 
 /** Check order and the names a QuotaExceededError reports, for what a domain holds. */
-const CHECKS: [QuotaResource, Exclude<keyof QuotaLimits, 'maxPortForwards'>, Exclude<keyof QuotaUsage, 'portForwards'>, (r: Resources) => number][] = [
+const CHECKS: [
+  QuotaResource,
+  Exclude<keyof QuotaLimits, 'maxPortForwards'>,
+  Exclude<keyof QuotaUsage, 'portForwards'>,
+  (r: Resources) => number,
+][] = [
   ['DOMAINS', 'maxDomains', 'domains', () => 1],
   ['VCPUS', 'maxVcpus', 'vcpus', (r) => r.vcpus],
   ['MEMORY_MIB', 'maxMemoryMiB', 'memoryMiB', (r) => r.memoryMiB],
@@ -55,7 +74,11 @@ type Tx = Transaction;
  * Throws QuotaExceededError for the first resource (in CHECKS order) whose `adding` would take the user past
  * its limit; adding nothing is always allowed, even to a user already over a lowered limit.
  */
-function checkRoom(limits: QuotaLimits, used: Omit<QuotaUsage, 'portForwards'>, adding: (amount: (r: Resources) => number) => number): void {
+function checkRoom(
+  limits: QuotaLimits,
+  used: Omit<QuotaUsage, 'portForwards'>,
+  adding: (amount: (r: Resources) => number) => number,
+): void {
   for (const [resource, limitKey, usageKey, amount] of CHECKS) {
     const limit = limits[limitKey];
     const more = adding(amount);
@@ -113,7 +136,8 @@ export class QuotaService {
     this.access.requireAdmin(viewer);
     for (const [key, value] of Object.entries(input)) {
       if (key === 'maxPortForwards' && value == null) continue;
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) throw new ValidationError(`${key} must be a non-negative integer`, key);
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1)
+        throw new ValidationError(`${key} must be a non-negative integer`, key);
     }
     return transaction(this.db, () => {
       this.limits(userId); // NOT_FOUND for an unknown user

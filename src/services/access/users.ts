@@ -152,7 +152,16 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
     if (expiresAt !== null && expiresAt.getTime() <= Date.now()) throw new ValidationError('expiresAt must be in the future', 'expiresAt');
     this.get(viewer, userId);
     const { token, prefix, hash } = generateToken();
-    const apiToken: ApiToken = { id: randomUUID(), userId, label, prefix, createdAt: new Date(), revokedAt: null, expiresAt, lastUsedAt: null };
+    const apiToken: ApiToken = {
+      id: randomUUID(),
+      userId,
+      label,
+      prefix,
+      createdAt: new Date(),
+      revokedAt: null,
+      expiresAt,
+      lastUsedAt: null,
+    };
     this.store.insertToken({ ...apiToken, hash });
     if (expiresAt !== null) this.scheduleExpiry();
     return { token, apiToken };
@@ -170,4 +179,3 @@ export class UserService extends EventEmitter<{ revoked: [tokenIds: string[]] }>
     return { ...row, revokedAt };
   }
 }
-

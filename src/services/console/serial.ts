@@ -93,7 +93,15 @@ export class SerialLines {
     let line = this.lines.get(uuid);
     if (line?.socket) return;
     if (!line) {
-      line = { socket: null, history: new RingBuffer(SERIAL_HISTORY_BYTES), listener: null, onClosed: null, stopped: false, reconnects: 0, timer: null };
+      line = {
+        socket: null,
+        history: new RingBuffer(SERIAL_HISTORY_BYTES),
+        listener: null,
+        onClosed: null,
+        stopped: false,
+        reconnects: 0,
+        timer: null,
+      };
       this.lines.set(uuid, line);
     }
     line.stopped = false;

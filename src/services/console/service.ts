@@ -108,7 +108,8 @@ export class ConsoleService {
   /** The SSH-tunnel console (UNSUPPORTED when the server switched that path off). */
   get(viewer: Viewer, uuid: string): Promise<DomainConsole> {
     this.domains.get(viewer, uuid);
-    if (!this.options.sshTunnel) throw new UnsupportedError('the SSH-tunnel console is switched off on this server; use createConsoleTicket');
+    if (!this.options.sshTunnel)
+      throw new UnsupportedError('the SSH-tunnel console is switched off on this server; use createConsoleTicket');
     return this.ssh.get(viewer, uuid);
   }
 
@@ -127,9 +128,12 @@ export class ConsoleService {
     const domain = this.domains.get(viewer, uuid);
     if (!domain.active) throw new InvalidStateError('the domain is not running');
     if (kind === 'GRAPHICS' && domain.graphics.length === 0) throw new UnsupportedError('this domain has no graphical console');
-    if (kind === 'SERIAL' && !this.serial.has(uuid)) throw new UnsupportedError('this domain has no serial console socket (domains created before serial sockets, or on the test driver)');
+    if (kind === 'SERIAL' && !this.serial.has(uuid))
+      throw new UnsupportedError('this domain has no serial console socket (domains created before serial sockets, or on the test driver)');
     if (this.tickets.openCount(viewer.tokenId) >= MAX_OPEN_TICKETS_PER_TOKEN) {
-      throw new LimitExceededError(`at most ${MAX_OPEN_TICKETS_PER_TOKEN} unused console tickets per API token; use or let expire the ones you have`);
+      throw new LimitExceededError(
+        `at most ${MAX_OPEN_TICKETS_PER_TOKEN} unused console tickets per API token; use or let expire the ones you have`,
+      );
     }
     const { ticket, expiresAt } = this.tickets.issue({ viewer, domainUuid: uuid, kind });
     return { ticket, expiresAt, ...consoleUrls(this.options.publicUrl(), domainId, kind, ticket) };
@@ -140,7 +144,10 @@ export class ConsoleService {
    * ticket (once, in time, for this domain and kind), its token still active, the domain still visible to it
    * and running. A refusal is answered as a close code and reason, and audited when the ticket was known.
    */
-  async open(request: ConsoleRequest, viewer: ConsoleViewer): Promise<{ ok: true; link: ConsoleLink } | { ok: false; code: number; reason: string }> {
+  async open(
+    request: ConsoleRequest,
+    viewer: ConsoleViewer,
+  ): Promise<{ ok: true; link: ConsoleLink } | { ok: false; code: number; reason: string }> {
     const redemption = this.tickets.redeem(request.ticket, request.domainUuid, request.kind);
     const refuse = (refusal: Refusal, grant: TicketGrant | null, detail?: string) => {
       if (grant) this.sessions.refused(grant, request.auditTarget, `TICKET_${refusal}`);

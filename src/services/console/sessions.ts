@@ -60,13 +60,23 @@ export class ConsoleSessions {
     if (previous) this.finish(previous, 'TAKEN_OVER');
     const s: ConsoleSession = { ...session, openedAt: new Date() };
     this.open.set(key, s);
-    this.audit.record(s.viewer, { action: 'consoleSessionStart', target: s.auditTarget, result: 'SUCCESS', message: `${s.kind} console opened` });
+    this.audit.record(s.viewer, {
+      action: 'consoleSessionStart',
+      target: s.auditTarget,
+      result: 'SUCCESS',
+      message: `${s.kind} console opened`,
+    });
     return (why) => this.finish(s, why);
   }
 
   /** A ticket presented and refused: audited under the token that asked for it (never the ticket). */
   refused(grant: { viewer: Viewer; kind: ConsoleKind }, auditTarget: string, result: string): void {
-    this.audit.record(grant.viewer, { action: 'consoleSessionStart', target: auditTarget, result, message: `${grant.kind} console refused` });
+    this.audit.record(grant.viewer, {
+      action: 'consoleSessionStart',
+      target: auditTarget,
+      result,
+      message: `${grant.kind} console refused`,
+    });
   }
 
   /** Ends the session (once): closes the viewer's socket with the code and reason, and records it. */

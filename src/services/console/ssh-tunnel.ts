@@ -46,7 +46,8 @@ export class SshTunnelConsoles {
       listen,
       port: g.port,
       password: g.password ?? '',
-      sshTunnelCommand: g.port === null || !tunnel ? null : `ssh -L ${g.port}:${listen}:${g.port} ${shellWord(viewer.name)}@${shellWord(this.publicHost)}`,
+      sshTunnelCommand:
+        g.port === null || !tunnel ? null : `ssh -L ${g.port}:${listen}:${g.port} ${shellWord(viewer.name)}@${shellWord(this.publicHost)}`,
     };
   }
 

@@ -49,7 +49,9 @@ export class AssignFlow {
           .catch(ignoreKinds('UNSUPPORTED'))
           .catch((err: unknown) => {
             if (err instanceof LibvirtError && err.kind === 'NOT_FOUND') throw new NotFoundError('domain', uuid); // gone meanwhile
-            throw new LibvirtFailedError(`the domain was assigned, but its console password could not be renewed (retry rotateConsolePassword): ${(err as Error).message}`);
+            throw new LibvirtFailedError(
+              `the domain was assigned, but its console password could not be renewed (retry rotateConsolePassword): ${(err as Error).message}`,
+            );
           });
       }
     } finally {

@@ -20,7 +20,10 @@ export function generateConsolePassword(type: GraphicsType): string {
  * Gives the domain's SPICE/VNC console a new password, on the running guest and in its definition. A domain
  * without such a console is left alone (false).
  */
-export async function renewConsolePassword(bus: LibvirtBus, domain: { path: string; active: boolean; persistent: boolean }): Promise<boolean> {
+export async function renewConsolePassword(
+  bus: LibvirtBus,
+  domain: { path: string; active: boolean; persistent: boolean },
+): Promise<boolean> {
   const g = await readConsoleGraphics(bus, domain.path, domain.active);
   if (!g) return false;
   await setConsolePassword(bus, domain, g.type, generateConsolePassword(g.type));

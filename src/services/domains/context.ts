@@ -99,7 +99,8 @@ export class ProvisioningContext {
     ];
     for (const [field, min, limit] of ranges) {
       const v = size[field];
-      if (!Number.isInteger(v) || v < min || v > limit) throw new ValidationError(`${field} must be an integer from ${min} to ${limit}`, field);
+      if (!Number.isInteger(v) || v < min || v > limit)
+        throw new ValidationError(`${field} must be an integer from ${min} to ${limit}`, field);
     }
   }
 

@@ -72,7 +72,14 @@ export class CreateFlow {
     }
   }
 
-  private async build(viewer: Viewer, uuid: string, input: CreateDomainInput, valid: ValidCreate, mac: string, undo: (() => unknown)[]): Promise<DomainRecord> {
+  private async build(
+    viewer: Viewer,
+    uuid: string,
+    input: CreateDomainInput,
+    valid: ValidCreate,
+    mac: string,
+    undo: (() => unknown)[],
+  ): Promise<DomainRecord> {
     const pool = await this.ctx.disks.ready();
     const volumeName = `vp-${uuid}${pool.type === 'logical' ? '' : '.qcow2'}`;
     const clean = this.ctx.ipam.cleanTrafficFor(mac);
@@ -147,7 +154,8 @@ export class CreateFlow {
     }
     this.ctx.checkSize(input);
     // Names are unique per owner: another tenant's domain of that name is no conflict, and never shows.
-    if (this.ctx.ownerHasName(viewer.userId, input.name)) throw new ConflictError(`you already have a domain named ${JSON.stringify(input.name)}`);
+    if (this.ctx.ownerHasName(viewer.userId, input.name))
+      throw new ConflictError(`you already have a domain named ${JSON.stringify(input.name)}`);
     const libvirtName = libvirtNameFor(input.name, uuid, (name) => {
       for (const d of this.ctx.cache.domains.values()) if (d.name === name) return true;
       for (const p of this.ctx.pendingNames) if (p.libvirtName === name) return true;
@@ -160,7 +168,8 @@ export class CreateFlow {
       try {
         imagePath = this.ctx.images.byName(input.installImage).path;
       } catch (err) {
-        if (err instanceof NotFoundError) throw new ValidationError(`no install image named ${JSON.stringify(input.installImage)}`, 'installImage');
+        if (err instanceof NotFoundError)
+          throw new ValidationError(`no install image named ${JSON.stringify(input.installImage)}`, 'installImage');
         throw err;
       }
     }

@@ -23,7 +23,9 @@ export class DeleteFlow {
     const domain = this.ctx.domains.find(viewer, uuid) ?? this.unfinishedDeletion(viewer, uuid);
     const unclaim = this.ctx.claim(uuid);
     try {
-      const volumes = domain.disks.flatMap((d) => (d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : []));
+      const volumes = domain.disks.flatMap((d) =>
+        d.device === 'disk' && d.pool && d.volume && isOurVolume(d.volume, uuid) ? [{ pool: d.pool, volume: d.volume }] : [],
+      );
       // A retry keeps the first request's record (and its keepDisk).
       this.ctx.deletions.recordDeletion({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes, domain });
       await this.finishDeletion(uuid);
@@ -74,7 +76,8 @@ export class DeleteFlow {
         // as a transient domain, which nothing may be released under: stop it, and it is gone.
         if (await this.ctx.stillThere(uuid)) {
           await domainActions.destroy(this.ctx.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND'));
-          if (await this.ctx.stillThere(uuid)) throw new InvalidStateError('the domain is still defined or running after its deletion; try again');
+          if (await this.ctx.stillThere(uuid))
+            throw new InvalidStateError('the domain is still defined or running after its deletion; try again');
         }
       }
       // With the domain gone, its DHCP entries go while its volumes are deleted; its addresses become free for

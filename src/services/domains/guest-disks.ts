@@ -98,13 +98,18 @@ export class GuestDisks {
       let defining = false;
       let path: string;
       try {
-        path = await ensurePool(this.bus, this.driverPath, { type: 'dir', name, targetPath: storageDir }, {
-          beforeDefine: () => {
-            defining = true;
-            this.options.onPoolDefining?.(name);
-            this.definedPools?.recordIntent(name, 'dir', !existsSync(storageDir));
+        path = await ensurePool(
+          this.bus,
+          this.driverPath,
+          { type: 'dir', name, targetPath: storageDir },
+          {
+            beforeDefine: () => {
+              defining = true;
+              this.options.onPoolDefining?.(name);
+              this.definedPools?.recordIntent(name, 'dir', !existsSync(storageDir));
+            },
           },
-        });
+        );
       } catch (err) {
         // The record goes with a define that failed; a pool defined but not started stays recorded.
         if (defining) await lookupPool(this.bus, this.driverPath, name).catch(() => this.definedPools?.forget(name));

@@ -1,4 +1,4 @@
-/** The domains module's public face: other modules import from here only (test/layers.test.ts). */
+/** The domains module's public face: other modules import from here only (test/unit/layers.test.ts). */
 export { renewConsolePassword } from './console-password.js';
 export { DomainService } from './domains.js';
 export { MediaService } from './media.js';

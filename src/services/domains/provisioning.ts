@@ -51,7 +51,24 @@ export class ProvisioningService {
     definedPools: DefinedPoolStore | null = null,
   ) {
     const disks = new GuestDisks(bus, driverPath, options, storagePaths, definedPools);
-    this.ctx = new ProvisioningContext(bus, driverPath, db, cache, sync, access, domains, owners, quotas, users, ipam, images, options, log, disks, storagePaths);
+    this.ctx = new ProvisioningContext(
+      bus,
+      driverPath,
+      db,
+      cache,
+      sync,
+      access,
+      domains,
+      owners,
+      quotas,
+      users,
+      ipam,
+      images,
+      options,
+      log,
+      disks,
+      storagePaths,
+    );
     this.creates = new CreateFlow(this.ctx);
     this.deletes = new DeleteFlow(this.ctx);
     this.resizes = new ResizeFlow(this.ctx);

@@ -17,7 +17,8 @@ export class ResizeFlow {
    */
   async resize(viewer: Viewer, uuid: string, input: ResizeDomainInput): Promise<DomainRecord> {
     const domain = this.ctx.domains.get(viewer, uuid);
-    if (domain.active || domain.state !== 'SHUTOFF') throw new InvalidStateError(`resizing needs a stopped domain; this one is ${domain.state}`);
+    if (domain.active || domain.state !== 'SHUTOFF')
+      throw new InvalidStateError(`resizing needs a stopped domain; this one is ${domain.state}`);
     const unclaim = this.ctx.claim(uuid);
     try {
       const { spec, saved } = await readDomainDefinition(this.ctx.bus, domain.path).catch((err) => {
@@ -35,7 +36,11 @@ export class ResizeFlow {
         }
       }
       const currentGiB = Math.ceil(capacity / GiB);
-      const target = { vcpus: input.vcpus ?? spec.vcpus, memoryMiB: input.memoryMiB ?? spec.memoryMiB, diskGiB: input.diskGiB ?? currentGiB };
+      const target = {
+        vcpus: input.vcpus ?? spec.vcpus,
+        memoryMiB: input.memoryMiB ?? spec.memoryMiB,
+        diskGiB: input.diskGiB ?? currentGiB,
+      };
       if (input.diskGiB != null && volumePath === null) throw new ValidationError('this domain has no disk volume to resize', 'diskGiB');
       this.ctx.checkSize(volumePath === null ? { ...target, diskGiB: 1 } : target);
       if (target.diskGiB < currentGiB) throw new ValidationError(`disks cannot shrink (now ${currentGiB} GiB)`, 'diskGiB');
@@ -54,7 +59,10 @@ export class ResizeFlow {
           restored = await restoreDomainDefinition(this.ctx.bus, this.ctx.driverPath, saved).then(
             () => true,
             (restoreErr: unknown) => {
-              this.ctx.log.warn({ domain: uuid, err: String(restoreErr) }, 'putting back the definition of a failed resize failed; its reservation stays at the new size');
+              this.ctx.log.warn(
+                { domain: uuid, err: String(restoreErr) },
+                'putting back the definition of a failed resize failed; its reservation stays at the new size',
+              );
               return false;
             },
           );

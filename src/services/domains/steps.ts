@@ -5,7 +5,22 @@ import { GiB } from './options.js';
 
 /** A stopped domain known only by UUID and name. */
 export function stubOf(uuid: string, name: string): DomainRecord {
-  return { uuid, name, path: '', state: 'SHUTOFF', stateReason: 'UNKNOWN', active: false, persistent: false, autostart: false, vcpus: 0, memoryMiB: 0, interfaces: [], disks: [], graphics: [], metadata: { ownerId: null } };
+  return {
+    uuid,
+    name,
+    path: '',
+    state: 'SHUTOFF',
+    stateReason: 'UNKNOWN',
+    active: false,
+    persistent: false,
+    autostart: false,
+    vcpus: 0,
+    memoryMiB: 0,
+    interfaces: [],
+    disks: [],
+    graphics: [],
+    metadata: { ownerId: null },
+  };
 }
 
 export function resourcesOf(d: DomainRecord): Resources {

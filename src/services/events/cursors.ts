@@ -7,7 +7,9 @@ const MAGIC = 0x7663;
 const LEGACY = /^event:(\d{1,15})$/;
 
 const foreign = () =>
-  new CursorExpiredError('this cursor is not from this server’s event log (another database, or a restored one); re-list the current state and subscribe again without it');
+  new CursorExpiredError(
+    'this cursor is not from this server’s event log (another database, or a restored one); re-list the current state and subscribe again without it',
+  );
 
 /**
  * Event cursors as clients see them: the event's row id and time, with a marker, in one AES-256 block under

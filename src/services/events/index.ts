@@ -1,4 +1,4 @@
-/** The events module's public face: other modules import from here only (test/layers.test.ts). */
+/** The events module's public face: other modules import from here only (test/unit/layers.test.ts). */
 export { EventCursors } from './cursors.js';
 export { DomainEventService } from './domain-events.js';
 export { SlowSubscriberError, StreamError } from './hub.js';

@@ -1,6 +1,13 @@
 import type { Db } from '../../db/index.js';
 import { EventStore, type EventFilter, type EventRow } from '../../db/stores/events.js';
-import type { DomainLifecycleEvent, DomainRecord, NetworkLifecycleEvent, NetworkRecord, NewDomainEvent, NewNetworkEvent } from '../../model/index.js';
+import type {
+  DomainLifecycleEvent,
+  DomainRecord,
+  NetworkLifecycleEvent,
+  NetworkRecord,
+  NewDomainEvent,
+  NewNetworkEvent,
+} from '../../model/index.js';
 
 export interface Retention {
   /** Keep at most this many events (0 = no limit). */
@@ -34,14 +41,38 @@ export class EventLog {
 
   appendDomain(e: NewDomainEvent, ownerId: string | null): DomainLifecycleEvent {
     const { domain } = e;
-    const seq = this.store.append({ kind: 'DOMAIN', uuid: domain.uuid, name: domain.name, ownerId, type: e.type, detail: e.detail, state: domain.state, at: e.at, synthetic: e.synthetic, snapshot: domain, gone: e.type === 'UNDEFINED' });
+    const seq = this.store.append({
+      kind: 'DOMAIN',
+      uuid: domain.uuid,
+      name: domain.name,
+      ownerId,
+      type: e.type,
+      detail: e.detail,
+      state: domain.state,
+      at: e.at,
+      synthetic: e.synthetic,
+      snapshot: domain,
+      gone: e.type === 'UNDEFINED',
+    });
     return { ...e, seq, ownerId };
   }
 
   appendNetwork(e: NewNetworkEvent): NetworkLifecycleEvent {
     const state = e.network.active ? 'ACTIVE' : 'INACTIVE';
     const { network } = e;
-    const seq = this.store.append({ kind: 'NETWORK', uuid: network.uuid, name: network.name, ownerId: null, type: e.type, detail: '', state, at: e.at, synthetic: e.synthetic, snapshot: network, gone: e.type === 'UNDEFINED' });
+    const seq = this.store.append({
+      kind: 'NETWORK',
+      uuid: network.uuid,
+      name: network.name,
+      ownerId: null,
+      type: e.type,
+      detail: '',
+      state,
+      at: e.at,
+      synthetic: e.synthetic,
+      snapshot: network,
+      gone: e.type === 'UNDEFINED',
+    });
     return { ...e, seq };
   }
 
@@ -116,7 +147,13 @@ export class EventLog {
   }
 
   static toNetworkEvent(r: Row): NetworkLifecycleEvent {
-    return { seq: r.id, type: r.type as NetworkLifecycleEvent['type'], at: r.at, network: r.snapshot as NetworkRecord, synthetic: r.synthetic };
+    return {
+      seq: r.id,
+      type: r.type as NetworkLifecycleEvent['type'],
+      at: r.at,
+      network: r.snapshot as NetworkRecord,
+      synthetic: r.synthetic,
+    };
   }
 
   /** Registers a subscriber's position; pruning never removes an event after the lowest held cursor. */

@@ -1,5 +1,12 @@
 import type { Logger } from 'pino';
-import type { DomainLifecycleEvent, DomainRecord, NetworkLifecycleEvent, NetworkRecord, NewDomainEvent, NewNetworkEvent } from '../../model/index.js';
+import type {
+  DomainLifecycleEvent,
+  DomainRecord,
+  NetworkLifecycleEvent,
+  NetworkRecord,
+  NewDomainEvent,
+  NewNetworkEvent,
+} from '../../model/index.js';
 import type { AccessPolicy } from '../access/index.js';
 import { CursorExpiredError, EventHub, type Subscriber } from './hub.js';
 import { EventLog, type CursorHold, type LogFilter, type Retention } from './log.js';
@@ -205,7 +212,8 @@ export class EventStream implements EventSink {
 
   private afterAppend(): void {
     // Often enough that the count limit is never overshot by more than a tenth.
-    const every = this.retention.maxCount > 0 ? Math.min(PRUNE_EVERY_APPENDS, Math.ceil(this.retention.maxCount / 10)) : PRUNE_EVERY_APPENDS;
+    const every =
+      this.retention.maxCount > 0 ? Math.min(PRUNE_EVERY_APPENDS, Math.ceil(this.retention.maxCount / 10)) : PRUNE_EVERY_APPENDS;
     if (++this.appendsSincePrune >= every) this.prune();
   }
 
@@ -234,7 +242,9 @@ export class EventStream implements EventSink {
 
   private pageReader<E extends { seq: number }>(req: StreamRequest<E>, limit = PAGE) {
     type Row = ReturnType<EventLog['read']>[number];
-    const toEvent = (req.kind === 'DOMAIN' ? (r: Row) => EventLog.toDomainEvent(r) : (r: Row) => EventLog.toNetworkEvent(r)) as unknown as (r: Row) => E;
+    const toEvent = (req.kind === 'DOMAIN' ? (r: Row) => EventLog.toDomainEvent(r) : (r: Row) => EventLog.toNetworkEvent(r)) as unknown as (
+      r: Row,
+    ) => E;
     return (after: number): Page<E> | null => {
       const rows = this.log.read(after, { kind: req.kind, ...req.sql }, limit);
       if (rows.length === 0) return null;

@@ -25,7 +25,13 @@ export class HostService {
 
   info(): HostView {
     const host = this.sync.host ?? { hostname: '', libvirtVersion: '', cpus: 0, memoryMiB: 0 };
-    return { ...host, driver: this.driver, domainType: this.domainType.type, domainTypeReason: this.domainType.reason, stale: !this.sync.connected };
+    return {
+      ...host,
+      driver: this.driver,
+      domainType: this.domainType.type,
+      domainTypeReason: this.domainType.reason,
+      stale: !this.sync.connected,
+    };
   }
 
   /** A live round trip to libvirt, for /healthz. */

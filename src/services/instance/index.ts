@@ -1,4 +1,4 @@
-/** The instance module's public face: other modules import from here only (test/layers.test.ts). */
+/** The instance module's public face: other modules import from here only (test/unit/layers.test.ts). */
 export { chooseDomainType } from './domain-type.js';
 export { HostService, type HostView } from './host.js';
 export { HostObjects, type InstanceNames } from './instance.js';

@@ -12,7 +12,11 @@ export interface InstanceNames {
 }
 
 /** What installations made before instance ids used, and keep: their pool, table and filters exist under these. */
-export const LEGACY_NAMES: Omit<InstanceNames, 'instanceId'> = { storagePool: 'virtplane', nftTable: 'virtplane', nwfilterPrefix: 'virtplane-' };
+export const LEGACY_NAMES: Omit<InstanceNames, 'instanceId'> = {
+  storagePool: 'virtplane',
+  nftTable: 'virtplane',
+  nwfilterPrefix: 'virtplane-',
+};
 
 export type HostObjectKind = 'storage-pool' | 'network';
 
@@ -34,7 +38,12 @@ export class HostObjects {
       const instanceId = randomBytes(4).toString('hex');
       return hasUsers
         ? { instanceId, ...LEGACY_NAMES }
-        : { instanceId, storagePool: `virtplane-${instanceId}`, nftTable: `virtplane_${instanceId}`, nwfilterPrefix: `virtplane-${instanceId}-` };
+        : {
+            instanceId,
+            storagePool: `virtplane-${instanceId}`,
+            nftTable: `virtplane_${instanceId}`,
+            nwfilterPrefix: `virtplane-${instanceId}-`,
+          };
     });
   }
 

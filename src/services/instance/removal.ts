@@ -10,7 +10,16 @@ import { domainActions, getDomainXml, undefineDomainFully, uuidFromDomainPath } 
 import { LibvirtError } from '../../libvirt/errors.js';
 import { lookupNetwork, networkActions } from '../../libvirt/network.js';
 import { removeCleanTrafficFilters } from '../../libvirt/nwfilter.js';
-import { deletePoolStorage, deleteVolume, listVolumes, lookupPool, readPool, readVolume, stopPool, undefinePool } from '../../libvirt/storage.js';
+import {
+  deletePoolStorage,
+  deleteVolume,
+  listVolumes,
+  lookupPool,
+  readPool,
+  readVolume,
+  stopPool,
+  undefinePool,
+} from '../../libvirt/storage.js';
 import { LEGACY_NAMES, type HostObjects, type InstanceNames } from './instance.js';
 
 /**
@@ -27,7 +36,9 @@ export interface RemovalReport {
 /** virtplane's domains still on the host; removal refuses while there are any, unless forced. */
 export class DomainsExistError extends Error {
   constructor(readonly domains: string[]) {
-    super(`virtplane's domains still exist: ${domains.join(', ')} (delete them, or pass --force to destroy and undefine them with their disks)`);
+    super(
+      `virtplane's domains still exist: ${domains.join(', ')} (delete them, or pass --force to destroy and undefine them with their disks)`,
+    );
   }
 }
 

@@ -33,7 +33,8 @@ export class StorageHealth {
   /** Why writes cannot be taken now, or null when they can. */
   reason(): string | null {
     const free = freeBytes(this.dir);
-    if (free < this.reserveBytes) return `${Math.floor(free / 1024)} KiB free in ${this.dir}, below the ${Math.floor(this.reserveBytes / 1024)} KiB reserve`;
+    if (free < this.reserveBytes)
+      return `${Math.floor(free / 1024)} KiB free in ${this.dir}, below the ${Math.floor(this.reserveBytes / 1024)} KiB reserve`;
     return this.failure;
   }
 
@@ -50,7 +51,8 @@ export class StorageHealth {
   noteFailure(err: unknown): boolean {
     if (!isStorageFailure(err)) return false;
     const reason = `writing the database failed: ${(err as Error).message}`;
-    if (this.failure === null) this.log?.warn({ err: String(err) }, 'storage failing: mutations are refused, events and audit rows wait in memory');
+    if (this.failure === null)
+      this.log?.warn({ err: String(err) }, 'storage failing: mutations are refused, events and audit rows wait in memory');
     this.failure = reason;
     this.schedule();
     return true;

@@ -1,4 +1,4 @@
-/** The network module's public face: other modules import from here only (test/layers.test.ts). */
+/** The network module's public face: other modules import from here only (test/unit/layers.test.ts). */
 export { IpamService } from './ipam.js';
 export { type Lease } from './nic-addresses.js';
 export { NetworkEventService } from './network-events.js';

@@ -16,7 +16,6 @@ import { assignments, hasDhcpHost, slaacAddress, withDhcpHost, type Lease, type 
 const MAC = /^52:54:00(:[0-9a-f]{2}){3}$/;
 const MAC_ATTEMPTS = 64;
 
-
 /**
  * Address management: unique MACs, one IPv4 and one IPv6 per NIC, pinned in the network's DHCP hosts.
  *
@@ -84,13 +83,21 @@ export class IpamService {
       const pick = (family: 'ipv4' | 'ipv6'): string | null => {
         const pool = pools[family];
         if (!pool) return null;
-        const taken = this.takenIn(network[family], rows.map((r) => r[family]));
+        const taken = this.takenIn(
+          network[family],
+          rows.map((r) => r[family]),
+        );
         const ip = firstFree(pool.ranges, taken, pool.excluded);
         if (!ip) throw new AddressExhaustedError(`network ${network.name} has no free ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address left`);
         return formatIp(ip);
       };
       const ipv4 = pick('ipv4');
-      const ipv6 = this.slaacIfFree(network, mac, rows.map((r) => r.ipv6)) ?? pick('ipv6');
+      const ipv6 =
+        this.slaacIfFree(
+          network,
+          mac,
+          rows.map((r) => r.ipv6),
+        ) ?? pick('ipv6');
       if (MAC.test(mac) && !this.store.macLeased(mac)) this.store.leaseMac(mac, req.domainUuid);
       const created = { mac, networkUuid: network.uuid, domainUuid: req.domainUuid, ipv4, ipv6 };
       this.store.insertAllocation(created);
@@ -191,7 +198,15 @@ export class IpamService {
   private row(r: AllocationRow): NicAddresses {
     const network = this.cache.networks.get(r.networkUuid);
     const pinned = hasDhcpHost(network, r.mac, r.ipv4);
-    return { mac: r.mac, networkUuid: r.networkUuid, domainUuid: r.domainUuid, ipv4: r.ipv4, ipv6: r.ipv6, pinned, ...assignments(network, { ...r, pinned }) };
+    return {
+      mac: r.mac,
+      networkUuid: r.networkUuid,
+      domainUuid: r.domainUuid,
+      ipv4: r.ipv4,
+      ipv6: r.ipv6,
+      pinned,
+      ...assignments(network, { ...r, pinned }),
+    };
   }
 
   /**
@@ -242,7 +257,16 @@ export class IpamService {
     const pool = this.poolOf(network.ipv4);
     if (!pool) return null;
     const rows = this.store.allocationsOn(network.uuid);
-    return Number(countFree(pool.ranges, this.takenIn(network.ipv4, rows.map((r) => r.ipv4)), pool.excluded));
+    return Number(
+      countFree(
+        pool.ranges,
+        this.takenIn(
+          network.ipv4,
+          rows.map((r) => r.ipv4),
+        ),
+        pool.excluded,
+      ),
+    );
   }
 
   private poolOf(address: NetworkAddress | null): Pool | null {

@@ -33,29 +33,42 @@ export class NetworkInput {
 
   /** Checks an input against libvirt's rules and the networks that exist; returns the spec to define. */
   validate(input: CreateNetworkInput): NetworkSpec {
-    if (!NAME.test(input.name)) throw new ValidationError('name: 1–64 characters of A–Z a–z 0–9 _ . + -, starting with a letter or digit', 'name');
-    if (!IFNAME.test(input.bridge)) throw new ValidationError('bridge: 1–15 characters of A–Z a–z 0–9 _ . -, starting with a letter or digit', 'bridge');
+    if (!NAME.test(input.name))
+      throw new ValidationError('name: 1–64 characters of A–Z a–z 0–9 _ . + -, starting with a letter or digit', 'name');
+    if (!IFNAME.test(input.bridge))
+      throw new ValidationError('bridge: 1–15 characters of A–Z a–z 0–9 _ . -, starting with a letter or digit', 'bridge');
     const forwardDevice = input.forwardDevice?.trim() || null;
     if (forwardDevice !== null) {
       if (input.forwardMode === 'ISOLATED') throw new ValidationError('an ISOLATED network has no forward device', 'forwardDevice');
       if (!IFNAME.test(forwardDevice)) throw new ValidationError('forwardDevice: not a legal interface name', 'forwardDevice');
     }
-    if (!input.ipv4 && !input.ipv6 && input.forwardMode !== 'ISOLATED') throw new ValidationError(`a ${input.forwardMode} network needs an address`, 'ipv4');
+    if (!input.ipv4 && !input.ipv6 && input.forwardMode !== 'ISOLATED')
+      throw new ValidationError(`a ${input.forwardMode} network needs an address`, 'ipv4');
     if (input.forwardMode === 'NAT' && !input.ipv4) throw new ValidationError('a NAT network needs an IPv4 address', 'ipv4');
 
-    const spec: NetworkSpec = { name: input.name, forwardMode: input.forwardMode, forwardDevice, bridge: input.bridge, ipv4: null, ipv6: null };
+    const spec: NetworkSpec = {
+      name: input.name,
+      forwardMode: input.forwardMode,
+      forwardDevice,
+      bridge: input.bridge,
+      ipv4: null,
+      ipv6: null,
+    };
     if (input.ipv4) {
       const { host, subnet } = this.checkAddress(4, input.ipv4.address, input.ipv4.prefix, 'ipv4', 30);
       let dhcpRange: { start: string; end: string } | null = null;
       if (input.ipv4.dhcpRange) {
         const start = parseIp(input.ipv4.dhcpRange.start);
         const end = parseIp(input.ipv4.dhcpRange.end);
-        if (!start || start.family !== 4 || !end || end.family !== 4) throw new ValidationError('dhcpRange: start and end must be IPv4 addresses', 'ipv4.dhcpRange');
+        if (!start || start.family !== 4 || !end || end.family !== 4)
+          throw new ValidationError('dhcpRange: start and end must be IPv4 addresses', 'ipv4.dhcpRange');
         const range = { family: 4 as const, first: start.value, last: end.value };
         const hosts = { family: 4 as const, first: subnet.first + 1n, last: subnet.last - 1n };
         if (start.value > end.value) throw new ValidationError('dhcpRange: start is after end', 'ipv4.dhcpRange');
-        if (!rangeWithin(range, hosts)) throw new ValidationError('dhcpRange: must lie inside the network, without its network and broadcast address', 'ipv4.dhcpRange');
-        if (start.value === host.value && end.value === host.value) throw new ValidationError('dhcpRange: holds only the host address', 'ipv4.dhcpRange');
+        if (!rangeWithin(range, hosts))
+          throw new ValidationError('dhcpRange: must lie inside the network, without its network and broadcast address', 'ipv4.dhcpRange');
+        if (start.value === host.value && end.value === host.value)
+          throw new ValidationError('dhcpRange: holds only the host address', 'ipv4.dhcpRange');
         dhcpRange = { start: formatIp(start), end: formatIp(end) };
       }
       spec.ipv4 = { address: formatIp(host), prefix: input.ipv4.prefix, dhcpRange };
@@ -84,7 +97,10 @@ export class NetworkInput {
     }
     const subnet = subnetOf(host, prefix);
     if (host.value === subnet.first || (family === 4 && host.value === subnet.last)) {
-      throw new ValidationError(`${field}.address: the host needs an address of the network, not its network or broadcast address`, `${field}.address`);
+      throw new ValidationError(
+        `${field}.address: the host needs an address of the network, not its network or broadcast address`,
+        `${field}.address`,
+      );
     }
     return { host, subnet };
   }

@@ -66,7 +66,12 @@ export class NetworkService {
       const n = this.cache.networks.get(networkUuid);
       const ip = n?.ipv4 ? parseIp(n.ipv4.address) : null;
       if (!n || !ip || !n.bridge) continue;
-      out.push({ uuid: n.uuid, network: formatIp({ family: ip.family, value: subnetOf(ip, n.ipv4!.prefix).first }), prefix: n.ipv4!.prefix, bridge: n.bridge });
+      out.push({
+        uuid: n.uuid,
+        network: formatIp({ family: ip.family, value: subnetOf(ip, n.ipv4!.prefix).first }),
+        prefix: n.ipv4!.prefix,
+        bridge: n.bridge,
+      });
     }
     return out;
   }
@@ -200,7 +205,12 @@ export class NetworkService {
       d.interfaces.some((i) => i.network === network.name || (network.bridge !== null && i.bridge === network.bridge)),
     );
     if (users.length) {
-      throw new InUseError(`network ${network.name} is used by ${users.length} domain(s): ${users.slice(0, 5).map((d) => d.name).join(', ')}`);
+      throw new InUseError(
+        `network ${network.name} is used by ${users.length} domain(s): ${users
+          .slice(0, 5)
+          .map((d) => d.name)
+          .join(', ')}`,
+      );
     }
     const held = this.store.allocationsIn(uuid);
     if (held) throw new InUseError(`network ${network.name} still has ${held} address allocation(s)`);

@@ -36,7 +36,10 @@ export function slaacAddress(network: NetworkRecord | undefined, mac: string): s
 }
 
 /** How each address of an allocation reaches its guest, from the network as cached. */
-export function assignments(network: NetworkRecord | undefined, a: { mac: string; ipv4: string | null; ipv6: string | null; pinned: boolean }) {
+export function assignments(
+  network: NetworkRecord | undefined,
+  a: { mac: string; ipv4: string | null; ipv6: string | null; pinned: boolean },
+) {
   return {
     ipv4Assignment: a.ipv4 ? (a.pinned ? 'DHCP' : 'STATIC') : null,
     // An allocation made before addresses followed the MAC (a sequential ::2 on a /64) stays valid, as STATIC.
@@ -48,7 +51,6 @@ export interface Lease extends NicAddresses {
   /** The domain, when it exists in libvirt and the viewer may see it. */
   domain: DomainRecord | null;
 }
-
 
 /** The network with (or without) the DHCP host `host` in its IPv4 section, as virNetworkUpdate left it. */
 export function withDhcpHost(network: NetworkRecord, host: { mac: string; ip: string }, present: boolean): NetworkRecord {

@@ -26,7 +26,6 @@ export interface PortForward {
 /** Tenants may not forward privileged host ports (below this) nor the API's own port. */
 export const FIRST_TENANT_HOST_PORT = 1024;
 
-
 const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
 
 /**
@@ -82,10 +81,12 @@ export class PortForwardService {
     if (!isPort(input.hostPort)) throw new ValidationError('hostPort must be from 1 to 65535', 'hostPort');
     if (!isPort(input.guestPort)) throw new ValidationError('guestPort must be from 1 to 65535', 'guestPort');
     if (!isAdmin(viewer)) {
-      if (input.hostPort < FIRST_TENANT_HOST_PORT) throw new ValidationError(`hostPort must be ${FIRST_TENANT_HOST_PORT} or above`, 'hostPort');
+      if (input.hostPort < FIRST_TENANT_HOST_PORT)
+        throw new ValidationError(`hostPort must be ${FIRST_TENANT_HOST_PORT} or above`, 'hostPort');
       if (input.hostPort === this.apiPort()) throw new ValidationError(`hostPort ${input.hostPort} is the API's own port`, 'hostPort');
     }
-    if (!this.ipam.primaryIpv4(domain.uuid)) throw new InvalidStateError(`domain ${shownName(domain)} has no IPv4 address from virtplane to forward to`);
+    if (!this.ipam.primaryIpv4(domain.uuid))
+      throw new InvalidStateError(`domain ${shownName(domain)} has no IPv4 address from virtplane to forward to`);
     const id = randomUUID();
     // Quota check and insert in one transaction. Forwards count against the domain's current owner; admins
     // are not held to it (a tenant adding here is that owner).
@@ -108,7 +109,10 @@ export class PortForwardService {
   async remove(viewer: Viewer, id: string): Promise<PortForward> {
     const r = this.byId(id);
     if (!r || !this.visible(viewer, r)) throw new NotFoundError('port forward', id);
-    await this.withoutRules((f) => f.id === id, () => this.store.delete(id));
+    await this.withoutRules(
+      (f) => f.id === id,
+      () => this.store.delete(id),
+    );
     return this.view(r);
   }
 
@@ -120,7 +124,11 @@ export class PortForwardService {
    */
   async releaseDomain(domainUuid: string): Promise<void> {
     if (!this.store.hasForDomain(domainUuid)) return;
-    await this.withoutRules((f) => f.domainUuid === domainUuid, () => this.store.deleteForDomain(domainUuid), ['DISABLED']);
+    await this.withoutRules(
+      (f) => f.domainUuid === domainUuid,
+      () => this.store.deleteForDomain(domainUuid),
+      ['DISABLED'],
+    );
   }
 
   /**
@@ -128,7 +136,11 @@ export class PortForwardService {
    * queue) runs `forget`, which drops their rows. Until then their host ports stay taken, so no one else's
    * forward can claim one meanwhile, and a failed rewrite leaves everything as it was.
    */
-  private async withoutRules(leaving: (f: ForwardRow) => boolean, forget: () => unknown, tolerated: NftError['kind'][] = []): Promise<void> {
+  private async withoutRules(
+    leaving: (f: ForwardRow) => boolean,
+    forget: () => unknown,
+    tolerated: NftError['kind'][] = [],
+  ): Promise<void> {
     const run = this.applying.then(async () => {
       try {
         await applyRuleset(this.nft, this.rules(leaving));
@@ -180,7 +192,15 @@ export class PortForwardService {
   }
 
   private view(r: ForwardRow): PortForward {
-    return { id: r.id, domainUuid: r.domainUuid, protocol: r.protocol, hostPort: r.hostPort, guestPort: r.guestPort, createdAt: r.createdAt, guestIpv4: this.ipam.primaryIpv4(r.domainUuid)?.ipv4 ?? null };
+    return {
+      id: r.id,
+      domainUuid: r.domainUuid,
+      protocol: r.protocol,
+      hostPort: r.hostPort,
+      guestPort: r.guestPort,
+      createdAt: r.createdAt,
+      guestIpv4: this.ipam.primaryIpv4(r.domainUuid)?.ipv4 ?? null,
+    };
   }
 
   private asServiceError(err: unknown): Error {

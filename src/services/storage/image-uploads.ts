@@ -106,13 +106,18 @@ export class ImageUploadService {
     return false;
   }
 
-  async create(viewer: Viewer, input: { name: string; pool?: string | null; sizeBytes: number; sha256?: string | null }): Promise<ImageUpload> {
+  async create(
+    viewer: Viewer,
+    input: { name: string; pool?: string | null; sizeBytes: number; sha256?: string | null },
+  ): Promise<ImageUpload> {
     this.access.requireAdmin(viewer);
     this.sweep();
     this.images.checkName(input.name);
     const { maxBytes } = this.options;
-    if (!Number.isSafeInteger(input.sizeBytes) || input.sizeBytes <= 0) throw new ValidationError('sizeBytes must be a positive whole number', 'sizeBytes');
-    if (input.sizeBytes > maxBytes) throw new ValidationError(`sizeBytes is over the upload limit of ${maxBytes} bytes (VIRTPLANE_MAX_UPLOAD_GIB)`, 'sizeBytes');
+    if (!Number.isSafeInteger(input.sizeBytes) || input.sizeBytes <= 0)
+      throw new ValidationError('sizeBytes must be a positive whole number', 'sizeBytes');
+    if (input.sizeBytes > maxBytes)
+      throw new ValidationError(`sizeBytes is over the upload limit of ${maxBytes} bytes (VIRTPLANE_MAX_UPLOAD_GIB)`, 'sizeBytes');
     const sha256 = input.sha256?.toLowerCase() ?? null;
     if (sha256 !== null && !SHA256.test(sha256)) throw new ValidationError('sha256 must be 64 hexadecimal digits', 'sha256');
     const poolName = input.pool ?? this.options.imagePools[0] ?? this.options.defaultPool;
@@ -131,9 +136,15 @@ export class ImageUploadService {
     }
     const dir = await this.writableDir(pool);
     const free = await statfs(dir).then((s) => s.bavail * s.bsize);
-    if (free < input.sizeBytes) throw new ValidationError(`storage pool ${pool.name} has ${free} bytes free, fewer than sizeBytes`, 'sizeBytes');
+    if (free < input.sizeBytes)
+      throw new ValidationError(`storage pool ${pool.name} has ${free} bytes free, fewer than sizeBytes`, 'sizeBytes');
     const fileName = `${input.name}.iso`;
-    if (await access(join(dir, fileName)).then(() => true, () => false)) {
+    if (
+      await access(join(dir, fileName)).then(
+        () => true,
+        () => false,
+      )
+    ) {
       throw new ConflictError(`storage pool ${pool.name} already holds a file ${fileName}`);
     }
     this.images.reserve(input.name);
@@ -201,7 +212,8 @@ export class ImageUploadService {
       const counter = new Transform({
         transform: (chunk: Buffer, _enc, done) => {
           upload.receivedBytes += chunk.length;
-          if (upload.receivedBytes > upload.sizeBytes) return done(new UploadTooLargeError(`the body is longer than the declared sizeBytes ${upload.sizeBytes}`, 'sizeBytes'));
+          if (upload.receivedBytes > upload.sizeBytes)
+            return done(new UploadTooLargeError(`the body is longer than the declared sizeBytes ${upload.sizeBytes}`, 'sizeBytes'));
           hash.update(chunk);
           done(null, chunk);
         },
@@ -218,12 +230,14 @@ export class ImageUploadService {
         throw new ValidationError(`the body ended after ${upload.receivedBytes} of the declared ${upload.sizeBytes} bytes`, 'sizeBytes');
       }
       const sha256 = hash.digest('hex');
-      if (upload.sha256 !== null && sha256 !== upload.sha256) throw new ValidationError(`the body's SHA-256 is ${sha256}, not the declared ${upload.sha256}`, 'sha256');
+      if (upload.sha256 !== null && sha256 !== upload.sha256)
+        throw new ValidationError(`the body's SHA-256 is ${sha256}, not the declared ${upload.sha256}`, 'sha256');
       try {
         // A link, not a rename: it never replaces a file that appeared under the final name meanwhile.
         await link(tempPath, finalPath);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ConflictError(`storage pool ${upload.pool} already holds a file ${upload.fileName}`);
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new ConflictError(`storage pool ${upload.pool} already holds a file ${upload.fileName}`);
         throw err;
       }
       linked = true;
@@ -242,7 +256,9 @@ export class ImageUploadService {
       await refreshPool(this.bus, upload.poolPath).catch(() => {});
       if (isAborted(err)) throw new ValidationError(cause, 'sizeBytes');
       const code = (err as NodeJS.ErrnoException).code;
-      throw typeof code === 'string' && code.startsWith('E') ? new InvalidStateError(`writing ${upload.fileName} into storage pool ${upload.pool} failed: ${code}`) : fromLibvirt(err);
+      throw typeof code === 'string' && code.startsWith('E')
+        ? new InvalidStateError(`writing ${upload.fileName} into storage pool ${upload.pool} failed: ${code}`)
+        : fromLibvirt(err);
     } finally {
       this.files.forget(upload.id);
     }
@@ -257,7 +273,9 @@ export class ImageUploadService {
     } catch (err) {
       if (!(err instanceof LibvirtError && err.kind === 'NOT_FOUND')) throw err;
       // libvirt's test driver, for one, never scans a directory.
-      throw new InvalidStateError(`storage pool ${upload.pool} did not list ${upload.fileName} as a volume after a refresh; nothing was published`);
+      throw new InvalidStateError(
+        `storage pool ${upload.pool} did not list ${upload.fileName} as a volume after a refresh; nothing was published`,
+      );
     }
     const volume = await readVolume(this.bus, volumePath);
     return volume.targetPath ?? join(upload.dir, upload.fileName);
@@ -265,7 +283,8 @@ export class ImageUploadService {
 
   /** The directory of an active dir pool, writable by this process; VALIDATION (field `pool`) otherwise. */
   private async writableDir(pool: StoragePoolView): Promise<string> {
-    if (pool.type !== 'dir' || !pool.targetPath) throw new ValidationError(`storage pool ${pool.name} is no dir pool; images are files in a directory`, 'pool');
+    if (pool.type !== 'dir' || !pool.targetPath)
+      throw new ValidationError(`storage pool ${pool.name} is no dir pool; images are files in a directory`, 'pool');
     if (!pool.active) throw new ValidationError(`storage pool ${pool.name} is not active`, 'pool');
     try {
       await access(pool.targetPath, constants.W_OK);
@@ -289,12 +308,24 @@ export class ImageUploadService {
         u.state = 'EXPIRED';
         this.images.unreserve(u.name);
       }
-      if ((u.state === 'DONE' || u.state === 'FAILED' || u.state === 'EXPIRED') && u.expiresAt.getTime() + KEEP_FINISHED_MS <= now) this.uploads.delete(id);
+      if ((u.state === 'DONE' || u.state === 'FAILED' || u.state === 'EXPIRED') && u.expiresAt.getTime() + KEEP_FINISHED_MS <= now)
+        this.uploads.delete(id);
     }
   }
 
   private shown(u: Upload): ImageUpload {
-    return { id: u.id, name: u.name, pool: u.pool, sizeBytes: u.sizeBytes, sha256: u.sha256, receivedBytes: u.receivedBytes, state: u.state, error: u.error, expiresAt: u.expiresAt, image: u.image };
+    return {
+      id: u.id,
+      name: u.name,
+      pool: u.pool,
+      sizeBytes: u.sizeBytes,
+      sha256: u.sha256,
+      receivedBytes: u.receivedBytes,
+      state: u.state,
+      error: u.error,
+      expiresAt: u.expiresAt,
+      image: u.image,
+    };
   }
 }
 

@@ -55,7 +55,8 @@ export class ImageService {
 
   /** VALIDATION (field `name`) unless `name` may name an image. */
   checkName(name: string): void {
-    if (!IMAGE_NAME.test(name)) throw new ValidationError('name: 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
+    if (!IMAGE_NAME.test(name))
+      throw new ValidationError('name: 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
   }
 
   /** Holds a name for an upload until it is published or given up; CONFLICT when the name is taken. */
@@ -77,7 +78,10 @@ export class ImageService {
     if (this.reserved.has(name)) throw new ConflictError(`an image named ${JSON.stringify(name)} is being uploaded`);
     // Checked here rather than left to libvirt, which answers a NUL or a control character with an error of its own.
     if (!isAbsolute(path) || path.length > MAX_PATH_LENGTH || hasHiddenOrControl(path)) {
-      throw new ValidationError(`path must be an absolute path on the host, at most ${MAX_PATH_LENGTH} characters, without control characters`, 'path');
+      throw new ValidationError(
+        `path must be an absolute path on the host, at most ${MAX_PATH_LENGTH} characters, without control characters`,
+        'path',
+      );
     }
     let volume;
     try {
@@ -89,7 +93,14 @@ export class ImageService {
       const where = this.imagePools.length ? `the image pools (${this.imagePools.join(', ')})` : 'an active dir storage pool';
       throw new ValidationError(`no file ${path} in ${where}`, 'path');
     }
-    return this.insert({ id: randomUUID(), name, path: volume.targetPath ?? path, sizeBytes: volume.capacityBytes, sha256: null, createdAt: new Date() });
+    return this.insert({
+      id: randomUUID(),
+      name,
+      path: volume.targetPath ?? path,
+      sizeBytes: volume.capacityBytes,
+      sha256: null,
+      createdAt: new Date(),
+    });
   }
 
   /** An uploaded file, now a volume in its pool, published under the name its upload reserved. */

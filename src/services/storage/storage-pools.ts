@@ -104,7 +104,9 @@ export class StoragePoolService {
     this.access.requireAdmin(viewer);
     const pool = await this.get(uuid);
     if (!pool.definedByVirtplane) {
-      throw new InvalidStateError(`storage pool ${pool.name} was not defined by virtplane, which deletes only its own pools; remove it with virsh pool-destroy and pool-undefine`);
+      throw new InvalidStateError(
+        `storage pool ${pool.name} was not defined by virtplane, which deletes only its own pools; remove it with virsh pool-destroy and pool-undefine`,
+      );
     }
     if (pool.name === this.guestPool) throw new InUseError(`storage pool ${pool.name} holds the guest disks (VIRTPLANE_STORAGE_POOL)`);
     await this.refuseInUse(pool);
@@ -161,7 +163,8 @@ export class StoragePoolService {
     } catch (err) {
       throw fromLibvirt(err);
     }
-    if (existing.some((p) => p.name === spec.name)) throw new ConflictError(`a storage pool named ${JSON.stringify(spec.name)} already exists`);
+    if (existing.some((p) => p.name === spec.name))
+      throw new ConflictError(`a storage pool named ${JSON.stringify(spec.name)} already exists`);
     if (spec.type === 'dir') {
       const other = existing.find((p) => p.type === 'dir' && p.targetPath && normalize(p.targetPath) === spec.targetPath);
       if (other) throw new ConflictError(`storage pool ${other.name} already uses the directory ${spec.targetPath}`);
@@ -218,7 +221,8 @@ export class StoragePoolService {
     const dir = pool.targetPath ? normalize(pool.targetPath) : null;
     const inDir = (file: string | null) => dir !== null && file !== null && dirname(normalize(file)) === dir;
     for (const d of this.cache.domains.values()) {
-      if (d.disks.some((disk) => disk.pool === pool.name || inDir(disk.source))) throw new InUseError(`domain ${d.name} has a disk in storage pool ${pool.name}`);
+      if (d.disks.some((disk) => disk.pool === pool.name || inDir(disk.source)))
+        throw new InUseError(`domain ${d.name} has a disk in storage pool ${pool.name}`);
     }
     const kept = this.provisioning.keptInPool(pool.name);
     if (kept) throw new InUseError(`storage pool ${pool.name} holds ${kept.volume}, the kept disk of domain ${kept.domainName}`);

@@ -2,7 +2,14 @@ import type { Logger } from 'pino';
 import type { LibvirtBus, LibvirtSignal } from '../../libvirt/bus.js';
 import { domainStatesByName } from '../../libvirt/connect.js';
 import { domainEventDetailName, domainEventName } from '../../libvirt/constants.js';
-import { type DomainEventType, type DomainRecord, type HostInfo, NETWORK_EVENT_TYPES, type NetworkRecord, STATE_AFTER_EVENT } from '../../model/index.js';
+import {
+  type DomainEventType,
+  type DomainRecord,
+  type HostInfo,
+  NETWORK_EVENT_TYPES,
+  type NetworkRecord,
+  STATE_AFTER_EVENT,
+} from '../../model/index.js';
 import type { StoragePaths } from '../../libvirt/storage-paths.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { fromLibvirt } from '../errors.js';
@@ -161,7 +168,8 @@ export class LibvirtSync {
       if (waiting) this.changes.stop(path, waiting);
     }
     const announced = waiting && (await waiting.committed);
-    if (waiting && announced && !waiting.superseded && !announced.failure && announced.domain?.state === STATE_AFTER_EVENT[waiting.type]) return announced.domain;
+    if (waiting && announced && !waiting.superseded && !announced.failure && announced.domain?.state === STATE_AFTER_EVENT[waiting.type])
+      return announced.domain;
     return this.refreshDomain(path, opts);
   }
 
@@ -193,9 +201,10 @@ export class LibvirtSync {
       const type = domainEventName(typeCode);
       if (!type) return;
       // A failed commit is logged in line (enqueue); here it only means the re-read answers for no change.
-      const committed = this.rereads.domain(path, { type, detail: domainEventDetailName(type, detailCode) }).catch(
-        (err): Committed => ({ domain: undefined, failure: err instanceof LibvirtError ? err : new LibvirtError('FAILED', String(err)) }),
-      );
+      const committed = this.rereads.domain(path, { type, detail: domainEventDetailName(type, detailCode) }).catch((err): Committed => ({
+        domain: undefined,
+        failure: err instanceof LibvirtError ? err : new LibvirtError('FAILED', String(err)),
+      }));
       this.changes.signalled(path, type, committed);
     } else if (sig.member === 'NetworkEvent') {
       const [path, typeCode] = sig.body as [string, number];

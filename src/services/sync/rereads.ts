@@ -70,10 +70,12 @@ export class Rereads {
     });
     const read = asRead(reading);
     let failure: LibvirtError | undefined;
-    return this.line.enqueue(read, (r) => {
-      result = this.commitDomain(path, r, event);
-      if ('err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
-    }).then(() => ({ domain: result, failure }));
+    return this.line
+      .enqueue(read, (r) => {
+        result = this.commitDomain(path, r, event);
+        if ('err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
+      })
+      .then(() => ({ domain: result, failure }));
   }
 
   private commitDomain(path: string, read: Read<DomainRecord>, event: Incoming | null): DomainRecord | undefined {
@@ -129,22 +131,24 @@ export class Rereads {
     let result: NetworkRecord | undefined;
     let failure: LibvirtError | undefined;
     const read = asRead(readNetwork(this.bus, path, type ? 'bulk' : 'interactive'));
-    return this.line.enqueue(read, (r) => {
-      if (!type && 'err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
-      const previous = this.cache.networkByPath(path);
-      if ('ok' in r) {
-        this.cache.setNetwork(r.ok);
-        result = r.ok;
-      } else if (r.err.kind === 'NOT_FOUND' && previous) {
-        this.cache.deleteNetwork(previous.uuid);
-      }
-      const network = result ?? previous;
-      // As with domains, the event says what state followed it; the re-read may already see a later one.
-      const active = type === 'STARTED' ? true : type === 'STOPPED' ? false : network?.active;
-      if (type && network) this.events.network({ type, at: new Date(), network: { ...network, active: active! }, synthetic: false });
-    }).then(() => {
-      if (failure) throw fromLibvirt(failure);
-      return result;
-    });
+    return this.line
+      .enqueue(read, (r) => {
+        if (!type && 'err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
+        const previous = this.cache.networkByPath(path);
+        if ('ok' in r) {
+          this.cache.setNetwork(r.ok);
+          result = r.ok;
+        } else if (r.err.kind === 'NOT_FOUND' && previous) {
+          this.cache.deleteNetwork(previous.uuid);
+        }
+        const network = result ?? previous;
+        // As with domains, the event says what state followed it; the re-read may already see a later one.
+        const active = type === 'STARTED' ? true : type === 'STOPPED' ? false : network?.active;
+        if (type && network) this.events.network({ type, at: new Date(), network: { ...network, active: active! }, synthetic: false });
+      })
+      .then(() => {
+        if (failure) throw fromLibvirt(failure);
+        return result;
+      });
   }
 }

@@ -40,7 +40,13 @@ function eventForStateChange(from: DomainState | undefined, to: DomainState): In
  * Puts a full reload of every domain and network into the cache. On the first load nothing is announced;
  * later, each difference from what the cache held is announced.
  */
-export function applySnapshot(cache: StateCache, domains: DomainRecord[], networks: NetworkRecord[], initial: boolean, announcer: SnapshotAnnouncer): void {
+export function applySnapshot(
+  cache: StateCache,
+  domains: DomainRecord[],
+  networks: NetworkRecord[],
+  initial: boolean,
+  announcer: SnapshotAnnouncer,
+): void {
   const seen = new Set<string>();
   const publish = (event: Incoming, d: DomainRecord) => !initial && announcer.domain(event, d);
   for (const d of domains) {
@@ -81,7 +87,11 @@ export async function loadAll(
   driverPath: string,
   storagePaths: StoragePaths | undefined,
 ): Promise<{ domains: DomainRecord[]; networks: NetworkRecord[]; host: HostInfo }> {
-  const [domainPaths, networkPaths, host] = await Promise.all([listDomainPaths(bus, driverPath), listNetworkPaths(bus, driverPath), readHostInfo(bus, driverPath)]);
+  const [domainPaths, networkPaths, host] = await Promise.all([
+    listDomainPaths(bus, driverPath),
+    listNetworkPaths(bus, driverPath),
+    readHostInfo(bus, driverPath),
+  ]);
   const domains = await Promise.all(domainPaths.map((p) => asRead(readDomain(bus, driverPath, p, 'bulk', undefined, storagePaths))));
   const networks = await Promise.all(networkPaths.map((p) => asRead(readNetwork(bus, p, 'bulk'))));
   const failed = [...domains, ...networks].find((r) => 'err' in r && r.err.kind !== 'NOT_FOUND');

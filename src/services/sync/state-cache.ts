@@ -56,7 +56,9 @@ export class StateCache {
 
   /** Domains sorted by (name, uuid): the key connection cursors encode. Rebuilt only after a change. */
   sortedDomains(): readonly DomainRecord[] {
-    this.domainOrder ??= [...this.domains.values()].sort((a, b) => byNameThenUuid({ name: shownName(a), uuid: a.uuid }, { name: shownName(b), uuid: b.uuid }));
+    this.domainOrder ??= [...this.domains.values()].sort((a, b) =>
+      byNameThenUuid({ name: shownName(a), uuid: a.uuid }, { name: shownName(b), uuid: b.uuid }),
+    );
     return this.domainOrder;
   }
 
