@@ -74,7 +74,9 @@ test('disk full: mutations refused with STORAGE_UNAVAILABLE before libvirt is to
     const last = (r.data.events.edges as { cursor: string; node: { type: string } }[]).at(-1);
     return last?.node.type === 'STOPPED' ? last.cursor : null;
   }, 'the STOPPED event in the log');
-  const sub = collect(server.ws(), `subscription($after: String) { domainEvents(after: $after) { type domain { name } } }`, { after: first });
+  const sub = collect(server.ws(), `subscription($after: String) { domainEvents(after: $after) { type domain { name } } }`, {
+    after: first,
+  });
   assert.equal((await server.gql(ACTION('startDomain'), { id: testDomain.id })).data.r.__typename, 'DomainActionSuccess');
   await sub.next(1);
 
