@@ -2,13 +2,14 @@
  * A keystroke's round trip through the serial console WebSocket against the same through the guest's raw unix
  * socket, on ONE real QEMU guest (GRUB at its prompt echoes each key), in the same run. QEMU's serial socket
  * takes one client at a time and the server holds it, so each round takes the paths in turn:
- * 1. through virtplane: the server in its own process (as deployed, on a data dir kept across restarts) holds the
- *    guest's socket; a ticket, a WebSocket, keys;
- * 2. the server stopped (the guest runs on, QEMU listens again): for information, a bare WebSocket proxy
- *    (bench/lib/bare-serial-proxy.ts: `ws` and the socket, nothing else), what any WebSocket hop costs on this
- *    machine at that moment;
- * 3. straight to the guest's socket;
- * and the next round starts the server again on the same data dir (it reconnects to the running guest).
+ * - through virtplane: the server in its own process (as deployed, on a data dir kept across restarts) holds the
+ *   guest's socket; a ticket, a WebSocket, keys;
+ * - with the server stopped (the guest runs on, QEMU listens again), for information, a bare WebSocket proxy
+ *   (bench/lib/bare-serial-proxy.ts: `ws` and the socket, nothing else): what any WebSocket hop costs on this
+ *   machine at that moment;
+ * - with the server stopped, straight to the guest's socket;
+ * in the order virtplane, bare, raw in odd rounds and raw, bare, virtplane in even ones. The server is started
+ * again on the same data dir when needed (it reconnects to the running guest).
  * Target: p99 through the WebSocket within 1 ms of raw. Figures are printed, never asserted.
  *
  * Needs root, libvirtd (started if none runs), grub-mkrescue and xorriso. VIRTPLANE_DOMAIN_TYPE (kvm or qemu)
@@ -230,37 +231,48 @@ try {
   const direct: number[][] = [];
   let serverCpu = 0;
   let bareCpu = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    // Through virtplane: the server holds the guest's socket; the viewer gets a ticket and a WebSocket.
+  const throughVirtplane = async () => {
+    // The server holds the guest's socket; the viewer gets a ticket and a WebSocket.
     server ??= await startServerProcess(BENCH_TOKEN, env);
     await settle(server.pid);
     gql = graphqlClient(server.url, BENCH_TOKEN);
     const ws = await openWebSocket(await ticketUrl(gql, id));
     await prompt(ws);
-    let c0 = cpuSecondsOf(server.pid);
+    const c0 = cpuSecondsOf(server.pid);
     viaWs.push(await roundTrips(ws, WARMUP_KEYS, KEYS));
     serverCpu += cpuSecondsOf(server.pid) - c0;
     await ws.close();
+  };
+  const stopServer = async () => {
     // The server goes (and with it its connection to the guest); the guest runs on.
-    await server.stop();
+    await server?.stop();
     server = undefined;
-    // For information: the bare proxy on the same socket.
+  };
+  const throughBareProxy = async () => {
+    await stopServer();
     const proxy = await startBareProxy(socketPath);
     bare = proxy.child;
     await settle(proxy.child.pid!);
     const bws = await openWebSocket(`ws://127.0.0.1:${proxy.port}/`);
     await prompt(bws);
-    c0 = cpuSecondsOf(proxy.child.pid!);
+    const c0 = cpuSecondsOf(proxy.child.pid!);
     viaBare.push(await roundTrips(bws, WARMUP_KEYS, KEYS));
     bareCpu += cpuSecondsOf(proxy.child.pid!) - c0;
     await bws.close();
     await stopChild(proxy.child);
     bare = undefined;
-    // Straight to the guest's socket.
+  };
+  const straight = async () => {
+    await stopServer();
     const raw = await openRaw(socketPath);
     await prompt(raw);
     direct.push(await roundTrips(raw, WARMUP_KEYS, KEYS));
     await raw.close();
+  };
+  // The order turns round every round (virtplane, bare, raw; raw, bare, virtplane; …), so no path always
+  // comes first, e.g. right after a server start.
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const measure of round % 2 === 0 ? [throughVirtplane, throughBareProxy, straight] : [straight, throughBareProxy, throughVirtplane]) await measure();
   }
   // The cleanup below goes through virsh; no server needs to run.
 
@@ -274,7 +286,7 @@ try {
   console.log(`keystroke round trip on ONE guest (${host.domainType}: ${reason}), GRUB echoing`);
   console.log(
     `${ROUNDS} rounds; each: ${KEYS} keys (after ${WARMUP_KEYS} unmeasured) through virtplane's serial WebSocket (server in its own ` +
-      `process), then, server stopped, through a bare WebSocket proxy and straight to the guest's unix socket`,
+      `process) and, server stopped, through a bare WebSocket proxy and straight to the guest's unix socket; order reversed every round`,
   );
   for (let i = 0; i < ROUNDS; i++) {
     console.log(line(`round ${i + 1} serial WebSocket`, viaWs[i]!));
