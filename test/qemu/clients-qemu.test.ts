@@ -21,7 +21,6 @@ describe('virtplane on QEMU: image upload and the serial console in a terminal',
   const networkName = `${prefix}-net`;
   const guest = `${prefix}-grub`;
   const bridge = `vp${randomBytes(4).toString('hex')}`;
-  const tmuxSocket = `${prefix}-tmux`;
   let lease: LibvirtdLease;
   let s: TestServer | undefined;
   let dir = '';
@@ -36,7 +35,8 @@ describe('virtplane on QEMU: image upload and the serial console in a terminal',
     assert.equal(status, 0, stderr);
     return JSON.parse(stdout) as T;
   }
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', tmuxSocket, ...args], { encoding: 'utf8' });
+  // The server's socket inside the test's directory: tmux leaves its socket file behind, and `dir` goes.
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-S', join(dir, 'tmux.sock'), ...args], { encoding: 'utf8' });
   const screen = () => tmux('capture-pane', '-p', '-t', 'console');
 
   before(async () => {
