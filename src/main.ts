@@ -9,7 +9,7 @@ import { buildSchema } from './graphql/schema.js';
 import { ConsoleRoutes } from './http/console.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { GraphicsConsoles } from './libvirt/graphics.js';
-import { StoragePaths } from './libvirt/storage-paths.js';
+import { LibvirtClient } from './libvirt/client.js';
 import { startEmbeddedStack, type EmbeddedStack } from './host/embedded.js';
 import { RunDirInUseError } from './host/run-dir.js';
 import { OwnershipStore } from './db/stores/ownership.js';
@@ -134,7 +134,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     stream.start();
     cleanups.push(() => stream.stop());
     // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
-    const storagePaths = new StoragePaths(bus, driverPath);
+    const libvirt = new LibvirtClient(bus, driverPath);
+    const { storagePaths } = libvirt;
     const sync = new LibvirtSync(bus, driverPath, cache, stream, log.child({ component: 'sync' }), storagePaths, config.resyncCheckMs);
     cleanups.push(() => sync.stop());
     await sync.start();
@@ -174,8 +175,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const serialSocketDir = config.driver === 'Test' ? null : join(config.dataDir, 'run', 'serial');
     if (serialSocketDir) mkdirSync(serialSocketDir, { recursive: true, mode: 0o700 });
     const provisioning = new ProvisioningService(
-      bus,
-      driverPath,
+      libvirt,
       db,
       cache,
       sync,
@@ -195,7 +195,6 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         serialSocketDir,
       },
       log.child({ component: 'provisioning' }),
-      storagePaths,
       definedPools,
     );
     let apiPort: number | null = config.port || null;

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { openDatabase, type Db } from '../../src/db/index.js';
 import { users } from '../../src/db/schema.js';
 import { defineDomainXML } from '../../src/libvirt/connect.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
 import { buildDomainXml } from '../../src/libvirt/xml/domain-builder.js';
 import { ImageService } from '../../src/services/storage/images.js';
 import { IpamService } from '../../src/services/network/ipam.js';
@@ -99,8 +100,7 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   };
   const log = { info: () => {}, warn: () => {} };
   const provisioning = new ProvisioningService(
-    stack.bus,
-    TEST_DRIVER,
+    new LibvirtClient(stack.bus, TEST_DRIVER),
     db,
     cache,
     sync,
