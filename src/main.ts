@@ -135,8 +135,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     cleanups.push(() => stream.stop());
     // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
     const libvirt = new LibvirtClient(bus, driverPath);
-    const { storagePaths } = libvirt;
-    const sync = new LibvirtSync(bus, driverPath, cache, stream, log.child({ component: 'sync' }), storagePaths, config.resyncCheckMs);
+    const sync = new LibvirtSync(libvirt, cache, stream, log.child({ component: 'sync' }), config.resyncCheckMs);
     cleanups.push(() => sync.stop());
     await sync.start();
 

@@ -1,4 +1,4 @@
-import type { LibvirtBus } from './bus.js';
+import type { Lane, LibvirtBus } from './bus.js';
 import {
   domainStatesByName,
   hostDomainTypes,
@@ -47,7 +47,9 @@ export class LibvirtClient {
       lookupByUUID: lookupDomainByUUID.bind(null, bus, driverPath),
       define: defineDomain.bind(null, bus, driverPath),
       restoreDefinition: restoreDomainDefinition.bind(null, bus, driverPath),
-      read: readDomain.bind(null, bus, driverPath),
+      /** A domain's record; disk capacities are looked up through this client's storage paths. */
+      read: (path: string, lane?: Lane, known?: Parameters<typeof readDomain>[4], opts?: { sameProperties?: boolean }) =>
+        readDomain(bus, driverPath, path, lane, known, this.storagePaths, opts),
     };
     this.networks = {
       list: listNetworkPaths.bind(null, bus, driverPath),

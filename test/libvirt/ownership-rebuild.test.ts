@@ -81,7 +81,8 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   const owners = new OwnershipStore(db);
   const access = new AccessPolicy(owners);
   const stream = new EventStream(new EventLog(db), access, DEFAULT_EVENTS, pino({ level: 'silent' }));
-  sync = new LibvirtSync(stack.bus, TEST_DRIVER, cache, stream, pino({ level: 'silent' }));
+  const libvirt = new LibvirtClient(stack.bus, TEST_DRIVER);
+  sync = new LibvirtSync(libvirt, cache, stream, pino({ level: 'silent' }));
   await sync.start();
   const quotas = new QuotaService(db, access);
   const userService = new UserService(db, access);
@@ -100,7 +101,7 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   };
   const log = { info: () => {}, warn: () => {} };
   const provisioning = new ProvisioningService(
-    new LibvirtClient(stack.bus, TEST_DRIVER),
+    libvirt,
     db,
     cache,
     sync,
