@@ -87,9 +87,9 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   const quotas = new QuotaService(db, access);
   const userService = new UserService(db, access);
   const domains = new DomainService(stack.bus, cache, sync, access);
-  const networks = new NetworkService(stack.bus, TEST_DRIVER, db, cache, sync, access);
+  const networks = new NetworkService(libvirt, db, cache, sync, access);
   const ipam = new IpamService(stack.bus, db, cache, networks, sync, access);
-  const images = new ImageService(db, stack.bus, TEST_DRIVER, [], access);
+  const images = new ImageService(db, libvirt, [], access);
   const options = {
     storagePool: 'default-pool',
     storageDir: '/default-pool',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { probeDomainType } from '../../src/libvirt/probe.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
 import { chooseDomainType } from '../../src/services/instance/domain-type.js';
 import { startLibvirtStack } from '../helpers/libvirt-stack.js';
 import { acquireLibvirtd, virsh, type LibvirtdLease } from '../helpers/qemu.js';
@@ -41,7 +42,7 @@ describe('the domain type of new guests: kvm when it works, qemu (TCG) when not,
     'forced to probe kvm where it cannot start: qemu, with libvirt’s reason, and nothing left behind',
     { skip: !noKvm && 'this host has /dev/kvm' },
     async () => {
-      const choice = await chooseDomainType(stack.bus, QEMU, {
+      const choice = await chooseDomainType(new LibvirtClient(stack.bus, QEMU), {
         driver: 'QEMU',
         configured: 'auto',
         cpuMode: 'host-model',
@@ -65,7 +66,11 @@ describe('the domain type of new guests: kvm when it works, qemu (TCG) when not,
     } finally {
       await s.stop();
     }
-    const configured = await chooseDomainType(stack.bus, QEMU, { driver: 'QEMU', configured: 'qemu', cpuMode: 'host-model' });
+    const configured = await chooseDomainType(new LibvirtClient(stack.bus, QEMU), {
+      driver: 'QEMU',
+      configured: 'qemu',
+      cpuMode: 'host-model',
+    });
     assert.deepEqual(configured, { type: 'qemu', reason: 'configured (VIRTPLANE_DOMAIN_TYPE)' });
   });
 });
