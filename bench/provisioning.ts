@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { LibvirtBus } from '../src/libvirt/bus.js';
 import { defineDomainXML } from '../src/libvirt/connect.js';
 import { addDhcpHost, deleteDhcpHost, type NetworkTarget } from '../src/libvirt/network.js';
-import { createVolume, deleteVolume, lookupPool } from '../src/libvirt/storage.js';
+import { createVolume, deleteVolume, listPools, readPool } from '../src/libvirt/storage.js';
 import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
 import type { DiskSource } from '../src/model/index.js';
 import { graphqlClient } from './lib/graphql-client.js';
@@ -74,8 +74,10 @@ export async function run(): Promise<void> {
           await raw!.call(path, DOMAIN_IFACE, 'Undefine', 'u', [0]);
         }),
       );
-    // The server's storage pool (made at its start) and the test driver's default network, which the API uses.
-    const poolPath = await lookupPool(raw, DRIVER, 'virtplane');
+    // The server's storage pool (made by its first create, named per installation: virtplane-<id>) and the test
+    // driver's default network, which the API uses.
+    let poolPath = '';
+    let poolName = '';
     const [networkPath] = (await raw.call(DRIVER, 'org.libvirt.Connect', 'NetworkLookupByName', 's', ['default'])) as [string];
     const network: NetworkTarget = { path: networkPath, active: true, persistent: true };
     const sameRun = (n: number, inFlight: number) =>
@@ -92,7 +94,7 @@ export async function run(): Promise<void> {
           ]);
           try {
             // The disk names the volume as the API's domains do, so the server's re-reads treat both alike.
-            const path = await defineDomainXML(raw!, DRIVER, rawXml(i, { type: 'volume', pool: 'virtplane', volume: name }));
+            const path = await defineDomainXML(raw!, DRIVER, rawXml(i, { type: 'volume', pool: poolName, volume: name }));
             await raw!.call(path, DOMAIN_IFACE, 'Create', 'u', [0]);
             await raw!.call(path, DOMAIN_IFACE, 'Destroy', 'u', [0]);
             await raw!.call(path, DOMAIN_IFACE, 'Undefine', 'u', [0]);
@@ -126,6 +128,11 @@ export async function run(): Promise<void> {
     await rawRun(WARM_UP, 8);
     await settled();
     await apiRun(WARM_UP, 8);
+    for (const path of await listPools(raw, DRIVER)) {
+      const pool = await readPool(raw, path);
+      if (pool.name.startsWith('virtplane')) [poolPath, poolName] = [path, pool.name];
+    }
+    if (!poolPath) throw new Error("the server's storage pool was not found after its first creates");
     const lines = [
       `machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, libvirt test driver, private bus`,
     ];

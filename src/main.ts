@@ -9,7 +9,7 @@ import { buildSchema } from './graphql/schema.js';
 import { ConsoleRoutes } from './http/console.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { GraphicsConsoles } from './libvirt/graphics.js';
-import { StoragePaths } from './libvirt/storage-paths.js';
+import { LibvirtClient } from './libvirt/client.js';
 import { startEmbeddedStack, type EmbeddedStack } from './host/embedded.js';
 import { RunDirInUseError } from './host/run-dir.js';
 import { OwnershipStore } from './db/stores/ownership.js';
@@ -105,9 +105,10 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const graphics = new GraphicsConsoles(busTarget);
     cleanups.push(() => graphics.close());
 
-    const driverPath = `/org/libvirt/${config.driver}`;
+    // The one libvirt client: every service reaches libvirt through it.
+    const libvirt = new LibvirtClient(bus, `/org/libvirt/${config.driver}`);
     // Before the sync subscribes to libvirt's signals: the probe's throwaway guest is never announced.
-    const domainType = await chooseDomainType(bus, driverPath, {
+    const domainType = await chooseDomainType(libvirt, {
       driver: config.driver,
       configured: config.provisioning.domainType,
       cpuMode: TEMPLATE_CPU_MODE,
@@ -134,8 +135,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     stream.start();
     cleanups.push(() => stream.stop());
     // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
-    const storagePaths = new StoragePaths(bus, driverPath);
-    const sync = new LibvirtSync(bus, driverPath, cache, stream, log.child({ component: 'sync' }), storagePaths, config.resyncCheckMs);
+    const sync = new LibvirtSync(libvirt, cache, stream, log.child({ component: 'sync' }), config.resyncCheckMs);
     cleanups.push(() => sync.stop());
     await sync.start();
 
@@ -147,10 +147,10 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
     users.watchExpiry();
     cleanups.push(() => users.stopWatchingExpiry());
-    const images = new ImageService(db, bus, driverPath, config.imagePools, access);
+    const images = new ImageService(db, libvirt, config.imagePools, access);
     const definedPools = new DefinedPoolStore(db);
     let imageUploads: ImageUploadService | null = null;
-    const storagePools = new StoragePoolService(bus, driverPath, db, cache, access, definedPools, instance.storagePool, (pool) =>
+    const storagePools = new StoragePoolService(libvirt, db, cache, access, definedPools, instance.storagePool, (pool) =>
       imageUploads ? imageUploads.writingInto(pool) : false,
     );
     imageUploads = new ImageUploadService(
@@ -164,7 +164,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     );
     await imageUploads.start();
     // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
-    const networks = new NetworkService(bus, driverPath, db, cache, sync, access, config.nft.binary !== null, {
+    const networks = new NetworkService(libvirt, db, cache, sync, access, config.nft.binary !== null, {
       nwfilterPrefix: instance.nwfilterPrefix,
       hostObjects,
     });
@@ -174,8 +174,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const serialSocketDir = config.driver === 'Test' ? null : join(config.dataDir, 'run', 'serial');
     if (serialSocketDir) mkdirSync(serialSocketDir, { recursive: true, mode: 0o700 });
     const provisioning = new ProvisioningService(
-      bus,
-      driverPath,
+      libvirt,
       db,
       cache,
       sync,
@@ -195,7 +194,6 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         serialSocketDir,
       },
       log.child({ component: 'provisioning' }),
-      storagePaths,
       definedPools,
     );
     let apiPort: number | null = config.port || null;
@@ -238,7 +236,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       networks,
       ipam,
       portForwards,
-      host: new HostService(bus, driverPath, config.driver, domainType, sync),
+      host: new HostService(libvirt, config.driver, domainType, sync),
       users,
       quotas,
       provisioning,

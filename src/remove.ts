@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { CONFIG_HELP, ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/index.js';
 import { LibvirtBus } from './libvirt/bus.js';
+import { LibvirtClient } from './libvirt/client.js';
 import { startEmbeddedStack, type EmbeddedStack } from './host/embedded.js';
 import { DomainsExistError, hasInstallation, HostObjects, HostRemoval } from './services/instance/index.js';
 import { DataDirInUseError, lockDataDir, type DataDirLock } from './db/lock.js';
@@ -81,8 +82,7 @@ if (config.driver === 'QEMU') {
 }
 
 const removal = new HostRemoval({
-  bus,
-  driverPath: `/org/libvirt/${config.driver}`,
+  libvirt: bus && new LibvirtClient(bus, `/org/libvirt/${config.driver}`),
   db,
   hostObjects,
   instance,

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { openDatabase, type Db } from '../../src/db/index.js';
 import { users } from '../../src/db/schema.js';
 import { defineDomainXML } from '../../src/libvirt/connect.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
 import { buildDomainXml } from '../../src/libvirt/xml/domain-builder.js';
 import { ImageService } from '../../src/services/storage/images.js';
 import { IpamService } from '../../src/services/network/ipam.js';
@@ -80,14 +81,15 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   const owners = new OwnershipStore(db);
   const access = new AccessPolicy(owners);
   const stream = new EventStream(new EventLog(db), access, DEFAULT_EVENTS, pino({ level: 'silent' }));
-  sync = new LibvirtSync(stack.bus, TEST_DRIVER, cache, stream, pino({ level: 'silent' }));
+  const libvirt = new LibvirtClient(stack.bus, TEST_DRIVER);
+  sync = new LibvirtSync(libvirt, cache, stream, pino({ level: 'silent' }));
   await sync.start();
   const quotas = new QuotaService(db, access);
   const userService = new UserService(db, access);
   const domains = new DomainService(stack.bus, cache, sync, access);
-  const networks = new NetworkService(stack.bus, TEST_DRIVER, db, cache, sync, access);
+  const networks = new NetworkService(libvirt, db, cache, sync, access);
   const ipam = new IpamService(stack.bus, db, cache, networks, sync, access);
-  const images = new ImageService(db, stack.bus, TEST_DRIVER, [], access);
+  const images = new ImageService(db, libvirt, [], access);
   const options = {
     storagePool: 'default-pool',
     storageDir: '/default-pool',
@@ -99,8 +101,7 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   };
   const log = { info: () => {}, warn: () => {} };
   const provisioning = new ProvisioningService(
-    stack.bus,
-    TEST_DRIVER,
+    libvirt,
     db,
     cache,
     sync,

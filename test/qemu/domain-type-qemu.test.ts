@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { probeDomainType } from '../../src/libvirt/probe.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
 import { chooseDomainType } from '../../src/services/instance/domain-type.js';
 import { startLibvirtStack } from '../helpers/libvirt-stack.js';
 import { acquireLibvirtd, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from '../helpers/qemu.js';
@@ -68,7 +69,7 @@ describe('the domain type of new guests: kvm when it works, qemu (TCG) when not,
 
   test('forced to probe kvm where it cannot start: qemu, with libvirt’s reason, and nothing left behind', async (t) => {
     if (kvmWorks) return t.skip('KVM runs a host-model guest on this host');
-    const choice = await chooseDomainType(stack.bus, QEMU, {
+    const choice = await chooseDomainType(new LibvirtClient(stack.bus, QEMU), {
       driver: 'QEMU',
       configured: 'auto',
       cpuMode: 'host-model',
@@ -97,7 +98,11 @@ describe('the domain type of new guests: kvm when it works, qemu (TCG) when not,
     } finally {
       await s.stop();
     }
-    const configured = await chooseDomainType(stack.bus, QEMU, { driver: 'QEMU', configured: 'qemu', cpuMode: 'host-model' });
+    const configured = await chooseDomainType(new LibvirtClient(stack.bus, QEMU), {
+      driver: 'QEMU',
+      configured: 'qemu',
+      cpuMode: 'host-model',
+    });
     assert.deepEqual(configured, { type: 'qemu', reason: 'configured (VIRTPLANE_DOMAIN_TYPE)' });
   });
 });

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import type { LibvirtBus, LibvirtSignal } from '../../src/libvirt/bus.js';
+import { LibvirtClient } from '../../src/libvirt/client.js';
 import { DOMAIN_EVENT_TYPES } from '../../src/model/index.js';
 import type { DomainRecord } from '../../src/model/index.js';
 import { buildDomainXml } from '../../src/libvirt/xml/domain-builder.js';
@@ -51,7 +52,7 @@ function setUp() {
   const bus = new FakeBus();
   const cache = new StateCache();
   const sink: EventSink = { domain: () => {}, network: () => {}, snapshot: () => {}, lastKnown: () => null };
-  const sync = new LibvirtSync(bus as unknown as LibvirtBus, DRIVER, cache, sink, pino({ level: 'silent' }));
+  const sync = new LibvirtSync(new LibvirtClient(bus as unknown as LibvirtBus, DRIVER), cache, sink, pino({ level: 'silent' }));
   sync.connected = true;
   // What start() would wire, without the full load it also does.
   bus.on('signal', (s: LibvirtSignal) => sync['onSignal'](s));

@@ -1,8 +1,8 @@
-import { lookupDomainByUUID } from '../../libvirt/connect.js';
 import { undefineDomainFully, UNDEFINE_FLAG_SETS } from '../../libvirt/domain.js';
 import type { Db } from '../../db/index.js';
 import { ProvisioningStore } from '../../db/stores/provisioning.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import type { StoragePaths } from '../../libvirt/storage-paths.js';
 import type { OwnershipStore } from '../../db/stores/ownership.js';
 import type { AccessPolicy, QuotaService, UserService } from '../access/index.js';
@@ -30,10 +30,12 @@ export class ProvisioningContext {
   private undefineFlags: readonly number[] = UNDEFINE_FLAG_SETS;
   /** Domains whose UNDEFINED came while a flow held them: looked at again when it lets go (see `claim`). */
   private readonly undefinedWhileClaimed = new Set<string>();
+  readonly bus: LibvirtBus;
+  /** The client's, shared with the re-reads (LibvirtSync): a volume created here is known to them without a lookup. */
+  readonly storagePaths: StoragePaths;
 
   constructor(
-    readonly bus: LibvirtBus,
-    readonly driverPath: string,
+    readonly libvirt: LibvirtClient,
     db: Db,
     readonly cache: StateCache,
     readonly sync: LibvirtSync,
@@ -47,9 +49,9 @@ export class ProvisioningContext {
     readonly options: ProvisioningOptions,
     readonly log: ProvisioningLog,
     readonly disks: GuestDisks,
-    /** Shared with the re-reads (LibvirtSync): a volume created here is known to them without a lookup. */
-    readonly storagePaths: StoragePaths,
   ) {
+    this.bus = libvirt.bus;
+    this.storagePaths = libvirt.storagePaths;
     this.deletions = new ProvisioningStore(db);
   }
 
@@ -107,7 +109,7 @@ export class ProvisioningContext {
   /** Whether libvirt still has a domain of that UUID (asked, not taken from the cache). */
   async stillThere(uuid: string): Promise<boolean> {
     try {
-      await lookupDomainByUUID(this.bus, this.driverPath, uuid);
+      await this.libvirt.domains.lookupByUUID(uuid);
       return true;
     } catch (err) {
       ignoreKinds('NOT_FOUND')(err);

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { defineDomain, domainActions } from '../../libvirt/domain.js';
+import { domainActions } from '../../libvirt/domain.js';
 import { LibvirtError } from '../../libvirt/errors.js';
-import { lookupVolumeByPath } from '../../libvirt/storage.js';
 import { cleanTrafficFilterRef } from '../../libvirt/nwfilter.js';
 import type { CpuMode, DomainRecord, DomainSpec, GraphicsType } from '../../model/index.js';
 import type { Resources, Viewer } from '../access/index.js';
@@ -122,7 +121,7 @@ export class CreateFlow {
       this.ctx.disks.forgetPool(); // the pool may have been stopped or removed: look it up afresh next time
     }
     for (const step of [volume, image, pin]) if (step.status === 'rejected') throw step.reason;
-    const path = await defineDomain(this.ctx.bus, this.ctx.driverPath, spec);
+    const path = await this.ctx.libvirt.domains.define(spec);
     undo.push(() => this.ctx.undefine(path));
     // Pushed before starting: stopping a domain the start never reached is refused as INVALID_STATE, ignored.
     if (input.start) undo.push(() => domainActions.destroy(this.ctx.bus, path).catch(ignoreKinds('INVALID_STATE', 'NOT_FOUND')));
@@ -138,7 +137,7 @@ export class CreateFlow {
   /** The install image's file must still be a storage volume (an admin may have removed it since it was published). */
   private async checkImage(name: string, path: string): Promise<void> {
     try {
-      await lookupVolumeByPath(this.ctx.bus, this.ctx.driverPath, path);
+      await this.ctx.libvirt.storage.lookupVolumeByPath(path);
     } catch (err) {
       if (err instanceof LibvirtError && err.kind === 'NOT_FOUND') {
         throw new ValidationError(`install image ${JSON.stringify(name)} is no longer available on the host`, 'installImage');

@@ -1,4 +1,3 @@
-import { lookupDomainByUUID } from '../../libvirt/connect.js';
 import { domainActions } from '../../libvirt/domain.js';
 import type { DomainRecord } from '../../model/index.js';
 import { isAdmin, type Viewer } from '../access/index.js';
@@ -61,7 +60,7 @@ export class DeleteFlow {
       let path = this.ctx.cache.domains.get(uuid)?.path ?? null;
       if (path === null) {
         try {
-          path = await lookupDomainByUUID(this.ctx.bus, this.ctx.driverPath, uuid);
+          path = await this.ctx.libvirt.domains.lookupByUUID(uuid);
         } catch (err) {
           ignoreKinds('NOT_FOUND')(err);
         }

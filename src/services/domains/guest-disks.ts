@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import type { VolumeRef } from '../../db/stores/provisioning.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import { LibvirtError } from '../../libvirt/errors.js';
-import { createVolume, deleteVolume, ensurePool, lookupPool, readPool } from '../../libvirt/storage.js';
+import { createVolume, deleteVolume, readPool } from '../../libvirt/storage.js';
 import type { StoragePaths } from '../../libvirt/storage-paths.js';
 import type { DefinedPoolStore } from '../../db/stores/storage.js';
 import type { ProvisioningOptions } from './options.js';
@@ -24,18 +25,20 @@ export function isOurVolume(name: string, uuid: string): boolean {
 /** The storage pool of guest disks, made ready on first use, and the disk volumes in it. */
 export class GuestDisks {
   private storage: Promise<StoragePool> | null = null;
+  private readonly bus: LibvirtBus;
+  /** The client's, shared with the re-reads (LibvirtSync), so a volume created here is known to them without a lookup. */
+  private readonly storagePaths: StoragePaths;
 
   constructor(
-    private readonly bus: LibvirtBus,
-    private readonly driverPath: string,
+    private readonly libvirt: LibvirtClient,
     private readonly options: Pick<ProvisioningOptions, 'storagePool' | 'storageDir' | 'onPoolDefining'>,
-    /** Shared with the re-reads (LibvirtSync), so a volume created here is known to them without a lookup. */
-    private readonly storagePaths: StoragePaths,
     /** Where the guest-disk pool is recorded when virtplane has to define it. */
     private readonly definedPools: DefinedPoolStore | null,
   ) {
+    this.bus = libvirt.bus;
+    this.storagePaths = libvirt.storagePaths;
     // libvirt-dbus (or the bus) replaced: the pool is made ready and looked up afresh by the next create.
-    storagePaths.onReset(() => (this.storage = null));
+    this.storagePaths.onReset(() => (this.storage = null));
   }
 
   /** Our pool as made ready; `afresh` forgets the one remembered first (its object path may have gone stale). */
@@ -98,9 +101,7 @@ export class GuestDisks {
       let defining = false;
       let path: string;
       try {
-        path = await ensurePool(
-          this.bus,
-          this.driverPath,
+        path = await this.libvirt.storage.ensurePool(
           { type: 'dir', name, targetPath: storageDir },
           {
             beforeDefine: () => {
@@ -112,7 +113,7 @@ export class GuestDisks {
         );
       } catch (err) {
         // The record goes with a define that failed; a pool defined but not started stays recorded.
-        if (defining) await lookupPool(this.bus, this.driverPath, name).catch(() => this.definedPools?.forget(name));
+        if (defining) await this.libvirt.storage.lookupPool(name).catch(() => this.definedPools?.forget(name));
         throw err;
       }
       const pool = await readPool(this.bus, path);

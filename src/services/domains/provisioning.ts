@@ -1,6 +1,5 @@
 import type { Db } from '../../db/index.js';
-import type { LibvirtBus } from '../../libvirt/bus.js';
-import { StoragePaths } from '../../libvirt/storage-paths.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import type { DomainRecord, DomainType } from '../../model/index.js';
 import type { OwnershipStore } from '../../db/stores/ownership.js';
 import type { AccessPolicy, QuotaService, UserService, Viewer } from '../access/index.js';
@@ -31,8 +30,7 @@ export class ProvisioningService {
   private readonly reconciler: Reconciler;
 
   constructor(
-    bus: LibvirtBus,
-    driverPath: string,
+    libvirt: LibvirtClient,
     db: Db,
     cache: StateCache,
     sync: LibvirtSync,
@@ -45,30 +43,11 @@ export class ProvisioningService {
     images: ImageService,
     private readonly options: ProvisioningOptions,
     private readonly log: ProvisioningLog,
-    /** Shared with the re-reads (LibvirtSync), so a volume created here is known to them without a lookup. */
-    storagePaths: StoragePaths = new StoragePaths(bus, driverPath),
     /** Where the guest-disk pool is recorded when virtplane has to define it. */
     definedPools: DefinedPoolStore | null = null,
   ) {
-    const disks = new GuestDisks(bus, driverPath, options, storagePaths, definedPools);
-    this.ctx = new ProvisioningContext(
-      bus,
-      driverPath,
-      db,
-      cache,
-      sync,
-      access,
-      domains,
-      owners,
-      quotas,
-      users,
-      ipam,
-      images,
-      options,
-      log,
-      disks,
-      storagePaths,
-    );
+    const disks = new GuestDisks(libvirt, options, definedPools);
+    this.ctx = new ProvisioningContext(libvirt, db, cache, sync, access, domains, owners, quotas, users, ipam, images, options, log, disks);
     this.creates = new CreateFlow(this.ctx);
     this.deletes = new DeleteFlow(this.ctx);
     this.resizes = new ResizeFlow(this.ctx);

@@ -1,4 +1,4 @@
-import { deleteVolume, listVolumes, lookupPool, readVolume } from '../../libvirt/storage.js';
+import { deleteVolume, listVolumes, readVolume } from '../../libvirt/storage.js';
 import type { ProvisioningContext } from './context.js';
 import type { DeleteFlow } from './delete.js';
 import { VOLUME_NAME } from './guest-disks.js';
@@ -95,7 +95,7 @@ export class Reconciler {
   private async orphanVolumes(existing: ReadonlySet<string>): Promise<{ name: string; path: string }[]> {
     let poolPath: string;
     try {
-      poolPath = await lookupPool(this.ctx.bus, this.ctx.driverPath, this.ctx.options.storagePool);
+      poolPath = await this.ctx.libvirt.storage.lookupPool(this.ctx.options.storagePool);
     } catch (err) {
       ignoreKinds('NOT_FOUND')(err);
       return []; // not made yet: no volumes of ours either

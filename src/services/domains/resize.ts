@@ -1,5 +1,5 @@
-import { defineDomain, readDomainDefinition, restoreDomainDefinition } from '../../libvirt/domain.js';
-import { lookupPool, lookupVolume, readVolume, resizeVolume } from '../../libvirt/storage.js';
+import { readDomainDefinition } from '../../libvirt/domain.js';
+import { lookupVolume, readVolume, resizeVolume } from '../../libvirt/storage.js';
 import type { DomainRecord } from '../../model/index.js';
 import type { Viewer } from '../access/index.js';
 import { fromLibvirt, InvalidStateError, NotFoundError, ValidationError } from '../errors.js';
@@ -29,7 +29,7 @@ export class ResizeFlow {
       let capacity = 0;
       if (source?.type === 'volume') {
         try {
-          volumePath = await lookupVolume(this.ctx.bus, await lookupPool(this.ctx.bus, this.ctx.driverPath, source.pool), source.volume);
+          volumePath = await lookupVolume(this.ctx.bus, await this.ctx.libvirt.storage.lookupPool(source.pool), source.volume);
           capacity = (await readVolume(this.ctx.bus, volumePath)).capacityBytes;
         } catch (err) {
           throw fromLibvirt(err);
@@ -49,14 +49,14 @@ export class ResizeFlow {
       let redefined = false;
       try {
         if (target.vcpus !== spec.vcpus || target.memoryMiB !== spec.memoryMiB) {
-          await defineDomain(this.ctx.bus, this.ctx.driverPath, { ...spec, vcpus: target.vcpus, memoryMiB: target.memoryMiB });
+          await this.ctx.libvirt.domains.define({ ...spec, vcpus: target.vcpus, memoryMiB: target.memoryMiB });
           redefined = true;
         }
         if (volumePath !== null && target.diskGiB * GiB > capacity) await resizeVolume(this.ctx.bus, volumePath, target.diskGiB * GiB);
       } catch (err) {
         let restored = true;
         if (redefined) {
-          restored = await restoreDomainDefinition(this.ctx.bus, this.ctx.driverPath, saved).then(
+          restored = await this.ctx.libvirt.domains.restoreDefinition(saved).then(
             () => true,
             (restoreErr: unknown) => {
               this.ctx.log.warn(

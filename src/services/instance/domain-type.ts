@@ -1,7 +1,5 @@
-import type { LibvirtBus } from '../../libvirt/bus.js';
-import { hostDomainTypes } from '../../libvirt/connect.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import { classifyLibvirtError } from '../../libvirt/errors.js';
-import { probeDomainType } from '../../libvirt/probe.js';
 import type { CpuMode, DomainType } from '../../model/index.js';
 
 /** The domain type new guests get, and why (shown as `host { domainType domainTypeReason }` and logged). */
@@ -25,13 +23,13 @@ export interface DomainTypeOptions {
  * AND a throwaway guest of the template's CPU mode starts under it (KVM can be offered and still fail, e.g.
  * nested on a host whose MSRs QEMU cannot set for a host-model CPU); else qemu (TCG), which always starts.
  */
-export async function chooseDomainType(bus: LibvirtBus, driverPath: string, opts: DomainTypeOptions): Promise<DomainTypeChoice> {
+export async function chooseDomainType(libvirt: LibvirtClient, opts: DomainTypeOptions): Promise<DomainTypeChoice> {
   if (opts.driver === 'Test') return { type: 'test', reason: 'the Test driver runs only test domains' };
   if (opts.configured !== 'auto') return { type: opts.configured, reason: 'configured (VIRTPLANE_DOMAIN_TYPE)' };
-  const offered = opts.offered ?? (await hostDomainTypes(bus, driverPath));
+  const offered = opts.offered ?? (await libvirt.host.domainTypes());
   if (!offered.includes('kvm')) return { type: 'qemu', reason: 'kvm not offered by libvirt' };
   try {
-    await probeDomainType(bus, driverPath, 'kvm', opts.cpuMode);
+    await libvirt.host.probeDomainType('kvm', opts.cpuMode);
   } catch (err) {
     // libvirt's message carries QEMU's own (e.g. "failed to set MSR 0x10a"); one line is enough here.
     const message = classifyLibvirtError(err).message.replace(/\s+/g, ' ').trim().slice(0, 500);

@@ -1,5 +1,4 @@
-import type { LibvirtBus } from '../../libvirt/bus.js';
-import { ping } from '../../libvirt/connect.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import type { HostInfo } from '../../model/index.js';
 import type { DomainTypeChoice } from './domain-type.js';
 import type { LibvirtSync } from '../sync/index.js';
@@ -16,8 +15,7 @@ export interface HostView extends HostInfo {
 
 export class HostService {
   constructor(
-    private readonly bus: LibvirtBus,
-    private readonly driverPath: string,
+    private readonly libvirt: LibvirtClient,
     private readonly driver: string,
     private readonly domainType: DomainTypeChoice,
     private readonly sync: LibvirtSync,
@@ -37,7 +35,7 @@ export class HostService {
   /** A live round trip to libvirt, for /healthz. */
   async healthy(): Promise<boolean> {
     try {
-      await ping(this.bus, this.driverPath);
+      await this.libvirt.host.ping();
       return true;
     } catch {
       return false;

@@ -4,22 +4,11 @@ import type { Db } from '../../db/index.js';
 import { ProvisioningStore } from '../../db/stores/provisioning.js';
 import { TenantStore } from '../../db/stores/tenants.js';
 import { deleteTable, type NftConfig } from '../../host/nftables.js';
-import type { LibvirtBus } from '../../libvirt/bus.js';
-import { listDomainPaths } from '../../libvirt/connect.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import { domainActions, getDomainXml, undefineDomainFully, uuidFromDomainPath } from '../../libvirt/domain.js';
 import { LibvirtError } from '../../libvirt/errors.js';
-import { lookupNetwork, networkActions } from '../../libvirt/network.js';
-import { removeCleanTrafficFilters } from '../../libvirt/nwfilter.js';
-import {
-  deletePoolStorage,
-  deleteVolume,
-  listVolumes,
-  lookupPool,
-  readPool,
-  readVolume,
-  stopPool,
-  undefinePool,
-} from '../../libvirt/storage.js';
+import { networkActions } from '../../libvirt/network.js';
+import { deletePoolStorage, deleteVolume, listVolumes, readPool, readVolume, stopPool, undefinePool } from '../../libvirt/storage.js';
 import { LEGACY_NAMES, type HostObjects, type InstanceNames } from './instance.js';
 
 /**
@@ -43,8 +32,8 @@ export class DomainsExistError extends Error {
 }
 
 export interface RemovalTarget {
-  bus: LibvirtBus | null;
-  driverPath: string;
+  /** Null when there is no libvirt to clean (the Test driver). */
+  libvirt: LibvirtClient | null;
   db: Db;
   hostObjects: HostObjects;
   instance: InstanceNames;
@@ -64,13 +53,14 @@ export class HostRemoval {
 
   /** UUIDs and names of domains virtplane created (they hold a quota reservation) that libvirt still has. */
   async ownDomains(): Promise<{ uuid: string; name: string; path: string }[]> {
-    if (!this.t.bus) return [];
+    const { libvirt } = this.t;
+    if (!libvirt) return [];
     const ours = new TenantStore(this.t.db).reservedDomains();
     const out: { uuid: string; name: string; path: string }[] = [];
-    for (const path of await listDomainPaths(this.t.bus, this.t.driverPath)) {
+    for (const path of await libvirt.domains.list()) {
       const uuid = uuidFromDomainPath(path);
       if (!ours.has(uuid)) continue;
-      const xml = await getDomainXml(this.t.bus, path);
+      const xml = await getDomainXml(libvirt.bus, path);
       out.push({ uuid, path, name: /<name>([^<]*)<\/name>/.exec(xml)?.[1] ?? uuid });
     }
     return out;
@@ -80,9 +70,9 @@ export class HostRemoval {
   private async ownPools(): Promise<string[]> {
     const pools = new Set([...this.t.hostObjects.list('storage-pool'), ...(this.t.extraPools?.() ?? [])]);
     // Installs from before the record: the pool with the old default name, where virtplane puts it.
-    if (pools.size === 0 && this.t.instance.storagePool === LEGACY_NAMES.storagePool && this.t.bus) {
+    if (pools.size === 0 && this.t.instance.storagePool === LEGACY_NAMES.storagePool && this.t.libvirt) {
       try {
-        const pool = await readPool(this.t.bus, await lookupPool(this.t.bus, this.t.driverPath, LEGACY_NAMES.storagePool));
+        const pool = await readPool(this.t.libvirt.bus, await this.t.libvirt.storage.lookupPool(LEGACY_NAMES.storagePool));
         if (pool.targetPath === join(this.t.dataDir, 'storage')) pools.add(pool.name);
       } catch (err) {
         if (!notFound(err)) throw err;
@@ -93,8 +83,9 @@ export class HostRemoval {
 
   async run(opts: { force: boolean }): Promise<RemovalReport> {
     const report: RemovalReport = { removed: [], kept: [] };
-    const { bus, driverPath } = this.t;
-    if (bus) {
+    const { libvirt } = this.t;
+    if (libvirt) {
+      const { bus } = libvirt;
       const domains = await this.ownDomains();
       if (domains.length && !opts.force) throw new DomainsExistError(domains.map((d) => d.name));
       for (const d of domains) {
@@ -102,10 +93,10 @@ export class HostRemoval {
         await undefineDomainFully(bus, d.path);
         report.removed.push(`domain ${d.name}`);
       }
-      await this.removeNetworks(bus, driverPath, report);
-      await this.removePools(bus, driverPath, report);
+      await this.removeNetworks(libvirt, report);
+      await this.removePools(libvirt, report);
       try {
-        const filters = await removeCleanTrafficFilters(bus, driverPath, this.t.instance.nwfilterPrefix);
+        const filters = await libvirt.nwfilter.removeCleanTraffic(this.t.instance.nwfilterPrefix);
         report.removed.push(...filters.map((f) => `nwfilter ${f}`));
       } catch (err) {
         report.kept.push(`nwfilters ${this.t.instance.nwfilterPrefix}*: ${String(err)}`);
@@ -121,12 +112,13 @@ export class HostRemoval {
     return report;
   }
 
-  private async removeNetworks(bus: LibvirtBus, driverPath: string, report: RemovalReport): Promise<void> {
-    const xmls = await Promise.all((await listDomainPaths(bus, driverPath)).map((p) => getDomainXml(bus, p)));
+  private async removeNetworks(libvirt: LibvirtClient, report: RemovalReport): Promise<void> {
+    const { bus } = libvirt;
+    const xmls = await Promise.all((await libvirt.domains.list()).map((p) => getDomainXml(bus, p)));
     for (const name of this.t.hostObjects.list('network')) {
       let path: string;
       try {
-        path = await lookupNetwork(bus, driverPath, name);
+        path = await libvirt.networks.lookup(name);
       } catch (err) {
         if (!notFound(err)) throw err;
         this.t.hostObjects.forget('network', name);
@@ -145,12 +137,13 @@ export class HostRemoval {
     }
   }
 
-  private async removePools(bus: LibvirtBus, driverPath: string, report: RemovalReport): Promise<void> {
+  private async removePools(libvirt: LibvirtClient, report: RemovalReport): Promise<void> {
+    const { bus } = libvirt;
     const kept = new ProvisioningStore(this.t.db).keptVolumes();
     for (const name of await this.ownPools()) {
       let path: string;
       try {
-        path = await lookupPool(bus, driverPath, name);
+        path = await libvirt.storage.lookupPool(name);
       } catch (err) {
         if (!notFound(err)) throw err;
         this.t.hostObjects.forget('storage-pool', name);

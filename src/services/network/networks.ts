@@ -1,8 +1,8 @@
 import type { Db } from '../../db/index.js';
 import { NetworkSettingsStore } from '../../db/stores/network.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
-import { defineNetwork, networkActions, setNetworkAutostart } from '../../libvirt/network.js';
-import { installCleanTrafficFilters } from '../../libvirt/nwfilter.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
+import { networkActions, setNetworkAutostart } from '../../libvirt/network.js';
 import type { HostObjects } from '../instance/index.js';
 import type { NetworkRecord } from '../../model/index.js';
 import { formatIp, parseIp, subnetOf } from './addresses.js';
@@ -28,9 +28,12 @@ export class NetworkService {
   /** Read for every NIC a create makes (anti-spoofing) and for every OPEN network shown: prepared once. */
   private readonly store: NetworkSettingsStore;
 
+  private get bus(): LibvirtBus {
+    return this.libvirt.bus;
+  }
+
   constructor(
-    private readonly bus: LibvirtBus,
-    private readonly driverPath: string,
+    private readonly libvirt: LibvirtClient,
     db: Db,
     private readonly cache: StateCache,
     private readonly sync: LibvirtSync,
@@ -91,7 +94,7 @@ export class NetworkService {
    */
   async probe(onError: (err: unknown) => void = () => {}): Promise<void> {
     try {
-      this.nwfilter = await installCleanTrafficFilters(this.bus, this.driverPath, this.instance.nwfilterPrefix);
+      this.nwfilter = await this.libvirt.nwfilter.installCleanTraffic(this.instance.nwfilterPrefix);
     } catch (err) {
       this.nwfilter = false;
       onError(err);
@@ -148,7 +151,7 @@ export class NetworkService {
     // A name taken already (CONFLICT) is someone else's network: only a new one gets a record.
     const recorded = ![...this.cache.networks.values()].some((n) => n.name === spec.name);
     if (recorded) this.instance.hostObjects?.record('network', spec.name);
-    const path = await defineNetwork(this.bus, this.driverPath, spec).catch((err: unknown) => {
+    const path = await this.libvirt.networks.define(spec).catch((err: unknown) => {
       if (recorded) this.instance.hostObjects?.forget('network', spec.name);
       throw fromLibvirt(err);
     });

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import type { Db } from '../../db/index.js';
 import { ImageStore, type Image } from '../../db/stores/images.js';
-import type { LibvirtBus } from '../../libvirt/bus.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import type { DomainDisk } from '../../model/index.js';
-import { findVolumeInPools } from '../../libvirt/storage.js';
 import { type AccessPolicy, isAdmin, type Viewer } from '../access/index.js';
 import { ConflictError, fromLibvirt, NotFoundError, ValidationError } from '../errors.js';
 import { hasHiddenOrControl, MAX_PATH_LENGTH } from '../text.js';
@@ -27,8 +26,7 @@ export class ImageService {
 
   constructor(
     db: Db,
-    private readonly bus: LibvirtBus,
-    private readonly driverPath: string,
+    private readonly libvirt: LibvirtClient,
     private readonly imagePools: string[],
     private readonly access: AccessPolicy,
   ) {
@@ -85,7 +83,7 @@ export class ImageService {
     }
     let volume;
     try {
-      volume = await findVolumeInPools(this.bus, this.driverPath, path, this.imagePools);
+      volume = await this.libvirt.storage.findVolumeInPools(path, this.imagePools);
     } catch (err) {
       throw fromLibvirt(err);
     }

@@ -5,15 +5,12 @@ import { ImageStore } from '../../db/stores/images.js';
 import { ProvisioningStore } from '../../db/stores/provisioning.js';
 import { POOL_TYPES, type PoolSpec, type PoolType } from '../../model/index.js';
 import type { LibvirtBus } from '../../libvirt/bus.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import {
   buildPool,
-  definePool,
   deletePoolStorage,
-  listPools,
   listVolumes,
-  lookupPool,
-  lookupPoolByUuid,
   readPool,
   setPoolAutostart,
   startPool,
@@ -51,9 +48,12 @@ export class StoragePoolService {
   private readonly images: ImageStore;
   private readonly provisioning: ProvisioningStore;
 
+  private get bus(): LibvirtBus {
+    return this.libvirt.bus;
+  }
+
   constructor(
-    private readonly bus: LibvirtBus,
-    private readonly driverPath: string,
+    private readonly libvirt: LibvirtClient,
     db: Db,
     private readonly cache: StateCache,
     private readonly access: AccessPolicy,
@@ -86,7 +86,7 @@ export class StoragePoolService {
   /** An active dir pool's record by name, for services writing files into it; NOT_FOUND when there is none. */
   async byName(name: string): Promise<StoragePoolView> {
     try {
-      return this.view(await readPool(this.bus, await lookupPool(this.bus, this.driverPath, name)));
+      return this.view(await readPool(this.bus, await this.libvirt.storage.lookupPool(name)));
     } catch (err) {
       throw fromLibvirt(err, { kind: 'storage pool', id: name });
     }
@@ -181,7 +181,7 @@ export class StoragePoolService {
     this.defined.recordIntent(spec.name, spec.type, builtStorage);
     const undo: (() => Promise<unknown>)[] = [];
     try {
-      const path = await definePool(this.bus, this.driverPath, spec);
+      const path = await this.libvirt.storage.definePool(spec);
       undo.push(() => undefinePool(this.bus, path));
       this.defined.setUuid(spec.name, (await readPool(this.bus, path)).uuid);
       if (spec.type === 'dir' || spec.devices.length) {
@@ -249,7 +249,7 @@ export class StoragePoolService {
   private async byUuid(uuid: string): Promise<StoragePoolView | null> {
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(uuid)) return null;
     try {
-      return this.view(await readPool(this.bus, await lookupPoolByUuid(this.bus, this.driverPath, uuid)));
+      return this.view(await readPool(this.bus, await this.libvirt.storage.lookupPoolByUuid(uuid)));
     } catch (err) {
       if (err instanceof LibvirtError && err.kind === 'NOT_FOUND') return null;
       throw fromLibvirt(err);
@@ -257,7 +257,7 @@ export class StoragePoolService {
   }
 
   private async readAll(): Promise<StoragePoolView[]> {
-    const paths = await listPools(this.bus, this.driverPath, 'interactive');
+    const paths = await this.libvirt.storage.listPools('interactive');
     const records = await Promise.all(
       paths.map((p) =>
         readPool(this.bus, p).catch((err) => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { LibvirtBus, LibvirtSignal } from '../../libvirt/bus.js';
-import { domainStatesByName } from '../../libvirt/connect.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import { domainEventDetailName, domainEventName } from '../../libvirt/constants.js';
 import {
   type DomainEventType,
@@ -10,7 +10,6 @@ import {
   type NetworkRecord,
   STATE_AFTER_EVENT,
 } from '../../model/index.js';
-import type { StoragePaths } from '../../libvirt/storage-paths.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { fromLibvirt } from '../errors.js';
 import type { EventSink } from './event-sink.js';
@@ -59,23 +58,26 @@ export class LibvirtSync {
   private readonly health = new SyncHealth(() => this.scheduleResync(500));
   host: HostInfo | null = null;
 
+  private readonly bus: LibvirtBus;
+  private readonly driverPath: string;
+
   constructor(
-    private readonly bus: LibvirtBus,
-    private readonly driverPath: string,
+    /** Its storage paths are remembered for the disk capacity lookups of each re-read. */
+    private readonly libvirt: LibvirtClient,
     private readonly cache: StateCache,
     private readonly events: EventSink,
     private readonly log: Logger,
-    /** Remembers storage pool and volume paths for the disk capacity lookups of each re-read. */
-    private readonly storagePaths?: StoragePaths,
     private readonly checkIntervalMs: number = CHECK_INTERVAL_MS,
   ) {
+    this.bus = libvirt.bus;
+    this.driverPath = libvirt.driverPath;
     this.line = new CommitLine(log);
     this.resyncs = new ResyncTimer(() => this.resync(false), log);
-    this.rereads = new Rereads(bus, driverPath, cache, events, log, this.line, this.health, storagePaths);
+    this.rereads = new Rereads(libvirt, cache, events, log, this.line, this.health);
     this.stateCheck = new StateCheck(
       cache,
       {
-        readStates: () => domainStatesByName(this.bus, this.driverPath),
+        readStates: () => this.libvirt.domains.statesByName(),
         drained: () => this.line.drained(),
         idle: () => this.stopped || this.resyncs.pending,
         unannounced: () => this.scheduleResync(0),
@@ -223,7 +225,7 @@ export class LibvirtSync {
    * nothing is announced; later, each difference is published as a synthetic event.
    */
   async resync(initial: boolean): Promise<void> {
-    const load = loadAll(this.bus, this.driverPath, this.storagePaths);
+    const load = loadAll(this.libvirt);
     let failure: unknown;
     await this.line.enqueue(
       load.catch((err) => {

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import type { LibvirtBus } from '../../libvirt/bus.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import { type DomainRecord, type NetworkLifecycleEvent, type NetworkRecord, STATE_AFTER_EVENT } from '../../model/index.js';
-import { probeDomain, readDomain } from '../../libvirt/domain.js';
+import { probeDomain } from '../../libvirt/domain.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { readNetwork } from '../../libvirt/network.js';
-import type { StoragePaths } from '../../libvirt/storage-paths.js';
 import { fromLibvirt } from '../errors.js';
 import type { EventSink } from './event-sink.js';
 import type { Committed } from './changes.js';
@@ -33,16 +33,18 @@ export class Rereads {
   /** The latest re-read of each domain still in flight (undefined when it fails): its disk capacities can be reused. */
   private readonly pendingReads = new Map<string, Promise<DomainRecord | undefined>>();
 
+  private readonly bus: LibvirtBus;
+
   constructor(
-    private readonly bus: LibvirtBus,
-    private readonly driverPath: string,
+    private readonly libvirt: LibvirtClient,
     private readonly cache: StateCache,
     private readonly events: EventSink,
     private readonly log: Logger,
     private readonly line: CommitLine,
     private readonly health: SyncHealth,
-    private readonly storagePaths?: StoragePaths,
-  ) {}
+  ) {
+    this.bus = libvirt.bus;
+  }
 
   domain(path: string, event: Incoming | null, reuseDiskCapacity = false): Promise<Committed> {
     let result: DomainRecord | undefined;
@@ -57,7 +59,7 @@ export class Rereads {
     // transient one started at once): its properties are then read, not taken from the copy before.
     const known = inFlight ? inFlight.then((r) => r ?? (sameProperties ? undefined : cached)) : cached;
     const lane = event ? 'bulk' : 'interactive';
-    const readAll = () => readDomain(this.bus, this.driverPath, path, lane, known, this.storagePaths, { sameProperties });
+    const readAll = () => this.libvirt.domains.read(path, lane, known, { sameProperties });
     // After UNDEFINED the domain is usually gone (unless it still runs, now transient): one call tells.
     const reading = event?.type === 'UNDEFINED' ? probeDomain(this.bus, path, lane).then(readAll) : readAll();
     const settled = reading.then(

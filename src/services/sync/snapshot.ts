@@ -1,9 +1,6 @@
-import type { LibvirtBus } from '../../libvirt/bus.js';
-import { listDomainPaths, listNetworkPaths, readHostInfo } from '../../libvirt/connect.js';
+import type { LibvirtClient } from '../../libvirt/client.js';
 import type { DomainEventType, DomainRecord, DomainState, HostInfo, NetworkLifecycleEvent, NetworkRecord } from '../../model/index.js';
-import { readDomain } from '../../libvirt/domain.js';
 import { readNetwork } from '../../libvirt/network.js';
-import type { StoragePaths } from '../../libvirt/storage-paths.js';
 import { asRead, type Read } from './line.js';
 import type { StateCache } from './state-cache.js';
 
@@ -82,18 +79,10 @@ export function applySnapshot(
 }
 
 /** Reads every domain and network (bulk lane) and the host; fails on any error but a NOT_FOUND (a domain gone meanwhile). */
-export async function loadAll(
-  bus: LibvirtBus,
-  driverPath: string,
-  storagePaths: StoragePaths | undefined,
-): Promise<{ domains: DomainRecord[]; networks: NetworkRecord[]; host: HostInfo }> {
-  const [domainPaths, networkPaths, host] = await Promise.all([
-    listDomainPaths(bus, driverPath),
-    listNetworkPaths(bus, driverPath),
-    readHostInfo(bus, driverPath),
-  ]);
-  const domains = await Promise.all(domainPaths.map((p) => asRead(readDomain(bus, driverPath, p, 'bulk', undefined, storagePaths))));
-  const networks = await Promise.all(networkPaths.map((p) => asRead(readNetwork(bus, p, 'bulk'))));
+export async function loadAll(libvirt: LibvirtClient): Promise<{ domains: DomainRecord[]; networks: NetworkRecord[]; host: HostInfo }> {
+  const [domainPaths, networkPaths, host] = await Promise.all([libvirt.domains.list(), libvirt.networks.list(), libvirt.host.readInfo()]);
+  const domains = await Promise.all(domainPaths.map((p) => asRead(libvirt.domains.read(p, 'bulk'))));
+  const networks = await Promise.all(networkPaths.map((p) => asRead(readNetwork(libvirt.bus, p, 'bulk'))));
   const failed = [...domains, ...networks].find((r) => 'err' in r && r.err.kind !== 'NOT_FOUND');
   if (failed && 'err' in failed) throw failed.err;
   const ok = <T>(rs: Read<T>[]) => rs.flatMap((r) => ('ok' in r ? [r.ok] : []));
