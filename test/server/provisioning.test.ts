@@ -219,6 +219,8 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     } finally {
       await bus.call(path, 'org.libvirt.Domain', 'Destroy', 'u', [0]).catch(() => undefined);
       await bus.call(path, 'org.libvirt.Domain', 'Undefine', 'u', [0]).catch(() => undefined);
+      // The next tests compare snapshots of everything: the server must have heard that it went.
+      await eventually(async () => ((await everything()).domains.includes('raced') ? null : true), 'the server seeing raced go');
     }
   });
 
