@@ -13,9 +13,11 @@ import { LibvirtClient } from './libvirt/client.js';
 import { startEmbeddedStack, type EmbeddedStack } from './host/embedded.js';
 import { RunDirInUseError } from './host/run-dir.js';
 import { OwnershipStore } from './db/stores/ownership.js';
+import { HostStore } from './db/stores/hosts.js';
 import { AccessPolicy, AuditService, AuthService, QuotaService, UserService } from './services/access/index.js';
 import { ConsoleService } from './services/console/index.js';
 import { DomainEventService, EventCursors, EventLog, EventStream, SubscriptionRegistry } from './services/events/index.js';
+import { HostRegistry } from './services/hosts/index.js';
 import { chooseDomainType, HostObjects, HostService, type InstanceNames, StorageHealth } from './services/instance/index.js';
 import { DomainService, MediaService, ProvisioningService, TEMPLATE_CPU_MODE } from './services/domains/index.js';
 import { DefinedPoolStore } from './db/stores/storage.js';
@@ -170,6 +172,11 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     });
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
+    const hosts = new HostRegistry(new HostStore(db), access, {
+      view: new HostService(libvirt, config.driver, domainType, sync),
+      cache,
+    });
+    hosts.start();
     // QEMU listens on each new guest's serial socket here (libvirt creates the socket, owned by the qemu user).
     const serialSocketDir = config.driver === 'Test' ? null : join(config.dataDir, 'run', 'serial');
     if (serialSocketDir) mkdirSync(serialSocketDir, { recursive: true, mode: 0o700 });
@@ -192,6 +199,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         nwfilterPrefix: instance.nwfilterPrefix,
         onPoolDefining: (name) => hostObjects.record('storage-pool', name),
         serialSocketDir,
+        place: () => hosts.place(),
       },
       log.child({ component: 'provisioning' }),
       definedPools,
@@ -236,7 +244,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       networks,
       ipam,
       portForwards,
-      host: new HostService(libvirt, config.driver, domainType, sync),
+      hosts,
       users,
       quotas,
       provisioning,

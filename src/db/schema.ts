@@ -7,3 +7,4 @@ export * from './tables/events.js';
 export * from './tables/provisioning.js';
 export * from './tables/storage.js';
 export * from './tables/instance.js';
+export * from './tables/hosts.js';

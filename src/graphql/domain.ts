@@ -3,6 +3,7 @@ import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { GraphicsTypeEnum } from './console.js';
 import { CREATE_DOMAIN_ERRORS, DOMAIN_ACTION_ERRORS, RESIZE_DOMAIN_ERRORS } from './errors.js';
+import { HostRef } from './host.js';
 import { encodeGlobalID, localId } from './ids.js';
 import { NetworkLeaseRef, NetworkRef } from './network.js';
 import { UserRef } from './users.js';
@@ -124,6 +125,12 @@ export const DomainRef = builder.node(builder.objectRef<DomainRecord>('Domain'),
         const owner = ctx.services.access.shownOwner(d);
         return owner ? ctx.services.users.find(ctx.viewer, owner) : null;
       },
+    }),
+    host: t.field({
+      type: HostRef,
+      nullable: true,
+      description: 'The host the domain is on (admins only; null for tenants).',
+      resolve: (_d, _a, ctx) => ctx.services.hosts.ofLocalObject(ctx.viewer),
     }),
   }),
 });

@@ -8,6 +8,7 @@ import {
   LibvirtFailedError,
   LibvirtUnavailableError,
   LimitExceededError,
+  NoHostAvailableError,
   NotFoundError,
   QUOTA_RESOURCES,
   QuotaExceededError,
@@ -52,6 +53,7 @@ errorType(
   'StorageUnavailableError',
   'The server cannot write its database (disk full, I/O errors); nothing was changed.',
 );
+errorType(NoHostAvailableError, 'NoHostAvailableError', 'No host takes a new guest now (every host is draining); nothing was reserved.');
 errorType(AddressExhaustedError, 'AddressExhaustedError', 'No free address is left; nothing was allocated.');
 errorType(
   LimitExceededError,
@@ -129,7 +131,7 @@ export const ADMIN_ERRORS = [
 ];
 
 /** Errors creating a domain can return. */
-export const CREATE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenError, AddressExhaustedError);
+export const CREATE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenError, AddressExhaustedError, NoHostAvailableError);
 
 /** Errors resizing a domain can return. */
 export const RESIZE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenError);

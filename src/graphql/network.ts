@@ -4,6 +4,7 @@ import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import type { Context } from './context.js';
 import { NETWORK_ERRORS } from './errors.js';
+import { HostRef } from './host.js';
 import { encodeGlobalID, localId } from './ids.js';
 
 export const NetworkForwardModeEnum = builder.enumType('NetworkForwardMode', {
@@ -67,6 +68,12 @@ export const NetworkRef = builder.node(builder.objectRef<NetworkRecord>('Network
       nullable: true,
       description: 'IPv4 addresses still free for new NICs (admins only; null for tenants and networks without IPv4).',
       resolve: (n, _a, ctx) => ctx.services.ipam.freeIpv4(ctx.viewer, n),
+    }),
+    host: t.field({
+      type: HostRef,
+      nullable: true,
+      description: 'The host the network is on (admins only; null for tenants).',
+      resolve: (_n, _a, ctx) => ctx.services.hosts.ofLocalObject(ctx.viewer),
     }),
   }),
 });

@@ -123,7 +123,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     });
     if (isUploadRequest(req)) return handleUpload(req, res, services, log);
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      const libvirt = await services.host.healthy();
+      const libvirt = await services.hosts.healthy();
       const storage = services.storage.reason();
       const body = !libvirt
         ? { status: 'libvirt unavailable' }

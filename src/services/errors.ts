@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'LIBVIRT_UNAVAILABLE',
   'LIBVIRT_ERROR',
   'STORAGE_UNAVAILABLE',
+  'NO_HOST_AVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -111,6 +112,11 @@ export class StorageUnavailableError extends ServiceError {
   constructor(reason: string) {
     super(`the server cannot write its database right now (${reason}); nothing was changed: try again once an operator has freed space`);
   }
+}
+
+/** No host takes a new guest now (all draining or down); nothing was reserved. */
+export class NoHostAvailableError extends ServiceError {
+  readonly code = 'NO_HOST_AVAILABLE';
 }
 
 /** A libvirt failure with no more specific meaning; libvirt's own message is kept. */

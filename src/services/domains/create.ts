@@ -41,10 +41,11 @@ export class CreateFlow {
     const pending = { ownerId: viewer.userId, name: input.name, libvirtName: valid.libvirtName };
     this.ctx.pendingNames.add(pending);
     try {
-      // Quota reservation, MAC lease, addresses and ownership in one transaction (one commit, before libvirt
+      // Placement, quota reservation, MAC lease, addresses and ownership in one transaction (one commit, before libvirt
       // is called): all recorded, or (on any error) none. A crash before the domain is defined leaves rows
       // for a domain libvirt does not have, which start-up reconciliation drops.
       const mac = this.ctx.quotas.transaction((tx) => {
+        this.ctx.options.place?.();
         this.ctx.quotas.reserve(viewer.userId, uuid, valid.resources);
         const leased = this.ctx.ipam.allocateMac(uuid);
         this.ctx.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac: leased });

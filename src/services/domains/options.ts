@@ -36,6 +36,11 @@ export interface ProvisioningOptions {
   onPoolDefining?: (name: string) => void;
   /** Where new guests' serial sockets go (`<uuid>.sock`, QEMU listening); null: a pty, as on the test driver. */
   serialSocketDir?: string | null;
+  /**
+   * Placement (the hosts module): called inside a create's reservation transaction, before anything is
+   * reserved; throws when no host takes a new guest now. Absent: the one libvirt this service talks to.
+   */
+  place?: () => void;
 }
 
 /** What start-up reconciliation fixed. */

@@ -1,0 +1,40 @@
+import { asc, eq } from 'drizzle-orm';
+import type { Db } from '../index.js';
+import { hosts } from '../schema.js';
+import { transaction } from '../transaction.js';
+
+export interface StoredHost {
+  id: number;
+  name: string;
+  draining: boolean;
+}
+
+/** The hosts table: which hosts there are, by name, and whether an admin is draining them. */
+export class HostStore {
+  constructor(private readonly db: Db) {}
+
+  /** The host named `name`, added (not draining) if there is none of that name yet. */
+  ensure(name: string): StoredHost {
+    return transaction(this.db, () => {
+      const found = this.db.select().from(hosts).where(eq(hosts.name, name)).get();
+      if (found) return { id: found.id, name: found.name, draining: found.draining };
+      const made = this.db.insert(hosts).values({ name }).returning().get();
+      return { id: made.id, name: made.name, draining: made.draining };
+    });
+  }
+
+  /** The first host recorded (the one the server runs beside), if any. */
+  first(): StoredHost | null {
+    const row = this.db.select().from(hosts).orderBy(asc(hosts.id)).limit(1).get();
+    return row ? { id: row.id, name: row.name, draining: row.draining } : null;
+  }
+
+  get(id: number): StoredHost | null {
+    const row = this.db.select().from(hosts).where(eq(hosts.id, id)).get();
+    return row ? { id: row.id, name: row.name, draining: row.draining } : null;
+  }
+
+  setDraining(id: number, draining: boolean): void {
+    this.db.update(hosts).set({ draining }).where(eq(hosts.id, id)).run();
+  }
+}

@@ -1,0 +1,127 @@
+import { hostname } from 'node:os';
+import type { HostStore, StoredHost } from '../../db/stores/hosts.js';
+import { isAdmin, type AccessPolicy, type Viewer } from '../access/index.js';
+import { NoHostAvailableError, NotFoundError } from '../errors.js';
+import type { HostService, HostView } from '../instance/index.js';
+import type { StateCache } from '../sync/index.js';
+
+/** UP: libvirt answers and new guests may be placed; DOWN: libvirt is away; DRAINING: an admin stopped placement. */
+export type HostState = 'UP' | 'DOWN' | 'DRAINING';
+
+/** What the guests on a host hold, counted over every domain libvirt has there (running or not). */
+export interface HostUse {
+  domains: number;
+  activeDomains: number;
+  vcpus: number;
+  memoryMiB: number;
+}
+
+export interface Host extends HostView {
+  id: string;
+  name: string;
+  state: HostState;
+  draining: boolean;
+  /** Admins only (null for tenants): it counts every tenant's guests. */
+  use: HostUse | null;
+}
+
+/** A host the control plane places guests on, and the in-process view of it (its libvirt, its cache). */
+interface ServedHost {
+  view: HostService;
+  cache: StateCache;
+}
+
+/**
+ * The hosts under this control plane and where a new guest goes. Today one host: the one the server runs
+ * beside, recorded at the first start under its hostname and kept by id (a renamed machine stays the same
+ * host). Hosts are the operator's business: tenants see none of them.
+ */
+export class HostRegistry {
+  private stored: StoredHost | null = null;
+
+  constructor(
+    private readonly store: HostStore,
+    private readonly access: AccessPolicy,
+    private readonly served: ServedHost,
+  ) {}
+
+  /** Records the local host on the first start; later starts find it by id. */
+  start(): void {
+    this.stored = this.store.first() ?? this.store.ensure(this.served.view.info().hostname || hostname());
+  }
+
+  list(viewer: Viewer): Host[] {
+    this.access.requireAdmin(viewer);
+    return [this.describe(this.current(), true)];
+  }
+
+  /** The host of that id (admins), else null: a tenant learns nothing of hosts. */
+  find(viewer: Viewer, id: string): Host | null {
+    if (!isAdmin(viewer)) return null;
+    const host = this.current();
+    return String(host.id) === id ? this.describe(host, true) : null;
+  }
+
+  /** The host a domain or network the viewer sees lives on (admins), else null. Today: the one host. */
+  ofLocalObject(viewer: Viewer): Host | null {
+    return isAdmin(viewer) ? this.describe(this.current(), true) : null;
+  }
+
+  /**
+   * The host the server runs beside, for every viewer (the `host` query, older than hosts): tenants see what
+   * they saw before hosts existed, and not its use.
+   */
+  local(viewer: Viewer): Host {
+    return this.describe(this.current(), isAdmin(viewer));
+  }
+
+  /** A live round trip to the local libvirt, for /healthz. */
+  healthy(): Promise<boolean> {
+    return this.served.view.healthy();
+  }
+
+  /** Admins: stop (or resume) placing new guests on a host; guests already there are untouched. */
+  setDraining(viewer: Viewer, id: string, draining: boolean): Host {
+    this.access.requireAdmin(viewer);
+    const host = this.current();
+    if (String(host.id) !== id) throw new NotFoundError('host', id);
+    this.store.setDraining(host.id, draining);
+    return this.describe(this.current(), true);
+  }
+
+  /**
+   * The host a new guest goes to; called inside the create's transaction, which reads the draining flag, so a
+   * drain committed before it is obeyed. With one host: that host, unless it is draining. A DOWN one is not
+   * refused here: its state follows libvirt's signals with a lag (a resync after a restart), so libvirt's own
+   * answer decides, as it did before hosts (LIBVIRT_UNAVAILABLE, everything reserved undone).
+   */
+  place(): number {
+    const host = this.current();
+    if (host.draining) throw new NoHostAvailableError(`no host takes new guests: ${host.name} is draining`);
+    return host.id;
+  }
+
+  private current(): StoredHost {
+    if (!this.stored) throw new Error('HostRegistry used before start()');
+    const fresh = this.store.get(this.stored.id);
+    if (fresh) this.stored = fresh;
+    return this.stored;
+  }
+
+  private describe(host: StoredHost, withUse: boolean): Host {
+    const view = this.served.view.info();
+    const state: HostState = view.stale ? 'DOWN' : host.draining ? 'DRAINING' : 'UP';
+    return { ...view, id: String(host.id), name: host.name, state, draining: host.draining, use: withUse ? this.use() : null };
+  }
+
+  private use(): HostUse {
+    const use: HostUse = { domains: 0, activeDomains: 0, vcpus: 0, memoryMiB: 0 };
+    for (const d of this.served.cache.domains.values()) {
+      use.domains++;
+      if (d.active) use.activeDomains++;
+      use.vcpus += d.vcpus;
+      use.memoryMiB += d.memoryMiB;
+    }
+    return use;
+  }
+}

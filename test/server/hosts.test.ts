@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { addTenant } from '../helpers/tenants.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const HOST = `id name state draining hostname cpus memoryMiB use { domains activeDomains vcpus memoryMiB }`;
+const CREATE = `mutation($i: CreateDomainInput!) { createDomain(input: $i) { __typename
+  ... on CreateDomainSuccess { domain { id state host { id } } } ... on Error { code message } } }`;
+const DRAIN = `mutation($id: ID!, $d: Boolean!) { setHostDraining(id: $id, draining: $d) { __typename
+  ... on SetHostDrainingSuccess { host { id state draining } } ... on Error { code message } } }`;
+const QUOTA = { maxDomains: 5, maxVcpus: 10, maxMemoryMiB: 4096, maxDiskGiB: 50, maxInterfaces: 5 };
+
+/** Hosts as the operator sees them, with the one host the server runs beside (test driver). */
+describe('hosts: the one host, its use, draining', () => {
+  let s: TestServer;
+  let tenant: { id: string; token: string };
+  // Kept across the restart in the last test.
+  const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-hosts-'));
+  const hosts = async (token?: string) => s.gql(`{ hosts(first: 10) { totalCount edges { node { ${HOST} } } } }`, {}, token);
+  const theHost = async () => {
+    const r = await hosts();
+    assert.equal(r.data.hosts.totalCount, 1, JSON.stringify(r));
+    return r.data.hosts.edges[0].node;
+  };
+  const create = (name: string, token?: string) =>
+    s.gql(CREATE, { i: { name, vcpus: 2, memoryMiB: 256, diskGiB: 1, network: 'default', start: true } }, token);
+
+  before(async () => {
+    s = await startTestServer({ dataDir });
+    tenant = addTenant(s.dataDir, 'tina');
+    const q = await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
+      u: (await s.gql(`{ users { edges { node { id name } } } }`)).data.users.edges.find((e: any) => e.node.name === 'tina').node.id,
+      q: QUOTA,
+    });
+    assert.equal(q.data.setQuota.__typename, 'SetQuotaSuccess');
+  });
+  after(async () => {
+    await s?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('an admin sees the host libvirt reports, UP, with the use of every domain on it', async () => {
+    const host = await theHost();
+    const libvirt = (await s.gql(`{ host { hostname cpus memoryMiB } }`)).data.host;
+    assert.equal(host.name, libvirt.hostname, 'the first host is named after its hostname');
+    assert.equal(host.state, 'UP');
+    assert.equal(host.draining, false);
+    assert.ok(host.cpus > 0 && host.memoryMiB > 0, JSON.stringify(host));
+    // The test driver's own domain runs from the start.
+    const before = host.use;
+    const made = await create('on-host', tenant.token);
+    assert.equal(made.data.createDomain.__typename, 'CreateDomainSuccess', JSON.stringify(made));
+    const after = (await theHost()).use;
+    assert.deepEqual(after, {
+      domains: before.domains + 1,
+      activeDomains: before.activeDomains + 1,
+      vcpus: before.vcpus + 2,
+      memoryMiB: before.memoryMiB + 256,
+    });
+    assert.equal(made.data.createDomain.domain.host, null, 'a tenant is not told which host');
+    const asAdmin = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { host { id } } } }`, {
+      id: made.data.createDomain.domain.id,
+    });
+    assert.equal(asAdmin.data.node.host.id, host.id);
+    const net = await s.gql(`{ networks { edges { node { name host { id } } } } }`);
+    assert.equal(net.data.networks.edges.find((e: any) => e.node.name === 'default').node.host.id, host.id);
+  });
+
+  test('a tenant learns nothing of hosts beyond what `host` always showed', async () => {
+    const host = await theHost();
+    const list = await hosts(tenant.token);
+    assert.equal(list.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stringify(list));
+    const node = await s.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: host.id }, tenant.token);
+    assert.equal(node.data.node, null);
+    const own = await s.gql(`{ host { name hostname use { domains } } }`, {}, tenant.token);
+    assert.deepEqual(own.data.host, { name: host.name, hostname: host.hostname, use: null }, 'no count of other tenants’ domains');
+    const nets = await s.gql(`{ networks { edges { node { host { id } } } } }`, {}, tenant.token);
+    for (const e of nets.data.networks.edges) assert.equal(e.node.host, null);
+    const drain = await s.gql(DRAIN, { id: host.id, d: true }, tenant.token);
+    assert.deepEqual(drain.data.setHostDraining, {
+      __typename: 'ForbiddenError',
+      code: 'FORBIDDEN',
+      message: drain.data.setHostDraining.message,
+    });
+    assert.equal((await theHost()).draining, false, 'nothing changed');
+  });
+
+  test('a draining host takes no new guest (nothing reserved), keeps its guests, and takes them again once undrained', async () => {
+    const host = await theHost();
+    const usage = async () =>
+      (await s.gql(`{ viewer { quota { usage { domains vcpus memoryMiB } } } }`, {}, tenant.token)).data.viewer.quota.usage;
+    const held = await usage();
+    const drained = await s.gql(DRAIN, { id: host.id, d: true });
+    assert.deepEqual(drained.data.setHostDraining, {
+      __typename: 'SetHostDrainingSuccess',
+      host: { id: host.id, state: 'DRAINING', draining: true },
+    });
+    const refused = await create('while-draining', tenant.token);
+    assert.equal(refused.data.createDomain.__typename, 'NoHostAvailableError', JSON.stringify(refused));
+    assert.equal(refused.data.createDomain.code, 'NO_HOST_AVAILABLE');
+    assert.match(refused.data.createDomain.message, /draining/);
+    assert.deepEqual(await usage(), held, 'the refused create reserved nothing');
+    const names = (await s.gql(`{ domains(first: 100) { edges { node { name state } } } }`, {}, tenant.token)).data.domains.edges.map(
+      (e: any) => e.node,
+    );
+    assert.deepEqual(names, [{ name: 'on-host', state: 'RUNNING' }], 'the guest already there runs on; no new one appeared');
+    const unknown = await s.gql(DRAIN, { id: 'SG9zdDo5OTk=', d: true }); // Host:999
+    assert.equal(unknown.data.setHostDraining.__typename, 'NotFoundError', JSON.stringify(unknown));
+    const undrained = await s.gql(DRAIN, { id: host.id, d: false });
+    assert.equal(undrained.data.setHostDraining.host.state, 'UP');
+    const made = await create('after-draining', tenant.token);
+    assert.equal(made.data.createDomain.__typename, 'CreateDomainSuccess', JSON.stringify(made));
+  });
+
+  test('the host keeps its id, name and draining across a restart', async () => {
+    const host = await theHost();
+    await s.gql(DRAIN, { id: host.id, d: true });
+    await s.stop();
+    s = await startTestServer({ dataDir });
+    const again = await theHost();
+    assert.deepEqual(
+      { id: again.id, name: again.name, draining: again.draining, state: again.state },
+      {
+        id: host.id,
+        name: host.name,
+        draining: true,
+        state: 'DRAINING',
+      },
+    );
+  });
+});
