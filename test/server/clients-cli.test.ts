@@ -219,6 +219,19 @@ test('admin listings: host, networks, port forwards, images, audit log; usage er
   assert.match(help.stdout, /^Usage: virtplane quota set \[options\] <user>/);
 });
 
+test('host list, drain and undrain by name; a tenant is refused', async () => {
+  const [host] = await json<{ name: string; state: string; id: string }[]>(['host', 'list']);
+  assert.equal(host?.state, 'UP');
+  const drained = await json(['host', 'drain', host.name]);
+  assert.deepEqual({ state: drained.state, draining: drained.draining }, { state: 'DRAINING', draining: true });
+  assert.equal((await json(['host', 'list']))[0].state, 'DRAINING');
+  const undrained = await json(['host', 'undrain', host.id]);
+  assert.equal(undrained.state, 'UP');
+  assert.ok(tenantToken, 'the tenant made by the test above');
+  const refused = await failure(['host', 'list'], tenantToken);
+  assert.equal(refused.error.code, 'FORBIDDEN');
+});
+
 test('bash completion offers the subcommands of what was typed so far', async () => {
   const script = await vp(['completion', 'bash']);
   assert.equal(script.status, 0);

@@ -7,7 +7,9 @@ import {
   CreateUser,
   DeleteUser,
   Host,
+  Hosts,
   RevokeApiToken,
+  SetHostDraining,
   SetQuota,
   UserNode,
   Users,
@@ -18,7 +20,7 @@ import {
 } from '@virtplane/sdk';
 import { configFile, connect, readConfig, removeConfig, writeConfig } from './config.js';
 import { isJson, list, note, printJson, printTable, show } from './output.js';
-import { collect, userId } from './resolve.js';
+import { collect, hostId, userId } from './resolve.js';
 import { action, int } from './run.js';
 
 async function readSecret(prompt: string): Promise<string> {
@@ -90,14 +92,55 @@ export function loginCommands(): CommandUnknownOpts[] {
       });
     }),
   );
-  const host = new Command('host').description('The libvirt host this server manages').action(
-    action(async () => {
-      const { host } = await connect().request(Host);
-      if (!host) throw new ApiError('NOT_FOUND', 'no host');
-      show(host);
-    }),
-  );
-  return [login, logout, whoami, host];
+  return [login, logout, whoami, hostCommand()];
+}
+
+function hostCommand(): CommandUnknownOpts {
+  const cmd = new Command('host')
+    .alias('hosts')
+    .description('The host this server runs beside; `list`, `drain`, `undrain`: the hosts guests are placed on (admins)')
+    .action(
+      action(async () => {
+        const { host } = await connect().request(Host);
+        if (!host) throw new ApiError('NOT_FOUND', 'no host');
+        show(host);
+      }),
+    );
+  cmd
+    .command('list')
+    .description('List the hosts with their state and use (admins)')
+    .action(
+      action(async () => {
+        const vp = connect();
+        list(
+          await collect(async (after, first) => (await vp.request(Hosts, { first, after })).hosts),
+          ['name', 'state', 'cpus', 'memoryMiB', 'domains', 'vcpus', 'memoryUsedMiB', 'id'],
+          (h) => ({
+            ...h,
+            domains: h.use?.domains,
+            vcpus: h.use?.vcpus,
+            memoryUsedMiB: h.use?.memoryMiB,
+          }),
+        );
+      }),
+    );
+  for (const [name, draining, what] of [
+    ['drain', true, 'Stop placing new guests on a host (its guests keep running)'],
+    ['undrain', false, 'Place new guests on a host again'],
+  ] as const) {
+    cmd
+      .command(name)
+      .description(`${what} (admins)`)
+      .argument('<host>', 'name or ID')
+      .action(
+        action(async (ref) => {
+          const vp = connect();
+          const { host } = unwrap((await vp.request(SetHostDraining, { id: await hostId(vp, ref), draining })).setHostDraining);
+          show(host);
+        }),
+      );
+  }
+  return cmd;
 }
 
 export function userCommand(): CommandUnknownOpts {

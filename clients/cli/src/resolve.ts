@@ -1,5 +1,5 @@
 /** Names or IDs on the command line, turned into IDs; and every page of a connection. */
-import { ApiError, Domains, Networks, Users, type VirtplaneClient } from '@virtplane/sdk';
+import { ApiError, Domains, Hosts, Networks, Users, type VirtplaneClient } from '@virtplane/sdk';
 
 interface Page<N> {
   edges: { node: N }[];
@@ -60,6 +60,17 @@ export async function userId(vp: VirtplaneClient, ref: string): Promise<string> 
     'user',
     ref,
     found.filter((u) => u.name === ref),
+  ).id;
+}
+
+export async function hostId(vp: VirtplaneClient, ref: string): Promise<string> {
+  const id = asGlobalId(ref, 'Host');
+  if (id) return id;
+  const found = await collect(async (after, first) => (await vp.request(Hosts, { first, after })).hosts);
+  return one(
+    'host',
+    ref,
+    found.filter((h) => h.name === ref),
   ).id;
 }
 

@@ -29,6 +29,16 @@ export const Host = graphql(`
   query Host { host { hostname driver libvirtVersion cpus memoryMiB domainType domainTypeReason stale } }
 `);
 
+export const Hosts = graphql(`
+  query Hosts($first: Int, $after: String) {
+    hosts(first: $first, after: $after) {
+      totalCount
+      edges { node { id name state draining hostname driver cpus memoryMiB use { domains activeDomains vcpus memoryMiB } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
 export const Domains = graphql(
   `
   query Domains($first: Int, $after: String, $filter: DomainFilter) {
@@ -236,6 +246,10 @@ export const CreateConsoleTicket = graphql(
 
 // ── users, tokens, quotas ────────────────────────────────────────────────────────────────────────────────────
 
+export const SetHostDraining = graphql(
+  `mutation SetHostDraining($id: ID!, $draining: Boolean!) { setHostDraining(id: $id, draining: $draining) { __typename ...ErrorFields ... on SetHostDrainingSuccess { host { id name state draining } } } }`,
+  [ErrorFields],
+);
 export const CreateUser = graphql(
   `mutation CreateUser($input: CreateUserInput!) { createUser(input: $input) { __typename ...ErrorFields ... on CreateUserSuccess { user { id name role createdAt } } } }`,
   [ErrorFields],
