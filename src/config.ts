@@ -37,10 +37,18 @@ export interface Config {
   /** How often the cheap state check looks for changes no libvirt signal announced (ms; default 30 s). */
   resyncCheckMs?: number;
   provisioning: ProvisioningConfig;
+  /** How much of a host's CPUs and memory placement hands out (absent or null: not limited). */
+  placement?: PlacementConfig;
   /** Request bodies and cross-origin access (default DEFAULT_HTTP_POLICY). */
   http?: HttpPolicy;
   /** Consoles in the browser (tickets, pages) and the SSH-tunnel path; defaults: DEFAULT_CONSOLE. */
   console?: ConsoleConfig;
+}
+
+/** vCPUs per host CPU and guest memory per MiB of host memory that placement hands out at most. */
+export interface PlacementConfig {
+  cpuAllocationRatio: number | null;
+  memoryAllocationRatio: number | null;
 }
 
 /** What the HTTP layer accepts before yoga reads a request. */
@@ -146,6 +154,15 @@ function positive<F extends number | null>(fallback: F) {
     if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${text}"`);
     return n;
   };
+}
+
+/** A ratio above 0 (fractions allowed), or null when unset. */
+function ratio(raw: string | undefined, name: string): number | null {
+  const text = raw?.trim();
+  if (!text) return null;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a number above 0, got "${text}"`);
+  return n;
 }
 
 function onOff(fallback: 'on' | 'off') {
@@ -278,6 +295,20 @@ export const SETTINGS = {
     parse: positive(null),
   }),
   maxDiskGiB: setting({ name: 'VIRTPLANE_MAX_DISK_GIB', meaning: 'most disk per domain, GiB', default: code(1024), parse: positive(1024) }),
+  cpuAllocationRatio: setting({
+    name: 'VIRTPLANE_CPU_ALLOCATION_RATIO',
+    meaning:
+      'vCPUs placement hands out per host CPU (e.g. `4`), counted over every domain on the host and creates under way; a create that does not fit is NO_HOST_AVAILABLE',
+    default: 'not limited',
+    parse: ratio,
+  }),
+  memoryAllocationRatio: setting({
+    name: 'VIRTPLANE_MEMORY_ALLOCATION_RATIO',
+    meaning:
+      "guest memory placement hands out per unit of the host's memory (e.g. `1`, or `0.9` to keep some for the host), counted likewise",
+    default: 'not limited',
+    parse: ratio,
+  }),
   partitions: setting({
     name: 'VIRTPLANE_PARTITIONS',
     meaning: "`on` puts each tenant's guests into the cgroup partition `/machine/<user>` (it must exist)",
@@ -460,6 +491,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     console: { sshTunnel, publicUrl },
     imagePools: get(SETTINGS.imagePools),
     nft: { binary: nftBinary, table: nftTable },
+    placement: { cpuAllocationRatio: get(SETTINGS.cpuAllocationRatio), memoryAllocationRatio: get(SETTINGS.memoryAllocationRatio) },
     provisioning: {
       storagePool: get(SETTINGS.storagePool),
       storageDir: read(SETTINGS.storageDir, dataDir),

@@ -144,7 +144,6 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const auth = new AuthService(db);
     const domains = new DomainService(bus, cache, sync, access);
     const users = new UserService(db, access);
-    const quotas = new QuotaService(db, access);
     const subscriptions = new SubscriptionRegistry(config.limits.maxSubscriptionsPerToken);
     users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
     users.watchExpiry();
@@ -172,10 +171,14 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     });
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
-    const hosts = new HostRegistry(new HostStore(db), access, {
-      view: new HostService(libvirt, config.driver, domainType, sync),
-      cache,
-    });
+    const quotas = new QuotaService(db, access);
+    const hosts = new HostRegistry(
+      new HostStore(db),
+      access,
+      { view: new HostService(libvirt, config.driver, domainType, sync), cache },
+      () => quotas.reservationSizes(),
+      config.placement,
+    );
     hosts.start();
     // QEMU listens on each new guest's serial socket here (libvirt creates the socket, owned by the qemu user).
     const serialSocketDir = config.driver === 'Test' ? null : join(config.dataDir, 'run', 'serial');
@@ -199,7 +202,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         nwfilterPrefix: instance.nwfilterPrefix,
         onPoolDefining: (name) => hostObjects.record('storage-pool', name),
         serialSocketDir,
-        place: () => hosts.place(),
+        place: (needs) => hosts.place(needs),
+        fits: (growth) => hosts.fits(growth),
       },
       log.child({ component: 'provisioning' }),
       definedPools,

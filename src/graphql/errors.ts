@@ -53,7 +53,11 @@ errorType(
   'StorageUnavailableError',
   'The server cannot write its database (disk full, I/O errors); nothing was changed.',
 );
-errorType(NoHostAvailableError, 'NoHostAvailableError', 'No host takes a new guest now (every host is draining); nothing was reserved.');
+errorType(
+  NoHostAvailableError,
+  'NoHostAvailableError',
+  'No host takes the guest now (draining, or no room within its capacity: a create, or a resize that grows it); nothing was reserved or changed.',
+);
 errorType(AddressExhaustedError, 'AddressExhaustedError', 'No free address is left; nothing was allocated.');
 errorType(
   LimitExceededError,
@@ -134,7 +138,7 @@ export const ADMIN_ERRORS = [
 export const CREATE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenError, AddressExhaustedError, NoHostAvailableError);
 
 /** Errors resizing a domain can return. */
-export const RESIZE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenError);
+export const RESIZE_DOMAIN_ERRORS = withLibvirt(QuotaExceededError, ForbiddenError, NoHostAvailableError);
 
 /** Errors network mutations can return. */
 export const NETWORK_ERRORS = withLibvirt(ForbiddenError, InUseError);

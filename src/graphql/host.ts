@@ -1,4 +1,4 @@
-import type { Host, HostUse } from '../services/hosts/index.js';
+import type { Host, HostCapacity, HostUse } from '../services/hosts/index.js';
 import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { ADMIN_ERRORS } from './errors.js';
@@ -14,12 +14,22 @@ const HostStateEnum = builder.enumType('HostState', {
 });
 
 const HostUseRef = builder.objectRef<HostUse>('HostUse').implement({
-  description: "What the guests on a host hold: every domain libvirt has there, running or not, any owner's.",
+  description:
+    "What the guests on a host hold: every domain libvirt has there, running or not, any owner's, and the creates under way. Placement compares it with capacity.",
   fields: (t) => ({
     domains: t.exposeInt('domains'),
     activeDomains: t.exposeInt('activeDomains', { description: 'Domains running (or paused) now.' }),
     vcpus: t.exposeInt('vcpus', { description: 'Virtual CPUs of all its domains.' }),
     memoryMiB: t.exposeInt('memoryMiB', { description: 'Memory of all its domains.' }),
+  }),
+});
+
+const HostCapacityRef = builder.objectRef<HostCapacity>('HostCapacity').implement({
+  description:
+    'What placement hands out on a host at most: its CPUs and memory times VIRTPLANE_CPU_ALLOCATION_RATIO and VIRTPLANE_MEMORY_ALLOCATION_RATIO; null where the ratio is not set (not limited).',
+  fields: (t) => ({
+    vcpus: t.exposeInt('vcpus', { nullable: true }),
+    memoryMiB: t.exposeInt('memoryMiB', { nullable: true }),
   }),
 });
 
@@ -32,6 +42,7 @@ export const HostRef = builder.node(builder.objectRef<Host>('Host'), {
     name: t.exposeString('name', { description: 'Unique among hosts; the first host is named after its hostname at the first start.' }),
     state: t.field({ type: HostStateEnum, resolve: (h) => h.state }),
     draining: t.exposeBoolean('draining', { description: 'Set by setHostDraining; kept while the host is DOWN.' }),
+    capacity: t.field({ type: HostCapacityRef, resolve: (h) => h.capacity }),
     use: t.field({
       type: HostUseRef,
       nullable: true,

@@ -132,3 +132,80 @@ describe('hosts: the one host, its use, draining', () => {
     );
   });
 });
+
+describe('hosts: placement within capacity (allocation ratios)', () => {
+  let s: TestServer;
+  let tenant: { id: string; token: string };
+  const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-capacity-'));
+  let room: { vcpus: number; memoryMiB: number };
+  const host = async () => (await s.gql(`{ hosts { edges { node { ${HOST} capacity { vcpus memoryMiB } } } } }`)).data.hosts.edges[0].node;
+  const create = (name: string, vcpus: number, memoryMiB: number) =>
+    s.gql(CREATE, { i: { name, vcpus, memoryMiB, diskGiB: 1, network: 'default', start: true } }, tenant.token);
+
+  before(async () => {
+    // The test driver's figures (and its own domain's use) first; then the ratios that leave room for exactly
+    // 4 more vCPUs and 600 MiB.
+    s = await startTestServer({ dataDir });
+    const first = await host();
+    assert.deepEqual(first.capacity, { vcpus: null, memoryMiB: null }, 'not limited by default');
+    await s.stop();
+    room = { vcpus: first.use.vcpus + 4, memoryMiB: first.use.memoryMiB + 600 };
+    s = await startTestServer({
+      dataDir,
+      placement: {
+        cpuAllocationRatio: (room.vcpus + 0.5) / first.cpus,
+        memoryAllocationRatio: (room.memoryMiB + 0.5) / first.memoryMiB,
+      },
+    });
+    tenant = addTenant(dataDir, 'tom');
+    const q = await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
+      u: (await s.gql(`{ users { edges { node { id name } } } }`)).data.users.edges.find((e: any) => e.node.name === 'tom').node.id,
+      q: { maxDomains: 20, maxVcpus: 100, maxMemoryMiB: 100_000, maxDiskGiB: 100, maxInterfaces: 20 },
+    });
+    assert.equal(q.data.setQuota.__typename, 'SetQuotaSuccess');
+  });
+  after(async () => {
+    await s?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('concurrent creates take the room exactly: never more vCPUs placed than the capacity', async () => {
+    assert.deepEqual((await host()).capacity, room);
+    const results = await Promise.all([0, 1, 2, 3, 4].map((i) => create(`c${i}`, 2, 256)));
+    const kinds = results.map((r) => r.data.createDomain.__typename).sort();
+    assert.deepEqual(kinds, [
+      'CreateDomainSuccess',
+      'CreateDomainSuccess',
+      'NoHostAvailableError',
+      'NoHostAvailableError',
+      'NoHostAvailableError',
+    ]);
+    const refused = results.find((r) => r.data.createDomain.__typename === 'NoHostAvailableError')!.data.createDomain;
+    assert.match(refused.message, /cannot take 2 vCPUs \(0 of \d+ free\)/);
+    const after = await host();
+    assert.equal(after.use.vcpus, room.vcpus, 'full, not over');
+    const usage = (await s.gql(`{ viewer { quota { usage { domains vcpus } } } }`, {}, tenant.token)).data.viewer.quota.usage;
+    assert.deepEqual(usage, { domains: 2, vcpus: 4 }, 'refused creates hold no quota');
+  });
+
+  test('a resize that grows past the room is refused; freed room is placed again, memory counted too', async () => {
+    const mine = (await s.gql(`{ domains { edges { node { id name } } } }`, {}, tenant.token)).data.domains.edges.map((e: any) => e.node);
+    const [a, b] = mine;
+    const stop = await s.gql(`mutation($id: ID!) { destroyDomain(id: $id) { __typename } }`, { id: a.id }, tenant.token);
+    assert.equal(stop.data.destroyDomain.__typename, 'DomainActionSuccess');
+    const resize = await s.gql(
+      `mutation($id: ID!, $i: ResizeDomainInput!) { resizeDomain(id: $id, input: $i) { __typename ... on Error { code message } } }`,
+      { id: a.id, i: { vcpus: 3 } },
+      tenant.token,
+    );
+    assert.equal(resize.data.resizeDomain.code, 'NO_HOST_AVAILABLE', JSON.stringify(resize));
+    const deleted = await s.gql(`mutation($id: ID!) { deleteDomain(id: $id) { __typename } }`, { id: b.id }, tenant.token);
+    assert.equal(deleted.data.deleteDomain.__typename, 'DeleteDomainSuccess');
+    // 2 vCPUs and 600 - 256 = 344 MiB free now.
+    const tooBig = await create('big', 1, 512);
+    assert.equal(tooBig.data.createDomain.__typename, 'NoHostAvailableError', JSON.stringify(tooBig));
+    assert.match(tooBig.data.createDomain.message, /512 MiB \(344 of \d+ free\)/);
+    const fits = await create('fits', 2, 256);
+    assert.equal(fits.data.createDomain.__typename, 'CreateDomainSuccess', JSON.stringify(fits));
+  });
+});

@@ -33,7 +33,7 @@ export const Hosts = graphql(`
   query Hosts($first: Int, $after: String) {
     hosts(first: $first, after: $after) {
       totalCount
-      edges { node { id name state draining hostname driver cpus memoryMiB use { domains activeDomains vcpus memoryMiB } } }
+      edges { node { id name state draining hostname driver cpus memoryMiB capacity { vcpus memoryMiB } use { domains activeDomains vcpus memoryMiB } } }
       pageInfo { hasNextPage endCursor }
     }
   }

@@ -31,6 +31,10 @@ function prepare(db: Db) {
       .values({ domainUuid, userId, vcpus: p('vcpus'), memoryMiB: p('memoryMiB'), diskGiB: p('diskGiB'), interfaces: p('interfaces') })
       .prepare(),
     release: db.delete(reservations).where(eq(reservations.domainUuid, domainUuid)).prepare(),
+    sizes: db
+      .select({ domainUuid: reservations.domainUuid, vcpus: reservations.vcpus, memoryMiB: reservations.memoryMiB })
+      .from(reservations)
+      .prepare(),
   };
 }
 
@@ -106,6 +110,11 @@ export class TenantStore {
 
   hasReservation(domainUuid: string): boolean {
     return !!this.db.select({ u: reservations.domainUuid }).from(reservations).where(eq(reservations.domainUuid, domainUuid)).get();
+  }
+
+  /** The vCPUs and memory every reservation holds, by domain (what placement counts beside the host's domains). */
+  reservationSizes(): { domainUuid: string; vcpus: number; memoryMiB: number }[] {
+    return this.q.sizes.all();
   }
 
   /** Deletes the reservations of domains not in `existing`; answers their UUIDs. */

@@ -184,6 +184,11 @@ export class QuotaService {
     this.store.release(domainUuid);
   }
 
+  /** The vCPUs and memory every reservation holds, by domain: creates under way included (for placement). */
+  reservationSizes(): { domainUuid: string; vcpus: number; memoryMiB: number }[] {
+    return this.store.reservationSizes();
+  }
+
   /** Records (or moves) an already existing domain's resources to a user, without a limit check (admin adoption). */
   adopt(userId: string, domainUuid: string, resources: Resources, _tx?: Tx): void {
     this.store.adopt(userId, domainUuid, resources);

@@ -38,9 +38,11 @@ export interface ProvisioningOptions {
   serialSocketDir?: string | null;
   /**
    * Placement (the hosts module): called inside a create's reservation transaction, before anything is
-   * reserved; throws when no host takes a new guest now. Absent: the one libvirt this service talks to.
+   * reserved; throws when no host takes a guest of that size now. Absent: the one libvirt, unlimited.
    */
-  place?: () => void;
+  place?: (needs: { vcpus: number; memoryMiB: number }) => void;
+  /** Likewise inside a resize's transaction, with its growth: throws when the domain's host has no room for it. */
+  fits?: (growth: { vcpus: number; memoryMiB: number }) => void;
 }
 
 /** What start-up reconciliation fixed. */

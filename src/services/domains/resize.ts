@@ -45,7 +45,11 @@ export class ResizeFlow {
       this.ctx.checkSize(volumePath === null ? { ...target, diskGiB: 1 } : target);
       if (target.diskGiB < currentGiB) throw new ValidationError(`disks cannot shrink (now ${currentGiB} GiB)`, 'diskGiB');
 
-      const before = this.ctx.quotas.resize(uuid, { ...target, interfaces: spec.interfaces.length });
+      // The host's room and the quota in one transaction: no concurrent create takes the room in between.
+      const before = this.ctx.quotas.transaction(() => {
+        this.ctx.options.fits?.({ vcpus: target.vcpus - spec.vcpus, memoryMiB: target.memoryMiB - spec.memoryMiB });
+        return this.ctx.quotas.resize(uuid, { ...target, interfaces: spec.interfaces.length });
+      });
       let redefined = false;
       try {
         if (target.vcpus !== spec.vcpus || target.memoryMiB !== spec.memoryMiB) {

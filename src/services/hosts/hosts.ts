@@ -8,7 +8,10 @@ import type { StateCache } from '../sync/index.js';
 /** UP: libvirt answers and new guests may be placed; DOWN: libvirt is away; DRAINING: an admin stopped placement. */
 export type HostState = 'UP' | 'DOWN' | 'DRAINING';
 
-/** What the guests on a host hold, counted over every domain libvirt has there (running or not). */
+/**
+ * What the guests on a host hold: every domain libvirt has there (running or not), and the creates under way
+ * (reserved, not yet defined).
+ */
 export interface HostUse {
   domains: number;
   activeDomains: number;
@@ -16,11 +19,29 @@ export interface HostUse {
   memoryMiB: number;
 }
 
+export interface HostCapacity {
+  vcpus: number | null;
+  memoryMiB: number | null;
+}
+
+/** What a new guest (or a resize's growth) needs of a host. */
+export interface Placing {
+  vcpus: number;
+  memoryMiB: number;
+}
+
+export interface PlacementLimits {
+  cpuAllocationRatio: number | null;
+  memoryAllocationRatio: number | null;
+}
+
 export interface Host extends HostView {
   id: string;
   name: string;
   state: HostState;
   draining: boolean;
+  /** What placement hands out at most: the host's figures times the allocation ratios (null: not limited). */
+  capacity: HostCapacity;
   /** Admins only (null for tenants): it counts every tenant's guests. */
   use: HostUse | null;
 }
@@ -30,6 +51,9 @@ interface ServedHost {
   view: HostService;
   cache: StateCache;
 }
+
+/** What reservations hold, by domain: creates under way are counted from these until libvirt has the domain. */
+type Reservations = () => Iterable<{ domainUuid: string; vcpus: number; memoryMiB: number }>;
 
 /**
  * The hosts under this control plane and where a new guest goes. Today one host: the one the server runs
@@ -43,6 +67,8 @@ export class HostRegistry {
     private readonly store: HostStore,
     private readonly access: AccessPolicy,
     private readonly served: ServedHost,
+    private readonly reservations: Reservations,
+    private readonly limits: PlacementLimits = { cpuAllocationRatio: null, memoryAllocationRatio: null },
   ) {}
 
   /** Records the local host on the first start; later starts find it by id. */
@@ -90,15 +116,43 @@ export class HostRegistry {
   }
 
   /**
-   * The host a new guest goes to; called inside the create's transaction, which reads the draining flag, so a
-   * drain committed before it is obeyed. With one host: that host, unless it is draining. A DOWN one is not
+   * The host a new guest goes to; called inside the create's transaction (which also reserves the quota), so
+   * the draining flag and the reservations it reads are those every other create sees: no two creates both
+   * take the last room. With one host: that host, unless it is draining or has no room. A DOWN one is not
    * refused here: its state follows libvirt's signals with a lag (a resync after a restart), so libvirt's own
    * answer decides, as it did before hosts (LIBVIRT_UNAVAILABLE, everything reserved undone).
    */
-  place(): number {
+  place(needs: Placing): number {
     const host = this.current();
     if (host.draining) throw new NoHostAvailableError(`no host takes new guests: ${host.name} is draining`);
+    this.checkRoom(host, needs);
     return host.id;
+  }
+
+  /** Whether the domain's host has room for a resize's growth; called inside the resize's transaction. */
+  fits(growth: Placing): void {
+    this.checkRoom(this.current(), { vcpus: Math.max(0, growth.vcpus), memoryMiB: Math.max(0, growth.memoryMiB) });
+  }
+
+  private checkRoom(host: StoredHost, needs: Placing): void {
+    const capacity = this.capacity();
+    if (capacity.vcpus === null && capacity.memoryMiB === null) return;
+    const use = this.use();
+    const short: string[] = [];
+    if (capacity.vcpus !== null && use.vcpus + needs.vcpus > capacity.vcpus)
+      short.push(`${needs.vcpus} vCPUs (${Math.max(0, capacity.vcpus - use.vcpus)} of ${capacity.vcpus} free)`);
+    if (capacity.memoryMiB !== null && use.memoryMiB + needs.memoryMiB > capacity.memoryMiB)
+      short.push(`${needs.memoryMiB} MiB (${Math.max(0, capacity.memoryMiB - use.memoryMiB)} of ${capacity.memoryMiB} free)`);
+    if (short.length) throw new NoHostAvailableError(`no host has room: ${host.name} cannot take ${short.join(' and ')}`);
+  }
+
+  private capacity(): HostCapacity {
+    const { cpus, memoryMiB } = this.served.view.info();
+    const { cpuAllocationRatio: cpu, memoryAllocationRatio: memory } = this.limits;
+    return {
+      vcpus: cpu === null ? null : Math.floor(cpus * cpu),
+      memoryMiB: memory === null ? null : Math.floor(memoryMiB * memory),
+    };
   }
 
   private current(): StoredHost {
@@ -111,16 +165,31 @@ export class HostRegistry {
   private describe(host: StoredHost, withUse: boolean): Host {
     const view = this.served.view.info();
     const state: HostState = view.stale ? 'DOWN' : host.draining ? 'DRAINING' : 'UP';
-    return { ...view, id: String(host.id), name: host.name, state, draining: host.draining, use: withUse ? this.use() : null };
+    return {
+      ...view,
+      id: String(host.id),
+      name: host.name,
+      state,
+      draining: host.draining,
+      capacity: this.capacity(),
+      use: withUse ? this.use() : null,
+    };
   }
 
   private use(): HostUse {
+    const domains = this.served.cache.domains;
     const use: HostUse = { domains: 0, activeDomains: 0, vcpus: 0, memoryMiB: 0 };
-    for (const d of this.served.cache.domains.values()) {
+    for (const d of domains.values()) {
       use.domains++;
       if (d.active) use.activeDomains++;
       use.vcpus += d.vcpus;
       use.memoryMiB += d.memoryMiB;
+    }
+    for (const r of this.reservations()) {
+      if (domains.has(r.domainUuid)) continue; // counted above, at the size libvirt has
+      use.domains++;
+      use.vcpus += r.vcpus;
+      use.memoryMiB += r.memoryMiB;
     }
     return use;
   }

@@ -1,2 +1,2 @@
 /** The hosts module's public face: other modules import from here only (test/unit/layers.test.ts). */
-export { HostRegistry, type Host, type HostState, type HostUse } from './hosts.js';
+export { HostRegistry, type Host, type HostCapacity, type HostState, type HostUse, type Placing, type PlacementLimits } from './hosts.js';
