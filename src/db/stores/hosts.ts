@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../index.js';
 import { hosts } from '../schema.js';
 import { transaction } from '../transaction.js';
@@ -11,7 +11,16 @@ export interface StoredHost {
 
 /** The hosts table: which hosts there are, by name, and whether an admin is draining them. */
 export class HostStore {
-  constructor(private readonly db: Db) {}
+  /** Read by every create's placement: prepared once. */
+  private readonly byId;
+
+  constructor(private readonly db: Db) {
+    this.byId = db
+      .select()
+      .from(hosts)
+      .where(eq(hosts.id, sql.placeholder('id')))
+      .prepare();
+  }
 
   /** The host named `name`, added (not draining) if there is none of that name yet. */
   ensure(name: string): StoredHost {
@@ -30,7 +39,7 @@ export class HostStore {
   }
 
   get(id: number): StoredHost | null {
-    const row = this.db.select().from(hosts).where(eq(hosts.id, id)).get();
+    const row = this.byId.get({ id });
     return row ? { id: row.id, name: row.name, draining: row.draining } : null;
   }
 
