@@ -87,6 +87,10 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       ? { origin: policy.corsOrigins, credentials: false, allowedHeaders: ['authorization', 'content-type'], methods: ['GET', 'POST'] }
       : false,
     maskedErrors: { maskError: maskError(log, services.storage) },
+    // Bodies reach yoga only through `admitBody` (a Content-Length within `maxBodyBytes` is required, and Node's
+    // parser never hands on more than it says): yoga's own limit, which pipes every body through a counting
+    // TransformStream, would only repeat that check, at a cost on every request.
+    maxRequestBodySize: false,
     plugins: [
       // Over HTTP the token is checked before the document is even parsed: an anonymous caller learns nothing
       // of the schema from validation errors and costs no parsing. (WebSocket callers were checked at connect.)

@@ -34,22 +34,13 @@ export interface NewEventRow {
  * log's identity.
  */
 export class EventStore {
-  private readonly appendTx: (
-    kind: string,
-    uuid: string,
-    name: string,
-    ownerId: string | null,
-    type: string,
-    detail: string,
-    state: string,
-    at: number,
-    synthetic: number,
-    json: string,
-    gone: boolean,
-  ) => number;
+  private readonly appendTx: (e: NewEventRow) => number;
+  private readonly appendAllTx: (rows: readonly NewEventRow[]) => number[];
 
   constructor(private readonly db: Db) {
-    this.appendTx = EventStore.prepareAppend(db);
+    const append = EventStore.prepareAppend(db);
+    this.appendTx = db.$client.transaction(append);
+    this.appendAllTx = db.$client.transaction((rows: readonly NewEventRow[]) => rows.map(append));
   }
 
   /**
@@ -59,11 +50,15 @@ export class EventStore {
    * Answers the event's row id.
    */
   append(e: NewEventRow): number {
-    const json = JSON.stringify(e.snapshot);
-    return this.appendTx(e.kind, e.uuid, e.name, e.ownerId, e.type, e.detail, e.state, e.at.getTime(), e.synthetic ? 1 : 0, json, e.gone);
+    return this.appendTx(e);
   }
 
-  private static prepareAppend(db: Db) {
+  /** Appends events that came together, in order, in one transaction (one commit); answers their row ids. */
+  appendAll(rows: readonly NewEventRow[]): number[] {
+    return this.appendAllTx(rows);
+  }
+
+  private static prepareAppend(db: Db): (e: NewEventRow) => number {
     const client = db.$client;
     const insert = client.prepare(
       'INSERT INTO events (kind, subject_uuid, subject_name, owner_id, type, detail, state, at, synthetic, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
@@ -72,26 +67,15 @@ export class EventStore {
     const upsert = client.prepare(
       'INSERT INTO known_objects (uuid, kind, snapshot, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at',
     );
-    return client.transaction(
-      (
-        kind: string,
-        uuid: string,
-        name: string,
-        ownerId: string | null,
-        type: string,
-        detail: string,
-        state: string,
-        at: number,
-        synthetic: number,
-        json: string,
-        gone: boolean,
-      ): number => {
-        const row = insert.get(kind, uuid, name, ownerId, type, detail, state, at, synthetic, json) as { id: number };
-        if (gone) forget.run(uuid);
-        else upsert.run(uuid, kind, json, Date.now());
-        return row.id;
-      },
-    );
+    return (e: NewEventRow): number => {
+      const json = JSON.stringify(e.snapshot);
+      const row = insert.get(e.kind, e.uuid, e.name, e.ownerId, e.type, e.detail, e.state, e.at.getTime(), e.synthetic ? 1 : 0, json) as {
+        id: number;
+      };
+      if (e.gone) forget.run(e.uuid);
+      else upsert.run(e.uuid, e.kind, json, Date.now());
+      return row.id;
+    };
   }
 
   /** Replaces the known state as a whole. */

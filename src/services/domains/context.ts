@@ -73,6 +73,15 @@ export class ProvisioningContext {
     };
   }
 
+  /**
+   * The flow holding `uuid` saw the domain gone and released all it held itself (a finished deletion): an
+   * UNDEFINED met meanwhile needs no second look (a lookup and `forget`, which would find nothing left) when
+   * the claim is released.
+   */
+  releasedByFlow(uuid: string): void {
+    this.undefinedWhileClaimed.delete(uuid);
+  }
+
   /** Whether the user owns a domain shown by this name, or is creating one. */
   ownerHasName(userId: string, name: string): boolean {
     for (const p of this.pendingNames) if (p.ownerId === userId && p.name === name) return true;

@@ -28,6 +28,7 @@ export class DeleteFlow {
       // A retry keeps the first request's record (and its keepDisk).
       this.ctx.deletions.recordDeletion({ domainUuid: uuid, domainName: domain.name, keepDisk, volumes, domain });
       await this.finishDeletion(uuid);
+      this.ctx.releasedByFlow(uuid);
       // Through the ordered pipeline: once this answers, no query shows the domain any more. Usually the
       // UNDEFINED event's re-read has committed that already (releasing the address waits for a network re-read
       // in line after it): once a re-read has found the domain gone, every re-read after it started later and

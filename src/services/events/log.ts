@@ -1,5 +1,5 @@
 import type { Db } from '../../db/index.js';
-import { EventStore, type EventFilter, type EventRow } from '../../db/stores/events.js';
+import { EventStore, type EventFilter, type EventRow, type NewEventRow } from '../../db/stores/events.js';
 import type {
   DomainLifecycleEvent,
   DomainRecord,
@@ -19,6 +19,12 @@ export interface Retention {
 export type LogFilter = EventFilter;
 
 type Row = EventRow;
+
+/** An event to append, with the owner it is recorded under (domains). */
+export type Appending = { kind: 'DOMAIN'; event: NewDomainEvent; ownerId: string | null } | { kind: 'NETWORK'; event: NewNetworkEvent };
+
+/** An event as appended: with its cursor. */
+export type Appended = { kind: 'DOMAIN'; event: DomainLifecycleEvent } | { kind: 'NETWORK'; event: NetworkLifecycleEvent };
 
 /** A subscriber's position, which pruning must not pass. */
 export interface CursorHold {
@@ -40,8 +46,28 @@ export class EventLog {
   }
 
   appendDomain(e: NewDomainEvent, ownerId: string | null): DomainLifecycleEvent {
+    return { ...e, seq: this.store.append(EventLog.domainRow(e, ownerId)), ownerId };
+  }
+
+  appendNetwork(e: NewNetworkEvent): NetworkLifecycleEvent {
+    return { ...e, seq: this.store.append(EventLog.networkRow(e)) };
+  }
+
+  /** Appends events that came together, in order, in one transaction: all of them, or (throwing) none. */
+  appendAll(events: readonly Appending[]): Appended[] {
+    const seqs = this.store.appendAll(
+      events.map((a) => (a.kind === 'DOMAIN' ? EventLog.domainRow(a.event, a.ownerId) : EventLog.networkRow(a.event))),
+    );
+    return events.map((a, i) =>
+      a.kind === 'DOMAIN'
+        ? { kind: 'DOMAIN', event: { ...a.event, seq: seqs[i]!, ownerId: a.ownerId } }
+        : { kind: 'NETWORK', event: { ...a.event, seq: seqs[i]! } },
+    );
+  }
+
+  private static domainRow(e: NewDomainEvent, ownerId: string | null): NewEventRow {
     const { domain } = e;
-    const seq = this.store.append({
+    return {
       kind: 'DOMAIN',
       uuid: domain.uuid,
       name: domain.name,
@@ -53,27 +79,24 @@ export class EventLog {
       synthetic: e.synthetic,
       snapshot: domain,
       gone: e.type === 'UNDEFINED',
-    });
-    return { ...e, seq, ownerId };
+    };
   }
 
-  appendNetwork(e: NewNetworkEvent): NetworkLifecycleEvent {
-    const state = e.network.active ? 'ACTIVE' : 'INACTIVE';
+  private static networkRow(e: NewNetworkEvent): NewEventRow {
     const { network } = e;
-    const seq = this.store.append({
+    return {
       kind: 'NETWORK',
       uuid: network.uuid,
       name: network.name,
       ownerId: null,
       type: e.type,
       detail: '',
-      state,
+      state: network.active ? 'ACTIVE' : 'INACTIVE',
       at: e.at,
       synthetic: e.synthetic,
       snapshot: network,
       gone: e.type === 'UNDEFINED',
-    });
-    return { ...e, seq };
+    };
   }
 
   /** Replaces the known state as a whole (after a full load of libvirt). */

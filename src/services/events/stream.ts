@@ -9,12 +9,12 @@ import type {
 } from '../../model/index.js';
 import type { AccessPolicy } from '../access/index.js';
 import { CursorExpiredError, EventHub, type Subscriber } from './hub.js';
-import { EventLog, type CursorHold, type LogFilter, type Retention } from './log.js';
+import { EventLog, type Appended, type Appending, type CursorHold, type LogFilter, type Retention } from './log.js';
 import type { EventSink } from '../sync/index.js';
 import type { StorageHealth } from '../instance/index.js';
 
-/** An event libvirt announced that the log could not take yet (storage failing), in arrival order. */
-type Held = { kind: 'DOMAIN'; event: NewDomainEvent; ownerId: string | null } | { kind: 'NETWORK'; event: NewNetworkEvent };
+/** An event on its way to the log (a group of them, or one the log could not take yet: storage failing), in arrival order. */
+type Held = Appending;
 
 const PAGE = 256;
 const PRUNE_EVERY_APPENDS = 1000;
@@ -124,6 +124,8 @@ export class EventStream implements EventSink {
   /** The last full snapshot of known objects, when it could not be saved (or events were still held). */
   private heldKnown: { domains: DomainRecord[]; networks: NetworkRecord[] } | null = null;
   private readonly storage: StorageHealth | undefined;
+  /** Inside `batch`: events wait in `held` until the group is done. */
+  private batching = 0;
 
   constructor(
     readonly log: EventLog,
@@ -156,12 +158,21 @@ export class EventStream implements EventSink {
   domain(event: NewDomainEvent): void {
     // The owner as of the event, not as of a later append.
     this.held.push({ kind: 'DOMAIN', event, ownerId: this.access.ownerOf(event.domain) });
-    this.flush();
+    if (!this.batching) this.flush();
   }
 
   network(event: NewNetworkEvent): void {
     this.held.push({ kind: 'NETWORK', event });
-    this.flush();
+    if (!this.batching) this.flush();
+  }
+
+  batch(work: () => void): void {
+    this.batching++;
+    try {
+      work();
+    } finally {
+      if (--this.batching === 0) this.flush();
+    }
   }
 
   snapshot(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
@@ -176,6 +187,7 @@ export class EventStream implements EventSink {
    * (logged) as before, so one bad record cannot hold up the rest.
    */
   private flush(): boolean {
+    if (this.held.length > 1) this.appendTogether();
     while (this.held.length) {
       const next = this.held[0]!;
       try {
@@ -204,6 +216,26 @@ export class EventStream implements EventSink {
       this.heldKnown = null;
     }
     return true;
+  }
+
+  /**
+   * Appends every held event in one transaction (one sync to disk), then publishes them in order. When that
+   * fails nothing was written, and the one-by-one path in `flush` meets the failure again and deals with it
+   * (holding on a storage failure, dropping a bad record).
+   */
+  private appendTogether(): void {
+    let appended: Appended[];
+    try {
+      appended = this.log.appendAll(this.held);
+    } catch {
+      return;
+    }
+    this.held.splice(0, appended.length);
+    for (const a of appended) {
+      if (a.kind === 'DOMAIN') this.domains.publish(a.event);
+      else this.networks.publish(a.event);
+      this.afterAppend();
+    }
   }
 
   lastKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null {

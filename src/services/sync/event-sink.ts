@@ -6,6 +6,12 @@ export interface EventSink {
   network(event: NewNetworkEvent): void;
   /** The whole known state after a (re)load, so a restarted server can diff against it. */
   snapshot(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void;
+  /**
+   * Runs `work` (a group of commits of the line), holding back the events it commits until it is done, then
+   * appends them in one transaction and publishes them: still each in the log before it is heard of, and in
+   * order. Optional: without it, each event is appended and published as it comes.
+   */
+  batch?(work: () => void): void;
   /** The state known when the server last ran, or null when it never ran with this database. */
   lastKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null;
 }

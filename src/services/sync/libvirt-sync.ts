@@ -71,7 +71,7 @@ export class LibvirtSync {
   ) {
     this.bus = libvirt.bus;
     this.driverPath = libvirt.driverPath;
-    this.line = new CommitLine(log);
+    this.line = new CommitLine(log, events.batch ? (work) => events.batch!(work) : undefined);
     this.resyncs = new ResyncTimer(() => this.resync(false), log);
     this.rereads = new Rereads(libvirt, cache, events, log, this.line, this.health);
     this.stateCheck = new StateCheck(
@@ -186,12 +186,16 @@ export class LibvirtSync {
    */
   async amendNetwork(path: string, amend: (network: NetworkRecord) => NetworkRecord): Promise<NetworkRecord | undefined> {
     let result: NetworkRecord | undefined;
-    await this.line.enqueue(Promise.resolve(), () => {
-      const current = this.cache.networkByPath(path);
-      if (!current) return;
-      result = amend(current);
-      this.cache.setNetwork(result);
-    });
+    await this.line.enqueue(
+      Promise.resolve(),
+      () => {
+        const current = this.cache.networkByPath(path);
+        if (!current) return;
+        result = amend(current);
+        this.cache.setNetwork(result);
+      },
+      path,
+    );
     return result;
   }
 

@@ -73,10 +73,14 @@ export class Rereads {
     const read = asRead(reading);
     let failure: LibvirtError | undefined;
     return this.line
-      .enqueue(read, (r) => {
-        result = this.commitDomain(path, r, event);
-        if ('err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
-      })
+      .enqueue(
+        read,
+        (r) => {
+          result = this.commitDomain(path, r, event);
+          if ('err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
+        },
+        path,
+      )
       .then(() => ({ domain: result, failure }));
   }
 
@@ -134,20 +138,24 @@ export class Rereads {
     let failure: LibvirtError | undefined;
     const read = asRead(readNetwork(this.bus, path, type ? 'bulk' : 'interactive'));
     return this.line
-      .enqueue(read, (r) => {
-        if (!type && 'err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
-        const previous = this.cache.networkByPath(path);
-        if ('ok' in r) {
-          this.cache.setNetwork(r.ok);
-          result = r.ok;
-        } else if (r.err.kind === 'NOT_FOUND' && previous) {
-          this.cache.deleteNetwork(previous.uuid);
-        }
-        const network = result ?? previous;
-        // As with domains, the event says what state followed it; the re-read may already see a later one.
-        const active = type === 'STARTED' ? true : type === 'STOPPED' ? false : network?.active;
-        if (type && network) this.events.network({ type, at: new Date(), network: { ...network, active: active! }, synthetic: false });
-      })
+      .enqueue(
+        read,
+        (r) => {
+          if (!type && 'err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
+          const previous = this.cache.networkByPath(path);
+          if ('ok' in r) {
+            this.cache.setNetwork(r.ok);
+            result = r.ok;
+          } else if (r.err.kind === 'NOT_FOUND' && previous) {
+            this.cache.deleteNetwork(previous.uuid);
+          }
+          const network = result ?? previous;
+          // As with domains, the event says what state followed it; the re-read may already see a later one.
+          const active = type === 'STARTED' ? true : type === 'STOPPED' ? false : network?.active;
+          if (type && network) this.events.network({ type, at: new Date(), network: { ...network, active: active! }, synthetic: false });
+        },
+        path,
+      )
       .then(() => {
         if (failure) throw fromLibvirt(failure);
         return result;
