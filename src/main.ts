@@ -17,7 +17,7 @@ import { HostStore } from './db/stores/hosts.js';
 import { AccessPolicy, AuditService, AuthService, QuotaService, UserService } from './services/access/index.js';
 import { ConsoleService } from './services/console/index.js';
 import { DomainEventService, EventCursors, EventLog, EventStream, SubscriptionRegistry } from './services/events/index.js';
-import { HostRegistry } from './services/hosts/index.js';
+import { HostEventService, HostRegistry } from './services/hosts/index.js';
 import { chooseDomainType, HostObjects, HostService, type InstanceNames, StorageHealth } from './services/instance/index.js';
 import { DomainService, MediaService, ProvisioningService, TEMPLATE_CPU_MODE } from './services/domains/index.js';
 import { DefinedPoolStore } from './db/stores/storage.js';
@@ -175,11 +175,17 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const hosts = new HostRegistry(
       new HostStore(db),
       access,
-      { view: new HostService(libvirt, config.driver, domainType, sync), cache },
+      {
+        view: new HostService(libvirt, config.driver, domainType, sync),
+        cache,
+        watch: (listener) => sync.onConnectedChange(listener),
+      },
       () => quotas.reservationSizes(),
+      { append: (event) => stream.host(event), latest: (hostId) => eventLog.latestHostEvent(hostId) },
       config.placement,
     );
     hosts.start();
+    cleanups.push(() => hosts.stop());
     // QEMU listens on each new guest's serial socket here (libvirt creates the socket, owned by the qemu user).
     const serialSocketDir = config.driver === 'Test' ? null : join(config.dataDir, 'run', 'serial');
     if (serialSocketDir) mkdirSync(serialSocketDir, { recursive: true, mode: 0o700 });
@@ -249,6 +255,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       ipam,
       portForwards,
       hosts,
+      hostEvents: new HostEventService(stream, access),
       users,
       quotas,
       provisioning,

@@ -2,6 +2,8 @@ import {
   DOMAIN_EVENT_DETAIL_NAMES,
   DOMAIN_EVENT_TYPES,
   type DomainLifecycleEvent,
+  HOST_EVENT_DETAILS,
+  type HostLifecycleEvent,
   NETWORK_EVENT_TYPES,
   type NetworkLifecycleEvent,
   snapshotOf,
@@ -10,6 +12,7 @@ import { builder } from './builder.js';
 import type { Context } from './context.js';
 import { InvalidPageArgsError, pageSize, refuseBackwardPaging } from './connection.js';
 import { DomainRef, DomainStateEnum } from './domain.js';
+import { HostRef, HostStateEnum } from './host.js';
 import { encodeGlobalID, localId } from './ids.js';
 import { NetworkRef } from './network.js';
 
@@ -79,6 +82,41 @@ export const NetworkLifecycleEventRef = builder.objectRef<NetworkLifecycleEvent>
     at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
     synthetic: t.exposeBoolean('synthetic', { description: 'True when inferred on resync rather than signalled by libvirt.' }),
     network: t.field({ type: NetworkRef, description: 'The network as it was right after the event.', resolve: (e) => e.network }),
+  }),
+});
+
+const HostEventDetailEnum = builder.enumType('HostEventDetail', {
+  description: 'Why a host changed state.',
+  values: {
+    LIBVIRT_LOST: { description: 'libvirt stopped answering (the bus or libvirt-dbus went away, or a state check failed).' },
+    LIBVIRT_BACK: { description: 'libvirt answers again; everything was re-read.' },
+    DRAIN_SET: { description: 'An admin set draining (setHostDraining).' },
+    DRAIN_CLEARED: { description: 'An admin cleared draining.' },
+    STARTUP: {
+      description: 'A start of the server found the host in another state than its last event says (or it had none yet): synthetic.',
+    },
+  } satisfies Record<(typeof HOST_EVENT_DETAILS)[number], { description: string }>,
+});
+
+export const HostLifecycleEventRef = builder.objectRef<HostLifecycleEvent>('HostLifecycleEvent').implement({
+  description: 'One change of a host’s state (or of its draining flag), in the same durable log and cursor sequence as domain events.',
+  fields: (t) => ({
+    cursor: t.string({
+      description: 'Opaque position of this event in the log.',
+      resolve: (e, _args, ctx) => ctx.services.eventCursors.encode(e),
+    }),
+    type: t.field({ type: HostStateEnum, description: 'The state the host entered.', resolve: (e) => e.type }),
+    detail: t.field({ type: HostEventDetailEnum, resolve: (e) => e.detail }),
+    draining: t.boolean({ description: 'Whether the host was draining right after the event.', resolve: (e) => e.host.draining }),
+    at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
+    synthetic: t.exposeBoolean('synthetic', { description: 'True when a start of the server inferred the change (STARTUP).' }),
+    hostName: t.string({ description: 'The host’s name when the event happened.', resolve: (e) => e.host.name }),
+    host: t.field({
+      type: HostRef,
+      nullable: true,
+      description: 'The host as it is now (null once an admin removed it).',
+      resolve: (e, _args, ctx) => ctx.services.hosts.find(ctx.viewer, e.host.id),
+    }),
   }),
 });
 
@@ -181,6 +219,25 @@ builder.subscriptionField('networkEvents', (t) =>
     subscribe: (_root, args, ctx) =>
       ctx.services.networkEvents.subscribe(ctx.viewer, afterCursor(ctx, args.after), {
         networkUuid: localIdOrNull(args.networkId, 'Network'),
+        types: args.types,
+      }),
+    resolve: (event) => event,
+  }),
+);
+
+builder.subscriptionField('hostEvents', (t) =>
+  t.field({
+    type: HostLifecycleEventRef,
+    description:
+      'Host state changes (admins only): a host going DOWN, coming back UP, DRAINING set or cleared. Replayed from `after` like domainEvents, then live.',
+    args: {
+      after: t.arg.string({ required: false }),
+      hostId: t.arg.id({ required: false }),
+      types: t.arg({ type: [HostStateEnum], required: false }),
+    },
+    subscribe: (_root, args, ctx) =>
+      ctx.services.hostEvents.subscribe(ctx.viewer, afterCursor(ctx, args.after), {
+        hostId: localIdOrNull(args.hostId, 'Host'),
         types: args.types,
       }),
     resolve: (event) => event,

@@ -4,7 +4,7 @@ import { connectionFromSorted, countedConnection } from './connection.js';
 import { ADMIN_ERRORS } from './errors.js';
 import { localId } from './ids.js';
 
-const HostStateEnum = builder.enumType('HostState', {
+export const HostStateEnum = builder.enumType('HostState', {
   description: 'Whether a host takes new guests.',
   values: {
     UP: { description: 'libvirt answers; new guests may be placed here.' },

@@ -2,7 +2,7 @@ import type { AccessPolicy, AuditService, AuthService, QuotaService, UserService
 import type { ConsoleService } from './console/index.js';
 import type { DomainEventService, EventCursors, SubscriptionRegistry } from './events/index.js';
 import type { DomainService, MediaService, ProvisioningService } from './domains/index.js';
-import type { HostRegistry } from './hosts/index.js';
+import type { HostEventService, HostRegistry } from './hosts/index.js';
 import type { StorageHealth } from './instance/index.js';
 import type { ImageService, ImageUploadService, StoragePoolService } from './storage/index.js';
 import type { IpamService, NetworkEventService, NetworkService, PortForwardService } from './network/index.js';
@@ -16,6 +16,7 @@ export interface Services {
   ipam: IpamService;
   portForwards: PortForwardService;
   hosts: HostRegistry;
+  hostEvents: HostEventService;
   domainEvents: DomainEventService;
   eventCursors: EventCursors;
   users: UserService;

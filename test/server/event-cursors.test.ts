@@ -136,7 +136,7 @@ describe('event cursors across upgrades and restores', () => {
     // As a database from before sealed cursors: no identity yet.
     const db = openDatabase(join(dataDir, 'virtplane.sqlite'));
     db.$client.prepare('DELETE FROM event_log_identity').run();
-    const oldest = (db.$client.prepare('SELECT min(id) AS id FROM events').get() as { id: number }).id;
+    const oldest = (db.$client.prepare(`SELECT min(id) AS id FROM events WHERE kind = 'DOMAIN'`).get() as { id: number }).id;
     db.$client.close();
     s = await startTestServer({ dataDir });
     try {

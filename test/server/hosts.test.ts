@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { addTenant } from '../helpers/tenants.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { readFileSync } from 'node:fs';
+import { addTenant, eventually } from '../helpers/tenants.js';
+import { collect, domainGlobalId, startTestServer, type TestServer } from '../helpers/server.js';
 
 const HOST = `id name state draining hostname cpus memoryMiB use { domains activeDomains vcpus memoryMiB }`;
 const CREATE = `mutation($i: CreateDomainInput!) { createDomain(input: $i) { __typename
@@ -207,5 +208,85 @@ describe('hosts: placement within capacity (allocation ratios)', () => {
     assert.match(tooBig.data.createDomain.message, /512 MiB \(344 of \d+ free\)/);
     const fits = await create('fits', 2, 256);
     assert.equal(fits.data.createDomain.__typename, 'CreateDomainSuccess', JSON.stringify(fits));
+  });
+});
+
+describe('hosts: state changes in the one event log', () => {
+  let s: TestServer;
+  const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-host-events-'));
+  const HOST_EVENTS = `subscription($after: String, $types: [HostState!]) { hostEvents(after: $after, types: $types) {
+    cursor type detail draining synthetic hostName host { id name state } } }`;
+  const DRAIN = `mutation($id: ID!, $d: Boolean!) { setHostDraining(id: $id, draining: $d) { __typename } }`;
+  const hostId = async () => (await s.gql(`{ hosts { edges { node { id } } } }`)).data.hosts.edges[0].node.id as string;
+  /** The cursor of the newest domain event: a place in the one log to resume from. */
+  const newestCursor = async () => {
+    const page = await s.gql(`{ events(first: 100) { edges { cursor } } }`);
+    return page.data.events.edges.at(-1).cursor as string;
+  };
+  const libvirtDbusPid = () => {
+    const recorded = JSON.parse(readFileSync(join(dataDir, 'run', 'pids.json'), 'utf8'));
+    return (recorded.children?.['libvirt-dbus']?.pid ?? recorded['libvirt-dbus']) as number;
+  };
+
+  before(async () => {
+    s = await startTestServer({ dataDir });
+  });
+  after(async () => {
+    await s?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('draining and a restart: replayed from a cursor, no STARTUP event when nothing changed while down', async () => {
+    // A domain event after the first start's own host event, as a place to resume from.
+    const id = domainGlobalId('6695eb01-f6a4-8304-79aa-97f2502e193f');
+    assert.equal(
+      (await s.gql(`mutation($id: ID!) { destroyDomain(id: $id) { __typename } }`, { id })).data.destroyDomain.__typename,
+      'DomainActionSuccess',
+    );
+    const anchor = await eventually(
+      async () => ((await s.gql(`{ events { totalCount } }`)).data.events.totalCount > 0 ? newestCursor() : null),
+      'a domain event',
+    );
+    const host = await hostId();
+    assert.equal((await s.gql(DRAIN, { id: host, d: true })).data.setHostDraining.__typename, 'SetHostDrainingSuccess');
+    await s.stop();
+    s = await startTestServer({ dataDir });
+
+    const events = collect(s.ws(), HOST_EVENTS, { after: anchor });
+    const [drained] = (await events.next(1)).map((e: any) => e.hostEvents);
+    assert.deepEqual(
+      { type: drained.type, detail: drained.detail, draining: drained.draining, synthetic: drained.synthetic, host: drained.host.id },
+      { type: 'DRAINING', detail: 'DRAIN_SET', draining: true, synthetic: false, host },
+    );
+    // Live from here: the drain cleared.
+    assert.equal((await s.gql(DRAIN, { id: host, d: false })).data.setHostDraining.__typename, 'SetHostDrainingSuccess');
+    const [cleared] = (await events.next(2)).slice(1).map((e: any) => e.hostEvents);
+    assert.deepEqual([cleared.type, cleared.detail, cleared.draining], ['UP', 'DRAIN_CLEARED', false]);
+    assert.equal(events.items.length, 2, 'the restart added no STARTUP event: the host was as its last event says');
+    events.unsubscribe();
+  });
+
+  test('libvirt-dbus killed: the host goes DOWN and comes back UP, each once, in order', async () => {
+    // A domain event now: its cursor is past every host event so far.
+    const id = domainGlobalId('6695eb01-f6a4-8304-79aa-97f2502e193f');
+    const state = (await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { state } } }`, { id })).data.node.state;
+    const action = state === 'RUNNING' ? 'destroyDomain' : 'startDomain';
+    const acted = await s.gql(`mutation($id: ID!) { r: ${action}(id: $id) { __typename } }`, { id });
+    assert.equal(acted.data.r.__typename, 'DomainActionSuccess');
+    const events = collect(s.ws(), HOST_EVENTS, { after: await newestCursor() });
+    process.kill(libvirtDbusPid(), 'SIGKILL');
+    const [down, up] = (await events.next(2, 60_000)).map((e: any) => e.hostEvents);
+    assert.deepEqual([down.type, down.detail, down.synthetic], ['DOWN', 'LIBVIRT_LOST', false]);
+    assert.deepEqual([up.type, up.detail], ['UP', 'LIBVIRT_BACK']);
+    const now = (await s.gql(`{ hosts { edges { node { state } } } }`)).data.hosts.edges[0].node.state;
+    assert.equal(now, 'UP');
+    events.unsubscribe();
+  });
+
+  test('tenants cannot subscribe to host events', async () => {
+    const tenant = addTenant(dataDir, 'ted');
+    const events = collect(s.ws(tenant.token), HOST_EVENTS);
+    await eventually(async () => (events.errors.length ? true : null), 'the refusal');
+    assert.match(JSON.stringify(events.errors), /FORBIDDEN/);
   });
 });

@@ -1,10 +1,10 @@
-import { and, asc, count, eq, gt, inArray, lt, lte, max, min, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, lt, lte, max, min, type SQL } from 'drizzle-orm';
 import type { Db } from '../index.js';
 import { eventLogIdentity, events, knownObjects } from '../schema.js';
 import { transaction } from '../transaction.js';
 
 export type EventRow = typeof events.$inferSelect;
-export type ObjectKind = 'DOMAIN' | 'NETWORK';
+export type ObjectKind = 'DOMAIN' | 'NETWORK' | 'HOST';
 
 export interface EventFilter {
   kind: ObjectKind;
@@ -25,7 +25,7 @@ export interface NewEventRow {
   at: Date;
   synthetic: boolean;
   snapshot: object;
-  /** The object is gone with this event: it leaves `known_objects`. */
+  /** The object is gone with this event: it leaves `known_objects` (hosts are never in it). */
   gone: boolean;
 }
 
@@ -72,14 +72,16 @@ export class EventStore {
       const row = insert.get(e.kind, e.uuid, e.name, e.ownerId, e.type, e.detail, e.state, e.at.getTime(), e.synthetic ? 1 : 0, json) as {
         id: number;
       };
+      // known_objects is the cache's baseline at a restart (domains and networks); a host's last state is its last event.
+      if (e.kind === 'HOST') return row.id;
       if (e.gone) forget.run(e.uuid);
       else upsert.run(e.uuid, e.kind, json, Date.now());
       return row.id;
     };
   }
 
-  /** Replaces the known state as a whole. */
-  replaceKnown(objects: Iterable<{ kind: ObjectKind; uuid: string; snapshot: object }>): void {
+  /** Replaces the known state (of domains and networks) as a whole. */
+  replaceKnown(objects: Iterable<{ kind: 'DOMAIN' | 'NETWORK'; uuid: string; snapshot: object }>): void {
     transaction(this.db, () => {
       this.db.delete(knownObjects).run();
       for (const { kind, uuid, snapshot } of objects) {
@@ -110,6 +112,19 @@ export class EventStore {
       .run();
     const row = this.db.select().from(eventLogIdentity).get()!;
     return { secret: row.secret, legacyThrough: row.legacyThrough };
+  }
+
+  /** The newest event of one object (a host's last state change), or null when the log has none. */
+  latestOf(kind: ObjectKind, subject: string): EventRow | null {
+    return (
+      this.db
+        .select()
+        .from(events)
+        .where(and(eq(events.kind, kind), eq(events.subjectUuid, subject)))
+        .orderBy(desc(events.id))
+        .limit(1)
+        .get() ?? null
+    );
   }
 
   /** When the event with this row id happened, or null when there is none (pruned, or never). */

@@ -9,14 +9,15 @@ export const events = sqliteTable(
   'events',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    kind: text('kind', { enum: ['DOMAIN', 'NETWORK'] }).notNull(),
+    kind: text('kind', { enum: ['DOMAIN', 'NETWORK', 'HOST'] }).notNull(),
+    /** The domain's or network's UUID; a host's id. */
     subjectUuid: text('subject_uuid').notNull(),
     subjectName: text('subject_name').notNull(),
     /** Owner at append time (AccessPolicy.ownerOf); null for networks and unowned domains. */
     ownerId: text('owner_id'),
     type: text('type').notNull(),
     detail: text('detail').notNull(),
-    /** The state the object was in right after the event (DomainState, or ACTIVE/INACTIVE for networks). */
+    /** The state the object was in right after the event (DomainState, ACTIVE/INACTIVE for networks, HostState). */
     state: text('state').notNull(),
     at: integer('at', { mode: 'timestamp_ms' }).notNull(),
     synthetic: integer('synthetic', { mode: 'boolean' }).notNull(),

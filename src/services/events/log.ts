@@ -3,9 +3,12 @@ import { EventStore, type EventFilter, type EventRow, type NewEventRow } from '.
 import type {
   DomainLifecycleEvent,
   DomainRecord,
+  HostLifecycleEvent,
+  HostSnapshot,
   NetworkLifecycleEvent,
   NetworkRecord,
   NewDomainEvent,
+  NewHostEvent,
   NewNetworkEvent,
 } from '../../model/index.js';
 
@@ -21,10 +24,16 @@ export type LogFilter = EventFilter;
 type Row = EventRow;
 
 /** An event to append, with the owner it is recorded under (domains). */
-export type Appending = { kind: 'DOMAIN'; event: NewDomainEvent; ownerId: string | null } | { kind: 'NETWORK'; event: NewNetworkEvent };
+export type Appending =
+  | { kind: 'DOMAIN'; event: NewDomainEvent; ownerId: string | null }
+  | { kind: 'NETWORK'; event: NewNetworkEvent }
+  | { kind: 'HOST'; event: NewHostEvent };
 
 /** An event as appended: with its cursor. */
-export type Appended = { kind: 'DOMAIN'; event: DomainLifecycleEvent } | { kind: 'NETWORK'; event: NetworkLifecycleEvent };
+export type Appended =
+  | { kind: 'DOMAIN'; event: DomainLifecycleEvent }
+  | { kind: 'NETWORK'; event: NetworkLifecycleEvent }
+  | { kind: 'HOST'; event: HostLifecycleEvent };
 
 /** A subscriber's position, which pruning must not pass. */
 export interface CursorHold {
@@ -53,16 +62,62 @@ export class EventLog {
     return { ...e, seq: this.store.append(EventLog.networkRow(e)) };
   }
 
+  appendHost(e: NewHostEvent): HostLifecycleEvent {
+    return { ...e, seq: this.store.append(EventLog.hostRow(e)) };
+  }
+
   /** Appends events that came together, in order, in one transaction: all of them, or (throwing) none. */
   appendAll(events: readonly Appending[]): Appended[] {
-    const seqs = this.store.appendAll(
-      events.map((a) => (a.kind === 'DOMAIN' ? EventLog.domainRow(a.event, a.ownerId) : EventLog.networkRow(a.event))),
-    );
-    return events.map((a, i) =>
-      a.kind === 'DOMAIN'
-        ? { kind: 'DOMAIN', event: { ...a.event, seq: seqs[i]!, ownerId: a.ownerId } }
-        : { kind: 'NETWORK', event: { ...a.event, seq: seqs[i]! } },
-    );
+    const seqs = this.store.appendAll(events.map((a) => EventLog.rowOf(a)));
+    return events.map((a, i): Appended => {
+      const seq = seqs[i]!;
+      switch (a.kind) {
+        case 'DOMAIN':
+          return { kind: 'DOMAIN', event: { ...a.event, seq, ownerId: a.ownerId } };
+        case 'NETWORK':
+          return { kind: 'NETWORK', event: { ...a.event, seq } };
+        case 'HOST':
+          return { kind: 'HOST', event: { ...a.event, seq } };
+      }
+    });
+  }
+
+  /** Appends one held event; answers it with its cursor. */
+  appendOne(a: Appending): Appended {
+    return this.appendAll([a])[0]!;
+  }
+
+  /** The last state change logged for a host, or null (none yet, or pruned). */
+  latestHostEvent(hostId: string): HostLifecycleEvent | null {
+    const row = this.store.latestOf('HOST', hostId);
+    return row ? EventLog.toHostEvent(row) : null;
+  }
+
+  private static rowOf(a: Appending): NewEventRow {
+    switch (a.kind) {
+      case 'DOMAIN':
+        return EventLog.domainRow(a.event, a.ownerId);
+      case 'NETWORK':
+        return EventLog.networkRow(a.event);
+      case 'HOST':
+        return EventLog.hostRow(a.event);
+    }
+  }
+
+  private static hostRow(e: NewHostEvent): NewEventRow {
+    return {
+      kind: 'HOST',
+      uuid: e.host.id,
+      name: e.host.name,
+      ownerId: null,
+      type: e.type,
+      detail: e.detail,
+      state: e.type,
+      at: e.at,
+      synthetic: e.synthetic,
+      snapshot: e.host,
+      gone: false,
+    };
   }
 
   private static domainRow(e: NewDomainEvent, ownerId: string | null): NewEventRow {
@@ -165,6 +220,17 @@ export class EventLog {
       at: r.at,
       domain: r.snapshot as DomainRecord,
       ownerId: r.ownerId,
+      synthetic: r.synthetic,
+    };
+  }
+
+  static toHostEvent(r: Row): HostLifecycleEvent {
+    return {
+      seq: r.id,
+      type: r.type as HostLifecycleEvent['type'],
+      detail: r.detail as HostLifecycleEvent['detail'],
+      at: r.at,
+      host: r.snapshot as HostSnapshot,
       synthetic: r.synthetic,
     };
   }

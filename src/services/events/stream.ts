@@ -2,9 +2,11 @@ import type { Logger } from 'pino';
 import type {
   DomainLifecycleEvent,
   DomainRecord,
+  HostLifecycleEvent,
   NetworkLifecycleEvent,
   NetworkRecord,
   NewDomainEvent,
+  NewHostEvent,
   NewNetworkEvent,
 } from '../../model/index.js';
 import type { AccessPolicy } from '../access/index.js';
@@ -98,7 +100,7 @@ class ReplayThenLive<E extends { seq: number }> implements AsyncIterableIterator
 }
 
 export interface StreamRequest<E> {
-  kind: 'DOMAIN' | 'NETWORK';
+  kind: 'DOMAIN' | 'NETWORK' | 'HOST';
   /** Resume after this cursor (replaying what was missed); null = live only. */
   after: number | null;
   /** Narrows history and replay in SQL; `count` relies on it alone. */
@@ -114,6 +116,7 @@ export interface StreamRequest<E> {
 export class EventStream implements EventSink {
   readonly domains: EventHub<DomainLifecycleEvent>;
   readonly networks: EventHub<NetworkLifecycleEvent>;
+  readonly hosts: EventHub<HostLifecycleEvent>;
   private appendsSincePrune = 0;
   private timer: NodeJS.Timeout | null = null;
   /**
@@ -136,6 +139,7 @@ export class EventStream implements EventSink {
   ) {
     this.domains = new EventHub(opts.bufferLimit);
     this.networks = new EventHub(opts.bufferLimit);
+    this.hosts = new EventHub(opts.bufferLimit);
     this.storage = opts.storage;
     this.storage?.onRetry(() => this.flush());
   }
@@ -166,6 +170,12 @@ export class EventStream implements EventSink {
     if (!this.batching) this.flush();
   }
 
+  /** A host's state changed (the hosts module): logged and published in line with everything else. */
+  host(event: NewHostEvent): void {
+    this.held.push({ kind: 'HOST', event });
+    if (!this.batching) this.flush();
+  }
+
   batch(work: () => void): void {
     this.batching++;
     try {
@@ -191,8 +201,7 @@ export class EventStream implements EventSink {
     while (this.held.length) {
       const next = this.held[0]!;
       try {
-        if (next.kind === 'DOMAIN') this.domains.publish(this.log.appendDomain(next.event, next.ownerId));
-        else this.networks.publish(this.log.appendNetwork(next.event));
+        this.publish(this.log.appendOne(next));
       } catch (err) {
         if (this.storage?.noteFailure(err)) {
           this.logger.warn({ held: this.held.length }, 'event log cannot be written: events wait in memory');
@@ -232,9 +241,19 @@ export class EventStream implements EventSink {
     }
     this.held.splice(0, appended.length);
     for (const a of appended) {
-      if (a.kind === 'DOMAIN') this.domains.publish(a.event);
-      else this.networks.publish(a.event);
+      this.publish(a);
       this.afterAppend();
+    }
+  }
+
+  private publish(a: Appended): void {
+    switch (a.kind) {
+      case 'DOMAIN':
+        return this.domains.publish(a.event);
+      case 'NETWORK':
+        return this.networks.publish(a.event);
+      case 'HOST':
+        return this.hosts.publish(a.event);
     }
   }
 
@@ -274,9 +293,12 @@ export class EventStream implements EventSink {
 
   private pageReader<E extends { seq: number }>(req: StreamRequest<E>, limit = PAGE) {
     type Row = ReturnType<EventLog['read']>[number];
-    const toEvent = (req.kind === 'DOMAIN' ? (r: Row) => EventLog.toDomainEvent(r) : (r: Row) => EventLog.toNetworkEvent(r)) as unknown as (
-      r: Row,
-    ) => E;
+    const convert = {
+      DOMAIN: (r: Row) => EventLog.toDomainEvent(r),
+      NETWORK: (r: Row) => EventLog.toNetworkEvent(r),
+      HOST: (r: Row) => EventLog.toHostEvent(r),
+    }[req.kind];
+    const toEvent = convert as unknown as (r: Row) => E;
     return (after: number): Page<E> | null => {
       const rows = this.log.read(after, { kind: req.kind, ...req.sql }, limit);
       if (rows.length === 0) return null;
@@ -286,7 +308,7 @@ export class EventStream implements EventSink {
 
   subscribe<E extends { seq: number }>(req: StreamRequest<E>): AsyncIterableIterator<E> {
     if (req.after !== null) this.checkCursor(req.after);
-    const hub = (req.kind === 'DOMAIN' ? this.domains : this.networks) as unknown as EventHub<E>;
+    const hub = { DOMAIN: this.domains, NETWORK: this.networks, HOST: this.hosts }[req.kind] as unknown as EventHub<E>;
     const live = hub.subscribe(req.accept); // first: nothing committed from here on can be missed
     const after = req.after ?? this.log.lastId();
     return new ReplayThenLive(live, this.pageReader(req), { after, replay: req.after !== null }, this.log.hold(after));

@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import type { HostStore, StoredHost } from '../../db/stores/hosts.js';
+import type { HostEventDetail, HostLifecycleEvent, HostSnapshot, HostState, NewHostEvent } from '../../model/index.js';
 import { isAdmin, type AccessPolicy, type Viewer } from '../access/index.js';
 import { NoHostAvailableError, NotFoundError } from '../errors.js';
 import type { HostService, HostView } from '../instance/index.js';
 import type { StateCache } from '../sync/index.js';
 
-/** UP: libvirt answers and new guests may be placed; DOWN: libvirt is away; DRAINING: an admin stopped placement. */
-export type HostState = 'UP' | 'DOWN' | 'DRAINING';
+export type { HostState };
 
 /**
  * What the guests on a host hold: every domain libvirt has there (running or not), and the creates under way
@@ -50,6 +50,14 @@ export interface Host extends HostView {
 interface ServedHost {
   view: HostService;
   cache: StateCache;
+  /** Told each time its libvirt goes away or answers again. */
+  watch(listener: (connected: boolean) => void): void;
+}
+
+/** Where host state changes go: the one event log (appended, then published), and what it last said of a host. */
+export interface HostEventSink {
+  append(event: NewHostEvent): void;
+  latest(hostId: string): HostLifecycleEvent | null;
 }
 
 /** What reservations hold, by domain: creates under way are counted from these until libvirt has the domain. */
@@ -62,18 +70,51 @@ type Reservations = () => Iterable<{ domainUuid: string; vcpus: number; memoryMi
  */
 export class HostRegistry {
   private stored: StoredHost | null = null;
+  /** What the last event said (or the start found): a change of either is announced. */
+  private announced: { state: HostState; draining: boolean } | null = null;
+  /** Once the server stops, its own disconnects are no news of the host. */
+  private stopped = false;
 
   constructor(
     private readonly store: HostStore,
     private readonly access: AccessPolicy,
     private readonly served: ServedHost,
     private readonly reservations: Reservations,
+    private readonly events: HostEventSink,
     private readonly limits: PlacementLimits = { cpuAllocationRatio: null, memoryAllocationRatio: null },
   ) {}
 
-  /** Records the local host on the first start; later starts find it by id. */
+  /**
+   * Records the local host on the first start (later starts find it by id), announces its state when it is
+   * not what the log last said of it (a synthetic STARTUP event: a first start, or a change while the server
+   * was down), then follows its libvirt going away and coming back.
+   */
   start(): void {
     this.stored = this.store.first() ?? this.store.ensure(this.served.view.info().hostname || hostname());
+    const now = this.snapshot();
+    const last = this.events.latest(now.id);
+    this.announced = last ? { state: last.type, draining: last.host.draining } : null;
+    this.changed('STARTUP', true);
+    this.served.watch((connected) => this.changed(connected ? 'LIBVIRT_BACK' : 'LIBVIRT_LOST'));
+  }
+
+  /** Stops announcing: called first when the server stops, before it lets go of the bus and the database. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Announces the host's state if it (or its draining flag) differs from what was announced last. */
+  private changed(detail: HostEventDetail, synthetic = false): void {
+    if (this.stopped) return;
+    const host = this.snapshot();
+    if (this.announced && this.announced.state === host.state && this.announced.draining === host.draining) return;
+    this.announced = { state: host.state, draining: host.draining };
+    this.events.append({ type: host.state, detail, at: new Date(), host, synthetic });
+  }
+
+  private snapshot(): HostSnapshot {
+    const { hostname, libvirtVersion, cpus, memoryMiB, id, name, state, draining } = this.describe(this.current(), false);
+    return { id, name, state, draining, hostname, libvirtVersion, cpus, memoryMiB };
   }
 
   list(viewer: Viewer): Host[] {
@@ -112,6 +153,7 @@ export class HostRegistry {
     const host = this.current();
     if (String(host.id) !== id) throw new NotFoundError('host', id);
     this.store.setDraining(host.id, draining);
+    this.changed(draining ? 'DRAIN_SET' : 'DRAIN_CLEARED');
     return this.describe(this.current(), true);
   }
 

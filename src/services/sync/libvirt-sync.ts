@@ -99,6 +99,11 @@ export class LibvirtSync {
     this.health.connected = value;
   }
 
+  /** Told each time libvirt goes away (`false`) or answers again after a reload of everything (`true`). */
+  onConnectedChange(listener: (connected: boolean) => void): void {
+    this.health.onChange(listener);
+  }
+
   async start(): Promise<void> {
     this.bus.on('signal', (s: LibvirtSignal) => this.onSignal(s));
     this.bus.on('owner-changed', (owner: string) => {

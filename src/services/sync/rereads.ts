@@ -16,12 +16,28 @@ const TOMBSTONES = 1024;
 
 /** Whether the last contact with libvirt succeeded, as re-reads and resyncs find; and what a re-read asks when it did not. */
 export class SyncHealth {
-  connected = false;
+  private current = false;
+  private readonly listeners: ((connected: boolean) => void)[] = [];
 
   constructor(
     /** libvirt looks away: reload everything once it answers again. */
     readonly resyncSoon: () => void,
   ) {}
+
+  get connected(): boolean {
+    return this.current;
+  }
+
+  set connected(value: boolean) {
+    if (value === this.current) return;
+    this.current = value;
+    for (const listener of this.listeners) listener(value);
+  }
+
+  /** Told each time libvirt goes away or answers again (not on every contact). */
+  onChange(listener: (connected: boolean) => void): void {
+    this.listeners.push(listener);
+  }
 }
 
 /**

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openDatabase } from '../../src/db/index.js';
+import { HostStore } from '../../src/db/stores/hosts.js';
+import { OwnershipStore } from '../../src/db/stores/ownership.js';
+import type { HostLifecycleEvent, NewHostEvent } from '../../src/model/index.js';
+import { AccessPolicy } from '../../src/services/access/index.js';
+import { HostRegistry } from '../../src/services/hosts/index.js';
+import type { HostService } from '../../src/services/instance/index.js';
+import { StateCache } from '../../src/services/sync/index.js';
+
+/**
+ * When the registry announces a host's state: at a start only when it differs from the log's last word on it,
+ * then on each change of libvirt's reachability. libvirt's side is a stand-in here (a pure unit test); the
+ * server tests (test/server/hosts.test.ts) see the same through the API with a real libvirt-dbus.
+ */
+function registry(last: (Pick<NewHostEvent, 'type'> & { draining?: boolean }) | null) {
+  const db = openDatabase(':memory:');
+  let stale = false;
+  let watcher: (connected: boolean) => void = () => {};
+  const appended: NewHostEvent[] = [];
+  const view = {
+    info: () => ({
+      hostname: 'hv1',
+      libvirtVersion: '9.0.0',
+      cpus: 4,
+      memoryMiB: 8192,
+      driver: 'Test',
+      domainType: 'test',
+      domainTypeReason: '',
+      stale,
+    }),
+  } as unknown as HostService;
+  const latest = (): HostLifecycleEvent | null =>
+    last && {
+      seq: 1,
+      type: last.type,
+      detail: 'STARTUP',
+      at: new Date(),
+      synthetic: true,
+      host: {
+        id: '1',
+        name: 'hv1',
+        state: last.type,
+        draining: last.draining ?? false,
+        hostname: 'hv1',
+        libvirtVersion: '',
+        cpus: 4,
+        memoryMiB: 8192,
+      },
+    };
+  const hosts = new HostRegistry(
+    new HostStore(db),
+    new AccessPolicy(new OwnershipStore(db)),
+    { view, cache: new StateCache(), watch: (fn) => (watcher = fn) },
+    () => [],
+    { append: (e) => appended.push(e), latest },
+  );
+  return {
+    hosts,
+    appended,
+    libvirt(connected: boolean) {
+      stale = !connected;
+      watcher(connected);
+    },
+  };
+}
+
+const brief = (events: NewHostEvent[]) => events.map((e) => [e.type, e.detail, e.synthetic]);
+
+test('a first start announces the host UP (synthetic STARTUP); a start that finds it as its last event said announces nothing', () => {
+  const first = registry(null);
+  first.hosts.start();
+  assert.deepEqual(brief(first.appended), [['UP', 'STARTUP', true]]);
+  assert.deepEqual(first.appended[0]!.host, {
+    id: '1',
+    name: 'hv1',
+    state: 'UP',
+    draining: false,
+    hostname: 'hv1',
+    libvirtVersion: '9.0.0',
+    cpus: 4,
+    memoryMiB: 8192,
+  });
+  const again = registry({ type: 'UP' });
+  again.hosts.start();
+  assert.deepEqual(again.appended, []);
+});
+
+test('a start after the server stopped while its host was DOWN announces it UP again', () => {
+  const r = registry({ type: 'DOWN' });
+  r.hosts.start();
+  assert.deepEqual(brief(r.appended), [['UP', 'STARTUP', true]]);
+});
+
+test('libvirt lost and back: DOWN then UP, once each, however often libvirt says so', () => {
+  const r = registry({ type: 'UP' });
+  r.hosts.start();
+  r.libvirt(false);
+  r.libvirt(false);
+  r.libvirt(true);
+  r.libvirt(true);
+  assert.deepEqual(brief(r.appended), [
+    ['DOWN', 'LIBVIRT_LOST', false],
+    ['UP', 'LIBVIRT_BACK', false],
+  ]);
+});
