@@ -219,14 +219,28 @@ test('admin listings: host, networks, port forwards, images, audit log; usage er
   assert.match(help.stdout, /^Usage: virtplane quota set \[options\] <user>/);
 });
 
-test('host list, drain and undrain by name; a tenant is refused', async () => {
+test('host list, drain and undrain by name, host events after a cursor; a tenant is refused', async () => {
   const [host] = await json<{ name: string; state: string; id: string }[]>(['host', 'list']);
   assert.equal(host?.state, 'UP');
+  const before = (await s.gql(`{ events(first: 1000) { edges { cursor } } }`)).data.events.edges.at(-1).cursor as string;
   const drained = await json(['host', 'drain', host.name]);
   assert.deepEqual({ state: drained.state, draining: drained.draining }, { state: 'DRAINING', draining: true });
   assert.equal((await json(['host', 'list']))[0].state, 'DRAINING');
   const undrained = await json(['host', 'undrain', host.id]);
   assert.equal(undrained.state, 'UP');
+  const followed = await vp(['host', 'events', '--after', before, '--count', '2', '-o', 'json']);
+  assert.equal(followed.status, 0, followed.stderr);
+  assert.deepEqual(
+    followed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; detail: string; hostName: string })
+      .map((e) => [e.type, e.detail, e.hostName]),
+    [
+      ['DRAINING', 'DRAIN_SET', host.name],
+      ['UP', 'DRAIN_CLEARED', host.name],
+    ],
+  );
   assert.ok(tenantToken, 'the tenant made by the test above');
   const refused = await failure(['host', 'list'], tenantToken);
   assert.equal(refused.error.code, 'FORBIDDEN');

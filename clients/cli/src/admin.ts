@@ -7,6 +7,7 @@ import {
   CreateUser,
   DeleteUser,
   Host,
+  HostEvents,
   Hosts,
   RevokeApiToken,
   SetHostDraining,
@@ -19,8 +20,9 @@ import {
   unwrap,
 } from '@virtplane/sdk';
 import { configFile, connect, readConfig, removeConfig, writeConfig } from './config.js';
-import { isJson, list, note, printJson, printTable, show } from './output.js';
+import { isJson, list, note, printJson, printJsonLine, printTable, show } from './output.js';
 import { collect, hostId, userId } from './resolve.js';
+import { status } from './events.js';
 import { action, int } from './run.js';
 
 async function readSecret(prompt: string): Promise<string> {
@@ -122,6 +124,38 @@ function hostCommand(): CommandUnknownOpts {
             memoryUsedMiB: h.use?.memoryMiB,
           }),
         );
+      }),
+    );
+  cmd
+    .command('events')
+    .description(
+      'Follow host state changes (admins): DOWN, UP, DRAINING; those after --after, then live; reconnects and resumes like `virtplane events --follow`',
+    )
+    .option('--after <cursor>', 'start right after this event (default: from now on)')
+    .option('--host <host>', 'only this host (name or ID)')
+    .addOption(new Option('--type <type...>', 'only these states entered').choices(['UP', 'DOWN', 'DRAINING'] as const))
+    .option('--count <n>', 'stop after this many events', int)
+    .action(
+      action(async (o) => {
+        const vp = connect();
+        const stop = new AbortController();
+        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
+        const count = o.count ?? Infinity;
+        let n = 0;
+        if (count <= 0) return;
+        const vars = { hostId: o.host ? await hostId(vp, o.host) : undefined, types: o.type };
+        for await (const e of vp.follow(HostEvents, vars, (d) => d.hostEvents, {
+          after: o.after ?? null,
+          signal: stop.signal,
+          onStatus: status,
+        })) {
+          if (isJson()) printJsonLine(e);
+          else
+            process.stdout.write(
+              `${e.at} ${e.hostName} ${e.type} ${e.detail} draining=${e.draining}${e.synthetic ? ' synthetic' : ''} cursor=${e.cursor}\n`,
+            );
+          if (++n >= count) break;
+        }
       }),
     );
   for (const [name, draining, what] of [

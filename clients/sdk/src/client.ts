@@ -151,7 +151,7 @@ export class VirtplaneClient {
   }
 
   /**
-   * Follows a subscription whose events carry a `cursor` and which takes `after` (domainEvents, networkEvents):
+   * Follows a subscription whose events carry a `cursor` and which takes `after` (domainEvents, networkEvents, hostEvents):
    * yields each event once, in order. When the connection drops (server restart, network, slow-consumer close)
    * it reconnects with backoff and resubscribes after the last cursor it yielded: the server replays what was
    * missed, so nothing is lost or repeated. A GraphQL error (e.g. CURSOR_EXPIRED, FORBIDDEN) or a refused token

@@ -174,6 +174,12 @@ export const NetworkEvents = graphql(`
   }
 `);
 
+export const HostEvents = graphql(`
+  subscription HostEvents($after: String, $hostId: ID, $types: [HostState!]) {
+    hostEvents(after: $after, hostId: $hostId, types: $types) { cursor at type detail draining synthetic hostName }
+  }
+`);
+
 // ── domain mutations ─────────────────────────────────────────────────────────────────────────────────────────
 
 export const CreateDomain = graphql(
