@@ -102,7 +102,13 @@ describe('hosts: the one host, its use, draining', () => {
     const refused = await create('while-draining', tenant.token);
     assert.equal(refused.data.createDomain.__typename, 'NoHostAvailableError', JSON.stringify(refused));
     assert.equal(refused.data.createDomain.code, 'NO_HOST_AVAILABLE');
-    assert.match(refused.data.createDomain.message, /draining/);
+    assert.equal(
+      refused.data.createDomain.message,
+      'no host takes new guests right now; try again later',
+      'a tenant is not told the host’s name or why',
+    );
+    const asAdmin = await create('admin-while-draining');
+    assert.equal(asAdmin.data.createDomain.message, `no host takes new guests: ${host.name} is draining`);
     assert.deepEqual(await usage(), held, 'the refused create reserved nothing');
     const names = (await s.gql(`{ domains(first: 100) { edges { node { name state } } } }`, {}, tenant.token)).data.domains.edges.map(
       (e: any) => e.node,
@@ -140,8 +146,9 @@ describe('hosts: placement within capacity (allocation ratios)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-capacity-'));
   let room: { vcpus: number; memoryMiB: number };
   const host = async () => (await s.gql(`{ hosts { edges { node { ${HOST} capacity { vcpus memoryMiB } } } } }`)).data.hosts.edges[0].node;
-  const create = (name: string, vcpus: number, memoryMiB: number) =>
-    s.gql(CREATE, { i: { name, vcpus, memoryMiB, diskGiB: 1, network: 'default', start: true } }, tenant.token);
+  /** As the tenant, or as the admin (`as` null). */
+  const create = (name: string, vcpus: number, memoryMiB: number, as: string | null = tenant.token) =>
+    s.gql(CREATE, { i: { name, vcpus, memoryMiB, diskGiB: 1, network: 'default', start: true } }, as ?? undefined);
 
   before(async () => {
     // The test driver's figures (and its own domain's use) first; then the ratios that leave room for exactly
@@ -182,7 +189,13 @@ describe('hosts: placement within capacity (allocation ratios)', () => {
       'NoHostAvailableError',
     ]);
     const refused = results.find((r) => r.data.createDomain.__typename === 'NoHostAvailableError')!.data.createDomain;
-    assert.match(refused.message, /cannot take 2 vCPUs \(0 of \d+ free\)/);
+    assert.equal(
+      refused.message,
+      'no host has room for this guest right now; try a smaller one, or again later',
+      'a tenant learns nothing of how full the host is (that is other tenants’ guests)',
+    );
+    const asAdmin = await create('admin-c', 2, 256, null);
+    assert.match(asAdmin.data.createDomain.message, /cannot take 2 vCPUs \(0 of \d+ free\)/);
     const after = await host();
     assert.equal(after.use.vcpus, room.vcpus, 'full, not over');
     const usage = (await s.gql(`{ viewer { quota { usage { domains vcpus } } } }`, {}, tenant.token)).data.viewer.quota.usage;
@@ -203,7 +216,7 @@ describe('hosts: placement within capacity (allocation ratios)', () => {
     const deleted = await s.gql(`mutation($id: ID!) { deleteDomain(id: $id) { __typename } }`, { id: b.id }, tenant.token);
     assert.equal(deleted.data.deleteDomain.__typename, 'DeleteDomainSuccess');
     // 2 vCPUs and 600 - 256 = 344 MiB free now.
-    const tooBig = await create('big', 1, 512);
+    const tooBig = await create('big', 1, 512, null);
     assert.equal(tooBig.data.createDomain.__typename, 'NoHostAvailableError', JSON.stringify(tooBig));
     assert.match(tooBig.data.createDomain.message, /512 MiB \(344 of \d+ free\)/);
     const fits = await create('fits', 2, 256);

@@ -45,7 +45,7 @@ export class CreateFlow {
       // is called): all recorded, or (on any error) none. A crash before the domain is defined leaves rows
       // for a domain libvirt does not have, which start-up reconciliation drops.
       const mac = this.ctx.quotas.transaction((tx) => {
-        this.ctx.options.place?.(valid.resources);
+        this.ctx.options.place?.(viewer, valid.resources);
         this.ctx.quotas.reserve(viewer.userId, uuid, valid.resources);
         const leased = this.ctx.ipam.allocateMac(uuid);
         this.ctx.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac: leased });

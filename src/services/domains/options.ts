@@ -1,4 +1,5 @@
 import type { CpuMode, DomainType, GraphicsType } from '../../model/index.js';
+import type { Viewer } from '../access/index.js';
 
 export interface CreateDomainInput {
   name: string;
@@ -40,9 +41,9 @@ export interface ProvisioningOptions {
    * Placement (the hosts module): called inside a create's reservation transaction, before anything is
    * reserved; throws when no host takes a guest of that size now. Absent: the one libvirt, unlimited.
    */
-  place?: (needs: { vcpus: number; memoryMiB: number }) => void;
+  place?: (viewer: Viewer, needs: { vcpus: number; memoryMiB: number }) => void;
   /** Likewise inside a resize's transaction, with its growth: throws when the domain's host has no room for it. */
-  fits?: (growth: { vcpus: number; memoryMiB: number }) => void;
+  fits?: (viewer: Viewer, growth: { vcpus: number; memoryMiB: number }) => void;
 }
 
 /** What start-up reconciliation fixed. */

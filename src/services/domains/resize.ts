@@ -47,7 +47,7 @@ export class ResizeFlow {
 
       // The host's room and the quota in one transaction: no concurrent create takes the room in between.
       const before = this.ctx.quotas.transaction(() => {
-        this.ctx.options.fits?.({ vcpus: target.vcpus - spec.vcpus, memoryMiB: target.memoryMiB - spec.memoryMiB });
+        this.ctx.options.fits?.(viewer, { vcpus: target.vcpus - spec.vcpus, memoryMiB: target.memoryMiB - spec.memoryMiB });
         return this.ctx.quotas.resize(uuid, { ...target, interfaces: spec.interfaces.length });
       });
       let redefined = false;

@@ -46,6 +46,10 @@ export interface Host extends HostView {
   use: HostUse | null;
 }
 
+/** What a tenant is told: that no host takes the guest, never how full the hosts are or what they are called. */
+const TENANT_NO_HOST = 'no host takes new guests right now; try again later';
+const TENANT_NO_ROOM = 'no host has room for this guest right now; try a smaller one, or again later';
+
 /** A host the control plane places guests on, and the in-process view of it (its libvirt, its cache). */
 interface ServedHost {
   view: HostService;
@@ -164,19 +168,24 @@ export class HostRegistry {
    * refused here: its state follows libvirt's signals with a lag (a resync after a restart), so libvirt's own
    * answer decides, as it did before hosts (LIBVIRT_UNAVAILABLE, everything reserved undone).
    */
-  place(needs: Placing): number {
+  place(viewer: Viewer, needs: Placing): number {
     const host = this.current();
-    if (host.draining) throw new NoHostAvailableError(`no host takes new guests: ${host.name} is draining`);
-    this.checkRoom(host, needs);
+    if (host.draining)
+      throw new NoHostAvailableError(isAdmin(viewer) ? `no host takes new guests: ${host.name} is draining` : TENANT_NO_HOST);
+    this.checkRoom(viewer, host, needs);
     return host.id;
   }
 
   /** Whether the domain's host has room for a resize's growth; called inside the resize's transaction. */
-  fits(growth: Placing): void {
-    this.checkRoom(this.current(), { vcpus: Math.max(0, growth.vcpus), memoryMiB: Math.max(0, growth.memoryMiB) });
+  fits(viewer: Viewer, growth: Placing): void {
+    this.checkRoom(viewer, this.current(), { vcpus: Math.max(0, growth.vcpus), memoryMiB: Math.max(0, growth.memoryMiB) });
   }
 
-  private checkRoom(host: StoredHost, needs: Placing): void {
+  /**
+   * Throws when the host cannot take `needs`. Only admins are told the figures: free room is what every
+   * tenant's guests leave, so a tenant learning it would learn of other tenants' guests.
+   */
+  private checkRoom(viewer: Viewer, host: StoredHost, needs: Placing): void {
     const capacity = this.capacity();
     if (capacity.vcpus === null && capacity.memoryMiB === null) return;
     const use = this.use();
@@ -185,7 +194,8 @@ export class HostRegistry {
       short.push(`${needs.vcpus} vCPUs (${Math.max(0, capacity.vcpus - use.vcpus)} of ${capacity.vcpus} free)`);
     if (capacity.memoryMiB !== null && use.memoryMiB + needs.memoryMiB > capacity.memoryMiB)
       short.push(`${needs.memoryMiB} MiB (${Math.max(0, capacity.memoryMiB - use.memoryMiB)} of ${capacity.memoryMiB} free)`);
-    if (short.length) throw new NoHostAvailableError(`no host has room: ${host.name} cannot take ${short.join(' and ')}`);
+    if (!short.length) return;
+    throw new NoHostAvailableError(isAdmin(viewer) ? `no host has room: ${host.name} cannot take ${short.join(' and ')}` : TENANT_NO_ROOM);
   }
 
   private capacity(): HostCapacity {
