@@ -209,7 +209,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         onPoolDefining: (name) => hostObjects.record('storage-pool', name),
         serialSocketDir,
         place: (viewer, needs) => hosts.place(viewer, needs),
-        fits: (viewer, growth) => hosts.fits(viewer, growth),
+        fits: (viewer, growth, reserved) => hosts.fits(viewer, growth, reserved),
       },
       log.child({ component: 'provisioning' }),
       definedPools,

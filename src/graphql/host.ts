@@ -8,7 +8,10 @@ export const HostStateEnum = builder.enumType('HostState', {
   description: 'Whether a host takes new guests.',
   values: {
     UP: { description: 'libvirt answers; new guests may be placed here.' },
-    DOWN: { description: 'libvirt cannot be reached: answers about its guests come from their last known state; nothing is placed here.' },
+    DOWN: {
+      description:
+        'libvirt cannot be reached: answers about its guests come from their last known state; creates placed here fail with LIBVIRT_UNAVAILABLE and leave nothing.',
+    },
     DRAINING: { description: 'An admin stopped placement here (setHostDraining); guests already here are untouched.' },
   } as const,
 });

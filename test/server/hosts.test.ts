@@ -198,6 +198,16 @@ describe('hosts: placement within capacity (allocation ratios)', () => {
     assert.match(asAdmin.data.createDomain.message, /cannot take 2 vCPUs \(0 of \d+ free\)/);
     const after = await host();
     assert.equal(after.use.vcpus, room.vcpus, 'full, not over');
+    // A tenant without any quota gets QUOTA_EXCEEDED whatever it asks: which error comes back tells nothing of the room.
+    const nobody = addTenant(dataDir, 'nobody');
+    for (const vcpus of [1, 4]) {
+      const probe = await s.gql(
+        CREATE,
+        { i: { name: `probe${vcpus}`, vcpus, memoryMiB: 256, diskGiB: 1, network: 'default' } },
+        nobody.token,
+      );
+      assert.equal(probe.data.createDomain.__typename, 'QuotaExceededError', JSON.stringify(probe));
+    }
     const usage = (await s.gql(`{ viewer { quota { usage { domains vcpus } } } }`, {}, tenant.token)).data.viewer.quota.usage;
     assert.deepEqual(usage, { domains: 2, vcpus: 4 }, 'refused creates hold no quota');
   });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { openDatabase } from '../../src/db/index.js';
 import { HostStore } from '../../src/db/stores/hosts.js';
 import { OwnershipStore } from '../../src/db/stores/ownership.js';
-import type { HostLifecycleEvent, NewHostEvent } from '../../src/model/index.js';
+import type { DomainRecord, HostLifecycleEvent, NewHostEvent } from '../../src/model/index.js';
 import { AccessPolicy } from '../../src/services/access/index.js';
 import { HostRegistry } from '../../src/services/hosts/index.js';
 import type { HostService } from '../../src/services/instance/index.js';
@@ -104,4 +104,38 @@ test('libvirt lost and back: DOWN then UP, once each, however often libvirt says
     ['DOWN', 'LIBVIRT_LOST', false],
     ['UP', 'LIBVIRT_BACK', false],
   ]);
+});
+
+test('placement counts a resize under way at its new size, and a change that grows nothing always fits', () => {
+  const db = openDatabase(':memory:');
+  const admin = { userId: 'a', name: 'admin', role: 'ADMIN', tokenId: 't' } as const;
+  const view = {
+    info: () => ({
+      hostname: 'hv1',
+      libvirtVersion: '',
+      cpus: 4,
+      memoryMiB: 8192,
+      driver: 'Test',
+      domainType: 'test',
+      domainTypeReason: '',
+      stale: false,
+    }),
+  } as unknown as HostService;
+  const cache = new StateCache();
+  cache.setDomain({ uuid: 'A', path: '/A', name: 'a', vcpus: 1, memoryMiB: 256, active: false } as unknown as DomainRecord);
+  // Domain A's reservation already holds 3 vCPUs (its resize is under way); libvirt still shows 1.
+  const hosts = new HostRegistry(
+    new HostStore(db),
+    new AccessPolicy(new OwnershipStore(db)),
+    { view, cache, watch: () => {} },
+    () => [{ domainUuid: 'A', vcpus: 3, memoryMiB: 256 }],
+    { append: () => {}, latest: () => null },
+    { cpuAllocationRatio: 1, memoryAllocationRatio: null },
+  );
+  hosts.start();
+  assert.equal(hosts.list(admin)[0]!.use!.vcpus, 3);
+  // A create of 2 more (its own reservation would be counted too; here the host holds 3 of 4 before it).
+  assert.throws(() => hosts.fits(admin, { vcpus: 2, memoryMiB: 0 }, false), /no host has room: hv1 cannot take 2 vCPUs \(1 of 4 free\)/);
+  assert.doesNotThrow(() => hosts.fits(admin, { vcpus: 0, memoryMiB: 512 }, false), 'memory is not limited; vCPUs do not grow');
+  assert.doesNotThrow(() => hosts.fits(admin, { vcpus: -1, memoryMiB: 0 }, true), 'a shrink always fits');
 });

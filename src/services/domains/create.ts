@@ -45,8 +45,10 @@ export class CreateFlow {
       // is called): all recorded, or (on any error) none. A crash before the domain is defined leaves rows
       // for a domain libvirt does not have, which start-up reconciliation drops.
       const mac = this.ctx.quotas.transaction((tx) => {
-        this.ctx.options.place?.(viewer, valid.resources);
+        // The quota first: a request over quota is refused as such, whatever room the host has (the room is
+        // what other tenants' guests leave); placement then counts this reservation.
         this.ctx.quotas.reserve(viewer.userId, uuid, valid.resources);
+        this.ctx.options.place?.(viewer, valid.resources);
         const leased = this.ctx.ipam.allocateMac(uuid);
         this.ctx.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac: leased });
         this.ctx.owners.write(tx, uuid, viewer.userId);

@@ -38,12 +38,16 @@ export interface ProvisioningOptions {
   /** Where new guests' serial sockets go (`<uuid>.sock`, QEMU listening); null: a pty, as on the test driver. */
   serialSocketDir?: string | null;
   /**
-   * Placement (the hosts module): called inside a create's reservation transaction, before anything is
-   * reserved; throws when no host takes a guest of that size now. Absent: the one libvirt, unlimited.
+   * Placement (the hosts module): called inside a create's reservation transaction, right after the quota's
+   * reservation; throws when no host takes a guest of that size now (the transaction then undoes it all).
+   * Absent: the one libvirt, unlimited.
    */
   place?: (viewer: Viewer, needs: { vcpus: number; memoryMiB: number }) => void;
-  /** Likewise inside a resize's transaction, with its growth: throws when the domain's host has no room for it. */
-  fits?: (viewer: Viewer, growth: { vcpus: number; memoryMiB: number }) => void;
+  /**
+   * Likewise inside a resize's transaction, after the quota's resize, with its growth (`reserved`: the
+   * domain's reservation holds the new size): throws when the domain's host has no room for it.
+   */
+  fits?: (viewer: Viewer, growth: { vcpus: number; memoryMiB: number }, reserved: boolean) => void;
 }
 
 /** What start-up reconciliation fixed. */

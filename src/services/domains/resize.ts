@@ -47,8 +47,10 @@ export class ResizeFlow {
 
       // The host's room and the quota in one transaction: no concurrent create takes the room in between.
       const before = this.ctx.quotas.transaction(() => {
-        this.ctx.options.fits?.(viewer, { vcpus: target.vcpus - spec.vcpus, memoryMiB: target.memoryMiB - spec.memoryMiB });
-        return this.ctx.quotas.resize(uuid, { ...target, interfaces: spec.interfaces.length });
+        const held = this.ctx.quotas.resize(uuid, { ...target, interfaces: spec.interfaces.length });
+        const growth = { vcpus: target.vcpus - spec.vcpus, memoryMiB: target.memoryMiB - spec.memoryMiB };
+        this.ctx.options.fits?.(viewer, growth, held !== null);
+        return held;
       });
       let redefined = false;
       try {

@@ -162,38 +162,48 @@ export class HostRegistry {
   }
 
   /**
-   * The host a new guest goes to; called inside the create's transaction (which also reserves the quota), so
-   * the draining flag and the reservations it reads are those every other create sees: no two creates both
-   * take the last room. With one host: that host, unless it is draining or has no room. A DOWN one is not
-   * refused here: its state follows libvirt's signals with a lag (a resync after a restart), so libvirt's own
-   * answer decides, as it did before hosts (LIBVIRT_UNAVAILABLE, everything reserved undone).
+   * Whether the host takes a new guest of `needs`; called inside the create's transaction right after its
+   * quota reservation (so a tenant over quota learns nothing of the host's room), which `use` then counts: the
+   * draining flag and the reservations read are those every other create sees, so no two creates both take
+   * the last room. With one host: that host, unless it is draining or has no room. A DOWN one is not refused
+   * here: its state follows libvirt's signals with a lag (a resync after a restart), so libvirt's own answer
+   * decides, as it did before hosts (LIBVIRT_UNAVAILABLE, everything reserved undone).
    */
   place(viewer: Viewer, needs: Placing): number {
     const host = this.current();
     if (host.draining)
       throw new NoHostAvailableError(isAdmin(viewer) ? `no host takes new guests: ${host.name} is draining` : TENANT_NO_HOST);
-    this.checkRoom(viewer, host, needs);
+    this.checkRoom(viewer, host, needs, { vcpus: 0, memoryMiB: 0 });
     return host.id;
   }
 
-  /** Whether the domain's host has room for a resize's growth; called inside the resize's transaction. */
-  fits(viewer: Viewer, growth: Placing): void {
-    this.checkRoom(viewer, this.current(), { vcpus: Math.max(0, growth.vcpus), memoryMiB: Math.max(0, growth.memoryMiB) });
+  /**
+   * Whether the domain's host has room for a resize's growth; called inside the resize's transaction after the
+   * quota's resize. `reserved`: the domain's reservation already holds the new size (which `use` counts);
+   * otherwise (a domain nobody owns) the growth is added here.
+   */
+  fits(viewer: Viewer, growth: Placing, reserved: boolean): void {
+    const grows = { vcpus: Math.max(0, growth.vcpus), memoryMiB: Math.max(0, growth.memoryMiB) };
+    this.checkRoom(viewer, this.current(), grows, reserved ? { vcpus: 0, memoryMiB: 0 } : grows);
   }
 
   /**
-   * Throws when the host cannot take `needs`. Only admins are told the figures: free room is what every
-   * tenant's guests leave, so a tenant learning it would learn of other tenants' guests.
+   * Throws when, in a dimension that grows, the host's use (plus `extra`) is over its capacity; a change that
+   * grows nothing always fits, even on a host already over it. Only admins are told the figures: free room is
+   * what every tenant's guests leave, so a tenant learning it would learn of other tenants' guests.
    */
-  private checkRoom(viewer: Viewer, host: StoredHost, needs: Placing): void {
+  private checkRoom(viewer: Viewer, host: StoredHost, grows: Placing, extra: Placing): void {
     const capacity = this.capacity();
     if (capacity.vcpus === null && capacity.memoryMiB === null) return;
+    if (grows.vcpus <= 0 && grows.memoryMiB <= 0) return;
     const use = this.use();
     const short: string[] = [];
-    if (capacity.vcpus !== null && use.vcpus + needs.vcpus > capacity.vcpus)
-      short.push(`${needs.vcpus} vCPUs (${Math.max(0, capacity.vcpus - use.vcpus)} of ${capacity.vcpus} free)`);
-    if (capacity.memoryMiB !== null && use.memoryMiB + needs.memoryMiB > capacity.memoryMiB)
-      short.push(`${needs.memoryMiB} MiB (${Math.max(0, capacity.memoryMiB - use.memoryMiB)} of ${capacity.memoryMiB} free)`);
+    const check = (unit: string, need: number, used: number, cap: number | null) => {
+      if (cap === null || need <= 0 || used <= cap) return;
+      short.push(`${need} ${unit} (${Math.max(0, cap - (used - need))} of ${cap} free)`);
+    };
+    check('vCPUs', grows.vcpus, use.vcpus + extra.vcpus, capacity.vcpus);
+    check('MiB', grows.memoryMiB, use.memoryMiB + extra.memoryMiB, capacity.memoryMiB);
     if (!short.length) return;
     throw new NoHostAvailableError(isAdmin(viewer) ? `no host has room: ${host.name} cannot take ${short.join(' and ')}` : TENANT_NO_ROOM);
   }
@@ -228,17 +238,25 @@ export class HostRegistry {
     };
   }
 
+  /**
+   * Every domain in the cache, at the larger of its size there and its reservation (a resize under way holds
+   * its new size before libvirt shows it), and the reservations of domains not in the cache yet (creates under
+   * way).
+   */
   private use(): HostUse {
     const domains = this.served.cache.domains;
+    const reserved = new Map<string, { vcpus: number; memoryMiB: number }>();
+    for (const r of this.reservations()) reserved.set(r.domainUuid, r);
     const use: HostUse = { domains: 0, activeDomains: 0, vcpus: 0, memoryMiB: 0 };
     for (const d of domains.values()) {
+      const r = reserved.get(d.uuid);
+      reserved.delete(d.uuid);
       use.domains++;
       if (d.active) use.activeDomains++;
-      use.vcpus += d.vcpus;
-      use.memoryMiB += d.memoryMiB;
+      use.vcpus += Math.max(d.vcpus, r?.vcpus ?? 0);
+      use.memoryMiB += Math.max(d.memoryMiB, r?.memoryMiB ?? 0);
     }
-    for (const r of this.reservations()) {
-      if (domains.has(r.domainUuid)) continue; // counted above, at the size libvirt has
+    for (const r of reserved.values()) {
       use.domains++;
       use.vcpus += r.vcpus;
       use.memoryMiB += r.memoryMiB;
