@@ -48,15 +48,15 @@ export class Viewer {
   /** Waits until what arrived matches (the test's timeout bounds the wait). */
   async until(pattern: RegExp, what: string): Promise<string> {
     try {
-      // Bounded by the test's timeout (a TCG guest on a busy host boots slowly), not by a count of its own;
-      // a socket the server closed ends the wait at once, with its code and reason.
+      // Bounded below the test's timeout (240 s; a TCG guest on a busy host boots slowly), so a wait that never
+      // matches fails with what arrived instead of a bare timeout; a socket the server closed ends it at once.
       return await eventually(
         () => {
           if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`the console closed: ${this.closeInfo}`);
           return Promise.resolve(pattern.test(this.text()) ? this.text() : null);
         },
         what,
-        1_000_000,
+        7_000, // × 25 ms between looks: about three minutes
       );
     } catch (err) {
       throw new Error(`${(err as Error).message}; received last: ${JSON.stringify(this.text().slice(-400))}`, { cause: err });
