@@ -58,33 +58,26 @@ export class EventLog {
     return { ...e, seq: this.store.append(EventLog.domainRow(e, ownerId)), ownerId };
   }
 
-  appendNetwork(e: NewNetworkEvent): NetworkLifecycleEvent {
-    return { ...e, seq: this.store.append(EventLog.networkRow(e)) };
-  }
-
-  appendHost(e: NewHostEvent): HostLifecycleEvent {
-    return { ...e, seq: this.store.append(EventLog.hostRow(e)) };
-  }
-
   /** Appends events that came together, in order, in one transaction: all of them, or (throwing) none. */
   appendAll(events: readonly Appending[]): Appended[] {
     const seqs = this.store.appendAll(events.map((a) => EventLog.rowOf(a)));
-    return events.map((a, i): Appended => {
-      const seq = seqs[i]!;
-      switch (a.kind) {
-        case 'DOMAIN':
-          return { kind: 'DOMAIN', event: { ...a.event, seq, ownerId: a.ownerId } };
-        case 'NETWORK':
-          return { kind: 'NETWORK', event: { ...a.event, seq } };
-        case 'HOST':
-          return { kind: 'HOST', event: { ...a.event, seq } };
-      }
-    });
+    return events.map((a, i) => EventLog.appended(a, seqs[i]!));
   }
 
-  /** Appends one held event; answers it with its cursor. */
+  /** Appends one held event (its own transaction); answers it with its cursor. */
   appendOne(a: Appending): Appended {
-    return this.appendAll([a])[0]!;
+    return EventLog.appended(a, this.store.append(EventLog.rowOf(a)));
+  }
+
+  private static appended(a: Appending, seq: number): Appended {
+    switch (a.kind) {
+      case 'DOMAIN':
+        return { kind: 'DOMAIN', event: { ...a.event, seq, ownerId: a.ownerId } };
+      case 'NETWORK':
+        return { kind: 'NETWORK', event: { ...a.event, seq } };
+      case 'HOST':
+        return { kind: 'HOST', event: { ...a.event, seq } };
+    }
   }
 
   /** The last state change logged for a host, or null (none yet, or pruned). */
