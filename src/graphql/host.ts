@@ -50,7 +50,7 @@ export const HostRef = builder.node(builder.objectRef<Host>('Host'), {
       type: HostUseRef,
       nullable: true,
       description: 'Admins only (null for tenants).',
-      resolve: (h) => h.use,
+      resolve: (_h, _a, ctx) => ctx.services.hosts.useOf(ctx.viewer),
     }),
     hostname: t.exposeString('hostname'),
     libvirtVersion: t.exposeString('libvirtVersion'),
@@ -72,7 +72,7 @@ builder.queryField('host', (t) =>
   t.field({
     type: HostRef,
     description: 'The host this server runs beside, for every user (tenants: without its use).',
-    resolve: (_root, _args, ctx) => ctx.services.hosts.local(ctx.viewer),
+    resolve: (_root, _args, ctx) => ctx.services.hosts.local(),
   }),
 );
 

@@ -133,7 +133,7 @@ test('placement counts a resize under way at its new size, and a change that gro
     { cpuAllocationRatio: 1, memoryAllocationRatio: null },
   );
   hosts.start();
-  assert.equal(hosts.list(admin)[0]!.use!.vcpus, 3);
+  assert.equal(hosts.useOf(admin)!.vcpus, 3);
   // A create of 2 more (its own reservation would be counted too; here the host holds 3 of 4 before it).
   assert.throws(() => hosts.fits(admin, { vcpus: 2, memoryMiB: 0 }, false), /no host has room: hv1 cannot take 2 vCPUs \(1 of 4 free\)/);
   assert.doesNotThrow(() => hosts.fits(admin, { vcpus: 0, memoryMiB: 512 }, false), 'memory is not limited; vCPUs do not grow');

@@ -42,8 +42,6 @@ export interface Host extends HostView {
   draining: boolean;
   /** What placement hands out at most: the host's figures times the allocation ratios (null: not limited). */
   capacity: HostCapacity;
-  /** Admins only (null for tenants): it counts every tenant's guests. */
-  use: HostUse | null;
 }
 
 /** What a tenant is told: that no host takes the guest, never how full the hosts are or what they are called. */
@@ -117,33 +115,41 @@ export class HostRegistry {
   }
 
   private snapshot(): HostSnapshot {
-    const { hostname, libvirtVersion, cpus, memoryMiB, id, name, state, draining } = this.describe(this.current(), false);
+    const { hostname, libvirtVersion, cpus, memoryMiB, id, name, state, draining } = this.describe(this.current());
     return { id, name, state, draining, hostname, libvirtVersion, cpus, memoryMiB };
   }
 
   list(viewer: Viewer): Host[] {
     this.access.requireAdmin(viewer);
-    return [this.describe(this.current(), true)];
+    return [this.describe(this.current())];
   }
 
   /** The host of that id (admins), else null: a tenant learns nothing of hosts. */
   find(viewer: Viewer, id: string): Host | null {
     if (!isAdmin(viewer)) return null;
     const host = this.current();
-    return String(host.id) === id ? this.describe(host, true) : null;
+    return String(host.id) === id ? this.describe(host) : null;
   }
 
   /** The host a domain or network the viewer sees lives on (admins), else null. Today: the one host. */
   ofLocalObject(viewer: Viewer): Host | null {
-    return isAdmin(viewer) ? this.describe(this.current(), true) : null;
+    return isAdmin(viewer) ? this.describe(this.current()) : null;
   }
 
   /**
-   * The host the server runs beside, for every viewer (the `host` query, older than hosts): tenants see what
-   * they saw before hosts existed, and not its use.
+   * The host the server runs beside, for every viewer (the `host` query, older than hosts): tenants see its
+   * record, never its use (`useOf`).
    */
-  local(viewer: Viewer): Host {
-    return this.describe(this.current(), isAdmin(viewer));
+  local(): Host {
+    return this.describe(this.current());
+  }
+
+  /**
+   * What the guests on the host hold (admins; null for tenants: it counts every tenant's guests). Apart from
+   * the record, so that naming a host (`Domain.host` on every row of a list) does not count them each time.
+   */
+  useOf(viewer: Viewer): HostUse | null {
+    return isAdmin(viewer) ? this.use() : null;
   }
 
   /** A live round trip to the local libvirt, for /healthz. */
@@ -158,7 +164,7 @@ export class HostRegistry {
     if (String(host.id) !== id) throw new NotFoundError('host', id);
     this.store.setDraining(host.id, draining);
     this.changed(draining ? 'DRAIN_SET' : 'DRAIN_CLEARED');
-    return this.describe(this.current(), true);
+    return this.describe(this.current());
   }
 
   /**
@@ -224,7 +230,7 @@ export class HostRegistry {
     return this.stored;
   }
 
-  private describe(host: StoredHost, withUse: boolean): Host {
+  private describe(host: StoredHost): Host {
     const view = this.served.view.info();
     const state: HostState = view.stale ? 'DOWN' : host.draining ? 'DRAINING' : 'UP';
     return {
@@ -234,7 +240,6 @@ export class HostRegistry {
       state,
       draining: host.draining,
       capacity: this.capacity(),
-      use: withUse ? this.use() : null,
     };
   }
 
