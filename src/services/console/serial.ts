@@ -1,3 +1,4 @@
+import { existsSync, type FSWatcher, watch } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 
@@ -63,19 +64,38 @@ interface Line {
   timer: NodeJS.Timeout | null;
 }
 
+const SOCKET_NAME = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.sock$/;
+
 /**
  * One connection per running guest to its serial socket (`<dir>/<uuid>.sock`, QEMU listening), read all the
  * time so the guest never blocks on a full buffer and its output is kept in a ring buffer. At most one
  * viewer is attached to a line (the session policy decides who); its keys are written to the guest.
  * A guest whose socket is not there (made before serial sockets, or on the test driver) has no line.
+ *
+ * QEMU drops what the guest writes while nobody is connected, and the firmware writes within milliseconds of
+ * the CPUs starting, while libvirt's STARTED event (and so `running`) comes after them. So the line also
+ * connects as soon as a socket appears in the directory: libvirt creates it before QEMU's CPUs start, and a
+ * connection made then is accepted before the guest runs.
  */
 export class SerialLines {
   private readonly lines = new Map<string, Line>();
+  private readonly watcher: FSWatcher | null;
 
   constructor(
     private readonly dir: string | null,
     private readonly onError: (uuid: string, err: Error) => void = () => {},
-  ) {}
+  ) {
+    this.watcher = dir === null ? null : watch(dir, (_type, file) => this.appeared(file));
+    this.watcher?.on('error', (err) => this.onError('*', err));
+    this.watcher?.unref();
+  }
+
+  /** A name in the directory was created, removed or relabelled: a socket that is there is a guest starting. */
+  private appeared(file: string | null): void {
+    const uuid = file === null ? undefined : SOCKET_NAME.exec(file)?.[1];
+    const path = uuid === undefined ? null : this.socketPath(uuid);
+    if (uuid !== undefined && path !== null && existsSync(path)) this.running(uuid);
+  }
 
   socketPath(uuid: string): string | null {
     return this.dir === null ? null : join(this.dir, `${uuid}.sock`);
@@ -105,6 +125,7 @@ export class SerialLines {
       this.lines.set(uuid, line);
     }
     line.stopped = false;
+    line.reconnects = 0;
     this.open(uuid, line, path);
   }
 
@@ -195,6 +216,7 @@ export class SerialLines {
   }
 
   stop(): void {
+    this.watcher?.close();
     for (const uuid of [...this.lines.keys()]) this.forget(uuid);
   }
 }
