@@ -20,9 +20,9 @@ import {
   unwrap,
 } from '@virtplane/sdk';
 import { configFile, connect, readConfig, removeConfig, writeConfig } from './config.js';
-import { isJson, list, note, printJson, printJsonLine, printTable, show } from './output.js';
+import { isJson, list, note, printJson, printTable, show } from './output.js';
 import { collect, hostId, userId } from './resolve.js';
-import { status } from './events.js';
+import { printFollowed } from './events.js';
 import { action, int } from './run.js';
 
 async function readSecret(prompt: string): Promise<string> {
@@ -138,24 +138,12 @@ function hostCommand(): CommandUnknownOpts {
     .action(
       action(async (o) => {
         const vp = connect();
-        const stop = new AbortController();
-        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
-        const count = o.count ?? Infinity;
-        let n = 0;
-        if (count <= 0) return;
         const vars = { hostId: o.host ? await hostId(vp, o.host) : undefined, types: o.type };
-        for await (const e of vp.follow(HostEvents, vars, (d) => d.hostEvents, {
-          after: o.after ?? null,
-          signal: stop.signal,
-          onStatus: status,
-        })) {
-          if (isJson()) printJsonLine(e);
-          else
-            process.stdout.write(
-              `${e.at} ${e.hostName} ${e.type} ${e.detail} draining=${e.draining}${e.synthetic ? ' synthetic' : ''} cursor=${e.cursor}\n`,
-            );
-          if (++n >= count) break;
-        }
+        await printFollowed(
+          (options) => vp.follow(HostEvents, vars, (d) => d.hostEvents, { after: o.after ?? null, ...options }),
+          o.count ?? Infinity,
+          (e) => `${e.at} ${e.hostName} ${e.type} ${e.detail} draining=${e.draining}${e.synthetic ? ' synthetic' : ''} cursor=${e.cursor}`,
+        );
       }),
     );
   for (const [name, draining, what] of [

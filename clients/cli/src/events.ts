@@ -18,12 +18,32 @@ export function status(s: FollowStatus): void {
   );
 }
 
-function print(e: Event): void {
+function line(e: Event): string {
+  return `${e.at} ${e.domain.name} ${e.type}/${e.detail} state=${e.state}${e.synthetic ? ' synthetic' : ''} cursor=${e.cursor}`;
+}
+
+function print(e: unknown, text: string): void {
   if (isJson()) printJsonLine(e);
-  else
-    process.stdout.write(
-      `${e.at} ${e.domain.name} ${e.type}/${e.detail} state=${e.state}${e.synthetic ? ' synthetic' : ''} cursor=${e.cursor}\n`,
-    );
+  else process.stdout.write(`${text}\n`);
+}
+
+/**
+ * Prints what a subscription `follow`s (JSON: one event per line) until `count` were printed, or SIGINT or
+ * SIGTERM: `events --follow`, `network events` and `host events` differ only in what they follow and print.
+ */
+export async function printFollowed<E>(
+  follow: (options: { signal: AbortSignal; onStatus: (s: FollowStatus) => void }) => AsyncIterable<E>,
+  count: number,
+  text: (e: E) => string,
+): Promise<void> {
+  if (count <= 0) return;
+  const stop = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
+  let n = 0;
+  for await (const e of follow({ signal: stop.signal, onStatus: status })) {
+    print(e, text(e));
+    if (++n >= count) break;
+  }
 }
 
 async function filterOf(vp: VirtplaneClient, o: { domain?: string; owner?: string; type?: (typeof TYPES)[number][] }) {
@@ -60,22 +80,14 @@ export function eventsCommand(): CommandUnknownOpts {
             count,
             500,
           );
-          for (const e of items) print(e);
+          for (const e of items) print(e, line(e));
           return;
         }
-        if (count <= 0) return;
-        const stop = new AbortController();
-        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
-        let n = 0;
-        const events = vp.follow(DomainEvents, filter, (d) => d.domainEvents, {
-          after: o.after ?? null,
-          signal: stop.signal,
-          onStatus: status,
-        });
-        for await (const e of events) {
-          print(e);
-          if (++n >= count) break;
-        }
+        await printFollowed(
+          (options) => vp.follow(DomainEvents, filter, (d) => d.domainEvents, { after: o.after ?? null, ...options }),
+          count,
+          line,
+        );
       }),
     );
 }

@@ -25,8 +25,8 @@ import {
   unwrap,
 } from '@virtplane/sdk';
 import { connect } from './config.js';
-import { isJson, list, note, printJsonLine, show } from './output.js';
-import { status } from './events.js';
+import { isJson, list, note, show } from './output.js';
+import { printFollowed } from './events.js';
 import { collect, domainId, networkId } from './resolve.js';
 import { action, int } from './run.js';
 
@@ -157,24 +157,12 @@ export function networkCommand(): CommandUnknownOpts {
     .action(
       action(async (o) => {
         const vp = connect();
-        const stop = new AbortController();
-        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
-        const count = o.count ?? Infinity;
-        let n = 0;
-        if (count <= 0) return;
         const vars = { networkId: o.network ? await networkId(vp, o.network) : undefined, types: o.type };
-        for await (const e of vp.follow(NetworkEvents, vars, (d) => d.networkEvents, {
-          after: o.after ?? null,
-          signal: stop.signal,
-          onStatus: status,
-        })) {
-          if (isJson()) printJsonLine(e);
-          else
-            process.stdout.write(
-              `${e.at} ${e.network.name} ${e.type} active=${e.network.active}${e.synthetic ? ' synthetic' : ''} cursor=${e.cursor}\n`,
-            );
-          if (++n >= count) break;
-        }
+        await printFollowed(
+          (options) => vp.follow(NetworkEvents, vars, (d) => d.networkEvents, { after: o.after ?? null, ...options }),
+          o.count ?? Infinity,
+          (e) => `${e.at} ${e.network.name} ${e.type} active=${e.network.active}${e.synthetic ? ' synthetic' : ''} cursor=${e.cursor}`,
+        );
       }),
     );
   return cmd;
