@@ -9,6 +9,7 @@ export interface HostInfo {
 /** UP: libvirt answers and new guests may be placed; DOWN: libvirt is away; DRAINING: an admin stopped placement. */
 export const HOST_STATES = ['UP', 'DOWN', 'DRAINING'] as const;
 export type HostState = (typeof HOST_STATES)[number];
+export const isHostState = (s: string): s is HostState => (HOST_STATES as readonly string[]).includes(s);
 
 /** Why a host's state changed. */
 export const HOST_EVENT_DETAILS = [

@@ -14,8 +14,7 @@ import { StateCache } from '../../src/services/sync/index.js';
  * then on each change of libvirt's reachability. libvirt's side is a stand-in here (a pure unit test); the
  * server tests (test/server/hosts.test.ts) see the same through the API with a real libvirt-dbus.
  */
-function registry(last: (Pick<NewHostEvent, 'type'> & { draining?: boolean }) | null) {
-  const db = openDatabase(':memory:');
+function registry(last: (Pick<NewHostEvent, 'type'> & { draining?: boolean }) | null, db = openDatabase(':memory:')) {
   let stale = false;
   let watcher: (connected: boolean) => void = () => {};
   const appended: NewHostEvent[] = [];
@@ -91,6 +90,31 @@ test('a start after the server stopped while its host was DOWN announces it UP a
   const r = registry({ type: 'DOWN' });
   r.hosts.start();
   assert.deepEqual(brief(r.appended), [['UP', 'STARTUP', true]]);
+});
+
+test('a start after the log dropped every host event (its retention) finds the last word on the host row', () => {
+  const db = openDatabase(':memory:');
+  const first = registry(null, db);
+  first.hosts.start();
+  first.libvirt(false);
+  first.libvirt(true);
+  first.hosts.stop();
+  assert.deepEqual(brief(first.appended), [
+    ['UP', 'STARTUP', true],
+    ['DOWN', 'LIBVIRT_LOST', false],
+    ['UP', 'LIBVIRT_BACK', false],
+  ]);
+  const pruned = registry(null, db);
+  pruned.hosts.start();
+  assert.deepEqual(pruned.appended, [], 'the host is UP, as last announced: nothing new to say');
+
+  const lost = registry(null, db);
+  lost.hosts.start();
+  lost.libvirt(false);
+  lost.hosts.stop();
+  const later = registry(null, db);
+  later.hosts.start();
+  assert.deepEqual(brief(later.appended), [['UP', 'STARTUP', true]], 'last announced DOWN, found UP');
 });
 
 test('libvirt lost and back: DOWN then UP, once each, however often libvirt says so', () => {

@@ -7,7 +7,16 @@ export interface StoredHost {
   id: number;
   name: string;
   draining: boolean;
+  /** What the host events last said of it (null before the first). */
+  announced: { state: string; draining: boolean } | null;
 }
+
+const stored = (row: typeof hosts.$inferSelect): StoredHost => ({
+  id: row.id,
+  name: row.name,
+  draining: row.draining,
+  announced: row.announcedState === null ? null : { state: row.announcedState, draining: row.announcedDraining ?? false },
+});
 
 /** The hosts table: which hosts there are, by name, and whether an admin is draining them. */
 export class HostStore {
@@ -26,24 +35,26 @@ export class HostStore {
   ensure(name: string): StoredHost {
     return transaction(this.db, () => {
       const found = this.db.select().from(hosts).where(eq(hosts.name, name)).get();
-      if (found) return { id: found.id, name: found.name, draining: found.draining };
-      const made = this.db.insert(hosts).values({ name }).returning().get();
-      return { id: made.id, name: made.name, draining: made.draining };
+      return stored(found ?? this.db.insert(hosts).values({ name }).returning().get());
     });
   }
 
   /** The first host recorded (the one the server runs beside), if any. */
   first(): StoredHost | null {
     const row = this.db.select().from(hosts).orderBy(asc(hosts.id)).limit(1).get();
-    return row ? { id: row.id, name: row.name, draining: row.draining } : null;
+    return row ? stored(row) : null;
   }
 
   get(id: number): StoredHost | null {
     const row = this.byId.get({ id });
-    return row ? { id: row.id, name: row.name, draining: row.draining } : null;
+    return row ? stored(row) : null;
   }
 
   setDraining(id: number, draining: boolean): void {
     this.db.update(hosts).set({ draining }).where(eq(hosts.id, id)).run();
+  }
+
+  setAnnounced(id: number, state: string, draining: boolean): void {
+    this.db.update(hosts).set({ announcedState: state, announcedDraining: draining }).where(eq(hosts.id, id)).run();
   }
 }

@@ -1,6 +1,13 @@
 import { hostname } from 'node:os';
 import type { HostStore, StoredHost } from '../../db/stores/hosts.js';
-import type { HostEventDetail, HostLifecycleEvent, HostSnapshot, HostState, NewHostEvent } from '../../model/index.js';
+import {
+  isHostState,
+  type HostEventDetail,
+  type HostLifecycleEvent,
+  type HostSnapshot,
+  type HostState,
+  type NewHostEvent,
+} from '../../model/index.js';
 import { isAdmin, type AccessPolicy, type Viewer } from '../access/index.js';
 import { NoHostAvailableError, NotFoundError } from '../errors.js';
 import type { HostService, HostView } from '../instance/index.js';
@@ -94,8 +101,14 @@ export class HostRegistry {
   start(): void {
     this.stored = this.store.first() ?? this.store.ensure(this.served.view.info().hostname || hostname());
     const now = this.snapshot();
+    // The log's last word, or (pruned after its retention, e.g. a week without a change) the host row's copy.
     const last = this.events.latest(now.id);
-    this.announced = last ? { state: last.type, draining: last.host.draining } : null;
+    const kept = this.stored.announced;
+    this.announced = last
+      ? { state: last.type, draining: last.host.draining }
+      : kept && isHostState(kept.state)
+        ? { state: kept.state, draining: kept.draining }
+        : null;
     this.changed('STARTUP', true);
     this.served.watch((connected) => this.changed(connected ? 'LIBVIRT_BACK' : 'LIBVIRT_LOST'));
   }
@@ -112,6 +125,7 @@ export class HostRegistry {
     if (this.announced && this.announced.state === host.state && this.announced.draining === host.draining) return;
     this.announced = { state: host.state, draining: host.draining };
     this.events.append({ type: host.state, detail, at: new Date(), host, synthetic });
+    this.store.setAnnounced(this.current().id, host.state, host.draining);
   }
 
   private snapshot(): HostSnapshot {
