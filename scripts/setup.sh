@@ -76,22 +76,26 @@ if $local_node; then
   # that came with it instead of downloading them.
   export PATH="$PWD/.node/bin:$PATH"
   export npm_package_config_node_gyp_nodedir="$PWD/.node/node_modules/node-linux-$arch"
+  export npm_config_nodedir="$npm_package_config_node_gyp_nodedir" # older node-gyp reads only this one
 else
   node=node
   npm=npm
   # The same for a Node.js on PATH that has its headers beside it: a nodedir in an npmrc, set for another
   # Node.js, would otherwise build a better-sqlite3 that this one refuses to load (NODE_MODULE_VERSION).
   prefix=$(node -p 'require("path").resolve(process.execPath, "../..")')
-  if [ -f "$prefix/include/node/node_version.h" ]; then export npm_package_config_node_gyp_nodedir="$prefix"; fi
+  if [ -f "$prefix/include/node/node_version.h" ]; then
+    export npm_package_config_node_gyp_nodedir="$prefix" npm_config_nodedir="$prefix"
+  fi
 fi
 
 # node_modules holds compiled code for one Node.js: it is installed again when the lock file or the Node.js changed.
+# A native module built for another Node.js loads only when first used: open a database to see.
+sqlite_works() { "$node" -e 'new (require("better-sqlite3"))(":memory:").close()'; }
 built_for="$("$node" -p 'process.version + " " + process.arch')"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
-  [ "$(cat node_modules/.virtplane-node 2>/dev/null)" != "$built_for" ]; then
+  [ "$(cat node_modules/.virtplane-node 2>/dev/null)" != "$built_for" ] || ! sqlite_works 2>/dev/null; then
   echo "setup: installing npm dependencies for Node.js $built_for"
   "$npm" ci --no-audit --no-fund
-  # A native module built for another Node.js fails at the first test, not here: check it now.
-  "$node" -e 'require("better-sqlite3")' || { echo "setup: better-sqlite3 does not load on Node.js $built_for" >&2; exit 1; }
+  sqlite_works || { echo "setup: better-sqlite3 does not work on Node.js $built_for (see above)" >&2; exit 1; }
   echo "$built_for" >node_modules/.virtplane-node
 fi
