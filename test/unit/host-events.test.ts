@@ -117,6 +117,17 @@ test('a start after the log dropped every host event (its retention) finds the l
   assert.deepEqual(brief(later.appended), [['UP', 'STARTUP', true]], 'last announced DOWN, found UP');
 });
 
+test('a start that cannot write the host row (a full disk) still starts, and announces its news', () => {
+  const db = openDatabase(':memory:');
+  const first = registry({ type: 'UP' }, db);
+  first.hosts.start();
+  first.hosts.stop();
+  db.$client.pragma('query_only = ON'); // every write fails, as on a full disk
+  const r = registry({ type: 'DOWN' }, db);
+  assert.doesNotThrow(() => r.hosts.start());
+  assert.deepEqual(brief(r.appended), [['UP', 'STARTUP', true]]);
+});
+
 test('libvirt lost and back: DOWN then UP, once each, however often libvirt says so', () => {
   const r = registry({ type: 'UP' });
   r.hosts.start();

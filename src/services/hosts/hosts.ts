@@ -125,7 +125,12 @@ export class HostRegistry {
     if (this.announced && this.announced.state === host.state && this.announced.draining === host.draining) return;
     this.announced = { state: host.state, draining: host.draining };
     this.events.append({ type: host.state, detail, at: new Date(), host, synthetic });
-    this.store.setAnnounced(this.current().id, host.state, host.draining);
+    try {
+      this.store.setAnnounced(this.current().id, host.state, host.draining);
+    } catch {
+      // A full disk: the event waits in memory (the stream holds it); the row keeps its older copy, which only
+      // counts once the log has pruned this event, and is written again with the next change.
+    }
   }
 
   private snapshot(): HostSnapshot {
