@@ -233,6 +233,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       },
       (uuid, err) => log.warn({ domain: uuid, err: String(err) }, 'serial console connection failed'),
     );
+    // Its lines and socket watch from now on, should the start fail before the sessions' cleanup (below) exists.
+    cleanups.push(() => consoles.serial.stop());
     const portForwards = new PortForwardService(
       db,
       cache,

@@ -79,19 +79,27 @@ const SOCKET_NAME = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
  */
 export class SerialLines {
   private readonly lines = new Map<string, Line>();
-  private readonly watcher: FSWatcher | null;
+  private readonly watcher: FSWatcher | null = null;
+  private closed = false;
 
   constructor(
     private readonly dir: string | null,
     private readonly onError: (uuid: string, err: Error) => void = () => {},
   ) {
-    this.watcher = dir === null ? null : watch(dir, (_type, file) => this.appeared(file));
-    this.watcher?.on('error', (err) => this.onError('*', err));
-    this.watcher?.unref();
+    if (dir === null) return;
+    try {
+      this.watcher = watch(dir, (_type, file) => this.appeared(file));
+      this.watcher.on('error', (err) => this.onError('(socket directory watch; lines connect on STARTED only)', err));
+      this.watcher.unref();
+    } catch (err) {
+      // E.g. no inotify watch left (ENOSPC): consoles still work, without the first moments of a boot.
+      this.onError('(socket directory watch; lines connect on STARTED only)', err as Error);
+    }
   }
 
   /** A name in the directory was created, removed or relabelled: a socket that is there is a guest starting. */
   private appeared(file: string | null): void {
+    if (this.closed) return;
     const uuid = file === null ? undefined : SOCKET_NAME.exec(file)?.[1];
     const path = uuid === undefined ? null : this.socketPath(uuid);
     if (uuid !== undefined && path !== null && existsSync(path)) this.running(uuid);
@@ -109,9 +117,8 @@ export class SerialLines {
   /** The guest runs: connect (again) if not connected. Output kept from an earlier connection stays. */
   running(uuid: string): void {
     const path = this.socketPath(uuid);
-    if (!path) return;
+    if (!path || this.closed) return;
     let line = this.lines.get(uuid);
-    if (line?.socket) return;
     if (!line) {
       line = {
         socket: null,
@@ -125,6 +132,7 @@ export class SerialLines {
       this.lines.set(uuid, line);
     }
     line.stopped = false;
+    if (line.socket) return;
     line.reconnects = 0;
     this.open(uuid, line, path);
   }
@@ -165,19 +173,31 @@ export class SerialLines {
     });
   }
 
-  /** The guest stopped: the connection goes, the history stays for a viewer of the stopped guest. */
+  /**
+   * The guest stopped: no more reconnecting; the history stays for a viewer of the stopped guest. A connected
+   * line is left to close by itself (QEMU's exit closes it): connected, it is to a newer run of the guest
+   * whose socket appeared before this late news of the earlier run's end.
+   */
   stopped(uuid: string): void {
     const line = this.lines.get(uuid);
     if (!line) return;
     line.stopped = true;
     if (line.timer) clearTimeout(line.timer);
+    line.timer = null;
+    if (line.socket?.connecting) this.drop(line);
+  }
+
+  private drop(line: Line): void {
     line.socket?.destroy();
     line.socket = null;
   }
 
   /** The guest is gone: everything about it is forgotten. */
   forget(uuid: string): void {
+    const line = this.lines.get(uuid);
+    if (!line) return;
     this.stopped(uuid);
+    this.drop(line);
     this.lines.delete(uuid);
   }
 
@@ -215,7 +235,9 @@ export class SerialLines {
     }
   }
 
+  /** Idempotent: also called when a start fails half-way. */
   stop(): void {
+    this.closed = true;
     this.watcher?.close();
     for (const uuid of [...this.lines.keys()]) this.forget(uuid);
   }
