@@ -226,6 +226,12 @@ test('host list, drain and undrain by name, host events after a cursor; a tenant
   const drained = await json(['host', 'drain', host.name]);
   assert.deepEqual({ state: drained.state, draining: drained.draining }, { state: 'DRAINING', draining: true });
   assert.equal((await json(['host', 'list']))[0].state, 'DRAINING');
+  assert.ok(tenantToken, 'the tenant made by the test above');
+  const placed = await failure(
+    ['domain', 'create', 'nowhere', '--vcpus', '1', '--memory', '256', '--disk', '1', '--network', 'default'],
+    tenantToken,
+  );
+  assert.deepEqual([placed.status, placed.error.code], [8, 'NO_HOST_AVAILABLE'], 'no host takes it: a limit, exit 8');
   const undrained = await json(['host', 'undrain', host.id]);
   assert.equal(undrained.state, 'UP');
   const followed = await vp(['host', 'events', '--after', before, '--count', '2', '-o', 'json']);
@@ -241,7 +247,6 @@ test('host list, drain and undrain by name, host events after a cursor; a tenant
       ['UP', 'DRAIN_CLEARED', host.name],
     ],
   );
-  assert.ok(tenantToken, 'the tenant made by the test above');
   const refused = await failure(['host', 'list'], tenantToken);
   assert.equal(refused.error.code, 'FORBIDDEN');
 });

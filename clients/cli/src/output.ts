@@ -23,6 +23,7 @@ export const EXIT_CODES: [number, string, string[]][] = [
       'QUOTA_EXCEEDED',
       'LIMIT_EXCEEDED',
       'ADDRESS_EXHAUSTED',
+      'NO_HOST_AVAILABLE',
       'QUERY_TOO_DEEP',
       'TOO_MANY_ALIASES',
       'QUERY_TOO_LARGE',
