@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -247,6 +247,41 @@ export function virshQuiet(...args: string[]): void {
   } catch {
     /* already gone */
   }
+}
+
+/** What a test made on the host's libvirtd, for `undoQemuTest`. */
+export interface MadeOnHost {
+  guests?: readonly string[];
+  network?: string;
+  /** Network links to delete (a bridge libvirt may have removed already, a dummy, a veth). */
+  links?: readonly string[];
+  server?: { stop(): Promise<void> } | undefined;
+  pool?: string;
+  dir?: string;
+  lease?: LibvirtdLease | undefined;
+}
+
+/**
+ * Undoes whatever a test got to, in the order that lets each step work: guests, then their network and links,
+ * then the server (so it hears nothing more), the pool, the directory, and last the lease on libvirtd.
+ */
+export async function undoQemuTest(made: MadeOnHost): Promise<void> {
+  for (const guest of made.guests ?? []) {
+    virshQuiet('destroy', guest);
+    virshQuiet('undefine', guest, '--nvram', '--managed-save');
+  }
+  if (made.network) {
+    virshQuiet('net-destroy', made.network);
+    virshQuiet('net-undefine', made.network);
+  }
+  for (const link of made.links ?? []) spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
+  await made.server?.stop();
+  if (made.pool) {
+    virshQuiet('pool-destroy', made.pool);
+    virshQuiet('pool-undefine', made.pool);
+  }
+  if (made.dir) rmSync(made.dir, { recursive: true, force: true });
+  await made.lease?.release();
 }
 
 /**

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { acquireLibvirtd, domainType, uniquePrefix, virshQuiet, type LibvirtdLease } from '../helpers/qemu.js';
+import { acquireLibvirtd, domainType, uniquePrefix, undoQemuTest, type LibvirtdLease } from '../helpers/qemu.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 import { eventually } from '../helpers/tenants.js';
 import { CLI_BIN, runCli } from '../helpers/virtplane-cli.js';
@@ -76,20 +76,7 @@ describe('virtplane on QEMU: image upload and the serial console in a terminal',
     } catch {
       /* never started, or gone */
     }
-    virshQuiet('destroy', guest);
-    virshQuiet('undefine', guest, '--nvram', '--managed-save');
-    virshQuiet('net-destroy', networkName);
-    virshQuiet('net-undefine', networkName);
-    try {
-      execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
-    } catch {
-      /* libvirt removed it */
-    }
-    await s?.stop();
-    virshQuiet('pool-destroy', poolName);
-    virshQuiet('pool-undefine', poolName);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    await lease?.release();
+    await undoQemuTest({ guests: [guest], network: networkName, links: [bridge], server: s, pool: poolName, dir, lease });
   });
 
   test('an admin uploads an ISO and sets up a tenant; the tenant logs in and boots a guest from it', async () => {

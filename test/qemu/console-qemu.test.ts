@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { ocr, openWhenSteady, startBrowser } from '../helpers/browser.js';
-import { acquireLibvirtd, domainType, uniquePrefix, virshQuiet, type LibvirtdLease } from '../helpers/qemu.js';
+import { acquireLibvirtd, domainType, uniquePrefix, undoQemuTest, type LibvirtdLease } from '../helpers/qemu.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { eventually } from '../helpers/tenants.js';
 
@@ -158,24 +158,7 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     }
   });
 
-  after(async () => {
-    for (const name of Object.values(names)) {
-      virshQuiet('destroy', name);
-      virshQuiet('undefine', name, '--nvram', '--managed-save');
-    }
-    virshQuiet('net-destroy', networkName);
-    virshQuiet('net-undefine', networkName);
-    try {
-      execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
-    } catch {
-      /* libvirt removed it */
-    }
-    await s?.stop();
-    virshQuiet('pool-destroy', poolName);
-    virshQuiet('pool-undefine', poolName);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    await lease?.release();
-  });
+  after(() => undoQemuTest({ guests: Object.values(names), network: networkName, links: [bridge], server: s, pool: poolName, dir, lease }));
 
   test('serial: a viewer sees the boot output from before it connected, takes over, and its keys reach GRUB', async () => {
     ids.serial = await createVm(names.serial, 'cons-rescue');

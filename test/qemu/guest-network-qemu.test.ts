@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { acquireLibvirtd, domainType, uniqueBridge, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from '../helpers/qemu.js';
+import { acquireLibvirtd, domainType, uniqueBridge, uniquePrefix, virsh, undoQemuTest, type LibvirtdLease } from '../helpers/qemu.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 import { ipv4Plus, unusedDocumentationBlock, unusedDocumentationPrefix64 } from '../helpers/subnets.js';
 import { addTenant } from '../helpers/tenants.js';
@@ -84,16 +84,8 @@ describe('a real guest gets exactly the addresses the API reports (QEMU, iPXE IS
   });
 
   after(async () => {
-    virshQuiet('destroy', vmName);
-    virshQuiet('undefine', vmName, '--nvram', '--managed-save');
-    virshQuiet('net-destroy', networkName);
-    virshQuiet('net-undefine', networkName);
-    for (const link of [bridge, dummy]) spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' }); // the veth's peer goes with it
-    await s?.stop();
-    virshQuiet('pool-destroy', poolName);
-    virshQuiet('pool-undefine', poolName);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    await lease?.release();
+    // The dummy's veth peer goes with it.
+    await undoQemuTest({ guests: [vmName], network: networkName, links: [bridge, dummy], server: s, pool: poolName, dir, lease });
   });
 
   test("the guide's routed network and the iPXE ISO, made by the admin through the API", async () => {

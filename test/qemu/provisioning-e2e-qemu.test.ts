@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { acquireLibvirtd, domainType, uniqueBridge, uniquePrefix, virsh, virshQuiet, type LibvirtdLease } from '../helpers/qemu.js';
+import { acquireLibvirtd, domainType, uniqueBridge, uniquePrefix, virsh, undoQemuTest, type LibvirtdLease } from '../helpers/qemu.js';
 import { collect, startTestServer, type TestServer } from '../helpers/server.js';
 import { ipv4Plus, unusedDocumentationBlock, unusedDocumentationPrefix64 } from '../helpers/subnets.js';
 import { addTenant } from '../helpers/tenants.js';
@@ -65,20 +65,7 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
 
   after(async () => {
     // Whatever the tests got to: the guest, the network (and its bridge), the pool.
-    virshQuiet('destroy', vmName);
-    virshQuiet('undefine', vmName, '--nvram', '--managed-save');
-    virshQuiet('net-destroy', networkName);
-    virshQuiet('net-undefine', networkName);
-    try {
-      execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
-    } catch {
-      /* libvirt removed it */
-    }
-    await s?.stop();
-    virshQuiet('pool-destroy', poolName);
-    virshQuiet('pool-undefine', poolName);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    await lease?.release();
+    await undoQemuTest({ guests: [vmName], network: networkName, links: [bridge], server: s, pool: poolName, dir, lease });
   });
 
   /** The network's DHCP range, once it is made. */
