@@ -7,6 +7,7 @@ import { DataDirInUseError, lockDataDir } from './db/lock.js';
 import { isStorageFailure, keepBallast, releaseBallast } from './db/storage.js';
 import { buildSchema } from './graphql/schema.js';
 import { ConsoleRoutes } from './http/console.js';
+import { WebAppRoutes } from './http/web-app.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { GraphicsConsoles } from './libvirt/graphics.js';
 import { LibvirtClient } from './libvirt/client.js';
@@ -308,6 +309,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         maxBufferedBytes: events.bufferLimit * 4096,
         http: config.http,
         console: new ConsoleRoutes(consoles),
+        webApp: new WebAppRoutes(),
       },
       config.host,
       config.port,

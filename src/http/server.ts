@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_HTTP_POLICY, type HttpPolicy, type QueryLimits } from '../config.js';
 import type { ConsoleRoutes } from './console.js';
+import type { WebAppRoutes } from './web-app.js';
 import type { Context } from '../graphql/context.js';
 import { admitBody } from './guard.js';
 import { useSharedSubscriptionExecution } from '../graphql/shared-execution.js';
@@ -30,6 +31,8 @@ export interface HttpServerOptions {
   http?: HttpPolicy;
   /** Console pages, assets and WebSockets (http/console.ts), beside the API. */
   console?: ConsoleRoutes;
+  /** The web app (http/web-app.ts) under /app/; / leads there. */
+  webApp?: WebAppRoutes;
 }
 
 /** The address could not be listened on (taken, or not this host's). */
@@ -139,6 +142,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       return;
     }
     if (opts.console?.handle(req, res)) return;
+    if (opts.webApp?.handle(req, res)) return;
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return yoga.handle(req, res);
     // A request with a body is judged by its headers before yoga reads any of it (yoga's onParams runs after).
     const viewer = services.auth.authenticate(bearerToken(req.headers.authorization)) ?? undefined;

@@ -1,0 +1,76 @@
+import { useEffect, useState } from 'preact/hooks';
+import { Viewer } from '../../sdk/src/documents.js';
+import type { ResultOf } from '../../sdk/src/graphql.js';
+import { Api, Unauthenticated } from './api.js';
+import { Machines } from './machines.js';
+
+/** Kept for this tab only: closing it signs out. */
+const TOKEN_KEY = 'virtplane.token';
+
+type Who = NonNullable<ResultOf<typeof Viewer>['viewer']>;
+
+export function App() {
+  const [session, setSession] = useState<{ api: Api; who: Who } | null>(null);
+  const [problem, setProblem] = useState('');
+
+  const signIn = async (token: string) => {
+    const api = new Api(token);
+    try {
+      const { viewer } = await api.request(Viewer);
+      if (!viewer) throw new Unauthenticated('no viewer');
+      sessionStorage.setItem(TOKEN_KEY, token);
+      setProblem('');
+      setSession({ api, who: viewer });
+    } catch (err) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      setProblem(err instanceof Unauthenticated ? 'The token was refused.' : `The server could not be asked: ${(err as Error).message}`);
+    }
+  };
+  const signOut = (why = '') => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    setSession(null);
+    setProblem(why);
+  };
+
+  useEffect(() => {
+    const kept = sessionStorage.getItem(TOKEN_KEY);
+    if (kept) void signIn(kept);
+  }, []);
+
+  if (!session) return <SignIn onToken={signIn} problem={problem} />;
+  return (
+    <>
+      <header>
+        <h1>virtplane</h1>
+        <span id="who">
+          {session.who.name} ({session.who.role.toLowerCase()})
+        </span>
+        <button onClick={() => signOut()}>Sign out</button>
+      </header>
+      <Machines api={session.api} onRefused={() => signOut('The token is no longer valid: sign in again.')} />
+    </>
+  );
+}
+
+function SignIn(props: { onToken(token: string): Promise<void>; problem: string }) {
+  const [token, setToken] = useState('');
+  return (
+    <form
+      id="sign-in"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void props.onToken(token.trim());
+      }}
+    >
+      <h1>virtplane</h1>
+      <label>
+        API token
+        <input type="password" name="token" autoComplete="off" value={token} onInput={(e) => setToken(e.currentTarget.value)} />
+      </label>
+      <button type="submit" disabled={!token.trim()}>
+        Sign in
+      </button>
+      {props.problem && <p role="alert">{props.problem}</p>}
+    </form>
+  );
+}

@@ -1,0 +1,173 @@
+import { useEffect, useState } from 'preact/hooks';
+import {
+  CreateConsoleTicket,
+  DestroyDomain,
+  DomainNode,
+  Domains,
+  RebootDomain,
+  ResumeDomain,
+  ShutdownDomain,
+  StartDomain,
+} from '../../sdk/src/documents.js';
+import type { ResultOf } from '../../sdk/src/graphql.js';
+import { outcome } from '../../sdk/src/result.js';
+import { Unauthenticated, type Api } from './api.js';
+
+type Page = NonNullable<ResultOf<typeof Domains>['domains']>;
+type Domain = Page['edges'][number]['node'];
+/** What every lifecycle mutation answers: the domain as it is now, or a typed error. */
+type ActionResult = { domain: Domain } | { code: string; message: string } | null;
+type Action = [label: string, run: (api: Api, id: string) => Promise<ActionResult>];
+
+const start: Action = ['Start', async (api, id) => (await api.request(StartDomain, { id })).startDomain];
+const shutdown: Action = ['Shut down', async (api, id) => (await api.request(ShutdownDomain, { id })).shutdownDomain];
+const reboot: Action = ['Reboot', async (api, id) => (await api.request(RebootDomain, { id })).rebootDomain];
+const resume: Action = ['Resume', async (api, id) => (await api.request(ResumeDomain, { id })).resumeDomain];
+const forceOff: Action = ['Force off', async (api, id) => (await api.request(DestroyDomain, { id })).destroyDomain];
+
+/** What a machine in a state can be asked to do (libvirt's state names). */
+const ACTIONS: Record<string, Action[]> = {
+  RUNNING: [shutdown, reboot, forceOff],
+  PAUSED: [resume, forceOff],
+  PMSUSPENDED: [forceOff],
+  SHUTOFF: [start],
+  CRASHED: [start],
+};
+/** At most this many machines are listed (the API's page size, a few pages). */
+const MAX_LISTED = 1000;
+
+export function Machines(props: { api: Api; onRefused(): void }) {
+  const { api } = props;
+  const [machines, setMachines] = useState<ReadonlyMap<string, Domain> | null>(null);
+  const [live, setLive] = useState(false);
+  const [notes, setNotes] = useState<Readonly<Record<string, string>>>({});
+
+  const put = (d: Domain) => setMachines((m) => new Map(m ?? []).set(d.id, d));
+  const drop = (id: string) =>
+    setMachines((m) => {
+      const next = new Map(m ?? []);
+      next.delete(id);
+      return next;
+    });
+  const note = (id: string, text: string) => setNotes((n) => ({ ...n, [id]: text }));
+  const failed = (err: unknown) => (err instanceof Unauthenticated ? props.onRefused() : undefined);
+
+  useEffect(() => {
+    const readAll = async () => {
+      const all = new Map<string, Domain>();
+      let after: string | null = null;
+      do {
+        const page: Page | null = (await api.request(Domains, { first: 100, after })).domains;
+        if (!page) break;
+        for (const e of page.edges) all.set(e.node.id, e.node);
+        after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+      } while (after && all.size < MAX_LISTED);
+      setMachines(all);
+    };
+    const reread = async (id: string) => {
+      const { node } = await api.request(DomainNode, { id });
+      if (node?.__typename === 'Domain') put(node);
+      else drop(id);
+    };
+    return api.followDomainEvents({
+      event: (e) => (e.type === 'UNDEFINED' ? drop(e.domain.id) : void reread(e.domain.id).catch(failed)),
+      live: (fresh) => {
+        setLive(true);
+        if (fresh) readAll().catch(failed);
+      },
+      away: () => setLive(false),
+      refused: () => props.onRefused(),
+    });
+  }, [api]);
+
+  const act = async (d: Domain, [label, run]: Action) => {
+    note(d.id, `${label}…`);
+    try {
+      const r = await run(api, d.id);
+      if (r && 'domain' in r) {
+        put(r.domain);
+        note(d.id, '');
+      } else note(d.id, r ? `${label}: ${r.code}: ${r.message}` : `${label}: no answer`);
+    } catch (err) {
+      failed(err);
+      note(d.id, `${label}: ${(err as Error).message}`);
+    }
+  };
+  const openConsole = async (d: Domain, kind: 'SERIAL' | 'GRAPHICS') => {
+    // Opened before the ticket is asked for, so the browser counts it as the click's own window.
+    const view = window.open('about:blank', '_blank');
+    try {
+      const r = outcome((await api.request(CreateConsoleTicket, { domainId: d.id, kind })).createConsoleTicket);
+      if (r.ok && view) view.location.href = r.value.pageUrl;
+      else {
+        view?.close();
+        if (!r.ok) note(d.id, `Console: ${r.error.code}: ${r.error.message}`);
+      }
+    } catch (err) {
+      view?.close();
+      failed(err);
+      note(d.id, `Console: ${(err as Error).message}`);
+    }
+  };
+
+  const list = machines === null ? null : [...machines.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return (
+    <main>
+      <p id="status" class={live ? 'live' : 'away'}>
+        {live ? 'Live: changes show as they happen.' : 'Reconnecting…'}
+      </p>
+      {list === null ? (
+        <p>Loading…</p>
+      ) : list.length === 0 ? (
+        <p id="empty">No machines yet.</p>
+      ) : (
+        <table id="machines">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>State</th>
+              <th>vCPUs</th>
+              <th>Memory</th>
+              <th>Addresses</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((d) => (
+              <tr key={d.id} data-name={d.name}>
+                <td>{d.name}</td>
+                <td>
+                  <span class={`state ${d.state.toLowerCase()}`}>{d.state}</span>
+                </td>
+                <td>{d.vcpus}</td>
+                <td>{d.memoryMiB} MiB</td>
+                <td>
+                  {d.interfaces
+                    .flatMap((i) => [i.ipv4, i.ipv6])
+                    .filter(Boolean)
+                    .map((a) => (
+                      <div key={a}>{a}</div>
+                    ))}
+                </td>
+                <td class="actions">
+                  {(ACTIONS[d.state] ?? []).map((action) => (
+                    <button key={action[0]} onClick={() => void act(d, action)}>
+                      {action[0]}
+                    </button>
+                  ))}
+                  {d.state === 'RUNNING' && (
+                    <>
+                      <button onClick={() => void openConsole(d, 'SERIAL')}>Serial console</button>
+                      <button onClick={() => void openConsole(d, 'GRAPHICS')}>Screen</button>
+                    </>
+                  )}
+                  {notes[d.id] && <div class="note">{notes[d.id]}</div>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </main>
+  );
+}

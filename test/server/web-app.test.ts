@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { startBrowser } from '../helpers/browser.js';
+import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
+import { addTenant } from '../helpers/tenants.js';
+
+/**
+ * The web app in a real browser (Debian's Chromium, headless) against a server on the test driver: sign-in
+ * with a token, the machines list, a lifecycle action from the page, and changes made elsewhere showing
+ * without a reload.
+ */
+describe('the web app (Chromium)', () => {
+  let s: TestServer;
+  let chromium: Awaited<ReturnType<typeof startBrowser>>;
+  let testId: string;
+
+  before(async () => {
+    s = await startTestServer();
+    chromium = await startBrowser();
+    const r = await s.gql(`{ domains(first: 10) { edges { node { id name } } } }`);
+    testId = r.data.domains.edges.find((e: any) => e.node.name === 'test').node.id;
+  });
+  after(async () => {
+    await chromium?.close();
+    await s?.stop();
+  });
+
+  /** A fresh tab signed in with `token`; what it requested is collected. */
+  async function signedIn(token: string): Promise<{ page: Page; requests: string[] }> {
+    const page = await chromium.browser.newPage();
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(new URL('/', s.url).href);
+    await page.fill('input[name=token]', token);
+    await page.click('button[type=submit]');
+    return { page, requests };
+  }
+  const stateOf = (page: Page, name: string) => page.locator(`tr[data-name="${name}"] .state`);
+
+  test('a refused token is told so, and nothing is shown', async () => {
+    const { page } = await signedIn('vp_not-a-token');
+    await page.getByRole('alert').waitFor();
+    assert.equal(await page.getByRole('alert').innerText(), 'The token was refused.');
+    assert.equal(await page.locator('#machines').count(), 0);
+    await page.close();
+  });
+
+  test("an admin sees the test driver's machine live: forced off from the page, started elsewhere, both shown without a reload", async () => {
+    const { page, requests } = await signedIn(ADMIN_TOKEN);
+    await page.locator('#status.live').waitFor();
+    assert.equal(await stateOf(page, 'test').innerText(), 'RUNNING');
+    assert.equal(await page.locator('#who').innerText(), 'admin (admin)');
+
+    await page.locator('tr[data-name="test"] button', { hasText: 'Force off' }).click();
+    await page.locator('tr[data-name="test"] .state.shutoff').waitFor();
+    const api = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { state } } }`, { id: testId });
+    assert.equal(api.data.node.state, 'SHUTOFF', 'the page asked the API');
+
+    // Changed by someone else: the page follows the event stream.
+    const started = await s.gql(`mutation($id: ID!) { startDomain(id: $id) { __typename } }`, { id: testId });
+    assert.equal(started.data.startDomain.__typename, 'DomainActionSuccess');
+    await page.locator('tr[data-name="test"] .state.running').waitFor();
+    assert.equal(await page.locator('tr[data-name="test"] button', { hasText: 'Start' }).count(), 0, 'a running machine offers no Start');
+
+    const origin = new URL(s.url).origin;
+    assert.deepEqual(
+      requests.filter((u) => !u.startsWith(origin) && !u.startsWith(origin.replace('http', 'ws'))),
+      [],
+      'nothing is loaded from elsewhere',
+    );
+    await page.close();
+  });
+
+  test('a tenant sees only its own machines, and a typed refusal shows on the row', async () => {
+    const bob = addTenant(s.dataDir, 'bob');
+    const { page } = await signedIn(bob.token);
+    await page.locator('#empty').waitFor();
+    assert.equal(await page.locator('#empty').innerText(), 'No machines yet.', "the test driver's machine is not bob's");
+
+    // Handed to bob while his page is open, then stopped by the admin: bob's event stream tells his page.
+    const given = await s.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename } }`, {
+      id: testId,
+      u: Buffer.from(`User:${bob.id}`).toString('base64'),
+    });
+    assert.equal(given.data.assignDomain.__typename, 'AssignDomainSuccess', JSON.stringify(given));
+    await s.gql(`mutation($id: ID!) { destroyDomain(id: $id) { __typename } }`, { id: testId });
+    await page.locator('tr[data-name="test"] .state.shutoff').waitFor();
+    await page.locator('tr[data-name="test"] button', { hasText: 'Start' }).click();
+    await page.locator('tr[data-name="test"] .state.running').waitFor();
+    await page.locator('tr[data-name="test"] button', { hasText: 'Serial console' }).click();
+    await page.locator('tr[data-name="test"] .note').waitFor();
+    assert.match(await page.locator('tr[data-name="test"] .note').innerText(), /^Console: UNSUPPORTED: /);
+    await page.close();
+  });
+});
