@@ -309,7 +309,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         maxBufferedBytes: events.bufferLimit * 4096,
         http: config.http,
         console: new ConsoleRoutes(consoles),
-        webApp: new WebAppRoutes(),
+        webApp: new WebAppRoutes(log.child({ component: 'web-app' })),
       },
       config.host,
       config.port,

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import type { Logger } from 'pino';
 
 /** Where the web app is served. */
 export const WEB_APP_PATH = '/app';
@@ -28,17 +30,26 @@ const SECURITY_HEADERS = {
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',
+  // Asked again each time, answered 304 while unchanged (ETag).
   'cache-control': 'no-cache',
 };
+
+interface Bundle {
+  js: string;
+  etag: string;
+}
 
 /**
  * The web app (clients/web): its page, and its script bundled by esbuild from the TypeScript sources on the
  * first request (the server runs from sources too; no build step to forget), kept in memory after.
  */
 export class WebAppRoutes {
-  private bundle: Promise<string> | null = null;
+  private bundle: Promise<Bundle> | null = null;
+  private readonly css = readFileSync(`${SOURCE}app.css`, 'utf8');
 
-  private script(): Promise<string> {
+  constructor(private readonly log: Logger) {}
+
+  private script(): Promise<Bundle> {
     this.bundle ??= build({
       entryPoints: [`${SOURCE}main.tsx`],
       bundle: true,
@@ -50,9 +61,15 @@ export class WebAppRoutes {
       write: false,
       logLevel: 'silent',
       legalComments: 'none',
-    }).then((r) => r.outputFiles[0]!.text);
-    // A failed build is tried again by the next request.
-    this.bundle.catch(() => (this.bundle = null));
+    }).then((r) => {
+      const js = r.outputFiles[0]!.text;
+      return { js, etag: `"${createHash('sha256').update(js).digest('base64url').slice(0, 27)}"` };
+    });
+    // A failed build is logged, and tried again by the next request.
+    this.bundle.catch((err: unknown) => {
+      this.log.error({ err: String(err) }, 'the web app could not be built');
+      this.bundle = null;
+    });
     return this.bundle;
   }
 
@@ -70,10 +87,16 @@ export class WebAppRoutes {
     };
     if (path === '/' || path === WEB_APP_PATH) res.writeHead(302, { location: `${WEB_APP_PATH}/` }).end();
     else if (path === `${WEB_APP_PATH}/`) send('text/html', PAGE);
-    else if (path === `${WEB_APP_PATH}/app.css`) send('text/css', readFileSync(`${SOURCE}app.css`, 'utf8'));
+    else if (path === `${WEB_APP_PATH}/app.css`) send('text/css', this.css);
     else if (path === `${WEB_APP_PATH}/app.js`)
       this.script().then(
-        (js) => send('text/javascript', js),
+        ({ js, etag }) => {
+          if (req.headers['if-none-match'] === etag) res.writeHead(304, { ...SECURITY_HEADERS, etag }).end();
+          else {
+            res.setHeader('etag', etag);
+            send('text/javascript', js);
+          }
+        },
         () => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('the web app could not be built\n'),
       );
     else res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');

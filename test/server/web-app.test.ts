@@ -22,8 +22,11 @@ describe('the web app (Chromium)', () => {
     testId = r.data.domains.edges.find((e: any) => e.node.name === 'test').node.id;
   });
   after(async () => {
-    await chromium?.close();
-    await s?.stop();
+    try {
+      await chromium?.close();
+    } finally {
+      await s?.stop();
+    }
   });
 
   /** A fresh tab signed in with `token`; what it requested is collected. */
@@ -31,6 +34,7 @@ describe('the web app (Chromium)', () => {
     const page = await chromium.browser.newPage();
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
+    page.on('websocket', (ws) => requests.push(ws.url()));
     await page.goto(new URL('/', s.url).href);
     await page.fill('input[name=token]', token);
     await page.click('button[type=submit]');
@@ -42,7 +46,7 @@ describe('the web app (Chromium)', () => {
     const { page } = await signedIn('vp_not-a-token');
     await page.getByRole('alert').waitFor();
     assert.equal(await page.getByRole('alert').innerText(), 'The token was refused.');
-    assert.equal(await page.locator('#machines').count(), 0);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'a refused token is not kept');
     await page.close();
   });
 
@@ -64,19 +68,31 @@ describe('the web app (Chromium)', () => {
     assert.equal(await page.locator('tr[data-name="test"] button', { hasText: 'Start' }).count(), 0, 'a running machine offers no Start');
 
     const origin = new URL(s.url).origin;
+    assert.ok(requests.includes(`${origin.replace('http', 'ws')}/graphql`), `the events come over a WebSocket: ${requests.join(' ')}`);
     assert.deepEqual(
       requests.filter((u) => !u.startsWith(origin) && !u.startsWith(origin.replace('http', 'ws'))),
       [],
       'nothing is loaded from elsewhere',
     );
+    assert.ok(
+      requests.every((u) => !u.includes(ADMIN_TOKEN)),
+      'the token is in no address',
+    );
     await page.close();
   });
 
-  test('a tenant sees only its own machines, and a typed refusal shows on the row', async () => {
+  test('a tenant sees only its own machines and its quota use, and a typed refusal shows on the row', async () => {
     const bob = addTenant(s.dataDir, 'bob');
     const { page } = await signedIn(bob.token);
     await page.locator('#empty').waitFor();
     assert.equal(await page.locator('#empty').innerText(), 'No machines yet.', "the test driver's machine is not bob's");
+    const machines = page.locator('#usage [data-resource=domains] dd');
+    assert.equal(await machines.innerText(), '0 of 0', 'no quota yet: nothing allowed');
+    const q = await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
+      u: Buffer.from(`User:${bob.id}`).toString('base64'),
+      q: { maxDomains: 3, maxVcpus: 4, maxMemoryMiB: 4096, maxDiskGiB: 10, maxInterfaces: 3 },
+    });
+    assert.equal(q.data.setQuota.__typename, 'SetQuotaSuccess');
 
     // Handed to bob while his page is open, then stopped by the admin: bob's event stream tells his page.
     const given = await s.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename } }`, {
@@ -88,9 +104,29 @@ describe('the web app (Chromium)', () => {
     await page.locator('tr[data-name="test"] .state.shutoff').waitFor();
     await page.locator('tr[data-name="test"] button', { hasText: 'Start' }).click();
     await page.locator('tr[data-name="test"] .state.running').waitFor();
+    // The machine now counts against bob's quota, and the page says so.
+    await page.waitForFunction(() => document.querySelector('#usage [data-resource=domains] dd')?.textContent === '1 of 3');
     await page.locator('tr[data-name="test"] button', { hasText: 'Serial console' }).click();
-    await page.locator('tr[data-name="test"] .note').waitFor();
-    assert.match(await page.locator('tr[data-name="test"] .note').innerText(), /^Console: UNSUPPORTED: /);
+    const refusal = page.locator('tr[data-name="test"] .note', { hasText: /^Console:/ });
+    await refusal.waitFor();
+    assert.match(await refusal.innerText(), /^Console: UNSUPPORTED: /);
+    await page.close();
+  });
+
+  test('a token revoked while its page is open signs the page out, and the list goes', async () => {
+    const t = await s.gql(
+      `mutation($u: ID!) { createApiToken(userId: $u, label: "web") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`,
+      { u: (await s.gql(`{ viewer { id } }`)).data.viewer.id },
+    );
+    const { page } = await signedIn(t.data.createApiToken.token);
+    await page.locator('#status.live').waitFor();
+    await stateOf(page, 'test').waitFor();
+    const revoked = await s.gql(`mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }`, { id: t.data.createApiToken.apiToken.id });
+    assert.equal(revoked.data.revokeApiToken.__typename, 'RevokeApiTokenSuccess');
+    await page.getByRole('alert').waitFor();
+    assert.equal(await page.getByRole('alert').innerText(), 'The token is no longer valid: sign in again.');
+    assert.equal(await page.locator('#machines').count(), 0, 'the list is gone');
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'the token is forgotten');
     await page.close();
   });
 });

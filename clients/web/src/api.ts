@@ -19,6 +19,10 @@ type Document = TadaDocumentNode<any, any>; // eslint-disable-line @typescript-e
 
 export type DomainEvent = ResultOf<typeof DomainEvents>['domainEvents'];
 
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 10_000;
+const RETRY_SETTLED_MS = 10_000;
+
 export class Api {
   constructor(private readonly token: string) {}
 
@@ -50,7 +54,9 @@ export class Api {
     let stopped = false;
     let cursor: string | null = null;
     let client: Client | null = null;
-    const connect = (delayMs: number) => {
+    let delayMs = RETRY_MIN_MS;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const connect = () => {
       if (stopped) return;
       const attempt = createClient({
         url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
@@ -61,30 +67,36 @@ export class Api {
       client = attempt;
       const fresh = cursor === null;
       let done = false;
+      let settled: ReturnType<typeof setTimeout> | undefined;
       const again = (why: 'away' | 'refused') => {
         if (done) return;
         done = true;
+        clearTimeout(settled);
         void attempt.dispose();
         if (stopped) return;
         if (why === 'refused') return on.refused();
         on.away();
-        setTimeout(() => connect(Math.min(delayMs * 2 || 500, 10_000)), delayMs || 500);
+        // With jitter, so the tabs of every user do not come back in the same instant after a restart.
+        retry = setTimeout(connect, delayMs * (0.5 + Math.random()));
+        delayMs = Math.min(delayMs * 2, RETRY_MAX_MS);
       };
       const fail = (err: unknown) => {
         const errors = Array.isArray(err) ? (err as GraphQLError[]) : [];
         const code = errors[0]?.extensions?.code;
-        if (code === 'UNAUTHENTICATED') again('refused');
-        else if (code === 'CURSOR_EXPIRED') {
-          cursor = null; // older than the log keeps: read everything afresh
+        const closeCode = (err as { code?: unknown } | null)?.code;
+        // Refused at connect (4403), revoked or expired while connected (4401), or refused by the operation.
+        if (code === 'UNAUTHENTICATED' || closeCode === 4401 || closeCode === 4403) again('refused');
+        else {
+          if (code === 'CURSOR_EXPIRED') cursor = null; // older than the log keeps: read everything afresh
           again('away');
-        } else again('away');
+        }
       };
       attempt.subscribe<ResultOf<typeof DomainEvents>>(
         { query: print(DomainEvents), variables: { after: cursor } },
         {
           next: (r) => {
             const e = r.data?.domainEvents;
-            if (!e) return;
+            if (!e || done) return;
             cursor = e.cursor;
             on.event(e);
           },
@@ -93,18 +105,26 @@ export class Api {
         },
       );
       // Operations on one socket are taken in order: once this query has answered, the subscription is in place.
+      let answered = false;
       attempt.subscribe(
         { query: '{ __typename }' },
         {
-          next: () => {},
+          next: () => (answered = true),
           error: fail,
-          complete: () => on.live(fresh),
+          // A dispose completes it too: only an answer on a connection still in use means live.
+          complete: () => {
+            if (!answered || done || stopped) return;
+            on.live(fresh);
+            // Connected for a while: the next drop starts again from a short wait.
+            settled = setTimeout(() => (delayMs = RETRY_MIN_MS), RETRY_SETTLED_MS);
+          },
         },
       );
     };
-    connect(0);
+    connect();
     return () => {
       stopped = true;
+      clearTimeout(retry);
       void client?.dispose();
     };
   }

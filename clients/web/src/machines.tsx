@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   CreateConsoleTicket,
   DestroyDomain,
@@ -12,6 +12,7 @@ import {
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import { outcome } from '../../sdk/src/result.js';
 import { Unauthenticated, type Api } from './api.js';
+import { Usage } from './usage.js';
 
 type Page = NonNullable<ResultOf<typeof Domains>['domains']>;
 type Domain = Page['edges'][number]['node'];
@@ -36,24 +37,45 @@ const ACTIONS: Record<string, Action[]> = {
 /** At most this many machines are listed (the API's page size, a few pages). */
 const MAX_LISTED = 1000;
 
+/** A failed read of the whole list is tried again after this long. */
+const REREAD_MS = 2000;
+
 export function Machines(props: { api: Api; onRefused(): void }) {
   const { api } = props;
   const [machines, setMachines] = useState<ReadonlyMap<string, Domain> | null>(null);
   const [live, setLive] = useState(false);
   const [notes, setNotes] = useState<Readonly<Record<string, string>>>({});
+  /** Moves with every change shown, so the usage is read again. */
+  const [changes, setChanges] = useState(0);
+  // Each change asked about a row takes the next number: an answer shows only if no later one was asked, and a
+  // full read started before a row changed leaves that row as its newer answer left it.
+  const clock = useRef(0);
+  const versions = useRef(new Map<string, number>());
+  const touch = (id: string) => {
+    versions.current.set(id, ++clock.current);
+    return clock.current;
+  };
+  const latest = (id: string, n: number) => versions.current.get(id) === n;
 
-  const put = (d: Domain) => setMachines((m) => new Map(m ?? []).set(d.id, d));
-  const drop = (id: string) =>
+  const put = (d: Domain) => {
+    setMachines((m) => new Map(m ?? []).set(d.id, d));
+    setChanges((n) => n + 1);
+  };
+  const drop = (id: string) => {
     setMachines((m) => {
       const next = new Map(m ?? []);
       next.delete(id);
       return next;
     });
+    setChanges((n) => n + 1);
+  };
   const note = (id: string, text: string) => setNotes((n) => ({ ...n, [id]: text }));
   const failed = (err: unknown) => (err instanceof Unauthenticated ? props.onRefused() : undefined);
 
   useEffect(() => {
+    let gone = false;
     const readAll = async () => {
+      const startedAt = clock.current;
       const all = new Map<string, Domain>();
       let after: string | null = null;
       do {
@@ -62,30 +84,55 @@ export function Machines(props: { api: Api; onRefused(): void }) {
         for (const e of page.edges) all.set(e.node.id, e.node);
         after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
       } while (after && all.size < MAX_LISTED);
-      setMachines(all);
+      setMachines((shown) => {
+        for (const [id, v] of versions.current) {
+          if (v <= startedAt) continue;
+          const newer = shown?.get(id);
+          if (newer) all.set(id, newer);
+          else all.delete(id);
+        }
+        return all;
+      });
+      setChanges((n) => n + 1);
     };
+    const load = () =>
+      readAll().catch((err: unknown) => {
+        if (err instanceof Unauthenticated) props.onRefused();
+        else if (!gone) setTimeout(load, REREAD_MS);
+      });
     const reread = async (id: string) => {
+      const n = touch(id);
       const { node } = await api.request(DomainNode, { id });
+      if (!latest(id, n)) return;
       if (node?.__typename === 'Domain') put(node);
       else drop(id);
     };
-    return api.followDomainEvents({
-      event: (e) => (e.type === 'UNDEFINED' ? drop(e.domain.id) : void reread(e.domain.id).catch(failed)),
+    const stop = api.followDomainEvents({
+      event: (e) => {
+        if (e.type !== 'UNDEFINED') return void reread(e.domain.id).catch(failed);
+        touch(e.domain.id);
+        drop(e.domain.id);
+      },
       live: (fresh) => {
         setLive(true);
-        if (fresh) readAll().catch(failed);
+        if (fresh) void load();
       },
       away: () => setLive(false),
       refused: () => props.onRefused(),
     });
+    return () => {
+      gone = true;
+      stop();
+    };
   }, [api]);
 
   const act = async (d: Domain, [label, run]: Action) => {
     note(d.id, `${label}…`);
+    const n = touch(d.id);
     try {
       const r = await run(api, d.id);
       if (r && 'domain' in r) {
-        put(r.domain);
+        if (latest(d.id, n)) put(r.domain);
         note(d.id, '');
       } else note(d.id, r ? `${label}: ${r.code}: ${r.message}` : `${label}: no answer`);
     } catch (err) {
@@ -94,8 +141,13 @@ export function Machines(props: { api: Api; onRefused(): void }) {
     }
   };
   const openConsole = async (d: Domain, kind: 'SERIAL' | 'GRAPHICS') => {
-    // Opened before the ticket is asked for, so the browser counts it as the click's own window.
+    // Opened before the ticket is asked for, so the browser counts it as the click's own window. It must not
+    // keep a way back to this page nor the token (a new tab gets a copy of this one's session storage).
     const view = window.open('about:blank', '_blank');
+    if (view) {
+      view.opener = null;
+      view.sessionStorage.clear();
+    }
     try {
       const r = outcome((await api.request(CreateConsoleTicket, { domainId: d.id, kind })).createConsoleTicket);
       if (r.ok && view) view.location.href = r.value.pageUrl;
@@ -116,6 +168,7 @@ export function Machines(props: { api: Api; onRefused(): void }) {
       <p id="status" class={live ? 'live' : 'away'}>
         {live ? 'Live: changes show as they happen.' : 'Reconnecting…'}
       </p>
+      <Usage api={api} changes={changes} onError={failed} />
       {list === null ? (
         <p>Loading…</p>
       ) : list.length === 0 ? (

@@ -1,0 +1,43 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ViewerQuota } from '../../sdk/src/documents.js';
+import type { ResultOf } from '../../sdk/src/graphql.js';
+import type { Api } from './api.js';
+
+type Quota = NonNullable<ResultOf<typeof ViewerQuota>['viewer']>['quota'];
+
+const ROWS: [label: string, used: keyof Quota['usage'], limit: keyof Quota['limits'], unit: string][] = [
+  ['Machines', 'domains', 'maxDomains', ''],
+  ['vCPUs', 'vcpus', 'maxVcpus', ''],
+  ['Memory', 'memoryMiB', 'maxMemoryMiB', ' MiB'],
+  ['Disk', 'diskGiB', 'maxDiskGiB', ' GiB'],
+  ['Port forwards', 'portForwards', 'maxPortForwards', ''],
+];
+
+/** The viewer's quota: what its machines hold against each limit; read again whenever `changes` moves. */
+export function Usage(props: { api: Api; changes: number; onError(err: unknown): void }) {
+  const [quota, setQuota] = useState<Quota | null>(null);
+  useEffect(() => {
+    let current = true;
+    props.api.request(ViewerQuota).then(
+      (r) => current && setQuota(r.viewer?.quota ?? null),
+      (err: unknown) => current && props.onError(err),
+    );
+    return () => {
+      current = false;
+    };
+  }, [props.api, props.changes]);
+  if (!quota) return null;
+  return (
+    <dl id="usage">
+      {ROWS.map(([label, used, limit, unit]) => (
+        <div key={label} data-resource={used}>
+          <dt>{label}</dt>
+          <dd>
+            {quota.usage[used]}
+            {quota.limits[limit] === null ? unit : ` of ${quota.limits[limit]}${unit}`}
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
