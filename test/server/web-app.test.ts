@@ -113,6 +113,51 @@ describe('the web app (Chromium)', () => {
     await page.close();
   });
 
+  test('a tenant creates a machine from the page, is told what is wrong with a bad one, and deletes it', async () => {
+    const carol = addTenant(s.dataDir, 'carol');
+    await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
+      u: Buffer.from(`User:${carol.id}`).toString('base64'),
+      q: { maxDomains: 1, maxVcpus: 2, maxMemoryMiB: 1024, maxDiskGiB: 2, maxInterfaces: 1 },
+    });
+    const { page } = await signedIn(carol.token);
+    await page.locator('#empty').waitFor();
+    const form = page.locator('#create');
+    await form.locator('select[name=network] option[value=default]').waitFor({ state: 'attached' });
+    await form.locator('input[name=name]').fill('has space');
+    await form.locator('input[name=memoryMiB]').fill('256');
+    await form.locator('input[name=diskGiB]').fill('1');
+    await form.locator('button[type=submit]').click();
+    await form.getByRole('alert').waitFor();
+    assert.match(await form.getByRole('alert').innerText(), /^VALIDATION: name /);
+    assert.equal(await form.locator('input[name=name]').getAttribute('aria-invalid'), 'true', 'the field is marked');
+
+    await form.locator('input[name=name]').fill('web-1');
+    await form.locator('button[type=submit]').click();
+    await page.locator('tr[data-name="web-1"] .state.running').waitFor();
+    await page.waitForFunction(() => document.querySelector('#usage [data-resource=domains] dd')?.textContent === '1 of 1');
+    const api = await s.gql(`{ domains(first: 10) { edges { node { name state owner { name } } } } }`, {}, carol.token);
+    assert.deepEqual(
+      api.data.domains.edges.map((e: any) => e.node),
+      [{ name: 'web-1', state: 'RUNNING', owner: { name: 'carol' } }],
+    );
+
+    // Over the quota: the API's typed refusal, as it is.
+    await form.locator('input[name=name]').fill('web-2');
+    await form.locator('button[type=submit]').click();
+    await form
+      .getByRole('alert')
+      .filter({ hasText: /^QUOTA_EXCEEDED: / })
+      .waitFor();
+
+    await page.locator('tr[data-name="web-1"] button', { hasText: 'Force off' }).click();
+    page.once('dialog', (d) => void d.accept());
+    await page.locator('tr[data-name="web-1"] button', { hasText: 'Delete' }).click();
+    await page.locator('#empty').waitFor();
+    await page.waitForFunction(() => document.querySelector('#usage [data-resource=domains] dd')?.textContent === '0 of 1');
+    assert.deepEqual((await s.gql(`{ domains(first: 10) { edges { node { name } } } }`, {}, carol.token)).data.domains.edges, []);
+    await page.close();
+  });
+
   test('a token revoked while its page is open signs the page out, and the list goes', async () => {
     const t = await s.gql(
       `mutation($u: ID!) { createApiToken(userId: $u, label: "web") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`,

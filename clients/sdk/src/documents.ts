@@ -154,6 +154,14 @@ export const Images = graphql(`
   }
 `);
 
+/** What a new domain may be made with: the networks (by name) and the install images. */
+export const CreateChoices = graphql(`
+  query CreateChoices {
+    networks(first: 100) { edges { node { id name active freeIpv4 } } }
+    images(first: 100) { edges { node { name } } }
+  }
+`);
+
 export const ImageUpload = graphql(`
   query ImageUpload($id: ID!) { imageUpload(id: $id) { id name state receivedBytes sizeBytes error image { name } } }
 `);

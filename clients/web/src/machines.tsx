@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   CreateConsoleTicket,
+  DeleteDomain,
   DestroyDomain,
   DomainNode,
   Domains,
@@ -12,6 +13,7 @@ import {
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import { outcome } from '../../sdk/src/result.js';
 import { Unauthenticated, type Api } from './api.js';
+import { CreateMachine } from './create.js';
 import { Usage } from './usage.js';
 
 type Page = NonNullable<ResultOf<typeof Domains>['domains']>;
@@ -25,14 +27,15 @@ const shutdown: Action = ['Shut down', async (api, id) => (await api.request(Shu
 const reboot: Action = ['Reboot', async (api, id) => (await api.request(RebootDomain, { id })).rebootDomain];
 const resume: Action = ['Resume', async (api, id) => (await api.request(ResumeDomain, { id })).resumeDomain];
 const forceOff: Action = ['Force off', async (api, id) => (await api.request(DestroyDomain, { id })).destroyDomain];
+const remove: Action = ['Delete', async (api, id) => (await api.request(DeleteDomain, { id })).deleteDomain];
 
 /** What a machine in a state can be asked to do (libvirt's state names). */
 const ACTIONS: Record<string, Action[]> = {
   RUNNING: [shutdown, reboot, forceOff],
   PAUSED: [resume, forceOff],
   PMSUSPENDED: [forceOff],
-  SHUTOFF: [start],
-  CRASHED: [start],
+  SHUTOFF: [start, remove],
+  CRASHED: [start, remove],
 };
 /** At most this many machines are listed (the API's page size, a few pages). */
 const MAX_LISTED = 1000;
@@ -127,12 +130,15 @@ export function Machines(props: { api: Api; onRefused(): void }) {
   }, [api]);
 
   const act = async (d: Domain, [label, run]: Action) => {
+    // Nothing to undo a delete with: the disk goes too.
+    if (run === remove[1] && !window.confirm(`Delete ${d.name} and its disk?`)) return;
     note(d.id, `${label}…`);
     const n = touch(d.id);
     try {
       const r = await run(api, d.id);
       if (r && 'domain' in r) {
-        if (latest(d.id, n)) put(r.domain);
+        if (run === remove[1]) drop(d.id);
+        else if (latest(d.id, n)) put(r.domain);
         note(d.id, '');
       } else note(d.id, r ? `${label}: ${r.code}: ${r.message}` : `${label}: no answer`);
     } catch (err) {
@@ -221,6 +227,14 @@ export function Machines(props: { api: Api; onRefused(): void }) {
           </tbody>
         </table>
       )}
+      <CreateMachine
+        api={api}
+        onCreated={(d) => {
+          touch(d.id);
+          put(d);
+        }}
+        onError={failed}
+      />
     </main>
   );
 }
