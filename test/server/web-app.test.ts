@@ -55,6 +55,7 @@ describe('the web app (Chromium)', () => {
     await page.locator('#status.live').waitFor();
     assert.equal(await stateOf(page, 'test').innerText(), 'RUNNING');
     assert.equal(await page.locator('#who').innerText(), 'admin (admin)');
+    assert.equal(await page.locator('tr[data-name="test"] .owner').innerText(), 'nobody', 'an admin sees whose each machine is');
 
     await page.locator('tr[data-name="test"] button', { hasText: 'Force off' }).click();
     await page.locator('tr[data-name="test"] .state.shutoff').waitFor();

@@ -47,7 +47,11 @@ export function App() {
         </span>
         <button onClick={() => signOut()}>Sign out</button>
       </header>
-      <Machines api={session.api} onRefused={() => signOut('The token is no longer valid: sign in again.')} />
+      <Machines
+        api={session.api}
+        admin={session.who.role === 'ADMIN'}
+        onRefused={() => signOut('The token is no longer valid: sign in again.')}
+      />
     </>
   );
 }

@@ -43,7 +43,7 @@ const MAX_LISTED = 1000;
 /** A failed read of the whole list is tried again after this long. */
 const REREAD_MS = 2000;
 
-export function Machines(props: { api: Api; onRefused(): void }) {
+export function Machines(props: { api: Api; admin: boolean; onRefused(): void }) {
   const { api } = props;
   const [machines, setMachines] = useState<ReadonlyMap<string, Domain> | null>(null);
   const [live, setLive] = useState(false);
@@ -184,6 +184,7 @@ export function Machines(props: { api: Api; onRefused(): void }) {
           <thead>
             <tr>
               <th>Name</th>
+              {props.admin && <th>Owner</th>}
               <th>State</th>
               <th>vCPUs</th>
               <th>Memory</th>
@@ -195,6 +196,7 @@ export function Machines(props: { api: Api; onRefused(): void }) {
             {list.map((d) => (
               <tr key={d.id} data-name={d.name}>
                 <td>{d.name}</td>
+                {props.admin && <td class="owner">{d.owner?.name ?? 'nobody'}</td>}
                 <td>
                   <span class={`state ${d.state.toLowerCase()}`}>{d.state}</span>
                 </td>

@@ -28,7 +28,10 @@ export function Usage(props: { api: Api; changes: number; onError(err: unknown):
   }, [props.api, props.changes]);
   if (!quota) return null;
   return (
-    <dl id="usage">
+    <dl id="usage" aria-label="Your quota">
+      <div>
+        <dt>Your quota:</dt>
+      </div>
       {ROWS.map(([label, used, limit, unit]) => (
         <div key={label} data-resource={used}>
           <dt>{label}</dt>
