@@ -325,6 +325,30 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
     }
   });
 
+  test('from the web app, with only the token: the guest listed RUNNING, its serial console opened in a new tab shows GRUB', async () => {
+    assert.ok(ids.serial, 'the serial guest runs');
+    const chromium = await startBrowser();
+    try {
+      const context = await chromium.browser.newContext();
+      const app = await openWhenSteady(
+        () => context.newPage(),
+        () => Promise.resolve(new URL('/', s!.url).href),
+        'input[name=token]',
+      );
+      await app.fill('input[name=token]', alice.token);
+      await app.click('button[type=submit]');
+      const row = app.locator(`tr[data-name="${names.serial}"]`);
+      await row.locator('.state.running').waitFor();
+      const [tab] = await Promise.all([context.waitForEvent('page'), row.locator('button', { hasText: 'Serial console' }).click()]);
+      await tab.locator('#status.connected').waitFor();
+      await tab.waitForFunction(() => /grub>/.test(document.querySelector('.xterm-rows')?.textContent ?? ''));
+      assert.equal(await tab.evaluate(() => sessionStorage.length), 0, 'the console tab has no copy of the token');
+      assert.ok(!tab.url().includes('ticket='), `the console page drops the ticket from its address: ${tab.url()}`);
+    } finally {
+      await chromium.close();
+    }
+  });
+
   test('rotating the console password, revoking the token or assigning the domain closes its open consoles, each with its reason', async () => {
     assert.ok(ids.gfx, 'the graphics guest runs');
     const rotate = new Viewer((await ticket(ids.gfx, 'GRAPHICS')).websocketUrl);
