@@ -67,6 +67,11 @@ describe('the web app (Chromium)', () => {
     assert.equal(started.data.startDomain.__typename, 'DomainActionSuccess');
     await page.locator('tr[data-name="test"] .state.running').waitFor();
     assert.equal(await page.locator('tr[data-name="test"] button', { hasText: 'Start' }).count(), 0, 'a running machine offers no Start');
+    // Both changes in the activity list, newest on top, as libvirt named them.
+    await page.waitForFunction(() => document.querySelectorAll('#activity li').length >= 2);
+    const activity = await page.locator('#activity li').allInnerTexts();
+    assert.match(activity[0]!, /test started \(booted\)$/);
+    assert.match(activity[1]!, /test stopped \(destroyed\)$/);
 
     const origin = new URL(s.url).origin;
     assert.ok(requests.includes(`${origin.replace('http', 'ws')}/graphql`), `the events come over a WebSocket: ${requests.join(' ')}`);

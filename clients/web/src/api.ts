@@ -6,6 +6,9 @@ import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import { DomainEvents } from '../../sdk/src/documents.js';
 import type { ResultOf, TadaDocumentNode, VariablesOf } from '../../sdk/src/graphql.js';
+import type { DomainEvent } from './types.js';
+
+export type { DomainEvent };
 
 /** The token was refused: sign in again. */
 export class Unauthenticated extends Error {}
@@ -16,8 +19,6 @@ interface GraphQLError {
 }
 
 type Document = TadaDocumentNode<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-export type DomainEvent = ResultOf<typeof DomainEvents>['domainEvents'];
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;

@@ -5,6 +5,7 @@ import {
   DestroyDomain,
   DomainNode,
   Domains,
+  RecentEvents,
   RebootDomain,
   ResumeDomain,
   ShutdownDomain,
@@ -12,7 +13,9 @@ import {
 } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import { outcome } from '../../sdk/src/result.js';
-import { Unauthenticated, type Api } from './api.js';
+import { ACTIVITY_LENGTH, merged } from './activity-list.js';
+import { Activity } from './activity.js';
+import { Unauthenticated, type Api, type DomainEvent } from './api.js';
 import { CreateMachine } from './create.js';
 import { Usage } from './usage.js';
 
@@ -48,6 +51,7 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
   const [machines, setMachines] = useState<ReadonlyMap<string, Domain> | null>(null);
   const [live, setLive] = useState(false);
   const [notes, setNotes] = useState<Readonly<Record<string, string>>>({});
+  const [activity, setActivity] = useState<readonly DomainEvent[]>([]);
   /** Moves with every change shown, so the usage is read again. */
   const [changes, setChanges] = useState(0);
   // Each change asked about a row takes the next number: an answer shows only if no later one was asked, and a
@@ -97,6 +101,8 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
         return all;
       });
       setChanges((n) => n + 1);
+      const recent = (await api.request(RecentEvents, { last: ACTIVITY_LENGTH })).events;
+      setActivity((shown) => merged(shown, recent?.edges.map((e) => e.node) ?? []));
     };
     const load = () =>
       readAll().catch((err: unknown) => {
@@ -112,6 +118,7 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
     };
     const stop = api.followDomainEvents({
       event: (e) => {
+        setActivity((shown) => merged(shown, [e]));
         if (e.type !== 'UNDEFINED') return void reread(e.domain.id).catch(failed);
         touch(e.domain.id);
         drop(e.domain.id);
@@ -229,6 +236,7 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
           </tbody>
         </table>
       )}
+      <Activity events={activity} />
       <CreateMachine
         api={api}
         onCreated={(d) => {
