@@ -36,7 +36,14 @@ describe('virtplane on QEMU: image upload and the serial console in a terminal',
     return JSON.parse(stdout) as T;
   }
   // The server's socket inside the test's directory: tmux leaves its socket file behind, and `dir` goes.
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-S', join(dir, 'tmux.sock'), ...args], { encoding: 'utf8' });
+  // One tmux server per test: a server whose last session was just killed is still exiting, and a new session on
+  // its socket then fails with "server exited unexpectedly".
+  const tmuxOn =
+    (socket: string) =>
+    (...args: string[]) =>
+      execFileSync('tmux', ['-S', join(dir, socket), ...args], { encoding: 'utf8' });
+  const tmux = tmuxOn('tmux.sock');
+  const uploadTmux = tmuxOn('upload.sock');
   const screen = () => tmux('capture-pane', '-p', '-t', 'console');
 
   before(async () => {
@@ -71,11 +78,12 @@ describe('virtplane on QEMU: image upload and the serial console in a terminal',
   });
 
   after(async () => {
-    try {
-      tmux('kill-server');
-    } catch {
-      /* never started, or gone */
-    }
+    for (const kill of [tmux, uploadTmux])
+      try {
+        kill('kill-server');
+      } catch {
+        /* never started, or gone */
+      }
     await undoQemuTest({ guests: [guest], network: networkName, links: [bridge], server: s, pool: poolName, dir, lease });
   });
 
@@ -128,7 +136,7 @@ describe('virtplane on QEMU: image upload and the serial console in a terminal',
   test('on a terminal `virtplane image upload` shows its progress; in JSON mode it prints only the image', async () => {
     const login = await runCli(['login', s!.url], { configHome: adminHome, input: ADMIN_TOKEN });
     assert.equal(login.status, 0, login.stderr);
-    tmux(
+    uploadTmux(
       'new-session',
       '-d',
       '-s',
@@ -141,13 +149,13 @@ describe('virtplane on QEMU: image upload and the serial console in a terminal',
       `XDG_CONFIG_HOME=${adminHome}`,
       `${CLI_BIN} image upload ${iso} --name cli-rescue-2 --pool ${poolName}; echo VP-EXIT=$?; sleep 600`,
     );
-    const pane = () => tmux('capture-pane', '-p', '-t', 'upload');
+    const pane = () => uploadTmux('capture-pane', '-p', '-t', 'upload');
     await eventually(() => Promise.resolve(/VP-EXIT=\d+/.test(pane()) ? true : null), 'the upload to end', 600);
     const shown = pane();
     assert.match(shown, /uploading cli-rescue-2: 100% \(\d+\.\d of \d+\.\d MiB\)/, shown);
     assert.match(shown, /name:\s+cli-rescue-2/, shown);
     assert.match(shown, /VP-EXIT=0/, shown);
-    tmux('kill-session', '-t', 'upload');
+    uploadTmux('kill-server');
   });
 
   test('`virtplane console` in a terminal: typed keys reach GRUB, Ctrl-] detaches with status 0 and restores the terminal', async () => {
