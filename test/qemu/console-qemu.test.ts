@@ -5,6 +5,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { ocr, openWhenSteady, startBrowser } from '../helpers/browser.js';
 import { acquireLibvirtd, domainType, uniquePrefix, undoQemuTest, type LibvirtdLease } from '../helpers/qemu.js';
@@ -337,11 +338,28 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
       );
       await app.fill('input[name=token]', alice.token);
       await app.click('button[type=submit]');
+      await app.locator('#status.live').waitFor();
       const row = app.locator(`tr[data-name="${names.serial}"]`);
       await row.locator('.state.running').waitFor();
-      const [tab] = await Promise.all([context.waitForEvent('page'), row.locator('button', { hasText: 'Serial console' }).click()]);
-      await tab.locator('#status.connected').waitFor();
-      await tab.waitForFunction(() => /grub>/.test(document.querySelector('.xterm-rows')?.textContent ?? ''));
+      // A host network change (the tests beside this one make bridges) can fail the tab's load: click again,
+      // which asks for a new ticket.
+      let tab: Page | undefined;
+      for (let attempt = 1; !tab; attempt++) {
+        const [opened] = await Promise.all([context.waitForEvent('page'), row.locator('button', { hasText: 'Serial console' }).click()]);
+        const ok = await opened
+          .locator('#status.connected')
+          .waitFor({ timeout: 60_000 })
+          .then(() => true)
+          .catch(() => false);
+        if (ok) tab = opened;
+        else if (attempt >= 3) throw new Error(`the console tab did not connect: ${await opened.locator('body').innerText()}`);
+        else await opened.close();
+      }
+      await tab
+        .waitForFunction(() => /grub>/.test(document.querySelector('.xterm-rows')?.textContent ?? ''), undefined, { timeout: 120_000 })
+        .catch(async (err: Error) => {
+          throw new Error(`${err.message}: ${await tab.locator('.xterm-rows').innerText()}`, { cause: err });
+        });
       assert.equal(await tab.evaluate(() => sessionStorage.length), 0, 'the console tab has no copy of the token');
       assert.ok(!tab.url().includes('ticket='), `the console page drops the ticket from its address: ${tab.url()}`);
     } finally {

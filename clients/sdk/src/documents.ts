@@ -72,13 +72,6 @@ export const Events = graphql(`
   }
 `);
 
-/** The newest domain events you may see (for an activity list; `Events` pages from the oldest). */
-export const RecentEvents = graphql(`
-  query RecentEvents($last: Int) {
-    events(last: $last) { edges { node { cursor at type detail state synthetic ownerId domain { id name uuid } } } }
-  }
-`);
-
 export const Users = graphql(`
   query Users($first: Int, $after: String) {
     users(first: $first, after: $after) {

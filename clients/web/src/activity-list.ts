@@ -4,19 +4,17 @@ import type { DomainEvent } from './types.js';
 export const ACTIVITY_LENGTH = 20;
 
 /**
- * `known` (newest first, as shown) and `more` (oldest first, as the API and the stream give them) as one list,
- * newest first, each event once (by cursor), at most ACTIVITY_LENGTH long. Events of the same millisecond keep
- * the order they came in.
+ * `shown` (newest first) with the events of `more` (in the order the stream gave them: oldest first) on top,
+ * each event once: one the list holds already (a replay after a reconnect) keeps its place. At most
+ * ACTIVITY_LENGTH long. The stream's order is the log's, so no clock is consulted.
  */
-export function merged(known: readonly DomainEvent[], more: readonly DomainEvent[]): DomainEvent[] {
-  const inOrder = new Map<string, DomainEvent>();
-  for (const e of [...known].reverse().concat(more)) {
-    inOrder.delete(e.cursor);
-    inOrder.set(e.cursor, e);
+export function merged(shown: readonly DomainEvent[], more: readonly DomainEvent[]): DomainEvent[] {
+  const seen = new Set(shown.map((e) => e.cursor));
+  const fresh: DomainEvent[] = [];
+  for (const e of more) {
+    if (seen.has(e.cursor)) continue;
+    seen.add(e.cursor);
+    fresh.unshift(e);
   }
-  return [...inOrder.values()]
-    .map((e, i) => ({ e, i, at: Date.parse(e.at) }))
-    .sort((a, b) => b.at - a.at || b.i - a.i)
-    .slice(0, ACTIVITY_LENGTH)
-    .map(({ e }) => e);
+  return [...fresh, ...shown].slice(0, ACTIVITY_LENGTH);
 }

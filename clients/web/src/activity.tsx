@@ -1,11 +1,11 @@
 import type { DomainEvent } from './types.js';
 
-/** What happened to the viewer's machines lately, as libvirt named it; new events on top as they come. */
+/** What happened to the viewer's machines since the page opened, as libvirt named it; new events on top. */
 export function Activity(props: { events: readonly DomainEvent[] }) {
   if (!props.events.length) return null;
   return (
     <section id="activity">
-      <h2>Activity</h2>
+      <h2>Since you opened this page</h2>
       <ol>
         {props.events.map((e) => (
           <li key={e.cursor} data-type={e.type}>

@@ -9,10 +9,12 @@ type Created = Extract<NonNullable<ResultOf<typeof CreateDomain>['createDomain']
 /** A new machine: name, size, network and install image; the API's typed refusal is shown as it comes. */
 export function CreateMachine(props: { api: Api; onCreated(d: Created): void; onError(err: unknown): void }) {
   const [choices, setChoices] = useState<Choices | null>(null);
-  const [form, setForm] = useState({ name: '', vcpus: 1, memoryMiB: 1024, diskGiB: 10, network: '', installImage: '', start: true });
-  const [problem, setProblem] = useState<{ text: string; field: string | null } | null>(null);
+  // Numbers stay as typed until sent: a field being edited may be empty or half-written.
+  const [form, setForm] = useState({ name: '', vcpus: '1', memoryMiB: '1024', diskGiB: '10', network: '', installImage: '', start: true });
+  const [problem, setProblem] = useState<{ text: string; field: string | null; retry?: boolean } | null>(null);
   const [busy, setBusy] = useState(false);
 
+  const [asked, setAsked] = useState(0);
   useEffect(() => {
     props.api.request(CreateChoices).then(
       (c) => {
@@ -20,22 +22,33 @@ export function CreateMachine(props: { api: Api; onCreated(d: Created): void; on
         const first = c.networks?.edges.find((e) => e.node.active)?.node.name ?? '';
         setForm((f) => ({ ...f, network: f.network || first }));
       },
-      (err: unknown) => props.onError(err),
+      (err: unknown) => {
+        props.onError(err);
+        setProblem({ text: `The networks and images could not be read: ${(err as Error).message}`, field: null, retry: true });
+      },
     );
-  }, [props.api]);
+  }, [props.api, asked]);
 
   const set = (field: keyof typeof form) => (e: Event) => {
     const input = e.currentTarget as HTMLInputElement;
-    const value = input.type === 'checkbox' ? input.checked : input.type === 'number' ? Number(input.value) : input.value;
-    setForm((f) => ({ ...f, [field]: value }));
+    setForm((f) => ({ ...f, [field]: input.type === 'checkbox' ? input.checked : input.value }));
+    // What was wrong is stale once that field changes.
+    setProblem((p) => (p?.field === field ? null : p));
   };
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setProblem(null);
     try {
-      const { installImage, ...rest } = form;
-      const r = (await props.api.request(CreateDomain, { input: { ...rest, ...(installImage ? { installImage } : {}) } })).createDomain;
+      const { installImage, vcpus, memoryMiB, diskGiB, ...rest } = form;
+      const input = {
+        ...rest,
+        vcpus: Number(vcpus),
+        memoryMiB: Number(memoryMiB),
+        diskGiB: Number(diskGiB),
+        ...(installImage ? { installImage } : {}),
+      };
+      const r = (await props.api.request(CreateDomain, { input })).createDomain;
       if (r && 'domain' in r) {
         props.onCreated(r.domain);
         setForm((f) => ({ ...f, name: '' }));
@@ -58,15 +71,15 @@ export function CreateMachine(props: { api: Api; onCreated(d: Created): void; on
       </label>
       <label>
         vCPUs
-        <input name="vcpus" type="number" min={1} value={form.vcpus} onInput={set('vcpus')} {...invalid('vcpus')} />
+        <input name="vcpus" type="number" required min={1} value={form.vcpus} onInput={set('vcpus')} {...invalid('vcpus')} />
       </label>
       <label>
         Memory (MiB)
         <input
           name="memoryMiB"
           type="number"
+          required
           min={64}
-          step={64}
           value={form.memoryMiB}
           onInput={set('memoryMiB')}
           {...invalid('memoryMiB')}
@@ -74,7 +87,7 @@ export function CreateMachine(props: { api: Api; onCreated(d: Created): void; on
       </label>
       <label>
         Disk (GiB)
-        <input name="diskGiB" type="number" min={1} value={form.diskGiB} onInput={set('diskGiB')} {...invalid('diskGiB')} />
+        <input name="diskGiB" type="number" required min={1} value={form.diskGiB} onInput={set('diskGiB')} {...invalid('diskGiB')} />
       </label>
       <label>
         Network
@@ -105,7 +118,16 @@ export function CreateMachine(props: { api: Api; onCreated(d: Created): void; on
       <button type="submit" disabled={busy || !form.name || !form.network}>
         {busy ? 'Creating…' : 'Create'}
       </button>
-      {problem && <p role="alert">{problem.text}</p>}
+      {problem && (
+        <p role="alert">
+          {problem.text}
+          {problem.retry && (
+            <button type="button" onClick={() => setAsked((n) => n + 1)}>
+              Try again
+            </button>
+          )}
+        </p>
+      )}
     </form>
   );
 }

@@ -5,7 +5,6 @@ import {
   DestroyDomain,
   DomainNode,
   Domains,
-  RecentEvents,
   RebootDomain,
   ResumeDomain,
   ShutdownDomain,
@@ -13,7 +12,7 @@ import {
 } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import { outcome } from '../../sdk/src/result.js';
-import { ACTIVITY_LENGTH, merged } from './activity-list.js';
+import { merged } from './activity-list.js';
 import { Activity } from './activity.js';
 import { Unauthenticated, type Api, type DomainEvent } from './api.js';
 import { CreateMachine } from './create.js';
@@ -101,13 +100,12 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
         return all;
       });
       setChanges((n) => n + 1);
-      const recent = (await api.request(RecentEvents, { last: ACTIVITY_LENGTH })).events;
-      setActivity((shown) => merged(shown, recent?.edges.map((e) => e.node) ?? []));
     };
+    let retry: ReturnType<typeof setTimeout> | undefined;
     const load = () =>
       readAll().catch((err: unknown) => {
         if (err instanceof Unauthenticated) props.onRefused();
-        else if (!gone) setTimeout(load, REREAD_MS);
+        else if (!gone) retry = setTimeout(() => void load(), REREAD_MS);
       });
     const reread = async (id: string) => {
       const n = touch(id);
@@ -132,6 +130,7 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
     });
     return () => {
       gone = true;
+      clearTimeout(retry);
       stop();
     };
   }, [api]);
@@ -144,8 +143,10 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
     try {
       const r = await run(api, d.id);
       if (r && 'domain' in r) {
-        if (run === remove[1]) drop(d.id);
-        else if (latest(d.id, n)) put(r.domain);
+        if (run === remove[1]) {
+          touch(d.id);
+          drop(d.id);
+        } else if (latest(d.id, n)) put(r.domain);
         note(d.id, '');
       } else note(d.id, r ? `${label}: ${r.code}: ${r.message}` : `${label}: no answer`);
     } catch (err) {
@@ -219,7 +220,7 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
                 </td>
                 <td class="actions">
                   {(ACTIONS[d.state] ?? []).map((action) => (
-                    <button key={action[0]} onClick={() => void act(d, action)}>
+                    <button key={action[0]} aria-label={`${action[0]} ${d.name}`} onClick={() => void act(d, action)}>
                       {action[0]}
                     </button>
                   ))}
@@ -229,7 +230,11 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
                       <button onClick={() => void openConsole(d, 'GRAPHICS')}>Screen</button>
                     </>
                   )}
-                  {notes[d.id] && <div class="note">{notes[d.id]}</div>}
+                  {notes[d.id] && (
+                    <div class="note" role="status">
+                      {notes[d.id]}
+                    </div>
+                  )}
                 </td>
               </tr>
             ))}
@@ -240,6 +245,8 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
       <CreateMachine
         api={api}
         onCreated={(d) => {
+          // Its events may have shown it already, newer than this answer.
+          if (versions.current.has(d.id)) return;
           touch(d.id);
           put(d);
         }}

@@ -13,34 +13,41 @@ const ROWS: [label: string, used: keyof Quota['usage'], limit: keyof Quota['limi
   ['Port forwards', 'portForwards', 'maxPortForwards', ''],
 ];
 
+/** Changes closer together than this ask for the quota once. */
+const QUIET_MS = 250;
+
 /** The viewer's quota: what its machines hold against each limit; read again whenever `changes` moves. */
 export function Usage(props: { api: Api; changes: number; onError(err: unknown): void }) {
   const [quota, setQuota] = useState<Quota | null>(null);
   useEffect(() => {
     let current = true;
-    props.api.request(ViewerQuota).then(
-      (r) => current && setQuota(r.viewer?.quota ?? null),
-      (err: unknown) => current && props.onError(err),
-    );
+    // A burst of changes (a page of events) asks once, after it.
+    const asking = setTimeout(() => {
+      props.api.request(ViewerQuota).then(
+        (r) => current && setQuota(r.viewer?.quota ?? null),
+        (err: unknown) => current && props.onError(err),
+      );
+    }, QUIET_MS);
     return () => {
       current = false;
+      clearTimeout(asking);
     };
   }, [props.api, props.changes]);
   if (!quota) return null;
   return (
-    <dl id="usage" aria-label="Your quota">
-      <div>
-        <dt>Your quota:</dt>
-      </div>
-      {ROWS.map(([label, used, limit, unit]) => (
-        <div key={label} data-resource={used}>
-          <dt>{label}</dt>
-          <dd>
-            {quota.usage[used]}
-            {quota.limits[limit] === null ? unit : ` of ${quota.limits[limit]}${unit}`}
-          </dd>
-        </div>
-      ))}
-    </dl>
+    <section id="usage" aria-labelledby="usage-title">
+      <h2 id="usage-title">Your quota</h2>
+      <dl>
+        {ROWS.map(([label, used, limit, unit]) => (
+          <div key={label} data-resource={used}>
+            <dt>{label}</dt>
+            <dd>
+              {quota.usage[used]}
+              {quota.limits[limit] === null ? unit : ` of ${quota.limits[limit]}${unit}`}
+            </dd>
+          </div>
+        ))}
+      </dl>
+    </section>
   );
 }
