@@ -119,7 +119,7 @@ describe('the web app (Chromium)', () => {
     await page.close();
   });
 
-  test('a tenant creates a machine from the page, is told what is wrong with a bad one, and deletes it', async () => {
+  test('a tenant creates a machine from the page, is told what is wrong with a bad one, resizes and deletes it', async () => {
     const carol = addTenant(s.dataDir, 'carol');
     await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
       u: Buffer.from(`User:${carol.id}`).toString('base64'),
@@ -156,6 +156,20 @@ describe('the web app (Chromium)', () => {
       .waitFor();
 
     await page.locator('tr[data-name="web-1"] button', { hasText: 'Force off' }).click();
+    // Stopped, it can be resized within the quota; past it, the refusal shows in its row.
+    const row = page.locator('tr[data-name="web-1"]');
+    await row.locator('button', { hasText: 'Resize' }).click();
+    await row.locator('input[name=vcpus]').fill('3');
+    await row.locator('button', { hasText: 'Save' }).click();
+    await row
+      .getByRole('alert')
+      .filter({ hasText: /^QUOTA_EXCEEDED: / })
+      .waitFor();
+    await row.locator('input[name=vcpus]').fill('2');
+    await row.locator('button', { hasText: 'Save' }).click();
+    await page.waitForFunction(() => document.querySelector('tr[data-name="web-1"] td:nth-child(3)')?.textContent === '2');
+    const resized = await s.gql(`{ domains(first: 10) { edges { node { vcpus } } } }`, {}, carol.token);
+    assert.equal(resized.data.domains.edges[0].node.vcpus, 2, 'the API has the new size');
     page.once('dialog', (d) => void d.accept());
     await page.locator('tr[data-name="web-1"] button', { hasText: 'Delete' }).click();
     await page.locator('#empty').waitFor();

@@ -16,6 +16,7 @@ import { merged } from './activity-list.js';
 import { Activity } from './activity.js';
 import { Unauthenticated, type Api, type DomainEvent } from './api.js';
 import { CreateMachine } from './create.js';
+import { ResizeForm } from './resize.js';
 import { Usage } from './usage.js';
 
 type Page = NonNullable<ResultOf<typeof Domains>['domains']>;
@@ -51,6 +52,8 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
   const [live, setLive] = useState(false);
   const [notes, setNotes] = useState<Readonly<Record<string, string>>>({});
   const [activity, setActivity] = useState<readonly DomainEvent[]>([]);
+  /** The machine whose new size is being entered, if any. */
+  const [resizing, setResizing] = useState<string | null>(null);
   /** Moves with every change shown, so the usage is read again. */
   const [changes, setChanges] = useState(0);
   // Each change asked about a row takes the next number: an answer shows only if no later one was asked, and a
@@ -224,6 +227,23 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
                       {action[0]}
                     </button>
                   ))}
+                  {d.state === 'SHUTOFF' && resizing !== d.id && (
+                    <button aria-label={`Resize ${d.name}`} onClick={() => setResizing(d.id)}>
+                      Resize
+                    </button>
+                  )}
+                  {d.state === 'SHUTOFF' && resizing === d.id && (
+                    <ResizeForm
+                      api={api}
+                      machine={d}
+                      onResized={(r) => {
+                        touch(r.id);
+                        put(r);
+                      }}
+                      onClose={() => setResizing(null)}
+                      onError={failed}
+                    />
+                  )}
                   {d.state === 'RUNNING' && (
                     <>
                       <button onClick={() => void openConsole(d, 'SERIAL')}>Serial console</button>
