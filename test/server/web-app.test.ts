@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startBrowser } from '../helpers/browser.js';
@@ -14,9 +16,11 @@ describe('the web app (Chromium)', () => {
   let s: TestServer;
   let chromium: Awaited<ReturnType<typeof startBrowser>>;
   let testId: string;
+  // Real nftables, in a table of this test's own, so port forwards work.
+  const table = `vpweb${randomBytes(3).toString('hex')}`;
 
   before(async () => {
-    s = await startTestServer();
+    s = await startTestServer({ nft: { binary: 'nft', table } });
     chromium = await startBrowser();
     const r = await s.gql(`{ domains(first: 10) { edges { node { id name } } } }`);
     testId = r.data.domains.edges.find((e: any) => e.node.name === 'test').node.id;
@@ -26,6 +30,11 @@ describe('the web app (Chromium)', () => {
       await chromium?.close();
     } finally {
       await s?.stop();
+      try {
+        execFileSync('nft', ['delete', 'table', 'inet', table], { stdio: 'ignore' });
+      } catch {
+        /* not made */
+      }
     }
   });
 
@@ -119,11 +128,11 @@ describe('the web app (Chromium)', () => {
     await page.close();
   });
 
-  test('a tenant creates a machine from the page, is told what is wrong with a bad one, resizes and deletes it', async () => {
+  test('a tenant creates a machine from the page (told what is wrong with a bad one), forwards a port to it, resizes and deletes it', async () => {
     const carol = addTenant(s.dataDir, 'carol');
     await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
       u: Buffer.from(`User:${carol.id}`).toString('base64'),
-      q: { maxDomains: 1, maxVcpus: 2, maxMemoryMiB: 1024, maxDiskGiB: 2, maxInterfaces: 1 },
+      q: { maxDomains: 1, maxVcpus: 2, maxMemoryMiB: 1024, maxDiskGiB: 2, maxInterfaces: 1, maxPortForwards: 1 },
     });
     const { page } = await signedIn(carol.token);
     await page.locator('#empty').waitFor();
@@ -146,6 +155,26 @@ describe('the web app (Chromium)', () => {
       api.data.domains.edges.map((e: any) => e.node),
       [{ name: 'web-1', state: 'RUNNING', owner: { name: 'carol' } }],
     );
+
+    // A host port to the machine's SSH: listed with the machine's address, and a rule in nftables.
+    const ports = page.locator('#ports');
+    await ports.locator('input[name=hostPort]').fill('20022');
+    await ports.locator('input[name=guestPort]').fill('22');
+    await ports.locator('button', { hasText: 'Forward' }).click();
+    const forward = ports.locator('li[data-host-port="20022"]');
+    await forward.waitFor();
+    assert.match(await forward.innerText(), /^TCP host port 20022 → web-1 port 22 \(\d+\.\d+\.\d+\.\d+\)/);
+    assert.match(execFileSync('nft', ['list', 'table', 'inet', table], { encoding: 'utf8' }), /tcp dport 20022 dnat ip to \S+:22/);
+    await ports.locator('input[name=hostPort]').fill('20023');
+    await ports.locator('input[name=guestPort]').fill('80');
+    await ports.locator('button', { hasText: 'Forward' }).click();
+    await ports
+      .getByRole('alert')
+      .filter({ hasText: /^QUOTA_EXCEEDED: / })
+      .waitFor();
+    await forward.locator('button', { hasText: 'Remove' }).click();
+    await forward.waitFor({ state: 'detached' });
+    assert.doesNotMatch(execFileSync('nft', ['list', 'table', 'inet', table], { encoding: 'utf8' }), /dport 20022/);
 
     // Over the quota: the API's typed refusal, as it is.
     await form.locator('input[name=name]').fill('web-2');

@@ -16,6 +16,7 @@ import { merged } from './activity-list.js';
 import { Activity } from './activity.js';
 import { Unauthenticated, type Api, type DomainEvent } from './api.js';
 import { CreateMachine } from './create.js';
+import { PortForwardList } from './ports.js';
 import { ResizeForm } from './resize.js';
 import { Usage } from './usage.js';
 
@@ -261,6 +262,7 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
           </tbody>
         </table>
       )}
+      <PortForwardList api={api} machines={list ?? []} changes={changes} onChanged={() => setChanges((n) => n + 1)} onError={failed} />
       <Activity events={activity} />
       <CreateMachine
         api={api}
