@@ -1,46 +1,15 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import {
-  CreateConsoleTicket,
-  DeleteDomain,
-  DestroyDomain,
-  DomainNode,
-  Domains,
-  RebootDomain,
-  ResumeDomain,
-  ShutdownDomain,
-  StartDomain,
-} from '../../sdk/src/documents.js';
-import type { ResultOf } from '../../sdk/src/graphql.js';
+import { CreateConsoleTicket, DomainNode, Domains } from '../../sdk/src/documents.js';
 import { outcome } from '../../sdk/src/result.js';
+import { remove, type Action, type Domain, type Page } from './actions.js';
 import { merged } from './activity-list.js';
 import { Activity } from './activity.js';
 import { Unauthenticated, type Api, type DomainEvent } from './api.js';
 import { CreateMachine } from './create.js';
 import { PortForwardList } from './ports.js';
-import { ResizeForm } from './resize.js';
+import { MachineRow } from './row.js';
 import { Usage } from './usage.js';
 
-type Page = NonNullable<ResultOf<typeof Domains>['domains']>;
-type Domain = Page['edges'][number]['node'];
-/** What every lifecycle mutation answers: the domain as it is now, or a typed error. */
-type ActionResult = { domain: Domain } | { code: string; message: string } | null;
-type Action = [label: string, run: (api: Api, id: string) => Promise<ActionResult>];
-
-const start: Action = ['Start', async (api, id) => (await api.request(StartDomain, { id })).startDomain];
-const shutdown: Action = ['Shut down', async (api, id) => (await api.request(ShutdownDomain, { id })).shutdownDomain];
-const reboot: Action = ['Reboot', async (api, id) => (await api.request(RebootDomain, { id })).rebootDomain];
-const resume: Action = ['Resume', async (api, id) => (await api.request(ResumeDomain, { id })).resumeDomain];
-const forceOff: Action = ['Force off', async (api, id) => (await api.request(DestroyDomain, { id })).destroyDomain];
-const remove: Action = ['Delete', async (api, id) => (await api.request(DeleteDomain, { id })).deleteDomain];
-
-/** What a machine in a state can be asked to do (libvirt's state names). */
-const ACTIONS: Record<string, Action[]> = {
-  RUNNING: [shutdown, reboot, forceOff],
-  PAUSED: [resume, forceOff],
-  PMSUSPENDED: [forceOff],
-  SHUTOFF: [start, remove],
-  CRASHED: [start, remove],
-};
 /** At most this many machines are listed (the API's page size, a few pages). */
 const MAX_LISTED = 1000;
 
@@ -206,58 +175,22 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
           </thead>
           <tbody>
             {list.map((d) => (
-              <tr key={d.id} data-name={d.name}>
-                <td>{d.name}</td>
-                {props.admin && <td class="owner">{d.owner?.name ?? 'nobody'}</td>}
-                <td>
-                  <span class={`state ${d.state.toLowerCase()}`}>{d.state}</span>
-                </td>
-                <td>{d.vcpus}</td>
-                <td>{d.memoryMiB} MiB</td>
-                <td>
-                  {d.interfaces
-                    .flatMap((i) => [i.ipv4, i.ipv6])
-                    .filter(Boolean)
-                    .map((a) => (
-                      <div key={a}>{a}</div>
-                    ))}
-                </td>
-                <td class="actions">
-                  {(ACTIONS[d.state] ?? []).map((action) => (
-                    <button key={action[0]} aria-label={`${action[0]} ${d.name}`} onClick={() => void act(d, action)}>
-                      {action[0]}
-                    </button>
-                  ))}
-                  {d.state === 'SHUTOFF' && resizing !== d.id && (
-                    <button aria-label={`Resize ${d.name}`} onClick={() => setResizing(d.id)}>
-                      Resize
-                    </button>
-                  )}
-                  {d.state === 'SHUTOFF' && resizing === d.id && (
-                    <ResizeForm
-                      api={api}
-                      machine={d}
-                      onResized={(r) => {
-                        touch(r.id);
-                        put(r);
-                      }}
-                      onClose={() => setResizing(null)}
-                      onError={failed}
-                    />
-                  )}
-                  {d.state === 'RUNNING' && (
-                    <>
-                      <button onClick={() => void openConsole(d, 'SERIAL')}>Serial console</button>
-                      <button onClick={() => void openConsole(d, 'GRAPHICS')}>Screen</button>
-                    </>
-                  )}
-                  {notes[d.id] && (
-                    <div class="note" role="status">
-                      {notes[d.id]}
-                    </div>
-                  )}
-                </td>
-              </tr>
+              <MachineRow
+                key={d.id}
+                api={api}
+                machine={d}
+                admin={props.admin}
+                note={notes[d.id]}
+                resizing={resizing === d.id}
+                onAct={(action) => void act(d, action)}
+                onConsole={(kind) => void openConsole(d, kind)}
+                onResizing={(open) => setResizing(open ? d.id : null)}
+                onResized={(r) => {
+                  touch(r.id);
+                  put(r);
+                }}
+                onError={failed}
+              />
             ))}
           </tbody>
         </table>
