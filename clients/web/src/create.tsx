@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { CreateChoices, CreateDomain } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
+import { outcome } from '../../sdk/src/result.js';
 import type { Api } from './api.js';
 
 type Choices = ResultOf<typeof CreateChoices>;
@@ -48,11 +49,11 @@ export function CreateMachine(props: { api: Api; onCreated(d: Created): void; on
         diskGiB: Number(diskGiB),
         ...(installImage ? { installImage } : {}),
       };
-      const r = (await props.api.request(CreateDomain, { input })).createDomain;
-      if (r && 'domain' in r) {
-        props.onCreated(r.domain);
+      const r = outcome((await props.api.request(CreateDomain, { input })).createDomain);
+      if (r.ok) {
+        props.onCreated(r.value.domain);
         setForm((f) => ({ ...f, name: '' }));
-      } else if (r) setProblem({ text: `${r.code}: ${r.message}`, field: 'field' in r ? (r.field ?? null) : null });
+      } else setProblem({ text: `${r.error.code}: ${r.error.message}`, field: 'field' in r.error ? (r.error.field ?? null) : null });
     } catch (err) {
       props.onError(err);
       setProblem({ text: (err as Error).message, field: null });

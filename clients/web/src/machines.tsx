@@ -114,14 +114,14 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
     note(d.id, `${label}…`);
     const n = touch(d.id);
     try {
-      const r = await run(api, d.id);
-      if (r && 'domain' in r) {
+      const r = outcome(await run(api, d.id));
+      if (r.ok) {
         if (run === remove[1]) {
           touch(d.id);
           drop(d.id);
-        } else if (latest(d.id, n)) put(r.domain);
+        } else if (latest(d.id, n)) put(r.value.domain);
         note(d.id, '');
-      } else note(d.id, r ? `${label}: ${r.code}: ${r.message}` : `${label}: no answer`);
+      } else note(d.id, `${label}: ${r.error.code}: ${r.error.message}`);
     } catch (err) {
       failed(err);
       note(d.id, `${label}: ${(err as Error).message}`);

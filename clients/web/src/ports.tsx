@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { AddPortForward, PortForwards, RemovePortForward } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
+import { outcome } from '../../sdk/src/result.js';
 import type { Api } from './api.js';
 
 type Forward = NonNullable<ResultOf<typeof PortForwards>['portForwards']>['edges'][number]['node'];
@@ -51,11 +52,11 @@ export function PortForwardList(props: {
         hostPort: Number(form.hostPort),
         guestPort: Number(form.guestPort),
       };
-      const r = (await props.api.request(AddPortForward, { input })).addPortForward;
-      if (r && 'portForward' in r) {
+      const r = outcome((await props.api.request(AddPortForward, { input })).addPortForward);
+      if (r.ok) {
         setForm((f) => ({ ...f, hostPort: '', guestPort: '' }));
         changed();
-      } else setProblem(r ? `${r.code}: ${r.message}` : 'no answer');
+      } else setProblem(`${r.error.code}: ${r.error.message}`);
     } catch (err) {
       props.onError(err);
       setProblem((err as Error).message);
@@ -63,9 +64,9 @@ export function PortForwardList(props: {
   };
   const remove = async (id: string) => {
     try {
-      const r = (await props.api.request(RemovePortForward, { id })).removePortForward;
-      if (r && 'portForward' in r) changed();
-      else setProblem(r ? `${r.code}: ${r.message}` : 'no answer');
+      const r = outcome((await props.api.request(RemovePortForward, { id })).removePortForward);
+      if (r.ok) changed();
+      else setProblem(`${r.error.code}: ${r.error.message}`);
     } catch (err) {
       props.onError(err);
       setProblem((err as Error).message);

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ResizeDomain } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
+import { outcome } from '../../sdk/src/result.js';
 import type { Api } from './api.js';
 
 type Resized = Extract<NonNullable<ResultOf<typeof ResizeDomain>['resizeDomain']>, { domain: unknown }>['domain'];
@@ -38,11 +39,11 @@ export function ResizeForm(props: {
         // Disks only grow: sent only when changed.
         ...(diskGiB !== null && Number(size.diskGiB) !== diskGiB ? { diskGiB: Number(size.diskGiB) } : {}),
       };
-      const r = (await props.api.request(ResizeDomain, { id: machine.id, input })).resizeDomain;
-      if (r && 'domain' in r) {
-        props.onResized(r.domain);
+      const r = outcome((await props.api.request(ResizeDomain, { id: machine.id, input })).resizeDomain);
+      if (r.ok) {
+        props.onResized(r.value.domain);
         props.onClose();
-      } else setProblem(r ? `${r.code}: ${r.message}` : 'no answer');
+      } else setProblem(`${r.error.code}: ${r.error.message}`);
     } catch (err) {
       props.onError(err);
       setProblem((err as Error).message);
