@@ -10,6 +10,7 @@ import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ApiError, describeDisconnect, fromGraphQLError, type GraphQLErrorLike } from './errors.js';
+import { followSubscription, type FollowOptions } from './follow.js';
 import type { TadaDocumentNode } from './graphql.js';
 
 export interface ClientOptions {
@@ -23,20 +24,6 @@ export interface ClientOptions {
 
 /** Variables of a document, optional when it has none. */
 type VarsArg<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
-
-export type FollowStatus = { kind: 'listening'; after: string | null } | { kind: 'disconnected'; reason: string; retryInMs: number };
-
-export interface FollowOptions {
-  /** Resume right after this cursor (null or omitted: from now on). */
-  after?: string | null;
-  /** Ends the iteration. */
-  signal?: AbortSignal;
-  /** Told when a subscription is in place and when a connection is lost. */
-  onStatus?: (status: FollowStatus) => void;
-  /** Reconnect delay: doubles from `minBackoffMs` up to `maxBackoffMs`; back to the minimum after 10 s connected. */
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
-}
 
 export interface UploadProgress {
   sentBytes: number;
@@ -57,18 +44,6 @@ export function serverUrls(url: string): { base: string; http: string; ws: strin
   const base = `${u.origin}${path}`;
   return { base, http: `${base}/graphql`, ws: `${base.replace(/^http/, 'ws')}/graphql` };
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done);
-  });
 
 interface GraphQLResponse {
   data?: Record<string, unknown> | null;
@@ -157,79 +132,13 @@ export class VirtplaneClient {
    * missed, so nothing is lost or repeated. A GraphQL error (e.g. CURSOR_EXPIRED, FORBIDDEN) or a refused token
    * (close 4403) ends the iteration with an ApiError.
    */
-  async *follow<R, V extends { after?: string | null }, E extends { cursor: string }>(
+  follow<R, V extends { after?: string | null }, E extends { cursor: string }>(
     document: TadaDocumentNode<R, V>,
     variables: Omit<V, 'after'>,
     pick: (data: R) => E,
     opts: FollowOptions = {},
   ): AsyncGenerator<E, void, undefined> {
-    const min = opts.minBackoffMs ?? 250;
-    const max = opts.maxBackoffMs ?? 10_000;
-    const query = print(document);
-    let cursor = opts.after ?? null;
-    let backoff = min;
-    const queue: ({ event: E } | { error: ApiError } | { closed: string })[] = [];
-    let wake: (() => void) | null = null;
-    const push = (item: (typeof queue)[number]) => {
-      queue.push(item);
-      wake?.();
-    };
-    while (!opts.signal?.aborted) {
-      const client = this.wsClient();
-      const started = Date.now();
-      const onAbort = () => push({ closed: 'aborted' });
-      opts.signal?.addEventListener('abort', onAbort);
-      const unsubscribe = client.subscribe<R>(
-        { query, variables: { ...variables, after: cursor } },
-        {
-          next: (r) => {
-            if (r.errors?.length) return push({ error: fromGraphQLError(r.errors[0] as GraphQLErrorLike) });
-            if (r.data) push({ event: pick(r.data) });
-          },
-          error: (err) => {
-            if (Array.isArray(err)) return push({ error: fromGraphQLError(err[0] as GraphQLErrorLike) });
-            const code = (err as { code?: unknown } | null)?.code;
-            if (code === 4403) return push({ error: new ApiError('UNAUTHENTICATED', 'the server refused the token') });
-            push({ closed: describeDisconnect(err) });
-          },
-          complete: () => push({ closed: 'the server ended the subscription' }),
-        },
-      );
-      // A round trip on the same connection: once it answers, the subscription is in place.
-      const listening = cursor;
-      client.subscribe(
-        { query: '{ __typename }' },
-        { next: () => {}, error: () => {}, complete: () => opts.onStatus?.({ kind: 'listening', after: listening }) },
-      );
-      let closed: string | null = null;
-      try {
-        while (closed === null) {
-          const item = queue.shift();
-          if (!item) {
-            await new Promise<void>((r) => (wake = r));
-            wake = null;
-            continue;
-          }
-          if ('error' in item) throw item.error;
-          if ('closed' in item) {
-            closed = item.closed;
-            break;
-          }
-          cursor = item.event.cursor;
-          yield item.event;
-        }
-      } finally {
-        opts.signal?.removeEventListener('abort', onAbort);
-        unsubscribe();
-        await client.dispose();
-      }
-      queue.length = 0;
-      if (opts.signal?.aborted) return;
-      backoff = Date.now() - started > 10_000 ? min : backoff;
-      opts.onStatus?.({ kind: 'disconnected', reason: closed, retryInMs: backoff });
-      await sleep(backoff, opts.signal);
-      backoff = Math.min(backoff * 2, max);
-    }
+    return followSubscription(() => this.wsClient(), document, variables, pick, opts);
   }
 
   /**

@@ -10,5 +10,6 @@
 export { graphql, readFragment, type FragmentOf, type ResultOf, type VariablesOf, type TadaDocumentNode } from './graphql.js';
 export { ApiError, describeDisconnect } from './errors.js';
 export { ErrorFields, isError, outcome, toApiError, unwrap, type ErrorOf, type Outcome, type SuccessOf } from './result.js';
-export { VirtplaneClient, serverUrls, type ClientOptions, type FollowOptions, type FollowStatus, type UploadProgress } from './client.js';
+export { VirtplaneClient, serverUrls, type ClientOptions, type UploadProgress } from './client.js';
+export { followSubscription, type FollowOptions, type FollowStatus } from './follow.js';
 export * from './documents.js';
