@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { startBrowser } from '../helpers/browser.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 import { addTenant } from '../helpers/tenants.js';
@@ -50,6 +50,16 @@ describe('the web app (Chromium)', () => {
     return { page, requests };
   }
   const stateOf = (page: Page, name: string) => page.locator(`tr[data-name="${name}"] .state`);
+  /** Waits until the usage line says `text` of the viewer's machines (e.g. "1 of 3"). */
+  const machinesUsed = (page: Page, text: string) =>
+    page.waitForFunction((t) => document.querySelector('#usage [data-resource=domains] dd')?.textContent === t, text);
+  /** Waits until `within` shows the API's refusal with `code`. */
+  const refusedWith = (within: Locator, code: string) =>
+    within
+      .getByRole('alert')
+      .filter({ hasText: new RegExp(`^${code}: `) })
+      .waitFor();
+  const nftTable = () => execFileSync('nft', ['list', 'table', 'inet', table], { encoding: 'utf8' });
 
   test('a refused token is told so, and nothing is shown', async () => {
     const { page } = await signedIn('vp_not-a-token');
@@ -120,7 +130,7 @@ describe('the web app (Chromium)', () => {
     await page.locator('tr[data-name="test"] button', { hasText: 'Start' }).click();
     await page.locator('tr[data-name="test"] .state.running').waitFor();
     // The machine now counts against bob's quota, and the page says so.
-    await page.waitForFunction(() => document.querySelector('#usage [data-resource=domains] dd')?.textContent === '1 of 3');
+    await machinesUsed(page, '1 of 3');
     await page.locator('tr[data-name="test"] button', { hasText: 'Serial console' }).click();
     const refusal = page.locator('tr[data-name="test"] .note', { hasText: /^Console:/ });
     await refusal.waitFor();
@@ -149,7 +159,7 @@ describe('the web app (Chromium)', () => {
     await form.locator('input[name=name]').fill('web-1');
     await form.locator('button[type=submit]').click();
     await page.locator('tr[data-name="web-1"] .state.running').waitFor();
-    await page.waitForFunction(() => document.querySelector('#usage [data-resource=domains] dd')?.textContent === '1 of 1');
+    await machinesUsed(page, '1 of 1');
     const api = await s.gql(`{ domains(first: 10) { edges { node { name state owner { name } } } } }`, {}, carol.token);
     assert.deepEqual(
       api.data.domains.edges.map((e: any) => e.node),
@@ -158,31 +168,26 @@ describe('the web app (Chromium)', () => {
 
     // A host port to the machine's SSH: listed with the machine's address, and a rule in nftables.
     const ports = page.locator('#ports');
-    await ports.locator('input[name=hostPort]').fill('20022');
-    await ports.locator('input[name=guestPort]').fill('22');
-    await ports.locator('button', { hasText: 'Forward' }).click();
+    const forwardPort = async (host: string, guest: string) => {
+      await ports.locator('input[name=hostPort]').fill(host);
+      await ports.locator('input[name=guestPort]').fill(guest);
+      await ports.locator('button', { hasText: 'Forward' }).click();
+    };
+    await forwardPort('20022', '22');
     const forward = ports.locator('li[data-host-port="20022"]');
     await forward.waitFor();
     assert.match(await forward.innerText(), /^TCP host port 20022 → web-1 port 22 \(\d+\.\d+\.\d+\.\d+\)/);
-    assert.match(execFileSync('nft', ['list', 'table', 'inet', table], { encoding: 'utf8' }), /tcp dport 20022 dnat ip to \S+:22/);
-    await ports.locator('input[name=hostPort]').fill('20023');
-    await ports.locator('input[name=guestPort]').fill('80');
-    await ports.locator('button', { hasText: 'Forward' }).click();
-    await ports
-      .getByRole('alert')
-      .filter({ hasText: /^QUOTA_EXCEEDED: / })
-      .waitFor();
+    assert.match(nftTable(), /tcp dport 20022 dnat ip to \S+:22/);
+    await forwardPort('20023', '80');
+    await refusedWith(ports, 'QUOTA_EXCEEDED');
     await forward.locator('button', { hasText: 'Remove' }).click();
     await forward.waitFor({ state: 'detached' });
-    assert.doesNotMatch(execFileSync('nft', ['list', 'table', 'inet', table], { encoding: 'utf8' }), /dport 20022/);
+    assert.doesNotMatch(nftTable(), /dport 20022/);
 
     // Over the quota: the API's typed refusal, as it is.
     await form.locator('input[name=name]').fill('web-2');
     await form.locator('button[type=submit]').click();
-    await form
-      .getByRole('alert')
-      .filter({ hasText: /^QUOTA_EXCEEDED: / })
-      .waitFor();
+    await refusedWith(form, 'QUOTA_EXCEEDED');
 
     await page.locator('tr[data-name="web-1"] button', { hasText: 'Force off' }).click();
     // Stopped, it can be resized within the quota; past it, the refusal shows in its row.
@@ -190,10 +195,7 @@ describe('the web app (Chromium)', () => {
     await row.locator('button', { hasText: 'Resize' }).click();
     await row.locator('input[name=vcpus]').fill('3');
     await row.locator('button', { hasText: 'Save' }).click();
-    await row
-      .getByRole('alert')
-      .filter({ hasText: /^QUOTA_EXCEEDED: / })
-      .waitFor();
+    await refusedWith(row, 'QUOTA_EXCEEDED');
     await row.locator('input[name=vcpus]').fill('2');
     await row.locator('button', { hasText: 'Save' }).click();
     await page.waitForFunction(() => document.querySelector('tr[data-name="web-1"] td:nth-child(3)')?.textContent === '2');
@@ -202,7 +204,7 @@ describe('the web app (Chromium)', () => {
     page.once('dialog', (d) => void d.accept());
     await page.locator('tr[data-name="web-1"] button', { hasText: 'Delete' }).click();
     await page.locator('#empty').waitFor();
-    await page.waitForFunction(() => document.querySelector('#usage [data-resource=domains] dd')?.textContent === '0 of 1');
+    await machinesUsed(page, '0 of 1');
     assert.deepEqual((await s.gql(`{ domains(first: 10) { edges { node { name } } } }`, {}, carol.token)).data.domains.edges, []);
     await page.close();
   });

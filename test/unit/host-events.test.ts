@@ -14,11 +14,9 @@ import { StateCache } from '../../src/services/sync/index.js';
  * then on each change of libvirt's reachability. libvirt's side is a stand-in here (a pure unit test); the
  * server tests (test/server/hosts.test.ts) see the same through the API with a real libvirt-dbus.
  */
-function registry(last: (Pick<NewHostEvent, 'type'> & { draining?: boolean }) | null, db = openDatabase(':memory:')) {
-  let stale = false;
-  let watcher: (connected: boolean) => void = () => {};
-  const appended: NewHostEvent[] = [];
-  const view = {
+/** libvirt's view of a 4-CPU, 8 GiB host named hv1; `stale()` says whether libvirt is away. */
+function hostView(stale: () => boolean = () => false): HostService {
+  return {
     info: () => ({
       hostname: 'hv1',
       libvirtVersion: '9.0.0',
@@ -27,9 +25,16 @@ function registry(last: (Pick<NewHostEvent, 'type'> & { draining?: boolean }) | 
       driver: 'Test',
       domainType: 'test',
       domainTypeReason: '',
-      stale,
+      stale: stale(),
     }),
   } as unknown as HostService;
+}
+
+function registry(last: (Pick<NewHostEvent, 'type'> & { draining?: boolean }) | null, db = openDatabase(':memory:')) {
+  let stale = false;
+  let watcher: (connected: boolean) => void = () => {};
+  const appended: NewHostEvent[] = [];
+  const view = hostView(() => stale);
   const latest = (): HostLifecycleEvent | null =>
     last && {
       seq: 1,
@@ -144,18 +149,7 @@ test('libvirt lost and back: DOWN then UP, once each, however often libvirt says
 test('placement counts a resize under way at its new size, and a change that grows nothing always fits', () => {
   const db = openDatabase(':memory:');
   const admin = { userId: 'a', name: 'admin', role: 'ADMIN', tokenId: 't' } as const;
-  const view = {
-    info: () => ({
-      hostname: 'hv1',
-      libvirtVersion: '',
-      cpus: 4,
-      memoryMiB: 8192,
-      driver: 'Test',
-      domainType: 'test',
-      domainTypeReason: '',
-      stale: false,
-    }),
-  } as unknown as HostService;
+  const view = hostView();
   const cache = new StateCache();
   cache.setDomain({ uuid: 'A', path: '/A', name: 'a', vcpus: 1, memoryMiB: 256, active: false } as unknown as DomainRecord);
   // Domain A's reservation already holds 3 vCPUs (its resize is under way); libvirt still shows 1.
