@@ -36,6 +36,8 @@ export interface Config {
   events?: { maxCount: number; maxAgeMs: number; bufferLimit: number };
   /** How often the cheap state check looks for changes no libvirt signal announced (ms; default 30 s). */
   resyncCheckMs?: number;
+  /** Days metering keeps a usage period after it ended (0 = for ever); default DEFAULT_USAGE_RETENTION_DAYS. */
+  usageRetentionDays?: number;
   provisioning: ProvisioningConfig;
   /** How much of a host's CPUs and memory placement hands out (absent or null: not limited). */
   placement?: PlacementConfig;
@@ -108,6 +110,9 @@ export const DEFAULT_LIMITS: QueryLimits = {
   maxDirectives: 20,
   maxSubscriptionsPerToken: 20,
 };
+
+/** Over a year: last year's bills can still be made (or checked) this year. */
+export const DEFAULT_USAGE_RETENTION_DAYS = 400;
 
 export const DEFAULT_EVENTS: NonNullable<Config['events']> = { maxCount: 100_000, maxAgeMs: 7 * 24 * 3600_000, bufferLimit: 1000 };
 
@@ -355,6 +360,12 @@ export const SETTINGS = {
     default: code(DEFAULT_EVENTS.bufferLimit),
     parse: (raw, name) => Math.max(1, Math.floor(nonNegative(DEFAULT_EVENTS.bufferLimit)(raw, name))),
   }),
+  usageRetentionDays: setting({
+    name: 'VIRTPLANE_USAGE_RETENTION_DAYS',
+    meaning: 'metering: days a usage period is kept after it ended (0 = for ever); `usage` asks about the time since',
+    default: code(DEFAULT_USAGE_RETENTION_DAYS),
+    parse: (raw, name) => Math.floor(nonNegative(DEFAULT_USAGE_RETENTION_DAYS)(raw, name)),
+  }),
   resyncCheckSeconds: setting({
     name: 'VIRTPLANE_RESYNC_CHECK_SECONDS',
     meaning:
@@ -478,6 +489,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     events,
     http,
     resyncCheckMs: Math.round(resyncCheckSeconds * 1000),
+    usageRetentionDays: get(SETTINGS.usageRetentionDays),
     host: get(SETTINGS.host),
     port,
     dataDir,

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_CONSOLE, DEFAULT_EVENTS, DEFAULT_MAX_UPLOAD_BYTES, type Config } from './config.js';
+import { DEFAULT_CONSOLE, DEFAULT_EVENTS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_USAGE_RETENTION_DAYS, type Config } from './config.js';
 import { openDatabase, type Db } from './db/index.js';
 import { DataDirInUseError, lockDataDir } from './db/lock.js';
 import { isStorageFailure, keepBallast, releaseBallast } from './db/storage.js';
@@ -15,6 +15,7 @@ import { startEmbeddedStack, type EmbeddedStack } from './host/embedded.js';
 import { RunDirInUseError } from './host/run-dir.js';
 import { OwnershipStore } from './db/stores/ownership.js';
 import { HostStore } from './db/stores/hosts.js';
+import { UsageStore } from './db/stores/usage.js';
 import { AccessPolicy, AuditService, AuthService, QuotaService, UserService } from './services/access/index.js';
 import { ConsoleService } from './services/console/index.js';
 import { DomainEventService, EventCursors, EventLog, EventStream, SubscriptionRegistry } from './services/events/index.js';
@@ -26,6 +27,7 @@ import { ImageService, ImageUploadService, StoragePoolService } from './services
 import { LibvirtSync, StateCache } from './services/sync/index.js';
 import { IpamService, NetworkEventService, NetworkService, PortForwardService } from './services/network/index.js';
 import type { Services } from './services/registry.js';
+import { UsageService } from './services/usage/index.js';
 import { ListenError, startHttpServer } from './http/server.js';
 
 /**
@@ -248,6 +250,14 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       () => apiPort,
     );
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
+    const usage = new UsageService(
+      new UsageStore(db),
+      users,
+      { retentionDays: config.usageRetentionDays ?? DEFAULT_USAGE_RETENTION_DAYS },
+      (msg, err) => log.warn({ err: String(err) }, msg),
+    );
+    usage.start();
+    cleanups.push(() => usage.stop());
     networks.onNatChange(() => void portForwards.start());
     await portForwards.start();
     const services: Services = {
@@ -273,6 +283,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       eventCursors: new EventCursors(eventLog),
       networkEvents: new NetworkEventService(stream, access),
       storage,
+      usage,
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
     await provisioning.start();

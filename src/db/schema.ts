@@ -8,3 +8,4 @@ export * from './tables/provisioning.js';
 export * from './tables/storage.js';
 export * from './tables/instance.js';
 export * from './tables/hosts.js';
+export * from './tables/usage.js';

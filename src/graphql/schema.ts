@@ -18,6 +18,7 @@ import './console.js';
 import './port-forward.js';
 import './storage-pool.js';
 import './image-upload.js';
+import './usage.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -7,3 +7,4 @@ export * from './events.js';
 export * from './host.js';
 export * from './network.js';
 export * from './storage.js';
+export * from './usage.js';

@@ -5,6 +5,7 @@ import type { DomainService, MediaService, ProvisioningService } from './domains
 import type { HostEventService, HostRegistry } from './hosts/index.js';
 import type { StorageHealth } from './instance/index.js';
 import type { ImageService, ImageUploadService, StoragePoolService } from './storage/index.js';
+import type { UsageService } from './usage/index.js';
 import type { IpamService, NetworkEventService, NetworkService, PortForwardService } from './network/index.js';
 
 /** The services one server instance runs, handed to every request context. Built in main.ts. */
@@ -31,4 +32,5 @@ export interface Services {
   console: ConsoleService;
   networkEvents: NetworkEventService;
   storage: StorageHealth;
+  usage: UsageService;
 }

@@ -70,7 +70,7 @@ test('the known state follows the log: upserted by events, dropped on UNDEFINED,
   );
   log.appendDomain({ type: 'UNDEFINED', detail: 'REMOVED', at: new Date(), domain, synthetic: false }, null);
   assert.deepEqual(log.loadKnown(), { domains: [], networks: [] });
-  log.saveKnown([{ ...domain, state: 'SHUTOFF' }], []);
+  log.saveKnown([{ ...domain, state: 'SHUTOFF' }], [], () => null);
   assert.equal(log.loadKnown()?.domains[0]?.state, 'SHUTOFF');
   db.$client.close();
 });

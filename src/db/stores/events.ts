@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, gt, inArray, lt, lte, max, min, type SQL } f
 import type { Db } from '../index.js';
 import { eventLogIdentity, events, knownObjects } from '../schema.js';
 import { transaction } from '../transaction.js';
+import { type Metered, UsageStore } from './usage.js';
 
 export type EventRow = typeof events.$inferSelect;
 export type ObjectKind = 'DOMAIN' | 'NETWORK' | 'HOST';
@@ -27,6 +28,8 @@ export interface NewEventRow {
   snapshot: object;
   /** The object is gone with this event: it leaves `known_objects` (hosts are never in it). */
   gone: boolean;
+  /** A domain's metering after this event: its usage period follows in the same transaction. */
+  usage?: Metered;
 }
 
 /**
@@ -38,7 +41,7 @@ export class EventStore {
   private readonly appendAllTx: (rows: readonly NewEventRow[]) => number[];
 
   constructor(private readonly db: Db) {
-    const append = EventStore.prepareAppend(db);
+    const append = EventStore.prepareAppend(db, new UsageStore(db));
     this.appendTx = db.$client.transaction(append);
     this.appendAllTx = db.$client.transaction((rows: readonly NewEventRow[]) => rows.map(append));
   }
@@ -58,7 +61,7 @@ export class EventStore {
     return this.appendAllTx(rows);
   }
 
-  private static prepareAppend(db: Db): (e: NewEventRow) => number {
+  private static prepareAppend(db: Db, usage: UsageStore): (e: NewEventRow) => number {
     const client = db.$client;
     const insert = client.prepare(
       'INSERT INTO events (kind, subject_uuid, subject_name, owner_id, type, detail, state, at, synthetic, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
@@ -74,15 +77,20 @@ export class EventStore {
       };
       // known_objects is the cache's baseline at a restart (domains and networks); a host's last state is its last event.
       if (e.kind === 'HOST') return row.id;
+      if (e.usage) usage.record(e.usage, e.at.getTime());
       if (e.gone) forget.run(e.uuid);
       else upsert.run(e.uuid, e.kind, json, Date.now());
       return row.id;
     };
   }
 
-  /** Replaces the known state (of domains and networks) as a whole. */
-  replaceKnown(objects: Iterable<{ kind: 'DOMAIN' | 'NETWORK'; uuid: string; snapshot: object }>): void {
+  /**
+   * Replaces the known state (of domains and networks) as a whole, and in the same transaction makes the open
+   * usage periods match the domains there are now (`metered`).
+   */
+  replaceKnown(objects: Iterable<{ kind: 'DOMAIN' | 'NETWORK'; uuid: string; snapshot: object }>, metered: readonly Metered[]): void {
     transaction(this.db, () => {
+      new UsageStore(this.db).reconcile(metered, Date.now());
       this.db.delete(knownObjects).run();
       for (const { kind, uuid, snapshot } of objects) {
         const now = new Date();

@@ -3,6 +3,7 @@ import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../index.js';
 import { domainOwners } from '../schema.js';
 import type { Transaction } from '../transaction.js';
+import { UsageStore } from './usage.js';
 
 /**
  * Domain ownership as recorded in SQLite (domain UUID → user id), mirrored in memory so that filtering a
@@ -15,6 +16,7 @@ export class OwnershipStore {
   /** The writes of every create and delete, prepared once; they join the caller's transaction (same connection). */
   private readonly upsert;
   private readonly delete;
+  private readonly usage: UsageStore;
 
   constructor(db: Db) {
     for (const row of db.select().from(domainOwners).all()) this.owners.set(row.domainUuid, row.userId);
@@ -31,6 +33,7 @@ export class OwnershipStore {
       })
       .prepare();
     this.delete = db.delete(domainOwners).where(eq(domainOwners.domainUuid, domainUuid)).prepare();
+    this.usage = new UsageStore(db);
   }
 
   get(domainUuid: string): string | undefined {
@@ -41,9 +44,15 @@ export class OwnershipStore {
     return new Set(this.owners.keys());
   }
 
-  /** Records `userId` as the owner, in the caller's transaction; the mirror follows once that has committed. */
+  /**
+   * Records `userId` as the owner, in the caller's transaction (with the domain's usage period, see
+   * usage.ts); the mirror follows once that has committed.
+   */
   write(tx: Transaction, domainUuid: string, userId: string): void {
-    this.upsert.run({ domainUuid, userId, assignedAt: new Date() });
+    const now = new Date();
+    this.upsert.run({ domainUuid, userId, assignedAt: now });
+    // What the domain uses from now on is the new owner's.
+    this.usage.reassign(domainUuid, userId, now.getTime());
     tx.afterCommit(() => this.owners.set(domainUuid, userId));
   }
 

@@ -11,6 +11,7 @@ import type {
   NewHostEvent,
   NewNetworkEvent,
 } from '../../model/index.js';
+import { metered } from '../usage/index.js';
 
 export interface Retention {
   /** Keep at most this many events (0 = no limit). */
@@ -127,6 +128,7 @@ export class EventLog {
       synthetic: e.synthetic,
       snapshot: domain,
       gone: e.type === 'UNDEFINED',
+      usage: metered(domain, ownerId, e.type === 'UNDEFINED'),
     };
   }
 
@@ -147,12 +149,16 @@ export class EventLog {
     };
   }
 
-  /** Replaces the known state as a whole (after a full load of libvirt). */
-  saveKnown(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
-    this.store.replaceKnown([
-      ...[...domains].map((d) => ({ kind: 'DOMAIN' as const, uuid: d.uuid, snapshot: d })),
-      ...[...networks].map((n) => ({ kind: 'NETWORK' as const, uuid: n.uuid, snapshot: n })),
-    ]);
+  /** Replaces the known state as a whole (after a full load of libvirt), and the usage periods follow it. */
+  saveKnown(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>, ownerOf: (d: DomainRecord) => string | null): void {
+    const all = [...domains];
+    this.store.replaceKnown(
+      [
+        ...all.map((d) => ({ kind: 'DOMAIN' as const, uuid: d.uuid, snapshot: d })),
+        ...[...networks].map((n) => ({ kind: 'NETWORK' as const, uuid: n.uuid, snapshot: n })),
+      ],
+      all.map((d) => metered(d, ownerOf(d))),
+    );
   }
 
   /** The last known state, or null when nothing was ever recorded (a first start). */

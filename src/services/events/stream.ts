@@ -216,7 +216,7 @@ export class EventStream implements EventSink {
     }
     if (this.heldKnown) {
       try {
-        this.log.saveKnown(this.heldKnown.domains, this.heldKnown.networks);
+        this.log.saveKnown(this.heldKnown.domains, this.heldKnown.networks, (d) => this.access.ownerOf(d));
       } catch (err) {
         if (this.storage?.noteFailure(err)) return false;
         this.heldKnown = null;
