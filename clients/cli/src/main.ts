@@ -7,6 +7,7 @@ import { domainCommand } from './domain.js';
 import { eventsCommand } from './events.js';
 import { forwardCommand, imageCommand, networkCommand } from './network.js';
 import { poolCommand } from './pool.js';
+import { usageCommand } from './usage.js';
 import { exitCodesHelp, printError, setFormat } from './output.js';
 
 // A closed pipe (`virtplane events -f | head`) ends the command quietly.
@@ -37,6 +38,7 @@ for (const c of [
   userCommand(),
   tokenCommand(),
   quotaCommand(),
+  usageCommand(),
   auditCommand(),
   networkCommand(),
   forwardCommand(),

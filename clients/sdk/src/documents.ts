@@ -110,6 +110,40 @@ export const ViewerQuota = graphql(`
   }
 `);
 
+export const UsageFields = graphql(
+  `
+  fragment UsageFields on Usage @_unmask {
+    from to runningHours vcpuHours memoryGiBHours diskGiBHours
+    domains(first: $first, after: $after) {
+      totalCount
+      edges { node { domainId name existedHours runningHours vcpuHours memoryGiBHours diskGiBHours } }
+      pageInfo { ...PageInfoFields }
+    }
+  }
+`,
+  [PageInfoFields],
+);
+
+/** What your domains used within [from, to) (metering); `domains` pages with first/after. */
+export const ViewerUsage = graphql(
+  `
+  query ViewerUsage($from: DateTime!, $to: DateTime!, $first: Int, $after: String) {
+    viewer { id name usage(from: $from, to: $to) { ...UsageFields } }
+  }
+`,
+  [UsageFields],
+);
+
+/** What a user's domains used within [from, to) (admins: anyone; tenants: themselves). */
+export const UserUsage = graphql(
+  `
+  query UserUsage($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $after: String) {
+    node(id: $id) { __typename ... on User { id name usage(from: $from, to: $to) { ...UsageFields } } }
+  }
+`,
+  [UsageFields],
+);
+
 export const AuditLog = graphql(`
   query AuditLog($first: Int, $after: String, $filter: AuditLogFilter) {
     auditLog(first: $first, after: $after, filter: $filter) {
