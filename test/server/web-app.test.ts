@@ -206,6 +206,11 @@ describe('the web app (Chromium)', () => {
     await page.locator('#empty').waitFor();
     await machinesUsed(page, '0 of 1');
     assert.deepEqual((await s.gql(`{ domains(first: 10) { edges { node { name } } } }`, {}, carol.token)).data.domains.edges, []);
+    // Deleted, it is still on this month's bill: the hours it ran, times its vCPUs (2 at the end, 1 before).
+    const billed = page.locator('#metering tr[data-name="web-1"]');
+    await billed.waitFor();
+    assert.ok(Number(await billed.getAttribute('data-vcpu-hours')) > 0, 'it ran, so it used vCPU-hours');
+    assert.match(await page.locator('#metering .total').innerText(), /^All\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/);
     await page.close();
   });
 

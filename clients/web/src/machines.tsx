@@ -8,6 +8,7 @@ import { Unauthenticated, type Api, type DomainEvent } from './api.js';
 import { CreateMachine } from './create.js';
 import { PortForwardList } from './ports.js';
 import { MachineRow } from './row.js';
+import { Metering } from './metering.js';
 import { Usage } from './usage.js';
 
 /** At most this many machines are listed (the API's page size, a few pages). */
@@ -196,6 +197,7 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
         </table>
       )}
       <PortForwardList api={api} machines={list ?? []} changes={changes} onChanged={() => setChanges((n) => n + 1)} onError={failed} />
+      <Metering api={api} changes={changes} onError={failed} />
       <Activity events={activity} />
       <CreateMachine
         api={api}
