@@ -36,6 +36,8 @@ export interface Config {
   events?: { maxCount: number; maxAgeMs: number; bufferLimit: number };
   /** How often the cheap state check looks for changes no libvirt signal announced (ms; default 30 s). */
   resyncCheckMs?: number;
+  /** Requests per tenant per minute (absent or 0: not limited; loadConfig's default DEFAULT_RATE_LIMIT_PER_MINUTE). */
+  rateLimitPerMinute?: number;
   /** Days metering keeps a usage period after it ended (0 = for ever); default DEFAULT_USAGE_RETENTION_DAYS. */
   usageRetentionDays?: number;
   provisioning: ProvisioningConfig;
@@ -110,6 +112,9 @@ export const DEFAULT_LIMITS: QueryLimits = {
   maxDirectives: 20,
   maxSubscriptionsPerToken: 20,
 };
+
+/** Ten a second on average: far above what a person or a polling page makes, and a runaway script meets it. */
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 600;
 
 /** Over a year: last year's bills can still be made (or checked) this year. */
 export const DEFAULT_USAGE_RETENTION_DAYS = 400;
@@ -377,6 +382,13 @@ export const SETTINGS = {
       return seconds;
     },
   }),
+  rateLimitPerMinute: setting({
+    name: 'VIRTPLANE_RATE_LIMIT_PER_MINUTE',
+    meaning:
+      'requests a tenant may make per minute (HTTP requests, and operations over WebSockets), counted per user; more: HTTP 429 / `RATE_LIMITED` with `Retry-After`; admins are not limited (0 = no limit)',
+    default: code(DEFAULT_RATE_LIMIT_PER_MINUTE),
+    parse: (raw, name) => Math.floor(nonNegative(DEFAULT_RATE_LIMIT_PER_MINUTE)(raw, name)),
+  }),
   maxBodyBytes: setting({
     name: 'VIRTPLANE_MAX_BODY_BYTES',
     meaning: 'largest request body (and WebSocket message); larger: HTTP 413',
@@ -490,6 +502,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http,
     resyncCheckMs: Math.round(resyncCheckSeconds * 1000),
     usageRetentionDays: get(SETTINGS.usageRetentionDays),
+    rateLimitPerMinute: get(SETTINGS.rateLimitPerMinute),
     host: get(SETTINGS.host),
     port,
     dataDir,

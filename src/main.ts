@@ -16,7 +16,7 @@ import { RunDirInUseError } from './host/run-dir.js';
 import { OwnershipStore } from './db/stores/ownership.js';
 import { HostStore } from './db/stores/hosts.js';
 import { UsageStore } from './db/stores/usage.js';
-import { AccessPolicy, AuditService, AuthService, QuotaService, UserService } from './services/access/index.js';
+import { AccessPolicy, AuditService, AuthService, QuotaService, RateLimits, UserService } from './services/access/index.js';
 import { ConsoleService } from './services/console/index.js';
 import { DomainEventService, EventCursors, EventLog, EventStream, SubscriptionRegistry } from './services/events/index.js';
 import { HostEventService, HostRegistry } from './services/hosts/index.js';
@@ -284,6 +284,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       networkEvents: new NetworkEventService(stream, access),
       storage,
       usage,
+      rateLimits: new RateLimits(config.rateLimitPerMinute ?? 0),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
     await provisioning.start();

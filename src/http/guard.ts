@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpPolicy } from '../config.js';
+import type { RateLimits, Viewer } from '../services/access/index.js';
 
 /** Request media types a GraphQL client sends (GraphQL over HTTP). Forms and text/plain, which a browser may post cross-site without asking, are not among them. */
 const ACCEPTED_MEDIA_TYPES = new Set(['application/json', 'application/graphql-response+json']);
@@ -46,4 +47,34 @@ export function admitBody(req: IncomingMessage, res: ServerResponse, policy: Htt
     return false;
   }
   return true;
+}
+
+/** The rate-limit headers of an answer (IETF draft "RateLimit header fields": limit, what is left, seconds to the reset). */
+export function rateLimitHeaders(d: { limit: number; remaining: number; resetMs: number }): Record<string, string> {
+  return {
+    'ratelimit-limit': String(d.limit),
+    'ratelimit-remaining': String(d.remaining),
+    'ratelimit-reset': String(Math.ceil(d.resetMs / 1000)),
+  };
+}
+
+/**
+ * Takes one request from the caller's rate limit. Within it, the answer will carry the RateLimit headers;
+ * past it, the request is answered 429 RATE_LIMITED with Retry-After (its body unread). Returns whether the
+ * request may go on.
+ */
+export async function admitRate(res: ServerResponse, limits: RateLimits, viewer: Viewer): Promise<boolean> {
+  const d = await limits.take(viewer);
+  if (!d) return true;
+  const headers = rateLimitHeaders(d);
+  if (d.allowed) {
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    return true;
+  }
+  const wait = headers['ratelimit-reset']!;
+  refuse(res, 429, 'RATE_LIMITED', `more than ${d.limit} requests in a minute: try again in ${wait} s`, {
+    ...headers,
+    'retry-after': wait,
+  });
+  return false;
 }

@@ -10,7 +10,7 @@ import { DEFAULT_HTTP_POLICY, type HttpPolicy, type QueryLimits } from '../confi
 import type { ConsoleRoutes } from './console.js';
 import type { WebAppRoutes } from './web-app.js';
 import type { Context } from '../graphql/context.js';
-import { admitBody } from './guard.js';
+import { admitBody, admitRate } from './guard.js';
 import { useSharedSubscriptionExecution } from '../graphql/shared-execution.js';
 import { bearerToken, type Viewer } from '../services/access/index.js';
 import { SlowSubscriberError, StreamError } from '../services/events/index.js';
@@ -87,7 +87,13 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     landingPage: false,
     // Cross-origin access only for the configured origins (yoga's default would echo any Origin).
     cors: policy.corsOrigins.length
-      ? { origin: policy.corsOrigins, credentials: false, allowedHeaders: ['authorization', 'content-type'], methods: ['GET', 'POST'] }
+      ? {
+          origin: policy.corsOrigins,
+          credentials: false,
+          allowedHeaders: ['authorization', 'content-type'],
+          methods: ['GET', 'POST'],
+          exposedHeaders: ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after'],
+        }
       : false,
     maskedErrors: { maskError: maskError(log, services.storage) },
     // Bodies reach yoga only through `admitBody` (a Content-Length within `maxBodyBytes` is required, and Node's
@@ -143,10 +149,16 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     }
     if (opts.console?.handle(req, res)) return;
     if (opts.webApp?.handle(req, res)) return;
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return yoga.handle(req, res);
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') {
+      // A query sent by GET counts against the caller's rate limit as a POST does (the GraphiQL page, without a token, does not).
+      const caller = req.method === 'GET' ? services.auth.authenticate(bearerToken(req.headers.authorization)) : null;
+      if (caller && !(await admitRate(res, services.rateLimits, caller))) return;
+      return yoga.handle(req, res, { viewer: caller ?? undefined });
+    }
     // A request with a body is judged by its headers before yoga reads any of it (yoga's onParams runs after).
     const viewer = services.auth.authenticate(bearerToken(req.headers.authorization)) ?? undefined;
     if (!admitBody(req, res, policy, viewer !== undefined)) return;
+    if (!(await admitRate(res, services.rateLimits, viewer!))) return;
     return yoga.handle(req, res, { viewer });
   };
   const server = createServer((req, res) => void handleRequest(req, res));
@@ -219,6 +231,15 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       onSubscribe: async (ctx, _id, params) => {
         const extra = ctx.extra as WsContextExtra & { request: unknown; socket: unknown };
         if (!extra.viewer || !services.auth.isTokenActive(extra.viewer.tokenId)) return [unauthenticated()];
+        const rate = await services.rateLimits.take(extra.viewer);
+        if (rate && !rate.allowed) {
+          const wait = Math.ceil(rate.resetMs / 1000);
+          return [
+            new GraphQLError(`more than ${rate.limit} requests in a minute: try again in ${wait} s`, {
+              extensions: { code: 'RATE_LIMITED', retryAfterSeconds: wait },
+            }),
+          ];
+        }
         const enveloped = yoga.getEnveloped({
           ...ctx,
           req: extra.request,

@@ -1,4 +1,4 @@
-import type { AccessPolicy, AuditService, AuthService, QuotaService, UserService } from './access/index.js';
+import type { AccessPolicy, AuditService, AuthService, QuotaService, RateLimits, UserService } from './access/index.js';
 import type { ConsoleService } from './console/index.js';
 import type { DomainEventService, EventCursors, SubscriptionRegistry } from './events/index.js';
 import type { DomainService, MediaService, ProvisioningService } from './domains/index.js';
@@ -33,4 +33,5 @@ export interface Services {
   networkEvents: NetworkEventService;
   storage: StorageHealth;
   usage: UsageService;
+  rateLimits: RateLimits;
 }

@@ -22,6 +22,7 @@ export const EXIT_CODES: [number, string, string[]][] = [
     [
       'QUOTA_EXCEEDED',
       'LIMIT_EXCEEDED',
+      'RATE_LIMITED',
       'ADDRESS_EXHAUSTED',
       'NO_HOST_AVAILABLE',
       'QUERY_TOO_DEEP',
