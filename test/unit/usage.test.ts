@@ -5,7 +5,11 @@ import { OwnershipStore } from '../../src/db/stores/ownership.js';
 import { UsageStore } from '../../src/db/stores/usage.js';
 import { transaction } from '../../src/db/transaction.js';
 import type { DomainLifecycleEvent, DomainRecord } from '../../src/model/index.js';
+import { pino } from 'pino';
+import { AccessPolicy } from '../../src/services/access/index.js';
 import { EventLog } from '../../src/services/events/log.js';
+import { EventStream } from '../../src/services/events/stream.js';
+import type { StorageHealth } from '../../src/services/instance/index.js';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-11-01T00:00:00Z');
@@ -139,5 +143,55 @@ test('retention deletes only periods that ended before its horizon', () => {
   at(1, 'STARTED', running);
   assert.equal(usage.prune(T0 + 2 * H), 1); // the stopped hour; the running period is open
   assert.equal(usage.prune(T0 + 100 * H), 0);
+  db.$client.close();
+});
+
+/** The event log on a disk that can be made full: every write throws SQLite's SQLITE_FULL while `full`. */
+class FillableLog extends EventLog {
+  full = false;
+  private check() {
+    if (this.full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+  }
+  override appendOne(...a: Parameters<EventLog['appendOne']>) {
+    this.check();
+    return super.appendOne(...a);
+  }
+  override appendAll(...a: Parameters<EventLog['appendAll']>) {
+    this.check();
+    return super.appendAll(...a);
+  }
+  override saveKnown(...a: Parameters<EventLog['saveKnown']>) {
+    this.check();
+    return super.saveKnown(...a);
+  }
+}
+
+test('a reload held through a full disk takes its place among the events: those after it are not undone when space returns', () => {
+  const db = openDatabase(':memory:');
+  const log = new FillableLog(db);
+  let retry = () => true;
+  // A stand-in for StorageHealth: says a failed write was the storage's, and lets the test run the retry.
+  const storage = { noteFailure: () => true, onRetry: (r: () => boolean) => (retry = r) } as unknown as StorageHealth;
+  const stream = new EventStream(log, new AccessPolicy(new OwnershipStore(db)), { maxCount: 0, maxAgeMs: 0 }, pino({ level: 'silent' }), {
+    storage,
+  });
+  const owned = (d: DomainRecord) => ({ ...d, metadata: { ownerId: 'alice' } });
+  const fresh = owned({ ...stopped, uuid: '00000000-0000-0000-0000-0000000000c3', name: 'new' });
+  stream.domain({ type: 'STARTED', detail: '', at: new Date(), domain: owned(running), synthetic: false });
+  log.full = true;
+  stream.snapshot([owned(running)], []); // a resync while the disk is full: `web` runs, `new` does not exist yet
+  stream.domain({ type: 'STOPPED', detail: '', at: new Date(), domain: owned(stopped), synthetic: false });
+  stream.domain({ type: 'UNDEFINED', detail: '', at: new Date(), domain: owned(stopped), synthetic: false });
+  stream.domain({ type: 'DEFINED', detail: '', at: new Date(), domain: fresh, synthetic: false });
+  assert.equal(stream.heldCount, 3);
+  log.full = false;
+  assert.equal(retry(), true);
+  const open = db.$client.prepare('SELECT domain_uuid AS uuid, running FROM usage_periods WHERE ended_at IS NULL').all();
+  assert.deepEqual(open, [{ uuid: fresh.uuid, running: 0 }], '`web` deleted stays closed; `new` stays metered');
+  assert.deepEqual(
+    log.loadKnown()?.domains.map((d) => d.uuid),
+    [fresh.uuid],
+    'the known state is the newest too',
+  );
   db.$client.close();
 });

@@ -15,8 +15,18 @@ import { EventLog, type Appended, type Appending, type CursorHold, type LogFilte
 import type { EventSink } from '../sync/index.js';
 import type { StorageHealth } from '../instance/index.js';
 
-/** An event on its way to the log (a group of them, or one the log could not take yet: storage failing), in arrival order. */
-type Held = Appending;
+/** A full snapshot of the known objects, after a (re)load: it takes its place among the events around it. */
+interface HeldKnown {
+  kind: 'KNOWN';
+  domains: DomainRecord[];
+  networks: NetworkRecord[];
+}
+
+/**
+ * An event on its way to the log (a group of them, or one the log could not take yet: storage failing), or a
+ * snapshot, in arrival order: a snapshot written after events that came later would undo what they say.
+ */
+type Held = Appending | HeldKnown;
 
 const PAGE = 256;
 const PRUNE_EVERY_APPENDS = 1000;
@@ -124,8 +134,6 @@ export class EventStream implements EventSink {
    * none is lost and none is heard before it has its cursor. While any wait, later events wait behind them.
    */
   private readonly held: Held[] = [];
-  /** The last full snapshot of known objects, when it could not be saved (or events were still held). */
-  private heldKnown: { domains: DomainRecord[]; networks: NetworkRecord[] } | null = null;
   private readonly storage: StorageHealth | undefined;
   /** Inside `batch`: events wait in `held` until the group is done. */
   private batching = 0;
@@ -146,7 +154,7 @@ export class EventStream implements EventSink {
 
   /** How many events wait for the log to take them. */
   get heldCount(): number {
-    return this.held.length;
+    return this.held.filter((h) => h.kind !== 'KNOWN').length;
   }
 
   start(): void {
@@ -186,20 +194,34 @@ export class EventStream implements EventSink {
   }
 
   snapshot(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
-    // After the events held before it: their appends update known objects too, with older copies.
-    this.heldKnown = { domains: [...domains], networks: [...networks] };
-    this.flush();
+    // In line: after the events held before it (their appends update known objects too, with older copies),
+    // before those that come while it waits. An older snapshot still waiting is superseded by this one.
+    if (this.held.at(-1)?.kind === 'KNOWN') this.held.pop();
+    this.held.push({ kind: 'KNOWN', domains: [...domains], networks: [...networks] });
+    if (!this.batching) this.flush();
   }
 
   /**
-   * Appends (then publishes) held events in order, then a held snapshot. Stops at the first append the storage
-   * refuses, keeping it and everything after it; true when nothing is left. Any other failure drops that event
-   * (logged) as before, so one bad record cannot hold up the rest.
+   * Appends (then publishes) held events and writes held snapshots, in order. Stops at the first write the
+   * storage refuses, keeping it and everything after it; true when nothing is left. Any other failure drops that
+   * event (logged) as before, so one bad record cannot hold up the rest (a snapshot's is thrown to its caller).
    */
   private flush(): boolean {
-    if (this.held.length > 1) this.appendTogether();
+    this.appendTogether();
     while (this.held.length) {
       const next = this.held[0]!;
+      if (next.kind === 'KNOWN') {
+        try {
+          this.log.saveKnown(next.domains, next.networks, (d) => this.access.ownerOf(d));
+        } catch (err) {
+          if (this.storage?.noteFailure(err)) return false;
+          this.held.shift();
+          throw err;
+        }
+        this.held.shift();
+        this.appendTogether();
+        continue;
+      }
       try {
         this.publish(this.log.appendOne(next));
       } catch (err) {
@@ -214,28 +236,21 @@ export class EventStream implements EventSink {
       this.held.shift();
       this.afterAppend();
     }
-    if (this.heldKnown) {
-      try {
-        this.log.saveKnown(this.heldKnown.domains, this.heldKnown.networks, (d) => this.access.ownerOf(d));
-      } catch (err) {
-        if (this.storage?.noteFailure(err)) return false;
-        this.heldKnown = null;
-        throw err;
-      }
-      this.heldKnown = null;
-    }
     return true;
   }
 
   /**
-   * Appends every held event in one transaction (one sync to disk), then publishes them in order. When that
-   * fails nothing was written, and the one-by-one path in `flush` meets the failure again and deals with it
-   * (holding on a storage failure, dropping a bad record).
+   * Appends the held events up to the next held snapshot in one transaction (one sync to disk), then publishes
+   * them in order. When that fails nothing was written, and the one-by-one path in `flush` meets the failure
+   * again and deals with it (holding on a storage failure, dropping a bad record).
    */
   private appendTogether(): void {
+    const end = this.held.findIndex((h) => h.kind === 'KNOWN');
+    const run = (end === -1 ? this.held : this.held.slice(0, end)) as Appending[];
+    if (run.length < 2) return;
     let appended: Appended[];
     try {
-      appended = this.log.appendAll(this.held);
+      appended = this.log.appendAll(run);
     } catch {
       return;
     }
