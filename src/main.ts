@@ -173,6 +173,14 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       hostObjects,
     });
     await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
+    const usage = new UsageService(
+      new UsageStore(db),
+      users,
+      { retentionDays: config.usageRetentionDays ?? DEFAULT_USAGE_RETENTION_DAYS },
+      (msg, err) => log.warn({ err: String(err) }, msg),
+    );
+    usage.start();
+    cleanups.push(() => usage.stop());
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
     const quotas = new QuotaService(db, access);
     const hosts = new HostRegistry(
@@ -213,6 +221,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         serialSocketDir,
         place: (viewer, needs) => hosts.place(viewer, needs),
         fits: (viewer, growth, reserved) => hosts.fits(viewer, growth, reserved),
+        meter: (domain) => usage.meter(domain, access.ownerOf(domain)),
       },
       log.child({ component: 'provisioning' }),
       definedPools,
@@ -250,14 +259,6 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       () => apiPort,
     );
     ipam.onRelease((domainUuid) => portForwards.releaseDomain(domainUuid));
-    const usage = new UsageService(
-      new UsageStore(db),
-      users,
-      { retentionDays: config.usageRetentionDays ?? DEFAULT_USAGE_RETENTION_DAYS },
-      (msg, err) => log.warn({ err: String(err) }, msg),
-    );
-    usage.start();
-    cleanups.push(() => usage.stop());
     networks.onNatChange(() => void portForwards.start());
     await portForwards.start();
     const services: Services = {

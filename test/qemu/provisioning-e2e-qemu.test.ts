@@ -213,6 +213,17 @@ describe('provisioning end to end on libvirtd (QEMU driver, through the API)', (
     );
     assert.equal(info['virtual-size'], 2 * GiB);
     assert.match(virsh('dumpxml', '--inactive', vmName), /<rom enabled=["']no["']\/>/);
+    // Metering follows the grown volume from the resize on (a volume has no event of its own to carry it).
+    const resizedAt = new Date();
+    await new Promise((done) => setTimeout(done, 100));
+    const metered = await s!.gql(
+      `query($from: DateTime!, $to: DateTime!) { viewer { usage(from: $from, to: $to) { domains { edges { node { name existedHours diskGiBHours } } } } } }`,
+      { from: resizedAt.toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() },
+      alice.token,
+    );
+    const [since] = metered.data.viewer.usage.domains.edges.map((e: any) => e.node);
+    assert.equal(since.name, vmName);
+    assert.ok(Math.abs(since.diskGiBHours - 2 * since.existedHours) < 1e-9, `2 GiB since the resize: ${JSON.stringify(since)}`);
   });
 
   test('deleteDomain leaves nothing behind in libvirt or SQLite', async () => {

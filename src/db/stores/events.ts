@@ -39,9 +39,11 @@ export interface NewEventRow {
 export class EventStore {
   private readonly appendTx: (e: NewEventRow) => number;
   private readonly appendAllTx: (rows: readonly NewEventRow[]) => number[];
+  private readonly usage: UsageStore;
 
   constructor(private readonly db: Db) {
-    const append = EventStore.prepareAppend(db, new UsageStore(db));
+    this.usage = new UsageStore(db);
+    const append = EventStore.prepareAppend(db, this.usage);
     this.appendTx = db.$client.transaction(append);
     this.appendAllTx = db.$client.transaction((rows: readonly NewEventRow[]) => rows.map(append));
   }
@@ -90,7 +92,7 @@ export class EventStore {
    */
   replaceKnown(objects: Iterable<{ kind: 'DOMAIN' | 'NETWORK'; uuid: string; snapshot: object }>, metered: readonly Metered[]): void {
     transaction(this.db, () => {
-      new UsageStore(this.db).reconcile(metered, Date.now());
+      this.usage.reconcile(metered, Date.now());
       this.db.delete(knownObjects).run();
       for (const { kind, uuid, snapshot } of objects) {
         const now = new Date();

@@ -1,5 +1,6 @@
 import type { Db } from '../index.js';
 import type { DomainUsage, UsageMeter } from '../../model/index.js';
+import { transaction } from '../transaction.js';
 
 /** A domain as metered at one moment: its shown name, its owner and its meter (null: it is gone). */
 export interface Metered {
@@ -36,7 +37,7 @@ export class UsageStore {
   private readonly summarise;
   private readonly pruneBefore;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     const c = db.$client;
     this.openOf = c.prepare('SELECT * FROM usage_periods WHERE domain_uuid = ? AND ended_at IS NULL');
     this.close = c.prepare('UPDATE usage_periods SET ended_at = max(?, started_at) WHERE id = ?');
@@ -46,10 +47,10 @@ export class UsageStore {
     this.rename = c.prepare('UPDATE usage_periods SET domain_name = ? WHERE id = ?');
     this.openUuids = c.prepare('SELECT id, domain_uuid FROM usage_periods WHERE ended_at IS NULL');
     // The overlap of each period with [from, to), an open one counted up to now. SQLite's bare columns beside
-    // max(): domain_name comes from the period that started last, the name the domain had last.
+    // max(): domain_name comes from the newest period (ids grow), the name the domain had last.
     const overlap = 'min(coalesce(ended_at, @now), @to) - max(started_at, @from)';
     this.summarise = c.prepare(
-      `SELECT domain_uuid, domain_name, max(started_at) AS latest,
+      `SELECT domain_uuid, domain_name, max(id) AS latest,
               sum(${overlap}) AS existed_ms,
               sum(running * (${overlap})) AS running_ms,
               sum(running * vcpus * (${overlap})) AS vcpu_ms,
@@ -79,6 +80,11 @@ export class UsageStore {
       const start = open ? Math.max(at, open.started_at) : at;
       this.open.run(m.domainUuid, m.name, m.ownerId, running ? 1 : 0, vcpus, memoryMiB, diskBytes, start);
     }
+  }
+
+  /** `record` in a transaction of its own, for a change no event or ownership write carries. */
+  recordAlone(m: Metered, at: number): void {
+    transaction(this.db, () => this.record(m, at));
   }
 
   /** The domain changed hands at `at`: its open period (if any) ends there and goes on under the new owner. */

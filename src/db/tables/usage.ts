@@ -11,7 +11,7 @@ export const usagePeriods = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     domainUuid: text('domain_uuid').notNull(),
-    /** The name its owner knows it by, as the period began. */
+    /** The name its owner knows it by (kept current while the period lasts: a rename opens no period). */
     domainName: text('domain_name').notNull(),
     /** null: a domain nobody owns (the operator's own). */
     ownerId: text('owner_id'),

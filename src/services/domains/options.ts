@@ -1,4 +1,4 @@
-import type { CpuMode, DomainType, GraphicsType } from '../../model/index.js';
+import type { CpuMode, DomainRecord, DomainType, GraphicsType } from '../../model/index.js';
 import type { Viewer } from '../access/index.js';
 
 export interface CreateDomainInput {
@@ -48,6 +48,11 @@ export interface ProvisioningOptions {
    * domain's reservation holds the new size): throws when the domain's host has no room for it.
    */
   fits?: (viewer: Viewer, growth: { vcpus: number; memoryMiB: number }, reserved: boolean) => void;
+  /**
+   * Told of a domain whose metered figures changed with no event to carry them (a disk grown by a resize:
+   * volumes have no lifecycle events), so metering follows at once (services/usage).
+   */
+  meter?: (domain: DomainRecord) => void;
 }
 
 /** What start-up reconciliation fixed. */

@@ -83,6 +83,7 @@ export class ResizeFlow {
     }
     const after = await this.ctx.sync.refreshDomain(domain.path);
     if (!after) throw new NotFoundError('domain', uuid);
+    this.ctx.options.meter?.(after);
     return after;
   }
 }

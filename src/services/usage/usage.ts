@@ -1,7 +1,8 @@
 import type { UsageStore } from '../../db/stores/usage.js';
-import type { UsageSummary } from '../../model/index.js';
+import type { DomainRecord, UsageSummary } from '../../model/index.js';
 import type { UserService, Viewer } from '../access/index.js';
 import { ValidationError } from '../errors.js';
+import { metered } from './meter.js';
 
 /** The longest range one question may cover: a year, leap day included. */
 export const MAX_USAGE_RANGE_MS = 366 * 24 * 3_600_000;
@@ -41,6 +42,18 @@ export class UsageService {
       .summary(userId, f, t, this.now())
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.domainUuid < b.domainUuid ? -1 : 1));
     return { userId, from, to, domains };
+  }
+
+  /**
+   * Meters a domain as it is now, for a change no event carries (a grown disk). A failure (a full disk) is
+   * logged: the domain's next event meters it.
+   */
+  meter(domain: DomainRecord, ownerId: string | null): void {
+    try {
+      this.store.recordAlone(metered(domain, ownerId), this.now());
+    } catch (err) {
+      this.warn('metering a resized domain failed', err);
+    }
   }
 
   /** Deletes what is past its retention now and once a day from now on. */
