@@ -7,6 +7,7 @@ import { DataDirInUseError, lockDataDir } from './db/lock.js';
 import { isStorageFailure, keepBallast, releaseBallast } from './db/storage.js';
 import { buildSchema } from './graphql/schema.js';
 import { ConsoleRoutes } from './http/console.js';
+import { MetricsRoute } from './http/metrics.js';
 import { WebAppRoutes } from './http/web-app.js';
 import { LibvirtBus } from './libvirt/bus.js';
 import { GraphicsConsoles } from './libvirt/graphics.js';
@@ -27,6 +28,7 @@ import { ImageService, ImageUploadService, StoragePoolService } from './services
 import { LibvirtSync, StateCache } from './services/sync/index.js';
 import { IpamService, NetworkEventService, NetworkService, PortForwardService } from './services/network/index.js';
 import type { Services } from './services/registry.js';
+import { MonitoringService } from './services/monitoring/index.js';
 import { UsageService } from './services/usage/index.js';
 import { ListenError, startHttpServer } from './http/server.js';
 
@@ -323,6 +325,19 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         http: config.http,
         console: new ConsoleRoutes(consoles),
         webApp: new WebAppRoutes(log.child({ component: 'web-app' })),
+        metrics: new MetricsRoute(
+          auth,
+          new MonitoringService({
+            hosts,
+            domains,
+            users,
+            quotas,
+            events: { lastCursor: () => eventLog.lastId(), held: () => stream.heldCount },
+            subscriptions,
+            storage,
+            rateLimits: services.rateLimits,
+          }),
+        ),
       },
       config.host,
       config.port,

@@ -11,6 +11,7 @@ import type { ConsoleRoutes } from './console.js';
 import type { WebAppRoutes } from './web-app.js';
 import type { Context } from '../graphql/context.js';
 import { admitBody, admitRate } from './guard.js';
+import type { MetricsRoute } from './metrics.js';
 import { useSharedSubscriptionExecution } from '../graphql/shared-execution.js';
 import { bearerToken, type Viewer } from '../services/access/index.js';
 import { SlowSubscriberError, StreamError } from '../services/events/index.js';
@@ -33,6 +34,8 @@ export interface HttpServerOptions {
   console?: ConsoleRoutes;
   /** The web app (http/web-app.ts) under /app/; / leads there. */
   webApp?: WebAppRoutes;
+  /** `GET /metrics` for Prometheus (http/metrics.ts). */
+  metrics?: MetricsRoute;
 }
 
 /** The address could not be listened on (taken, or not this host's). */
@@ -147,6 +150,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
       res.end(JSON.stringify(body));
       return;
     }
+    if (opts.metrics && (await opts.metrics.handle(req, res))) return;
     if (opts.console?.handle(req, res)) return;
     if (opts.webApp?.handle(req, res)) return;
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') {

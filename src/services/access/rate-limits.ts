@@ -20,6 +20,8 @@ const WINDOW_S = 60;
  */
 export class RateLimits {
   private readonly limiter: RateLimiterMemory | null;
+  /** Requests refused since the start (monitoring). */
+  refused = 0;
 
   constructor(readonly perMinute: number) {
     this.limiter = perMinute > 0 ? new RateLimiterMemory({ points: perMinute, duration: WINDOW_S }) : null;
@@ -31,7 +33,10 @@ export class RateLimits {
     try {
       return RateLimits.decision(true, this.perMinute, await this.limiter.consume(viewer.userId));
     } catch (res) {
-      if (res instanceof RateLimiterRes) return RateLimits.decision(false, this.perMinute, res);
+      if (res instanceof RateLimiterRes) {
+        this.refused++;
+        return RateLimits.decision(false, this.perMinute, res);
+      }
       throw res;
     }
   }

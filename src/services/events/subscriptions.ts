@@ -91,6 +91,13 @@ export class SubscriptionRegistry {
     return this.byToken.get(tokenId)?.size ?? 0;
   }
 
+  /** Open subscriptions of every token together. */
+  total(): number {
+    let n = 0;
+    for (const open of this.byToken.values()) n += open.size;
+    return n;
+  }
+
   /** Ends every open subscription of these tokens with UNAUTHENTICATED. */
   closeTokens(tokenIds: readonly string[]): void {
     for (const id of tokenIds) for (const revoke of [...(this.byToken.get(id) ?? [])]) revoke();
