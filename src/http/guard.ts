@@ -26,32 +26,58 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
  * Returns true when the request may go on to yoga; otherwise it has been answered.
  */
 export function admitBody(req: IncomingMessage, res: ServerResponse, policy: HttpPolicy, authenticated: boolean): boolean {
+  const cors = corsHeaders(req, policy);
   if (!authenticated) {
     refuse(res, 401, 'UNAUTHENTICATED', 'a valid API token is required: send "Authorization: Bearer <token>"', {
       'www-authenticate': 'Bearer',
+      ...cors,
     });
     return false;
   }
   const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (!ACCEPTED_MEDIA_TYPES.has(mediaType)) {
-    refuse(res, 415, 'BAD_REQUEST', 'a POST body must be JSON: send "Content-Type: application/json"');
+    refuse(res, 415, 'BAD_REQUEST', 'a POST body must be JSON: send "Content-Type: application/json"', cors);
     return false;
   }
   const length = req.headers['content-length'];
   if (length === undefined) {
-    refuse(res, 411, 'BAD_REQUEST', 'send the body with a Content-Length');
+    refuse(res, 411, 'BAD_REQUEST', 'send the body with a Content-Length', cors);
     return false;
   }
   if (Number(length) > policy.maxBodyBytes) {
-    refuse(res, 413, 'PAYLOAD_TOO_LARGE', `the request body may be at most ${policy.maxBodyBytes} bytes`);
+    refuse(res, 413, 'PAYLOAD_TOO_LARGE', `the request body may be at most ${policy.maxBodyBytes} bytes`, cors);
     return false;
   }
   return true;
 }
 
-/** The rate-limit headers of an answer (IETF draft "RateLimit header fields": limit, what is left, seconds to the reset). */
+/** Headers a page of another origin may read in an answer (with yoga's own CORS for the answers it writes). */
+export const EXPOSED_HEADERS = [
+  'ratelimit',
+  'ratelimit-policy',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'retry-after',
+];
+
+/**
+ * The CORS headers of a refusal written here (not by yoga, which adds its own): a page of an allowed origin
+ * must be able to read why it was refused (401, 429 and its Retry-After), not only see a network error.
+ */
+export function corsHeaders(req: IncomingMessage, policy: HttpPolicy): Record<string, string> {
+  const origin = req.headers.origin;
+  if (!origin || !(policy.corsOrigins.includes('*') || policy.corsOrigins.includes(origin))) return {};
+  return { 'access-control-allow-origin': origin, 'access-control-expose-headers': EXPOSED_HEADERS.join(', '), vary: 'Origin' };
+}
+
+/**
+ * The rate-limit headers of an answer, as draft-ietf-httpapi-ratelimit-headers-06 writes them (the form
+ * clients and proxies read today): the policy (`600;w=60`), the limit, what is left, seconds to the reset.
+ */
 export function rateLimitHeaders(d: { limit: number; remaining: number; resetMs: number }): Record<string, string> {
   return {
+    'ratelimit-policy': `${d.limit};w=60`,
     'ratelimit-limit': String(d.limit),
     'ratelimit-remaining': String(d.remaining),
     'ratelimit-reset': String(Math.ceil(d.resetMs / 1000)),
@@ -63,7 +89,12 @@ export function rateLimitHeaders(d: { limit: number; remaining: number; resetMs:
  * past it, the request is answered 429 RATE_LIMITED with Retry-After (its body unread). Returns whether the
  * request may go on.
  */
-export async function admitRate(res: ServerResponse, limits: RateLimits, viewer: Viewer): Promise<boolean> {
+export async function admitRate(
+  res: ServerResponse,
+  limits: RateLimits,
+  viewer: Viewer,
+  cors: Record<string, string> = {},
+): Promise<boolean> {
   const d = await limits.take(viewer);
   if (!d) return true;
   const headers = rateLimitHeaders(d);
@@ -75,6 +106,7 @@ export async function admitRate(res: ServerResponse, limits: RateLimits, viewer:
   refuse(res, 429, 'RATE_LIMITED', `more than ${d.limit} requests in a minute: try again in ${wait} s`, {
     ...headers,
     'retry-after': wait,
+    ...cors,
   });
   return false;
 }

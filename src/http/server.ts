@@ -10,7 +10,7 @@ import { DEFAULT_HTTP_POLICY, type HttpPolicy, type QueryLimits } from '../confi
 import type { ConsoleRoutes } from './console.js';
 import type { WebAppRoutes } from './web-app.js';
 import type { Context } from '../graphql/context.js';
-import { admitBody, admitRate } from './guard.js';
+import { admitBody, admitRate, corsHeaders, EXPOSED_HEADERS } from './guard.js';
 import type { MetricsRoute } from './metrics.js';
 import { useSharedSubscriptionExecution } from '../graphql/shared-execution.js';
 import { bearerToken, type Viewer } from '../services/access/index.js';
@@ -62,6 +62,8 @@ type WsContextExtra = { viewer?: Viewer };
 
 /** Close code for a WebSocket whose API token was revoked or expired (graphql-ws' Unauthorized). */
 export const WS_TOKEN_REVOKED = 4401;
+/** A WebSocket opened past its tenant's rate limit (the reason says when to try again). */
+export const WS_RATE_LIMITED = 4429;
 
 /** Every socket is pinged this often; one that did not answer the previous ping is dropped. */
 const KEEP_ALIVE_MS = 12_000;
@@ -95,7 +97,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
           credentials: false,
           allowedHeaders: ['authorization', 'content-type'],
           methods: ['GET', 'POST'],
-          exposedHeaders: ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after'],
+          exposedHeaders: EXPOSED_HEADERS,
         }
       : false,
     maskedErrors: { maskError: maskError(log, services.storage) },
@@ -156,13 +158,13 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') {
       // A query sent by GET counts against the caller's rate limit as a POST does (the GraphiQL page, without a token, does not).
       const caller = req.method === 'GET' ? services.auth.authenticate(bearerToken(req.headers.authorization)) : null;
-      if (caller && !(await admitRate(res, services.rateLimits, caller))) return;
+      if (caller && !(await admitRate(res, services.rateLimits, caller, corsHeaders(req, policy)))) return;
       return yoga.handle(req, res, { viewer: caller ?? undefined });
     }
     // A request with a body is judged by its headers before yoga reads any of it (yoga's onParams runs after).
     const viewer = services.auth.authenticate(bearerToken(req.headers.authorization)) ?? undefined;
     if (!admitBody(req, res, policy, viewer !== undefined)) return;
-    if (!(await admitRate(res, services.rateLimits, viewer!))) return;
+    if (!(await admitRate(res, services.rateLimits, viewer!, corsHeaders(req, policy)))) return;
     return yoga.handle(req, res, { viewer });
   };
   const server = createServer((req, res) => void handleRequest(req, res));
@@ -198,13 +200,19 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
   const wsServer = serveGraphqlWs<WsContextExtra>(
     {
       connectionInitWaitTimeout: 10_000,
-      onConnect: (ctx) => {
+      onConnect: async (ctx) => {
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const token = typeof raw === 'string' ? (bearerToken(raw) ?? raw) : null;
         const viewer = services.auth.authenticate(token);
         if (!viewer) return false; // graphql-ws closes with 4403 Forbidden
-        ctx.extra.viewer = viewer;
         const socket = (ctx.extra as unknown as { socket: WebSocket }).socket;
+        // A connection is a request too: past the limit it is closed with its own code (4403 would say "bad token").
+        const rate = await services.rateLimits.take(viewer);
+        if (rate && !rate.allowed) {
+          socket.close(WS_RATE_LIMITED, `rate limited: try again in ${Math.ceil(rate.resetMs / 1000)} s`);
+          return false;
+        }
+        ctx.extra.viewer = viewer;
         const open = socketsByToken.get(viewer.tokenId) ?? new Set();
         open.add(socket);
         socketsByToken.set(viewer.tokenId, open);

@@ -5,6 +5,7 @@ import { encodeGlobalID, localId } from '../graphql/ids.js';
 import { bearerToken } from '../services/access/index.js';
 import { ServiceError } from '../services/errors.js';
 import { UploadTooLargeError } from '../services/storage/index.js';
+import { admitRate } from './guard.js';
 import type { Services } from '../services/registry.js';
 
 /** An upload that sends nothing for this long is dropped (and leaves nothing behind). */
@@ -35,6 +36,8 @@ export async function handleUpload(req: IncomingMessage, res: ServerResponse, se
   if (req.method !== 'PUT') return refuse(res, 405, 'METHOD_NOT_ALLOWED', 'send the file with PUT', { allow: 'PUT' });
   const viewer = services.auth.authenticate(bearerToken(req.headers.authorization));
   if (!viewer) return refuse(res, 401, 'UNAUTHENTICATED', 'a valid API token is required: send "Authorization: Bearer <token>"');
+  // An upload is a request like any other: past the limit it is refused before its claim (or an audit row).
+  if (!(await admitRate(res, services.rateLimits, viewer))) return;
   const globalId = decodeURIComponent(req.url!.slice(UPLOAD_PATH.length).split('?')[0]!);
   const id = localId(globalId, 'ImageUpload');
   const rawLength = req.headers['content-length'];

@@ -45,11 +45,11 @@ describe('GET /metrics: what Prometheus scrapes, for admins (test driver)', () =
     const host = /^virtplane_host_up\{host="([^"]+)"\} 1$/m.exec(first)?.[1];
     assert.ok(host, 'the host is up');
     assert.equal(sample(first, 'virtplane_storage_writable'), 1);
-    assert.equal(sample(first, 'virtplane_quota_used{user="alice",resource="domains"}'), 0);
-    assert.equal(sample(first, 'virtplane_quota_limit{user="alice",resource="vcpus"}'), 4);
-    assert.equal(sample(first, 'virtplane_quota_limit{user="admin",resource="vcpus"}'), undefined, 'unlimited: no limit line');
-    assert.ok(sample(first, 'virtplane_process_resident_memory_bytes')! > 0, "Node's process metrics too");
-    const cursor = sample(first, 'virtplane_event_log_last_cursor')!;
+    assert.equal(sample(first, 'virtplane_quota_used_domains{user="alice"}'), 0);
+    assert.equal(sample(first, 'virtplane_quota_limit_vcpus{user="alice"}'), 4);
+    assert.equal(sample(first, 'virtplane_quota_limit_vcpus{user="admin"}'), undefined, 'unlimited: no limit line');
+    assert.ok(sample(first, 'process_resident_memory_bytes')! > 0, "Node's process metrics too");
+    const cursor = sample(first, 'virtplane_events_total')!;
 
     // A create by alice, and a request of hers refused by the rate limit (2 a minute here).
     const created = await s.gql(
@@ -63,10 +63,11 @@ describe('GET /metrics: what Prometheus scrapes, for admins (test driver)', () =
 
     const then = await (await scrape(ADMIN_TOKEN)).text();
     assert.equal(sample(then, 'virtplane_domains{state="SHUTOFF"}'), 1, 'the new domain, defined and not started');
-    assert.equal(sample(then, 'virtplane_quota_used{user="alice",resource="domains"}'), 1);
-    assert.equal(sample(then, 'virtplane_quota_used{user="alice",resource="vcpus"}'), 2);
+    assert.equal(sample(then, 'virtplane_quota_used_domains{user="alice"}'), 1);
+    assert.equal(sample(then, 'virtplane_quota_used_vcpus{user="alice"}'), 2);
+    assert.equal(sample(then, 'virtplane_quota_used_memory_bytes{user="alice"}'), 256 * 1024 ** 2, 'in bytes');
     assert.equal(sample(then, `virtplane_host_domains{host="${host}"}`), 2);
-    assert.ok(sample(then, 'virtplane_event_log_last_cursor')! > cursor, 'its DEFINED event moved the log on');
-    assert.equal(sample(then, 'virtplane_rate_limited_requests'), 1);
+    assert.ok(sample(then, 'virtplane_events_total')! > cursor, 'its DEFINED event moved the log on');
+    assert.equal(sample(then, 'virtplane_rate_limited_requests_total'), 1);
   });
 });

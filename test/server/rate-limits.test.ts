@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { addTenant } from '../helpers/tenants.js';
 import { ADMIN_TOKEN, collect, startTestServer, type TestServer } from '../helpers/server.js';
 import { runCli } from '../helpers/virtplane-cli.js';
+import { ApiError, Viewer, VirtplaneClient } from '@virtplane/sdk';
 
 const LIMIT = 5;
 
@@ -20,7 +21,10 @@ describe('rate limits: requests per tenant per minute (test driver)', () => {
     });
 
   before(async () => {
-    s = await startTestServer({ rateLimitPerMinute: LIMIT });
+    s = await startTestServer({
+      rateLimitPerMinute: LIMIT,
+      http: { maxBodyBytes: 1024 * 1024, corsOrigins: ['https://panel.example.com'] },
+    });
   });
   after(async () => {
     await s.stop();
@@ -32,6 +36,7 @@ describe('rate limits: requests per tenant per minute (test driver)', () => {
       const res = await post(alice.token);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('ratelimit-limit'), String(LIMIT));
+      assert.equal(res.headers.get('ratelimit-policy'), `${LIMIT};w=60`);
       assert.equal(res.headers.get('ratelimit-remaining'), String(left));
       const reset = Number(res.headers.get('ratelimit-reset'));
       assert.ok(reset > 0 && reset <= 60, `reset in ${reset} s`);
@@ -53,10 +58,41 @@ describe('rate limits: requests per tenant per minute (test driver)', () => {
     assert.match(body.errors[0]!.message, new RegExp(`more than ${LIMIT} requests in a minute`));
     assert.equal(await audited(), before, 'the refused mutation was never run');
 
-    // Over a WebSocket too: an operation past the limit is answered RATE_LIMITED.
-    const sub = collect(s.ws(alice.token), `subscription { domainEvents { cursor } }`);
-    await assert.rejects(sub.next(1), /RATE_LIMITED/);
-    sub.unsubscribe();
+    // The SDK throws it with how long to wait; told to wait less than that, it does not wait.
+    const sdk = new VirtplaneClient({ url: s.url, token: alice.token, rateLimitWaitSeconds: 0.5 });
+    const started = Date.now();
+    const thrown = await sdk.request(Viewer).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    assert.ok(thrown instanceof ApiError && thrown.code === 'RATE_LIMITED', String(thrown));
+    const retryAfter = Number(thrown.details.retryAfterSeconds);
+    assert.ok(retryAfter >= 1 && retryAfter <= 60, `retryAfterSeconds ${retryAfter}`);
+    assert.ok(Date.now() - started < 400, 'no wait when the wait would exceed what it was allowed');
+
+    // Every other way in is held to it too: an upload (refused before its claim, so no audit row), a new
+    // WebSocket (closed with 4429, not 4403: the token is fine), and a page of an allowed origin can read why.
+    const upload = await fetch(`${new URL(s.url).origin}/uploads/images/anything`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${alice.token}`, 'content-length': '1' },
+      body: 'x',
+    });
+    assert.equal(upload.status, 429);
+    assert.equal(await audited(), before, 'no audit row for the refused upload');
+    const closed = await new Promise<{ code: number; reason: string }>((done) => {
+      const socket = new WebSocket(s.wsUrl, 'graphql-transport-ws');
+      socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${alice.token}` } }));
+      socket.onclose = (e) => done({ code: e.code, reason: e.reason });
+    });
+    assert.equal(closed.code, 4429, closed.reason);
+    const crossOrigin = await fetch(s.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}`, origin: 'https://panel.example.com' },
+      body: JSON.stringify({ query: '{ viewer { name } }' }),
+    });
+    assert.equal(crossOrigin.status, 429);
+    assert.equal(crossOrigin.headers.get('access-control-allow-origin'), 'https://panel.example.com');
+    assert.match(crossOrigin.headers.get('access-control-expose-headers') ?? '', /retry-after/);
 
     // The command line says so with its "over a limit" exit code.
     const home = mkdtempSync(join(tmpdir(), 'vp-rate-cli-'));
@@ -67,6 +103,18 @@ describe('rate limits: requests per tenant per minute (test driver)', () => {
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
+  });
+
+  test('over a WebSocket, the connection and each operation count; one past the limit is answered RATE_LIMITED', async () => {
+    const dave = addTenant(s.dataDir, 'dave');
+    const client = s.ws(dave.token);
+    // A subscription keeps the (lazy) connection open: the connection and it take two.
+    const held = collect(client, `subscription { domainEvents { cursor } }`);
+    const ask = () => collect(client, `query { viewer { name } }`).next(1);
+    for (let i = 0; i < LIMIT - 2; i++) assert.deepEqual(await ask(), [{ viewer: { name: 'dave' } }]);
+    await assert.rejects(ask(), /RATE_LIMITED/);
+    assert.deepEqual(held.errors, [], 'what was already open stays open');
+    held.unsubscribe();
   });
 
   test('each tenant has its own minute, shared by all its tokens; admins are not limited', async () => {

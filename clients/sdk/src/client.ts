@@ -20,6 +20,12 @@ export interface ClientOptions {
   token: string;
   /** Extra HTTP headers on every request. */
   headers?: Record<string, string>;
+  /**
+   * A request refused with `RATE_LIMITED` (HTTP 429: nothing of it ran) is sent again after the server's
+   * `Retry-After`, as long as the waits of one request add up to at most this many seconds; default 0: the
+   * ApiError is thrown at once (its `details.retryAfterSeconds` says how long to wait).
+   */
+  rateLimitWaitSeconds?: number;
 }
 
 /** Variables of a document, optional when it has none. */
@@ -54,11 +60,13 @@ export class VirtplaneClient {
   readonly urls: { base: string; http: string; ws: string };
   readonly #token: string;
   readonly #headers: Record<string, string>;
+  readonly #rateLimitWaitMs: number;
 
   constructor(opts: ClientOptions) {
     this.urls = serverUrls(opts.url);
     this.#token = opts.token;
     this.#headers = opts.headers ?? {};
+    this.#rateLimitWaitMs = Math.max(0, opts.rateLimitWaitSeconds ?? 0) * 1000;
   }
 
   /** The token is never part of what this object prints. */
@@ -67,6 +75,20 @@ export class VirtplaneClient {
   }
 
   async #post(body: string): Promise<GraphQLResponse> {
+    for (let waited = 0; ;) {
+      const { res, parsed } = await this.#postOnce(body);
+      if (res.status !== 429) return parsed;
+      const retryAfter = Math.max(1, Number(res.headers.get('retry-after')) || 1);
+      if (waited + retryAfter * 1000 > this.#rateLimitWaitMs) {
+        const error = parsed.errors?.[0];
+        throw new ApiError('RATE_LIMITED', error?.message ?? 'rate limited', null, { retryAfterSeconds: retryAfter });
+      }
+      await new Promise((done) => setTimeout(done, retryAfter * 1000));
+      waited += retryAfter * 1000;
+    }
+  }
+
+  async #postOnce(body: string): Promise<{ res: Response; parsed: GraphQLResponse }> {
     let res: Response;
     try {
       res = await fetch(this.urls.http, {
@@ -91,7 +113,7 @@ export class VirtplaneClient {
       throw new ApiError('HTTP_ERROR', `HTTP ${res.status} from ${this.urls.http}: ${text.slice(0, 200)}`);
     }
     if (!parsed || typeof parsed !== 'object') throw new ApiError('HTTP_ERROR', `HTTP ${res.status}: not a GraphQL answer`);
-    return parsed;
+    return { res, parsed };
   }
 
   /**
