@@ -362,6 +362,23 @@ describe('consoles of QEMU guests (serial and graphical, over WebSocket)', () =>
         });
       assert.equal(await tab.evaluate(() => sessionStorage.length), 0, 'the console tab has no copy of the token');
       assert.ok(!tab.url().includes('ticket='), `the console page drops the ticket from its address: ${tab.url()}`);
+
+      // The install image in its drive, from the page: ejected from the running guest, then put back.
+      const cdrom = () =>
+        execFileSync('virsh', ['-q', '-c', 'qemu:///system', 'domblklist', names.serial], { encoding: 'utf8' })
+          .split('\n')
+          .find((l) => l.trim().startsWith('sda'));
+      const drive = row.locator('.media');
+      assert.equal(await drive.locator('.image').innerText(), 'cons-rescue');
+      assert.match(cdrom() ?? '', /rescue\.iso/);
+      await drive.locator('button', { hasText: 'Eject' }).click();
+      await drive.locator('.image', { hasText: 'empty' }).waitFor();
+      assert.doesNotMatch(cdrom() ?? '', /\.iso/, 'the running guest has an empty tray');
+      await drive.locator('button', { hasText: 'Insert image' }).click();
+      await drive.locator('select[name=image]').selectOption('cons-rescue');
+      await drive.locator('button[type=submit]').click();
+      await drive.locator('.image', { hasText: 'cons-rescue' }).waitFor();
+      assert.match(cdrom() ?? '', /rescue\.iso/, 'and the image back in it');
     } finally {
       await chromium.close();
     }

@@ -186,7 +186,7 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
                 onAct={(action) => void act(d, action)}
                 onConsole={(kind) => void openConsole(d, kind)}
                 onResizing={(open) => setResizing(open ? d.id : null)}
-                onResized={(r) => {
+                onUpdated={(r) => {
                   touch(r.id);
                   put(r);
                 }}

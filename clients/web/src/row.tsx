@@ -1,5 +1,6 @@
 import type { Api } from './api.js';
 import { ACTIONS, type Action, type Domain } from './actions.js';
+import { MediaDrive } from './media.js';
 import { ResizeForm } from './resize.js';
 
 /** One machine: what it is, what it can be asked to do in its state, and what the last request said. */
@@ -12,7 +13,8 @@ export function MachineRow(props: {
   onAct(action: Action): void;
   onConsole(kind: 'SERIAL' | 'GRAPHICS'): void;
   onResizing(open: boolean): void;
-  onResized(d: Domain): void;
+  /** A resize or a media change answered the machine as it is now. */
+  onUpdated(d: Domain): void;
   onError(err: unknown): void;
 }) {
   const d = props.machine;
@@ -48,7 +50,7 @@ export function MachineRow(props: {
           <ResizeForm
             api={props.api}
             machine={d}
-            onResized={(r) => props.onResized(r)}
+            onResized={(r) => props.onUpdated(r)}
             onClose={() => props.onResizing(false)}
             onError={(err) => props.onError(err)}
           />
@@ -59,6 +61,7 @@ export function MachineRow(props: {
             <button onClick={() => props.onConsole('GRAPHICS')}>Screen</button>
           </>
         )}
+        <MediaDrive api={props.api} machine={d} onChanged={(r) => props.onUpdated(r)} onError={(err) => props.onError(err)} />
         {props.note && (
           <div class="note" role="status">
             {props.note}
