@@ -110,8 +110,9 @@ describe('event cursors belong to their log and say nothing of it', () => {
       const text = raw.toString('latin1');
       assert.ok(!/event:/.test(text), `${cursor} is not of the plain form`);
       // Its own row id in decimal: any three digits of random bytes would match some id by chance (run 34 saw
-      // "127" in one cursor), so only the id the cursor stands for is looked for as text.
-      assert.ok(!text.includes(String(own[i])), `${cursor} does not spell its own row id ${own[i]}`);
+      // "127" in one cursor), so only the id the cursor stands for is looked for as text — when it has three
+      // digits (the hand-over's own event, before the churn, has two: random bytes spell those too often).
+      if (own[i]! >= 100) assert.ok(!text.includes(String(own[i])), `${cursor} does not spell its own row id ${own[i]}`);
       for (const id of ids) {
         const be = Buffer.alloc(4);
         be.writeUInt32BE(id);

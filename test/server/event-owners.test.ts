@@ -114,10 +114,20 @@ describe('events of a domain that changed hands', () => {
       ['STARTED', 'bob-vm'],
       ['STOPPED', 'bob-vm'],
     ];
-    const alices = [['STARTED', 'bob-vm']];
+    // Alice's part begins with the hand-over: announced to her (libvirt signals none) as a synthetic DEFINED.
+    const alices = [
+      ['DEFINED', 'bob-vm'],
+      ['STARTED', 'bob-vm'],
+    ];
     assert.deepEqual(await history(bob.token), bobs);
     assert.deepEqual(await history(alice.token), alices);
     assert.deepEqual(await history(undefined), [...bobs, ...alices]);
+    const handOver = await s.gql(
+      `query($d: ID) { events(first: 1, filter: { domainId: $d, types: [DEFINED] }) { edges { node { detail synthetic } } } }`,
+      { d: domainId },
+      alice.token,
+    );
+    assert.deepEqual(handOver.data.events.edges[0].node, { detail: 'UPDATED', synthetic: true });
 
     // Replayed from before the domain existed, for everything and for this one domain.
     for (const d of [null, domainId]) {
@@ -128,7 +138,7 @@ describe('events of a domain that changed hands', () => {
         bobs,
       );
       assert.deepEqual(
-        (await aliceReplay.next(1)).map((i) => [i.domainEvents.type, i.domainEvents.domain.name]),
+        (await aliceReplay.next(2)).map((i) => [i.domainEvents.type, i.domainEvents.domain.name]),
         alices,
       );
       bobReplay.unsubscribe();
@@ -137,7 +147,7 @@ describe('events of a domain that changed hands', () => {
 
     // Live: what happens after the reassignment is Alice's alone; Bob's stream, open all along, got only his.
     await act('suspendDomain', alice.token);
-    await aliceLive.next(2);
+    await aliceLive.next(3);
     await roundTrip(bobLive.client); // anything sent to Bob's stream before now has arrived
     assert.deepEqual(
       bobLive.items.map((i) => [i.domainEvents.type, i.domainEvents.domain.name]),
@@ -145,7 +155,7 @@ describe('events of a domain that changed hands', () => {
     );
     assert.deepEqual(
       aliceLive.items.map((i) => i.domainEvents.type),
-      ['STARTED', 'SUSPENDED'],
+      ['DEFINED', 'STARTED', 'SUSPENDED'],
     );
   });
 
@@ -159,6 +169,7 @@ describe('events of a domain that changed hands', () => {
       ['STOPPED', bob.id],
     ]);
     assert.deepEqual(await owners(alice.id), [
+      ['DEFINED', alice.id],
       ['STARTED', alice.id],
       ['SUSPENDED', alice.id],
     ]);
@@ -201,6 +212,7 @@ describe('events of a domain that changed hands', () => {
       ['STOPPED', 'bob'],
     ];
     const alices = [
+      ['DEFINED', 'alice'],
       ['STARTED', 'alice'],
       ['SUSPENDED', 'alice'],
     ];
@@ -220,16 +232,16 @@ describe('events of a domain that changed hands', () => {
       assert.equal(r.errors, undefined, JSON.stringify(r.errors));
       return r.data.events.totalCount;
     };
-    assert.equal(await count({ domainId }), 5);
+    assert.equal(await count({ domainId }), 6);
     assert.equal(await count({ domainId }, bob.token), 3);
-    assert.equal(await count({ domainId }, alice.token), 2);
+    assert.equal(await count({ domainId }, alice.token), 3);
     assert.equal(await count({ domainId, types: ['STARTED'] }), 2);
     assert.equal(await count({ ownerId: bob.id }), 3);
     assert.equal(await count({ ownerId: alice.id }, bob.token), 0);
     assert.equal(await count({ domainId: 'not-an-id' }), 0);
     // Everything Bob may see is this domain's first three events; the test domain's are no one's.
     assert.equal(await count({}, bob.token), 3);
-    assert.equal(await count({}), 7);
+    assert.equal(await count({}), 8);
     // The count is of the whole filtered list, not of what follows the cursor.
     const first = (await s.gql(q, { f: { domainId } }, bob.token)).data.events;
     assert.equal(first.pageInfo.hasNextPage, true);

@@ -125,6 +125,8 @@ describe('the web app (Chromium)', () => {
       u: Buffer.from(`User:${bob.id}`).toString('base64'),
     });
     assert.equal(given.data.assignDomain.__typename, 'AssignDomainSuccess', JSON.stringify(given));
+    // It shows at once, as it is (the hand-over is announced to bob's stream), before anything else happens to it.
+    await page.locator('tr[data-name="test"] .state.running').waitFor();
     await s.gql(`mutation($id: ID!) { destroyDomain(id: $id) { __typename } }`, { id: testId });
     await page.locator('tr[data-name="test"] .state.shutoff').waitFor();
     await page.locator('tr[data-name="test"] button', { hasText: 'Start' }).click();
@@ -135,6 +137,18 @@ describe('the web app (Chromium)', () => {
     const refusal = page.locator('tr[data-name="test"] .note', { hasText: /^Console:/ });
     await refusal.waitFor();
     assert.match(await refusal.innerText(), /^Console: UNSUPPORTED: /);
+
+    // Handed on to someone else while bob's page is open: his next action on it finds it gone, and it leaves
+    // his list (nothing of it reaches his stream any more).
+    const dave = addTenant(s.dataDir, 'dave');
+    const away = await s.gql(`mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename } }`, {
+      id: testId,
+      u: Buffer.from(`User:${dave.id}`).toString('base64'),
+    });
+    assert.equal(away.data.assignDomain.__typename, 'AssignDomainSuccess');
+    await page.locator('tr[data-name="test"] button', { hasText: 'Force off' }).click();
+    await page.locator('#machines tr[data-name="test"]').waitFor({ state: 'detached' });
+    assert.equal(await page.locator('#metering tr[data-name="test"]').count(), 1, 'what bob used of it stays on his bill');
     await page.close();
   });
 

@@ -122,6 +122,10 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
           drop(d.id);
         } else if (latest(d.id, n)) put(r.value.domain);
         note(d.id, '');
+      } else if (r.error.code === 'NOT_FOUND') {
+        // Gone, or handed to someone else (no event of it reaches this viewer any more): off the list.
+        touch(d.id);
+        drop(d.id);
       } else note(d.id, `${label}: ${r.error.code}: ${r.error.message}`);
     } catch (err) {
       failed(err);

@@ -27,8 +27,9 @@ export class AssignFlow {
     const domain = this.ctx.domains.get(viewer, uuid);
     this.ctx.users.get(viewer, userId);
     const unclaim = this.ctx.claim(uuid);
+    let handedOn: boolean;
     try {
-      const handedOn = this.ctx.owners.get(uuid) !== userId;
+      handedOn = this.ctx.owners.get(uuid) !== userId;
       if (handedOn && this.ctx.ownerHasName(userId, shownName(domain))) {
         throw new ConflictError(`the user already has a domain named ${JSON.stringify(shownName(domain))}`);
       }
@@ -57,6 +58,9 @@ export class AssignFlow {
     } finally {
       unclaim();
     }
-    return (await this.ctx.sync.refreshDomain(domain.path)) ?? domain;
+    // Handed on, it is announced (libvirt signals no metadata change as a lifecycle event): the new owner's
+    // live views learn of it now, in its own stream (an event belongs to the owner at its time).
+    const announce = handedOn ? { type: 'DEFINED' as const, detail: 'UPDATED' } : undefined;
+    return (await this.ctx.sync.refreshDomain(domain.path, { announce })) ?? domain;
   }
 }

@@ -16,7 +16,7 @@ import type { EventSink } from './event-sink.js';
 import { AwaitedChanges, type Committed } from './changes.js';
 import { CommitLine } from './line.js';
 import { ResyncTimer } from './resync-timer.js';
-import { applySnapshot, loadAll } from './snapshot.js';
+import { applySnapshot, type Incoming, loadAll } from './snapshot.js';
 import type { StateCache } from './state-cache.js';
 import { Rereads, SyncHealth } from './rereads.js';
 import { StateCheck } from './state-check.js';
@@ -146,9 +146,16 @@ export class LibvirtSync {
     await this.line.drained();
   }
 
-  /** Re-reads one domain through the ordered path and returns it as committed (undefined once gone). */
-  async refreshDomain(path: string, opts: { reuseDiskCapacity?: boolean } = {}): Promise<DomainRecord | undefined> {
-    return settle(await this.rereads.domain(path, null, opts.reuseDiskCapacity === true));
+  /**
+   * Re-reads one domain through the ordered path and returns it as committed (undefined once gone). With
+   * `announce`, the copy read is published as that (synthetic) event, for a change libvirt signals nothing of.
+   */
+  async refreshDomain(
+    path: string,
+    opts: { reuseDiskCapacity?: boolean; announce?: Omit<Incoming, 'synthetic'> } = {},
+  ): Promise<DomainRecord | undefined> {
+    const event = opts.announce ? { ...opts.announce, synthetic: true } : null;
+    return settle(await this.rereads.domain(path, event, opts.reuseDiskCapacity === true));
   }
 
   /**

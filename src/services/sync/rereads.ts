@@ -106,7 +106,7 @@ export class Rereads {
       this.health.connected = true;
       this.tombstones.delete(path);
       this.cache.setDomain(read.ok);
-      if (event) this.publish(event, read.ok, false, previous);
+      if (event) this.publish(event, read.ok, event.synthetic === true, previous);
       return read.ok;
     }
     if (read.err.kind === 'NOT_FOUND') {

@@ -5,7 +5,8 @@ import { asRead, type Read } from './line.js';
 import type { StateCache } from './state-cache.js';
 
 /** A domain event as a signal brought it, or as a resync infers it. */
-export type Incoming = { type: DomainEventType; detail: string };
+/** A libvirt signal (or, `synthetic`, an event the server announces for a change libvirt signals nothing of). */
+export type Incoming = { type: DomainEventType; detail: string; synthetic?: boolean };
 
 /** How the differences a reload finds are announced (as synthetic events). */
 export interface SnapshotAnnouncer {
