@@ -228,6 +228,50 @@ describe('the web app (Chromium)', () => {
     await page.close();
   });
 
+  test("an admin's Users page: each user's quota use and this month's metering, and a quota set in place", async () => {
+    const erin = addTenant(s.dataDir, 'erin');
+    const { page } = await signedIn(ADMIN_TOKEN);
+    await page.locator('#status.live').waitFor();
+    await page.locator('header nav button', { hasText: 'Users' }).click();
+    const row = page.locator('#users tr[data-name="erin"]');
+    await row.waitFor();
+    assert.equal(await row.locator('td[data-resource=domains]').innerText(), '0 of 0', 'no quota yet');
+    assert.equal(await page.locator('#users tr[data-name="carol"] td[data-resource=domains]').innerText(), '0 of 1');
+    await row.locator('button', { hasText: 'Quota' }).click();
+    const form = row.locator('form.quota');
+    for (const [name, value] of Object.entries({
+      maxDomains: '2',
+      maxVcpus: '4',
+      maxMemoryMiB: '2048',
+      maxDiskGiB: '20',
+      maxInterfaces: '2',
+    }))
+      await form.locator(`input[name=${name}]`).fill(value);
+    await form.locator('input[name=maxPortForwards]').fill('-1');
+    await form.locator('button[type=submit]').click();
+    // The browser's own check stops a negative figure; the API's refusal would show the same way.
+    assert.equal(await form.locator('input[name=maxPortForwards]').evaluate((i: HTMLInputElement) => i.validity.valid), false);
+    await form.locator('input[name=maxPortForwards]').fill('1');
+    await form.locator('button[type=submit]').click();
+    await page.waitForFunction(
+      () => document.querySelector('#users tr[data-name="erin"] td[data-resource=vcpus]')?.textContent === '0 of 4',
+    );
+    const q = await s.gql(
+      `query($id: ID!) { node(id: $id) { ... on User { quota { limits { maxDomains maxVcpus maxPortForwards } } } } }`,
+      {
+        id: Buffer.from(`User:${erin.id}`).toString('base64'),
+      },
+    );
+    assert.deepEqual(q.data.node.quota.limits, { maxDomains: 2, maxVcpus: 4, maxPortForwards: 1 });
+    // Carol's machine ran this month (the test before): her metering shows it.
+    const carolHours = await page.locator('#users tr[data-name="carol"] td').nth(8).innerText();
+    assert.ok(Number(carolHours) > 0, `carol's vCPU-hours: ${carolHours}`);
+    // Back to the machines: the live list was kept all along.
+    await page.locator('header nav button', { hasText: 'Machines' }).click();
+    await page.locator('#status.live').waitFor();
+    await page.close();
+  });
+
   test('a token revoked while its page is open signs the page out, and the list goes', async () => {
     const t = await s.gql(
       `mutation($u: ID!) { createApiToken(userId: $u, label: "web") { ... on CreateApiTokenSuccess { token apiToken { id } } } }`,

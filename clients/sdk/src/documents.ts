@@ -82,6 +82,26 @@ export const Users = graphql(`
   }
 `);
 
+/** Admins: every user with its quota (limits and what it holds) and its metering over [from, to). */
+export const UsersOverview = graphql(`
+  query UsersOverview($first: Int, $after: String, $from: DateTime!, $to: DateTime!) {
+    users(first: $first, after: $after) {
+      totalCount
+      edges {
+        node {
+          id name role
+          quota {
+            limits { maxDomains maxVcpus maxMemoryMiB maxDiskGiB maxInterfaces maxPortForwards }
+            usage { domains vcpus memoryMiB diskGiB interfaces portForwards }
+          }
+          usage(from: $from, to: $to) { runningHours vcpuHours memoryGiBHours diskGiBHours }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
 export const UserNode = graphql(`
   query UserNode($id: ID!) {
     node(id: $id) {

@@ -3,6 +3,7 @@ import { Viewer } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import { Api, Unauthenticated } from './api.js';
 import { Machines } from './machines.js';
+import { Users } from './users.js';
 
 /** Kept for this tab only: closing it signs out. */
 const TOKEN_KEY = 'virtplane.token';
@@ -12,6 +13,8 @@ type Who = NonNullable<ResultOf<typeof Viewer>['viewer']>;
 export function App() {
   const [session, setSession] = useState<{ api: Api; who: Who } | null>(null);
   const [problem, setProblem] = useState('');
+  /** Admins have a second page; the machines' live list stays connected while it is shown. */
+  const [view, setView] = useState<'machines' | 'users'>('machines');
 
   const signIn = async (token: string) => {
     const api = new Api(token);
@@ -45,13 +48,35 @@ export function App() {
         <span id="who">
           {session.who.name} ({session.who.role.toLowerCase()})
         </span>
+        {session.who.role === 'ADMIN' && (
+          <nav>
+            <button aria-pressed={view === 'machines'} onClick={() => setView('machines')}>
+              Machines
+            </button>
+            <button aria-pressed={view === 'users'} onClick={() => setView('users')}>
+              Users
+            </button>
+          </nav>
+        )}
         <button onClick={() => signOut()}>Sign out</button>
       </header>
-      <Machines
-        api={session.api}
-        admin={session.who.role === 'ADMIN'}
-        onRefused={() => signOut('The token is no longer valid: sign in again.')}
-      />
+      <div hidden={view !== 'machines'}>
+        <Machines
+          api={session.api}
+          admin={session.who.role === 'ADMIN'}
+          onRefused={() => signOut('The token is no longer valid: sign in again.')}
+        />
+      </div>
+      {view === 'users' && (
+        <main>
+          <Users
+            api={session.api}
+            onError={(err) => {
+              if (err instanceof Unauthenticated) signOut('The token is no longer valid: sign in again.');
+            }}
+          />
+        </main>
+      )}
     </>
   );
 }

@@ -17,7 +17,7 @@ export function amount(n: number): string {
   return n < 10 ? String(Number(n.toPrecision(2))) : n.toFixed(0);
 }
 
-function monthSoFar(now = new Date()): { from: string; to: string } {
+export function monthSoFar(now = new Date()): { from: string; to: string } {
   const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   const to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
   return { from: from.toISOString(), to: to.toISOString() };
