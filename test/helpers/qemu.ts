@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { me, readOr, running, startTime } from './process-identity.js';
 
 /**
  * libvirtd is one host-wide daemon, shared by every QEMU test file (they may run in parallel). Each user
@@ -43,12 +44,12 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
     try {
       mkdirSync(LOCK);
-      writeFileSync(join(LOCK, 'owner'), String(process.pid));
+      writeFileSync(join(LOCK, 'owner'), me());
       break;
     } catch {
       // A lock whose owner died is stale.
-      const owner = Number(existsSync(join(LOCK, 'owner')) ? readFileSync(join(LOCK, 'owner'), 'utf8') : 0);
-      if (owner && !alive(owner)) rmSync(LOCK, { recursive: true, force: true });
+      const owner = readOr(join(LOCK, 'owner'), '');
+      if (owner && !running(owner)) rmSync(LOCK, { recursive: true, force: true });
       if (i > 600) throw new Error('timed out waiting for the libvirtd test lock');
       await sleep(100);
     }
@@ -93,15 +94,22 @@ export interface ExclusiveLibvirtdLease extends LibvirtdLease {
   libvirtdRunning(): boolean;
 }
 
-/** The PID of the process holding libvirtd exclusively, if it is alive. */
-function exclusiveHolder(): number | null {
-  return pidOf(EXCLUSIVE);
+/** Whether a live process holds libvirtd exclusively (a holder that died without releasing holds nothing). */
+function exclusiveHolder(): boolean {
+  const holder = readOr(EXCLUSIVE, '');
+  return holder !== '' && running(holder);
 }
 
+/** The other processes registered as users; the files of those that died without leaving are removed. */
 function otherUsers(): number[] {
-  return readdirSync(USERS)
-    .map(Number)
-    .filter((pid) => pid !== process.pid && alive(pid));
+  const users: number[] = [];
+  for (const name of readdirSync(USERS)) {
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    if (running(`${pid}:${readOr(join(USERS, name), '')}`)) users.push(pid);
+    else rmSync(join(USERS, name), { force: true });
+  }
+  return users;
 }
 
 async function startDaemons(): Promise<void> {
@@ -118,7 +126,7 @@ async function register(): Promise<void> {
     await startDaemons();
     writeFileSync(STARTED_MARK, '');
   }
-  writeFileSync(join(USERS, String(process.pid)), '');
+  writeFileSync(join(USERS, String(process.pid)), String(startTime(process.pid)));
 }
 
 /** Unregisters this process; the last user stops the daemons if a test started them. Call under the lock. */
@@ -166,7 +174,7 @@ async function acquireExclusive(): Promise<ExclusiveLibvirtdLease> {
     claimed = await withLock(async () => {
       if (exclusiveHolder()) return false;
       mkdirSync(USERS, { recursive: true });
-      writeFileSync(EXCLUSIVE, String(process.pid));
+      writeFileSync(EXCLUSIVE, me());
       return true;
     });
     if (!claimed) await sleep(200);

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { me, readOr, running } from './process-identity.js';
 import { formatIp, overlaps, parseIp, rangeSize, subnetOf, type IpRange } from '../../src/services/network/addresses.js';
 
 /** The IPv4 documentation ranges (RFC 5737): the only ones tests may put on links and networks. */
@@ -59,16 +60,12 @@ function withReservationLock<T>(fn: () => T): T {
   for (let i = 0; ; i++) {
     try {
       mkdirSync(LOCK);
-      writeFileSync(join(LOCK, 'owner'), String(process.pid));
+      writeFileSync(join(LOCK, 'owner'), me());
       break;
     } catch {
-      let owner = 0;
-      try {
-        owner = Number(readFileSync(join(LOCK, 'owner'), 'utf8'));
-      } catch {
-        /* being created or removed right now */
-      }
-      if (owner && !alive(owner)) rmSync(LOCK, { recursive: true, force: true });
+      // A lock whose owner died is stale (an empty owner: being created or removed right now).
+      const owner = readOr(join(LOCK, 'owner'), '');
+      if (owner && !running(owner)) rmSync(LOCK, { recursive: true, force: true });
       if (i > 1000) throw new Error('timed out waiting for the test subnet lock');
       Atomics.wait(nap, 0, 0, 10);
     }
