@@ -83,6 +83,11 @@ export const DomainDiskRef = builder.objectRef<DomainDisk>('DomainDisk').impleme
       resolve: (d, _args, ctx) => ctx.services.domains.diskSource(ctx.viewer, d),
     }),
     capacityBytes: t.float({ nullable: true, resolve: (d) => d.capacityBytes }),
+    hasMedia: t.boolean({
+      description:
+        'Whether something is in it: false for an empty CD-ROM drive. True also when what a drive holds is no published image (`image` null), so it can be ejected.',
+      resolve: (d) => d.source !== null || d.volume !== null,
+    }),
   }),
 });
 

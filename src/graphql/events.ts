@@ -56,7 +56,7 @@ export const DomainLifecycleEventRef = builder.objectRef<DomainLifecycleEvent>('
     at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
     synthetic: t.exposeBoolean('synthetic', {
       description:
-        'True when the server inferred the change on resync (e.g. after libvirt restarted) rather than receiving a libvirt signal.',
+        'True when the server announced the change rather than receiving a libvirt signal: one it inferred on resync (e.g. after libvirt restarted), or a hand-over by assignDomain (DEFINED/UPDATED: libvirt signals none).',
     }),
     ownerId: t.id({
       nullable: true,

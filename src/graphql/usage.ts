@@ -36,15 +36,21 @@ const UsageRef = builder.objectRef<UsageSummary>('Usage').implement({
     'What a user’s domains used within [from, to), counted up to now: every domain it owned in that time, deleted ones included. ' +
     'A domain given to another user counts for each owner for the time it was theirs.',
   fields: (t) => ({
-    from: t.field({ type: 'DateTime', resolve: (s) => s.from }),
-    to: t.field({ type: 'DateTime', resolve: (s) => s.to }),
+    from: t.field({ type: 'DateTime', description: 'The range asked for, from this moment…', resolve: (s) => s.from }),
+    to: t.field({ type: 'DateTime', description: '…to this one (not included); figures count up to now.', resolve: (s) => s.to }),
     runningHours: t.float({
       description: 'Hours of running instances, all domains together.',
       resolve: (s) => sum(s, (d) => d.runningHours),
     }),
-    vcpuHours: t.float({ resolve: (s) => sum(s, (d) => d.vcpuHours) }),
-    memoryGiBHours: t.float({ resolve: (s) => sum(s, (d) => d.memoryGiBHours) }),
-    diskGiBHours: t.float({ resolve: (s) => sum(s, (d) => d.diskGiBHours) }),
+    vcpuHours: t.float({ description: 'vCPUs × hours running, all domains together.', resolve: (s) => sum(s, (d) => d.vcpuHours) }),
+    memoryGiBHours: t.float({
+      description: 'Memory in GiB × hours running, all domains together.',
+      resolve: (s) => sum(s, (d) => d.memoryGiBHours),
+    }),
+    diskGiBHours: t.float({
+      description: 'Disk capacity in GiB × hours existing, all domains together.',
+      resolve: (s) => sum(s, (d) => d.diskGiBHours),
+    }),
     domains: t.connection(
       {
         type: DomainUsageRef,
@@ -60,6 +66,8 @@ const UsageRef = builder.objectRef<UsageSummary>('Usage').implement({
 builder.objectField(UserRef, 'usage', (t) =>
   t.field({
     type: UsageRef,
+    // A refused range fails this field alone, not the user (or the page of users) it is asked on.
+    nullable: true,
     description:
       'Metering: what this user’s domains used between `from` and `to` (at most 366 days apart; figures count up to now). ' +
       'Tenants may ask of themselves. VALIDATION when `from` is not before `to` or the range is longer.',

@@ -162,6 +162,17 @@ describe('usage: what a tenant’s domains used, metered from their events (test
       );
       const refused = await cli(['usage', '--from', 'yesterday'], alice.token);
       assert.equal(refused.status, 2, 'a date it cannot read is a usage error');
+      assert.equal((await cli(['usage', '--from', '2026-02-30'], alice.token)).status, 2, 'nor one that does not exist');
+      // A tenant may name itself (it cannot list users to look a name up).
+      const self = await cli(['usage', 'alice', '-o', 'json'], alice.token);
+      assert.equal(self.status, 0, self.stderr);
+      assert.deepEqual(
+        JSON.parse(self.stdout).domains.map((d: any) => d.name),
+        printed.domains.map((d: any) => d.name),
+      );
+      // A deleted domain is marked as gone in the table.
+      const mine = await cli(['usage'], alice.token);
+      assert.match(mine.stdout, /^metered \(gone\)\s/m);
     } finally {
       rmSync(home, { recursive: true, force: true });
     }

@@ -224,6 +224,7 @@ describe('the web app (Chromium)', () => {
     const billed = page.locator('#metering tr[data-name="web-1"]');
     await billed.waitFor();
     assert.ok(Number(await billed.getAttribute('data-vcpu-hours')) > 0, 'it ran, so it used vCPU-hours');
+    assert.match(await billed.locator('td').first().innerText(), /^web-1 \(gone\)$/, 'marked as no longer there');
     assert.match(await page.locator('#metering .total').innerText(), /^All\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/);
     await page.close();
   });
@@ -236,6 +237,8 @@ describe('the web app (Chromium)', () => {
     const row = page.locator('#users tr[data-name="erin"]');
     await row.waitFor();
     assert.equal(await row.locator('td[data-resource=domains]').innerText(), '0 of 0', 'no quota yet');
+    // An admin is unlimited without a quota: no form that would set one of zeros.
+    assert.equal(await page.locator('#users tr[data-name="admin"] td.actions').innerText(), 'unlimited');
     assert.equal(await page.locator('#users tr[data-name="carol"] td[data-resource=domains]').innerText(), '0 of 1');
     await row.locator('button', { hasText: 'Quota' }).click();
     const form = row.locator('form.quota');
@@ -264,7 +267,7 @@ describe('the web app (Chromium)', () => {
     );
     assert.deepEqual(q.data.node.quota.limits, { maxDomains: 2, maxVcpus: 4, maxPortForwards: 1 });
     // Carol's machine ran this month (the test before): her metering shows it.
-    const carolHours = await page.locator('#users tr[data-name="carol"] td').nth(8).innerText();
+    const carolHours = await page.locator('#users tr[data-name="carol"] td').nth(9).innerText();
     assert.ok(Number(carolHours) > 0, `carol's vCPU-hours: ${carolHours}`);
     // Back to the machines: the live list was kept all along.
     await page.locator('header nav button', { hasText: 'Machines' }).click();

@@ -15,3 +15,28 @@ test('`npm start -- --help` offers only ways to start that exist', () => {
   const usage = help.split('\n').filter((l) => l.startsWith('Usage:'));
   assert.deepEqual(usage, ['Usage: npm start            (npm start -- --help prints this)']);
 });
+
+test('`usage` dates: a day is its UTC midnight, a date-time needs its zone, no impossible date rolls over', async () => {
+  const { date, usageRange } = await import('../../clients/cli/src/usage.js');
+  assert.equal(date('2026-11-01').toISOString(), '2026-11-01T00:00:00.000Z');
+  assert.equal(date('2026-11-01T08:00:00+01:00').toISOString(), '2026-11-01T07:00:00.000Z');
+  for (const bad of ['2026-02-30', '2026-11-01T10:00', '1', 'Dec 1 2026', 'yesterday'])
+    assert.throws(() => date(bad), /no such date|not a day/, bad);
+  const now = new Date('2026-12-03T16:00:00Z');
+  const iso = (r: { from: Date; to: Date }) => [r.from.toISOString(), r.to.toISOString()];
+  assert.deepEqual(
+    iso(usageRange(undefined, undefined, now)),
+    ['2026-12-01T00:00:00.000Z', '2026-12-03T16:00:00.000Z'],
+    'this month so far',
+  );
+  assert.deepEqual(
+    iso(usageRange(undefined, date('2026-11-01'), now)),
+    ['2026-10-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z'],
+    'the month --to ends',
+  );
+  assert.deepEqual(
+    iso(usageRange(date('2025-12-15'), undefined, now)),
+    ['2025-12-15T00:00:00.000Z', '2026-12-03T16:00:00.000Z'],
+    'up to now',
+  );
+});

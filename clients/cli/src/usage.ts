@@ -1,24 +1,37 @@
 /** `virtplane usage [user]`: metering, what a user's domains used over a range (this month by default). */
 import { Command, type CommandUnknownOpts, InvalidArgumentError } from '@commander-js/extra-typings';
-import { ApiError, UserUsage, ViewerUsage } from '@virtplane/sdk';
+import { ApiError, UserUsage, Viewer, ViewerUsage } from '@virtplane/sdk';
 import { connect } from './config.js';
 import { isJson, note, printJson, printTable } from './output.js';
 import { userId } from './resolve.js';
 import { action } from './run.js';
 
-/** A date (`2026-11-01`, taken as UTC midnight) or an RFC 3339 date-time. */
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * A day (`2026-11-01`, its midnight UTC) or an RFC 3339 date-time with its zone (`2026-11-01T08:00:00+01:00`):
+ * nothing read in the local time zone, and no impossible date (2026-02-30) rolled over into another.
+ */
 export function date(value: string): Date {
-  const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('not a date (YYYY-MM-DD) or date-time (RFC 3339)');
+  const day = DAY.exec(value) ?? DATE_TIME.exec(value);
+  if (!day) throw new InvalidArgumentError('not a day (YYYY-MM-DD) nor a date-time with its zone (RFC 3339)');
+  const d = new Date(DAY.test(value) ? `${value}T00:00:00Z` : value);
+  const [, y, m, dd] = day.map(Number);
+  const calendar = new Date(Date.UTC(y!, m! - 1, dd));
+  if (Number.isNaN(d.getTime()) || calendar.getUTCMonth() !== m! - 1 || calendar.getUTCDate() !== dd!)
+    throw new InvalidArgumentError('no such date');
   return d;
 }
 
-/** This calendar month in UTC: from its first day to the first of the next. */
-export function thisMonth(now = new Date()): { from: Date; to: Date } {
-  return {
-    from: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
-    to: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)),
-  };
+/**
+ * The range asked for: by default this month so far (UTC); `to` alone ends the month it falls in (from that
+ * month's first day); `from` alone runs up to now.
+ */
+export function usageRange(from: Date | undefined, to: Date | undefined, now = new Date()): { from: Date; to: Date } {
+  const end = to ?? now;
+  const last = new Date(end.getTime() - 1);
+  return { from: from ?? new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), 1)), to: end };
 }
 
 const fixed = (n: number) => n.toFixed(2);
@@ -27,14 +40,16 @@ export function usageCommand(): CommandUnknownOpts {
   return new Command('usage')
     .description('What your domains (or, for admins, a user’s) used: hours running, vCPU-, memory- and disk-hours; deleted domains too')
     .argument('[user]', 'name or ID (admins)')
-    .option('--from <date>', 'start of the range (default: the first of this month, UTC)', date)
-    .option('--to <date>', 'end of the range, not included (default: the first of next month; counted up to now)', date)
+    .option('--from <date>', 'start of the range, YYYY-MM-DD (UTC) or RFC 3339 (default: the first of the month --to is in)', date)
+    .option('--to <date>', 'end of the range, not included (default: now)', date)
     .action(
       action(async (ref, o) => {
         const vp = connect();
-        const month = thisMonth();
-        const range = { from: (o.from ?? month.from).toISOString(), to: (o.to ?? month.to).toISOString() };
-        const id = ref ? await userId(vp, ref) : null;
+        const asked = usageRange(o.from, o.to);
+        const range = { from: asked.from.toISOString(), to: asked.to.toISOString() };
+        // Anyone may name themselves (tenants cannot list users to look a name up).
+        const self = ref ? (await vp.request(Viewer)).viewer : null;
+        const id = ref && ref !== self?.name && ref !== self?.id ? await userId(vp, ref) : null;
         const read = async (after: string | null) => {
           if (id === null) return (await vp.request(ViewerUsage, { ...range, first: 100, after })).viewer?.usage;
           const { node } = await vp.request(UserUsage, { id, ...range, first: 100, after });
@@ -42,7 +57,7 @@ export function usageCommand(): CommandUnknownOpts {
           return node.usage;
         };
         const first = await read(null);
-        if (!first) throw new ApiError('NOT_FOUND', 'no viewer');
+        if (!first) throw new ApiError('NOT_FOUND', 'no usage for this range');
         const domains = first.domains.edges.map((e) => e.node);
         for (let page = first.domains.pageInfo; page.hasNextPage && page.endCursor;) {
           const next = await read(page.endCursor);
@@ -52,7 +67,7 @@ export function usageCommand(): CommandUnknownOpts {
         }
         const { domains: _paged, ...totals } = first;
         if (isJson()) return printJson({ ...totals, domains });
-        note(`${range.from} – ${range.to} (counted up to now)`);
+        note(`${range.from} – ${range.to} (counted up to now; "(gone)": deleted, or no longer yours)`);
         const row = (name: string, u: { runningHours: number; vcpuHours: number; memoryGiBHours: number; diskGiBHours: number }) => ({
           domain: name,
           'running h': fixed(u.runningHours),
@@ -61,7 +76,7 @@ export function usageCommand(): CommandUnknownOpts {
           'disk GiB h': fixed(u.diskGiBHours),
         });
         printTable(
-          [...domains.map((d) => row(d.name, d)), row('total', totals)],
+          [...domains.map((d) => row(d.domain ? d.name : `${d.name} (gone)`, d)), row('total', totals)],
           ['domain', 'running h', 'vcpu h', 'memory GiB h', 'disk GiB h'],
         );
       }),

@@ -11,7 +11,7 @@ export const DomainFields = graphql(`
     id uuid name libvirtName state stateReason vcpus memoryMiB autostart persistent
     owner { id name }
     interfaces { mac model type ipv4 ipv6 network { name } }
-    disks { device target capacityBytes image { name } }
+    disks { device target capacityBytes hasMedia image { name } }
   }
 `);
 
@@ -136,7 +136,7 @@ export const UsageFields = graphql(
     from to runningHours vcpuHours memoryGiBHours diskGiBHours
     domains(first: $first, after: $after) {
       totalCount
-      edges { node { domainId name existedHours runningHours vcpuHours memoryGiBHours diskGiBHours } }
+      edges { node { domainId name domain { id } existedHours runningHours vcpuHours memoryGiBHours diskGiBHours } }
       pageInfo { ...PageInfoFields }
     }
   }

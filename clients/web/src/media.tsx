@@ -54,8 +54,8 @@ export function MediaDrive(props: { api: Api; machine: Domain; onChanged(d: Doma
 
   return (
     <div class="media" aria-label={`CD-ROM drive of ${machine.name}`}>
-      Drive: <span class="image">{drive.image?.name ?? 'empty'}</span>
-      {drive.image && (
+      Drive: <span class="image">{drive.image?.name ?? (drive.hasMedia ? 'an image no longer offered' : 'empty')}</span>
+      {drive.hasMedia && (
         <button disabled={busy} onClick={() => void run(async () => (await api.request(EjectMedia, { id: machine.id })).ejectMedia)}>
           Eject
         </button>

@@ -55,7 +55,7 @@ export function Metering(props: { api: Api; changes: number; onError(err: unknow
   const more = usage.domains.totalCount - usage.domains.edges.length;
   return (
     <section id="metering" aria-labelledby="metering-title">
-      <h2 id="metering-title">This month so far</h2>
+      <h2 id="metering-title">What your machines used this month (UTC), so far</h2>
       <table>
         <thead>
           <tr>
@@ -68,7 +68,11 @@ export function Metering(props: { api: Api; changes: number; onError(err: unknow
         <tbody>
           {usage.domains.edges.map(({ node: d }) => (
             <tr key={d.domainId} data-name={d.name} data-vcpu-hours={d.vcpuHours}>
-              <td>{d.name}</td>
+              <td>
+                {d.name}
+                {/* Deleted (or handed on): two rows of one name are then told apart. */}
+                {d.domain === null && <span class="gone"> (gone)</span>}
+              </td>
               {COLUMNS.map(([label, key]) => (
                 <td key={label}>{amount(d[key])}</td>
               ))}

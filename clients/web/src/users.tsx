@@ -26,6 +26,7 @@ export function Users(props: { api: Api; onError(err: unknown): void }) {
   const [more, setMore] = useState(0);
   const [editing, setEditing] = useState<string | null>(null);
   const [reads, setReads] = useState(0);
+  const [problem, setProblem] = useState('');
   useEffect(() => {
     let current = true;
     props.api.request(UsersOverview, { first: SHOWN, ...monthSoFar() }).then(
@@ -34,13 +35,18 @@ export function Users(props: { api: Api; onError(err: unknown): void }) {
         setUsers(r.users.edges.map((e) => e.node));
         setMore(r.users.totalCount - r.users.edges.length);
       },
-      (err: unknown) => current && props.onError(err),
+      (err: unknown) => {
+        if (!current) return;
+        props.onError(err);
+        setProblem(`The users could not be read: ${(err as Error).message}`);
+      },
     );
     return () => {
       current = false;
     };
   }, [props.api, reads]);
 
+  if (problem) return <p role="alert">{problem}</p>;
   if (users === null) return <p>Loading…</p>;
   return (
     <section id="users" aria-labelledby="users-title">
@@ -53,7 +59,8 @@ export function Users(props: { api: Api; onError(err: unknown): void }) {
             {HELD.map(([label]) => (
               <th key={label}>{label}</th>
             ))}
-            <th>vCPU-hours this month</th>
+            <th>Hours running this month (UTC)</th>
+            <th>vCPU-hours</th>
             <th>Memory GiB-hours</th>
             <th>Disk GiB-hours</th>
             <th />
@@ -70,11 +77,15 @@ export function Users(props: { api: Api; onError(err: unknown): void }) {
                   {u.quota.limits[limit] === null ? '' : ` of ${u.quota.limits[limit]}`}
                 </td>
               ))}
-              <td>{amount(u.usage.vcpuHours)}</td>
-              <td>{amount(u.usage.memoryGiBHours)}</td>
-              <td>{amount(u.usage.diskGiBHours)}</td>
+              <td>{amount(u.usage?.runningHours ?? 0)}</td>
+              <td>{amount(u.usage?.vcpuHours ?? 0)}</td>
+              <td>{amount(u.usage?.memoryGiBHours ?? 0)}</td>
+              <td>{amount(u.usage?.diskGiBHours ?? 0)}</td>
               <td class="actions">
-                {editing === u.id ? (
+                {u.role === 'ADMIN' ? (
+                  // Admins are unlimited without a quota: a form of zeros here would lock one out of creating anything.
+                  'unlimited'
+                ) : editing === u.id ? (
                   <QuotaForm
                     api={props.api}
                     user={u}
