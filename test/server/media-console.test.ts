@@ -125,9 +125,27 @@ describe('install images, media and consoles over GraphQL (test driver)', () => 
     assert.deepEqual(fields.data.__type.fields.map((f: { name: string }) => f.name).sort(), ['listen', 'port', 'type']);
   });
 
-  test('removeImage withdraws the image; only admins may', async () => {
+  test('removeImage withdraws the image; only admins may; a drive that holds it still says it holds something', async () => {
+    const made = await s.gql(
+      `mutation { createDomain(input: { name: "with-iso", vcpus: 1, memoryMiB: 64, diskGiB: 1, network: "default", installImage: "debian-12" }) {
+        ... on CreateDomainSuccess { domain { id } } ... on Error { code message } } }`,
+    );
+    const withIso = made.data.createDomain.domain.id;
+    const drive = async () =>
+      (
+        await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { disks { device hasMedia image { name } } } } }`, { id: withIso })
+      ).data.node.disks.find((d: any) => d.device === 'cdrom');
+    assert.deepEqual(await drive(), { device: 'cdrom', hasMedia: true, image: { name: 'debian-12' } });
+    const empty = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { disks { device hasMedia } } } }`, { id }, alice.token);
+    assert.deepEqual(empty.data.node.disks, [{ device: 'cdrom', hasMedia: false }], 'an empty tray');
     assert.equal((await s.gql(REMOVE, { n: 'debian-12' }, alice.token)).data.removeImage.code, 'FORBIDDEN');
     assert.equal((await s.gql(REMOVE, { n: 'debian-12' })).data.removeImage.__typename, 'RemoveImageSuccess');
+    // No longer published: no image to name, but the drive is not empty (it can be ejected).
+    assert.deepEqual(await drive(), { device: 'cdrom', hasMedia: true, image: null });
+    assert.equal(
+      (await s.gql(`mutation($id: ID!) { deleteDomain(id: $id) { __typename } }`, { id: withIso })).data.deleteDomain.__typename,
+      'DeleteDomainSuccess',
+    );
     assert.equal((await s.gql(REMOVE, { n: 'debian-12' })).data.removeImage.code, 'NOT_FOUND');
     assert.deepEqual((await s.gql(IMAGES)).data.images, { totalCount: 0, edges: [] });
   });
