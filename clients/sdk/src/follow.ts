@@ -37,11 +37,21 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /**
+ * A refused subscription ends the iteration with its error — but one refused by the rate limit is only a
+ * wait: the server said how long (`retryAfterSeconds`), after which it is made again after the last cursor.
+ */
+function refusal(e: GraphQLErrorLike): { error: ApiError } | { closed: string; delayMs: number } {
+  const seconds = Number(e.extensions?.retryAfterSeconds);
+  if (e.extensions?.code === 'RATE_LIMITED') return { closed: e.message, delayMs: (seconds > 0 ? seconds : 1) * 1000 };
+  return { error: fromGraphQLError(e) };
+}
+
+/**
  * Follows a subscription whose events carry a `cursor` and which takes `after` (domainEvents, networkEvents, hostEvents):
  * yields each event once, in order. When the connection drops (server restart, network, slow-consumer close)
  * it reconnects with backoff and resubscribes after the last cursor it yielded: the server replays what was
  * missed, so nothing is lost or repeated. A GraphQL error (e.g. CURSOR_EXPIRED, FORBIDDEN) or a refused token
- * (close 4403) ends the iteration with an ApiError.
+ * (close 4403) ends the iteration with an ApiError; the rate limit (RATE_LIMITED, close 4429) only waits as told.
  */
 export async function* followSubscription<R, V extends { after?: string | null }, E extends { cursor: string }>(
   connect: () => Client,
@@ -55,7 +65,8 @@ export async function* followSubscription<R, V extends { after?: string | null }
   const query = print(document);
   let cursor = opts.after ?? null;
   let backoff = min;
-  const queue: ({ event: E } | { error: ApiError } | { closed: string })[] = [];
+  /** `closed`: the connection ended, to be made again (after `delayMs` when the server said how long to wait). */
+  const queue: ({ event: E } | { error: ApiError } | { closed: string; delayMs?: number })[] = [];
   let wake: (() => void) | null = null;
   const push = (item: (typeof queue)[number]) => {
     queue.push(item);
@@ -70,14 +81,16 @@ export async function* followSubscription<R, V extends { after?: string | null }
       { query, variables: { ...variables, after: cursor } },
       {
         next: (r) => {
-          if (r.errors?.length) return push({ error: fromGraphQLError(r.errors[0] as GraphQLErrorLike) });
+          if (r.errors?.length) return push(refusal(r.errors[0] as GraphQLErrorLike));
           if (r.data) push({ event: pick(r.data) });
         },
         error: (err) => {
-          if (Array.isArray(err)) return push({ error: fromGraphQLError(err[0] as GraphQLErrorLike) });
-          const code = (err as { code?: unknown } | null)?.code;
+          if (Array.isArray(err)) return push(refusal(err[0] as GraphQLErrorLike));
+          const { code, reason } = (err ?? {}) as { code?: unknown; reason?: unknown };
           if (code === 4403) return push({ error: new ApiError('UNAUTHENTICATED', 'the server refused the token') });
-          push({ closed: describeDisconnect(err) });
+          // Opened past the rate limit: its reason says when to try again.
+          const wait = code === 4429 && typeof reason === 'string' ? /in (\d+) s/.exec(reason)?.[1] : undefined;
+          push({ closed: describeDisconnect(err), ...(wait ? { delayMs: Number(wait) * 1000 } : {}) });
         },
         complete: () => push({ closed: 'the server ended the subscription' }),
       },
@@ -98,6 +111,7 @@ export async function* followSubscription<R, V extends { after?: string | null }
       },
     );
     let closed: string | null = null;
+    let delayMs: number | undefined;
     try {
       while (closed === null) {
         const item = queue.shift();
@@ -109,6 +123,7 @@ export async function* followSubscription<R, V extends { after?: string | null }
         if ('error' in item) throw item.error;
         if ('closed' in item) {
           closed = item.closed;
+          delayMs = item.delayMs;
           break;
         }
         cursor = item.event.cursor;
@@ -123,7 +138,7 @@ export async function* followSubscription<R, V extends { after?: string | null }
     queue.length = 0;
     if (opts.signal?.aborted) return;
     backoff = Date.now() - started > 10_000 ? min : backoff;
-    const wait = opts.jitter ? Math.round(backoff * (0.5 + Math.random())) : backoff;
+    const wait = delayMs ?? (opts.jitter ? Math.round(backoff * (0.5 + Math.random())) : backoff);
     opts.onStatus?.({ kind: 'disconnected', reason: closed, retryInMs: wait });
     await sleep(wait, opts.signal);
     backoff = Math.min(backoff * 2, max);
