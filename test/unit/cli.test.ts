@@ -20,7 +20,7 @@ test('`usage` dates: a day is its UTC midnight, a date-time needs its zone, no i
   const { date, usageRange } = await import('../../clients/cli/src/usage.js');
   assert.equal(date('2026-11-01').toISOString(), '2026-11-01T00:00:00.000Z');
   assert.equal(date('2026-11-01T08:00:00+01:00').toISOString(), '2026-11-01T07:00:00.000Z');
-  for (const bad of ['2026-02-30', '2026-11-01T10:00', '1', 'Dec 1 2026', 'yesterday'])
+  for (const bad of ['2026-02-30', '2026-11-01T10:00', '2026-11-01T24:00:00Z', '1', 'Dec 1 2026', 'yesterday'])
     assert.throws(() => date(bad), /no such date|not a day/, bad);
   const now = new Date('2026-12-03T16:00:00Z');
   const iso = (r: { from: Date; to: Date }) => [r.from.toISOString(), r.to.toISOString()];

@@ -51,3 +51,16 @@ test('any other refusal still ends the iteration with its error', async () => {
   const follow = followSubscription(connect, DomainEvents, {}, (d: any) => d.domainEvents);
   await assert.rejects(follow.next(), (err: Error & { code?: string }) => err.code === 'CURSOR_EXPIRED');
 });
+
+test('a connection closed as rate limited waits at least a second, even when told 0 s: no reconnect storm', async () => {
+  const { connect, count } = connections([
+    (sink) => sink.error({ code: 4429, reason: 'rate limited: try again in 0 s' }),
+    (sink) => sink.next(event('c1')),
+  ]);
+  const statuses: FollowStatus[] = [];
+  const follow = followSubscription(connect, DomainEvents, {}, (d: any) => d.domainEvents, { onStatus: (s) => statuses.push(s) });
+  assert.deepEqual((await follow.next()).value, { cursor: 'c1' });
+  assert.equal(count(), 2);
+  assert.equal(statuses[0]?.kind === 'disconnected' && statuses[0].retryInMs, 1000);
+  await follow.return();
+});

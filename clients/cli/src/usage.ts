@@ -7,7 +7,7 @@ import { userId } from './resolve.js';
 import { action } from './run.js';
 
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
 
 /**
  * A day (`2026-11-01`, its midnight UTC) or an RFC 3339 date-time with its zone (`2026-11-01T08:00:00+01:00`):
@@ -40,7 +40,11 @@ export function usageCommand(): CommandUnknownOpts {
   return new Command('usage')
     .description('What your domains (or, for admins, a user’s) used: hours running, vCPU-, memory- and disk-hours; deleted domains too')
     .argument('[user]', 'name or ID (admins)')
-    .option('--from <date>', 'start of the range, YYYY-MM-DD (UTC) or RFC 3339 (default: the first of the month --to is in)', date)
+    .option(
+      '--from <date>',
+      'start of the range, YYYY-MM-DD (UTC) or RFC 3339 (default: the first day of the month that ends at --to, or of this month)',
+      date,
+    )
     .option('--to <date>', 'end of the range, not included (default: now)', date)
     .action(
       action(async (ref, o) => {

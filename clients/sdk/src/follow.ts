@@ -90,7 +90,7 @@ export async function* followSubscription<R, V extends { after?: string | null }
           if (code === 4403) return push({ error: new ApiError('UNAUTHENTICATED', 'the server refused the token') });
           // Opened past the rate limit: its reason says when to try again.
           const wait = code === 4429 && typeof reason === 'string' ? /in (\d+) s/.exec(reason)?.[1] : undefined;
-          push({ closed: describeDisconnect(err), ...(wait ? { delayMs: Number(wait) * 1000 } : {}) });
+          push({ closed: describeDisconnect(err), ...(wait !== undefined ? { delayMs: Math.max(1, Number(wait)) * 1000 } : {}) });
         },
         complete: () => push({ closed: 'the server ended the subscription' }),
       },

@@ -122,8 +122,9 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
           drop(d.id);
         } else if (latest(d.id, n)) put(r.value.domain);
         note(d.id, '');
-      } else if (r.error.code === 'NOT_FOUND') {
-        // Gone, or handed to someone else (no event of it reaches this viewer any more): off the list.
+      } else if (r.error.code === 'NOT_FOUND' && (await api.request(DomainNode, { id: d.id })).node === null) {
+        // Gone, or handed to someone else (no event of it reaches this viewer any more): off the list. (A
+        // NOT_FOUND of something else — a network, a volume — leaves the machine, with the note.)
         touch(d.id);
         drop(d.id);
       } else note(d.id, `${label}: ${r.error.code}: ${r.error.message}`);

@@ -46,7 +46,20 @@ export function Users(props: { api: Api; onError(err: unknown): void }) {
     };
   }, [props.api, reads]);
 
-  if (problem) return <p role="alert">{problem}</p>;
+  if (problem)
+    return (
+      <p role="alert">
+        {problem}{' '}
+        <button
+          onClick={() => {
+            setProblem('');
+            setReads((n) => n + 1);
+          }}
+        >
+          Try again
+        </button>
+      </p>
+    );
   if (users === null) return <p>Loading…</p>;
   return (
     <section id="users" aria-labelledby="users-title">
@@ -77,13 +90,13 @@ export function Users(props: { api: Api; onError(err: unknown): void }) {
                   {u.quota.limits[limit] === null ? '' : ` of ${u.quota.limits[limit]}`}
                 </td>
               ))}
-              <td>{amount(u.usage?.runningHours ?? 0)}</td>
-              <td>{amount(u.usage?.vcpuHours ?? 0)}</td>
-              <td>{amount(u.usage?.memoryGiBHours ?? 0)}</td>
-              <td>{amount(u.usage?.diskGiBHours ?? 0)}</td>
+              <td>{u.usage ? amount(u.usage.runningHours) : '—'}</td>
+              <td>{u.usage ? amount(u.usage.vcpuHours) : '—'}</td>
+              <td>{u.usage ? amount(u.usage.memoryGiBHours) : '—'}</td>
+              <td>{u.usage ? amount(u.usage.diskGiBHours) : '—'}</td>
               <td class="actions">
-                {u.role === 'ADMIN' ? (
-                  // Admins are unlimited without a quota: a form of zeros here would lock one out of creating anything.
+                {Object.values(u.quota.limits).every((v) => v === null) ? (
+                  // An admin without a quota is unlimited: a form of zeros here would lock it out of creating anything.
                   'unlimited'
                 ) : editing === u.id ? (
                   <QuotaForm

@@ -27,9 +27,8 @@ export class AssignFlow {
     const domain = this.ctx.domains.get(viewer, uuid);
     this.ctx.users.get(viewer, userId);
     const unclaim = this.ctx.claim(uuid);
-    let handedOn: boolean;
     try {
-      handedOn = this.ctx.owners.get(uuid) !== userId;
+      const handedOn = this.ctx.owners.get(uuid) !== userId;
       if (handedOn && this.ctx.ownerHasName(userId, shownName(domain))) {
         throw new ConflictError(`the user already has a domain named ${JSON.stringify(shownName(domain))}`);
       }
@@ -43,6 +42,11 @@ export class AssignFlow {
         this.ctx.owners.write(tx, uuid, userId);
       });
       if (handedOn) for (const listener of this.assignedListeners) listener(uuid);
+      // Handed on, it is announced (libvirt signals no metadata change as a lifecycle event), still under the
+      // claim, so no other assignment's ownership commits in between: the new owner's live views learn of it
+      // now, in its own stream (an event belongs to the owner at its time).
+      const announce = handedOn ? { type: 'DEFINED' as const, detail: 'UPDATED' } : undefined;
+      const assigned = (await this.ctx.sync.refreshDomain(domain.path, { announce })) ?? domain;
       // Renewed once the previous owner can no longer see the domain, so it cannot read the new password.
       // (libvirt's test driver cannot change a device: there the password stays.)
       if (handedOn) {
@@ -55,12 +59,9 @@ export class AssignFlow {
             );
           });
       }
+      return assigned;
     } finally {
       unclaim();
     }
-    // Handed on, it is announced (libvirt signals no metadata change as a lifecycle event): the new owner's
-    // live views learn of it now, in its own stream (an event belongs to the owner at its time).
-    const announce = handedOn ? { type: 'DEFINED' as const, detail: 'UPDATED' } : undefined;
-    return (await this.ctx.sync.refreshDomain(domain.path, { announce })) ?? domain;
   }
 }

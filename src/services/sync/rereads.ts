@@ -74,7 +74,8 @@ export class Rereads {
     // When the read in flight finds the domain gone, what comes next may be another domain by that UUID (a
     // transient one started at once): its properties are then read, not taken from the copy before.
     const known = inFlight ? inFlight.then((r) => r ?? (sameProperties ? undefined : cached)) : cached;
-    const lane = event ? 'bulk' : 'interactive';
+    // An announcement is a caller's refresh: it waits for it, so it goes with the interactive calls.
+    const lane = event && !event.synthetic ? 'bulk' : 'interactive';
     const readAll = () => this.libvirt.domains.read(path, lane, known, { sameProperties });
     // After UNDEFINED the domain is usually gone (unless it still runs, now transient): one call tells.
     const reading = event?.type === 'UNDEFINED' ? probeDomain(this.bus, path, lane).then(readAll) : readAll();
@@ -116,13 +117,14 @@ export class Rereads {
         // Out of the cache before it is announced: a listener asking "does it still exist?" gets the truth.
         this.cache.deleteDomain(previous.uuid);
         this.remember(path, gone);
-        if (event) this.publish(event, gone, false);
+        // An announcement (synthetic) is of a domain that exists: one found gone announces nothing.
+        if (event && !event.synthetic) this.publish(event, gone, false);
       }
       return undefined;
     }
     if (read.err.kind === 'UNAVAILABLE') this.health.connected = false;
     this.log.warn({ path, err: read.err.message }, 'domain re-read failed; resync will correct the cache');
-    if (event && previous) this.publish(event, previous, false);
+    if (event && !event.synthetic && previous) this.publish(event, previous, false);
     if (!this.health.connected) this.health.resyncSoon();
     return previous;
   }
