@@ -283,6 +283,11 @@ describe('the web app (Chromium)', () => {
     const { page } = await signedIn(t.data.createApiToken.token);
     await page.locator('#status.live').waitFor();
     await stateOf(page, 'test').waitFor();
+    // Only the live socket may tell the page: its HTTP requests get no answer from now on (a 401 to one of
+    // them would sign it out too, and this test would then prove nothing of the socket's close code 4401).
+    await page.route('**/graphql', (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+    });
     const revoked = await s.gql(`mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }`, { id: t.data.createApiToken.apiToken.id });
     assert.equal(revoked.data.revokeApiToken.__typename, 'RevokeApiTokenSuccess');
     await page.getByRole('alert').waitFor();
