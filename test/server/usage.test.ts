@@ -170,6 +170,17 @@ describe('usage: what a tenant’s domains used, metered from their events (test
         JSON.parse(self.stdout).domains.map((d: any) => d.name),
         printed.domains.map((d: any) => d.name),
       );
+      // Admins: every user's totals, one line each (a bill's lines); a tenant may not.
+      const all = await cli(['usage', '--all', '-o', 'json'], ADMIN_TOKEN);
+      assert.equal(all.status, 0, all.stderr);
+      const perUser = JSON.parse(all.stdout) as { user: string; usage: { vcpuHours: number } | null }[];
+      assert.deepEqual(perUser.map((l) => l.user).sort(), ['admin', 'alice', 'bob']);
+      assert.ok(
+        Math.abs(perUser.find((l) => l.user === 'alice')!.usage!.vcpuHours - printed.vcpuHours) < 0.01,
+        'alice’s line is her total',
+      );
+      assert.equal((await cli(['usage', '--all'], alice.token)).status, 4, 'FORBIDDEN for a tenant');
+      assert.equal((await cli(['usage', 'alice', '--all'], ADMIN_TOKEN)).status, 7, '--all names no user');
       // A deleted domain is marked as gone in the table.
       const mine = await cli(['usage'], alice.token);
       assert.match(mine.stdout, /^metered \(gone\)\s/m);
