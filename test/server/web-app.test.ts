@@ -238,7 +238,9 @@ describe('the web app (Chromium)', () => {
     await row.waitFor();
     assert.equal(await row.locator('td[data-resource=domains]').innerText(), '0 of 0', 'no quota yet');
     // An admin is unlimited without a quota: no form that would set one of zeros.
-    assert.equal(await page.locator('#users tr[data-name="admin"] td.actions').innerText(), 'unlimited');
+    const adminActions = page.locator('#users tr[data-name="admin"] td.actions');
+    assert.match(await adminActions.innerText(), /^unlimited/);
+    assert.equal(await adminActions.locator('button', { hasText: 'Quota' }).count(), 0);
     assert.equal(await page.locator('#users tr[data-name="carol"] td[data-resource=domains]').innerText(), '0 of 1');
     await row.locator('button', { hasText: 'Quota' }).click();
     const form = row.locator('form.quota');
@@ -269,6 +271,20 @@ describe('the web app (Chromium)', () => {
     // Carol's machine ran this month (the test before): her metering shows it.
     const carolHours = await page.locator('#users tr[data-name="carol"] td').nth(9).innerText();
     assert.ok(Number(carolHours) > 0, `carol's vCPU-hours: ${carolHours}`);
+    // Erin's tokens: the one she has, a new one (its secret shown once, and it works), revoked from the page.
+    await row.locator('button', { hasText: 'Tokens' }).click();
+    const tokens = page.locator('.tokens[aria-label="API tokens of erin"]');
+    await tokens.locator('li[data-label="test"]').waitFor();
+    await tokens.locator('input[name=label]').fill('laptop');
+    await tokens.locator('button[type=submit]').click();
+    const secret = await tokens.locator('.secret code').innerText();
+    assert.match(secret, /^vp_/);
+    assert.equal((await s.gql(`{ viewer { name } }`, {}, secret)).data.viewer.name, 'erin', 'the new token works');
+    page.once('dialog', (d) => void d.accept());
+    await tokens.locator('li[data-label="laptop"] button', { hasText: 'Revoke' }).click();
+    await tokens.locator('li[data-label="laptop"] .revoked').waitFor();
+    assert.equal((await s.gql(`{ viewer { name } }`, {}, secret)).status, 401, 'and no longer once revoked');
+
     // Back to the machines: the live list was kept all along.
     await page.locator('header nav button', { hasText: 'Machines' }).click();
     await page.locator('#status.live').waitFor();

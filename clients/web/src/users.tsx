@@ -4,6 +4,7 @@ import type { ResultOf } from '../../sdk/src/graphql.js';
 import { outcome } from '../../sdk/src/result.js';
 import type { Api } from './api.js';
 import { amount, monthSoFar } from './metering.js';
+import { Tokens } from './tokens.js';
 
 type User = NonNullable<ResultOf<typeof UsersOverview>['users']>['edges'][number]['node'];
 type Limits = User['quota']['limits'];
@@ -25,6 +26,8 @@ export function Users(props: { api: Api; onError(err: unknown): void }) {
   const [users, setUsers] = useState<User[] | null>(null);
   const [more, setMore] = useState(0);
   const [editing, setEditing] = useState<string | null>(null);
+  /** The user whose tokens are shown under its row. */
+  const [tokensOf, setTokensOf] = useState<string | null>(null);
   const [reads, setReads] = useState(0);
   const [problem, setProblem] = useState('');
   useEffect(() => {
@@ -80,7 +83,7 @@ export function Users(props: { api: Api; onError(err: unknown): void }) {
           </tr>
         </thead>
         <tbody>
-          {users.map((u) => (
+          {users.map((u) => [
             <tr key={u.id} data-name={u.name}>
               <td>{u.name}</td>
               <td>{u.role.toLowerCase()}</td>
@@ -114,9 +117,19 @@ export function Users(props: { api: Api; onError(err: unknown): void }) {
                     Quota…
                   </button>
                 )}
+                <button aria-expanded={tokensOf === u.id} onClick={() => setTokensOf(tokensOf === u.id ? null : u.id)}>
+                  Tokens…
+                </button>
               </td>
-            </tr>
-          ))}
+            </tr>,
+            tokensOf === u.id && (
+              <tr key={`${u.id}-tokens`} class="tokens-row">
+                <td colSpan={HELD.length + 7}>
+                  <Tokens api={props.api} userId={u.id} userName={u.name} onError={(err) => props.onError(err)} />
+                </td>
+              </tr>
+            ),
+          ])}
         </tbody>
       </table>
       {more > 0 && <p>{more} more users are not listed here: `virtplane user list` shows them all.</p>}
