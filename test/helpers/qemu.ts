@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { me, readOr, running, startTime } from './process-identity.js';
 
@@ -30,10 +30,16 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * The PID a daemon's PID file names, while that process is the daemon (its command name is the file's, e.g.
+ * `libvirtd`): after a crash the file stays, and its number may be any other process's by now — which
+ * `stopDaemon` must never signal.
+ */
 function pidOf(file: string): number | null {
   try {
     const pid = Number(readFileSync(file, 'utf8').trim());
-    return pid > 0 && alive(pid) ? pid : null;
+    const daemon = basename(file, '.pid');
+    return pid > 0 && alive(pid) && readOr(`/proc/${pid}/comm`, '').trim() === daemon ? pid : null;
   } catch {
     return null;
   }
