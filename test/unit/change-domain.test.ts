@@ -5,11 +5,11 @@ import { pino } from 'pino';
 import type { LibvirtBus, LibvirtSignal } from '../../src/libvirt/bus.js';
 import { LibvirtClient } from '../../src/libvirt/client.js';
 import { DOMAIN_EVENT_TYPES } from '../../src/model/index.js';
-import type { DomainRecord } from '../../src/model/index.js';
 import { buildDomainXml } from '../../src/libvirt/xml/domain-builder.js';
 import type { EventSink } from '../../src/services/sync/index.js';
 import { LibvirtSync } from '../../src/services/sync/libvirt-sync.js';
 import { StateCache } from '../../src/services/sync/state-cache.js';
+import { domainRecord } from '../helpers/records.js';
 
 // A pure unit test of LibvirtSync.changeDomain's ordering rules, with a hand-written stand-in for the bus:
 // the order of a reply and its signal cannot be chosen on a real libvirt-dbus. Integration tests use the real one.
@@ -56,22 +56,7 @@ function setUp() {
   sync.connected = true;
   // What start() would wire, without the full load it also does.
   bus.on('signal', (s: LibvirtSignal) => sync['onSignal'](s));
-  const known: DomainRecord = {
-    uuid: UUID,
-    name: 'd',
-    path: PATH,
-    state: 'SHUTOFF',
-    stateReason: 'SHUTDOWN',
-    active: false,
-    persistent: true,
-    autostart: false,
-    vcpus: 1,
-    memoryMiB: 64,
-    interfaces: [],
-    disks: [],
-    graphics: [],
-    metadata: { ownerId: null },
-  };
+  const known = domainRecord({ uuid: UUID, path: PATH, state: 'SHUTOFF', stateReason: 'SHUTDOWN', active: false });
   cache.setDomain(known);
   return { bus, sync };
 }

@@ -1,25 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openDatabase } from '../../src/db/index.js';
-import type { DomainRecord } from '../../src/model/index.js';
 import { EventLog } from '../../src/services/events/log.js';
+import { domainRecord } from '../helpers/records.js';
 
-const domain: DomainRecord = {
-  uuid: '00000000-0000-0000-0000-000000000001',
-  name: 'd',
-  path: '/p',
-  state: 'RUNNING',
-  stateReason: 'BOOTED',
-  active: true,
-  persistent: true,
-  autostart: false,
-  vcpus: 1,
-  memoryMiB: 64,
-  interfaces: [],
-  disks: [],
-  graphics: [],
-  metadata: { ownerId: null },
-};
+const domain = domainRecord({ uuid: '00000000-0000-0000-0000-000000000001' });
 
 function append(log: EventLog, n: number, at = new Date()) {
   for (let i = 0; i < n; i++) log.appendDomain({ type: 'STARTED', detail: 'BOOTED', at, domain, synthetic: false }, null);

@@ -3,31 +3,16 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { DEFAULT_EVENTS } from '../../src/config.js';
 import { openDatabase } from '../../src/db/index.js';
-import type { DomainRecord } from '../../src/model/index.js';
 import { AccessPolicy } from '../../src/services/access/authorization.js';
 import { EventLog } from '../../src/services/events/log.js';
 import { EventStream } from '../../src/services/events/stream.js';
 import type { DomainLifecycleEvent } from '../../src/model/index.js';
 import { OwnershipStore } from '../../src/db/stores/ownership.js';
+import { domainRecord } from '../helpers/records.js';
 
 // Over the GraphQL server a replay runs in one turn of the event loop, so no change can land in the middle of
 // it there; the stream is built to allow that, and only driving it by hand reaches the replay/live boundary.
-const domain: DomainRecord = {
-  uuid: '00000000-0000-0000-0000-0000000000b1',
-  name: 'b',
-  path: '/p',
-  state: 'RUNNING',
-  stateReason: 'BOOTED',
-  active: true,
-  persistent: true,
-  autostart: false,
-  vcpus: 1,
-  memoryMiB: 64,
-  interfaces: [],
-  disks: [],
-  graphics: [],
-  metadata: { ownerId: null },
-};
+const domain = domainRecord({ uuid: '00000000-0000-0000-0000-0000000000b1', name: 'b' });
 
 const HISTORY = 600; // more than two of the stream's replay pages (256 events each)
 const RESUME_AFTER = 10;

@@ -5,8 +5,9 @@ import { pino } from 'pino';
 import type { LibvirtBus } from '../../src/libvirt/bus.js';
 import { LibvirtClient } from '../../src/libvirt/client.js';
 import { LibvirtError } from '../../src/libvirt/errors.js';
-import type { DomainRecord, NewDomainEvent } from '../../src/model/index.js';
+import type { NewDomainEvent } from '../../src/model/index.js';
 import { LibvirtSync, StateCache, type EventSink } from '../../src/services/sync/index.js';
+import { domainRecord } from '../helpers/records.js';
 
 const DRIVER = '/org/libvirt/Test';
 const UUID = '5a065f2f-38ff-48f0-9cc6-9444920c49f2';
@@ -28,22 +29,7 @@ test('an announcement (assignDomain) of a domain found gone announces nothing: n
   const published: NewDomainEvent[] = [];
   const sink: EventSink = { domain: (e) => published.push(e), network: () => {}, snapshot: () => {}, lastKnown: () => null };
   const sync = new LibvirtSync(new LibvirtClient(new GoneBus() as unknown as LibvirtBus, DRIVER), cache, sink, pino({ level: 'silent' }));
-  const known: DomainRecord = {
-    uuid: UUID,
-    name: 'd',
-    path: PATH,
-    state: 'RUNNING',
-    stateReason: 'BOOTED',
-    active: true,
-    persistent: true,
-    autostart: false,
-    vcpus: 1,
-    memoryMiB: 64,
-    interfaces: [],
-    disks: [],
-    graphics: [],
-    metadata: { ownerId: null },
-  };
+  const known = domainRecord({ uuid: UUID, path: PATH });
   cache.setDomain(known);
   const answered = await sync.refreshDomain(PATH, { announce: { type: 'DEFINED', detail: 'UPDATED' } });
   assert.equal(answered, undefined, 'gone');

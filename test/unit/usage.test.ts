@@ -10,30 +10,25 @@ import { AccessPolicy } from '../../src/services/access/index.js';
 import { EventLog } from '../../src/services/events/log.js';
 import { EventStream } from '../../src/services/events/stream.js';
 import type { StorageHealth } from '../../src/services/instance/index.js';
+import { domainRecord } from '../helpers/records.js';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-11-01T00:00:00Z');
 const GiB = 1024 ** 3;
 
-const stopped: DomainRecord = {
+const stopped = domainRecord({
   uuid: '00000000-0000-0000-0000-0000000000a1',
   name: 'web',
-  path: '/p',
   state: 'SHUTOFF',
   stateReason: 'UNKNOWN',
   active: false,
-  persistent: true,
-  autostart: false,
   vcpus: 2,
   memoryMiB: 2048,
-  interfaces: [],
   disks: [
     { device: 'disk', target: 'vda', bus: 'virtio', source: null, pool: 'p', volume: 'v', capacityBytes: 10 * GiB },
     { device: 'cdrom', target: 'sda', bus: 'sata', source: null, pool: null, volume: null, capacityBytes: 2 * GiB },
   ],
-  graphics: [],
-  metadata: { ownerId: null },
-};
+});
 const running: DomainRecord = { ...stopped, state: 'RUNNING', stateReason: 'BOOTED', active: true };
 
 function setup() {
