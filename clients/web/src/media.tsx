@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
 import { EjectMedia, Images, InsertMedia } from '../../sdk/src/documents.js';
-import { outcome } from '../../sdk/src/result.js';
 import type { Domain } from './actions.js';
 import type { Api } from './api.js';
+import { useAttempt } from './hooks.js';
 
 /** Images offered at most in the list (the API pages them by name). */
 const OFFERED = 100;
@@ -15,28 +15,16 @@ export function MediaDrive(props: { api: Api; machine: Domain; onChanged(d: Doma
   const { api, machine } = props;
   const drive = machine.disks.find((d) => d.device === 'cdrom');
   const [choices, setChoices] = useState<string[] | null>(null);
-  const [problem, setProblem] = useState('');
-  const [busy, setBusy] = useState(false);
+  const { busy, problem, setProblem, attempt } = useAttempt((err) => props.onError(err));
   if (!drive) return null;
 
   /** Both mutations answer `{ domain }` or a typed error. */
   type Answer = { domain: Domain } | { code: string; message: string } | null;
-  const run = async (request: () => Promise<Answer>) => {
-    setBusy(true);
-    setProblem('');
-    try {
-      const r = outcome(await request());
-      if (r.ok) {
-        props.onChanged(r.value.domain);
-        setChoices(null);
-      } else setProblem(`${r.error.code}: ${r.error.message}`);
-    } catch (err) {
-      props.onError(err);
-      setProblem((err as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const run = (request: () => Promise<Answer>) =>
+    attempt(request, (r) => {
+      props.onChanged(r.domain);
+      setChoices(null);
+    });
   const choose = async () => {
     try {
       const r = await api.request(Images, { first: OFFERED });

@@ -2,12 +2,12 @@ import { useEffect, useState } from 'preact/hooks';
 import { ViewerUsage } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import type { Api } from './api.js';
+import { useQuietRead } from './hooks.js';
 
 type Metered = NonNullable<ResultOf<typeof ViewerUsage>['viewer']>['usage'];
 
 /** The figures grow while machines run: read again this often, and after changes (as the quota is). */
 const REFRESH_MS = 60_000;
-const QUIET_MS = 250;
 /** Machines listed at most; the totals cover all of them. */
 const SHOWN = 50;
 
@@ -32,25 +32,16 @@ const COLUMNS: [label: string, key: 'runningHours' | 'vcpuHours' | 'memoryGiBHou
 
 /** What the viewer's machines used this month (UTC) so far, deleted ones included: what a bill is made of. */
 export function Metering(props: { api: Api; changes: number; onError(err: unknown): void }) {
-  const [usage, setUsage] = useState<Metered | null>(null);
   const [tick, setTick] = useState(0);
   useEffect(() => {
     const every = setInterval(() => setTick((t) => t + 1), REFRESH_MS);
     return () => clearInterval(every);
   }, []);
-  useEffect(() => {
-    let current = true;
-    const asking = setTimeout(() => {
-      props.api.request(ViewerUsage, { ...monthSoFar(), first: SHOWN }).then(
-        (r) => current && setUsage(r.viewer?.usage ?? null),
-        (err: unknown) => current && props.onError(err),
-      );
-    }, QUIET_MS);
-    return () => {
-      current = false;
-      clearTimeout(asking);
-    };
-  }, [props.api, props.changes, tick]);
+  const usage = useQuietRead(
+    async (): Promise<Metered | null> => (await props.api.request(ViewerUsage, { ...monthSoFar(), first: SHOWN })).viewer?.usage ?? null,
+    (err) => props.onError(err),
+    [props.api, props.changes, tick],
+  );
   if (!usage || usage.domains.totalCount === 0) return null;
   const more = usage.domains.totalCount - usage.domains.edges.length;
   return (

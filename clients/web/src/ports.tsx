@@ -1,8 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { AddPortForward, PortForwards, RemovePortForward } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
-import { outcome } from '../../sdk/src/result.js';
 import type { Api } from './api.js';
+import { useAttempt, useQuietRead } from './hooks.js';
 
 type Forward = NonNullable<ResultOf<typeof PortForwards>['portForwards']>['edges'][number]['node'];
 
@@ -18,24 +18,15 @@ export function PortForwardList(props: {
   onChanged(): void;
   onError(err: unknown): void;
 }) {
-  const [forwards, setForwards] = useState<readonly Forward[] | null>(null);
   const [form, setForm] = useState({ domainId: '', protocol: 'TCP', hostPort: '', guestPort: '' });
-  const [problem, setProblem] = useState('');
   const [read, setRead] = useState(0);
-
-  useEffect(() => {
-    let current = true;
-    const asking = setTimeout(() => {
-      props.api.request(PortForwards, { first: 100 }).then(
-        (r) => current && setForwards(r.portForwards?.edges.map((e) => e.node) ?? []),
-        (err: unknown) => current && props.onError(err),
-      );
-    }, 250);
-    return () => {
-      current = false;
-      clearTimeout(asking);
-    };
-  }, [props.api, props.changes, read]);
+  const forwards = useQuietRead(
+    async (): Promise<readonly Forward[]> =>
+      (await props.api.request(PortForwards, { first: 100 })).portForwards?.edges.map((e) => e.node) ?? [],
+    (err) => props.onError(err),
+    [props.api, props.changes, read],
+  );
+  const { problem, attempt } = useAttempt((err) => props.onError(err));
 
   const changed = () => {
     setRead((n) => n + 1);
@@ -43,35 +34,21 @@ export function PortForwardList(props: {
   };
   const add = async (e: Event) => {
     e.preventDefault();
-    setProblem('');
-    try {
-      const domainId = form.domainId || props.machines[0]?.id || '';
-      const input = {
-        domainId,
-        protocol: form.protocol as 'TCP' | 'UDP',
-        hostPort: Number(form.hostPort),
-        guestPort: Number(form.guestPort),
-      };
-      const r = outcome((await props.api.request(AddPortForward, { input })).addPortForward);
-      if (r.ok) {
+    const input = {
+      domainId: form.domainId || props.machines[0]?.id || '',
+      protocol: form.protocol as 'TCP' | 'UDP',
+      hostPort: Number(form.hostPort),
+      guestPort: Number(form.guestPort),
+    };
+    await attempt(
+      async () => (await props.api.request(AddPortForward, { input })).addPortForward,
+      () => {
         setForm((f) => ({ ...f, hostPort: '', guestPort: '' }));
         changed();
-      } else setProblem(`${r.error.code}: ${r.error.message}`);
-    } catch (err) {
-      props.onError(err);
-      setProblem((err as Error).message);
-    }
+      },
+    );
   };
-  const remove = async (id: string) => {
-    try {
-      const r = outcome((await props.api.request(RemovePortForward, { id })).removePortForward);
-      if (r.ok) changed();
-      else setProblem(`${r.error.code}: ${r.error.message}`);
-    } catch (err) {
-      props.onError(err);
-      setProblem((err as Error).message);
-    }
-  };
+  const remove = (id: string) => attempt(async () => (await props.api.request(RemovePortForward, { id })).removePortForward, changed);
   const set = (field: keyof typeof form) => (e: Event) => setForm((f) => ({ ...f, [field]: (e.currentTarget as HTMLInputElement).value }));
 
   if (forwards === null) return null;

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
 import { ResizeDomain } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
-import { outcome } from '../../sdk/src/result.js';
 import type { Api } from './api.js';
+import { useAttempt } from './hooks.js';
 
 type Resized = Extract<NonNullable<ResultOf<typeof ResizeDomain>['resizeDomain']>, { domain: unknown }>['domain'];
 const GiB = 1024 ** 3;
@@ -25,31 +25,24 @@ export function ResizeForm(props: {
   const disk = machine.disks.find((d) => d.device === 'disk');
   const diskGiB = disk?.capacityBytes ? Math.ceil(disk.capacityBytes / GiB) : null;
   const [size, setSize] = useState({ vcpus: String(machine.vcpus), memoryMiB: String(machine.memoryMiB), diskGiB: String(diskGiB ?? '') });
-  const [problem, setProblem] = useState('');
-  const [busy, setBusy] = useState(false);
+  const { busy, problem, attempt } = useAttempt((err) => props.onError(err));
   const set = (field: keyof typeof size) => (e: Event) => setSize((s) => ({ ...s, [field]: (e.currentTarget as HTMLInputElement).value }));
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    try {
-      const input = {
-        vcpus: Number(size.vcpus),
-        memoryMiB: Number(size.memoryMiB),
-        // Disks only grow: sent only when changed.
-        ...(diskGiB !== null && Number(size.diskGiB) !== diskGiB ? { diskGiB: Number(size.diskGiB) } : {}),
-      };
-      const r = outcome((await props.api.request(ResizeDomain, { id: machine.id, input })).resizeDomain);
-      if (r.ok) {
-        props.onResized(r.value.domain);
+    const input = {
+      vcpus: Number(size.vcpus),
+      memoryMiB: Number(size.memoryMiB),
+      // Disks only grow: sent only when changed.
+      ...(diskGiB !== null && Number(size.diskGiB) !== diskGiB ? { diskGiB: Number(size.diskGiB) } : {}),
+    };
+    await attempt(
+      async () => (await props.api.request(ResizeDomain, { id: machine.id, input })).resizeDomain,
+      (r) => {
+        props.onResized(r.domain);
         props.onClose();
-      } else setProblem(`${r.error.code}: ${r.error.message}`);
-    } catch (err) {
-      props.onError(err);
-      setProblem((err as Error).message);
-    } finally {
-      setBusy(false);
-    }
+      },
+    );
   };
   return (
     <form class="resize" aria-label={`New size of ${machine.name}`} onSubmit={(e) => void submit(e)}>

@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { CreateApiToken, RevokeApiToken, UserNode } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
-import { outcome } from '../../sdk/src/result.js';
 import type { Api } from './api.js';
+import { useAttempt } from './hooks.js';
 
 type UserDetail = Extract<NonNullable<ResultOf<typeof UserNode>['node']>, { __typename: 'User' }>;
 type Token = UserDetail['apiTokens'][number];
@@ -17,7 +17,7 @@ export function Tokens(props: { api: Api; userId: string; userName: string; onEr
   const [tokens, setTokens] = useState<Token[] | null>(null);
   const [secret, setSecret] = useState<string | null>(null);
   const [label, setLabel] = useState('');
-  const [problem, setProblem] = useState('');
+  const { problem, setProblem, attempt } = useAttempt((err) => props.onError(err));
   const [reads, setReads] = useState(0);
   useEffect(() => {
     let current = true;
@@ -36,29 +36,21 @@ export function Tokens(props: { api: Api; userId: string; userName: string; onEr
 
   const create = async (e: Event) => {
     e.preventDefault();
-    setProblem('');
-    try {
-      const r = outcome((await props.api.request(CreateApiToken, { userId: props.userId, label: label.trim() })).createApiToken);
-      if (r.ok) {
-        setSecret(r.value.token);
+    await attempt(
+      async () => (await props.api.request(CreateApiToken, { userId: props.userId, label: label.trim() })).createApiToken,
+      (r) => {
+        setSecret(r.token);
         setLabel('');
         setReads((n) => n + 1);
-      } else setProblem(`${r.error.code}: ${r.error.message}`);
-    } catch (err) {
-      props.onError(err);
-      setProblem((err as Error).message);
-    }
+      },
+    );
   };
   const revoke = async (t: Token) => {
     if (!window.confirm(`Revoke the token "${t.label}" of ${props.userName}? Whatever uses it stops working at once.`)) return;
-    try {
-      const r = outcome((await props.api.request(RevokeApiToken, { id: t.id })).revokeApiToken);
-      if (r.ok) setReads((n) => n + 1);
-      else setProblem(`${r.error.code}: ${r.error.message}`);
-    } catch (err) {
-      props.onError(err);
-      setProblem((err as Error).message);
-    }
+    await attempt(
+      async () => (await props.api.request(RevokeApiToken, { id: t.id })).revokeApiToken,
+      () => setReads((n) => n + 1),
+    );
   };
 
   return (

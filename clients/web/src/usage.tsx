@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
 import { ViewerQuota } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import type { Api } from './api.js';
+import { useQuietRead } from './hooks.js';
 
 type Quota = NonNullable<ResultOf<typeof ViewerQuota>['viewer']>['quota'];
 
@@ -13,26 +13,13 @@ const ROWS: [label: string, used: keyof Quota['usage'], limit: keyof Quota['limi
   ['Port forwards', 'portForwards', 'maxPortForwards', ''],
 ];
 
-/** Changes closer together than this ask for the quota once. */
-const QUIET_MS = 250;
-
 /** The viewer's quota: what its machines hold against each limit; read again whenever `changes` moves. */
 export function Usage(props: { api: Api; changes: number; onError(err: unknown): void }) {
-  const [quota, setQuota] = useState<Quota | null>(null);
-  useEffect(() => {
-    let current = true;
-    // A burst of changes (a page of events) asks once, after it.
-    const asking = setTimeout(() => {
-      props.api.request(ViewerQuota).then(
-        (r) => current && setQuota(r.viewer?.quota ?? null),
-        (err: unknown) => current && props.onError(err),
-      );
-    }, QUIET_MS);
-    return () => {
-      current = false;
-      clearTimeout(asking);
-    };
-  }, [props.api, props.changes]);
+  const quota = useQuietRead(
+    async (): Promise<Quota | null> => (await props.api.request(ViewerQuota)).viewer?.quota ?? null,
+    (err) => props.onError(err),
+    [props.api, props.changes],
+  );
   if (!quota) return null;
   return (
     <section id="usage" aria-labelledby="usage-title">

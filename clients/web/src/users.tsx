@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { SetQuota, UsersOverview } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
-import { outcome } from '../../sdk/src/result.js';
 import type { Api } from './api.js';
+import { useAttempt } from './hooks.js';
 import { amount, monthSoFar } from './metering.js';
 import { Tokens } from './tokens.js';
 
@@ -153,29 +153,21 @@ function QuotaForm(props: { api: Api; user: User; onSaved(): void; onClose(): vo
     string
   >;
   const [values, setValues] = useState(start);
-  const [problem, setProblem] = useState('');
-  const [busy, setBusy] = useState(false);
+  const { busy, problem, attempt } = useAttempt((err) => props.onError(err));
   const submit = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    try {
-      const input = {
-        maxDomains: Number(values.maxDomains),
-        maxVcpus: Number(values.maxVcpus),
-        maxMemoryMiB: Number(values.maxMemoryMiB),
-        maxDiskGiB: Number(values.maxDiskGiB),
-        maxInterfaces: Number(values.maxInterfaces),
-        maxPortForwards: Number(values.maxPortForwards),
-      };
-      const r = outcome((await props.api.request(SetQuota, { userId: props.user.id, input })).setQuota);
-      if (r.ok) props.onSaved();
-      else setProblem(`${r.error.code}: ${r.error.message}`);
-    } catch (err) {
-      props.onError(err);
-      setProblem((err as Error).message);
-    } finally {
-      setBusy(false);
-    }
+    const input = {
+      maxDomains: Number(values.maxDomains),
+      maxVcpus: Number(values.maxVcpus),
+      maxMemoryMiB: Number(values.maxMemoryMiB),
+      maxDiskGiB: Number(values.maxDiskGiB),
+      maxInterfaces: Number(values.maxInterfaces),
+      maxPortForwards: Number(values.maxPortForwards),
+    };
+    await attempt(
+      async () => (await props.api.request(SetQuota, { userId: props.user.id, input })).setQuota,
+      () => props.onSaved(),
+    );
   };
   return (
     <form class="quota" aria-label={`Quota of ${props.user.name}`} onSubmit={(e) => void submit(e)}>
