@@ -51,6 +51,14 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
   };
   const note = (id: string, text: string) => setNotes((n) => ({ ...n, [id]: text }));
   const failed = (err: unknown) => (err instanceof Unauthenticated ? props.onRefused() : undefined);
+  /** One machine read again: shown as it is now, or off the list when it is gone (or no longer the viewer's). */
+  const reread = async (id: string) => {
+    const n = touch(id);
+    const { node } = await api.request(DomainNode, { id });
+    if (!latest(id, n)) return;
+    if (node?.__typename === 'Domain') put(node);
+    else drop(id);
+  };
 
   useEffect(() => {
     let gone = false;
@@ -81,13 +89,6 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
         if (err instanceof Unauthenticated) props.onRefused();
         else if (!gone) retry = setTimeout(() => void load(), REREAD_MS);
       });
-    const reread = async (id: string) => {
-      const n = touch(id);
-      const { node } = await api.request(DomainNode, { id });
-      if (!latest(id, n)) return;
-      if (node?.__typename === 'Domain') put(node);
-      else drop(id);
-    };
     const stop = api.followDomainEvents({
       event: (e) => {
         setActivity((shown) => merged(shown, [e]));
@@ -122,12 +123,12 @@ export function Machines(props: { api: Api; admin: boolean; onRefused(): void })
           drop(d.id);
         } else if (latest(d.id, n)) put(r.value.domain);
         note(d.id, '');
-      } else if (r.error.code === 'NOT_FOUND' && (await api.request(DomainNode, { id: d.id })).node === null) {
-        // Gone, or handed to someone else (no event of it reaches this viewer any more): off the list. (A
-        // NOT_FOUND of something else — a network, a volume — leaves the machine, with the note.)
-        touch(d.id);
-        drop(d.id);
-      } else note(d.id, `${label}: ${r.error.code}: ${r.error.message}`);
+      } else {
+        // Gone, or handed to someone else (no event of it reaches this viewer any more): the re-read takes it
+        // off the list. A NOT_FOUND of something else — a network, a volume — leaves it, with the note.
+        if (r.error.code === 'NOT_FOUND') await reread(d.id);
+        note(d.id, `${label}: ${r.error.code}: ${r.error.message}`);
+      }
     } catch (err) {
       failed(err);
       note(d.id, `${label}: ${(err as Error).message}`);
