@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpPolicy } from '../config.js';
-import type { RateLimits, Viewer } from '../services/access/index.js';
+import type { RateDecision, RateLimits, Viewer } from '../services/access/index.js';
 
 /** Request media types a GraphQL client sends (GraphQL over HTTP). Forms and text/plain, which a browser may post cross-site without asking, are not among them. */
 const ACCEPTED_MEDIA_TYPES = new Set(['application/json', 'application/graphql-response+json']);
@@ -75,12 +75,12 @@ export function corsHeaders(req: IncomingMessage, policy: HttpPolicy): Record<st
  * The rate-limit headers of an answer, as draft-ietf-httpapi-ratelimit-headers-06 writes them (the form
  * clients and proxies read today): the policy (`600;w=60`), the limit, what is left, seconds to the reset.
  */
-export function rateLimitHeaders(d: { limit: number; remaining: number; resetMs: number }): Record<string, string> {
+function rateLimitHeaders(d: RateDecision): Record<string, string> {
   return {
     'ratelimit-policy': `${d.limit};w=60`,
     'ratelimit-limit': String(d.limit),
     'ratelimit-remaining': String(d.remaining),
-    'ratelimit-reset': String(Math.ceil(d.resetMs / 1000)),
+    'ratelimit-reset': String(d.resetSeconds),
   };
 }
 
@@ -102,11 +102,6 @@ export async function admitRate(
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     return true;
   }
-  const wait = headers['ratelimit-reset']!;
-  refuse(res, 429, 'RATE_LIMITED', `more than ${d.limit} requests in a minute: try again in ${wait} s`, {
-    ...headers,
-    'retry-after': wait,
-    ...cors,
-  });
+  refuse(res, 429, 'RATE_LIMITED', d.refusal, { ...headers, 'retry-after': String(d.resetSeconds), ...cors });
   return false;
 }

@@ -209,7 +209,7 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
         // A connection is a request too: past the limit it is closed with its own code (4403 would say "bad token").
         const rate = await services.rateLimits.take(viewer);
         if (rate && !rate.allowed) {
-          socket.close(WS_RATE_LIMITED, `rate limited: try again in ${Math.ceil(rate.resetMs / 1000)} s`);
+          socket.close(WS_RATE_LIMITED, rate.refusal);
           return false;
         }
         ctx.extra.viewer = viewer;
@@ -244,14 +244,8 @@ export function startHttpServer(opts: HttpServerOptions, host: string, port: num
         const extra = ctx.extra as WsContextExtra & { request: unknown; socket: unknown };
         if (!extra.viewer || !services.auth.isTokenActive(extra.viewer.tokenId)) return [unauthenticated()];
         const rate = await services.rateLimits.take(extra.viewer);
-        if (rate && !rate.allowed) {
-          const wait = Math.ceil(rate.resetMs / 1000);
-          return [
-            new GraphQLError(`more than ${rate.limit} requests in a minute: try again in ${wait} s`, {
-              extensions: { code: 'RATE_LIMITED', retryAfterSeconds: wait },
-            }),
-          ];
-        }
+        if (rate && !rate.allowed)
+          return [new GraphQLError(rate.refusal, { extensions: { code: 'RATE_LIMITED', retryAfterSeconds: rate.resetSeconds } })];
         const enveloped = yoga.getEnveloped({
           ...ctx,
           req: extra.request,

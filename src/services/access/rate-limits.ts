@@ -6,8 +6,10 @@ export interface RateDecision {
   allowed: boolean;
   limit: number;
   remaining: number;
-  /** Until the caller's window starts afresh. */
-  resetMs: number;
+  /** Whole seconds until the caller's window starts afresh (what Retry-After and RateLimit-Reset say). */
+  resetSeconds: number;
+  /** What a refused caller is told, in every transport alike. */
+  refusal: string;
 }
 
 const WINDOW_S = 60;
@@ -42,6 +44,13 @@ export class RateLimits {
   }
 
   private static decision(allowed: boolean, limit: number, res: RateLimiterRes): RateDecision {
-    return { allowed, limit, remaining: Math.max(0, res.remainingPoints), resetMs: Math.max(0, res.msBeforeNext) };
+    const resetSeconds = Math.ceil(Math.max(0, res.msBeforeNext) / 1000);
+    return {
+      allowed,
+      limit,
+      remaining: Math.max(0, res.remainingPoints),
+      resetSeconds,
+      refusal: `more than ${limit} requests in a minute: try again in ${resetSeconds} s`,
+    };
   }
 }
