@@ -103,9 +103,8 @@ export class MetricsRoute {
 
   private fill(s: MonitoringSnapshot): void {
     const g = this.gauges;
-    for (const gauge of [...Object.values(g), ...Object.values(g.quotaUsed), ...Object.values(g.quotaLimit)])
-      if (gauge instanceof Gauge) gauge.reset();
-    for (const counter of Object.values(this.counters)) counter.reset();
+    // Every figure is set afresh from the snapshot: a host, a state or a user gone since shows no line.
+    this.registry.resetMetrics();
     this.counters.events.inc(s.events.lastCursor);
     this.counters.rateLimited.inc(s.rateLimitedRequests);
     for (const h of s.hosts) {
