@@ -7,6 +7,16 @@ import { readFileSync } from 'node:fs';
  * So a process is named by its PID and its start time, and is running only while both match.
  */
 
+/** Whether some process or thread has this number now (kill(pid, 0)): not that it is the one meant. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** When the process `pid` started (field 22 of /proc/<pid>/stat, clock ticks since boot), or null. */
 export function startTime(pid: number): string | null {
   try {

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { me, readOr, running, startTime } from './process-identity.js';
+import { alive, me, readOr, running, startTime } from './process-identity.js';
 
 /**
  * libvirtd is one host-wide daemon, shared by every QEMU test file (they may run in parallel). Each user
@@ -20,15 +20,6 @@ const STARTED_MARK = join(STATE_DIR, 'started-by-tests');
 const EXCLUSIVE = join(STATE_DIR, 'exclusive');
 const SOCKET = '/var/run/libvirt/libvirt-sock';
 const PID_FILES = { libvirtd: '/run/libvirtd.pid', virtlogd: '/run/virtlogd.pid' };
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The PID a daemon's PID file names, while that process is the daemon (its command name is the file's, e.g.

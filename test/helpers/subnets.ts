@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { me, readOr, running } from './process-identity.js';
+import { alive, me, readOr, running } from './process-identity.js';
 import { formatIp, overlaps, parseIp, rangeSize, subnetOf, type IpRange } from '../../src/services/network/addresses.js';
 
 /** The IPv4 documentation ranges (RFC 5737): the only ones tests may put on links and networks. */
@@ -43,15 +43,6 @@ function hostSubnets(): IpRange[] {
 const RESERVATIONS = '/run/virtplane-test/subnets';
 const LOCK = '/run/virtplane-test/subnets.lock';
 let reservationCount = 0;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Runs `fn` holding the reservation lock (a directory: creating it is atomic). Synchronous, and short. */
 function withReservationLock<T>(fn: () => T): T {
