@@ -130,6 +130,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       nftTable: config.nft.table ?? stored.nftTable,
     };
     const nft = { ...config.nft, table: instance.nftTable };
+    // The host this server runs beside, recorded before its sync writes anything that names it.
+    const hostStore = new HostStore(db);
+    const localHostId = await HostRegistry.recordLocal(hostStore, async () => (await libvirt.host.readInfo()).hostname);
     const cache = new StateCache();
     const owners = new OwnershipStore(db);
     const access = new AccessPolicy(owners);
@@ -142,7 +145,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     stream.start();
     cleanups.push(() => stream.stop());
     // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
-    const sync = new LibvirtSync(libvirt, cache, stream, log.child({ component: 'sync' }), config.resyncCheckMs);
+    const sync = new LibvirtSync(libvirt, cache, stream.forHost(localHostId), log.child({ component: 'sync' }), config.resyncCheckMs);
     cleanups.push(() => sync.stop());
     await sync.start();
 
@@ -186,14 +189,15 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const ipam = new IpamService(bus, db, cache, networks, sync, access);
     const quotas = new QuotaService(db, access);
     const hosts = new HostRegistry(
-      new HostStore(db),
+      hostStore,
       access,
       {
+        id: localHostId,
         view: new HostService(libvirt, config.driver, domainType, sync),
         cache,
         watch: (listener) => sync.onConnectedChange(listener),
       },
-      () => quotas.reservationSizes(),
+      (hostId) => quotas.reservationSizes(hostId),
       { append: (event) => stream.host(event), latest: (hostId) => eventLog.latestHostEvent(hostId) },
       config.placement,
     );
@@ -216,6 +220,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       images,
       {
         ...config.provisioning,
+        hostId: localHostId,
         domainType: domainType.type,
         storagePool: instance.storagePool,
         nwfilterPrefix: instance.nwfilterPrefix,
@@ -223,7 +228,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         serialSocketDir,
         place: (viewer, needs) => hosts.place(viewer, needs),
         fits: (viewer, growth, reserved) => hosts.fits(viewer, growth, reserved),
-        meter: (domain) => usage.meter(domain, access.ownerOf(domain)),
+        meter: (domain) => usage.meter(localHostId, domain, access.ownerOf(domain)),
       },
       log.child({ component: 'provisioning' }),
       definedPools,

@@ -49,6 +49,8 @@ export type NetworkEventType = (typeof NETWORK_EVENT_TYPES)[number];
 export interface DomainLifecycleEvent {
   /** Position in the durable log (the row id): the cursor clients resume from. */
   seq: number;
+  /** The host the domain is on: a UUID names a domain only together with its host. */
+  hostId: number;
   type: DomainEventType;
   detail: string;
   at: Date;
@@ -76,12 +78,17 @@ export function isSnapshot(d: DomainRecord): d is DomainSnapshot {
 
 export interface NetworkLifecycleEvent {
   seq: number;
+  /** The host the network is on. */
+  hostId: number;
   type: NetworkEventType;
   at: Date;
   network: NetworkRecord;
   synthetic: boolean;
 }
 
-/** An event as the sync pipeline hands it over, before the log gives it its cursor. */
-export type NewDomainEvent = Omit<DomainLifecycleEvent, 'seq' | 'ownerId'>;
-export type NewNetworkEvent = Omit<NetworkLifecycleEvent, 'seq'>;
+/**
+ * An event as a host's sync pipeline hands it over, before the log gives it its cursor; the host is the
+ * pipeline's (EventStream.forHost).
+ */
+export type NewDomainEvent = Omit<DomainLifecycleEvent, 'seq' | 'ownerId' | 'hostId'>;
+export type NewNetworkEvent = Omit<NetworkLifecycleEvent, 'seq' | 'hostId'>;

@@ -82,7 +82,7 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   const access = new AccessPolicy(owners);
   const stream = new EventStream(new EventLog(db), access, DEFAULT_EVENTS, pino({ level: 'silent' }));
   const libvirt = new LibvirtClient(stack.bus, TEST_DRIVER);
-  sync = new LibvirtSync(libvirt, cache, stream, pino({ level: 'silent' }));
+  sync = new LibvirtSync(libvirt, cache, stream.forHost(1), pino({ level: 'silent' }));
   await sync.start();
   const quotas = new QuotaService(db, access);
   const userService = new UserService(db, access);
@@ -91,6 +91,7 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   const ipam = new IpamService(stack.bus, db, cache, networks, sync, access);
   const images = new ImageService(db, libvirt, [], access);
   const options = {
+    hostId: 1,
     storagePool: 'default-pool',
     storageDir: '/default-pool',
     domainType: 'test' as const,
@@ -147,7 +148,7 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   const previous = randomUUID();
   db.insert(users).values({ id: previous, name: 'previous', role: 'TENANT', createdAt: new Date() }).run();
   quotas.transaction((tx) => {
-    quotas.adopt(previous, uuid, { vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1 }, tx);
+    quotas.adopt(previous, uuid, { vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1 }, 1, tx);
     owners.write(tx, uuid, previous);
   });
   const corrected = await provisioning.reconcile();

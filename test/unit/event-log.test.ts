@@ -7,7 +7,7 @@ import { domainRecord } from '../helpers/records.js';
 const domain = domainRecord({ uuid: '00000000-0000-0000-0000-000000000001' });
 
 function append(log: EventLog, n: number, at = new Date()) {
-  for (let i = 0; i < n; i++) log.appendDomain({ type: 'STARTED', detail: 'BOOTED', at, domain, synthetic: false }, null);
+  for (let i = 0; i < n; i++) log.appendDomain(1, { type: 'STARTED', detail: 'BOOTED', at, domain, synthetic: false }, null);
 }
 
 test('retention prunes the oldest events by count and age, never past a held cursor, and cursors stay resumable exactly', () => {
@@ -47,15 +47,15 @@ test('retention prunes the oldest events by count and age, never past a held cur
 test('the known state follows the log: upserted by events, dropped on UNDEFINED, replaced by a full snapshot', () => {
   const db = openDatabase(':memory:');
   const log = new EventLog(db);
-  assert.equal(log.loadKnown(), null);
+  assert.equal(log.loadKnown(1), null);
   append(log, 1);
   assert.deepEqual(
-    log.loadKnown()?.domains.map((d) => d.uuid),
+    log.loadKnown(1)?.domains.map((d) => d.uuid),
     [domain.uuid],
   );
-  log.appendDomain({ type: 'UNDEFINED', detail: 'REMOVED', at: new Date(), domain, synthetic: false }, null);
-  assert.deepEqual(log.loadKnown(), { domains: [], networks: [] });
-  log.saveKnown([{ ...domain, state: 'SHUTOFF' }], [], () => null);
-  assert.equal(log.loadKnown()?.domains[0]?.state, 'SHUTOFF');
+  log.appendDomain(1, { type: 'UNDEFINED', detail: 'REMOVED', at: new Date(), domain, synthetic: false }, null);
+  assert.deepEqual(log.loadKnown(1), { domains: [], networks: [] });
+  log.saveKnown(1, [{ ...domain, state: 'SHUTOFF' }], [], () => null);
+  assert.equal(log.loadKnown(1)?.domains[0]?.state, 'SHUTOFF');
   db.$client.close();
 });

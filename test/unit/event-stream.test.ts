@@ -20,9 +20,10 @@ const RESUME_AFTER = 10;
 function newStream() {
   const db = openDatabase(':memory:');
   const stream = new EventStream(new EventLog(db), new AccessPolicy(new OwnershipStore(db)), DEFAULT_EVENTS, pino({ level: 'silent' }));
+  const sink = stream.forHost(1);
   const change = (n: number) => {
     for (let i = 0; i < n; i++)
-      stream.domain({ type: i % 2 ? 'RESUMED' : 'SUSPENDED', detail: 'PAUSED', at: new Date(), domain, synthetic: false });
+      sink.domain({ type: i % 2 ? 'RESUMED' : 'SUSPENDED', detail: 'PAUSED', at: new Date(), domain, synthetic: false });
   };
   return { db, stream, change };
 }

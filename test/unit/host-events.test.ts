@@ -53,10 +53,11 @@ function registry(last: (Pick<NewHostEvent, 'type'> & { draining?: boolean }) | 
         memoryMiB: 8192,
       },
     };
+  const store = new HostStore(db);
   const hosts = new HostRegistry(
-    new HostStore(db),
+    store,
     new AccessPolicy(new OwnershipStore(db)),
-    { view, cache: new StateCache(), watch: (fn) => (watcher = fn) },
+    { id: store.first()?.id ?? store.ensure('hv1').id, view, cache: new StateCache(), watch: (fn) => (watcher = fn) },
     () => [],
     { append: (e) => appended.push(e), latest },
   );
@@ -153,10 +154,11 @@ test('placement counts a resize under way at its new size, and a change that gro
   const cache = new StateCache();
   cache.setDomain({ uuid: 'A', path: '/A', name: 'a', vcpus: 1, memoryMiB: 256, active: false } as unknown as DomainRecord);
   // Domain A's reservation already holds 3 vCPUs (its resize is under way); libvirt still shows 1.
+  const store = new HostStore(db);
   const hosts = new HostRegistry(
-    new HostStore(db),
+    store,
     new AccessPolicy(new OwnershipStore(db)),
-    { view, cache, watch: () => {} },
+    { id: store.ensure('hv1').id, view, cache, watch: () => {} },
     () => [{ domainUuid: 'A', vcpus: 3, memoryMiB: 256 }],
     { append: () => {}, latest: () => null },
     { cpuAllocationRatio: 1, memoryAllocationRatio: null },

@@ -42,20 +42,24 @@ test('migrations apply to an empty database, and re-opening applies nothing twic
   }
 });
 
+/** A database at `file` migrated as it was before `tag`: the same migration files, the journal cut before it. */
+function migratedBefore(dir: string, file: string, tag: string): Database.Database {
+  const old = join(dir, 'migrations');
+  cpSync(fileURLToPath(new URL('../../migrations', import.meta.url)), old, { recursive: true });
+  const journalFile = join(old, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] };
+  const upTo = journal.entries.findIndex((e) => e.tag.startsWith(tag));
+  writeFileSync(journalFile, JSON.stringify({ ...journal, entries: journal.entries.slice(0, upTo) }));
+  const db = new Database(file);
+  migrate(drizzle(db), { migrationsFolder: old });
+  return db;
+}
+
 test('0008 upgrades a database with reservations, addresses, owners and port forwards, keeping every row', () => {
   const dir = mkdtempSync(join(tmpdir(), 'virtplane-upgrade-'));
   try {
-    // The migrations folder as it was before 0008: the same files, the journal cut after 0007.
-    const old = join(dir, 'migrations');
-    cpSync(fileURLToPath(new URL('../../migrations', import.meta.url)), old, { recursive: true });
-    const journalFile = join(old, 'meta', '_journal.json');
-    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] };
-    const upTo = journal.entries.findIndex((e) => e.tag.startsWith('0008'));
-    writeFileSync(journalFile, JSON.stringify({ ...journal, entries: journal.entries.slice(0, upTo) }));
-
     const file = join(dir, 'old.sqlite');
-    const before = new Database(file);
-    migrate(drizzle(before), { migrationsFolder: old });
+    const before = migratedBefore(dir, file, '0008');
     const user = randomUUID();
     const domain = randomUUID();
     before.prepare(`INSERT INTO users (id, name, role) VALUES (?, 'tenant', 'TENANT')`).run(user);
@@ -96,6 +100,59 @@ test('0008 upgrades a database with reservations, addresses, owners and port for
         'the dropped columns are gone',
       );
       assert.deepEqual(db.$client.pragma('foreign_key_check'), []);
+      assert.equal(db.$client.pragma('integrity_check', { simple: true }), 'ok');
+    } finally {
+      db.$client.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('0017 puts the events, known objects, reservations and usage periods of an older database on its first host', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtplane-upgrade-'));
+  try {
+    const file = join(dir, 'old.sqlite');
+    const before = migratedBefore(dir, file, '0017');
+    const user = randomUUID();
+    const domain = randomUUID();
+    before.prepare(`INSERT INTO users (id, name, role) VALUES (?, 'tenant', 'TENANT')`).run(user);
+    before.prepare(`INSERT INTO hosts (name) VALUES ('hv1')`).run();
+    before
+      .prepare(`INSERT INTO reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces) VALUES (?, ?, 2, 256, 4, 1)`)
+      .run(domain, user);
+    before.prepare(`INSERT INTO known_objects (uuid, kind, snapshot) VALUES (?, 'DOMAIN', '{}')`).run(domain);
+    before
+      .prepare(
+        `INSERT INTO events (kind, subject_uuid, subject_name, type, detail, state, at, synthetic, snapshot) VALUES ('DOMAIN', ?, 'web', 'DEFINED', 'ADDED', 'SHUTOFF', 1, 0, '{}')`,
+      )
+      .run(domain);
+    before
+      .prepare(
+        `INSERT INTO usage_periods (domain_uuid, domain_name, owner_id, running, vcpus, memory_mib, disk_bytes, started_at) VALUES (?, 'web', ?, 0, 2, 256, 0, 1)`,
+      )
+      .run(domain, user);
+    before.close();
+
+    const db = openDatabase(file);
+    try {
+      const hostOf = (table: string, column = 'domain_uuid') =>
+        db.$client.prepare(`SELECT host_id, ${column} AS uuid FROM ${table}`).all() as { host_id: number; uuid: string }[];
+      for (const [table, column] of [
+        ['reservations', 'domain_uuid'],
+        ['known_objects', 'uuid'],
+        ['events', 'subject_uuid'],
+        ['usage_periods', 'domain_uuid'],
+      ] as const)
+        assert.deepEqual(
+          hostOf(table, column).map((r) => ({ ...r })),
+          [{ host_id: 1, uuid: domain }],
+          table,
+        );
+      // The same UUID may now be known on a second host beside the first.
+      db.$client.prepare(`INSERT INTO hosts (name) VALUES ('hv2')`).run();
+      db.$client.prepare(`INSERT INTO known_objects (host_id, uuid, kind, snapshot) VALUES (2, ?, 'DOMAIN', '{}')`).run(domain);
+      assert.equal(hostOf('known_objects', 'uuid').length, 2);
       assert.equal(db.$client.pragma('integrity_check', { simple: true }), 'ok');
     } finally {
       db.$client.close();

@@ -38,7 +38,7 @@ function setup() {
     .run();
   const log = new EventLog(db);
   const at = (hours: number, type: DomainLifecycleEvent['type'], domain: DomainRecord, owner: string | null = 'alice') =>
-    log.appendDomain({ type, detail: '', at: new Date(T0 + hours * H), domain, synthetic: false }, owner);
+    log.appendDomain(1, { type, detail: '', at: new Date(T0 + hours * H), domain, synthetic: false }, owner);
   return { db, log, at, usage: new UsageStore(db) };
 }
 
@@ -107,7 +107,7 @@ test('a full reload closes the periods of domains that are gone and meters those
   at(0, 'DEFINED', stopped);
   const other = { ...running, uuid: '00000000-0000-0000-0000-0000000000b2', name: 'db' };
   const before = Date.now();
-  log.saveKnown([other], [], () => 'alice'); // `web` vanished while the server was down; `db` predates metering
+  log.saveKnown(1, [other], [], () => 'alice'); // `web` vanished while the server was down; `db` predates metering
   const now = before + H;
   const names = usage
     .summary('alice', T0, now, now)
@@ -172,19 +172,20 @@ test('a reload held through a full disk takes its place among the events: those 
   });
   const owned = (d: DomainRecord) => ({ ...d, metadata: { ownerId: 'alice' } });
   const fresh = owned({ ...stopped, uuid: '00000000-0000-0000-0000-0000000000c3', name: 'new' });
-  stream.domain({ type: 'STARTED', detail: '', at: new Date(), domain: owned(running), synthetic: false });
+  const sink = stream.forHost(1);
+  sink.domain({ type: 'STARTED', detail: '', at: new Date(), domain: owned(running), synthetic: false });
   log.full = true;
-  stream.snapshot([owned(running)], []); // a resync while the disk is full: `web` runs, `new` does not exist yet
-  stream.domain({ type: 'STOPPED', detail: '', at: new Date(), domain: owned(stopped), synthetic: false });
-  stream.domain({ type: 'UNDEFINED', detail: '', at: new Date(), domain: owned(stopped), synthetic: false });
-  stream.domain({ type: 'DEFINED', detail: '', at: new Date(), domain: fresh, synthetic: false });
+  sink.snapshot([owned(running)], []); // a resync while the disk is full: `web` runs, `new` does not exist yet
+  sink.domain({ type: 'STOPPED', detail: '', at: new Date(), domain: owned(stopped), synthetic: false });
+  sink.domain({ type: 'UNDEFINED', detail: '', at: new Date(), domain: owned(stopped), synthetic: false });
+  sink.domain({ type: 'DEFINED', detail: '', at: new Date(), domain: fresh, synthetic: false });
   assert.equal(stream.heldCount, 3);
   log.full = false;
   assert.equal(retry(), true);
   const open = db.$client.prepare('SELECT domain_uuid AS uuid, running FROM usage_periods WHERE ended_at IS NULL').all();
   assert.deepEqual(open, [{ uuid: fresh.uuid, running: 0 }], '`web` deleted stays closed; `new` stays metered');
   assert.deepEqual(
-    log.loadKnown()?.domains.map((d) => d.uuid),
+    log.loadKnown(1)?.domains.map((d) => d.uuid),
     [fresh.uuid],
     'the known state is the newest too',
   );

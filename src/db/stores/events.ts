@@ -9,6 +9,8 @@ export type ObjectKind = 'DOMAIN' | 'NETWORK' | 'HOST';
 
 export interface EventFilter {
   kind: ObjectKind;
+  /** With `subjectUuid`: the subject's host (a UUID names an object only with its host). */
+  hostId?: number | null;
   subjectUuid?: string | null;
   types?: readonly string[] | null;
   ownerId?: string | null;
@@ -17,6 +19,8 @@ export interface EventFilter {
 /** One event as appended (the row id is given by SQLite). */
 export interface NewEventRow {
   kind: ObjectKind;
+  /** The host the object is on (a host event: that host). */
+  hostId: number;
   uuid: string;
   name: string;
   ownerId: string | null;
@@ -66,47 +70,65 @@ export class EventStore {
   private static prepareAppend(db: Db, usage: UsageStore): (e: NewEventRow) => number {
     const client = db.$client;
     const insert = client.prepare(
-      'INSERT INTO events (kind, subject_uuid, subject_name, owner_id, type, detail, state, at, synthetic, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      'INSERT INTO events (kind, host_id, subject_uuid, subject_name, owner_id, type, detail, state, at, synthetic, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
     );
-    const forget = client.prepare('DELETE FROM known_objects WHERE uuid = ?');
+    const forget = client.prepare('DELETE FROM known_objects WHERE host_id = ? AND uuid = ?');
     const upsert = client.prepare(
-      'INSERT INTO known_objects (uuid, kind, snapshot, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at',
+      'INSERT INTO known_objects (host_id, uuid, kind, snapshot, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id, uuid) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at',
     );
     return (e: NewEventRow): number => {
       const json = JSON.stringify(e.snapshot);
-      const row = insert.get(e.kind, e.uuid, e.name, e.ownerId, e.type, e.detail, e.state, e.at.getTime(), e.synthetic ? 1 : 0, json) as {
+      const row = insert.get(
+        e.kind,
+        e.hostId,
+        e.uuid,
+        e.name,
+        e.ownerId,
+        e.type,
+        e.detail,
+        e.state,
+        e.at.getTime(),
+        e.synthetic ? 1 : 0,
+        json,
+      ) as {
         id: number;
       };
       // known_objects is the cache's baseline at a restart (domains and networks); a host's last state is its last event.
       if (e.kind === 'HOST') return row.id;
       if (e.usage) usage.record(e.usage, e.at.getTime());
-      if (e.gone) forget.run(e.uuid);
-      else upsert.run(e.uuid, e.kind, json, Date.now());
+      if (e.gone) forget.run(e.hostId, e.uuid);
+      else upsert.run(e.hostId, e.uuid, e.kind, json, Date.now());
       return row.id;
     };
   }
 
   /**
-   * Replaces the known state (of domains and networks) as a whole, and in the same transaction makes the open
-   * usage periods match the domains there are now (`metered`).
+   * Replaces the known state (of domains and networks) of one host as a whole, and in the same transaction
+   * makes the open usage periods of its domains match the domains it has now (`metered`). Other hosts' rows
+   * stay: each host's reload speaks only for that host.
    */
-  replaceKnown(objects: Iterable<{ kind: 'DOMAIN' | 'NETWORK'; uuid: string; snapshot: object }>, metered: readonly Metered[]): void {
+  replaceKnown(
+    hostId: number,
+    objects: Iterable<{ kind: 'DOMAIN' | 'NETWORK'; uuid: string; snapshot: object }>,
+    metered: readonly Metered[],
+  ): void {
     transaction(this.db, () => {
-      this.usage.reconcile(metered, Date.now());
-      this.db.delete(knownObjects).run();
+      this.usage.reconcile(hostId, metered, Date.now());
+      this.db.delete(knownObjects).where(eq(knownObjects.hostId, hostId)).run();
       for (const { kind, uuid, snapshot } of objects) {
         const now = new Date();
         this.db
           .insert(knownObjects)
-          .values({ uuid, kind, snapshot, updatedAt: now })
-          .onConflictDoUpdate({ target: knownObjects.uuid, set: { snapshot, updatedAt: now } })
+          .values({ hostId, uuid, kind, snapshot, updatedAt: now })
+          .onConflictDoUpdate({ target: [knownObjects.hostId, knownObjects.uuid], set: { snapshot, updatedAt: now } })
           .run();
       }
     });
   }
 
-  known(): { kind: string; snapshot: unknown }[] {
-    return this.db.select().from(knownObjects).all();
+  /** What the server last knew of one host's domains and networks. */
+  known(hostId: number): { kind: string; snapshot: unknown }[] {
+    return this.db.select().from(knownObjects).where(eq(knownObjects.hostId, hostId)).all();
   }
 
   /**
@@ -199,6 +221,7 @@ export class EventStore {
   private static matching(filter: EventFilter): SQL[] {
     const where = [eq(events.kind, filter.kind)];
     if (filter.subjectUuid != null) where.push(eq(events.subjectUuid, filter.subjectUuid));
+    if (filter.hostId != null) where.push(eq(events.hostId, filter.hostId));
     if (filter.types?.length) where.push(inArray(events.type, [...filter.types]));
     if (filter.ownerId != null) where.push(eq(events.ownerId, filter.ownerId));
     return where;

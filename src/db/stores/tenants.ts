@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, isNull, or, sql } from 'drizzle-orm';
 import type { Db } from '../index.js';
 import { domainOwners, portForwards, quotas, reservations, users } from '../schema.js';
 import { transaction } from '../transaction.js';
@@ -31,9 +31,16 @@ function prepare(db: Db) {
       .values({ domainUuid, userId, vcpus: p('vcpus'), memoryMiB: p('memoryMiB'), diskGiB: p('diskGiB'), interfaces: p('interfaces') })
       .prepare(),
     release: db.delete(reservations).where(eq(reservations.domainUuid, domainUuid)).prepare(),
+    // A host's reservations and the one being placed (no host yet: only inside its create's transaction).
     sizes: db
       .select({ domainUuid: reservations.domainUuid, vcpus: reservations.vcpus, memoryMiB: reservations.memoryMiB })
       .from(reservations)
+      .where(or(eq(reservations.hostId, p('hostId')), isNull(reservations.hostId)))
+      .prepare(),
+    place: db
+      .update(reservations)
+      .set({ hostId: sql`${p('hostId')}` })
+      .where(eq(reservations.domainUuid, domainUuid))
       .prepare(),
   };
 }
@@ -99,11 +106,19 @@ export class TenantStore {
     this.q.release.run({ domainUuid });
   }
 
-  /** Records a domain's reservation for `userId`, or moves an existing one to `userId` (keeping what it holds). */
-  adopt(userId: string, domainUuid: string, held: Held): void {
+  /** The host a reservation's domain is placed on (in the create's transaction, right after placement). */
+  placeReservation(domainUuid: string, hostId: number): void {
+    this.q.place.run({ domainUuid, hostId });
+  }
+
+  /**
+   * Records the reservation of a domain on `hostId` for `userId`, or moves an existing one to `userId` (keeping
+   * what it holds).
+   */
+  adopt(userId: string, domainUuid: string, held: Held, hostId: number): void {
     this.db
       .insert(reservations)
-      .values({ domainUuid, userId, ...held })
+      .values({ domainUuid, userId, hostId, ...held })
       .onConflictDoUpdate({ target: reservations.domainUuid, set: { userId } })
       .run();
   }
@@ -112,15 +127,28 @@ export class TenantStore {
     return !!this.db.select({ u: reservations.domainUuid }).from(reservations).where(eq(reservations.domainUuid, domainUuid)).get();
   }
 
-  /** The vCPUs and memory every reservation holds, by domain (what placement counts beside the host's domains). */
-  reservationSizes(): { domainUuid: string; vcpus: number; memoryMiB: number }[] {
-    return this.q.sizes.all();
+  /**
+   * The vCPUs and memory the reservations on `hostId` hold, by domain, and the one a create is placing (what
+   * placement counts beside the host's domains).
+   */
+  reservationSizes(hostId: number): { domainUuid: string; vcpus: number; memoryMiB: number }[] {
+    return this.q.sizes.all({ hostId });
   }
 
-  /** Deletes the reservations of domains not in `existing`; answers their UUIDs. */
-  dropReservationsExcept(existing: ReadonlySet<string>): string[] {
+  /**
+   * Deletes the reservations on `hostId` of domains not in `existing` (that host's), and any never placed (a
+   * create's transaction places its reservation before it commits: one without a host was written by hand);
+   * answers their UUIDs.
+   */
+  dropReservationsExcept(hostId: number, existing: ReadonlySet<string>): string[] {
     return transaction(this.db, () => {
-      const gone = [...this.reservedDomains()].filter((u) => !existing.has(u));
+      const gone = this.db
+        .select({ uuid: reservations.domainUuid })
+        .from(reservations)
+        .where(or(eq(reservations.hostId, hostId), isNull(reservations.hostId)))
+        .all()
+        .map((r) => r.uuid)
+        .filter((u) => !existing.has(u));
       for (const uuid of gone) this.release(uuid);
       return gone;
     });

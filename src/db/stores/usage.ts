@@ -4,6 +4,8 @@ import { transaction } from '../transaction.js';
 
 /** A domain as metered at one moment: its shown name, its owner and its meter (null: it is gone). */
 export interface Metered {
+  /** The host the domain is on: a domain is its host and UUID. */
+  hostId: number;
   domainUuid: string;
   name: string;
   ownerId: string | null;
@@ -30,6 +32,7 @@ const GIB = 1024 ** 3;
  */
 export class UsageStore {
   private readonly openOf;
+  private readonly openOfUuid;
   private readonly close;
   private readonly open;
   private readonly rename;
@@ -39,13 +42,14 @@ export class UsageStore {
 
   constructor(private readonly db: Db) {
     const c = db.$client;
-    this.openOf = c.prepare('SELECT * FROM usage_periods WHERE domain_uuid = ? AND ended_at IS NULL');
+    this.openOf = c.prepare('SELECT * FROM usage_periods WHERE host_id = ? AND domain_uuid = ? AND ended_at IS NULL');
+    this.openOfUuid = c.prepare('SELECT * FROM usage_periods WHERE domain_uuid = ? AND ended_at IS NULL');
     this.close = c.prepare('UPDATE usage_periods SET ended_at = max(?, started_at) WHERE id = ?');
     this.open = c.prepare(
-      'INSERT INTO usage_periods (domain_uuid, domain_name, owner_id, running, vcpus, memory_mib, disk_bytes, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO usage_periods (host_id, domain_uuid, domain_name, owner_id, running, vcpus, memory_mib, disk_bytes, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.rename = c.prepare('UPDATE usage_periods SET domain_name = ? WHERE id = ?');
-    this.openUuids = c.prepare('SELECT id, domain_uuid FROM usage_periods WHERE ended_at IS NULL');
+    this.openUuids = c.prepare('SELECT id, domain_uuid FROM usage_periods WHERE host_id = ? AND ended_at IS NULL');
     // The overlap of each period with [from, to), an open one counted up to now. SQLite's bare columns beside
     // max(): domain_name comes from the newest period (ids grow), the name the domain had last.
     const overlap = 'min(coalesce(ended_at, @now), @to) - max(started_at, @from)';
@@ -68,7 +72,7 @@ export class UsageStore {
    * next; the same state only keeps its name current. To be called inside the transaction of what changed.
    */
   record(m: Metered, at: number): void {
-    const open = this.openOf.get(m.domainUuid) as OpenRow | undefined;
+    const open = this.openOf.get(m.hostId, m.domainUuid) as OpenRow | undefined;
     if (open && m.meter && UsageStore.same(open, m.ownerId, m.meter)) {
       if (open.domain_name !== m.name) this.rename.run(m.name, open.id);
       return;
@@ -78,7 +82,7 @@ export class UsageStore {
       const { running, vcpus, memoryMiB, diskBytes } = m.meter;
       // Never before the period it follows (an event held through a full disk is written with its own time).
       const start = open ? Math.max(at, open.started_at) : at;
-      this.open.run(m.domainUuid, m.name, m.ownerId, running ? 1 : 0, vcpus, memoryMiB, diskBytes, start);
+      this.open.run(m.hostId, m.domainUuid, m.name, m.ownerId, running ? 1 : 0, vcpus, memoryMiB, diskBytes, start);
     }
   }
 
@@ -87,12 +91,20 @@ export class UsageStore {
     transaction(this.db, () => this.record(m, at));
   }
 
-  /** The domain changed hands at `at`: its open period (if any) ends there and goes on under the new owner. */
+  /**
+   * The domain changed hands at `at`: its open period (if any) ends there and goes on under the new owner.
+   * Ownership names a domain by UUID alone (domain_owners): every host's open period of that UUID follows it.
+   */
   reassign(domainUuid: string, ownerId: string, at: number): void {
-    const open = this.openOf.get(domainUuid) as OpenRow | undefined;
-    if (!open || open.owner_id === ownerId) return;
+    for (const open of this.openOfUuid.all(domainUuid) as (OpenRow & { host_id: number })[])
+      this.reassignPeriod(open, domainUuid, ownerId, at);
+  }
+
+  private reassignPeriod(open: OpenRow & { host_id: number }, domainUuid: string, ownerId: string, at: number): void {
+    if (open.owner_id === ownerId) return;
     this.close.run(at, open.id);
     this.open.run(
+      open.host_id,
       domainUuid,
       open.domain_name,
       ownerId,
@@ -105,16 +117,18 @@ export class UsageStore {
   }
 
   /**
-   * Makes the open periods match what exists now (after a full load of libvirt): each domain as metered, and
-   * the periods of domains that are no longer there closed at `at`. Inside the caller's transaction.
+   * Makes the open periods of one host's domains match what exists there now (after a full load of its
+   * libvirt): each domain as metered, and the periods of its domains that are no longer there closed at `at`.
+   * Another host's periods are left alone. Inside the caller's transaction.
    */
-  reconcile(present: readonly Metered[], at: number): void {
+  reconcile(hostId: number, present: readonly Metered[], at: number): void {
     const uuids = new Set<string>();
     for (const m of present) {
+      if (m.hostId !== hostId) throw new Error(`a domain of host ${m.hostId} in host ${hostId}'s reconcile`);
       this.record(m, at);
       uuids.add(m.domainUuid);
     }
-    for (const row of this.openUuids.all() as { id: number; domain_uuid: string }[]) {
+    for (const row of this.openUuids.all(hostId) as { id: number; domain_uuid: string }[]) {
       if (!uuids.has(row.domain_uuid)) this.close.run(at, row.id);
     }
   }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
  * The durable event log. `id` is the cursor: AUTOINCREMENT never reuses an id, and rows are only ever pruned
@@ -10,6 +10,11 @@ export const events = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     kind: text('kind', { enum: ['DOMAIN', 'NETWORK', 'HOST'] }).notNull(),
+    /**
+     * The host the object lives on (a host event: that host): a UUID names a domain or network only together
+     * with it. Rows from before hosts were recorded are the first host's (id 1).
+     */
+    hostId: integer('host_id').notNull().default(1),
     /** The domain's or network's UUID; a host's id. */
     subjectUuid: text('subject_uuid').notNull(),
     subjectName: text('subject_name').notNull(),
@@ -32,17 +37,25 @@ export const events = sqliteTable(
 );
 
 /**
- * The last state the server knew of every domain and network, kept in step with the log (same transaction),
- * so a restarted server can tell what changed while it was down and say so with synthetic events.
+ * The last state the server knew of every domain and network, per host, kept in step with the log (same
+ * transaction), so a restarted server can tell what changed while it was down and say so with synthetic
+ * events. Keyed by host too: two hosts may have objects of one UUID (the test driver's built-in `test`
+ * domain), and one host's reload replaces only its own rows.
  */
-export const knownObjects = sqliteTable('known_objects', {
-  uuid: text('uuid').primaryKey(),
-  kind: text('kind', { enum: ['DOMAIN', 'NETWORK'] }).notNull(),
-  snapshot: text('snapshot', { mode: 'json' }).notNull(),
-  updatedAt: integer('updated_at', { mode: 'timestamp_ms' })
-    .notNull()
-    .default(sql`(unixepoch() * 1000)`),
-});
+export const knownObjects = sqliteTable(
+  'known_objects',
+  {
+    /** Rows from before hosts were recorded are the first host's (id 1). */
+    hostId: integer('host_id').notNull().default(1),
+    uuid: text('uuid').notNull(),
+    kind: text('kind', { enum: ['DOMAIN', 'NETWORK'] }).notNull(),
+    snapshot: text('snapshot', { mode: 'json' }).notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' })
+      .notNull()
+      .default(sql`(unixepoch() * 1000)`),
+  },
+  (t) => [primaryKey({ columns: [t.hostId, t.uuid] })],
+);
 
 /**
  * The event log's identity: one row, made on the first start with this table. `secret` (32 random bytes, hex)

@@ -31,6 +31,11 @@ export const reservations = sqliteTable(
     userId: text('user_id')
       .notNull()
       .references(() => users.id),
+    /**
+     * The host the domain is placed on. Null only inside a create's transaction, between the quota's
+     * reservation and placement (which counts it as its own); older rows were placed on the first host (id 1).
+     */
+    hostId: integer('host_id'),
     vcpus: integer('vcpus').notNull(),
     memoryMiB: integer('memory_mib').notNull(),
     diskGiB: integer('disk_gib').notNull(),
@@ -39,7 +44,7 @@ export const reservations = sqliteTable(
       .notNull()
       .default(sql`(unixepoch() * 1000)`),
   },
-  (t) => [index('reservations_user_idx').on(t.userId)],
+  (t) => [index('reservations_user_idx').on(t.userId), index('reservations_host_idx').on(t.hostId)],
 );
 
 /** Who owns which domain. Mirrored into each domain's libvirt `<metadata>`, from which it can be rebuilt. */

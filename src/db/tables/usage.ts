@@ -10,6 +10,8 @@ export const usagePeriods = sqliteTable(
   'usage_periods',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
+    /** The domain's host: a full load of one host closes only its own domains' periods. Older rows: host 1. */
+    hostId: integer('host_id').notNull().default(1),
     domainUuid: text('domain_uuid').notNull(),
     /** The name its owner knows it by (kept current while the period lasts: a rename opens no period). */
     domainName: text('domain_name').notNull(),
@@ -24,9 +26,9 @@ export const usagePeriods = sqliteTable(
     endedAt: integer('ended_at', { mode: 'timestamp_ms' }),
   },
   (t) => [
-    // At most one open period per domain.
+    // At most one open period per domain (a domain: its host and UUID).
     uniqueIndex('usage_periods_open_idx')
-      .on(t.domainUuid)
+      .on(t.hostId, t.domainUuid)
       .where(sql`${t.endedAt} IS NULL`),
     index('usage_periods_owner_idx').on(t.ownerId, t.startedAt),
     index('usage_periods_ended_idx').on(t.endedAt),

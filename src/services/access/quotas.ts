@@ -184,19 +184,33 @@ export class QuotaService {
     this.store.release(domainUuid);
   }
 
-  /** The vCPUs and memory every reservation holds, by domain: creates under way included (for placement). */
-  reservationSizes(): { domainUuid: string; vcpus: number; memoryMiB: number }[] {
-    return this.store.reservationSizes();
+  /**
+   * The vCPUs and memory the reservations on a host hold, by domain: its creates under way included, and the
+   * one being placed (for placement).
+   */
+  reservationSizes(hostId: number): { domainUuid: string; vcpus: number; memoryMiB: number }[] {
+    return this.store.reservationSizes(hostId);
   }
 
-  /** Records (or moves) an already existing domain's resources to a user, without a limit check (admin adoption). */
-  adopt(userId: string, domainUuid: string, resources: Resources, _tx?: Tx): void {
-    this.store.adopt(userId, domainUuid, resources);
+  /** Records the host placement chose for a reservation; inside the create's transaction, after `reserve`. */
+  placed(domainUuid: string, hostId: number, _tx: Tx): void {
+    this.store.placeReservation(domainUuid, hostId);
   }
 
-  /** Reservations whose domain libvirt does not have (creation interrupted, or undefined behind our back). */
-  dropMissing(existing: ReadonlySet<string>): string[] {
-    return this.store.dropReservationsExcept(existing);
+  /**
+   * Records (or moves) an already existing domain's resources, on its host, to a user, without a limit check
+   * (admin adoption).
+   */
+  adopt(userId: string, domainUuid: string, resources: Resources, hostId: number, _tx?: Tx): void {
+    this.store.adopt(userId, domainUuid, resources, hostId);
+  }
+
+  /**
+   * The reservations on `hostId` whose domain that host's libvirt does not have (creation interrupted, or
+   * undefined behind our back), dropped; another host's are not this host's to judge.
+   */
+  dropMissing(hostId: number, existing: ReadonlySet<string>): string[] {
+    return this.store.dropReservationsExcept(hostId, existing);
   }
 
   has(domainUuid: string): boolean {

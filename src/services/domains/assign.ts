@@ -38,7 +38,7 @@ export class AssignFlow {
         throw fromLibvirt(err, { kind: 'domain', id: uuid });
       }
       this.ctx.quotas.transaction((tx) => {
-        this.ctx.quotas.adopt(userId, uuid, resourcesOf(domain), tx);
+        this.ctx.quotas.adopt(userId, uuid, resourcesOf(domain), this.ctx.options.hostId, tx);
         this.ctx.owners.write(tx, uuid, userId);
       });
       if (handedOn) for (const listener of this.assignedListeners) listener(uuid);

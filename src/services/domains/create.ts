@@ -48,7 +48,8 @@ export class CreateFlow {
         // The quota first: a request over quota is refused as such, whatever room the host has (the room is
         // what other tenants' guests leave); placement then counts this reservation.
         this.ctx.quotas.reserve(viewer.userId, uuid, valid.resources);
-        this.ctx.options.place?.(viewer, valid.resources);
+        const host = this.ctx.options.place?.(viewer, valid.resources) ?? this.ctx.options.hostId;
+        this.ctx.quotas.placed(uuid, host, tx);
         const leased = this.ctx.ipam.allocateMac(uuid);
         this.ctx.ipam.allocate({ networkUuid: valid.networkUuid, domainUuid: uuid, mac: leased });
         this.ctx.owners.write(tx, uuid, viewer.userId);

@@ -23,6 +23,11 @@ export interface ResizeDomainInput {
 }
 
 export interface ProvisioningOptions {
+  /**
+   * The host whose libvirt this service drives (the hosts table's id): reservations it adopts are on it, and
+   * its start-up reconciliation judges only that host's reservations.
+   */
+  hostId: number;
   /** Storage pool of guest disks; a `dir` pool at `storageDir` is made (on first use) when it is missing. */
   storagePool: string;
   storageDir: string;
@@ -40,9 +45,9 @@ export interface ProvisioningOptions {
   /**
    * Placement (the hosts module): called inside a create's reservation transaction, right after the quota's
    * reservation; throws when no host takes a guest of that size now (the transaction then undoes it all).
-   * Absent: the one libvirt, unlimited.
+   * Answers the host chosen. Absent: `hostId`, unlimited.
    */
-  place?: (viewer: Viewer, needs: { vcpus: number; memoryMiB: number }) => void;
+  place?: (viewer: Viewer, needs: { vcpus: number; memoryMiB: number }) => number;
   /**
    * Likewise inside a resize's transaction, after the quota's resize, with its growth (`reserved`: the
    * domain's reservation holds the new size): throws when the domain's host has no room for it.

@@ -54,7 +54,7 @@ export class Reconciler {
     // existing here.
     const pending = new Set(this.ctx.deletions.deletions().map((r) => r.domainUuid));
     const existing = new Set([...this.ctx.cache.domains.keys(), ...pending].filter((u) => !deleted.has(u)));
-    const dropped = this.ctx.quotas.dropMissing(existing);
+    const dropped = this.ctx.quotas.dropMissing(this.ctx.options.hostId, existing);
     report.reservationsDropped = dropped.length;
     for (const uuid of this.ctx.owners.domains()) if (!existing.has(uuid)) this.ctx.unbind(uuid);
     for (const uuid of this.ctx.ipam.leaseholders()) {
@@ -82,7 +82,7 @@ export class Reconciler {
       // A missing row for a domain with our metadata (defined outside virtplane, say) is rebuilt the same way.
       if (!owner || !existing.has(d.uuid) || this.ctx.owners.get(d.uuid) === owner || !this.ctx.users.exists(owner)) continue;
       this.ctx.quotas.transaction((tx) => {
-        this.ctx.quotas.adopt(owner, d.uuid, resourcesOf(d), tx);
+        this.ctx.quotas.adopt(owner, d.uuid, resourcesOf(d), this.ctx.options.hostId, tx);
         this.ctx.owners.write(tx, d.uuid, owner);
       });
       report.ownershipRebuilt++;

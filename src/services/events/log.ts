@@ -24,10 +24,10 @@ export type LogFilter = EventFilter;
 
 type Row = EventRow;
 
-/** An event to append, with the owner it is recorded under (domains). */
+/** An event to append, with its host and the owner it is recorded under (domains). */
 export type Appending =
-  | { kind: 'DOMAIN'; event: NewDomainEvent; ownerId: string | null }
-  | { kind: 'NETWORK'; event: NewNetworkEvent }
+  | { kind: 'DOMAIN'; hostId: number; event: NewDomainEvent; ownerId: string | null }
+  | { kind: 'NETWORK'; hostId: number; event: NewNetworkEvent }
   | { kind: 'HOST'; event: NewHostEvent };
 
 /** An event as appended: with its cursor. */
@@ -55,8 +55,8 @@ export class EventLog {
     this.store = new EventStore(db);
   }
 
-  appendDomain(e: NewDomainEvent, ownerId: string | null): DomainLifecycleEvent {
-    return { ...e, seq: this.store.append(EventLog.domainRow(e, ownerId)), ownerId };
+  appendDomain(hostId: number, e: NewDomainEvent, ownerId: string | null): DomainLifecycleEvent {
+    return { ...e, seq: this.store.append(EventLog.domainRow(hostId, e, ownerId)), hostId, ownerId };
   }
 
   /** Appends events that came together, in order, in one transaction: all of them, or (throwing) none. */
@@ -73,9 +73,9 @@ export class EventLog {
   private static appended(a: Appending, seq: number): Appended {
     switch (a.kind) {
       case 'DOMAIN':
-        return { kind: 'DOMAIN', event: { ...a.event, seq, ownerId: a.ownerId } };
+        return { kind: 'DOMAIN', event: { ...a.event, seq, hostId: a.hostId, ownerId: a.ownerId } };
       case 'NETWORK':
-        return { kind: 'NETWORK', event: { ...a.event, seq } };
+        return { kind: 'NETWORK', event: { ...a.event, seq, hostId: a.hostId } };
       case 'HOST':
         return { kind: 'HOST', event: { ...a.event, seq } };
     }
@@ -90,9 +90,9 @@ export class EventLog {
   private static rowOf(a: Appending): NewEventRow {
     switch (a.kind) {
       case 'DOMAIN':
-        return EventLog.domainRow(a.event, a.ownerId);
+        return EventLog.domainRow(a.hostId, a.event, a.ownerId);
       case 'NETWORK':
-        return EventLog.networkRow(a.event);
+        return EventLog.networkRow(a.hostId, a.event);
       case 'HOST':
         return EventLog.hostRow(a.event);
     }
@@ -101,6 +101,7 @@ export class EventLog {
   private static hostRow(e: NewHostEvent): NewEventRow {
     return {
       kind: 'HOST',
+      hostId: Number(e.host.id),
       uuid: e.host.id,
       name: e.host.name,
       ownerId: null,
@@ -114,10 +115,11 @@ export class EventLog {
     };
   }
 
-  private static domainRow(e: NewDomainEvent, ownerId: string | null): NewEventRow {
+  private static domainRow(hostId: number, e: NewDomainEvent, ownerId: string | null): NewEventRow {
     const { domain } = e;
     return {
       kind: 'DOMAIN',
+      hostId,
       uuid: domain.uuid,
       name: domain.name,
       ownerId,
@@ -128,14 +130,15 @@ export class EventLog {
       synthetic: e.synthetic,
       snapshot: domain,
       gone: e.type === 'UNDEFINED',
-      usage: metered(domain, ownerId, e.type === 'UNDEFINED'),
+      usage: metered(hostId, domain, ownerId, e.type === 'UNDEFINED'),
     };
   }
 
-  private static networkRow(e: NewNetworkEvent): NewEventRow {
+  private static networkRow(hostId: number, e: NewNetworkEvent): NewEventRow {
     const { network } = e;
     return {
       kind: 'NETWORK',
+      hostId,
       uuid: network.uuid,
       name: network.name,
       ownerId: null,
@@ -149,21 +152,30 @@ export class EventLog {
     };
   }
 
-  /** Replaces the known state as a whole (after a full load of libvirt), and the usage periods follow it. */
-  saveKnown(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>, ownerOf: (d: DomainRecord) => string | null): void {
+  /**
+   * Replaces one host's known state as a whole (after a full load of its libvirt), and the usage periods of
+   * its domains follow it.
+   */
+  saveKnown(
+    hostId: number,
+    domains: Iterable<DomainRecord>,
+    networks: Iterable<NetworkRecord>,
+    ownerOf: (d: DomainRecord) => string | null,
+  ): void {
     const all = [...domains];
     this.store.replaceKnown(
+      hostId,
       [
         ...all.map((d) => ({ kind: 'DOMAIN' as const, uuid: d.uuid, snapshot: d })),
         ...[...networks].map((n) => ({ kind: 'NETWORK' as const, uuid: n.uuid, snapshot: n })),
       ],
-      all.map((d) => metered(d, ownerOf(d))),
+      all.map((d) => metered(hostId, d, ownerOf(d))),
     );
   }
 
-  /** The last known state, or null when nothing was ever recorded (a first start). */
-  loadKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null {
-    const rows = this.store.known();
+  /** What was last known of one host, or null when nothing was ever recorded (a first start). */
+  loadKnown(hostId: number): { domains: DomainRecord[]; networks: NetworkRecord[] } | null {
+    const rows = this.store.known(hostId);
     if (rows.length === 0 && this.lastId() === 0) return null;
     return {
       domains: rows.filter((r) => r.kind === 'DOMAIN').map((r) => r.snapshot as DomainRecord),
@@ -214,6 +226,7 @@ export class EventLog {
   static toDomainEvent(r: Row): DomainLifecycleEvent {
     return {
       seq: r.id,
+      hostId: r.hostId,
       type: r.type as DomainLifecycleEvent['type'],
       detail: r.detail,
       at: r.at,
@@ -237,6 +250,7 @@ export class EventLog {
   static toNetworkEvent(r: Row): NetworkLifecycleEvent {
     return {
       seq: r.id,
+      hostId: r.hostId,
       type: r.type as NetworkLifecycleEvent['type'],
       at: r.at,
       network: r.snapshot as NetworkRecord,

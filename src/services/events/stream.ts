@@ -15,9 +15,10 @@ import { EventLog, type Appended, type Appending, type CursorHold, type LogFilte
 import type { EventSink } from '../sync/index.js';
 import type { StorageHealth } from '../instance/index.js';
 
-/** A full snapshot of the known objects, after a (re)load: it takes its place among the events around it. */
+/** A full snapshot of one host's known objects, after a (re)load: it takes its place among the events around it. */
 interface HeldKnown {
   kind: 'KNOWN';
+  hostId: number;
   domains: DomainRecord[];
   networks: NetworkRecord[];
 }
@@ -121,9 +122,10 @@ export interface StreamRequest<E> {
 
 /**
  * The commit end of the event path: every event is appended to the durable log (getting its cursor) and only
- * then published to live subscribers. Also serves replays, history pages and retention.
+ * then published to live subscribers. One log and one cursor sequence for every host: each host's sync commits
+ * through its own `forHost` sink. Also serves replays, history pages and retention.
  */
-export class EventStream implements EventSink {
+export class EventStream {
   readonly domains: EventHub<DomainLifecycleEvent>;
   readonly networks: EventHub<NetworkLifecycleEvent>;
   readonly hosts: EventHub<HostLifecycleEvent>;
@@ -167,14 +169,25 @@ export class EventStream implements EventSink {
     if (this.timer) clearInterval(this.timer);
   }
 
-  domain(event: NewDomainEvent): void {
+  /** Where the sync of host `hostId` commits: its events and snapshots, told apart from other hosts' by it. */
+  forHost(hostId: number): EventSink {
+    return {
+      domain: (event) => this.domain(hostId, event),
+      network: (event) => this.network(hostId, event),
+      snapshot: (domains, networks) => this.snapshot(hostId, domains, networks),
+      batch: (work) => this.batch(work),
+      lastKnown: () => this.log.loadKnown(hostId),
+    };
+  }
+
+  private domain(hostId: number, event: NewDomainEvent): void {
     // The owner as of the event, not as of a later append.
-    this.held.push({ kind: 'DOMAIN', event, ownerId: this.access.ownerOf(event.domain) });
+    this.held.push({ kind: 'DOMAIN', hostId, event, ownerId: this.access.ownerOf(event.domain) });
     if (!this.batching) this.flush();
   }
 
-  network(event: NewNetworkEvent): void {
-    this.held.push({ kind: 'NETWORK', event });
+  private network(hostId: number, event: NewNetworkEvent): void {
+    this.held.push({ kind: 'NETWORK', hostId, event });
     if (!this.batching) this.flush();
   }
 
@@ -184,7 +197,7 @@ export class EventStream implements EventSink {
     if (!this.batching) this.flush();
   }
 
-  batch(work: () => void): void {
+  private batch(work: () => void): void {
     this.batching++;
     try {
       work();
@@ -193,11 +206,12 @@ export class EventStream implements EventSink {
     }
   }
 
-  snapshot(domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
+  private snapshot(hostId: number, domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
     // In line: after the events held before it (their appends update known objects too, with older copies),
-    // before those that come while it waits. An older snapshot still waiting is superseded by this one.
-    if (this.held.at(-1)?.kind === 'KNOWN') this.held.pop();
-    this.held.push({ kind: 'KNOWN', domains: [...domains], networks: [...networks] });
+    // before those that come while it waits. An older snapshot of the same host still waiting is superseded.
+    const last = this.held.at(-1);
+    if (last?.kind === 'KNOWN' && last.hostId === hostId) this.held.pop();
+    this.held.push({ kind: 'KNOWN', hostId, domains: [...domains], networks: [...networks] });
     if (!this.batching) this.flush();
   }
 
@@ -212,7 +226,7 @@ export class EventStream implements EventSink {
       const next = this.held[0]!;
       if (next.kind === 'KNOWN') {
         try {
-          this.log.saveKnown(next.domains, next.networks, (d) => this.access.ownerOf(d));
+          this.log.saveKnown(next.hostId, next.domains, next.networks, (d) => this.access.ownerOf(d));
         } catch (err) {
           if (this.storage?.noteFailure(err)) return false;
           this.held.shift();
@@ -270,10 +284,6 @@ export class EventStream implements EventSink {
       case 'HOST':
         return this.hosts.publish(a.event);
     }
-  }
-
-  lastKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null {
-    return this.log.loadKnown();
   }
 
   private afterAppend(): void {

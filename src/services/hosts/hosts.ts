@@ -57,6 +57,8 @@ const TENANT_NO_ROOM = 'no host has room for this guest right now; try a smaller
 
 /** A host the control plane places guests on, and the in-process view of it (its libvirt, its cache). */
 interface ServedHost {
+  /** Its row in the hosts table (`recordLocal`). */
+  id: number;
   view: HostService;
   cache: StateCache;
   /** Told each time its libvirt goes away or answers again. */
@@ -69,8 +71,11 @@ export interface HostEventSink {
   latest(hostId: string): HostLifecycleEvent | null;
 }
 
-/** What reservations hold, by domain: creates under way are counted from these until libvirt has the domain. */
-type Reservations = () => Iterable<{ domainUuid: string; vcpus: number; memoryMiB: number }>;
+/**
+ * What the reservations on a host hold, by domain (and the create being placed): creates under way are counted
+ * from these until libvirt has the domain.
+ */
+type Reservations = (hostId: number) => Iterable<{ domainUuid: string; vcpus: number; memoryMiB: number }>;
 
 /**
  * The hosts under this control plane and where a new guest goes. Today one host: the one the server runs
@@ -94,12 +99,23 @@ export class HostRegistry {
   ) {}
 
   /**
-   * Records the local host on the first start (later starts find it by id), announces its state when it is
-   * not what the log last said of it (a synthetic STARTUP event: a first start, or a change while the server
-   * was down), then follows its libvirt going away and coming back.
+   * The id of the host the server runs beside: recorded on the first start under libvirt's hostname (or the
+   * machine's), found again by id on later starts (a renamed machine stays the same host). Before anything
+   * that names the host is written (its sync's events and known objects).
+   */
+  static async recordLocal(store: HostStore, libvirtHostname: () => Promise<string>): Promise<number> {
+    const first = store.first();
+    if (first) return first.id;
+    return store.ensure((await libvirtHostname()) || hostname()).id;
+  }
+
+  /**
+   * Announces the host's state when it is not what the log last said of it (a synthetic STARTUP event: a first
+   * start, or a change while the server was down), then follows its libvirt going away and coming back.
    */
   start(): void {
-    this.stored = this.store.first() ?? this.store.ensure(this.served.view.info().hostname || hostname());
+    this.stored = this.store.get(this.served.id);
+    if (!this.stored) throw new Error(`host ${this.served.id} is not recorded`);
     const now = this.snapshot();
     // The log's last word, or (pruned after its retention, e.g. a week without a change) the host row's copy.
     const last = this.events.latest(now.id);
@@ -168,7 +184,7 @@ export class HostRegistry {
    * the record, so that naming a host (`Domain.host` on every row of a list) does not count them each time.
    */
   useOf(viewer: Viewer): HostUse | null {
-    return isAdmin(viewer) ? this.use() : null;
+    return isAdmin(viewer) ? this.use(this.current().id) : null;
   }
 
   /** A live round trip to the local libvirt, for /healthz. */
@@ -221,7 +237,7 @@ export class HostRegistry {
     const capacity = this.capacity();
     if (capacity.vcpus === null && capacity.memoryMiB === null) return;
     if (grows.vcpus <= 0 && grows.memoryMiB <= 0) return;
-    const use = this.use();
+    const use = this.use(host.id);
     const short: string[] = [];
     const check = (unit: string, need: number, used: number, cap: number | null) => {
       if (cap === null || need <= 0 || used <= cap) return;
@@ -267,10 +283,10 @@ export class HostRegistry {
    * its new size before libvirt shows it), and the reservations of domains not in the cache yet (creates under
    * way).
    */
-  private use(): HostUse {
+  private use(hostId: number): HostUse {
     const domains = this.served.cache.domains;
     const reserved = new Map<string, { vcpus: number; memoryMiB: number }>();
-    for (const r of this.reservations()) reserved.set(r.domainUuid, r);
+    for (const r of this.reservations(hostId)) reserved.set(r.domainUuid, r);
     const use: HostUse = { domains: 0, activeDomains: 0, vcpus: 0, memoryMiB: 0 };
     for (const d of domains.values()) {
       const r = reserved.get(d.uuid);

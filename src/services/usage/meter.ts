@@ -14,7 +14,7 @@ export function meterOf(d: DomainRecord, undefinedNow: boolean): UsageMeter | nu
   return { running: d.active, vcpus: d.vcpus, memoryMiB: d.memoryMiB, diskBytes };
 }
 
-/** A domain as the usage periods record it. */
-export function metered(d: DomainRecord, ownerId: string | null, undefinedNow = false): Metered {
-  return { domainUuid: d.uuid, name: shownName(d), ownerId, meter: meterOf(d, undefinedNow) };
+/** A domain (of host `hostId`) as the usage periods record it. */
+export function metered(hostId: number, d: DomainRecord, ownerId: string | null, undefinedNow = false): Metered {
+  return { hostId, domainUuid: d.uuid, name: shownName(d), ownerId, meter: meterOf(d, undefinedNow) };
 }

@@ -48,9 +48,9 @@ export class UsageService {
    * Meters a domain as it is now, for a change no event carries (a grown disk). A failure (a full disk) is
    * logged: the domain's next event meters it.
    */
-  meter(domain: DomainRecord, ownerId: string | null): void {
+  meter(hostId: number, domain: DomainRecord, ownerId: string | null): void {
     try {
-      this.store.recordAlone(metered(domain, ownerId), this.now());
+      this.store.recordAlone(metered(hostId, domain, ownerId), this.now());
     } catch (err) {
       this.warn('metering a resized domain failed', err);
     }
