@@ -11,11 +11,13 @@ CREATE TABLE `__new_known_objects` (
 	PRIMARY KEY(`host_id`, `uuid`)
 );
 --> statement-breakpoint
-INSERT INTO `__new_known_objects`("host_id", "uuid", "kind", "snapshot", "updated_at") SELECT 1, "uuid", "kind", "snapshot", "updated_at" FROM `known_objects`;--> statement-breakpoint
+INSERT INTO `__new_known_objects`("host_id", "uuid", "kind", "snapshot", "updated_at") SELECT coalesce((SELECT min(`id`) FROM `hosts`), 1), "uuid", "kind", "snapshot", "updated_at" FROM `known_objects`;--> statement-breakpoint
 DROP TABLE `known_objects`;--> statement-breakpoint
 ALTER TABLE `__new_known_objects` RENAME TO `known_objects`;--> statement-breakpoint
 PRAGMA foreign_keys=ON;--> statement-breakpoint
 ALTER TABLE `reservations` ADD `host_id` integer;--> statement-breakpoint
-UPDATE `reservations` SET `host_id` = 1;--> statement-breakpoint
+UPDATE `reservations` SET `host_id` = coalesce((SELECT min(`id`) FROM `hosts`), 1);--> statement-breakpoint
 CREATE INDEX `reservations_host_idx` ON `reservations` (`host_id`);--> statement-breakpoint
-ALTER TABLE `events` ADD `host_id` integer DEFAULT 1 NOT NULL;
+ALTER TABLE `events` ADD `host_id` integer DEFAULT 1 NOT NULL;--> statement-breakpoint
+UPDATE `events` SET `host_id` = (SELECT min(`id`) FROM `hosts`) WHERE `host_id` <> coalesce((SELECT min(`id`) FROM `hosts`), 1);--> statement-breakpoint
+UPDATE `usage_periods` SET `host_id` = (SELECT min(`id`) FROM `hosts`) WHERE `host_id` <> coalesce((SELECT min(`id`) FROM `hosts`), 1);

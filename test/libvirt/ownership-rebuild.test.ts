@@ -77,6 +77,26 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
     )
     .run(randomUUID(), crashed);
 
+  // A domain on another host (hv2): its reservation, ownership, lease, addresses and unfinished deletion are
+  // that host's reconciliation's business, whatever this host's libvirt lacks.
+  const elsewhere = randomUUID();
+  db.$client.prepare(`INSERT INTO hosts (id, name) VALUES (1, 'hv1'), (2, 'hv2')`).run();
+  db.$client
+    .prepare(
+      `INSERT INTO reservations (domain_uuid, user_id, host_id, vcpus, memory_mib, disk_gib, interfaces) VALUES (?, ?, 2, 1, 64, 1, 1)`,
+    )
+    .run(elsewhere, userId);
+  db.$client.prepare(`INSERT INTO domain_owners (domain_uuid, user_id, assigned_at) VALUES (?, ?, ?)`).run(elsewhere, userId, Date.now());
+  db.$client.prepare(`INSERT INTO mac_leases (mac, domain_uuid) VALUES ('52:54:00:0e:0e:0e', ?)`).run(elsewhere);
+  db.$client
+    .prepare(
+      `INSERT INTO ip_allocations (mac, network_uuid, domain_uuid, ipv4, ipv6) VALUES ('52:54:00:0e:0e:0e', ?, ?, '192.0.2.14', NULL)`,
+    )
+    .run(randomUUID(), elsewhere);
+  db.$client
+    .prepare(`INSERT INTO domain_deletions (domain_uuid, domain_name, keep_disk, volumes) VALUES (?, 'away', 0, '[]')`)
+    .run(elsewhere);
+
   const cache = new StateCache();
   const owners = new OwnershipStore(db);
   const access = new AccessPolicy(owners);
@@ -140,7 +160,14 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
       table,
     );
   }
-  assert.deepEqual(quotas.usage(userId), { domains: 1, vcpus: 2, memoryMiB: 256, diskGiB: 0, interfaces: 1, portForwards: 0 });
+  for (const table of ['reservations', 'domain_owners', 'mac_leases', 'ip_allocations', 'domain_deletions']) {
+    assert.equal(
+      (db.$client.prepare(`SELECT count(*) AS n FROM ${table} WHERE domain_uuid = ?`).get(elsewhere) as { n: number }).n,
+      1,
+      `${table}: the other host's domain keeps its row`,
+    );
+  }
+  assert.deepEqual(quotas.usage(userId), { domains: 2, vcpus: 3, memoryMiB: 320, diskGiB: 1, interfaces: 2, portForwards: 0 });
   const again = await provisioning.reconcile();
   assert.deepEqual([again.reservationsDropped, again.ownershipRebuilt], [0, 0]);
 
@@ -155,7 +182,7 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
   assert.equal(corrected.ownershipRebuilt, 1);
   assert.equal(owners.get(uuid), userId);
   assert.equal(quotas.usage(previous).domains, 0);
-  assert.equal(quotas.usage(userId).domains, 1);
+  assert.equal(quotas.usage(userId).domains, 2, 'the orphan, and the domain on hv2');
   // The unowned test-driver domain stays unowned: admins only.
   assert.equal(access.ownerOf(cache.domains.get('6695eb01-f6a4-8304-79aa-97f2502e193f')!), null);
 });

@@ -7,6 +7,7 @@ import { OwnershipStore } from '../../src/db/stores/ownership.js';
 import { AccessPolicy, QuotaService } from '../../src/services/access/index.js';
 import { EventLog } from '../../src/services/events/log.js';
 import { EventStream } from '../../src/services/events/stream.js';
+import type { StorageHealth } from '../../src/services/instance/index.js';
 import { domainRecord } from '../helpers/records.js';
 
 // What two hosts' sync pipelines write into the one database must not undo each other's: each reload speaks for
@@ -110,5 +111,46 @@ test('a reservation is on the host placement chose: placement counts that host a
     quotas.reservationSizes(one).map((r) => r.domainUuid),
     ['00000000-0000-0000-0000-0000000000b1'],
   );
+  db.$client.close();
+});
+
+test("a host new to a database has no known state yet (its first start), though the log has the first host's events", () => {
+  const { db, one, two, log, stream } = setup();
+  stream
+    .forHost(one)
+    .domain({ type: 'DEFINED', detail: 'ADDED', at: new Date(), domain: domainRecord({ uuid: TEST_UUID }), synthetic: false });
+  assert.equal(log.loadKnown(two), null, 'nothing to announce changes against: its domains are loaded, not announced');
+  assert.notEqual(log.loadKnown(one), null);
+  db.$client.close();
+});
+
+test('reloads of two hosts held through a full disk supersede their own older ones: one write per host when space returns', () => {
+  const db = openDatabase(':memory:');
+  const hosts = new HostStore(db);
+  const [one, two] = [hosts.ensure('hv1').id, hosts.ensure('hv2').id];
+  const saved: number[] = [];
+  let full = true;
+  class FillableLog extends EventLog {
+    override saveKnown(...a: Parameters<EventLog['saveKnown']>) {
+      if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      saved.push(a[0]);
+      return super.saveKnown(...a);
+    }
+  }
+  let retry = () => true;
+  const storage = { noteFailure: () => true, onRetry: (r: () => boolean) => (retry = r) } as unknown as StorageHealth;
+  const log = new FillableLog(db);
+  const stream = new EventStream(log, new AccessPolicy(new OwnershipStore(db)), { maxCount: 0, maxAgeMs: 0 }, pino({ level: 'silent' }), {
+    storage,
+  });
+  const web = domainRecord({ uuid: '00000000-0000-0000-0000-0000000000a1', name: 'web' });
+  for (let i = 0; i < 10; i++) {
+    stream.forHost(one).snapshot([{ ...web, vcpus: i + 1 }], []);
+    stream.forHost(two).snapshot([], []);
+  }
+  full = false;
+  assert.equal(retry(), true);
+  assert.deepEqual(saved.sort(), [one, two]);
+  assert.equal(log.loadKnown(one)?.domains[0]?.vcpus, 10, "host one's newest reload is the one written");
   db.$client.close();
 });

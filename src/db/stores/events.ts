@@ -159,6 +159,11 @@ export class EventStore {
     );
   }
 
+  /** Whether the log holds any event of that host (once per host at a start: no index on it). */
+  hasEventsOf(hostId: number): boolean {
+    return !!this.db.select({ id: events.id }).from(events).where(eq(events.hostId, hostId)).limit(1).get();
+  }
+
   /** When the event with this row id happened, or null when there is none (pruned, or never). */
   atOf(id: number): Date | null {
     return this.db.select({ at: events.at }).from(events).where(eq(events.id, id)).get()?.at ?? null;

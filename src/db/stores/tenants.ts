@@ -1,4 +1,4 @@
-import { eq, isNull, or, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
 import type { Db } from '../index.js';
 import { domainOwners, portForwards, quotas, reservations, users } from '../schema.js';
 import { transaction } from '../transaction.js';
@@ -119,7 +119,10 @@ export class TenantStore {
     this.db
       .insert(reservations)
       .values({ domainUuid, userId, hostId, ...held })
-      .onConflictDoUpdate({ target: reservations.domainUuid, set: { userId } })
+      .onConflictDoUpdate({
+        target: reservations.domainUuid,
+        set: { userId, hostId: sql`coalesce(${reservations.hostId}, excluded.host_id)` },
+      })
       .run();
   }
 
@@ -152,6 +155,18 @@ export class TenantStore {
       for (const uuid of gone) this.release(uuid);
       return gone;
     });
+  }
+
+  /** UUIDs of the domains whose reservation is placed on a host other than `hostId`. */
+  placedElsewhere(hostId: number): Set<string> {
+    return new Set(
+      this.db
+        .select({ uuid: reservations.domainUuid })
+        .from(reservations)
+        .where(and(isNotNull(reservations.hostId), ne(reservations.hostId, hostId)))
+        .all()
+        .map((r) => r.uuid),
+    );
   }
 
   /** UUIDs of the domains holding a quota reservation: the domains virtplane created and still counts. */

@@ -205,6 +205,11 @@ export class QuotaService {
     this.store.adopt(userId, domainUuid, resources, hostId);
   }
 
+  /** The domains whose reservation is on a host other than `hostId`. */
+  placedElsewhere(hostId: number): Set<string> {
+    return this.store.placedElsewhere(hostId);
+  }
+
   /**
    * The reservations on `hostId` whose domain that host's libvirt does not have (creation interrupted, or
    * undefined behind our back), dropped; another host's are not this host's to judge.

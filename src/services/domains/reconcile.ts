@@ -16,8 +16,9 @@ export class Reconciler {
   ) {}
 
   /**
-   * Start-up reconciliation of SQLite with libvirt (the cache must be loaded): finishes interrupted deletions;
-   * drops reservations and ownership of domains libvirt does not have and releases their addresses and MACs;
+   * Start-up reconciliation of SQLite with this host's libvirt (the cache must be loaded): finishes interrupted
+   * deletions; drops reservations and ownership of domains libvirt does not have and releases their addresses
+   * and MACs — leaving alone those whose reservation is on another host;
    * pins addresses a create did not get to pin; deletes orphan volumes (virtplane's naming, no domain, not
    * kept); rebuilds ownership rows that are missing or differ from each domain's metadata. Logs what it fixed.
    */
@@ -41,8 +42,11 @@ export class Reconciler {
         return false;
       }
     };
+    // Domains placed on another host are that host's to judge: its libvirt, not this one, says whether they exist.
+    const elsewhere = this.ctx.quotas.placedElsewhere(this.ctx.options.hostId);
     const deleted = new Set<string>();
     for (const row of this.ctx.deletions.deletions()) {
+      if (elsewhere.has(row.domainUuid)) continue;
       if (!(await attempt({ domain: row.domainUuid }, () => this.deletes.finishDeletion(row.domainUuid)))) continue;
       this.ctx.log.info({ domain: row.domainUuid, name: row.domainName }, 'finished an interrupted deletion');
       deleted.add(row.domainUuid);
@@ -53,7 +57,7 @@ export class Reconciler {
     // could not be finished keeps what it holds (addresses, quota, ownership, volumes) until it is: it counts as
     // existing here.
     const pending = new Set(this.ctx.deletions.deletions().map((r) => r.domainUuid));
-    const existing = new Set([...this.ctx.cache.domains.keys(), ...pending].filter((u) => !deleted.has(u)));
+    const existing = new Set([...this.ctx.cache.domains.keys(), ...pending, ...elsewhere].filter((u) => !deleted.has(u)));
     const dropped = this.ctx.quotas.dropMissing(this.ctx.options.hostId, existing);
     report.reservationsDropped = dropped.length;
     for (const uuid of this.ctx.owners.domains()) if (!existing.has(uuid)) this.ctx.unbind(uuid);

@@ -173,10 +173,13 @@ export class EventLog {
     );
   }
 
-  /** What was last known of one host, or null when nothing was ever recorded (a first start). */
+  /**
+   * What was last known of one host, or null when nothing was ever recorded of it (its first start: a new
+   * database, or a host new to this one).
+   */
   loadKnown(hostId: number): { domains: DomainRecord[]; networks: NetworkRecord[] } | null {
     const rows = this.store.known(hostId);
-    if (rows.length === 0 && this.lastId() === 0) return null;
+    if (rows.length === 0 && !this.store.hasEventsOf(hostId)) return null;
     return {
       domains: rows.filter((r) => r.kind === 'DOMAIN').map((r) => r.snapshot as DomainRecord),
       networks: rows.filter((r) => r.kind === 'NETWORK').map((r) => r.snapshot as NetworkRecord),

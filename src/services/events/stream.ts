@@ -208,9 +208,13 @@ export class EventStream {
 
   private snapshot(hostId: number, domains: Iterable<DomainRecord>, networks: Iterable<NetworkRecord>): void {
     // In line: after the events held before it (their appends update known objects too, with older copies),
-    // before those that come while it waits. An older snapshot of the same host still waiting is superseded.
-    const last = this.held.at(-1);
-    if (last?.kind === 'KNOWN' && last.hostId === hostId) this.held.pop();
+    // before those that come while it waits. An older snapshot of the same host still waiting with no event
+    // after it (other hosts' snapshots may be) is superseded, so alternating reloads do not pile up.
+    for (let i = this.held.length - 1; i >= 0 && this.held[i]!.kind === 'KNOWN'; i--) {
+      if ((this.held[i] as HeldKnown).hostId !== hostId) continue;
+      this.held.splice(i, 1);
+      break;
+    }
     this.held.push({ kind: 'KNOWN', hostId, domains: [...domains], networks: [...networks] });
     if (!this.batching) this.flush();
   }

@@ -12,6 +12,6 @@ export interface EventSink {
    * order. Optional: without it, each event is appended and published as it comes.
    */
   batch?(work: () => void): void;
-  /** The state known when the server last ran, or null when it never ran with this database. */
+  /** The state of this host known when the server last ran, or null when it never ran with this host. */
   lastKnown(): { domains: DomainRecord[]; networks: NetworkRecord[] } | null;
 }
