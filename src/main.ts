@@ -191,12 +191,14 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const hosts = new HostRegistry(
       hostStore,
       access,
-      {
-        id: localHostId,
-        view: new HostService(libvirt, config.driver, domainType, sync),
-        cache,
-        watch: (listener) => sync.onConnectedChange(listener),
-      },
+      [
+        {
+          id: localHostId,
+          view: new HostService(libvirt, config.driver, domainType, sync),
+          cache,
+          watch: (listener) => sync.onConnectedChange(listener),
+        },
+      ],
       (hostId) => quotas.reservationSizes(hostId),
       { append: (event) => stream.host(event), latest: (hostId) => eventLog.latestHostEvent(hostId) },
       config.placement,
@@ -227,7 +229,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         onPoolDefining: (name) => hostObjects.record('storage-pool', name),
         serialSocketDir,
         place: (viewer, needs) => hosts.place(viewer, needs),
-        fits: (viewer, growth, reserved) => hosts.fits(viewer, growth, reserved),
+        fits: (viewer, growth, reserved) => hosts.fits(viewer, growth, reserved, localHostId),
         meter: (domain) => usage.meter(localHostId, domain, access.ownerOf(domain)),
       },
       log.child({ component: 'provisioning' }),

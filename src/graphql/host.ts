@@ -50,7 +50,7 @@ export const HostRef = builder.node(builder.objectRef<Host>('Host'), {
       type: HostUseRef,
       nullable: true,
       description: 'Admins only (null for tenants).',
-      resolve: (_h, _a, ctx) => ctx.services.hosts.useOf(ctx.viewer),
+      resolve: (h, _a, ctx) => ctx.services.hosts.useOf(ctx.viewer, h.id),
     }),
     hostname: t.exposeString('hostname'),
     libvirtVersion: t.exposeString('libvirtVersion'),

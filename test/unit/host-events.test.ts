@@ -57,7 +57,7 @@ function registry(last: (Pick<NewHostEvent, 'type'> & { draining?: boolean }) | 
   const hosts = new HostRegistry(
     store,
     new AccessPolicy(new OwnershipStore(db)),
-    { id: store.first()?.id ?? store.ensure('hv1').id, view, cache: new StateCache(), watch: (fn) => (watcher = fn) },
+    [{ id: store.first()?.id ?? store.ensure('hv1').id, view, cache: new StateCache(), watch: (fn) => (watcher = fn) }],
     () => [],
     { append: (e) => appended.push(e), latest },
   );
@@ -158,15 +158,15 @@ test('placement counts a resize under way at its new size, and a change that gro
   const hosts = new HostRegistry(
     store,
     new AccessPolicy(new OwnershipStore(db)),
-    { id: store.ensure('hv1').id, view, cache, watch: () => {} },
+    [{ id: store.ensure('hv1').id, view, cache, watch: () => {} }],
     () => [{ domainUuid: 'A', vcpus: 3, memoryMiB: 256 }],
     { append: () => {}, latest: () => null },
     { cpuAllocationRatio: 1, memoryAllocationRatio: null },
   );
   hosts.start();
-  assert.equal(hosts.useOf(admin)!.vcpus, 3);
+  assert.equal(hosts.useOf(admin, '1')!.vcpus, 3);
   // A create of 2 more (its own reservation would be counted too; here the host holds 3 of 4 before it).
-  assert.throws(() => hosts.fits(admin, { vcpus: 2, memoryMiB: 0 }, false), /no host has room: hv1 cannot take 2 vCPUs \(1 of 4 free\)/);
-  assert.doesNotThrow(() => hosts.fits(admin, { vcpus: 0, memoryMiB: 512 }, false), 'memory is not limited; vCPUs do not grow');
-  assert.doesNotThrow(() => hosts.fits(admin, { vcpus: -1, memoryMiB: 0 }, true), 'a shrink always fits');
+  assert.throws(() => hosts.fits(admin, { vcpus: 2, memoryMiB: 0 }, false, 1), /no host has room: hv1 cannot take 2 vCPUs \(1 of 4 free\)/);
+  assert.doesNotThrow(() => hosts.fits(admin, { vcpus: 0, memoryMiB: 512 }, false, 1), 'memory is not limited; vCPUs do not grow');
+  assert.doesNotThrow(() => hosts.fits(admin, { vcpus: -1, memoryMiB: 0 }, true, 1), 'a shrink always fits');
 });

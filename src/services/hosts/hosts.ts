@@ -77,26 +77,40 @@ export interface HostEventSink {
  */
 type Reservations = (hostId: number) => Iterable<{ domainUuid: string; vcpus: number; memoryMiB: number }>;
 
+/** A served host as the registry keeps it: its row (read afresh on use) and what its events last said. */
+interface Member {
+  served: ServedHost;
+  stored: StoredHost;
+  announced: { state: HostState; draining: boolean } | null;
+}
+
+/** How full a host would be with a new guest: the larger share of its limited capacity, else its domain count. */
+interface Fit {
+  member: Member;
+  score: number;
+}
+
 /**
- * The hosts under this control plane and where a new guest goes. Today one host: the one the server runs
- * beside, recorded at the first start under its hostname and kept by id (a renamed machine stays the same
- * host). Hosts are the operator's business: tenants see none of them.
+ * The hosts under this control plane and where a new guest goes. The first is the one the server runs beside,
+ * recorded at the first start under its hostname and kept by id (a renamed machine stays the same host);
+ * others are served the same way, each with its libvirt, cache and events. Hosts are the operator's business:
+ * tenants see none of them.
  */
 export class HostRegistry {
-  private stored: StoredHost | null = null;
-  /** What the last event said (or the start found): a change of either is announced. */
-  private announced: { state: HostState; draining: boolean } | null = null;
+  private readonly members = new Map<number, Member>();
   /** Once the server stops, its own disconnects are no news of the host. */
   private stopped = false;
 
   constructor(
     private readonly store: HostStore,
     private readonly access: AccessPolicy,
-    private readonly served: ServedHost,
+    private readonly served: readonly ServedHost[],
     private readonly reservations: Reservations,
     private readonly events: HostEventSink,
     private readonly limits: PlacementLimits = { cpuAllocationRatio: null, memoryAllocationRatio: null },
-  ) {}
+  ) {
+    if (served.length === 0) throw new Error('a HostRegistry serves at least one host');
+  }
 
   /**
    * The id of the host the server runs beside: recorded on the first start under libvirt's hostname (or the
@@ -110,23 +124,26 @@ export class HostRegistry {
   }
 
   /**
-   * Announces the host's state when it is not what the log last said of it (a synthetic STARTUP event: a first
-   * start, or a change while the server was down), then follows its libvirt going away and coming back.
+   * Announces each host's state when it is not what the log last said of it (a synthetic STARTUP event: a
+   * first start, or a change while the server was down), then follows its libvirt going away and coming back.
    */
   start(): void {
-    this.stored = this.store.get(this.served.id);
-    if (!this.stored) throw new Error(`host ${this.served.id} is not recorded`);
-    const now = this.snapshot();
-    // The log's last word, or (pruned after its retention, e.g. a week without a change) the host row's copy.
-    const last = this.events.latest(now.id);
-    const kept = this.stored.announced;
-    this.announced = last
-      ? { state: last.type, draining: last.host.draining }
-      : kept && isHostState(kept.state)
-        ? { state: kept.state, draining: kept.draining }
-        : null;
-    this.changed('STARTUP', true);
-    this.served.watch((connected) => this.changed(connected ? 'LIBVIRT_BACK' : 'LIBVIRT_LOST'));
+    for (const served of this.served) {
+      const stored = this.store.get(served.id);
+      if (!stored) throw new Error(`host ${served.id} is not recorded`);
+      // The log's last word, or (pruned after its retention, e.g. a week without a change) the host row's copy.
+      const last = this.events.latest(String(stored.id));
+      const kept = stored.announced;
+      const announced = last
+        ? { state: last.type, draining: last.host.draining }
+        : kept && isHostState(kept.state)
+          ? { state: kept.state, draining: kept.draining }
+          : null;
+      const member: Member = { served, stored, announced };
+      this.members.set(stored.id, member);
+      this.changed(member, 'STARTUP', true);
+      served.watch((connected) => this.changed(member, connected ? 'LIBVIRT_BACK' : 'LIBVIRT_LOST'));
+    }
   }
 
   /** Stops announcing: called first when the server stops, before it lets go of the bus and the database. */
@@ -135,40 +152,41 @@ export class HostRegistry {
   }
 
   /** Announces the host's state if it (or its draining flag) differs from what was announced last. */
-  private changed(detail: HostEventDetail, synthetic = false): void {
+  private changed(member: Member, detail: HostEventDetail, synthetic = false): void {
     if (this.stopped) return;
-    const host = this.snapshot();
-    if (this.announced && this.announced.state === host.state && this.announced.draining === host.draining) return;
-    this.announced = { state: host.state, draining: host.draining };
+    const host = this.snapshot(member);
+    const { announced } = member;
+    if (announced && announced.state === host.state && announced.draining === host.draining) return;
+    member.announced = { state: host.state, draining: host.draining };
     this.events.append({ type: host.state, detail, at: new Date(), host, synthetic });
     try {
-      this.store.setAnnounced(this.current().id, host.state, host.draining);
+      this.store.setAnnounced(member.stored.id, host.state, host.draining);
     } catch {
       // A full disk: the event waits in memory (the stream holds it); the row keeps its older copy, which only
       // counts once the log has pruned this event, and is written again with the next change.
     }
   }
 
-  private snapshot(): HostSnapshot {
-    const { hostname, libvirtVersion, cpus, memoryMiB, id, name, state, draining } = this.describe(this.current());
+  private snapshot(member: Member): HostSnapshot {
+    const { hostname, libvirtVersion, cpus, memoryMiB, id, name, state, draining } = this.describe(member);
     return { id, name, state, draining, hostname, libvirtVersion, cpus, memoryMiB };
   }
 
   list(viewer: Viewer): Host[] {
     this.access.requireAdmin(viewer);
-    return [this.describe(this.current())];
+    return this.all().map((m) => this.describe(m));
   }
 
   /** The host of that id (admins), else null: a tenant learns nothing of hosts. */
   find(viewer: Viewer, id: string): Host | null {
     if (!isAdmin(viewer)) return null;
-    const host = this.current();
-    return String(host.id) === id ? this.describe(host) : null;
+    const member = this.memberOf(id);
+    return member ? this.describe(member) : null;
   }
 
   /** The host a domain or network the viewer sees lives on (admins), else null. Today: the one host. */
   ofLocalObject(viewer: Viewer): Host | null {
-    return isAdmin(viewer) ? this.describe(this.current()) : null;
+    return isAdmin(viewer) ? this.local() : null;
   }
 
   /**
@@ -176,68 +194,91 @@ export class HostRegistry {
    * record, never its use (`useOf`).
    */
   local(): Host {
-    return this.describe(this.current());
+    return this.describe(this.all()[0]!);
   }
 
   /**
-   * What the guests on the host hold (admins; null for tenants: it counts every tenant's guests). Apart from
-   * the record, so that naming a host (`Domain.host` on every row of a list) does not count them each time.
+   * What the guests on a host hold (admins; null for tenants: it counts every tenant's guests). Apart from the
+   * record, so that naming a host (`Domain.host` on every row of a list) does not count them each time.
    */
-  useOf(viewer: Viewer): HostUse | null {
-    return isAdmin(viewer) ? this.use(this.current().id) : null;
+  useOf(viewer: Viewer, id: string): HostUse | null {
+    const member = this.memberOf(id);
+    return isAdmin(viewer) && member ? this.use(member) : null;
   }
 
   /** A live round trip to the local libvirt, for /healthz. */
   healthy(): Promise<boolean> {
-    return this.served.view.healthy();
+    return this.all()[0]!.served.view.healthy();
   }
 
   /** Admins: stop (or resume) placing new guests on a host; guests already there are untouched. */
   setDraining(viewer: Viewer, id: string, draining: boolean): Host {
     this.access.requireAdmin(viewer);
-    const host = this.current();
-    if (String(host.id) !== id) throw new NotFoundError('host', id);
-    this.store.setDraining(host.id, draining);
-    this.changed(draining ? 'DRAIN_SET' : 'DRAIN_CLEARED');
-    return this.describe(this.current());
+    const member = this.memberOf(id);
+    if (!member) throw new NotFoundError('host', id);
+    this.store.setDraining(member.stored.id, draining);
+    this.changed(member, draining ? 'DRAIN_SET' : 'DRAIN_CLEARED');
+    return this.describe(member);
   }
 
   /**
-   * Whether the host takes a new guest of `needs`; called inside the create's transaction right after its
-   * quota reservation (so a tenant over quota learns nothing of the host's room), which `use` then counts: the
-   * draining flag and the reservations read are those every other create sees, so no two creates both take
-   * the last room. With one host: that host, unless it is draining or has no room. A DOWN one is not refused
-   * here: its state follows libvirt's signals with a lag (a resync after a restart), so libvirt's own answer
-   * decides, as it did before hosts (LIBVIRT_UNAVAILABLE, everything reserved undone).
+   * Where a new guest of `needs` goes; called inside the create's transaction right after its quota
+   * reservation (so a tenant over quota learns nothing of the hosts' room), which `use` then counts on every
+   * host it weighs: the draining flags and the reservations read are those every other create sees, so no
+   * two creates both take a host's last room. Of the hosts not draining, those UP (when none is, the others:
+   * a host's state follows libvirt's signals with a lag, and libvirt's own answer then decides —
+   * LIBVIRT_UNAVAILABLE, everything reserved undone); of those, the one the guest leaves least full.
    */
   place(viewer: Viewer, needs: Placing): number {
-    const host = this.current();
-    if (host.draining)
-      throw new NoHostAvailableError(isAdmin(viewer) ? `no host takes new guests: ${host.name} is draining` : TENANT_NO_HOST);
-    this.checkRoom(viewer, host, needs, { vcpus: 0, memoryMiB: 0 });
-    return host.id;
+    const open = this.all()
+      .map((member) => ({ member, host: this.describe(member) }))
+      .filter(({ host }) => !host.draining);
+    if (open.length === 0) {
+      const names = this.all().map((m) => this.current(m).name);
+      const which = names.length === 1 ? `${names[0]} is draining` : `${names.join(', ')} are draining`;
+      throw new NoHostAvailableError(isAdmin(viewer) ? `no host takes new guests: ${which}` : TENANT_NO_HOST);
+    }
+    const up = open.filter(({ host }) => host.state === 'UP');
+    const candidates = up.length ? up : open;
+    const fits: Fit[] = [];
+    const short: string[] = [];
+    for (const { member, host } of candidates) {
+      const shortfall = this.shortfall(member, needs, { vcpus: 0, memoryMiB: 0 });
+      if (shortfall) short.push(`${host.name} cannot take ${shortfall}`);
+      else fits.push({ member, score: this.fullness(member) });
+    }
+    if (fits.length === 0) throw new NoHostAvailableError(isAdmin(viewer) ? `no host has room: ${short.join('; ')}` : TENANT_NO_ROOM);
+    fits.sort((a, b) => a.score - b.score || a.member.stored.id - b.member.stored.id);
+    return fits[0]!.member.stored.id;
   }
 
   /**
-   * Whether the domain's host has room for a resize's growth; called inside the resize's transaction after the
+   * Whether a domain's host has room for a resize's growth; called inside the resize's transaction after the
    * quota's resize. `reserved`: the domain's reservation already holds the new size (which `use` counts);
    * otherwise (a domain nobody owns) the growth is added here.
    */
-  fits(viewer: Viewer, growth: Placing, reserved: boolean): void {
+  fits(viewer: Viewer, growth: Placing, reserved: boolean, hostId: number): void {
+    const member = this.members.get(hostId);
+    if (!member) throw new Error(`host ${hostId} is not served here`);
     const grows = { vcpus: Math.max(0, growth.vcpus), memoryMiB: Math.max(0, growth.memoryMiB) };
-    this.checkRoom(viewer, this.current(), grows, reserved ? { vcpus: 0, memoryMiB: 0 } : grows);
+    const shortfall = this.shortfall(member, grows, reserved ? { vcpus: 0, memoryMiB: 0 } : grows);
+    if (!shortfall) return;
+    throw new NoHostAvailableError(
+      isAdmin(viewer) ? `no host has room: ${this.current(member).name} cannot take ${shortfall}` : TENANT_NO_ROOM,
+    );
   }
 
   /**
-   * Throws when, in a dimension that grows, the host's use (plus `extra`) is over its capacity; a change that
-   * grows nothing always fits, even on a host already over it. Only admins are told the figures: free room is
-   * what every tenant's guests leave, so a tenant learning it would learn of other tenants' guests.
+   * What a host lacks for `grows` (plus `extra`), in words, or null when it fits: in a dimension that grows,
+   * its use over its capacity; a change that grows nothing always fits, even on a host already over it. Only
+   * admins are told the figures: free room is what every tenant's guests leave, so a tenant learning it would
+   * learn of other tenants' guests.
    */
-  private checkRoom(viewer: Viewer, host: StoredHost, grows: Placing, extra: Placing): void {
-    const capacity = this.capacity();
-    if (capacity.vcpus === null && capacity.memoryMiB === null) return;
-    if (grows.vcpus <= 0 && grows.memoryMiB <= 0) return;
-    const use = this.use(host.id);
+  private shortfall(member: Member, grows: Placing, extra: Placing): string | null {
+    const capacity = this.capacity(member);
+    if (capacity.vcpus === null && capacity.memoryMiB === null) return null;
+    if (grows.vcpus <= 0 && grows.memoryMiB <= 0) return null;
+    const use = this.use(member);
     const short: string[] = [];
     const check = (unit: string, need: number, used: number, cap: number | null) => {
       if (cap === null || need <= 0 || used <= cap) return;
@@ -245,12 +286,22 @@ export class HostRegistry {
     };
     check('vCPUs', grows.vcpus, use.vcpus + extra.vcpus, capacity.vcpus);
     check('MiB', grows.memoryMiB, use.memoryMiB + extra.memoryMiB, capacity.memoryMiB);
-    if (!short.length) return;
-    throw new NoHostAvailableError(isAdmin(viewer) ? `no host has room: ${host.name} cannot take ${short.join(' and ')}` : TENANT_NO_ROOM);
+    return short.length ? short.join(' and ') : null;
   }
 
-  private capacity(): HostCapacity {
-    const { cpus, memoryMiB } = this.served.view.info();
+  /** The larger share of a host's limited capacity in use (the create being placed counted), else its domains. */
+  private fullness(member: Member): number {
+    const capacity = this.capacity(member);
+    const use = this.use(member);
+    const shares = [
+      capacity.vcpus ? use.vcpus / capacity.vcpus : null,
+      capacity.memoryMiB ? use.memoryMiB / capacity.memoryMiB : null,
+    ].filter((x): x is number => x !== null);
+    return shares.length ? Math.max(...shares) : use.domains;
+  }
+
+  private capacity(member: Member): HostCapacity {
+    const { cpus, memoryMiB } = member.served.view.info();
     const { cpuAllocationRatio: cpu, memoryAllocationRatio: memory } = this.limits;
     return {
       vcpus: cpu === null ? null : Math.floor(cpus * cpu),
@@ -258,15 +309,25 @@ export class HostRegistry {
     };
   }
 
-  private current(): StoredHost {
-    if (!this.stored) throw new Error('HostRegistry used before start()');
-    const fresh = this.store.get(this.stored.id);
-    if (fresh) this.stored = fresh;
-    return this.stored;
+  private all(): Member[] {
+    if (this.members.size === 0) throw new Error('HostRegistry used before start()');
+    return [...this.members.values()];
   }
 
-  private describe(host: StoredHost): Host {
-    const view = this.served.view.info();
+  private memberOf(id: string): Member | undefined {
+    return /^[0-9]+$/.test(id) ? this.members.get(Number(id)) : undefined;
+  }
+
+  /** The host's row as it is now (draining is the operator's, set from any request). */
+  private current(member: Member): StoredHost {
+    const fresh = this.store.get(member.stored.id);
+    if (fresh) member.stored = fresh;
+    return member.stored;
+  }
+
+  private describe(member: Member): Host {
+    const host = this.current(member);
+    const view = member.served.view.info();
     const state: HostState = view.stale ? 'DOWN' : host.draining ? 'DRAINING' : 'UP';
     return {
       ...view,
@@ -274,19 +335,19 @@ export class HostRegistry {
       name: host.name,
       state,
       draining: host.draining,
-      capacity: this.capacity(),
+      capacity: this.capacity(member),
     };
   }
 
   /**
-   * Every domain in the cache, at the larger of its size there and its reservation (a resize under way holds
-   * its new size before libvirt shows it), and the reservations of domains not in the cache yet (creates under
-   * way).
+   * Every domain in the host's cache, at the larger of its size there and its reservation (a resize under way
+   * holds its new size before libvirt shows it), and the reservations of domains not in the cache yet
+   * (creates under way, and the one being placed).
    */
-  private use(hostId: number): HostUse {
-    const domains = this.served.cache.domains;
+  private use(member: Member): HostUse {
+    const domains = member.served.cache.domains;
     const reserved = new Map<string, { vcpus: number; memoryMiB: number }>();
-    for (const r of this.reservations(hostId)) reserved.set(r.domainUuid, r);
+    for (const r of this.reservations(member.stored.id)) reserved.set(r.domainUuid, r);
     const use: HostUse = { domains: 0, activeDomains: 0, vcpus: 0, memoryMiB: 0 };
     for (const d of domains.values()) {
       const r = reserved.get(d.uuid);

@@ -48,7 +48,7 @@ export class MonitoringService {
     for (const d of p.domains.list(viewer)) domainsByState[d.state]++;
     return {
       // One host today: its use is the local one (HostRegistry.useOf).
-      hosts: p.hosts.list(viewer).map((h) => ({ ...h, use: p.hosts.useOf(viewer) })),
+      hosts: p.hosts.list(viewer).map((h) => ({ ...h, use: p.hosts.useOf(viewer, h.id) })),
       domainsByState,
       events: { lastCursor: p.events.lastCursor(), held: p.events.held() },
       openSubscriptions: p.subscriptions.total(),
