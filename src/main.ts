@@ -9,9 +9,6 @@ import { buildSchema } from './graphql/schema.js';
 import { ConsoleRoutes } from './http/console.js';
 import { MetricsRoute } from './http/metrics.js';
 import { WebAppRoutes } from './http/web-app.js';
-import { LibvirtBus } from './libvirt/bus.js';
-import { GraphicsConsoles } from './libvirt/graphics.js';
-import { LibvirtClient } from './libvirt/client.js';
 import { startEmbeddedStack, type EmbeddedStack } from './host/embedded.js';
 import { RunDirInUseError } from './host/run-dir.js';
 import { OwnershipStore } from './db/stores/ownership.js';
@@ -21,16 +18,16 @@ import { AccessPolicy, AuditService, AuthService, QuotaService, RateLimits, User
 import { ConsoleService } from './services/console/index.js';
 import { DomainEventService, EventCursors, EventLog, EventStream, SubscriptionRegistry } from './services/events/index.js';
 import { HostEventService, HostRegistry } from './services/hosts/index.js';
-import { chooseDomainType, HostObjects, HostService, type InstanceNames, StorageHealth } from './services/instance/index.js';
-import { DomainService, MediaService, ProvisioningService, TEMPLATE_CPU_MODE } from './services/domains/index.js';
+import { HostObjects, type InstanceNames, StorageHealth } from './services/instance/index.js';
+import { DomainService, MediaService, ProvisioningService } from './services/domains/index.js';
 import { DefinedPoolStore } from './db/stores/storage.js';
 import { ImageService, ImageUploadService, StoragePoolService } from './services/storage/index.js';
-import { LibvirtSync, StateCache } from './services/sync/index.js';
 import { IpamService, NetworkEventService, NetworkService, PortForwardService } from './services/network/index.js';
 import type { Services } from './services/registry.js';
 import { MonitoringService } from './services/monitoring/index.js';
 import { UsageService } from './services/usage/index.js';
 import { ListenError, startHttpServer } from './http/server.js';
+import { startHostRuntime } from './host-runtime.js';
 
 /**
  * Free space the data directory must keep for mutations to be taken: a mutation writes a few KiB (its rows,
@@ -105,22 +102,6 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       db.$client.close();
     });
 
-    const busTarget = config.bus ?? { kind: 'address' as const, address: embedded!.address };
-    const bus = await LibvirtBus.connect(busTarget);
-    cleanups.push(() => bus.disconnect());
-    // Its own bus connection, opened on the first graphical console (fd passing needs another transport).
-    const graphics = new GraphicsConsoles(busTarget);
-    cleanups.push(() => graphics.close());
-
-    // The one libvirt client: every service reaches libvirt through it.
-    const libvirt = new LibvirtClient(bus, `/org/libvirt/${config.driver}`);
-    // Before the sync subscribes to libvirt's signals: the probe's throwaway guest is never announced.
-    const domainType = await chooseDomainType(libvirt, {
-      driver: config.driver,
-      configured: config.provisioning.domainType,
-      cpuMode: TEMPLATE_CPU_MODE,
-    });
-    log.info({ domainType: domainType.type, reason: domainType.reason }, 'domain type of new guests chosen');
     // Host-wide names: what the environment says, else this installation's own (kept in its database).
     const hostObjects = new HostObjects(db);
     const stored = hostObjects.names();
@@ -130,10 +111,6 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       nftTable: config.nft.table ?? stored.nftTable,
     };
     const nft = { ...config.nft, table: instance.nftTable };
-    // The host this server runs beside, recorded before its sync writes anything that names it.
-    const hostStore = new HostStore(db);
-    const localHostId = await HostRegistry.recordLocal(hostStore, async () => (await libvirt.host.readInfo()).hostname);
-    const cache = new StateCache();
     const owners = new OwnershipStore(db);
     const access = new AccessPolicy(owners);
     const events = config.events ?? DEFAULT_EVENTS;
@@ -144,10 +121,22 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     });
     stream.start();
     cleanups.push(() => stream.stop());
-    // Shared: a volume provisioning creates is known to the re-reads that follow without a lookup.
-    const sync = new LibvirtSync(libvirt, cache, stream.forHost(localHostId), log.child({ component: 'sync' }), config.resyncCheckMs);
-    cleanups.push(() => sync.stop());
-    await sync.start();
+
+    // The host this server runs beside: its bus, libvirt, cache and sync (the one libvirt every service reaches).
+    const hostStore = new HostStore(db);
+    const local = await startHostRuntime(
+      {
+        target: config.bus ?? { kind: 'address', address: embedded!.address },
+        driver: config.driver,
+        domainType: config.provisioning.domainType,
+        resyncCheckMs: config.resyncCheckMs,
+      },
+      hostStore,
+      stream,
+      log,
+      (fn) => cleanups.push(fn),
+    );
+    const { bus, graphics, libvirt, domainType, cache, sync, id: localHostId } = local;
 
     const auth = new AuthService(db);
     const domains = new DomainService(bus, cache, sync, access);
@@ -191,14 +180,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const hosts = new HostRegistry(
       hostStore,
       access,
-      [
-        {
-          id: localHostId,
-          view: new HostService(libvirt, config.driver, domainType, sync),
-          cache,
-          watch: (listener) => sync.onConnectedChange(listener),
-        },
-      ],
+      [local.served],
       (hostId) => quotas.reservationSizes(hostId),
       { append: (event) => stream.host(event), latest: (hostId) => eventLog.latestHostEvent(hostId) },
       config.placement,

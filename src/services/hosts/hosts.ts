@@ -56,7 +56,7 @@ const TENANT_NO_HOST = 'no host takes new guests right now; try again later';
 const TENANT_NO_ROOM = 'no host has room for this guest right now; try a smaller one, or again later';
 
 /** A host the control plane places guests on, and the in-process view of it (its libvirt, its cache). */
-interface ServedHost {
+export interface ServedHost {
   /** Its row in the hosts table (`recordLocal`). */
   id: number;
   view: HostService;

@@ -9,4 +9,5 @@ export {
   type HostUse,
   type Placing,
   type PlacementLimits,
+  type ServedHost,
 } from './hosts.js';
