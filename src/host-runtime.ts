@@ -36,6 +36,11 @@ export interface HostRuntimeOptions {
   /** VIRTPLANE_DOMAIN_TYPE. */
   domainType: 'auto' | 'kvm' | 'qemu';
   resyncCheckMs?: number;
+  /**
+   * The host's name in the hosts table, for a host other than the one the server runs beside (recorded under
+   * it on the first start, found by it later). Absent: the local host (`HostRegistry.recordLocal`).
+   */
+  name?: string;
 }
 
 /**
@@ -59,7 +64,10 @@ export async function startHostRuntime(
   const domainType = await chooseDomainType(libvirt, { driver: opts.driver, configured: opts.domainType, cpuMode: TEMPLATE_CPU_MODE });
   log.info({ domainType: domainType.type, reason: domainType.reason }, 'domain type of new guests chosen');
   // Recorded before its sync writes anything that names it.
-  const id = await HostRegistry.recordLocal(hosts, async () => (await libvirt.host.readInfo()).hostname);
+  const id =
+    opts.name !== undefined
+      ? hosts.ensure(opts.name).id
+      : await HostRegistry.recordLocal(hosts, async () => (await libvirt.host.readInfo()).hostname);
   const cache = new StateCache();
   const sync = new LibvirtSync(libvirt, cache, stream.forHost(id), log.child({ component: 'sync' }), opts.resyncCheckMs);
   cleanup(() => sync.stop());

@@ -282,7 +282,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     await provisioning.start();
     // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota and addresses —
     // once it is really gone: a renamed one, or a running one that became transient, still exists.
-    const undefinedDomains = stream.domains.subscribe((e) => e.type === 'UNDEFINED' && !cache.domains.has(e.domain.uuid));
+    const undefinedDomains = stream.domains.subscribe(
+      (e) => e.type === 'UNDEFINED' && e.hostId === localHostId && !cache.domains.has(e.domain.uuid),
+    );
     void (async () => {
       for await (const e of undefinedDomains) {
         await provisioning

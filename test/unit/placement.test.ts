@@ -140,3 +140,25 @@ test('a DOWN host is skipped while another is UP; a draining one always; with ev
   assert.equal(hosts.find(alice, String(ids.hv2)), null, 'tenants see no host');
   assert.throws(() => hosts.setDraining(admin, '999', false), /not found/i);
 });
+
+test('placeOn confirms a host inside the create: an order read before another create took the last room is refused there', () => {
+  const { hosts, quotas, ids } = fleet(['hv1', 'hv2'], 1);
+  const needs = { vcpus: 1, memoryMiB: 64 };
+  const order = hosts.candidates(alice, needs);
+  assert.deepEqual(order, [ids.hv1, ids.hv2]);
+  // Another create takes hv1's only vCPU between the read and this create's transaction.
+  quotas.transaction((tx) => {
+    quotas.reserve('alice', 'first', { ...needs, diskGiB: 1, interfaces: 1 });
+    quotas.placed('first', hosts.placeOn(alice, ids.hv1!, needs), tx);
+  });
+  assert.throws(
+    () =>
+      quotas.transaction((tx) => {
+        quotas.reserve('alice', 'second', { ...needs, diskGiB: 1, interfaces: 1 });
+        quotas.placed('second', hosts.placeOn(admin, order[0]!, needs), tx);
+      }),
+    /no host has room: hv1 cannot take 1 vCPUs \(0 of 1 free\)/,
+  );
+  assert.equal(quotas.usage('alice').domains, 1, 'the refused create reserved nothing');
+  assert.deepEqual(hosts.candidates(alice, needs), [ids.hv2, ids.hv1], 'read again: hv2 first, the full one last');
+});

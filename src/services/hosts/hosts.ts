@@ -84,12 +84,6 @@ interface Member {
   announced: { state: HostState; draining: boolean } | null;
 }
 
-/** How full a host would be with a new guest: the larger share of its limited capacity, else its domain count. */
-interface Fit {
-  member: Member;
-  score: number;
-}
-
 /**
  * The hosts under this control plane and where a new guest goes. The first is the one the server runs beside,
  * recorded at the first start under its hostname and kept by id (a renamed machine stays the same host);
@@ -222,14 +216,51 @@ export class HostRegistry {
   }
 
   /**
-   * Where a new guest of `needs` goes; called inside the create's transaction right after its quota
-   * reservation (so a tenant over quota learns nothing of the hosts' room), which `use` then counts on every
-   * host it weighs: the draining flags and the reservations read are those every other create sees, so no
-   * two creates both take a host's last room. Of the hosts not draining, those UP (when none is, the others:
-   * a host's state follows libvirt's signals with a lag, and libvirt's own answer then decides —
-   * LIBVIRT_UNAVAILABLE, everything reserved undone); of those, the one the guest leaves least full.
+   * The hosts a new guest of `needs` may go to, best first: of the hosts not draining, those UP (when none is,
+   * the others: a host's state follows libvirt's signals with a lag, and libvirt's own answer then decides —
+   * LIBVIRT_UNAVAILABLE, everything reserved undone), those with room before those without, each group by how
+   * full the guest leaves it. Read outside any transaction, it is an order to try: `placeOn` confirms.
+   */
+  candidates(viewer: Viewer, needs: Placing): number[] {
+    return this.ranked(viewer, needs, needs).map((r) => r.member.stored.id);
+  }
+
+  /**
+   * Confirms host `hostId` for a new guest of `needs` (answering its id): called inside the create's
+   * transaction right after its quota reservation (so a tenant over quota learns nothing of the hosts' room),
+   * which `use` then counts: the draining flag and the reservations read are those every other create sees,
+   * so no two creates both take a host's last room.
+   */
+  placeOn(viewer: Viewer, hostId: number, needs: Placing): number {
+    const member = this.members.get(hostId);
+    if (!member) throw new Error(`host ${hostId} is not served here`);
+    const host = this.current(member);
+    if (host.draining)
+      throw new NoHostAvailableError(isAdmin(viewer) ? `no host takes new guests: ${host.name} is draining` : TENANT_NO_HOST);
+    const shortfall = this.shortfall(member, needs, { vcpus: 0, memoryMiB: 0 });
+    if (shortfall)
+      throw new NoHostAvailableError(isAdmin(viewer) ? `no host has room: ${host.name} cannot take ${shortfall}` : TENANT_NO_ROOM);
+    return hostId;
+  }
+
+  /**
+   * Where a new guest of `needs` goes, of all hosts (`candidates`, confirmed as `placeOn` does); inside the
+   * create's transaction right after its quota reservation, which is counted on every host weighed.
    */
   place(viewer: Viewer, needs: Placing): number {
+    const ranked = this.ranked(viewer, needs, { vcpus: 0, memoryMiB: 0 });
+    const first = ranked[0]!;
+    if (first.shortfall === null) return first.member.stored.id;
+    const short = ranked.map((r) => `${this.current(r.member).name} cannot take ${r.shortfall}`);
+    throw new NoHostAvailableError(isAdmin(viewer) ? `no host has room: ${short.join('; ')}` : TENANT_NO_ROOM);
+  }
+
+  /**
+   * The hosts not draining (NO_HOST_AVAILABLE when there is none), UP ones only while any is, with room first,
+   * then by fullness and id. `extra`: what is added to their use (the guest itself, when its reservation is
+   * not written yet).
+   */
+  private ranked(viewer: Viewer, needs: Placing, extra: Placing): { member: Member; shortfall: string | null; score: number }[] {
     const open = this.all()
       .map((member) => ({ member, host: this.describe(member) }))
       .filter(({ host }) => !host.draining);
@@ -239,17 +270,12 @@ export class HostRegistry {
       throw new NoHostAvailableError(isAdmin(viewer) ? `no host takes new guests: ${which}` : TENANT_NO_HOST);
     }
     const up = open.filter(({ host }) => host.state === 'UP');
-    const candidates = up.length ? up : open;
-    const fits: Fit[] = [];
-    const short: string[] = [];
-    for (const { member, host } of candidates) {
-      const shortfall = this.shortfall(member, needs, { vcpus: 0, memoryMiB: 0 });
-      if (shortfall) short.push(`${host.name} cannot take ${shortfall}`);
-      else fits.push({ member, score: this.fullness(member) });
-    }
-    if (fits.length === 0) throw new NoHostAvailableError(isAdmin(viewer) ? `no host has room: ${short.join('; ')}` : TENANT_NO_ROOM);
-    fits.sort((a, b) => a.score - b.score || a.member.stored.id - b.member.stored.id);
-    return fits[0]!.member.stored.id;
+    return (up.length ? up : open)
+      .map(({ member }) => ({ member, shortfall: this.shortfall(member, needs, extra), score: this.fullness(member, extra) }))
+      .sort(
+        (a, b) =>
+          Number(a.shortfall !== null) - Number(b.shortfall !== null) || a.score - b.score || a.member.stored.id - b.member.stored.id,
+      );
   }
 
   /**
@@ -289,13 +315,16 @@ export class HostRegistry {
     return short.length ? short.join(' and ') : null;
   }
 
-  /** The larger share of a host's limited capacity in use (the create being placed counted), else its domains. */
-  private fullness(member: Member): number {
+  /**
+   * The larger share of a host's limited capacity in use, with `extra` (the create being placed, once: its
+   * reservation or the guest itself), else its domains.
+   */
+  private fullness(member: Member, extra: Placing): number {
     const capacity = this.capacity(member);
     const use = this.use(member);
     const shares = [
-      capacity.vcpus ? use.vcpus / capacity.vcpus : null,
-      capacity.memoryMiB ? use.memoryMiB / capacity.memoryMiB : null,
+      capacity.vcpus ? (use.vcpus + extra.vcpus) / capacity.vcpus : null,
+      capacity.memoryMiB ? (use.memoryMiB + extra.memoryMiB) / capacity.memoryMiB : null,
     ].filter((x): x is number => x !== null);
     return shares.length ? Math.max(...shares) : use.domains;
   }

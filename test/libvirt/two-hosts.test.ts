@@ -1,0 +1,281 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { DEFAULT_EVENTS } from '../../src/config.js';
+import { openDatabase, type Db } from '../../src/db/index.js';
+import { HostStore } from '../../src/db/stores/hosts.js';
+import { OwnershipStore } from '../../src/db/stores/ownership.js';
+import { startHostRuntime, type HostRuntime } from '../../src/host-runtime.js';
+import type { DomainLifecycleEvent } from '../../src/model/index.js';
+import { AccessPolicy, QuotaService, UserService } from '../../src/services/access/index.js';
+import { DomainService, ProvisioningService } from '../../src/services/domains/index.js';
+import { QuotaExceededError } from '../../src/services/errors.js';
+import { EventLog, EventStream } from '../../src/services/events/index.js';
+import { Fleet } from '../../src/services/fleet/index.js';
+import { HostRegistry } from '../../src/services/hosts/index.js';
+import { IpamService, NetworkService } from '../../src/services/network/index.js';
+import { ImageService } from '../../src/services/storage/index.js';
+import { startLibvirtStack } from '../helpers/libvirt-stack.js';
+
+/**
+ * Two hosts under one control plane, each a private bus with its own libvirt-dbus (test driver): one database,
+ * one event log, one quota, placement over both. Composed as main.ts composes one host, through the fleet.
+ */
+const TEST_UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f';
+const admin = { userId: 'admin', name: 'admin', role: 'ADMIN', tokenId: 't' } as const;
+
+let stacks: Awaited<ReturnType<typeof startLibvirtStack>>[] = [];
+let db: Db;
+let dir: string;
+const cleanups: (() => unknown)[] = [];
+
+interface Composed {
+  stream: EventStream;
+  log: EventLog;
+  quotas: QuotaService;
+  users: UserService;
+  hosts: HostRegistry;
+  fleet: Fleet;
+  runtimes: HostRuntime[];
+  domains: DomainService[];
+  provisioning: ProvisioningService[];
+}
+let c: Composed;
+
+before(async () => {
+  stacks = [await startLibvirtStack(), await startLibvirtStack()];
+  dir = mkdtempSync(join(tmpdir(), 'virtplane-two-hosts-'));
+  db = openDatabase(join(dir, 'db.sqlite'));
+  const silent = pino({ level: 'silent' });
+  const owners = new OwnershipStore(db);
+  const access = new AccessPolicy(owners);
+  const log = new EventLog(db);
+  const stream = new EventStream(log, access, DEFAULT_EVENTS, silent);
+  const quotas = new QuotaService(db, access);
+  const users = new UserService(db, access);
+  const hostStore = new HostStore(db);
+  const runtimes: HostRuntime[] = [];
+  for (const [i, s] of stacks.entries()) {
+    runtimes.push(
+      await startHostRuntime(
+        { target: { kind: 'address', address: s.stack.address }, driver: 'Test', domainType: 'auto', name: `hv${i + 1}` },
+        hostStore,
+        stream,
+        silent,
+        (fn) => cleanups.push(fn),
+      ),
+    );
+  }
+  const hosts = new HostRegistry(
+    hostStore,
+    access,
+    runtimes.map((r) => r.served),
+    (hostId) => quotas.reservationSizes(hostId),
+    { append: (e) => stream.host(e), latest: (id) => log.latestHostEvent(id) },
+    // 16 vCPUs on each host (the test driver reports 8 CPUs; its own `test` domain holds 2 of them): room for
+    // 14 guests of one vCPU each, so 25 take both hosts.
+    { cpuAllocationRatio: 2, memoryAllocationRatio: null },
+  );
+  hosts.start();
+  cleanups.push(() => hosts.stop());
+  const domains: DomainService[] = [];
+  const provisioning: ProvisioningService[] = [];
+  const members = [];
+  for (const rt of runtimes) {
+    const d = new DomainService(rt.bus, rt.cache, rt.sync, access);
+    const networks = new NetworkService(rt.libvirt, db, rt.cache, rt.sync, access);
+    const ipam = new IpamService(rt.bus, db, rt.cache, networks, rt.sync, access);
+    const p = new ProvisioningService(
+      rt.libvirt,
+      db,
+      rt.cache,
+      rt.sync,
+      access,
+      d,
+      owners,
+      quotas,
+      users,
+      ipam,
+      new ImageService(db, rt.libvirt, [], access),
+      {
+        hostId: rt.id,
+        storagePool: 'default-pool',
+        storageDir: '/default-pool',
+        domainType: 'test',
+        maxVcpus: null,
+        maxMemoryMiB: null,
+        maxDiskGiB: 100,
+        partitions: false,
+        place: (viewer, needs) => hosts.placeOn(viewer, rt.id, needs),
+      },
+      { info: () => {}, warn: () => {} },
+    );
+    await p.start();
+    // As main.ts does for its host: a domain gone from this host's libvirt frees its quota and addresses.
+    const gone = stream.domains.subscribe((e) => e.type === 'UNDEFINED' && e.hostId === rt.id && !rt.cache.domains.has(e.domain.uuid));
+    void (async () => {
+      for await (const e of gone) await p.forget(e.domain.uuid).catch(() => {});
+    })();
+    cleanups.push(() => void gone.return?.());
+    domains.push(d);
+    provisioning.push(p);
+    members.push({ hostId: rt.id, provisioning: p, networks });
+  }
+  c = { stream, log, quotas, users, hosts, fleet: new Fleet(hosts, members), runtimes, domains, provisioning };
+});
+
+after(async () => {
+  for (const fn of cleanups.reverse()) await fn();
+  db?.$client.close();
+  for (const s of stacks) await s.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("each host's built-in `test` domain is its own: two domains of one UUID, each in its host's cache and known state", () => {
+  const [one, two] = c.runtimes;
+  assert.ok(one!.cache.domains.has(TEST_UUID) && two!.cache.domains.has(TEST_UUID), 'both hosts have it');
+  assert.notEqual(one!.id, two!.id);
+  for (const rt of c.runtimes) {
+    assert.deepEqual(
+      c.log.loadKnown(rt.id)?.domains.map((d) => d.uuid),
+      [TEST_UUID],
+      `host ${rt.id} knows its own`,
+    );
+  }
+  assert.deepEqual(
+    c.hosts.list(admin).map((h) => [h.name, h.state, c.hosts.useOf(admin, h.id)?.domains]),
+    [
+      ['hv1', 'UP', 1],
+      ['hv2', 'UP', 1],
+    ],
+  );
+});
+
+test('40 concurrent creates by one tenant with a limit of 25 give exactly 25, spread over both hosts, each in its host', async () => {
+  const tenant = c.users.create(admin, { name: `t-${randomUUID().slice(0, 8)}`, role: 'TENANT' });
+  c.quotas.set(admin, tenant.id, { maxDomains: 25, maxVcpus: 100, maxMemoryMiB: 100_000, maxDiskGiB: 100, maxInterfaces: 100 });
+  const viewer = { userId: tenant.id, name: tenant.name, role: 'TENANT', tokenId: 't' } as const;
+  const after = c.log.lastId();
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 40 }, (_, i) =>
+      c.fleet.create(viewer, { name: `vm${i}`, vcpus: 1, memoryMiB: 64, diskGiB: 1, network: 'default', start: true }),
+    ),
+  );
+  const made = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
+  assert.equal(made.length, 25, `refusals: ${[...new Set(refused.map((e) => e.message))].join('; ')}`);
+  assert.ok(
+    refused.every((e) => e instanceof QuotaExceededError),
+    'the rest are refused by the quota',
+  );
+  const perHost = c.runtimes.map((rt) => made.filter((m) => m.hostId === rt.id).length);
+  assert.ok(
+    perHost.every((n) => n > 0),
+    `spread over both: ${perHost.join(' + ')}`,
+  );
+  for (const h of c.hosts.list(admin)) {
+    assert.equal(h.capacity.vcpus, 16);
+    assert.ok(c.hosts.useOf(admin, h.id)!.vcpus <= 16, `${h.name} within its capacity`);
+  }
+  for (const m of made) {
+    const rt = c.runtimes.find((r) => r.id === m.hostId)!;
+    assert.ok(rt.cache.domains.has(m.domain.uuid), `${m.domain.name} is in its host's libvirt`);
+    const other = c.runtimes.find((r) => r.id !== m.hostId)!;
+    assert.ok(!other.cache.domains.has(m.domain.uuid), `${m.domain.name} is in no other host's`);
+  }
+  assert.equal(c.quotas.usage(tenant.id).domains, 25);
+
+  // One subscription, resumed from a cursor taken before the creates, sees both hosts' events once each.
+  const seen: DomainLifecycleEvent[] = [];
+  const sub = c.stream.subscribe<DomainLifecycleEvent>({ kind: 'DOMAIN', after, sql: {}, accept: () => true });
+  for (;;) {
+    const next = await Promise.race([sub.next(), new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+    if (!next || next.done) break;
+    seen.push(next.value);
+  }
+  await sub.return?.();
+  const defined = seen.filter((e) => e.type === 'DEFINED');
+  assert.deepEqual(
+    new Set(defined.map((e) => `${e.hostId}/${e.domain.uuid}`)),
+    new Set(made.map((m) => `${m.hostId}/${m.domain.uuid}`)),
+    'every create announced once, from its own host',
+  );
+  assert.equal(defined.length, 25, 'no duplicate');
+  assert.deepEqual(
+    seen.map((e) => e.seq),
+    [...seen.map((e) => e.seq)].sort((a, b) => a - b),
+    'in cursor order',
+  );
+
+  // A delete on the second host frees its quota: the next create gets a place.
+  const onTwo = made.find((m) => m.hostId === c.runtimes[1]!.id)!;
+  await c.provisioning[1]!.delete(viewer, onTwo.domain.uuid, false);
+  assert.equal(c.quotas.usage(tenant.id).domains, 24);
+  const again = await c.fleet.create(viewer, { name: 'again', vcpus: 1, memoryMiB: 64, diskGiB: 1, network: 'default' });
+  assert.ok(
+    c.runtimes.some((r) => r.id === again.hostId),
+    'placed',
+  );
+
+  // Gone again, each from its own host: the hosts are as they were.
+  for (const m of [...made.filter((m) => m !== onTwo), again]) {
+    await c.provisioning[c.runtimes.findIndex((r) => r.id === m.hostId)]!.delete(viewer, m.domain.uuid, false);
+  }
+  assert.equal(c.quotas.usage(tenant.id).domains, 0);
+});
+
+/** Polls until `check` holds (a host's state follows its libvirt's signals). */
+async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test("a host's libvirt-dbus killed: it goes DOWN, creates land on the other, and when it returns its losses are reconciled", async () => {
+  const tenant = c.users.create(admin, { name: `k-${randomUUID().slice(0, 8)}`, role: 'TENANT' });
+  c.quotas.set(admin, tenant.id, { maxDomains: 10, maxVcpus: 10, maxMemoryMiB: 10_000, maxDiskGiB: 100, maxInterfaces: 10 });
+  const viewer = { userId: tenant.id, name: tenant.name, role: 'TENANT', tokenId: 't' } as const;
+  const input = (name: string) => ({ name, vcpus: 1, memoryMiB: 64, diskGiB: 1, network: 'default' });
+  const [one, two] = c.runtimes as [HostRuntime, HostRuntime];
+  // One guest on each host first (placement spreads them: equally full, the second goes to the other).
+  const a = await c.fleet.create(viewer, input('a'));
+  const b = await c.fleet.create(viewer, input('b'));
+  assert.notEqual(a.hostId, b.hostId, 'one on each host');
+  const onTwo = a.hostId === two.id ? a : b;
+  const onOne = a.hostId === one.id ? a : b;
+
+  stacks[1]!.stack.pauseRestarts(true);
+  process.kill(stacks[1]!.stack.libvirtDbusPid()!, 'SIGKILL');
+  const state = (id: number) => c.hosts.find(admin, String(id))!.state;
+  await until('hv2 DOWN', () => state(two.id) === 'DOWN');
+  assert.equal(state(one.id), 'UP');
+  const during = await Promise.all(['c', 'd', 'e'].map((n) => c.fleet.create(viewer, input(n))));
+  assert.deepEqual(
+    during.map((m) => m.hostId),
+    [one.id, one.id, one.id],
+    'placement skips the DOWN host',
+  );
+  assert.equal(c.quotas.usage(tenant.id).domains, 5);
+
+  // The test driver keeps its domains in libvirt-dbus's memory: the host comes back without `b`.
+  stacks[1]!.stack.pauseRestarts(false);
+  await until('hv2 UP', () => state(two.id) === 'UP');
+  await until('the lost guest released', () => c.quotas.usage(tenant.id).domains === 4);
+  assert.ok(!two.cache.domains.has(onTwo.domain.uuid), 'gone from its host');
+  assert.ok(one.cache.domains.has(onOne.domain.uuid), "the other host's guests are untouched");
+  for (const m of during) assert.ok(one.cache.domains.has(m.domain.uuid), `${m.domain.name} still on hv1`);
+  const hostEvents = c.log.read(0, { kind: 'HOST', hostId: two.id }, 100).map((r) => [r.type, r.detail]);
+  assert.deepEqual(hostEvents.slice(-2), [
+    ['DOWN', 'LIBVIRT_LOST'],
+    ['UP', 'LIBVIRT_BACK'],
+  ]);
+  const undefinedOnTwo = c.log.read(0, { kind: 'DOMAIN', subjectUuid: onTwo.domain.uuid, hostId: two.id, types: ['UNDEFINED'] }, 10);
+  assert.equal(undefinedOnTwo.length, 1, "its loss announced once, as its own host's");
+  assert.equal(undefinedOnTwo[0]!.synthetic, true);
+});
