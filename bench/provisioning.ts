@@ -7,7 +7,7 @@ import { buildDomainXml } from '../src/libvirt/xml/domain-builder.js';
 import type { DiskSource } from '../src/model/index.js';
 import { graphqlClient } from './lib/graphql-client.js';
 import { BENCH_TOKEN, cpuSecondsOf, startServerProcess, type ServerProcess } from './lib/server-process.js';
-import { percentile, timed } from './lib/stats.js';
+import { percentile, pool, timed } from './lib/stats.js';
 
 /**
  * createDomain(start: true) + deleteDomain through the API (quota, MAC and addresses, disk volume, define,
@@ -29,16 +29,6 @@ const DOMAIN_IFACE = 'org.libvirt.Domain';
 
 const CREATE = `mutation($i: CreateDomainInput!) { createDomain(input: $i) { __typename ... on CreateDomainSuccess { domain { id state } } ... on Error { code message } } }`;
 const DELETE = `mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code message } } }`;
-
-/** Runs `work(i)` for i < n with at most `inFlight` running at once. */
-async function pool(n: number, inFlight: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next < n) await work(next++);
-    }),
-  );
-}
 
 /** The MAC of raw domain `i` (0–0xffff): unique among the domains in flight. */
 const rawMac = (i: number) => `52:54:00:ee:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;

@@ -14,3 +14,13 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
   await fn();
   return performance.now() - t0;
 }
+
+/** Runs `work(i)` for i < n with at most `inFlight` running at once. */
+export async function pool(n: number, inFlight: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < n) await work(next++);
+    }),
+  );
+}

@@ -33,6 +33,8 @@ export interface TestServer {
   gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<GqlResponse<T>>;
   /** A graphql-ws client authenticated with `token` (default: the admin token). */
   ws(token?: string | null): Client;
+  /** What the server logged at level error or above (kept unless `opts.log` takes the log): for failure messages. */
+  loggedErrors(): Record<string, unknown>[];
   stop(): Promise<void>;
 }
 
@@ -73,8 +75,14 @@ export async function startTestServer(overrides: Partial<Config> = {}, opts: { l
     },
     ...overrides,
   };
-  // `opts.log` gets every line the server logs, at every level (to check what never reaches a log).
-  const logger = opts.log ? pino({ level: 'trace' }, opts.log) : pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  // `opts.log` gets every line the server logs, at every level (to check what never reaches a log); else its
+  // errors are kept, for a failing test to show why (an INTERNAL_SERVER_ERROR says nothing of its cause).
+  const errors = captureLog();
+  const logger = opts.log
+    ? pino({ level: 'trace' }, opts.log)
+    : process.env.TEST_LOG_LEVEL
+      ? pino({ level: process.env.TEST_LOG_LEVEL })
+      : pino({ level: 'error' }, errors.log);
   const app = await startVirtplane(config, logger);
   const wsUrl = app.url.replace(/^http/, 'ws');
   const clients: Client[] = [];
@@ -91,6 +99,7 @@ export async function startTestServer(overrides: Partial<Config> = {}, opts: { l
       const body = (await res.json()) as GqlResponse;
       return { ...body, status: res.status };
     },
+    loggedErrors: () => errors.lines,
     ws(token = ADMIN_TOKEN) {
       const client = createClient({
         url: wsUrl,

@@ -1,138 +1,30 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { pino } from 'pino';
-import { DEFAULT_EVENTS } from '../../src/config.js';
-import { openDatabase, type Db } from '../../src/db/index.js';
-import { HostStore } from '../../src/db/stores/hosts.js';
-import { OwnershipStore } from '../../src/db/stores/ownership.js';
-import { startHostRuntime, type HostRuntime } from '../../src/host-runtime.js';
+import type { HostRuntime } from '../../src/host-runtime.js';
 import type { DomainLifecycleEvent } from '../../src/model/index.js';
-import { AccessPolicy, QuotaService, UserService } from '../../src/services/access/index.js';
-import { DomainService, ProvisioningService } from '../../src/services/domains/index.js';
 import { QuotaExceededError } from '../../src/services/errors.js';
-import { EventLog, EventStream } from '../../src/services/events/index.js';
-import { Fleet } from '../../src/services/fleet/index.js';
-import { HostRegistry } from '../../src/services/hosts/index.js';
-import { IpamService, NetworkService } from '../../src/services/network/index.js';
-import { ImageService } from '../../src/services/storage/index.js';
-import { startLibvirtStack } from '../helpers/libvirt-stack.js';
+import { startFleet, type ComposedFleet } from '../helpers/fleet.js';
 
 /**
  * Two hosts under one control plane, each a private bus with its own libvirt-dbus (test driver): one database,
- * one event log, one quota, placement over both. Composed as main.ts composes one host, through the fleet.
+ * one event log, one quota, placement over both, creates through the fleet (test/helpers/fleet.ts).
  */
 const TEST_UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f';
 const admin = { userId: 'admin', name: 'admin', role: 'ADMIN', tokenId: 't' } as const;
 
-let stacks: Awaited<ReturnType<typeof startLibvirtStack>>[] = [];
-let db: Db;
-let dir: string;
-const cleanups: (() => unknown)[] = [];
-
-interface Composed {
-  stream: EventStream;
-  log: EventLog;
-  quotas: QuotaService;
-  users: UserService;
-  hosts: HostRegistry;
-  fleet: Fleet;
-  runtimes: HostRuntime[];
-  domains: DomainService[];
-  provisioning: ProvisioningService[];
-}
-let c: Composed;
+let c: ComposedFleet;
+let stacks: ComposedFleet['stacks'];
 
 before(async () => {
-  stacks = [await startLibvirtStack(), await startLibvirtStack()];
-  dir = mkdtempSync(join(tmpdir(), 'virtplane-two-hosts-'));
-  db = openDatabase(join(dir, 'db.sqlite'));
-  const silent = pino({ level: 'silent' });
-  const owners = new OwnershipStore(db);
-  const access = new AccessPolicy(owners);
-  const log = new EventLog(db);
-  const stream = new EventStream(log, access, DEFAULT_EVENTS, silent);
-  const quotas = new QuotaService(db, access);
-  const users = new UserService(db, access);
-  const hostStore = new HostStore(db);
-  const runtimes: HostRuntime[] = [];
-  for (const [i, s] of stacks.entries()) {
-    runtimes.push(
-      await startHostRuntime(
-        { target: { kind: 'address', address: s.stack.address }, driver: 'Test', domainType: 'auto', name: `hv${i + 1}` },
-        hostStore,
-        stream,
-        silent,
-        (fn) => cleanups.push(fn),
-      ),
-    );
-  }
-  const hosts = new HostRegistry(
-    hostStore,
-    access,
-    runtimes.map((r) => r.served),
-    (hostId) => quotas.reservationSizes(hostId),
-    { append: (e) => stream.host(e), latest: (id) => log.latestHostEvent(id) },
-    // 16 vCPUs on each host (the test driver reports 8 CPUs; its own `test` domain holds 2 of them): room for
-    // 14 guests of one vCPU each, so 25 take both hosts.
-    { cpuAllocationRatio: 2, memoryAllocationRatio: null },
-  );
-  hosts.start();
-  cleanups.push(() => hosts.stop());
-  const domains: DomainService[] = [];
-  const provisioning: ProvisioningService[] = [];
-  const members = [];
-  for (const rt of runtimes) {
-    const d = new DomainService(rt.bus, rt.cache, rt.sync, access);
-    const networks = new NetworkService(rt.libvirt, db, rt.cache, rt.sync, access);
-    const ipam = new IpamService(rt.bus, db, rt.cache, networks, rt.sync, access);
-    const p = new ProvisioningService(
-      rt.libvirt,
-      db,
-      rt.cache,
-      rt.sync,
-      access,
-      d,
-      owners,
-      quotas,
-      users,
-      ipam,
-      new ImageService(db, rt.libvirt, [], access),
-      {
-        hostId: rt.id,
-        storagePool: 'default-pool',
-        storageDir: '/default-pool',
-        domainType: 'test',
-        maxVcpus: null,
-        maxMemoryMiB: null,
-        maxDiskGiB: 100,
-        partitions: false,
-        place: (viewer, needs) => hosts.placeOn(viewer, rt.id, needs),
-      },
-      { info: () => {}, warn: () => {} },
-    );
-    await p.start();
-    // As main.ts does for its host: a domain gone from this host's libvirt frees its quota and addresses.
-    const gone = stream.domains.subscribe((e) => e.type === 'UNDEFINED' && e.hostId === rt.id && !rt.cache.domains.has(e.domain.uuid));
-    void (async () => {
-      for await (const e of gone) await p.forget(e.domain.uuid).catch(() => {});
-    })();
-    cleanups.push(() => void gone.return?.());
-    domains.push(d);
-    provisioning.push(p);
-    members.push({ hostId: rt.id, provisioning: p, networks });
-  }
-  c = { stream, log, quotas, users, hosts, fleet: new Fleet(hosts, members), runtimes, domains, provisioning };
+  // 16 vCPUs on each host (the test driver reports 8 CPUs; its own `test` domain holds 2 of them): room for
+  // 14 guests of one vCPU each, so 25 take both hosts.
+  c = await startFleet(2, { cpuAllocationRatio: 2, memoryAllocationRatio: null });
+  stacks = c.stacks;
 });
 
 after(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-  db?.$client.close();
-  for (const s of stacks) await s.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await c?.stop();
 });
 
 test("each host's built-in `test` domain is its own: two domains of one UUID, each in its host's cache and known state", () => {

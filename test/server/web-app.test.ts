@@ -124,7 +124,7 @@ describe('the web app (Chromium)', () => {
       id: testId,
       u: Buffer.from(`User:${bob.id}`).toString('base64'),
     });
-    assert.equal(given.data?.assignDomain?.__typename, 'AssignDomainSuccess', JSON.stringify(given));
+    assert.equal(given.data?.assignDomain?.__typename, 'AssignDomainSuccess', JSON.stringify({ given, errors: s.loggedErrors() }));
     // It shows at once, as it is (the hand-over is announced to bob's stream), before anything else happens to it.
     await page.locator('tr[data-name="test"] .state.running').waitFor();
     await s.gql(`mutation($id: ID!) { destroyDomain(id: $id) { __typename } }`, { id: testId });
@@ -145,7 +145,7 @@ describe('the web app (Chromium)', () => {
       id: testId,
       u: Buffer.from(`User:${dave.id}`).toString('base64'),
     });
-    assert.equal(away.data?.assignDomain?.__typename, 'AssignDomainSuccess', JSON.stringify(away));
+    assert.equal(away.data?.assignDomain?.__typename, 'AssignDomainSuccess', JSON.stringify({ away, errors: s.loggedErrors() }));
     await page.locator('tr[data-name="test"] button', { hasText: 'Force off' }).click();
     await page.locator('#machines tr[data-name="test"]').waitFor({ state: 'detached' });
     assert.equal(await page.locator('#metering tr[data-name="test"]').count(), 1, 'what bob used of it stays on his bill');
