@@ -11,7 +11,9 @@ import { percentile, pool, timed } from './lib/stats.js';
  * the same buses. Hosts are test-driver libvirt-dbus processes on this machine (test/helpers/fleet.ts: the
  * control plane composed in this process as main.ts composes it, creates through the fleet: quota, placement,
  * MAC and addresses, volume, define, DHCP pin, start). What two hosts can give here is bounded by this
- * machine's cores, which the raw figure shows.
+ * machine's cores, which the raw figure shows. The raw loop runs beside the fleet's syncs (they re-read what
+ * it defines and starts, as they would any change on their hosts), so it is libvirt's cost with virtplane
+ * watching, on both counts alike.
  */
 const CREATES = 200;
 const ROUNDS = 3;

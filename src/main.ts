@@ -210,7 +210,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
         nwfilterPrefix: instance.nwfilterPrefix,
         onPoolDefining: (name) => hostObjects.record('storage-pool', name),
         serialSocketDir,
-        place: (viewer, needs) => hosts.place(viewer, needs),
+        place: (viewer, needs) => hosts.placeOn(viewer, localHostId, needs),
         fits: (viewer, growth, reserved) => hosts.fits(viewer, growth, reserved, localHostId),
         meter: (domain) => usage.meter(localHostId, domain, access.ownerOf(domain)),
       },

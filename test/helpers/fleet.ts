@@ -43,10 +43,13 @@ export async function startFleet(count: number, limits?: PlacementLimits): Promi
   const dir = mkdtempSync(join(tmpdir(), 'virtplane-fleet-'));
   const db = openDatabase(join(dir, 'db.sqlite'));
   const stop = async () => {
-    for (const fn of cleanups.reverse()) await fn();
-    db.$client.close();
-    for (const s of stacks) await s.stop();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      for (const fn of cleanups.reverse()) await fn();
+    } finally {
+      db.$client.close();
+      for (const s of stacks) await s.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   };
   try {
     for (let i = 0; i < count; i++) stacks.push(await startLibvirtStack());

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { HostRuntime } from '../../src/host-runtime.js';
 import type { DomainLifecycleEvent } from '../../src/model/index.js';
@@ -143,7 +144,10 @@ test("a host's libvirt-dbus killed: it goes DOWN, creates land on the other, and
   const onOne = a.hostId === one.id ? a : b;
 
   stacks[1]!.stack.pauseRestarts(true);
-  process.kill(stacks[1]!.stack.libvirtDbusPid()!, 'SIGKILL');
+  const killed = stacks[1]!.stack.libvirtDbusPid()!;
+  process.kill(killed, 'SIGKILL');
+  // Reaped (its exit seen by the stack, which then restarts it when resumed), not only signalled.
+  await until('the killed libvirt-dbus reaped', () => !existsSync(`/proc/${killed}`));
   const state = (id: number) => c.hosts.find(admin, String(id))!.state;
   await until('hv2 DOWN', () => state(two.id) === 'DOWN');
   assert.equal(state(one.id), 'UP');

@@ -4,8 +4,9 @@ import { test } from 'node:test';
 import { openDatabase } from '../../src/db/index.js';
 import { HostStore } from '../../src/db/stores/hosts.js';
 import { OwnershipStore } from '../../src/db/stores/ownership.js';
-import { AccessPolicy, QuotaService } from '../../src/services/access/index.js';
+import { AccessPolicy, QuotaService, type Viewer } from '../../src/services/access/index.js';
 import { NoHostAvailableError, QuotaExceededError } from '../../src/services/errors.js';
+import { Fleet, type FleetMember } from '../../src/services/fleet/index.js';
 import { HostRegistry } from '../../src/services/hosts/index.js';
 import type { HostService } from '../../src/services/instance/index.js';
 import { StateCache } from '../../src/services/sync/index.js';
@@ -52,16 +53,30 @@ function fleet(names: string[], cpus: number) {
     { cpuAllocationRatio: 1, memoryAllocationRatio: null },
   );
   hosts.start();
-  /** createDomain's transaction: the quota's reservation, placement, the reservation's host; all or nothing. */
-  const create = (viewer: typeof alice | typeof admin = alice, vcpus = 1): number | Error => {
+  // Each host's create as CreateFlow makes it (the quota's reservation, placement confirmed on that host, the
+  // reservation's host: all or nothing), driven by the fleet as main.ts will drive several hosts.
+  const fleet = new Fleet(
+    hosts,
+    served.map(({ id }) => ({
+      hostId: id,
+      networks: { byName: () => ({}) },
+      provisioning: {
+        holdName: () => () => {},
+        create: (viewer: Viewer, input: { vcpus: number; memoryMiB: number }) =>
+          Promise.resolve().then(() =>
+            quotas.transaction((tx) => {
+              const uuid = randomUUID();
+              quotas.reserve('alice', uuid, { vcpus: input.vcpus, memoryMiB: input.memoryMiB, diskGiB: 1, interfaces: 1 });
+              quotas.placed(uuid, hosts.placeOn(viewer, id, input), tx);
+              return domainRecord({ uuid });
+            }),
+          ),
+      },
+    })) as unknown as FleetMember[],
+  );
+  const create = async (viewer: Viewer = alice, vcpus = 1): Promise<number | Error> => {
     try {
-      return quotas.transaction((tx) => {
-        const uuid = randomUUID();
-        quotas.reserve('alice', uuid, { vcpus, memoryMiB: 64, diskGiB: 1, interfaces: 1 });
-        const host = hosts.place(viewer, { vcpus, memoryMiB: 64 });
-        quotas.placed(uuid, host, tx);
-        return host;
-      });
+      return (await fleet.create(viewer, { name: 'vm', vcpus, memoryMiB: 64, diskGiB: 1, network: 'net' })).hostId;
     } catch (err) {
       if (err instanceof QuotaExceededError || err instanceof NoHostAvailableError) return err;
       throw err;
@@ -80,16 +95,18 @@ const tally = (results: (number | Error)[]) => {
   return Object.fromEntries([...counts].sort());
 };
 
-test('40 creates by one tenant with a limit of 25 give exactly 25, spread over both hosts', () => {
+test('40 creates by one tenant with a limit of 25 give exactly 25, spread over both hosts', async () => {
   const { hosts, create, ids } = fleet(['hv1', 'hv2'], 16);
-  const results = Array.from({ length: 40 }, () => create());
+  const results: (number | Error)[] = [];
+  for (let i = 0; i < 40; i++) results.push(await create());
   assert.deepEqual(tally(results), { QuotaExceededError: 15, [`host ${ids.hv1}`]: 13, [`host ${ids.hv2}`]: 12 });
   for (const h of hosts.list(admin)) assert.ok(hosts.useOf(admin, h.id)!.vcpus <= h.capacity.vcpus!, `${h.name} within its capacity`);
 });
 
-test('no host is ever over its capacity: the creates it cannot take are refused as NO_HOST_AVAILABLE, told apart from the quota', () => {
+test('no host is ever over its capacity: the creates it cannot take are refused as NO_HOST_AVAILABLE, told apart from the quota', async () => {
   const { hosts, create, ids } = fleet(['hv1', 'hv2'], 10);
-  const results = Array.from({ length: 40 }, () => create());
+  const results: (number | Error)[] = [];
+  for (let i = 0; i < 40; i++) results.push(await create());
   // The quota would take 25; the hosts take 20, the rest are refused for room, not quota.
   assert.deepEqual(tally(results), { NoHostAvailableError: 20, [`host ${ids.hv1}`]: 10, [`host ${ids.hv2}`]: 10 });
   assert.deepEqual(
@@ -100,23 +117,26 @@ test('no host is ever over its capacity: the creates it cannot take are refused 
   assert.equal(refused.message, 'no host has room for this guest right now; try a smaller one, or again later', 'a tenant learns no host');
 });
 
-test("the guests already on a host count: a new one goes where it leaves the least full, and an admin's refusal names each host", () => {
+test("the guests already on a host count: a new one goes where it leaves the least full, and an admin's refusal names each host", async () => {
   const { hosts, served, create, ids } = fleet(['hv1', 'hv2'], 4);
   served[0]!.cache.setDomain(domainRecord({ uuid: randomUUID(), name: 'big', path: '/big', vcpus: 3 }));
   // hv1 holds 3 of 4 vCPUs: hv2 is less full until it holds as much.
-  assert.deepEqual(tally([create(), create(), create()]), { [`host ${ids.hv2}`]: 3 });
-  assert.deepEqual(tally([create()]), { [`host ${ids.hv1}`]: 1 }, 'as full as each other: the first host');
-  assert.deepEqual(tally([create()]), { [`host ${ids.hv2}`]: 1 }, 'hv1 is full: hv2 takes its last room');
-  const refused = create(admin);
+  assert.deepEqual(tally([await create(), await create(), await create()]), { [`host ${ids.hv2}`]: 3 });
+  assert.deepEqual(tally([await create()]), { [`host ${ids.hv1}`]: 1 }, 'as full as each other: the first host');
+  assert.deepEqual(tally([await create()]), { [`host ${ids.hv2}`]: 1 }, 'hv1 is full: hv2 takes its last room');
+  const refused = await create(admin);
   assert.ok(refused instanceof NoHostAvailableError, 'both hosts are full');
-  assert.equal(refused.message, 'no host has room: hv1 cannot take 1 vCPUs (0 of 4 free); hv2 cannot take 1 vCPUs (0 of 4 free)');
+  assert.equal(
+    refused.message,
+    'no host has room: hv1 cannot take 1 vCPUs (0 of 4 free); no host has room: hv2 cannot take 1 vCPUs (0 of 4 free)',
+  );
   assert.equal(hosts.useOf(admin, String(ids.hv1))!.vcpus, 4);
 });
 
-test('a DOWN host is skipped while another is UP; a draining one always; with every host draining, NO_HOST_AVAILABLE', () => {
+test('a DOWN host is skipped while another is UP; a draining one always; with every host draining, NO_HOST_AVAILABLE', async () => {
   const { hosts, down, create, ids } = fleet(['hv1', 'hv2'], 16);
   down.add('hv1');
-  assert.deepEqual(tally([create(), create(), create()]), { [`host ${ids.hv2}`]: 3 });
+  assert.deepEqual(tally([await create(), await create(), await create()]), { [`host ${ids.hv2}`]: 3 });
   assert.deepEqual(
     hosts.list(admin).map((h) => [h.name, h.state]),
     [
@@ -126,15 +146,15 @@ test('a DOWN host is skipped while another is UP; a draining one always; with ev
   );
   down.add('hv2');
   assert.deepEqual(
-    tally([create()]),
+    tally([await create()]),
     { [`host ${ids.hv1}`]: 1 },
     "every host DOWN: the least full is tried, and its libvirt's answer decides",
   );
   down.clear();
   hosts.setDraining(admin, String(ids.hv1), true);
-  assert.deepEqual(tally([create(), create()]), { [`host ${ids.hv2}`]: 2 });
+  assert.deepEqual(tally([await create(), await create()]), { [`host ${ids.hv2}`]: 2 });
   hosts.setDraining(admin, String(ids.hv2), true);
-  const refused = create(admin);
+  const refused = await create(admin);
   assert.ok(refused instanceof NoHostAvailableError, 'nothing takes new guests');
   assert.equal(refused.message, 'no host takes new guests: hv1, hv2 are draining');
   assert.equal(hosts.find(alice, String(ids.hv2)), null, 'tenants see no host');

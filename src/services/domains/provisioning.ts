@@ -14,6 +14,7 @@ import { DeleteFlow } from './delete.js';
 import type { DomainService } from './domains.js';
 import { GuestDisks } from './guest-disks.js';
 import type { CreateDomainInput, ProvisioningLog, ProvisioningOptions, ReconcileReport, ResizeDomainInput } from './options.js';
+import { ConflictError } from '../errors.js';
 import { Reconciler } from './reconcile.js';
 import { ResizeFlow } from './resize.js';
 
@@ -74,6 +75,19 @@ export class ProvisioningService {
 
   create(viewer: Viewer, input: CreateDomainInput): Promise<DomainRecord> {
     return this.creates.create(viewer, input);
+  }
+
+  /**
+   * Holds a name for `ownerId` as a create under way here would (CONFLICT when the owner has a domain of that
+   * name here, or is creating one): names are unique per owner across hosts, so a create on another host holds
+   * them on this one until it is done. Answers the release.
+   */
+  holdName(ownerId: string, name: string): () => void {
+    if (this.ctx.ownerHasName(ownerId, name)) throw new ConflictError(`you already have a domain named ${JSON.stringify(name)}`);
+    // No libvirt name: libvirt's names are per host, and this host's are not taken by a create elsewhere.
+    const pending = { ownerId, name, libvirtName: '' };
+    this.ctx.pendingNames.add(pending);
+    return () => this.ctx.pendingNames.delete(pending);
   }
 
   /**

@@ -244,18 +244,6 @@ export class HostRegistry {
   }
 
   /**
-   * Where a new guest of `needs` goes, of all hosts (`candidates`, confirmed as `placeOn` does); inside the
-   * create's transaction right after its quota reservation, which is counted on every host weighed.
-   */
-  place(viewer: Viewer, needs: Placing): number {
-    const ranked = this.ranked(viewer, needs, { vcpus: 0, memoryMiB: 0 });
-    const first = ranked[0]!;
-    if (first.shortfall === null) return first.member.stored.id;
-    const short = ranked.map((r) => `${this.current(r.member).name} cannot take ${r.shortfall}`);
-    throw new NoHostAvailableError(isAdmin(viewer) ? `no host has room: ${short.join('; ')}` : TENANT_NO_ROOM);
-  }
-
-  /**
    * The hosts not draining (NO_HOST_AVAILABLE when there is none), UP ones only while any is, with room first,
    * then by fullness and id. `extra`: what is added to their use (the guest itself, when its reservation is
    * not written yet).

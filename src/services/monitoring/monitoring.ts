@@ -47,7 +47,6 @@ export class MonitoringService {
     const domainsByState = Object.fromEntries(DOMAIN_STATES.map((s) => [s, 0])) as Record<DomainState, number>;
     for (const d of p.domains.list(viewer)) domainsByState[d.state]++;
     return {
-      // One host today: its use is the local one (HostRegistry.useOf).
       hosts: p.hosts.list(viewer).map((h) => ({ ...h, use: p.hosts.useOf(viewer, h.id) })),
       domainsByState,
       events: { lastCursor: p.events.lastCursor(), held: p.events.held() },
