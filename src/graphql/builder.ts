@@ -11,7 +11,10 @@ export const builder = new SchemaBuilder<{
 }>({
   plugins: [ErrorsPlugin, RelayPlugin],
   defaultFieldNullability: false,
-  relay: { clientMutationId: 'omit', cursorType: 'String' },
+  // Nodes are told apart by their types' isTypeOf. Pothos would otherwise mark each object a node lookup
+  // answers with its type — the services' cached records themselves — and a mutation answering a marked record
+  // in its result union then fails (test/unit/node-brand.test.ts).
+  relay: { clientMutationId: 'omit', cursorType: 'String', brandLoadedObjects: false },
   errors: { defaultTypes: [] },
 });
 
