@@ -4,7 +4,7 @@
  */
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
-import { DomainEvents } from '../../sdk/src/documents.js';
+import { DomainEvents, HostEvents } from '../../sdk/src/documents.js';
 import { ApiError } from '../../sdk/src/errors.js';
 import { followSubscription } from '../../sdk/src/follow.js';
 import type { ResultOf, TadaDocumentNode, VariablesOf } from '../../sdk/src/graphql.js';
@@ -23,6 +23,15 @@ interface GraphQLError {
 type Document = TadaDocumentNode<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const RETRY_MIN_MS = 500;
+
+/** What a followed subscription tells its page. */
+export interface Following<E> {
+  event(e: E): void;
+  /** In place on the server; `fresh`: nothing to resume from, so read everything afresh now. */
+  live(fresh: boolean): void;
+  away(): void;
+  refused(): void;
+}
 const RETRY_MAX_MS = 10_000;
 
 export class Api {
@@ -47,13 +56,20 @@ export class Api {
    * no cursor to resume from) the caller reads its list afresh then and misses nothing; after a drop it resumes
    * after the last event it passed on.
    */
-  followDomainEvents(on: {
-    event(e: DomainEvent): void;
-    /** In place on the server; `fresh`: nothing to resume from, so read everything afresh now. */
-    live(fresh: boolean): void;
-    away(): void;
-    refused(): void;
-  }): () => void {
+  followDomainEvents(on: Following<DomainEvent>): () => void {
+    return this.follow(DomainEvents, (d) => d.domainEvents, on);
+  }
+
+  /** Follows the hosts' state changes (admins), as `followDomainEvents` does domain events. */
+  followHostEvents(on: Following<ResultOf<typeof HostEvents>['hostEvents']>): () => void {
+    return this.follow(HostEvents, (d) => d.hostEvents, on);
+  }
+
+  private follow<R, V extends { after?: string | null }, E extends { cursor: string }>(
+    doc: TadaDocumentNode<R, V>,
+    pick: (data: R) => E,
+    on: Following<E>,
+  ): () => void {
     const stop = new AbortController();
     const connect = () =>
       createClient({
@@ -65,7 +81,7 @@ export class Api {
     void (async () => {
       while (!stop.signal.aborted) {
         try {
-          const events = followSubscription(connect, DomainEvents, {}, (d) => d.domainEvents, {
+          const events = followSubscription(connect, doc, {} as Omit<V, 'after'>, pick, {
             signal: stop.signal,
             onStatus: (s) => (s.kind === 'listening' ? on.live(s.after === null) : on.away()),
             minBackoffMs: RETRY_MIN_MS,

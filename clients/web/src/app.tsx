@@ -3,6 +3,7 @@ import { Viewer } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import { Api, Unauthenticated } from './api.js';
 import { Machines } from './machines.js';
+import { Hosts } from './hosts.js';
 import { Users } from './users.js';
 
 /** Kept for this tab only: closing it signs out. */
@@ -13,8 +14,8 @@ type Who = NonNullable<ResultOf<typeof Viewer>['viewer']>;
 export function App() {
   const [session, setSession] = useState<{ api: Api; who: Who } | null>(null);
   const [problem, setProblem] = useState('');
-  /** Admins have a second page; the machines' live list stays connected while it is shown. */
-  const [view, setView] = useState<'machines' | 'users'>('machines');
+  /** Admins have more pages; the machines' live list stays connected while one is shown. */
+  const [view, setView] = useState<'machines' | 'users' | 'hosts'>('machines');
 
   const signIn = async (token: string) => {
     const api = new Api(token);
@@ -56,6 +57,9 @@ export function App() {
             <button aria-pressed={view === 'users'} onClick={() => setView('users')}>
               Users
             </button>
+            <button aria-pressed={view === 'hosts'} onClick={() => setView('hosts')}>
+              Hosts
+            </button>
           </nav>
         )}
         <button onClick={() => signOut()}>Sign out</button>
@@ -67,6 +71,16 @@ export function App() {
           onRefused={() => signOut('The token is no longer valid: sign in again.')}
         />
       </div>
+      {view === 'hosts' && (
+        <main>
+          <Hosts
+            api={session.api}
+            onError={(err) => {
+              if (err instanceof Unauthenticated) signOut('The token is no longer valid: sign in again.');
+            }}
+          />
+        </main>
+      )}
       {view === 'users' && (
         <main>
           <Users
