@@ -299,19 +299,26 @@ describe('the web app (Chromium)', () => {
     const api = await s.gql(`{ hosts(first: 10) { edges { node { id name use { domains activeDomains } } } } }`);
     const host = api.data.hosts.edges[0].node;
     const row = page.locator(`#hosts tr[data-name="${host.name}"]`);
-    assert.equal(await row.getAttribute('data-state'), 'UP');
-    assert.equal(await row.locator('td[data-resource=domains]').innerText(), `${host.use.domains} (${host.use.activeDomains})`);
-    assert.equal(await row.locator('td[data-resource=capacity]').innerText(), 'not limited, not limited');
-
-    await row.locator('button', { hasText: 'Drain' }).click();
-    await page.locator(`#hosts tr[data-name="${host.name}"][data-state="DRAINING"]`).waitFor();
-    const drained = await s.gql(`{ hosts(first: 10) { edges { node { state draining } } } }`);
-    assert.deepEqual(drained.data.hosts.edges[0].node, { state: 'DRAINING', draining: true });
-    // Resumed by another admin (the API): the host's event reaches the page, which reads the hosts again.
-    const resumed = await s.gql(`mutation($id: ID!) { setHostDraining(id: $id, draining: false) { __typename } }`, { id: host.id });
-    assert.equal(resumed.data.setHostDraining.__typename, 'SetHostDrainingSuccess');
     await page.locator(`#hosts tr[data-name="${host.name}"][data-state="UP"]`).waitFor();
-    assert.equal(await row.locator('button').innerText(), 'Drain');
+    await page.waitForFunction(
+      ([name, text]) => document.querySelector(`#hosts tr[data-name="${name}"] td[data-resource=domains]`)?.textContent === text,
+      [host.name, `${host.use.domains} (${host.use.activeDomains})`],
+    );
+    assert.equal(await row.locator('td[data-resource=capacity]').innerText(), 'not limited, not limited');
+    try {
+      await row.locator('button', { hasText: 'Drain' }).click();
+      await page.locator(`#hosts tr[data-name="${host.name}"][data-state="DRAINING"]`).waitFor();
+      const drained = await s.gql(`{ hosts(first: 10) { edges { node { state draining } } } }`);
+      assert.deepEqual(drained.data.hosts.edges[0].node, { state: 'DRAINING', draining: true });
+      // Resumed by another admin (the API): the host's event reaches the page, which reads the hosts again.
+      const resumed = await s.gql(`mutation($id: ID!) { setHostDraining(id: $id, draining: false) { __typename } }`, { id: host.id });
+      assert.equal(resumed.data.setHostDraining.__typename, 'SetHostDrainingSuccess');
+      await page.locator(`#hosts tr[data-name="${host.name}"][data-state="UP"]`).waitFor();
+      assert.equal(await row.locator('button').innerText(), 'Drain');
+    } finally {
+      // Later tests create machines: the host must take them, whatever happened here.
+      await s.gql(`mutation($id: ID!) { setHostDraining(id: $id, draining: false) { __typename } }`, { id: host.id });
+    }
     await page.close();
   });
 

@@ -24,6 +24,8 @@ type Document = TadaDocumentNode<any, any>; // eslint-disable-line @typescript-e
 
 const RETRY_MIN_MS = 500;
 
+const RETRY_MAX_MS = 10_000;
+
 /** What a followed subscription tells its page. */
 export interface Following<E> {
   event(e: E): void;
@@ -32,7 +34,6 @@ export interface Following<E> {
   away(): void;
   refused(): void;
 }
-const RETRY_MAX_MS = 10_000;
 
 export class Api {
   constructor(private readonly token: string) {}
@@ -93,6 +94,8 @@ export class Api {
           if (stop.signal.aborted) return;
           // Refused at connect (4403) or by the operation: the token is no longer good.
           if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') return on.refused();
+          // Not this viewer's to follow (host events are admins'): asking again would be refused again.
+          if (err instanceof ApiError && err.code === 'FORBIDDEN') return on.away();
           // Any other refusal (e.g. a cursor older than the log keeps): start afresh, reading everything again.
           on.away();
           await new Promise((r) => setTimeout(r, RETRY_MIN_MS));

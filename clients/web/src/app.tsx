@@ -24,6 +24,7 @@ export function App() {
       if (!viewer) throw new Unauthenticated('no viewer');
       sessionStorage.setItem(TOKEN_KEY, token);
       setProblem('');
+      setView('machines');
       setSession({ api, who: viewer });
     } catch (err) {
       sessionStorage.removeItem(TOKEN_KEY);
@@ -32,6 +33,7 @@ export function App() {
   };
   const signOut = (why = '') => {
     sessionStorage.removeItem(TOKEN_KEY);
+    setView('machines');
     setSession(null);
     setProblem(why);
   };
@@ -71,7 +73,7 @@ export function App() {
           onRefused={() => signOut('The token is no longer valid: sign in again.')}
         />
       </div>
-      {view === 'hosts' && (
+      {view === 'hosts' && session.who.role === 'ADMIN' && (
         <main>
           <Hosts
             api={session.api}
@@ -81,7 +83,7 @@ export function App() {
           />
         </main>
       )}
-      {view === 'users' && (
+      {view === 'users' && session.who.role === 'ADMIN' && (
         <main>
           <Users
             api={session.api}

@@ -45,11 +45,32 @@ export function Hosts(props: { api: Api; onError(err: unknown): void }) {
     [props.api, changes],
   );
 
-  if (hosts === null) return problem ? <p role="alert">{problem}</p> : <p>Loading…</p>;
+  const again = (
+    <button
+      onClick={() => {
+        setProblem('');
+        setChanges((n) => n + 1);
+      }}
+    >
+      Try again
+    </button>
+  );
+  if (hosts === null)
+    return problem ? (
+      <p role="alert">
+        {problem} {again}
+      </p>
+    ) : (
+      <p>Loading…</p>
+    );
   return (
     <section id="hosts" aria-labelledby="hosts-title" class={live ? 'live' : undefined}>
       <h2 id="hosts-title">Hosts</h2>
-      {problem && <p role="alert">{problem}</p>}
+      {problem && (
+        <p role="alert">
+          {problem} {again}
+        </p>
+      )}
       <table>
         <thead>
           <tr>
@@ -61,7 +82,7 @@ export function Hosts(props: { api: Api; onError(err: unknown): void }) {
             <th>Machines (running)</th>
             <th>vCPUs held</th>
             <th>Memory held</th>
-            <th />
+            <th aria-label="Actions" />
           </tr>
         </thead>
         <tbody>
@@ -78,18 +99,24 @@ export function Hosts(props: { api: Api; onError(err: unknown): void }) {
 }
 
 function HostRow(props: { api: Api; host: Host; onChanged(): void; onError(err: unknown): void }) {
-  const { host: h } = props;
+  // What the drain answered, shown until the list is read again (the answer is the host as it is now).
+  const [answered, setAnswered] = useState<Pick<Host, 'state' | 'draining'> | null>(null);
+  useEffect(() => setAnswered(null), [props.host]);
+  const h = { ...props.host, ...answered };
   const { busy, problem, attempt } = useAttempt((err) => props.onError(err));
   const drain = (draining: boolean) =>
     attempt(
-      () => props.api.request(SetHostDraining, { id: h.id, draining }),
-      () => props.onChanged(),
+      async () => (await props.api.request(SetHostDraining, { id: h.id, draining })).setHostDraining,
+      ({ host }) => {
+        setAnswered({ state: host.state, draining: host.draining });
+        props.onChanged();
+      },
     );
   return (
     <tr data-name={h.name} data-state={h.state}>
       <td>
         {h.name}
-        {h.hostname !== h.name && <small> ({h.hostname})</small>}
+        {h.hostname && h.hostname !== h.name && <small> ({h.hostname})</small>}
       </td>
       <td class="state">{h.state}</td>
       <td>{h.cpus}</td>
@@ -101,7 +128,11 @@ function HostRow(props: { api: Api; host: Host; onChanged(): void; onError(err: 
       <td data-resource="vcpus">{h.use?.vcpus ?? '—'}</td>
       <td data-resource="memory">{h.use ? `${h.use.memoryMiB} MiB` : '—'}</td>
       <td class="actions">
-        <button disabled={busy} onClick={() => void drain(!h.draining)}>
+        <button
+          disabled={busy}
+          aria-label={`${h.draining ? 'Resume placement on' : 'Drain'} ${h.name}`}
+          onClick={() => void drain(!h.draining)}
+        >
           {h.draining ? 'Resume placement' : 'Drain'}
         </button>
         {problem && <span role="alert">{problem}</span>}
