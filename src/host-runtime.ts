@@ -68,7 +68,7 @@ export async function startHostRuntime(
     opts.name !== undefined
       ? hosts.ensure(opts.name).id
       : await HostRegistry.recordLocal(hosts, async () => (await libvirt.host.readInfo()).hostname);
-  const cache = new StateCache();
+  const cache = new StateCache(id);
   const sync = new LibvirtSync(libvirt, cache, stream.forHost(id), log.child({ component: 'sync' }), opts.resyncCheckMs);
   cleanup(() => sync.stop());
   await sync.start();

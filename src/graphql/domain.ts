@@ -135,7 +135,7 @@ export const DomainRef = builder.node(builder.objectRef<DomainRecord>('Domain'),
       type: HostRef,
       nullable: true,
       description: 'The host the domain is on (admins only; null for tenants).',
-      resolve: (_d, _a, ctx) => ctx.services.hosts.ofLocalObject(ctx.viewer),
+      resolve: (d, _a, ctx) => ctx.services.hosts.ofObject(ctx.viewer, d),
     }),
   }),
 });

@@ -73,7 +73,7 @@ export const NetworkRef = builder.node(builder.objectRef<NetworkRecord>('Network
       type: HostRef,
       nullable: true,
       description: 'The host the network is on (admins only; null for tenants).',
-      resolve: (_n, _a, ctx) => ctx.services.hosts.ofLocalObject(ctx.viewer),
+      resolve: (n, _a, ctx) => ctx.services.hosts.ofObject(ctx.viewer, n),
     }),
   }),
 });

@@ -63,6 +63,11 @@ export interface DomainRecord {
   graphics: DomainGraphics[];
   /** Contents of our own `<metadata>` element, when present. */
   metadata: DomainMetadata;
+  /**
+   * The host the domain is on (the hosts table's id), set by that host's state cache: a UUID names a domain
+   * only with its host. Absent in what the libvirt layer reads, and in events logged before hosts were named.
+   */
+  hostId?: number;
 }
 
 export interface DomainInterface {

@@ -12,6 +12,8 @@ export interface NetworkRecord {
   bridge: string | null;
   ipv4: NetworkAddress | null;
   ipv6: NetworkAddress | null;
+  /** The host the network is on, set by that host's state cache (as `DomainRecord.hostId`). */
+  hostId?: number;
 }
 
 export interface NetworkAddress {

@@ -34,10 +34,13 @@ test("each host's built-in `test` domain is its own: two domains of one UUID, ea
   assert.notEqual(one!.id, two!.id);
   for (const rt of c.runtimes) {
     assert.deepEqual(
-      c.log.loadKnown(rt.id)?.domains.map((d) => d.uuid),
-      [TEST_UUID],
-      `host ${rt.id} knows its own`,
+      c.log.loadKnown(rt.id)?.domains.map((d) => [d.uuid, d.hostId]),
+      [[TEST_UUID, rt.id]],
+      `host ${rt.id} knows its own, marked as its own`,
     );
+    assert.equal(rt.cache.domains.get(TEST_UUID)!.hostId, rt.id);
+    assert.equal(c.hosts.ofObject(admin, rt.cache.domains.get(TEST_UUID)!)?.name, `hv${c.runtimes.indexOf(rt) + 1}`, 'Domain.host');
+    assert.equal(c.hosts.ofObject(admin, [...rt.cache.networks.values()][0]!)?.id, String(rt.id), 'Network.host');
   }
   assert.deepEqual(
     c.hosts.list(admin).map((h) => [h.name, h.state, c.hosts.useOf(admin, h.id)?.domains]),

@@ -22,7 +22,7 @@ test('a domain read through node() can be answered by a mutation afterwards: the
     access: { shownOwner: () => null },
     storage: { assertWritable: () => {} },
     audit: { record: () => {} },
-    hosts: { ofLocalObject: () => null },
+    hosts: { ofObject: () => null },
   };
   const context = { viewer: admin, services } as unknown as Context;
   const id = encodeGlobalID('Domain', uuid);

@@ -178,9 +178,16 @@ export class HostRegistry {
     return member ? this.describe(member) : null;
   }
 
-  /** The host a domain or network the viewer sees lives on (admins), else null. Today: the one host. */
-  ofLocalObject(viewer: Viewer): Host | null {
-    return isAdmin(viewer) ? this.local() : null;
+  /**
+   * The host a domain or network the viewer sees lives on (admins), else null: the one its record names (null
+   * when this server does not serve it), or, for a record from before hosts were named (an old event's
+   * snapshot), the local host.
+   */
+  ofObject(viewer: Viewer, object: { hostId?: number }): Host | null {
+    if (!isAdmin(viewer)) return null;
+    if (object.hostId === undefined) return this.local();
+    const member = this.members.get(object.hostId);
+    return member ? this.describe(member) : null;
   }
 
   /**

@@ -1,8 +1,10 @@
 import { type DomainRecord, type NetworkRecord, shownName } from '../../model/index.js';
 
 /**
- * The last known state of every domain and network, keyed by UUID (UUIDs survive redefinition; names and
- * object paths do not). Queries read only this; the sync pipeline is its only writer.
+ * The last known state of every domain and network of one host, keyed by UUID (UUIDs survive redefinition;
+ * names and object paths do not). Queries read only this; the sync pipeline is its only writer. Each record
+ * put here is marked with the host (`hostId`), so whatever it reaches — an answer, an event, the known state —
+ * says which host it is on.
  */
 export class StateCache {
   readonly domains = new Map<string, DomainRecord>();
@@ -12,7 +14,11 @@ export class StateCache {
   private domainOrder: DomainRecord[] | null = null;
   private networkOrder: NetworkRecord[] | null = null;
 
+  /** `hostId`: the host whose state this is; absent in tests of one host that need no name for it. */
+  constructor(private readonly hostId?: number) {}
+
   setDomain(d: DomainRecord): void {
+    if (this.hostId !== undefined) d.hostId = this.hostId;
     const old = this.domains.get(d.uuid);
     if (old && old.path !== d.path) this.domainPaths.delete(old.path);
     this.domains.set(d.uuid, d);
@@ -29,6 +35,7 @@ export class StateCache {
   }
 
   setNetwork(n: NetworkRecord): void {
+    if (this.hostId !== undefined) n.hostId = this.hostId;
     const old = this.networks.get(n.uuid);
     if (old && old.path !== n.path) this.networkPaths.delete(old.path);
     this.networks.set(n.uuid, n);
