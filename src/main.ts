@@ -19,15 +19,16 @@ import { ConsoleService } from './services/console/index.js';
 import { DomainEventService, EventCursors, EventLog, EventStream, SubscriptionRegistry } from './services/events/index.js';
 import { HostEventService, HostRegistry } from './services/hosts/index.js';
 import { HostObjects, type InstanceNames, StorageHealth } from './services/instance/index.js';
-import { DomainService, MediaService, ProvisioningService } from './services/domains/index.js';
+import { MediaService } from './services/domains/index.js';
 import { DefinedPoolStore } from './db/stores/storage.js';
-import { ImageService, ImageUploadService, StoragePoolService } from './services/storage/index.js';
-import { IpamService, NetworkEventService, NetworkService, PortForwardService } from './services/network/index.js';
+import { ImageUploadService, StoragePoolService } from './services/storage/index.js';
+import { NetworkEventService, PortForwardService } from './services/network/index.js';
 import type { Services } from './services/registry.js';
 import { MonitoringService } from './services/monitoring/index.js';
 import { UsageService } from './services/usage/index.js';
 import { ListenError, startHttpServer } from './http/server.js';
 import { startHostRuntime } from './host-runtime.js';
+import { hostServices } from './host-services.js';
 
 /**
  * Free space the data directory must keep for mutations to be taken: a mutation writes a few KiB (its rows,
@@ -136,37 +137,15 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       log,
       (fn) => cleanups.push(fn),
     );
-    const { bus, graphics, libvirt, domainType, cache, sync, id: localHostId } = local;
+    const { bus, graphics, libvirt, cache, sync } = local;
 
     const auth = new AuthService(db);
-    const domains = new DomainService(bus, cache, sync, access);
     const users = new UserService(db, access);
     const subscriptions = new SubscriptionRegistry(config.limits.maxSubscriptionsPerToken);
     users.on('revoked', (tokenIds) => subscriptions.closeTokens(tokenIds));
     users.watchExpiry();
     cleanups.push(() => users.stopWatchingExpiry());
-    const images = new ImageService(db, libvirt, config.imagePools, access);
     const definedPools = new DefinedPoolStore(db);
-    let imageUploads: ImageUploadService | null = null;
-    const storagePools = new StoragePoolService(libvirt, db, cache, access, definedPools, instance.storagePool, (pool) =>
-      imageUploads ? imageUploads.writingInto(pool) : false,
-    );
-    imageUploads = new ImageUploadService(
-      db,
-      bus,
-      access,
-      images,
-      storagePools,
-      { maxBytes: config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, defaultPool: instance.storagePool, imagePools: config.imagePools },
-      log.child({ component: 'uploads' }),
-    );
-    await imageUploads.start();
-    // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
-    const networks = new NetworkService(libvirt, db, cache, sync, access, config.nft.binary !== null, {
-      nwfilterPrefix: instance.nwfilterPrefix,
-      hostObjects,
-    });
-    await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
     const usage = new UsageService(
       new UsageStore(db),
       users,
@@ -175,7 +154,6 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     );
     usage.start();
     cleanups.push(() => usage.stop());
-    const ipam = new IpamService(bus, db, cache, networks, sync, access);
     const quotas = new QuotaService(db, access);
     const hosts = new HostRegistry(
       hostStore,
@@ -190,33 +168,41 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     // QEMU listens on each new guest's serial socket here (libvirt creates the socket, owned by the qemu user).
     const serialSocketDir = config.driver === 'Test' ? null : join(config.dataDir, 'run', 'serial');
     if (serialSocketDir) mkdirSync(serialSocketDir, { recursive: true, mode: 0o700 });
-    const provisioning = new ProvisioningService(
-      libvirt,
-      db,
-      cache,
-      sync,
-      access,
-      domains,
-      owners,
-      quotas,
-      users,
-      ipam,
-      images,
+    const localServices = hostServices(
+      local,
+      { db, access, owners, quotas, users, hosts, stream, log },
       {
-        ...config.provisioning,
-        hostId: localHostId,
-        domainType: domainType.type,
-        storagePool: instance.storagePool,
-        nwfilterPrefix: instance.nwfilterPrefix,
-        onPoolDefining: (name) => hostObjects.record('storage-pool', name),
-        serialSocketDir,
-        place: (viewer, needs) => hosts.placeOn(viewer, localHostId, needs),
-        fits: (viewer, growth, reserved) => hosts.fits(viewer, growth, reserved, localHostId),
-        meter: (domain) => usage.meter(localHostId, domain, access.ownerOf(domain)),
+        imagePools: config.imagePools,
+        // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
+        managedNat: config.nft.binary !== null,
+        instance: { nwfilterPrefix: instance.nwfilterPrefix, hostObjects },
+        provisioning: {
+          ...config.provisioning,
+          storagePool: instance.storagePool,
+          nwfilterPrefix: instance.nwfilterPrefix,
+          onPoolDefining: (name) => hostObjects.record('storage-pool', name),
+          serialSocketDir,
+        },
+        meter: (hostId, domain) => usage.meter(hostId, domain, access.ownerOf(domain)),
+        definedPools,
       },
-      log.child({ component: 'provisioning' }),
-      definedPools,
     );
+    const { domains, networks, ipam, images, provisioning } = localServices;
+    await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
+    let imageUploads: ImageUploadService | null = null;
+    const storagePools = new StoragePoolService(libvirt, db, cache, access, definedPools, instance.storagePool, (pool) =>
+      imageUploads ? imageUploads.writingInto(pool) : false,
+    );
+    imageUploads = new ImageUploadService(
+      db,
+      bus,
+      access,
+      images,
+      storagePools,
+      { maxBytes: config.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, defaultPool: instance.storagePool, imagePools: config.imagePools },
+      log.child({ component: 'uploads' }),
+    );
+    await imageUploads.start();
     let apiPort: number | null = config.port || null;
     const consoleConfig = config.console ?? DEFAULT_CONSOLE;
     let listeningUrl = '';
@@ -280,19 +266,8 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
     await provisioning.start();
-    // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota and addresses —
-    // once it is really gone: a renamed one, or a running one that became transient, still exists.
-    const undefinedDomains = stream.domains.subscribe(
-      (e) => e.type === 'UNDEFINED' && e.hostId === localHostId && !cache.domains.has(e.domain.uuid),
-    );
-    void (async () => {
-      for await (const e of undefinedDomains) {
-        await provisioning
-          .forget(e.domain.uuid)
-          .catch((err) => log.warn({ err: String(err), domain: e.domain.uuid }, 'releasing an undefined domain failed'));
-      }
-    })().catch((err) => log.error({ err }, 'releasing quota of undefined domains stopped'));
-    cleanups.push(() => void undefinedDomains.return?.());
+    // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota and addresses.
+    cleanups.push(localServices.releaseUndefined());
     // Consoles follow access: a revoked token, a domain handed on, stopped or deleted closes its sessions.
     users.on('revoked', (tokenIds) => consoles.tokensRevoked(tokenIds));
     provisioning.onAssigned((uuid) => consoles.domainAssigned(uuid));

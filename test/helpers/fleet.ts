@@ -7,13 +7,12 @@ import { openDatabase, type Db } from '../../src/db/index.js';
 import { HostStore } from '../../src/db/stores/hosts.js';
 import { OwnershipStore } from '../../src/db/stores/ownership.js';
 import { startHostRuntime, type HostRuntime } from '../../src/host-runtime.js';
+import { hostServices } from '../../src/host-services.js';
 import { AccessPolicy, QuotaService, UserService } from '../../src/services/access/index.js';
-import { DomainService, ProvisioningService } from '../../src/services/domains/index.js';
+import type { DomainService, ProvisioningService } from '../../src/services/domains/index.js';
 import { EventLog, EventStream } from '../../src/services/events/index.js';
 import { Fleet, type FleetMember } from '../../src/services/fleet/index.js';
 import { HostRegistry, type PlacementLimits } from '../../src/services/hosts/index.js';
-import { IpamService, NetworkService } from '../../src/services/network/index.js';
-import { ImageService } from '../../src/services/storage/index.js';
 import { startLibvirtStack } from './libvirt-stack.js';
 
 export interface ComposedFleet {
@@ -33,9 +32,9 @@ export interface ComposedFleet {
 
 /**
  * `count` hosts under one control plane, each a private bus with its own libvirt-dbus (test driver), named
- * hv1, hv2, …: one database, one event log, one quota, placement over all, creates through the fleet. Composed
- * as main.ts composes its one host (each host's services bound to its runtime; a domain gone from a host's
- * libvirt frees its quota). For tests and benchmarks of several hosts while the server serves one.
+ * hv1, hv2, …: one database, one event log, one quota, placement over all, creates through the fleet. Each
+ * host is started and served by what main.ts uses for its one (startHostRuntime, hostServices). For tests and
+ * benchmarks of several hosts while the server serves one.
  */
 export async function startFleet(count: number, limits?: PlacementLimits): Promise<ComposedFleet> {
   const cleanups: (() => unknown)[] = [];
@@ -81,44 +80,28 @@ export async function startFleet(count: number, limits?: PlacementLimits): Promi
     const provisioning: ProvisioningService[] = [];
     const members: FleetMember[] = [];
     for (const rt of runtimes) {
-      const d = new DomainService(rt.bus, rt.cache, rt.sync, access);
-      const networks = new NetworkService(rt.libvirt, db, rt.cache, rt.sync, access);
-      const ipam = new IpamService(rt.bus, db, rt.cache, networks, rt.sync, access);
-      const images = new ImageService(db, rt.libvirt, [], access);
-      const p = new ProvisioningService(
-        rt.libvirt,
-        db,
-        rt.cache,
-        rt.sync,
-        access,
-        d,
-        owners,
-        quotas,
-        users,
-        ipam,
-        images,
+      // As main.ts builds its host's services, with the test driver's own pool.
+      const services = hostServices(
+        rt,
+        { db, access, owners, quotas, users, hosts, stream, log: silent },
         {
-          hostId: rt.id,
-          storagePool: 'default-pool',
-          storageDir: '/default-pool',
-          domainType: 'test',
-          maxVcpus: null,
-          maxMemoryMiB: null,
-          maxDiskGiB: 100,
-          partitions: false,
-          place: (viewer, needs) => hosts.placeOn(viewer, rt.id, needs),
+          imagePools: [],
+          managedNat: false,
+          provisioning: {
+            storagePool: 'default-pool',
+            storageDir: '/default-pool',
+            maxVcpus: null,
+            maxMemoryMiB: null,
+            maxDiskGiB: 100,
+            partitions: false,
+          },
         },
-        { info: () => {}, warn: () => {} },
       );
-      await p.start();
-      const gone = stream.domains.subscribe((e) => e.type === 'UNDEFINED' && e.hostId === rt.id && !rt.cache.domains.has(e.domain.uuid));
-      void (async () => {
-        for await (const e of gone) await p.forget(e.domain.uuid).catch(() => {});
-      })();
-      cleanups.push(() => void gone.return?.());
-      domains.push(d);
-      provisioning.push(p);
-      members.push({ hostId: rt.id, provisioning: p, networks });
+      await services.provisioning.start();
+      cleanups.push(services.releaseUndefined());
+      domains.push(services.domains);
+      provisioning.push(services.provisioning);
+      members.push({ hostId: rt.id, provisioning: services.provisioning, networks: services.networks });
     }
     return { db, stacks, stream, log, quotas, users, hosts, fleet: new Fleet(hosts, members), runtimes, domains, provisioning, stop };
   } catch (err) {

@@ -2,5 +2,5 @@
 export { renewConsolePassword } from './console-password.js';
 export { DomainService } from './domains.js';
 export { MediaService } from './media.js';
-export { type CreateDomainInput, TEMPLATE_CPU_MODE } from './options.js';
+export { type CreateDomainInput, type ProvisioningOptions, TEMPLATE_CPU_MODE } from './options.js';
 export { ProvisioningService } from './provisioning.js';
