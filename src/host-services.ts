@@ -49,7 +49,7 @@ export interface HostServices {
   /**
    * From now on, a domain undefined behind virtplane's back on this host (`virsh undefine`) frees its owner's
    * quota and addresses — once it is really gone: a renamed one, or a running one that became transient, still
-   * exists. Answers the stop.
+   * exists. Answers the stop. Once per host: each call follows the events anew.
    */
   releaseUndefined(): () => void;
 }

@@ -227,13 +227,16 @@ export class EventLog {
   }
 
   static toDomainEvent(r: Row): DomainLifecycleEvent {
+    // The row names the host even where its snapshot does not (logged before records said their host).
+    const domain = r.snapshot as DomainRecord;
+    domain.hostId = r.hostId;
     return {
       seq: r.id,
       hostId: r.hostId,
       type: r.type as DomainLifecycleEvent['type'],
       detail: r.detail,
       at: r.at,
-      domain: r.snapshot as DomainRecord,
+      domain,
       ownerId: r.ownerId,
       synthetic: r.synthetic,
     };
@@ -251,12 +254,14 @@ export class EventLog {
   }
 
   static toNetworkEvent(r: Row): NetworkLifecycleEvent {
+    const network = r.snapshot as NetworkRecord;
+    network.hostId = r.hostId;
     return {
       seq: r.id,
       hostId: r.hostId,
       type: r.type as NetworkLifecycleEvent['type'],
       at: r.at,
-      network: r.snapshot as NetworkRecord,
+      network,
       synthetic: r.synthetic,
     };
   }
