@@ -222,6 +222,11 @@ const CreateDomainInput = builder.inputType('CreateDomainInput', {
       required: false,
       description: 'Console type (default VNC), on 127.0.0.1 with a generated password.',
     }),
+    host: t.id({
+      required: false,
+      description:
+        "Admins: the host to create it on (a Host ID, see `hosts`); placement then only confirms that host (NO_HOST_AVAILABLE when it is draining or has no room). Without it, placement picks one. NOT_FOUND for a host this server does not serve, and for tenants: hosts are admins' objects.",
+    }),
   }),
 });
 
@@ -249,7 +254,11 @@ builder.mutationField('createDomain', (t) =>
       union: { name: 'CreateDomainResult' },
       dataField: { name: 'domain' },
     },
-    resolve: (_root, args, ctx) => ctx.services.provisioning.create(ctx.viewer, args.input),
+    resolve: (_root, args, ctx) =>
+      ctx.services.provisioning.create(ctx.viewer, {
+        ...args.input,
+        host: args.input.host == null ? null : localId(String(args.input.host), 'Host'),
+      }),
   }),
 );
 

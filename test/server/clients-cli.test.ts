@@ -249,6 +249,15 @@ test('host list, drain and undrain by name, host events after a cursor; a tenant
   );
   const refused = await failure(['host', 'list'], tenantToken);
   assert.equal(refused.error.code, 'FORBIDDEN');
+
+  // An admin names the host of a new guest by its name; a name no host has is refused before anything is asked.
+  const create = ['domain', 'create', 'pinned', '--vcpus', '1', '--memory', '256', '--disk', '1', '--network', 'default'];
+  const pinned = await json([...create, '--host', host.name]);
+  const where = await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { host { name } } } }`, { id: pinned.id });
+  assert.equal(where.data.node.host.name, host.name);
+  const nowhere = await failure([...create.slice(0, 2), 'pinned-2', ...create.slice(3), '--host', 'no-such-host']);
+  assert.equal(nowhere.error.code, 'NOT_FOUND');
+  assert.equal((await vp(['domain', 'delete', pinned.id])).status, 0);
 });
 
 test('bash completion offers the subcommands of what was typed so far', async () => {

@@ -70,6 +70,36 @@ describe('hosts: the one host, its use, draining', () => {
     assert.equal(net.data.networks.edges.find((e: any) => e.node.name === 'default').node.host.id, host.id);
   });
 
+  test('an admin may name the host of a new guest: it is created there; a host not served, or a tenant naming one, NOT_FOUND', async () => {
+    const host = await theHost();
+    const input = (name: string, hostId: string) => ({
+      i: { name, vcpus: 1, memoryMiB: 128, diskGiB: 1, network: 'default', host: hostId },
+    });
+    const pinned = await s.gql(CREATE, input('pinned', host.id));
+    assert.equal(pinned.data.createDomain.__typename, 'CreateDomainSuccess', JSON.stringify(pinned));
+    assert.equal(pinned.data.createDomain.domain.host.id, host.id);
+    const elsewhere = await s.gql(CREATE, input('elsewhere', Buffer.from('Host:999').toString('base64')));
+    assert.deepEqual(
+      [elsewhere.data.createDomain.__typename, elsewhere.data.createDomain.code],
+      ['NotFoundError', 'NOT_FOUND'],
+      JSON.stringify(elsewhere),
+    );
+    const forged = await s.gql(CREATE, input('forged', Buffer.from(`Domain:${host.id}`).toString('base64')));
+    assert.equal(forged.data.createDomain.code, 'NOT_FOUND', 'an ID of another type names no host');
+    const byTenant = await s.gql(CREATE, input('by-tenant', host.id), tenant.token);
+    assert.equal(byTenant.data.createDomain.code, 'NOT_FOUND', "a tenant places nothing: hosts are admins' objects");
+    const drain = await s.gql(DRAIN, { id: host.id, d: true });
+    assert.equal(drain.data.setHostDraining.__typename, 'SetHostDrainingSuccess');
+    try {
+      const refused = await s.gql(CREATE, input('pinned-draining', host.id));
+      assert.equal(refused.data.createDomain.code, 'NO_HOST_AVAILABLE', JSON.stringify(refused));
+    } finally {
+      await s.gql(DRAIN, { id: host.id, d: false });
+    }
+    const del = await s.gql(`mutation($id: ID!) { deleteDomain(id: $id) { __typename } }`, { id: pinned.data.createDomain.domain.id });
+    assert.equal(del.data.deleteDomain.__typename, 'DeleteDomainSuccess');
+  });
+
   test('a tenant learns nothing of hosts beyond what `host` always showed', async () => {
     const host = await theHost();
     const list = await hosts(tenant.token);

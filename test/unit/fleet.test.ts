@@ -4,6 +4,7 @@ import {
   AddressExhaustedError,
   ConflictError,
   NoHostAvailableError,
+  NotFoundError,
   QuotaExceededError,
   ValidationError,
 } from '../../src/services/errors.js';
@@ -114,4 +115,16 @@ test("a tenant's names are unique across hosts: a name it has on another host is
   await new Fleet(registry([1, 2]), [a, b]).create(alice, input);
   assert.deepEqual(heldDuring, ['vm'], 'held on the other host while the create ran');
   assert.deepEqual(b.held, [], 'and let go after');
+});
+
+test('a host named: its create alone runs, whatever placement would choose', async () => {
+  const first = member(1, null);
+  const named = member(2, null);
+  const made = await new Fleet(registry([1, 2]), [first, named]).create(alice, { ...input, host: '2' });
+  assert.equal(made.hostId, 2);
+  assert.deepEqual([first.tried, named.tried], [0, 1]);
+  // A host no member serves: one host's create answers (NOT_FOUND for the host).
+  const lone = member(1, new NotFoundError('host', '9'));
+  await assert.rejects(new Fleet(registry([1]), [lone]).create(alice, { ...input, host: '9' }), NotFoundError);
+  assert.equal(lone.tried, 1);
 });

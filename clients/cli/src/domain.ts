@@ -26,7 +26,7 @@ import {
 } from '@virtplane/sdk';
 import { connect } from './config.js';
 import { isJson, list, note, show } from './output.js';
-import { collect, domainId, userId } from './resolve.js';
+import { collect, domainId, hostId, userId } from './resolve.js';
 import { action, int } from './run.js';
 
 type Domain = ResultOf<typeof DomainFields>;
@@ -125,6 +125,7 @@ export function domainCommand(): CommandUnknownOpts {
     .addOption(new Option('--graphics <type>', 'graphical console').choices(['VNC', 'SPICE'] as const))
     .option('--nested', 'pass the host CPU through (nested virtualisation)')
     .option('--start', 'boot it once created')
+    .option('--host <name>', 'admins: the host to create it on (name or ID; default: placement chooses)')
     .option('--wait', 'with --start: wait until it is RUNNING')
     .option('--timeout <s>', 'how long --wait waits', int, 120)
     .action(
@@ -140,6 +141,7 @@ export function domainCommand(): CommandUnknownOpts {
           graphics: opts.graphics,
           nestedVirt: opts.nested,
           start: opts.start ?? false,
+          host: opts.host === undefined ? undefined : await hostId(vp, opts.host),
         };
         let { domain } = unwrap((await vp.request(CreateDomain, { input })).createDomain);
         if (opts.wait && opts.start) {

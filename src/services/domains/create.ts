@@ -4,7 +4,7 @@ import { domainActions } from '../../libvirt/domain.js';
 import { LibvirtError } from '../../libvirt/errors.js';
 import { cleanTrafficFilterRef } from '../../libvirt/nwfilter.js';
 import type { CpuMode, DomainRecord, DomainSpec, GraphicsType } from '../../model/index.js';
-import type { Resources, Viewer } from '../access/index.js';
+import { isAdmin, type Resources, type Viewer } from '../access/index.js';
 import { ConflictError, fromLibvirt, NotFoundError, UnsupportedError, ValidationError } from '../errors.js';
 import { generateConsolePassword } from './console-password.js';
 import type { ProvisioningContext } from './context.js';
@@ -155,6 +155,9 @@ export class CreateFlow {
     if (!NAME.test(input.name)) {
       throw new ValidationError('name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit', 'name');
     }
+    // A host named is this service's own, or no host it knows: tenants place nothing (hosts are admins' objects).
+    if (input.host != null && (!isAdmin(viewer) || input.host !== String(this.ctx.options.hostId)))
+      throw new NotFoundError('host', input.host);
     this.ctx.checkSize(input);
     // Names are unique per owner: another tenant's domain of that name is no conflict, and never shows.
     if (this.ctx.ownerHasName(viewer.userId, input.name))

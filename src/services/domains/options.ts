@@ -14,6 +14,8 @@ export interface CreateDomainInput {
   /** Exposes the host CPU's virtualisation extensions (host-passthrough); needs domain type kvm. */
   nestedVirt?: boolean | null;
   graphics?: GraphicsType | null;
+  /** Admins: the host to create it on (a host's id); absent: placement chooses. */
+  host?: string | null;
 }
 
 export interface ResizeDomainInput {

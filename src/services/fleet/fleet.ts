@@ -71,6 +71,8 @@ export class Fleet {
    */
   private order(viewer: Viewer, input: CreateDomainInput): { members: FleetMember[]; closed: NoHostAvailableError | null } {
     const all = [...this.members.values()];
+    // A host named: its create alone (which answers NOT_FOUND for a host it is not, or for a tenant).
+    if (input.host != null) return { members: [all.find((m) => String(m.hostId) === input.host) ?? all[0]!], closed: null };
     const hasNetwork = (m: FleetMember) => m.networks.byName(input.network) !== undefined;
     let ranked: FleetMember[] = [];
     let closed: NoHostAvailableError | null = null;
