@@ -239,14 +239,11 @@ export class HostRegistry {
    * so no two creates both take a host's last room.
    */
   placeOn(viewer: Viewer, hostId: number, needs: Placing): number {
-    const member = this.members.get(hostId);
-    if (!member) throw new Error(`host ${hostId} is not served here`);
+    const member = this.memberServing(hostId);
     const host = this.current(member);
     if (host.draining)
       throw new NoHostAvailableError(isAdmin(viewer) ? `no host takes new guests: ${host.name} is draining` : TENANT_NO_HOST);
-    const shortfall = this.shortfall(member, needs, { vcpus: 0, memoryMiB: 0 });
-    if (shortfall)
-      throw new NoHostAvailableError(isAdmin(viewer) ? `no host has room: ${host.name} cannot take ${shortfall}` : TENANT_NO_ROOM);
+    this.requireRoom(viewer, member, needs, { vcpus: 0, memoryMiB: 0 });
     return hostId;
   }
 
@@ -266,7 +263,11 @@ export class HostRegistry {
     }
     const up = open.filter(({ host }) => host.state === 'UP');
     return (up.length ? up : open)
-      .map(({ member }) => ({ member, shortfall: this.shortfall(member, needs, extra), score: this.fullness(member, extra) }))
+      .map(({ member, host }) => {
+        // Counted once per host: both the room and the fullness read it.
+        const use = this.use(member);
+        return { member, shortfall: shortfall(host.capacity, () => use, needs, extra), score: fullness(host.capacity, use, extra) };
+      })
       .sort(
         (a, b) =>
           Number(a.shortfall !== null) - Number(b.shortfall !== null) || a.score - b.score || a.member.stored.id - b.member.stored.id,
@@ -279,49 +280,24 @@ export class HostRegistry {
    * otherwise (a domain nobody owns) the growth is added here.
    */
   fits(viewer: Viewer, growth: Placing, reserved: boolean, hostId: number): void {
-    const member = this.members.get(hostId);
-    if (!member) throw new Error(`host ${hostId} is not served here`);
     const grows = { vcpus: Math.max(0, growth.vcpus), memoryMiB: Math.max(0, growth.memoryMiB) };
-    const shortfall = this.shortfall(member, grows, reserved ? { vcpus: 0, memoryMiB: 0 } : grows);
-    if (!shortfall) return;
+    this.requireRoom(viewer, this.memberServing(hostId), grows, reserved ? { vcpus: 0, memoryMiB: 0 } : grows);
+  }
+
+  /** NO_HOST_AVAILABLE unless the host has room for `grows` (plus `extra`); only admins are told the figures. */
+  private requireRoom(viewer: Viewer, member: Member, grows: Placing, extra: Placing): void {
+    const short = shortfall(this.capacity(member), () => this.use(member), grows, extra);
+    if (short === null) return;
     throw new NoHostAvailableError(
-      isAdmin(viewer) ? `no host has room: ${this.current(member).name} cannot take ${shortfall}` : TENANT_NO_ROOM,
+      isAdmin(viewer) ? `no host has room: ${this.current(member).name} cannot take ${short}` : TENANT_NO_ROOM,
     );
   }
 
-  /**
-   * What a host lacks for `grows` (plus `extra`), in words, or null when it fits: in a dimension that grows,
-   * its use over its capacity; a change that grows nothing always fits, even on a host already over it. Only
-   * admins are told the figures: free room is what every tenant's guests leave, so a tenant learning it would
-   * learn of other tenants' guests.
-   */
-  private shortfall(member: Member, grows: Placing, extra: Placing): string | null {
-    const capacity = this.capacity(member);
-    if (capacity.vcpus === null && capacity.memoryMiB === null) return null;
-    if (grows.vcpus <= 0 && grows.memoryMiB <= 0) return null;
-    const use = this.use(member);
-    const short: string[] = [];
-    const check = (unit: string, need: number, used: number, cap: number | null) => {
-      if (cap === null || need <= 0 || used <= cap) return;
-      short.push(`${need} ${unit} (${Math.max(0, cap - (used - need))} of ${cap} free)`);
-    };
-    check('vCPUs', grows.vcpus, use.vcpus + extra.vcpus, capacity.vcpus);
-    check('MiB', grows.memoryMiB, use.memoryMiB + extra.memoryMiB, capacity.memoryMiB);
-    return short.length ? short.join(' and ') : null;
-  }
-
-  /**
-   * The larger share of a host's limited capacity in use, with `extra` (the create being placed, once: its
-   * reservation or the guest itself), else its domains.
-   */
-  private fullness(member: Member, extra: Placing): number {
-    const capacity = this.capacity(member);
-    const use = this.use(member);
-    const shares = [
-      capacity.vcpus ? (use.vcpus + extra.vcpus) / capacity.vcpus : null,
-      capacity.memoryMiB ? (use.memoryMiB + extra.memoryMiB) / capacity.memoryMiB : null,
-    ].filter((x): x is number => x !== null);
-    return shares.length ? Math.max(...shares) : use.domains;
+  /** The member serving host `hostId`: asking of another is a programming error (the hosts module hands ids out). */
+  private memberServing(hostId: number): Member {
+    const member = this.members.get(hostId);
+    if (!member) throw new Error(`host ${hostId} is not served here`);
+    return member;
   }
 
   private capacity(member: Member): HostCapacity {
@@ -388,4 +364,36 @@ export class HostRegistry {
     }
     return use;
   }
+}
+
+/**
+ * What a host lacks for `grows` (plus `extra`), in words, or null when it fits: in a dimension that grows, its
+ * use over its capacity; a change that grows nothing always fits, even on a host already over it. `use` is
+ * read only when something is limited and grows. Only admins are told the figures: free room is what every
+ * tenant's guests leave, so a tenant learning it would learn of other tenants' guests.
+ */
+function shortfall(capacity: HostCapacity, use: () => HostUse, grows: Placing, extra: Placing): string | null {
+  if (capacity.vcpus === null && capacity.memoryMiB === null) return null;
+  if (grows.vcpus <= 0 && grows.memoryMiB <= 0) return null;
+  const used = use();
+  const short: string[] = [];
+  const check = (unit: string, need: number, held: number, cap: number | null) => {
+    if (cap === null || need <= 0 || held <= cap) return;
+    short.push(`${need} ${unit} (${Math.max(0, cap - (held - need))} of ${cap} free)`);
+  };
+  check('vCPUs', grows.vcpus, used.vcpus + extra.vcpus, capacity.vcpus);
+  check('MiB', grows.memoryMiB, used.memoryMiB + extra.memoryMiB, capacity.memoryMiB);
+  return short.length ? short.join(' and ') : null;
+}
+
+/**
+ * The larger share of a host's limited capacity in use, with `extra` (the create being placed, once: its
+ * reservation or the guest itself), else its domains.
+ */
+function fullness(capacity: HostCapacity, use: HostUse, extra: Placing): number {
+  const shares = [
+    capacity.vcpus ? (use.vcpus + extra.vcpus) / capacity.vcpus : null,
+    capacity.memoryMiB ? (use.memoryMiB + extra.memoryMiB) / capacity.memoryMiB : null,
+  ].filter((x): x is number => x !== null);
+  return shares.length ? Math.max(...shares) : use.domains;
 }
