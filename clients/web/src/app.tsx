@@ -6,6 +6,9 @@ import { Machines } from './machines.js';
 import { Hosts } from './hosts.js';
 import { Users } from './users.js';
 
+/** What the sign-in page says after the token was refused mid-session. */
+const REFUSED = 'The token is no longer valid: sign in again.';
+
 /** Kept for this tab only: closing it signs out. */
 const TOKEN_KEY = 'virtplane.token';
 
@@ -38,6 +41,11 @@ export function App() {
     setProblem(why);
   };
 
+  /** An admin page's failure: a refused token signs out; anything else the page shows itself. */
+  const signOutIfRefused = (err: unknown) => {
+    if (err instanceof Unauthenticated) signOut(REFUSED);
+  };
+
   useEffect(() => {
     const kept = sessionStorage.getItem(TOKEN_KEY);
     if (kept) void signIn(kept);
@@ -67,30 +75,16 @@ export function App() {
         <button onClick={() => signOut()}>Sign out</button>
       </header>
       <div hidden={view !== 'machines'}>
-        <Machines
-          api={session.api}
-          admin={session.who.role === 'ADMIN'}
-          onRefused={() => signOut('The token is no longer valid: sign in again.')}
-        />
+        <Machines api={session.api} admin={session.who.role === 'ADMIN'} onRefused={() => signOut(REFUSED)} />
       </div>
       {view === 'hosts' && session.who.role === 'ADMIN' && (
         <main>
-          <Hosts
-            api={session.api}
-            onError={(err) => {
-              if (err instanceof Unauthenticated) signOut('The token is no longer valid: sign in again.');
-            }}
-          />
+          <Hosts api={session.api} onError={signOutIfRefused} />
         </main>
       )}
       {view === 'users' && session.who.role === 'ADMIN' && (
         <main>
-          <Users
-            api={session.api}
-            onError={(err) => {
-              if (err instanceof Unauthenticated) signOut('The token is no longer valid: sign in again.');
-            }}
-          />
+          <Users api={session.api} onError={signOutIfRefused} />
         </main>
       )}
     </>

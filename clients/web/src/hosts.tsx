@@ -3,6 +3,7 @@ import { Hosts as HostsQuery, SetHostDraining } from '../../sdk/src/documents.js
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import { type Api, Unauthenticated } from './api.js';
 import { useAttempt, useQuietRead } from './hooks.js';
+import { Failure } from './parts.js';
 
 type Host = NonNullable<ResultOf<typeof HostsQuery>['hosts']>['edges'][number]['node'];
 
@@ -45,32 +46,20 @@ export function Hosts(props: { api: Api; onError(err: unknown): void }) {
     [props.api, changes],
   );
 
-  const again = (
-    <button
-      onClick={() => {
+  const failure = problem && (
+    <Failure
+      problem={problem}
+      onRetry={() => {
         setProblem('');
         setChanges((n) => n + 1);
       }}
-    >
-      Try again
-    </button>
+    />
   );
-  if (hosts === null)
-    return problem ? (
-      <p role="alert">
-        {problem} {again}
-      </p>
-    ) : (
-      <p>Loading…</p>
-    );
+  if (hosts === null) return failure || <p>Loading…</p>;
   return (
     <section id="hosts" aria-labelledby="hosts-title" class={live ? 'live' : undefined}>
       <h2 id="hosts-title">Hosts</h2>
-      {problem && (
-        <p role="alert">
-          {problem} {again}
-        </p>
-      )}
+      {failure}
       <table>
         <thead>
           <tr>

@@ -3,6 +3,7 @@ import { ResizeDomain } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import type { Api } from './api.js';
 import { useAttempt } from './hooks.js';
+import { SaveOrCancel } from './parts.js';
 
 type Resized = Extract<NonNullable<ResultOf<typeof ResizeDomain>['resizeDomain']>, { domain: unknown }>['domain'];
 const GiB = 1024 ** 3;
@@ -57,13 +58,7 @@ export function ResizeForm(props: {
           Disk (GiB) <input name="diskGiB" type="number" required min={diskGiB} value={size.diskGiB} onInput={set('diskGiB')} />
         </label>
       )}
-      <button type="submit" disabled={busy}>
-        Save
-      </button>
-      <button type="button" onClick={() => props.onClose()}>
-        Cancel
-      </button>
-      {problem && <p role="alert">{problem}</p>}
+      <SaveOrCancel busy={busy} problem={problem} onClose={() => props.onClose()} />
     </form>
   );
 }

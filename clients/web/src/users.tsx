@@ -3,6 +3,7 @@ import { SetQuota, UsersOverview } from '../../sdk/src/documents.js';
 import type { ResultOf } from '../../sdk/src/graphql.js';
 import type { Api } from './api.js';
 import { useAttempt } from './hooks.js';
+import { Failure, SaveOrCancel } from './parts.js';
 import { amount, monthSoFar } from './metering.js';
 import { Tokens } from './tokens.js';
 
@@ -51,17 +52,13 @@ export function Users(props: { api: Api; onError(err: unknown): void }) {
 
   if (problem)
     return (
-      <p role="alert">
-        {problem}{' '}
-        <button
-          onClick={() => {
-            setProblem('');
-            setReads((n) => n + 1);
-          }}
-        >
-          Try again
-        </button>
-      </p>
+      <Failure
+        problem={problem}
+        onRetry={() => {
+          setProblem('');
+          setReads((n) => n + 1);
+        }}
+      />
     );
   if (users === null) return <p>Loading…</p>;
   return (
@@ -187,13 +184,7 @@ function QuotaForm(props: { api: Api; user: User; onSaved(): void; onClose(): vo
           />
         </label>
       ))}
-      <button type="submit" disabled={busy}>
-        Save
-      </button>
-      <button type="button" onClick={() => props.onClose()}>
-        Cancel
-      </button>
-      {problem && <p role="alert">{problem}</p>}
+      <SaveOrCancel busy={busy} problem={problem} onClose={() => props.onClose()} />
     </form>
   );
 }
