@@ -63,36 +63,30 @@ test('start-up reconciliation rebuilds ownership from libvirt metadata and drops
     }),
   );
 
-  // A create that crashed after its one commit and before libvirt defined the domain: reservation, ownership,
-  // MAC and addresses of a domain libvirt never got.
+  /** What a create commits before libvirt is called: reservation (on `hostId`), ownership, MAC and addresses. */
+  const committedCreate = (uuid: string, hostId: number | null, mac: string, ipv4: string) => {
+    db.$client
+      .prepare(
+        `INSERT INTO reservations (domain_uuid, user_id, host_id, vcpus, memory_mib, disk_gib, interfaces) VALUES (?, ?, ?, 1, 64, 1, 1)`,
+      )
+      .run(uuid, userId, hostId);
+    db.$client.prepare(`INSERT INTO domain_owners (domain_uuid, user_id, assigned_at) VALUES (?, ?, ?)`).run(uuid, userId, Date.now());
+    db.$client.prepare(`INSERT INTO mac_leases (mac, domain_uuid) VALUES (?, ?)`).run(mac, uuid);
+    db.$client
+      .prepare(`INSERT INTO ip_allocations (mac, network_uuid, domain_uuid, ipv4, ipv6) VALUES (?, ?, ?, ?, NULL)`)
+      .run(mac, randomUUID(), uuid, ipv4);
+  };
+
+  // A create that crashed after its one commit and before libvirt defined the domain: reservation (as it was
+  // before reservations named their host), ownership, MAC and addresses of a domain libvirt never got.
   const crashed = randomUUID();
-  db.$client
-    .prepare(`INSERT INTO reservations (domain_uuid, user_id, vcpus, memory_mib, disk_gib, interfaces) VALUES (?, ?, 1, 64, 1, 1)`)
-    .run(crashed, userId);
-  db.$client.prepare(`INSERT INTO domain_owners (domain_uuid, user_id, assigned_at) VALUES (?, ?, ?)`).run(crashed, userId, Date.now());
-  db.$client.prepare(`INSERT INTO mac_leases (mac, domain_uuid) VALUES ('52:54:00:0c:0c:0c', ?)`).run(crashed);
-  db.$client
-    .prepare(
-      `INSERT INTO ip_allocations (mac, network_uuid, domain_uuid, ipv4, ipv6) VALUES ('52:54:00:0c:0c:0c', ?, ?, '192.0.2.12', NULL)`,
-    )
-    .run(randomUUID(), crashed);
+  committedCreate(crashed, null, '52:54:00:0c:0c:0c', '192.0.2.12');
 
   // A domain on another host (hv2): its reservation, ownership, lease, addresses and unfinished deletion are
   // that host's reconciliation's business, whatever this host's libvirt lacks.
   const elsewhere = randomUUID();
   db.$client.prepare(`INSERT INTO hosts (id, name) VALUES (1, 'hv1'), (2, 'hv2')`).run();
-  db.$client
-    .prepare(
-      `INSERT INTO reservations (domain_uuid, user_id, host_id, vcpus, memory_mib, disk_gib, interfaces) VALUES (?, ?, 2, 1, 64, 1, 1)`,
-    )
-    .run(elsewhere, userId);
-  db.$client.prepare(`INSERT INTO domain_owners (domain_uuid, user_id, assigned_at) VALUES (?, ?, ?)`).run(elsewhere, userId, Date.now());
-  db.$client.prepare(`INSERT INTO mac_leases (mac, domain_uuid) VALUES ('52:54:00:0e:0e:0e', ?)`).run(elsewhere);
-  db.$client
-    .prepare(
-      `INSERT INTO ip_allocations (mac, network_uuid, domain_uuid, ipv4, ipv6) VALUES ('52:54:00:0e:0e:0e', ?, ?, '192.0.2.14', NULL)`,
-    )
-    .run(randomUUID(), elsewhere);
+  committedCreate(elsewhere, 2, '52:54:00:0e:0e:0e', '192.0.2.14');
   db.$client
     .prepare(`INSERT INTO domain_deletions (domain_uuid, domain_name, keep_disk, volumes) VALUES (?, 'away', 0, '[]')`)
     .run(elsewhere);
