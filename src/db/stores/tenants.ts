@@ -8,6 +8,10 @@ export type ReservationRow = typeof reservations.$inferSelect;
 /** What one reservation holds. */
 export type Held = Pick<ReservationRow, 'vcpus' | 'memoryMiB' | 'diskGiB' | 'interfaces'>;
 
+/** The reservations on a host, and any not placed yet (only inside a create's transaction, or written by hand). */
+const onHostOrUnplaced = (hostId: number | ReturnType<typeof sql.placeholder>) =>
+  or(eq(reservations.hostId, hostId), isNull(reservations.hostId));
+
 function prepare(db: Db) {
   const domainUuid = sql.placeholder('domainUuid');
   const userId = sql.placeholder('userId');
@@ -31,11 +35,11 @@ function prepare(db: Db) {
       .values({ domainUuid, userId, vcpus: p('vcpus'), memoryMiB: p('memoryMiB'), diskGiB: p('diskGiB'), interfaces: p('interfaces') })
       .prepare(),
     release: db.delete(reservations).where(eq(reservations.domainUuid, domainUuid)).prepare(),
-    // A host's reservations and the one being placed (no host yet: only inside its create's transaction).
+    // A host's reservations and the one being placed.
     sizes: db
       .select({ domainUuid: reservations.domainUuid, vcpus: reservations.vcpus, memoryMiB: reservations.memoryMiB })
       .from(reservations)
-      .where(or(eq(reservations.hostId, p('hostId')), isNull(reservations.hostId)))
+      .where(onHostOrUnplaced(p('hostId')))
       .prepare(),
     place: db
       .update(reservations)
@@ -148,7 +152,7 @@ export class TenantStore {
       const gone = this.db
         .select({ uuid: reservations.domainUuid })
         .from(reservations)
-        .where(or(eq(reservations.hostId, hostId), isNull(reservations.hostId)))
+        .where(onHostOrUnplaced(hostId))
         .all()
         .map((r) => r.uuid)
         .filter((u) => !existing.has(u));
