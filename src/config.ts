@@ -12,6 +12,12 @@ export type BusSetting = { kind: 'system' } | { kind: 'session' } | { kind: 'add
 /** Names an nftables table may have (host/nftables.ts refuses others when it writes the table). */
 export const NFT_TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 
+/** A host the server serves besides its own: its name (the hosts table's) and its libvirt-dbus's bus. */
+export interface OtherHost {
+  name: string;
+  bus: { kind: 'address'; address: string };
+}
+
 /** Everything the server reads from its environment, parsed once at start. */
 export interface Config {
   host: string;
@@ -20,6 +26,8 @@ export interface Config {
   /** null = embedded: the server starts its own private bus and libvirt-dbus. */
   bus: BusSetting | null;
   driver: 'Test' | 'QEMU';
+  /** Hosts served beside the one the server runs beside: each a name and the bus its libvirt-dbus is on. */
+  otherHosts: OtherHost[];
   adminToken: string | null;
   logLevel: string;
   development: boolean;
@@ -254,6 +262,23 @@ export const SETTINGS = {
     meaning: 'host name users SSH to for console tunnels (`domainConsole.sshTunnelCommand`)',
     default: "this machine's hostname",
     parse: (raw) => raw?.trim() || hostname(),
+  }),
+  otherHosts: setting({
+    name: 'VIRTPLANE_HOSTS',
+    meaning:
+      "other hosts to serve besides the one the server runs beside, space-separated `name=address`, each the D-Bus address of a bus where that host's libvirt-dbus answers (same driver), e.g. `hv2=unix:path=/run/hv2/bus`",
+    default: 'none',
+    parse: (raw, name): OtherHost[] => {
+      const hosts: OtherHost[] = [];
+      for (const item of (raw ?? '').split(/\s+/).filter(Boolean)) {
+        const m = /^([a-z0-9][a-z0-9.-]{0,62})=([a-z]+:\S+=\S*)$/i.exec(item);
+        if (!m) throw new ConfigError(`${name} must list name=address pairs like hv2=unix:path=/run/hv2/bus, got "${item}"`);
+        if (hosts.some((h) => h.name === m[1])) throw new ConfigError(`${name} names host "${m[1]}" twice`);
+        hosts.push({ name: m[1]!, bus: { kind: 'address', address: m[2]! } });
+      }
+      if (hosts.length > 15) throw new ConfigError(`${name} lists ${hosts.length} hosts; at most 15 besides the server's own`);
+      return hosts;
+    },
   }),
   imagePools: setting({
     name: 'VIRTPLANE_IMAGE_POOLS',
@@ -508,6 +533,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     bus,
     driver,
+    otherHosts: get(SETTINGS.otherHosts),
     adminToken,
     logLevel,
     development: get(SETTINGS.nodeEnv),

@@ -27,8 +27,9 @@ import type { Services } from './services/registry.js';
 import { MonitoringService } from './services/monitoring/index.js';
 import { UsageService } from './services/usage/index.js';
 import { ListenError, startHttpServer } from './http/server.js';
-import { startHostRuntime } from './host-runtime.js';
-import { hostServices } from './host-services.js';
+import { type HostRuntime, startHostRuntime } from './host-runtime.js';
+import { type HostServices, hostServices } from './host-services.js';
+import { Fleet, FleetAddresses, FleetDomains, FleetNetworks, FleetProvisioning, ServedHosts } from './services/fleet/index.js';
 
 /**
  * Free space the data directory must keep for mutations to be taken: a mutation writes a few KiB (its rows,
@@ -64,6 +65,8 @@ export class StartupError extends Error {
 export interface Virtplane {
   url: string;
   services: Services;
+  /** Each served host's own services, the local host's first (for tests and tools that reach one host). */
+  hosts: HostServices[];
   /** The names of this installation's host-wide objects (storage pool, nftables table, nwfilters). */
   instance: InstanceNames;
   /** The embedded stack, when the server runs its own bus and libvirt-dbus. */
@@ -123,20 +126,32 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     stream.start();
     cleanups.push(() => stream.stop());
 
-    // The host this server runs beside: its bus, libvirt, cache and sync (the one libvirt every service reaches).
+    // The host this server runs beside, then the others it serves: each its bus, libvirt, cache and sync.
     const hostStore = new HostStore(db);
+    const runtimeOptions = {
+      driver: config.driver,
+      domainType: config.provisioning.domainType,
+      resyncCheckMs: config.resyncCheckMs,
+    };
     const local = await startHostRuntime(
-      {
-        target: config.bus ?? { kind: 'address', address: embedded!.address },
-        driver: config.driver,
-        domainType: config.provisioning.domainType,
-        resyncCheckMs: config.resyncCheckMs,
-      },
+      { ...runtimeOptions, target: config.bus ?? { kind: 'address', address: embedded!.address } },
       hostStore,
       stream,
       log,
       (fn) => cleanups.push(fn),
     );
+    const others: HostRuntime[] = [];
+    for (const other of config.otherHosts) {
+      // A name the local host has would make its row serve twice.
+      if (hostStore.first()?.name === other.name)
+        throw new StartupError(new Error(`VIRTPLANE_HOSTS names ${other.name}, the host the server runs beside`));
+      const hostLog = log.child({ host: other.name });
+      others.push(
+        await startHostRuntime({ ...runtimeOptions, target: other.bus, name: other.name }, hostStore, stream, hostLog, (fn) =>
+          cleanups.push(fn),
+        ),
+      );
+    }
     const { bus, graphics, libvirt, cache, sync } = local;
 
     const auth = new AuthService(db);
@@ -158,7 +173,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const hosts = new HostRegistry(
       hostStore,
       access,
-      [local.served],
+      [local, ...others].map((rt) => rt.served),
       (hostId) => quotas.reservationSizes(hostId),
       { append: (event) => stream.host(event), latest: (hostId) => eventLog.latestHostEvent(hostId) },
       config.placement,
@@ -168,27 +183,35 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     // QEMU listens on each new guest's serial socket here (libvirt creates the socket, owned by the qemu user).
     const serialSocketDir = config.driver === 'Test' ? null : join(config.dataDir, 'run', 'serial');
     if (serialSocketDir) mkdirSync(serialSocketDir, { recursive: true, mode: 0o700 });
-    const localServices = hostServices(
-      local,
-      { db, access, owners, quotas, users, hosts, stream, log },
-      {
-        imagePools: config.imagePools,
-        // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
-        managedNat: config.nft.binary !== null,
-        instance: { nwfilterPrefix: instance.nwfilterPrefix, hostObjects },
-        provisioning: {
-          ...config.provisioning,
-          storagePool: instance.storagePool,
-          nwfilterPrefix: instance.nwfilterPrefix,
-          onPoolDefining: (name) => hostObjects.record('storage-pool', name),
-          serialSocketDir,
+    const servicesOf = (rt: HostRuntime) =>
+      hostServices(
+        rt,
+        { db, access, owners, quotas, users, hosts, stream, log },
+        {
+          imagePools: config.imagePools,
+          // With nftables on, NAT networks are virtplane's own (libvirt's NAT mode refuses port-forwarded traffic).
+          managedNat: config.nft.binary !== null,
+          instance: { nwfilterPrefix: instance.nwfilterPrefix, hostObjects },
+          provisioning: {
+            ...config.provisioning,
+            storagePool: instance.storagePool,
+            nwfilterPrefix: instance.nwfilterPrefix,
+            onPoolDefining: (name) => hostObjects.record('storage-pool', name),
+            serialSocketDir,
+          },
+          meter: (hostId, domain) => usage.meter(hostId, domain, access.ownerOf(domain)),
+          definedPools,
         },
-        meter: (hostId, domain) => usage.meter(hostId, domain, access.ownerOf(domain)),
-        definedPools,
-      },
-    );
-    const { domains, networks, ipam, images, provisioning } = localServices;
-    await networks.probe((err) => log.warn({ err: String(err) }, 'nwfilter probe failed; anti-spoofing reported unsupported'));
+      );
+    const served = [local, ...others].map(servicesOf);
+    const localServices = served[0]!;
+    const { domains, networks, ipam, images } = localServices;
+    const servedHosts = new ServedHosts([localServices, ...served.slice(1)]);
+    const provisioning = new FleetProvisioning(servedHosts, new Fleet(hosts, served));
+    for (const h of served)
+      await h.networks.probe((err) =>
+        log.warn({ err: String(err), host: h.hostId }, 'nwfilter probe failed; anti-spoofing reported unsupported'),
+      );
     let imageUploads: ImageUploadService | null = null;
     const storagePools = new StoragePoolService(libvirt, db, cache, access, definedPools, instance.storagePool, (pool) =>
       imageUploads ? imageUploads.writingInto(pool) : false,
@@ -241,9 +264,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     const services: Services = {
       auth,
       access,
-      domains,
-      networks,
-      ipam,
+      domains: new FleetDomains(servedHosts),
+      networks: new FleetNetworks(servedHosts),
+      ipam: new FleetAddresses(servedHosts),
       portForwards,
       hosts,
       hostEvents: new HostEventService(stream, access),
@@ -257,7 +280,9 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       storagePools,
       media: new MediaService(bus, sync, domains, images),
       console: consoles,
-      domainEvents: new DomainEventService(stream, access, cache),
+      domainEvents: new DomainEventService(stream, access, (hostId, uuid) =>
+        [local, ...others].find((rt) => rt.id === hostId)?.cache.domains.get(uuid),
+      ),
       eventCursors: new EventCursors(eventLog),
       networkEvents: new NetworkEventService(stream, access),
       storage,
@@ -265,15 +290,21 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       rateLimits: new RateLimits(config.rateLimitPerMinute ?? 0),
     };
     const { generatedToken } = auth.bootstrapAdmin(config.adminToken);
-    await provisioning.start();
-    // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota and addresses.
-    cleanups.push(localServices.releaseUndefined());
+    for (const h of served) {
+      await h.provisioning.start();
+      // A domain undefined outside virtplane (e.g. `virsh undefine`) frees its owner's quota and addresses.
+      cleanups.push(h.releaseUndefined());
+    }
     // Consoles follow access: a revoked token, a domain handed on, stopped or deleted closes its sessions.
     users.on('revoked', (tokenIds) => consoles.tokensRevoked(tokenIds));
     provisioning.onAssigned((uuid) => consoles.domainAssigned(uuid));
-    const consoleEvents = stream.domains.subscribe((e) => ['STARTED', 'RESUMED', 'STOPPED', 'UNDEFINED'].includes(e.type), {
-      bufferLimit: 100_000,
-    });
+    // Consoles are served for the local host's guests (ARCHITECTURE.md, "Several hosts").
+    const consoleEvents = stream.domains.subscribe(
+      (e) => e.hostId === local.id && ['STARTED', 'RESUMED', 'STOPPED', 'UNDEFINED'].includes(e.type),
+      {
+        bufferLimit: 100_000,
+      },
+    );
     void (async () => {
       for await (const e of consoleEvents) consoles.domainEvent(e.type, e.domain.uuid);
     })().catch((err) => log.error({ err }, 'console lifecycle handling stopped'));
@@ -295,7 +326,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
           auth,
           new MonitoringService({
             hosts,
-            domains,
+            domains: services.domains,
             users,
             quotas,
             events: { lastCursor: () => eventLog.lastId(), held: () => stream.heldCount },
@@ -315,7 +346,7 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
     cleanups.push(() => consoles.stop());
     log.info({ url: http.url, driver: config.driver, embedded: embedded !== null, instance }, 'virtplane listening');
 
-    return { url: http.url, services, instance, embedded, generatedAdminToken: generatedToken, stop };
+    return { url: http.url, services, hosts: served, instance, embedded, generatedAdminToken: generatedToken, stop };
   } catch (err) {
     await stop();
     if (err instanceof DataDirInUseError || err instanceof RunDirInUseError || err instanceof ListenError) throw new StartupError(err);

@@ -1,5 +1,6 @@
 import { DOMAIN_STATES, type DomainDisk, type DomainGraphics, type DomainInterface, type DomainRecord, shownName } from '../model/index.js';
 import { builder } from './builder.js';
+import type { Context } from './context.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { GraphicsTypeEnum } from './console.js';
 import { CREATE_DOMAIN_ERRORS, DOMAIN_ACTION_ERRORS, RESIZE_DOMAIN_ERRORS } from './errors.js';
@@ -37,7 +38,10 @@ const Ipv6AssignmentEnum = builder.enumType('Ipv6Assignment', {
   } as const,
 });
 
-const DomainInterfaceRef = builder.objectRef<DomainInterface>('DomainInterface').implement({
+/** A NIC as the API shows it: with its domain's host, where its network and addresses are. */
+type HostedInterface = DomainInterface & { hostId: number | undefined };
+
+const DomainInterfaceRef = builder.objectRef<HostedInterface>('DomainInterface').implement({
   fields: (t) => ({
     type: t.exposeString('type', { description: 'libvirt interface type: network, bridge, …' }),
     mac: t.exposeString('mac', { nullable: true }),
@@ -45,30 +49,30 @@ const DomainInterfaceRef = builder.objectRef<DomainInterface>('DomainInterface')
     network: t.field({
       type: NetworkRef,
       nullable: true,
-      resolve: (i, _args, ctx) => (i.network ? (ctx.services.networks.byName(i.network) ?? null) : null),
+      resolve: (i, _args, ctx) => (i.network ? (ctx.services.networks.byName(i.network, i.hostId) ?? null) : null),
     }),
     ipv4: t.string({
       nullable: true,
       description: 'The IPv4 address virtplane gave this NIC (pinned in the network’s DHCP hosts).',
-      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv4 ?? null) : null),
+      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac, i.hostId)?.ipv4 ?? null) : null),
     }),
     ipv4Assignment: t.field({
       type: Ipv4AssignmentEnum,
       nullable: true,
       description: 'How the IPv4 reaches the guest (null without an IPv4).',
-      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv4Assignment ?? null) : null),
+      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac, i.hostId)?.ipv4Assignment ?? null) : null),
     }),
     ipv6: t.string({
       nullable: true,
       description:
         'The IPv6 address virtplane gave this NIC; the anti-spoofing filter lets it (and link-local fe80::/10) through, no other.',
-      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv6 ?? null) : null),
+      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac, i.hostId)?.ipv6 ?? null) : null),
     }),
     ipv6Assignment: t.field({
       type: Ipv6AssignmentEnum,
       nullable: true,
       description: 'How the IPv6 reaches the guest (null without an IPv6).',
-      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac)?.ipv6Assignment ?? null) : null),
+      resolve: (i, _args, ctx) => (i.mac ? (ctx.services.ipam.addressesOf(i.mac, i.hostId)?.ipv6Assignment ?? null) : null),
     }),
   }),
 });
@@ -101,7 +105,7 @@ const DomainGraphicsRef = builder.objectRef<DomainGraphics>('DomainGraphics').im
 
 export const DomainRef = builder.node(builder.objectRef<DomainRecord>('Domain'), {
   description: 'A libvirt domain (virtual machine).',
-  id: { resolve: (d) => d.uuid },
+  id: { resolve: (d, _a, ctx) => ctx.services.domains.keyOf(d) },
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'vcpus' in value && 'disks' in value,
   loadOne: (uuid, ctx) => ctx.services.domains.find(ctx.viewer, uuid),
   fields: (t) => ({
@@ -119,7 +123,7 @@ export const DomainRef = builder.node(builder.objectRef<DomainRecord>('Domain'),
     memoryMiB: t.exposeInt('memoryMiB'),
     persistent: t.exposeBoolean('persistent'),
     autostart: t.exposeBoolean('autostart'),
-    interfaces: t.field({ type: [DomainInterfaceRef], resolve: (d) => d.interfaces }),
+    interfaces: t.field({ type: [DomainInterfaceRef], resolve: (d) => d.interfaces.map((i) => ({ ...i, hostId: d.hostId })) }),
     disks: t.field({ type: [DomainDiskRef], resolve: (d) => d.disks }),
     graphics: t.field({ type: [DomainGraphicsRef], resolve: (d) => d.graphics }),
     owner: t.field({
@@ -167,7 +171,10 @@ builder.queryField('domains', (t) =>
       description: 'Domains visible to you, ordered by name.',
       args: { filter: t.arg({ type: DomainFilterInput, required: false }) },
       resolve: (_root, args, ctx) =>
-        connectionFromSorted(ctx.services.domains.list(ctx.viewer, args.filter ?? {}), args, (d) => [shownName(d), d.uuid]),
+        connectionFromSorted(ctx.services.domains.list(ctx.viewer, args.filter ?? {}), args, (d) => [
+          shownName(d),
+          ctx.services.domains.keyOf(d),
+        ]),
     },
     countedConnection('DomainConnection'),
     { name: 'DomainEdge' },
@@ -238,8 +245,10 @@ const ResizeDomainInput = builder.inputType('ResizeDomainInput', {
   }),
 });
 
-const domainTarget = (_args: unknown, result: unknown) =>
-  result && typeof result === 'object' && 'uuid' in result ? encodeGlobalID('Domain', String(result.uuid)) : null;
+const domainTarget = (_args: unknown, result: unknown, ctx: Context) =>
+  result && typeof result === 'object' && 'vcpus' in result
+    ? encodeGlobalID('Domain', ctx.services.domains.keyOf(result as DomainRecord))
+    : null;
 
 builder.mutationField('createDomain', (t) =>
   t.field({

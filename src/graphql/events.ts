@@ -139,7 +139,13 @@ function localIdOrNull(id: string | number | null | undefined, typename: string)
   return id === null || id === undefined ? null : localId(String(id), typename);
 }
 
-const domainUuidOf = (id: string | number | null | undefined) => localIdOrNull(id, 'Domain');
+/** A domain filter: its UUID and host, from its ID (one that names nothing matches nothing). */
+function domainOf(ctx: Context, id: string | number | null | undefined): { domainUuid: string | null; hostId: number | null } {
+  const key = localIdOrNull(id, 'Domain');
+  if (key === null) return { domainUuid: null, hostId: null };
+  const { hostId, uuid } = ctx.services.domains.locate(key);
+  return { domainUuid: uuid, hostId };
+}
 const userIdOf = (id: string | number | null | undefined) => localIdOrNull(id, 'User');
 
 builder.queryField('events', (t) =>
@@ -153,7 +159,7 @@ builder.queryField('events', (t) =>
         const first = pageSize(args.first, 100);
         const f = args.filter ?? {};
         const page = ctx.services.domainEvents.history(ctx.viewer, afterCursor(ctx, args.after), first, {
-          domainUuid: domainUuidOf(f.domainId),
+          ...domainOf(ctx, f.domainId),
           types: f.types,
           ownerId: userIdOf(f.ownerId),
         });
@@ -198,7 +204,7 @@ builder.subscriptionField('domainEvents', (t) =>
     },
     subscribe: (_root, args, ctx) => {
       return ctx.services.domainEvents.subscribe(ctx.viewer, afterCursor(ctx, args.after), {
-        domainUuid: domainUuidOf(args.domainId),
+        ...domainOf(ctx, args.domainId),
         types: args.types,
         ownerId: userIdOf(args.ownerId),
       });

@@ -4,7 +4,7 @@ import { ServiceError, StorageUnavailableError } from '../services/errors.js';
 import type { Context } from './context.js';
 
 /** A mutation field may say how to name its target for the audit log (default: its `id` or `userId` argument). */
-export type AuditTarget = (args: Record<string, unknown>, result: unknown) => string | null;
+export type AuditTarget = (args: Record<string, unknown>, result: unknown, ctx: Context) => string | null;
 
 function codeOf(err: unknown): string {
   if (err instanceof ServiceError) return err.code;
@@ -58,7 +58,7 @@ export function guardSchema(schema: GraphQLSchema): GraphQLSchema {
       const record = (result: unknown, outcome: string, message: string | null) => {
         let target: string | null;
         try {
-          target = (targetOf ?? defaultTarget)(args, result) ?? defaultTarget(args);
+          target = (targetOf ?? defaultTarget)(args, result, ctx) ?? defaultTarget(args);
         } catch {
           target = defaultTarget(args);
         }

@@ -44,7 +44,7 @@ export const NetworkLeaseRef = builder.objectRef<Lease>('NetworkLease');
 
 export const NetworkRef = builder.node(builder.objectRef<NetworkRecord>('Network'), {
   description: 'A libvirt virtual network.',
-  id: { resolve: (n) => n.uuid },
+  id: { resolve: (n, _a, ctx) => ctx.services.networks.keyOf(n) },
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'forwardMode' in value,
   loadOne: (uuid, ctx) => ctx.services.networks.find(ctx.viewer, uuid),
   fields: (t) => ({
@@ -58,11 +58,11 @@ export const NetworkRef = builder.node(builder.objectRef<NetworkRecord>('Network
     bridge: t.exposeString('bridge', { nullable: true }),
     ipv4: t.field({ type: NetworkIPv4Ref, nullable: true, resolve: (n) => n.ipv4 }),
     ipv6: t.field({ type: NetworkIPv6Ref, nullable: true, resolve: (n) => n.ipv6 }),
-    antiSpoofing: t.field({ type: AntiSpoofingRef, resolve: (n, _a, ctx) => ctx.services.networks.antiSpoofing(n.uuid) }),
+    antiSpoofing: t.field({ type: AntiSpoofingRef, resolve: (n, _a, ctx) => ctx.services.networks.antiSpoofing(n) }),
     leases: t.field({
       type: [NetworkLeaseRef],
       description: 'Addresses virtplane gave out on this network (tenants see only their own).',
-      resolve: (n, _a, ctx) => ctx.services.ipam.leases(ctx.viewer, n.uuid),
+      resolve: (n, _a, ctx) => ctx.services.ipam.leases(ctx.viewer, n),
     }),
     freeIpv4: t.int({
       nullable: true,
@@ -83,7 +83,8 @@ builder.queryField('networks', (t) =>
     {
       type: NetworkRef,
       description: 'libvirt networks, ordered by name.',
-      resolve: (_root, args, ctx) => connectionFromSorted(ctx.services.networks.list(ctx.viewer), args, (n) => [n.name, n.uuid]),
+      resolve: (_root, args, ctx) =>
+        connectionFromSorted(ctx.services.networks.list(ctx.viewer), args, (n) => [n.name, ctx.services.networks.keyOf(n)]),
     },
     countedConnection('NetworkConnection'),
     { name: 'NetworkEdge' },
@@ -187,7 +188,7 @@ builder.mutationField('deleteNetwork', (t) =>
         fields: (r) => ({
           deletedId: r.id({
             description: 'The deleted network’s global ID (the same as `network { id }`).',
-            resolve: (n) => encodeGlobalID('Network', n.uuid),
+            resolve: (n, _a, ctx) => encodeGlobalID('Network', ctx.services.networks.keyOf(n)),
           }),
         }),
       },

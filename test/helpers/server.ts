@@ -57,6 +57,7 @@ export async function startTestServer(overrides: Partial<Config> = {}, opts: { l
     dataDir,
     bus: null,
     driver: 'Test',
+    otherHosts: [],
     adminToken: ADMIN_TOKEN,
     logLevel: 'silent',
     development: false,

@@ -150,7 +150,7 @@ for (const mode of ['ROUTE', 'NAT'] as const)
     });
 
     test('a guest NIC gets a pinned DHCP host entry and is bound to clean-traffic with its IPv4', async () => {
-      const { ipam } = s!.app.services;
+      const { ipam } = s!.app.hosts[0]!;
       const network = s!.app.services.networks.byName(name)!;
       mac = ipam.allocateMac(domainUuid);
       const alloc = ipam.allocate({ networkUuid: network.uuid, domainUuid, mac });
@@ -275,7 +275,7 @@ for (const mode of ['ROUTE', 'NAT'] as const)
       // Deleting the guest releases its addresses: the DHCP entry and the rule go; then the network can go.
       virsh('destroy', vmName);
       virsh('undefine', vmName);
-      await s.app.services.ipam.release(domainUuid);
+      await s.app.hosts[0]!.ipam.release(domainUuid);
       assert.doesNotMatch(virsh('net-dumpxml', name), /<host /);
       assert.deepEqual(rules(), masquerade, 'the forward is gone with the guest');
       await waitFor(async () =>

@@ -144,7 +144,7 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
   });
 
   test("IPAM hands out exactly the /29's .178–.182, each NIC's IPv6 the EUI-64 address of its MAC, then ADDRESS_EXHAUSTED changes nothing", () => {
-    const { ipam } = s.app.services;
+    const { ipam } = s.app.hosts[0]!;
     const got = [1, 2, 3, 4, 5].map(() => {
       const uuid = randomUUID();
       domains.push(uuid);
@@ -175,7 +175,7 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
   });
 
   test('a pinned address is a DHCP host of the network in libvirt; the NIC and the network show it', async () => {
-    const { ipam } = s.app.services;
+    const { ipam } = s.app.hosts[0]!;
     const [first] = ipam.allocations().filter((a) => a.domainUuid === domains[0]);
     const pinned = await ipam.pin(first!.mac);
     assert.equal(pinned.pinned, true);
@@ -233,7 +233,7 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
   });
 
   test('an IPv6 subnet other than a /64 gives a STATIC address, in turn; an address given before EUI-64 stays, as STATIC', async () => {
-    const { ipam } = s.app.services;
+    const { ipam } = s.app.hosts[0]!;
     const input = {
       ...SEED_NETWORK,
       name: 'v6-112',
@@ -326,7 +326,7 @@ describe('networks and IPAM over GraphQL (test driver)', () => {
   });
 
   test('release unpins and frees the addresses of a domain', async () => {
-    const { ipam, networks } = s.app.services;
+    const { ipam, networks } = s.app.hosts[0]!;
     await undefineDomain(bus, await lookupDomainByUUID(bus, '/org/libvirt/Test', domains[0]!));
     for (const d of domains) await ipam.release(d);
     assert.equal(ipam.allocations().length, 0);
@@ -382,7 +382,7 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
   test('rules follow the pinned IPv4, host ports are unique per protocol, and a restart puts lost rules back', async () => {
     s = await startTestServer({ dataDir, nft });
     assert.deepEqual(listRules(), [], 'start-up writes the (empty) table');
-    const { ipam } = s.app.services;
+    const { ipam } = s.app.hosts[0]!;
     const testDomain = '6695eb01-f6a4-8304-79aa-97f2502e193f';
     const net = s.app.services.networks.byName('default')!;
     const alloc = ipam.allocate({ networkUuid: net.uuid, domainUuid: testDomain, mac: 'aa:bb:cc:dd:ee:ff' });
@@ -570,7 +570,7 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       assert.equal(failed.code, 'UNSUPPORTED', JSON.stringify(failed));
       // The rule is still in the kernel, so its address must stay taken: nobody else may get it yet.
       assert.ok(listRules().includes(`tcp 2345 -> ${ipv4}:22`), `the forward's rule is still there: ${JSON.stringify(listRules())}`);
-      assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, "the address is still the deleted domain's");
+      assert.equal(s.app.hosts[0]!.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, "the address is still the deleted domain's");
       const forwards = await s.gql(`{ portForwards { edges { node { hostPort } } } }`);
       assert.ok(
         forwards.data.portForwards.edges.some((e: any) => e.node.hostPort === 2345),
@@ -579,7 +579,7 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
       // A restart cannot finish it either: start-up reconciliation keeps what the deletion holds.
       await s.stop();
       s = await startTestServer({ dataDir, nft: { binary: wrapper, table } });
-      assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, 'the address is kept across the restart');
+      assert.equal(s.app.hosts[0]!.ipam.primaryIpv4(domain.uuid)?.ipv4, ipv4, 'the address is kept across the restart');
       const db = new Database(join(dataDir, 'virtplane.sqlite'), { readonly: true });
       try {
         for (const table of ['reservations', 'domain_owners', 'domain_deletions']) {
@@ -596,6 +596,6 @@ describe('NAT port forward rules in nftables, rewritten from SQLite (test driver
     const retried = (await s.gql(DELETE, { id: domain.id })).data.deleteDomain;
     assert.equal(retried.__typename, 'DeleteDomainSuccess', JSON.stringify(retried));
     assert.ok(!listRules().some((r: string) => r.startsWith('tcp 2345')), 'the rule is gone');
-    assert.equal(s.app.services.ipam.primaryIpv4(domain.uuid), null);
+    assert.equal(s.app.hosts[0]!.ipam.primaryIpv4(domain.uuid), null);
   });
 });

@@ -478,7 +478,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     // The UNDEFINED event did not release anything: the recorded deletion owns that.
     assert.ok(JSON.stringify(rows().reservations).includes(half.uuid), 'the UNDEFINED event released no reservation');
 
-    const report = await s.app.services.provisioning.reconcile();
+    const report = await s.app.hosts[0]!.provisioning.reconcile();
     assert.deepEqual(
       { ...report },
       { deletionsFinished: 1, reservationsDropped: 1, addressesReleased: 1, addressesPinned: 0, volumesDeleted: 1, ownershipRebuilt: 0 },
@@ -493,7 +493,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     );
     const after = JSON.stringify(rows());
     assert.ok(!after.includes(half.uuid) && !after.includes(stale), after);
-    assert.deepEqual(await s.app.services.provisioning.reconcile(), {
+    assert.deepEqual(await s.app.hosts[0]!.provisioning.reconcile(), {
       deletionsFinished: 0,
       reservationsDropped: 0,
       addressesReleased: 0,
@@ -532,7 +532,7 @@ describe('provisioning over GraphQL (test driver): create, undo, delete, resize,
     const fixed = (await create({ name: 'static-addressed', network: 'static' }, ADMIN_TOKEN)).domain; // alice's quota is spent
     assert.ok(fixed.interfaces[0].ipv4, 'an address from the subnet');
 
-    const report = await s.app.services.provisioning.reconcile();
+    const report = await s.app.hosts[0]!.provisioning.reconcile();
     assert.equal(report.addressesPinned, 1, 'only the entry that went');
     assert.ok((await dhcpHosts('lab')).some(host), 'pinned again');
     assert.equal(await pinned(), true);

@@ -17,7 +17,7 @@ test('a domain read through node() can be answered by a mutation afterwards: the
   const cached = domainRecord({ uuid, name: 'web' });
   const admin = { userId: 'admin', name: 'admin', role: 'ADMIN', tokenId: 't' } as const;
   const services = {
-    domains: { find: () => cached, diskSource: () => null },
+    domains: { find: () => cached, diskSource: () => null, keyOf: () => uuid },
     provisioning: { assign: () => Promise.resolve(cached) },
     access: { shownOwner: () => null },
     storage: { assertWritable: () => {} },

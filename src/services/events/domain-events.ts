@@ -1,12 +1,13 @@
-import type { DomainEventType, DomainLifecycleEvent } from '../../model/index.js';
+import type { DomainEventType, DomainLifecycleEvent, DomainRecord } from '../../model/index.js';
 import type { AccessPolicy, Viewer } from '../access/index.js';
 import { NotFoundError } from '../errors.js';
 import type { EventStream, StreamRequest } from './stream.js';
-import type { StateCache } from '../sync/index.js';
 
 export interface DomainEventFilter {
   /** '' (an ID of another type, or garbage) matches nothing. */
   domainUuid?: string | null;
+  /** With `domainUuid`: the domain's host (a UUID names a domain only with its host). */
+  hostId?: number | null;
   types?: readonly DomainEventType[] | null;
   /** Only events of domains this user owned when they happened (admins; for a tenant, another user narrows to nothing). */
   ownerId?: string | null;
@@ -17,7 +18,8 @@ export class DomainEventService {
   constructor(
     private readonly stream: EventStream,
     private readonly access: AccessPolicy,
-    private readonly cache: StateCache,
+    /** A domain as its host's cache has it now. */
+    private readonly domainOn: (hostId: number, uuid: string) => DomainRecord | undefined,
   ) {}
 
   /**
@@ -31,10 +33,11 @@ export class DomainEventService {
     return {
       kind: 'DOMAIN',
       after,
-      sql: { subjectUuid: filter.domainUuid, types: filter.types, ownerId: owner },
+      sql: { subjectUuid: filter.domainUuid, hostId: filter.hostId, types: filter.types, ownerId: owner },
       accept: (e) =>
         (owner === null || e.ownerId === owner) &&
         (filter.domainUuid == null || e.domain.uuid === filter.domainUuid) &&
+        (filter.hostId == null || e.hostId === filter.hostId) &&
         (!types || types.has(e.type)),
     };
   }
@@ -46,7 +49,7 @@ export class DomainEventService {
    */
   subscribe(viewer: Viewer, after: number | null, filter: DomainEventFilter = {}): AsyncIterableIterator<DomainLifecycleEvent> {
     if (filter.domainUuid != null && after === null) {
-      const domain = this.cache.domains.get(filter.domainUuid);
+      const domain = filter.hostId == null ? undefined : this.domainOn(filter.hostId, filter.domainUuid);
       if (!domain || !this.access.canSeeDomain(viewer, domain)) throw new NotFoundError('domain', filter.domainUuid);
     }
     return this.stream.subscribe(this.request(viewer, after, filter));

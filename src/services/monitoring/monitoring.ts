@@ -1,6 +1,5 @@
-import { DOMAIN_STATES, type DomainState } from '../../model/index.js';
+import { DOMAIN_STATES, type DomainRecord, type DomainState } from '../../model/index.js';
 import type { QuotaLimits, QuotaService, QuotaUsage, RateLimits, UserService, Viewer } from '../access/index.js';
-import type { DomainService } from '../domains/index.js';
 import type { SubscriptionRegistry } from '../events/index.js';
 import type { Host, HostRegistry, HostUse } from '../hosts/index.js';
 import type { StorageHealth } from '../instance/index.js';
@@ -32,7 +31,7 @@ export class MonitoringService {
   constructor(
     private readonly parts: {
       hosts: HostRegistry;
-      domains: DomainService;
+      domains: { list(viewer: Viewer): readonly DomainRecord[] };
       users: UserService;
       quotas: QuotaService;
       events: EventFigures;

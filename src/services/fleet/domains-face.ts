@@ -1,0 +1,41 @@
+import type { DomainDisk, DomainRecord } from '../../model/index.js';
+import { shownName } from '../../model/index.js';
+import type { Viewer } from '../access/index.js';
+import type { DomainAction, DomainFilter } from '../domains/index.js';
+import { NotFoundError } from '../errors.js';
+import type { HostedKey } from './keys.js';
+import type { ServedHosts } from './served.js';
+
+/** The domains of every served host as one: lists merged, each domain reached on its own host by its key. */
+export class FleetDomains {
+  constructor(private readonly served: ServedHosts) {}
+
+  keyOf(d: DomainRecord): string {
+    return this.served.keys.keyOf(d);
+  }
+
+  /** The host and UUID a key names (host -1: none served here). */
+  locate(key: string): HostedKey {
+    return this.served.keys.parse(key);
+  }
+
+  /** Visible domains in connection order (name, then key). */
+  list(viewer: Viewer, filter: DomainFilter = {}): readonly DomainRecord[] {
+    return this.served.merged((m) => m.domains.list(viewer, filter), shownName);
+  }
+
+  find(viewer: Viewer, key: string): DomainRecord | null {
+    const at = this.served.locate(key);
+    return at ? at.member.domains.find(viewer, at.uuid) : null;
+  }
+
+  act(viewer: Viewer, key: string, action: DomainAction): Promise<DomainRecord> {
+    const at = this.served.locate(key);
+    if (!at) return Promise.reject(new NotFoundError('domain', key));
+    return at.member.domains.act(viewer, at.uuid, action);
+  }
+
+  diskSource(viewer: Viewer, disk: DomainDisk): string | null {
+    return this.served.local.domains.diskSource(viewer, disk);
+  }
+}

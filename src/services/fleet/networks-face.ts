@@ -1,0 +1,80 @@
+import type { NetworkRecord } from '../../model/index.js';
+import type { Viewer } from '../access/index.js';
+import { NotFoundError } from '../errors.js';
+import type { AntiSpoofingView, CreateNetworkInput, NetworkService } from '../network/index.js';
+import type { ServedHosts, ServedMember } from './served.js';
+
+/**
+ * The networks of every served host as one: each host has its own (the same name may be on several), reached
+ * by key; what belongs to a network (its forward mode, anti-spoofing) is read on its host.
+ */
+export class FleetNetworks {
+  constructor(private readonly served: ServedHosts) {}
+
+  keyOf(n: NetworkRecord): string {
+    return this.served.keys.keyOf(n);
+  }
+
+  /** Networks in connection order (name, then key). */
+  list(viewer: Viewer): readonly NetworkRecord[] {
+    return this.served.merged(
+      (m) => m.networks.list(viewer),
+      (n) => n.name,
+    );
+  }
+
+  find(viewer: Viewer, key: string): NetworkRecord | null {
+    const at = this.served.locate(key);
+    return at ? at.member.networks.find(viewer, at.uuid) : null;
+  }
+
+  /** The network of that name on the host `hostId` (a NIC's network is on its domain's host). */
+  byName(name: string, hostId?: number): NetworkRecord | undefined {
+    return this.served.of({ hostId })?.networks.byName(name);
+  }
+
+  forwardModeOf(n: NetworkRecord): NetworkRecord['forwardMode'] {
+    return this.on(n).networks.forwardModeOf(n);
+  }
+
+  antiSpoofing(n: NetworkRecord): AntiSpoofingView {
+    return this.on(n).networks.antiSpoofing(n.uuid);
+  }
+
+  /** On the local host: networks are made on the host the server runs beside. */
+  create(viewer: Viewer, input: CreateNetworkInput): Promise<NetworkRecord> {
+    return this.served.local.networks.create(viewer, input);
+  }
+
+  setAntiSpoofing(viewer: Viewer, key: string, enabled: boolean): NetworkRecord {
+    const at = this.served.locate(key);
+    if (!at) throw new NotFoundError('network', key);
+    return at.member.networks.setAntiSpoofing(viewer, at.uuid, enabled);
+  }
+
+  start(viewer: Viewer, key: string): Promise<NetworkRecord> {
+    return this.routed(key, (s, uuid) => s.start(viewer, uuid));
+  }
+
+  stop(viewer: Viewer, key: string): Promise<NetworkRecord> {
+    return this.routed(key, (s, uuid) => s.stop(viewer, uuid));
+  }
+
+  setAutostart(viewer: Viewer, key: string, autostart: boolean): Promise<NetworkRecord> {
+    return this.routed(key, (s, uuid) => s.setAutostart(viewer, uuid, autostart));
+  }
+
+  delete(viewer: Viewer, key: string): Promise<NetworkRecord> {
+    return this.routed(key, (s, uuid) => s.delete(viewer, uuid));
+  }
+
+  private on(n: NetworkRecord): ServedMember {
+    return this.served.hostOf(n, 'network');
+  }
+
+  private async routed(key: string, run: (s: NetworkService, uuid: string) => Promise<NetworkRecord>): Promise<NetworkRecord> {
+    const at = this.served.locate(key);
+    if (!at) throw new NotFoundError('network', key);
+    return run(at.member.networks, at.uuid);
+  }
+}
