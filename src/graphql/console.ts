@@ -2,7 +2,7 @@ import type { ConsoleTicket, DomainConsole } from '../services/console/index.js'
 import { builder } from './builder.js';
 import { DOMAIN_ACTION_ERRORS, LimitExceededError, ValidationError } from './errors.js';
 import type { AuditTarget } from './guards.js';
-import { localId } from './ids.js';
+import { localDomain } from './ids.js';
 
 export const GraphicsTypeEnum = builder.enumType('GraphicsType', { values: ['SPICE', 'VNC'] as const });
 
@@ -26,7 +26,7 @@ builder.queryField('domainConsole', (t) =>
     type: DomainConsoleRef,
     description: 'How to reach the console of one of your domains, with its password.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.console.get(ctx.viewer, localId(String(args.id), 'Domain')),
+    resolve: (_root, args, ctx) => ctx.services.console.get(ctx.viewer, localDomain(ctx, args.id)),
   }),
 );
 
@@ -41,7 +41,7 @@ builder.mutationField('rotateConsolePassword', (t) =>
       union: { name: 'RotateConsolePasswordResult' },
       dataField: { name: 'console' },
     },
-    resolve: (_root, args, ctx) => ctx.services.console.rotatePassword(ctx.viewer, localId(String(args.id), 'Domain')),
+    resolve: (_root, args, ctx) => ctx.services.console.rotatePassword(ctx.viewer, localDomain(ctx, args.id)),
   }),
 );
 
@@ -79,6 +79,6 @@ builder.mutationField('createConsoleTicket', (t) =>
       union: { name: 'CreateConsoleTicketResult' },
     },
     resolve: (_root, args, ctx) =>
-      ctx.services.console.createTicket(ctx.viewer, localId(String(args.domainId), 'Domain'), String(args.domainId), args.kind),
+      ctx.services.console.createTicket(ctx.viewer, localDomain(ctx, args.domainId), String(args.domainId), args.kind),
   }),
 );

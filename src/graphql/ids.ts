@@ -1,4 +1,5 @@
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
+import type { Context } from './context.js';
 
 /**
  * The local id inside a global ID of the expected type, or '' for anything else: a forged or foreign ID
@@ -14,3 +15,11 @@ export function localId(globalId: string, typename: string): string {
 }
 
 export { encodeGlobalID };
+
+/**
+ * The domain an ID names, for what only the local host serves yet (consoles, media, port forwards):
+ * UNSUPPORTED for one the viewer sees on another host.
+ */
+export function localDomain(ctx: Context, id: string | number): string {
+  return ctx.services.domains.onLocalHost(ctx.viewer, localId(String(id), 'Domain'));
+}

@@ -3,7 +3,7 @@ import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { DomainDiskRef, DomainRef } from './domain.js';
 import { DOMAIN_ACTION_ERRORS, ForbiddenError, NotFoundError, StorageUnavailableError, ValidationError, withLibvirt } from './errors.js';
-import { localId } from './ids.js';
+import { localDomain } from './ids.js';
 
 export const ImageRef = builder.objectRef<ImageView>('Image').implement({
   description: 'Install media (an ISO in an image pool) that an admin published; pick one by name.',
@@ -78,7 +78,7 @@ builder.mutationField('insertMedia', (t) =>
       union: { name: 'InsertMediaResult' },
       dataField: { name: 'domain' },
     },
-    resolve: (_root, args, ctx) => ctx.services.media.insert(ctx.viewer, localId(String(args.id), 'Domain'), args.image),
+    resolve: (_root, args, ctx) => ctx.services.media.insert(ctx.viewer, localDomain(ctx, args.id), args.image),
   }),
 );
 
@@ -93,6 +93,6 @@ builder.mutationField('ejectMedia', (t) =>
       union: { name: 'EjectMediaResult' },
       dataField: { name: 'domain' },
     },
-    resolve: (_root, args, ctx) => ctx.services.media.eject(ctx.viewer, localId(String(args.id), 'Domain')),
+    resolve: (_root, args, ctx) => ctx.services.media.eject(ctx.viewer, localDomain(ctx, args.id)),
   }),
 );

@@ -3,7 +3,7 @@ import { builder } from './builder.js';
 import { connectionFromSorted, countedConnection } from './connection.js';
 import { DomainRef } from './domain.js';
 import { PORT_FORWARD_ERRORS } from './errors.js';
-import { localId } from './ids.js';
+import { localDomain, localId } from './ids.js';
 
 const ProtocolEnum = builder.enumType('PortForwardProtocol', { values: ['TCP', 'UDP'] as const });
 
@@ -67,7 +67,7 @@ builder.mutationField('addPortForward', (t) =>
     },
     resolve: (_root, { input }, ctx) =>
       ctx.services.portForwards.add(ctx.viewer, {
-        domainUuid: localId(String(input.domainId), 'Domain'),
+        domainUuid: localDomain(ctx, input.domainId),
         protocol: input.protocol,
         hostPort: input.hostPort,
         guestPort: input.guestPort,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startLibvirtStack } from '../helpers/libvirt-stack.js';
 import { collect, startTestServer, type TestServer } from '../helpers/server.js';
+import { addTenant } from '../helpers/tenants.js';
 
 /**
  * One server serving two hosts (VIRTPLANE_HOSTS): its own embedded private bus and a second one with its own
@@ -100,6 +101,19 @@ describe('one server, two hosts', () => {
     ]);
     const on = await s.gql(`mutation($id: ID!) { startDomain(id: $id) { __typename } }`, { id: b.id });
     assert.equal(on.data.startDomain.__typename, 'DomainActionSuccess');
+
+    // Consoles are the local host's only yet: a typed refusal for hv2's guest, and to a tenant who does not
+    // see it, the NOT_FOUND of any ID.
+    const ROTATE = `mutation($id: ID!) { rotateConsolePassword(id: $id) { __typename ... on Error { code } } }`;
+    assert.deepEqual((await s.gql(ROTATE, { id: b.id })).data.rotateConsolePassword, {
+      __typename: 'UnsupportedError',
+      code: 'UNSUPPORTED',
+    });
+    const stranger = addTenant(s.dataDir, 'stranger');
+    assert.deepEqual((await s.gql(ROTATE, { id: b.id }, stranger.token)).data.rotateConsolePassword, {
+      __typename: 'NotFoundError',
+      code: 'NOT_FOUND',
+    });
   });
 
   test('40 concurrent creates of one tenant with a limit of 25 give exactly 25 over both hosts; one stream sees each once; a delete on hv2 frees the quota', async () => {
