@@ -122,6 +122,11 @@ const CreateNetworkInput = builder.inputType('CreateNetworkInput', {
     ipv6: t.field({ type: NetworkIPv6Input, required: false }),
     autostart: t.boolean({ required: false, defaultValue: false }),
     start: t.boolean({ required: false, defaultValue: false, description: 'Start the network right after defining it.' }),
+    host: t.id({
+      required: false,
+      description:
+        'The host to define it on (a Host ID, see `hosts`); each host has its own networks. Default: the host the server runs beside. NOT_FOUND for a host this server does not serve.',
+    }),
   }),
 });
 
@@ -136,7 +141,8 @@ builder.mutationField('createNetwork', (t) =>
       union: { name: 'CreateNetworkResult' },
       dataField: { name: 'network' },
     },
-    resolve: (_root, { input }, ctx) => ctx.services.networks.create(ctx.viewer, input),
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.networks.create(ctx.viewer, { ...input, host: input.host == null ? null : localId(String(input.host), 'Host') }),
   }),
 );
 

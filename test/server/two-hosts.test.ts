@@ -116,6 +116,44 @@ describe('one server, two hosts', () => {
     });
   });
 
+  test('a network is made on the host an admin names, and a guest on it goes to that host', async () => {
+    const hosts = (await s.gql(`{ hosts(first: 10) { edges { node { id name } } } }`)).data.hosts.edges.map((e: any) => e.node);
+    const NET = `mutation($i: CreateNetworkInput!) { createNetwork(input: $i) { __typename
+      ... on CreateNetworkSuccess { network { id name active host { name } } } ... on Error { code } } }`;
+    const input = {
+      name: 'only-hv2',
+      forwardMode: 'ISOLATED',
+      bridge: 'vp-only-hv2',
+      ipv4: { address: '203.0.113.1', prefix: 24 },
+      start: true,
+    };
+    const unserved = Buffer.from('Host:999').toString('base64');
+    assert.deepEqual((await s.gql(NET, { i: { ...input, host: unserved } })).data.createNetwork, {
+      __typename: 'NotFoundError',
+      code: 'NOT_FOUND',
+    });
+    const made = (await s.gql(NET, { i: { ...input, host: hosts[1].id } })).data.createNetwork;
+    assert.equal(made.__typename, 'CreateNetworkSuccess', JSON.stringify(made));
+    assert.deepEqual(made.network.host, { name: 'hv2' });
+    const tenant = addTenant(s.dataDir, 'netuser');
+    const quota = { maxDomains: 2, maxVcpus: 2, maxMemoryMiB: 1024, maxDiskGiB: 10, maxInterfaces: 2 };
+    await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, {
+      u: Buffer.from(`User:${tenant.id}`).toString('base64'),
+      q: quota,
+    });
+    const vm = await s.gql(CREATE, { i: { name: 'on-net', vcpus: 1, memoryMiB: 64, diskGiB: 1, network: 'only-hv2' } }, tenant.token);
+    assert.equal(vm.data.createDomain.__typename, 'CreateDomainSuccess', JSON.stringify(vm));
+    assert.deepEqual(await hostOf(vm.data.createDomain.domain.id), { host: { name: 'hv2' } }, 'where its network is');
+    const del = await s.gql(
+      `mutation($id: ID!) { deleteDomain(id: $id) { __typename } }`,
+      { id: vm.data.createDomain.domain.id },
+      tenant.token,
+    );
+    assert.equal(del.data.deleteDomain.__typename, 'DeleteDomainSuccess');
+    const gone = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename } }`, { id: made.network.id });
+    assert.equal(gone.data.deleteNetwork.__typename, 'DeleteNetworkSuccess');
+  });
+
   test('40 concurrent creates of one tenant with a limit of 25 give exactly 25 over both hosts; one stream sees each once; a delete on hv2 frees the quota', async () => {
     const u = await s.gql(`mutation { createUser(input: { name: "tess", role: TENANT }) { ... on CreateUserSuccess { user { id } } } }`);
     const userId = u.data.createUser.user.id as string;

@@ -1,5 +1,5 @@
 import type { NetworkRecord } from '../../model/index.js';
-import type { Viewer } from '../access/index.js';
+import { isAdmin, type Viewer } from '../access/index.js';
 import { NotFoundError } from '../errors.js';
 import type { AntiSpoofingView, CreateNetworkInput, NetworkService } from '../network/index.js';
 import type { ServedHosts, ServedMember } from './served.js';
@@ -41,9 +41,13 @@ export class FleetNetworks {
     return this.on(n).networks.antiSpoofing(n.uuid);
   }
 
-  /** On the local host: networks are made on the host the server runs beside. */
-  create(viewer: Viewer, input: CreateNetworkInput): Promise<NetworkRecord> {
-    return this.served.local.networks.create(viewer, input);
+  /** On the host named (its row id), else on the host the server runs beside. */
+  create(viewer: Viewer, input: CreateNetworkInput & { host?: string | null }): Promise<NetworkRecord> {
+    const { host, ...spec } = input;
+    const member = host == null ? this.served.local : this.served.members.find((m) => String(m.hostId) === host);
+    // A tenant is refused as such by the network service, whatever host it names.
+    if (!member && isAdmin(viewer)) return Promise.reject(new NotFoundError('host', host!));
+    return (member ?? this.served.local).networks.create(viewer, spec);
   }
 
   setAntiSpoofing(viewer: Viewer, key: string, enabled: boolean): NetworkRecord {
