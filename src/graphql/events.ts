@@ -139,11 +139,15 @@ function localIdOrNull(id: string | number | null | undefined, typename: string)
   return id === null || id === undefined ? null : localId(String(id), typename);
 }
 
-/** A domain filter: its UUID and host, from its ID (one that names nothing matches nothing). */
+/** An object's UUID and host, from its ID (one that names nothing matches nothing; null: no filter). */
+function subjectOf(ctx: Context, id: string | number | null | undefined, typename: 'Domain' | 'Network') {
+  const key = localIdOrNull(id, typename);
+  if (key === null) return { uuid: null, hostId: null };
+  return typename === 'Domain' ? ctx.services.domains.locate(key) : ctx.services.networks.locate(key);
+}
+
 function domainOf(ctx: Context, id: string | number | null | undefined): { domainUuid: string | null; hostId: number | null } {
-  const key = localIdOrNull(id, 'Domain');
-  if (key === null) return { domainUuid: null, hostId: null };
-  const { hostId, uuid } = ctx.services.domains.locate(key);
+  const { uuid, hostId } = subjectOf(ctx, id, 'Domain');
   return { domainUuid: uuid, hostId };
 }
 const userIdOf = (id: string | number | null | undefined) => localIdOrNull(id, 'User');
@@ -224,7 +228,7 @@ builder.subscriptionField('networkEvents', (t) =>
     },
     subscribe: (_root, args, ctx) =>
       ctx.services.networkEvents.subscribe(ctx.viewer, afterCursor(ctx, args.after), {
-        networkUuid: localIdOrNull(args.networkId, 'Network'),
+        ...(({ uuid, hostId }) => ({ networkUuid: uuid, hostId }))(subjectOf(ctx, args.networkId, 'Network')),
         types: args.types,
       }),
     resolve: (event) => event,

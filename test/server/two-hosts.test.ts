@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startLibvirtStack } from '../helpers/libvirt-stack.js';
 import { collect, startTestServer, type TestServer } from '../helpers/server.js';
@@ -17,12 +20,15 @@ const DOMAINS = `query($f: DomainFilter) { domains(first: 100, filter: $f) { tot
 describe('one server, two hosts', () => {
   let hv2: Awaited<ReturnType<typeof startLibvirtStack>>;
   let s: TestServer;
+  // Kept for the restart without hv2 (the last test).
+  const dataDir = mkdtempSync(join(tmpdir(), 'virtplane-two-hosts-'));
 
   before(async () => {
     hv2 = await startLibvirtStack();
     // 16 vCPUs on each host (the test driver reports 8 CPUs; its `test` domain holds 2): 14 one-vCPU guests
     // fit on each, so 25 need both.
     s = await startTestServer({
+      dataDir,
       otherHosts: [{ name: 'hv2', bus: { kind: 'address', address: hv2.stack.address } }],
       placement: { cpuAllocationRatio: 2, memoryAllocationRatio: null },
     });
@@ -30,12 +36,24 @@ describe('one server, two hosts', () => {
   after(async () => {
     await s?.stop();
     await hv2?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   const domains = async (filter: Record<string, unknown> = {}) => {
     const r = await s.gql(DOMAINS, { f: filter });
     assert.ok(r.data, JSON.stringify(r));
     return r.data.domains;
+  };
+  /** The cursor of the last domain event in the log: a stream resumed from it carries what comes after. */
+  const lastCursor = async () => {
+    let cursor: string | null = null;
+    for (;;) {
+      const page: any = await s.gql(`query($a: String) { events(first: 1000, after: $a) { pageInfo { endCursor hasNextPage } } }`, {
+        a: cursor,
+      });
+      cursor = page.data.events.pageInfo.endCursor ?? cursor;
+      if (!page.data.events.pageInfo.hasNextPage) return cursor;
+    }
   };
   const hostOf = async (id: string) =>
     (await s.gql(`query($id: ID!) { node(id: $id) { ... on Domain { host { name } } } }`, { id })).data.node;
@@ -150,8 +168,26 @@ describe('one server, two hosts', () => {
       tenant.token,
     );
     assert.equal(del.data.deleteDomain.__typename, 'DeleteDomainSuccess');
+    // Its events, followed by its ID from a cursor taken after its guest's: the delete's own.
+    const cursor = await lastCursor();
     const gone = await s.gql(`mutation($id: ID!) { deleteNetwork(id: $id) { __typename } }`, { id: made.network.id });
     assert.equal(gone.data.deleteNetwork.__typename, 'DeleteNetworkSuccess');
+    const client = s.ws();
+    const q = `subscription($n: ID, $a: String) { networkEvents(networkId: $n, after: $a) { type network { id } } }`;
+    const events = collect(client, q, { n: made.network.id, a: cursor });
+    try {
+      const seen = await events.next(2);
+      assert.deepEqual(
+        seen.map((e: any) => [e.networkEvents.type, e.networkEvents.network.id]),
+        [
+          ['STOPPED', made.network.id],
+          ['UNDEFINED', made.network.id],
+        ],
+      );
+    } finally {
+      events.unsubscribe();
+      await client.dispose();
+    }
   });
 
   test('40 concurrent creates of one tenant with a limit of 25 give exactly 25 over both hosts; one stream sees each once; a delete on hv2 frees the quota', async () => {
@@ -168,14 +204,7 @@ describe('one server, two hosts', () => {
     assert.equal(q.data.setQuota.__typename, 'SetQuotaSuccess');
 
     // A cursor from before the creates: the stream resumed from it must carry each of them once.
-    let cursor: string | null = null;
-    for (;;) {
-      const page: any = await s.gql(`query($a: String) { events(first: 1000, after: $a) { pageInfo { endCursor hasNextPage } } }`, {
-        a: cursor,
-      });
-      cursor = page.data.events.pageInfo.endCursor ?? cursor;
-      if (!page.data.events.pageInfo.hasNextPage) break;
-    }
+    const cursor = await lastCursor();
 
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
@@ -250,5 +279,47 @@ describe('one server, two hosts', () => {
       startTestServer({ otherHosts: [{ name: local, bus: { kind: 'address', address: hv2.stack.address } }] }),
       (err: Error) => err.name === 'StartupError' && err.message === `VIRTPLANE_HOSTS names ${local}, the host the server runs beside`,
     );
+  });
+
+  test('served without hv2 after a restart: its guests are not listed, their quota stays reserved, and its past events still read', async () => {
+    const tenant = addTenant(s.dataDir, 'keeper');
+    const quota = { maxDomains: 5, maxVcpus: 5, maxMemoryMiB: 1024, maxDiskGiB: 10, maxInterfaces: 5 };
+    const userId = Buffer.from(`User:${tenant.id}`).toString('base64');
+    await s.gql(`mutation($u: ID!, $q: QuotaInput!) { setQuota(userId: $u, input: $q) { __typename } }`, { u: userId, q: quota });
+    const hv2Id = (await s.gql(`{ hosts(first: 10) { edges { node { id name } } } }`)).data.hosts.edges[1].node.id;
+    const vm = await s.gql(CREATE, { i: { name: 'left', vcpus: 1, memoryMiB: 64, diskGiB: 1, network: 'default', host: hv2Id } });
+    assert.equal(vm.data.createDomain.__typename, 'CreateDomainSuccess', JSON.stringify(vm));
+    const assigned = await s.gql(
+      `mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { code message } } }`,
+      {
+        id: vm.data.createDomain.domain.id,
+        u: userId,
+      },
+    );
+    assert.equal(assigned.data.assignDomain.__typename, 'AssignDomainSuccess', JSON.stringify(assigned));
+
+    await s.stop();
+    s = await startTestServer({ dataDir });
+    const mine = await s.gql(`{ domains(first: 10) { totalCount } }`, {}, tenant.token);
+    assert.equal(mine.data.domains.totalCount, 0, 'hv2 is not served: its guest is not listed');
+    const used = await s.gql(`query($u: ID!) { node(id: $u) { ... on User { quota { usage { domains } } } } }`, { u: userId });
+    assert.equal(used.data.node.quota.usage.domains, 1, 'its quota stays reserved');
+    const replay = await s.gql(`{ events(first: 1000) { edges { cursor node { type domain { id } } } } }`);
+    assert.equal(replay.errors, undefined, JSON.stringify(replay.errors));
+    // hv2's network, made and deleted in an earlier test, replayed from the log's first event.
+    const client = s.ws();
+    const q = `subscription($a: String) { networkEvents(after: $a, types: [UNDEFINED]) { type network { name forwardMode antiSpoofing { enabled } } } }`;
+    const nets = collect(client, q, { a: replay.data.events.edges[0].cursor });
+    try {
+      for (let i = 0; ; i++) {
+        const e = (await nets.next(i + 1))[i]!.networkEvents;
+        if (e.network.name !== 'only-hv2') continue;
+        assert.deepEqual(e.network, { name: 'only-hv2', forwardMode: 'ISOLATED', antiSpoofing: { enabled: false } });
+        break;
+      }
+    } finally {
+      nets.unsubscribe();
+      await client.dispose();
+    }
   });
 });

@@ -12,11 +12,12 @@ export class FleetAddresses {
     return this.served.of({ hostId })?.ipam.addressesOf(mac) ?? null;
   }
 
+  /** A network's leases; none shown for a network of a host no longer served (an event's record). */
   leases(viewer: Viewer, n: NetworkRecord): Lease[] {
-    return this.served.hostOf(n, 'network').ipam.leases(viewer, n.uuid);
+    return this.served.of(n)?.ipam.leases(viewer, n.uuid) ?? [];
   }
 
   freeIpv4(viewer: Viewer, n: NetworkRecord): number | null {
-    return this.served.hostOf(n, 'network').ipam.freeIpv4(viewer, n);
+    return this.served.of(n)?.ipam.freeIpv4(viewer, n) ?? null;
   }
 }

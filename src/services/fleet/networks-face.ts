@@ -2,7 +2,8 @@ import type { NetworkRecord } from '../../model/index.js';
 import { isAdmin, type Viewer } from '../access/index.js';
 import { NotFoundError } from '../errors.js';
 import type { AntiSpoofingView, CreateNetworkInput, NetworkService } from '../network/index.js';
-import type { ServedHosts, ServedMember } from './served.js';
+import type { HostedKey } from './keys.js';
+import type { ServedHosts } from './served.js';
 
 /**
  * The networks of every served host as one: each host has its own (the same name may be on several), reached
@@ -13,6 +14,11 @@ export class FleetNetworks {
 
   keyOf(n: NetworkRecord): string {
     return this.served.keys.keyOf(n);
+  }
+
+  /** The host and UUID a key names (host -1: none served here). */
+  locate(key: string): HostedKey {
+    return this.served.keys.parse(key);
   }
 
   /** Networks in connection order (name, then key). */
@@ -33,12 +39,14 @@ export class FleetNetworks {
     return this.served.of({ hostId })?.networks.byName(name);
   }
 
+  // A network of a host no longer served still shows in events: as its record says, without what its host adds.
+
   forwardModeOf(n: NetworkRecord): NetworkRecord['forwardMode'] {
-    return this.on(n).networks.forwardModeOf(n);
+    return this.served.of(n)?.networks.forwardModeOf(n) ?? n.forwardMode;
   }
 
   antiSpoofing(n: NetworkRecord): AntiSpoofingView {
-    return this.on(n).networks.antiSpoofing(n.uuid);
+    return this.served.of(n)?.networks.antiSpoofing(n.uuid) ?? { enabled: false, supported: false };
   }
 
   /** On the host named (its row id), else on the host the server runs beside. */
@@ -70,10 +78,6 @@ export class FleetNetworks {
 
   delete(viewer: Viewer, key: string): Promise<NetworkRecord> {
     return this.routed(key, (s, uuid) => s.delete(viewer, uuid));
-  }
-
-  private on(n: NetworkRecord): ServedMember {
-    return this.served.hostOf(n, 'network');
   }
 
   private async routed(key: string, run: (s: NetworkService, uuid: string) => Promise<NetworkRecord>): Promise<NetworkRecord> {

@@ -1,4 +1,3 @@
-import { NotFoundError } from '../errors.js';
 import type { DomainService, ProvisioningService } from '../domains/index.js';
 import type { IpamService, NetworkService } from '../network/index.js';
 import { HostedKeys } from './keys.js';
@@ -32,13 +31,6 @@ export class ServedHosts {
   /** The member a record's host is (its cache marks it; unmarked: the local host's), if served. */
   of(o: { hostId?: number }): ServedMember | undefined {
     return o.hostId === undefined ? this.local : this.byId.get(o.hostId);
-  }
-
-  /** The member serving a record the API holds (NOT_FOUND should its host no longer be served). */
-  hostOf(o: { uuid: string; hostId?: number }, kind: string): ServedMember {
-    const m = this.of(o);
-    if (!m) throw new NotFoundError(kind, o.uuid);
-    return m;
   }
 
   /** The member and UUID a key points at; null for a host not served here (reads as NOT_FOUND). */

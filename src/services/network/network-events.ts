@@ -4,6 +4,8 @@ import type { EventStream } from '../events/index.js';
 
 export interface NetworkEventFilter {
   networkUuid?: string | null;
+  /** With `networkUuid`: the network's host (a UUID names a network only with its host). */
+  hostId?: number | null;
   types?: readonly NetworkEventType[] | null;
 }
 
@@ -20,9 +22,12 @@ export class NetworkEventService {
     return this.stream.subscribe<NetworkLifecycleEvent>({
       kind: 'NETWORK',
       after,
-      sql: { subjectUuid: filter.networkUuid, types: filter.types },
+      sql: { subjectUuid: filter.networkUuid, hostId: filter.hostId, types: filter.types },
       // '' (a malformed or foreign ID) matches nothing, live as in the replay's SQL.
-      accept: (e) => (filter.networkUuid == null || e.network.uuid === filter.networkUuid) && (!types || types.has(e.type)),
+      accept: (e) =>
+        (filter.networkUuid == null || e.network.uuid === filter.networkUuid) &&
+        (filter.hostId == null || e.hostId === filter.hostId) &&
+        (!types || types.has(e.type)),
     });
   }
 }
