@@ -31,7 +31,8 @@ export function decodeCursor(cursor: string): string[] | null {
   }
 }
 
-function compareKeys(a: readonly string[], b: readonly string[]): number {
+/** The order of connection keys (what `connectionFromSorted` expects its items in). */
+export function compareKeys(a: readonly string[], b: readonly string[]): number {
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const x = a[i] ?? '';
     const y = b[i] ?? '';

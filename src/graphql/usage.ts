@@ -1,24 +1,27 @@
 import type { DomainUsage, UsageSummary } from '../model/index.js';
 import { builder } from './builder.js';
-import { connectionFromSorted, countedConnection } from './connection.js';
+import { compareKeys, connectionFromSorted, countedConnection } from './connection.js';
+import type { Context } from './context.js';
 import { DomainRef } from './domain.js';
 import { encodeGlobalID } from './ids.js';
 import { UserRef } from './users.js';
 
 const hours = (description: string) => ({ description });
 
+const usageKey = (ctx: Context, u: DomainUsage) => ctx.services.domains.keyOf({ uuid: u.domainUuid, hostId: u.hostId });
+
 const DomainUsageRef = builder.objectRef<DomainUsage>('DomainUsage').implement({
   description: 'What one domain used within the range, while the user owned it.',
   fields: (t) => ({
     domainId: t.id({
       description: 'The domain’s ID, also once it is deleted.',
-      resolve: (u) => encodeGlobalID('Domain', u.domainUuid),
+      resolve: (u, _a, ctx) => encodeGlobalID('Domain', usageKey(ctx, u)),
     }),
     domain: t.field({
       type: DomainRef,
       nullable: true,
       description: 'The domain as it is now; null once it is deleted or no longer yours.',
-      resolve: (u, _a, ctx) => ctx.services.domains.find(ctx.viewer, u.domainUuid),
+      resolve: (u, _a, ctx) => ctx.services.domains.find(ctx.viewer, usageKey(ctx, u)),
     }),
     name: t.exposeString('name', { description: 'The name it had last within the range.' }),
     existedHours: t.exposeFloat('existedHours', hours('Hours it existed (defined, running or not).')),
@@ -55,7 +58,12 @@ const UsageRef = builder.objectRef<UsageSummary>('Usage').implement({
       {
         type: DomainUsageRef,
         description: 'Per domain, by name.',
-        resolve: (s, args) => connectionFromSorted(s.domains, args, (d) => [d.name, d.domainUuid]),
+        resolve: (s, args, ctx) => {
+          // By name, then the domain's key (its UUID, with its host where that is not the local one).
+          const key = (d: DomainUsage) => [d.name, usageKey(ctx, d)] as const;
+          const sorted = [...s.domains].sort((x, y) => compareKeys(key(x), key(y)));
+          return connectionFromSorted(sorted, args, key);
+        },
       },
       countedConnection('DomainUsageConnection'),
       { name: 'DomainUsageEdge' },

@@ -10,6 +10,8 @@ export interface UsageMeter {
 
 /** What one domain used within a time range; figures are amounts times hours. */
 export interface DomainUsage {
+  /** The host it was on (a UUID names a domain only with its host). */
+  hostId: number;
   domainUuid: string;
   /** The name it had last within the range (the one its owner gave it). */
   name: string;

@@ -297,6 +297,16 @@ describe('one server, two hosts', () => {
       },
     );
     assert.equal(assigned.data.assignDomain.__typename, 'AssignDomainSuccess', JSON.stringify(assigned));
+    // Its usage names it by its own ID, on its host.
+    const USAGE = `query($u: ID!, $from: DateTime!, $to: DateTime!) { node(id: $u) { ... on User {
+      usage(from: $from, to: $to) { domains(first: 10) { edges { node { domainId domain { id } } } } } } } }`;
+    const range = { from: new Date(Date.now() - 3600_000).toISOString(), to: new Date(Date.now() + 3600_000).toISOString() };
+    const usage = await s.gql(USAGE, { u: userId, ...range }, tenant.token);
+    assert.deepEqual(
+      usage.data.node.usage.domains.edges.map((e: any) => e.node),
+      [{ domainId: vm.data.createDomain.domain.id, domain: { id: vm.data.createDomain.domain.id } }],
+      JSON.stringify(usage),
+    );
 
     await s.stop();
     s = await startTestServer({ dataDir });

@@ -54,7 +54,7 @@ export class UsageStore {
     // max(): domain_name comes from the newest period (ids grow), the name the domain had last.
     const overlap = 'min(coalesce(ended_at, @now), @to) - max(started_at, @from)';
     this.summarise = c.prepare(
-      `SELECT domain_uuid, domain_name, max(id) AS latest,
+      `SELECT host_id, domain_uuid, domain_name, max(id) AS latest,
               sum(${overlap}) AS existed_ms,
               sum(running * (${overlap})) AS running_ms,
               sum(running * vcpus * (${overlap})) AS vcpu_ms,
@@ -62,7 +62,7 @@ export class UsageStore {
               sum(disk_bytes * 1.0 * (${overlap})) AS disk_byte_ms
          FROM usage_periods
         WHERE owner_id = @owner AND started_at < @to AND coalesce(ended_at, @now) > @from
-        GROUP BY domain_uuid`,
+        GROUP BY host_id, domain_uuid`,
     );
     this.pruneBefore = c.prepare('DELETE FROM usage_periods WHERE ended_at IS NOT NULL AND ended_at < ?');
   }
@@ -133,9 +133,10 @@ export class UsageStore {
     }
   }
 
-  /** What each domain of `ownerId` used within [from, to), counted up to `now`; unordered. */
+  /** What each domain of `ownerId` (a host's UUID) used within [from, to), counted up to `now`; unordered. */
   summary(ownerId: string, from: number, to: number, now: number): DomainUsage[] {
     const rows = this.summarise.all({ owner: ownerId, from, to: Math.min(to, now), now }) as {
+      host_id: number;
       domain_uuid: string;
       domain_name: string;
       existed_ms: number;
@@ -145,6 +146,7 @@ export class UsageStore {
       disk_byte_ms: number;
     }[];
     return rows.map((r) => ({
+      hostId: r.host_id,
       domainUuid: r.domain_uuid,
       name: r.domain_name,
       existedHours: r.existed_ms / HOUR_MS,

@@ -10,7 +10,7 @@ import type { ServedHosts } from './served.js';
 export class FleetDomains {
   constructor(private readonly served: ServedHosts) {}
 
-  keyOf(d: DomainRecord): string {
+  keyOf(d: { uuid: string; hostId?: number }): string {
     return this.served.keys.keyOf(d);
   }
 

@@ -40,7 +40,17 @@ export class UsageService {
     if (t - f > MAX_USAGE_RANGE_MS) throw new ValidationError('a usage range may span at most 366 days', 'to');
     const domains = this.store
       .summary(userId, f, t, this.now())
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.domainUuid < b.domainUuid ? -1 : 1));
+      .sort((a, b) =>
+        a.name < b.name
+          ? -1
+          : a.name > b.name
+            ? 1
+            : a.domainUuid < b.domainUuid
+              ? -1
+              : a.domainUuid > b.domainUuid
+                ? 1
+                : a.hostId - b.hostId,
+      );
     return { userId, from, to, domains };
   }
 
