@@ -132,6 +132,24 @@ describe('one server, two hosts', () => {
       __typename: 'NotFoundError',
       code: 'NOT_FOUND',
     });
+
+    // Owners, reservations and addresses are kept by UUID: neither `test` is deleted or handed on, so nothing
+    // done to one reaches the other; to a tenant who does not see it, NOT_FOUND as ever.
+    const DELETE = `mutation($id: ID!) { deleteDomain(id: $id) { __typename ... on Error { code } } }`;
+    const ASSIGN = `mutation($id: ID!, $u: ID!) { assignDomain(id: $id, userId: $u) { __typename ... on Error { code } } }`;
+    const conflict = { __typename: 'ConflictError', code: 'CONFLICT' };
+    assert.deepEqual((await s.gql(DELETE, { id: b.id })).data.deleteDomain, conflict);
+    assert.deepEqual(
+      (await s.gql(ASSIGN, { id: a.id, u: Buffer.from(`User:${stranger.id}`).toString('base64') })).data.assignDomain,
+      conflict,
+    );
+    assert.deepEqual((await s.gql(DELETE, { id: b.id }, stranger.token)).data.deleteDomain, {
+      __typename: 'NotFoundError',
+      code: 'NOT_FOUND',
+    });
+    const spoof = `mutation($id: ID!) { setNetworkAntiSpoofing(id: $id, enabled: false) { __typename ... on Error { code } } }`;
+    assert.deepEqual((await s.gql(spoof, { id: defaults[1].id })).data.setNetworkAntiSpoofing, conflict);
+    assert.equal((await domains({ nameContains: 'test' })).totalCount, 2, 'both still there');
   });
 
   test('a network is made on the host an admin names, and a guest on it goes to that host', async () => {

@@ -70,6 +70,11 @@ export class DomainService {
     return disk.volume !== null || isAdmin(viewer) ? disk.source : null;
   }
 
+  /** Whether this host has a domain of that UUID, whoever may see it. */
+  has(uuid: string): boolean {
+    return this.cache.domains.has(uuid);
+  }
+
   find(viewer: Viewer, uuid: string): DomainRecord | null {
     const d = this.cache.domains.get(uuid);
     return d && this.access.canSeeDomain(viewer, d) ? d : null;

@@ -1,6 +1,6 @@
 import type { NetworkRecord } from '../../model/index.js';
 import { isAdmin, type Viewer } from '../access/index.js';
-import { NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import type { AntiSpoofingView, CreateNetworkInput, NetworkService } from '../network/index.js';
 import type { HostedKey } from './keys.js';
 import type { ServedHosts } from './served.js';
@@ -61,6 +61,7 @@ export class FleetNetworks {
   setAntiSpoofing(viewer: Viewer, key: string, enabled: boolean): NetworkRecord {
     const at = this.served.locate(key);
     if (!at) throw new NotFoundError('network', key);
+    if (isAdmin(viewer)) this.requireUnique(at.member.hostId, at.uuid);
     return at.member.networks.setAntiSpoofing(viewer, at.uuid, enabled);
   }
 
@@ -77,12 +78,30 @@ export class FleetNetworks {
   }
 
   delete(viewer: Viewer, key: string): Promise<NetworkRecord> {
-    return this.routed(key, (s, uuid) => s.delete(viewer, uuid));
+    return this.routed(key, (s, uuid, hostId) => {
+      if (isAdmin(viewer)) this.requireUnique(hostId, uuid);
+      return s.delete(viewer, uuid);
+    });
   }
 
-  private async routed(key: string, run: (s: NetworkService, uuid: string) => Promise<NetworkRecord>): Promise<NetworkRecord> {
+  /**
+   * A network's settings (anti-spoofing) and addresses are still kept by UUID alone: one whose UUID another
+   * served host's network also has (each test-driver host's `default`) has neither changed nor deleted here.
+   */
+  private requireUnique(hostId: number, uuid: string): void {
+    if (this.served.members.some((m) => m.hostId !== hostId && m.networks.has(uuid))) {
+      throw new ConflictError(
+        'another host has a network of the same UUID: virtplane keeps network settings and addresses by UUID, so neither is changed or deleted until one of them is gone',
+      );
+    }
+  }
+
+  private async routed(
+    key: string,
+    run: (s: NetworkService, uuid: string, hostId: number) => Promise<NetworkRecord>,
+  ): Promise<NetworkRecord> {
     const at = this.served.locate(key);
     if (!at) throw new NotFoundError('network', key);
-    return run(at.member.networks, at.uuid);
+    return run(at.member.networks, at.uuid, at.member.hostId);
   }
 }

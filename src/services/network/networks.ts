@@ -111,6 +111,11 @@ export class NetworkService {
     return n;
   }
 
+  /** Whether this host has a network of that UUID. */
+  has(uuid: string): boolean {
+    return this.cache.networks.has(uuid);
+  }
+
   find(_viewer: Viewer, uuid: string): NetworkRecord | null {
     return this.cache.networks.get(uuid) ?? null;
   }
