@@ -274,6 +274,8 @@ export const SETTINGS = {
         const m = /^([a-z0-9][a-z0-9.-]{0,62})=([a-z]+:\S+=\S*)$/i.exec(item);
         if (!m) throw new ConfigError(`${name} must list name=address pairs like hv2=unix:path=/run/hv2/bus, got "${item}"`);
         if (hosts.some((h) => h.name === m[1])) throw new ConfigError(`${name} names host "${m[1]}" twice`);
+        // One libvirt served as two hosts would list its guests twice and count its room twice.
+        if (hosts.some((h) => h.bus.address === m[2])) throw new ConfigError(`${name} lists the address ${m[2]} twice`);
         hosts.push({ name: m[1]!, bus: { kind: 'address', address: m[2]! } });
       }
       if (hosts.length > 15) throw new ConfigError(`${name} lists ${hosts.length} hosts; at most 15 besides the server's own`);
@@ -491,6 +493,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = get(SETTINGS.port);
   const bus = get(SETTINGS.bus);
   const driver = read(SETTINGS.driver, bus);
+  const otherHosts = get(SETTINGS.otherHosts);
+  if (bus?.kind === 'address' && otherHosts.some((h) => h.bus.address === bus.address))
+    throw new ConfigError(`VIRTPLANE_HOSTS lists ${bus.address}, the bus of VIRTPLANE_BUS (the host the server runs beside)`);
   const adminToken = get(SETTINGS.adminToken);
   const logLevel = get(SETTINGS.logLevel);
   const limits: QueryLimits = {
@@ -533,7 +538,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     bus,
     driver,
-    otherHosts: get(SETTINGS.otherHosts),
+    otherHosts,
     adminToken,
     logLevel,
     development: get(SETTINGS.nodeEnv),

@@ -146,11 +146,12 @@ export async function startVirtplane(config: Config, log: Logger = pino({ level:
       if (hostStore.first()?.name === other.name)
         throw new StartupError(new Error(`VIRTPLANE_HOSTS names ${other.name}, the host the server runs beside`));
       const hostLog = log.child({ host: other.name });
-      others.push(
-        await startHostRuntime({ ...runtimeOptions, target: other.bus, name: other.name }, hostStore, stream, hostLog, (fn) =>
-          cleanups.push(fn),
-        ),
-      );
+      const started = await startHostRuntime({ ...runtimeOptions, target: other.bus, name: other.name }, hostStore, stream, hostLog, (fn) =>
+        cleanups.push(fn),
+      ).catch((err: Error) => {
+        throw new StartupError(new Error(`host ${other.name} (VIRTPLANE_HOSTS): ${err.message}`, { cause: err }));
+      });
+      others.push(started);
     }
     const { bus, graphics, libvirt, cache, sync } = local;
 

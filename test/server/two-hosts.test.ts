@@ -297,6 +297,16 @@ describe('one server, two hosts', () => {
       startTestServer({ otherHosts: [{ name: local, bus: { kind: 'address', address: hv2.stack.address } }] }),
       (err: Error) => err.name === 'StartupError' && err.message === `VIRTPLANE_HOSTS names ${local}, the host the server runs beside`,
     );
+    // A host whose bus does not answer: the start fails naming it, and leaves nothing running (leftovers).
+    const nowhere = join(dataDir, 'no-such-bus');
+    await assert.rejects(
+      startTestServer({ otherHosts: [{ name: 'hv9', bus: { kind: 'address', address: `unix:path=${nowhere}` } }] }),
+      (err: Error) => {
+        assert.equal(err.name, 'StartupError');
+        assert.match(err.message, /^host hv9 \(VIRTPLANE_HOSTS\): /);
+        return true;
+      },
+    );
   });
 
   test('served without hv2 after a restart: its guests are not listed, their quota stays reserved, and its past events still read', async () => {

@@ -142,6 +142,11 @@ test('a wrong setting is refused with a message that names the variable and what
       'VIRTPLANE_HOSTS must list name=address pairs like hv2=unix:path=/run/hv2/bus, got "hv2:/run/bus"',
     ],
     [{ VIRTPLANE_HOSTS: 'hv2=unix:path=/a hv2=unix:path=/b' }, 'VIRTPLANE_HOSTS names host "hv2" twice'],
+    [{ VIRTPLANE_HOSTS: 'hv2=unix:path=/a hv3=unix:path=/a' }, 'VIRTPLANE_HOSTS lists the address unix:path=/a twice'],
+    [
+      { VIRTPLANE_BUS: 'unix:path=/a', VIRTPLANE_HOSTS: 'hv2=unix:path=/a' },
+      'VIRTPLANE_HOSTS lists unix:path=/a, the bus of VIRTPLANE_BUS (the host the server runs beside)',
+    ],
     [{ VIRTPLANE_ADMIN_TOKEN: 'short' }, 'VIRTPLANE_ADMIN_TOKEN must be at least 16 characters'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
     [{ VIRTPLANE_MAX_DEPTH: '0' }, 'VIRTPLANE_MAX_DEPTH must be a positive integer, got "0"'],
