@@ -161,16 +161,23 @@ export class Rereads {
         (r) => {
           if (!type && 'err' in r && r.err.kind !== 'NOT_FOUND') failure = r.err;
           const previous = this.cache.networkByPath(path);
+          let gone = false;
           if ('ok' in r) {
             this.cache.setNetwork(r.ok);
             result = r.ok;
           } else if (r.err.kind === 'NOT_FOUND' && previous) {
             this.cache.deleteNetwork(previous.uuid);
+            gone = true;
           }
           const network = result ?? previous;
           // As with domains, the event says what state followed it; the re-read may already see a later one.
           const active = type === 'STARTED' ? true : type === 'STOPPED' ? false : network?.active;
           if (type && network) this.events.network({ type, at: new Date(), network: { ...network, active: active! }, synthetic: false });
+          // Gone before this read ran (a stop then an undefine, read late): a persistent network was undefined
+          // too, and its own UNDEFINED signal will find nothing left to announce, so it is announced here.
+          if (gone && type !== 'UNDEFINED' && previous!.persistent) {
+            this.events.network({ type: 'UNDEFINED', at: new Date(), network: { ...previous!, active: false }, synthetic: false });
+          }
         },
         path,
       )
